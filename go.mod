@@ -1,0 +1,3 @@
+module github.com/interloan/interloan
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/interloan/interloan/services/harvester
+
+go 1.26.0
