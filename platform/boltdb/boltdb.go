@@ -1,0 +1,121 @@
+// Package boltdb opens a service's bbolt file with sane options and a declared schema:
+// the bucket names and schema version live in one Schema value per service, checked and
+// created in one transaction at open.
+package boltdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	metaBucket       = []byte("meta")
+	schemaVersionKey = []byte("schema_version")
+)
+
+// Schema declares a service's buckets and the schema version its code understands.
+type Schema struct {
+	Version uint32
+	Buckets [][]byte
+}
+
+// ErrNewerSchema is returned when the file was written by a newer release.
+var ErrNewerSchema = errors.New("data file has a newer schema version than this binary understands")
+
+// Open opens (creating if needed) the bbolt file at path, creates the schema's buckets and
+// records its version. A file from a newer schema is refused rather than misread.
+func Open(path string, s Schema) (*bolt.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 2 * time.Second, // another process holds the lock: fail instead of hanging
+		// Address space only; large enough that readers never block a growing writer.
+		InitialMmapSize: 256 << 20,
+		FreelistType:    bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get(schemaVersionKey); v != nil {
+			if len(v) != 4 {
+				return fmt.Errorf("corrupt schema version in %s", path)
+			}
+			if got := binary.BigEndian.Uint32(v); got > s.Version {
+				return fmt.Errorf("%s: %w (file %d, binary %d)", path, ErrNewerSchema, got, s.Version)
+			}
+		}
+		for _, b := range s.Buckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
+		return meta.Put(schemaVersionKey, binary.BigEndian.AppendUint32(nil, s.Version))
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Uint64Key encodes n as 8 big-endian bytes, so byte order is numeric order.
+func Uint64Key(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// TimeKey is an 8-byte big-endian Unix-nanosecond prefix followed by suffix, so byte
+// order is time order (for times after 1970).
+func TimeKey(t time.Time, suffix []byte) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(suffix)), uint64(t.UnixNano()))
+	return append(k, suffix...)
+}
+
+// Copy returns a copy of b: values from bbolt are only valid inside their transaction.
+func Copy(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// Page walks c forward from the first key after `after` (from the start when nil) and
+// calls visit for each pair until visit has accepted limit items. visit returns whether
+// it accepted the item (filters reject). It returns the last accepted key and whether
+// more keys follow it, which is what a next_page_token needs. Keys and values passed to
+// visit are only valid during the call.
+func Page(c *bolt.Cursor, after []byte, limit int, visit func(k, v []byte) (bool, error)) (last []byte, more bool, err error) {
+	var k, v []byte
+	if after == nil {
+		k, v = c.First()
+	} else {
+		k, v = c.Seek(after)
+		if k != nil && string(k) == string(after) {
+			k, v = c.Next()
+		}
+	}
+	n := 0
+	for ; k != nil; k, v = c.Next() {
+		if n == limit {
+			return last, true, nil
+		}
+		ok, err := visit(k, v)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			n++
+			last = Copy(k)
+		}
+	}
+	return last, false, nil
+}

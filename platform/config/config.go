@@ -1,0 +1,65 @@
+// Package config binds flags to environment variables: each setting is a flag whose
+// default comes from an INTERLOAN_* variable when that is set, so the same binary is
+// configured by flags locally and by env in Kubernetes. Flags win over env.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Set is a flag.FlagSet that remembers env parse errors so Parse can report them.
+type Set struct {
+	*flag.FlagSet
+	errs []error
+}
+
+// New returns a Set for a command name.
+func New(name string) *Set {
+	return &Set{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+}
+
+// String binds a string flag with env fallback.
+func (s *Set) String(p *string, name, env, def, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		def = v
+	}
+	s.StringVar(p, name, def, usage+" (env "+env+")")
+}
+
+// Duration binds a duration flag with env fallback.
+func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: %w", env, v, err))
+		} else {
+			def = d
+		}
+	}
+	s.DurationVar(p, name, def, usage+" (env "+env+")")
+}
+
+// Bool binds a bool flag with env fallback.
+func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: %w", env, v, err))
+		} else {
+			def = b
+		}
+	}
+	s.BoolVar(p, name, def, usage+" (env "+env+")")
+}
+
+// Parse parses args, failing first on any malformed environment value.
+func (s *Set) Parse(args []string) error {
+	if len(s.errs) > 0 {
+		return s.errs[0]
+	}
+	return s.FlagSet.Parse(args)
+}

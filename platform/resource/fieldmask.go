@@ -1,0 +1,94 @@
+package resource
+
+import (
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/interloan/interloan/platform/apierr"
+)
+
+// UpdatePaths resolves an AIP-134 update mask against a resource's updatable top-level
+// fields. An absent or empty mask means "the updatable fields set in msg"; `*` means every
+// updatable field; otherwise each path must name an updatable field or a subfield of one
+// (`libris.base_url`, as the REST gateway derives from a PATCH body).
+func UpdatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []string) ([]string, error) {
+	desc := msg.ProtoReflect().Descriptor()
+	if len(mask.GetPaths()) == 0 {
+		var paths []string
+		for _, name := range updatable {
+			if msg.ProtoReflect().Has(desc.Fields().ByName(protoreflect.Name(name))) {
+				paths = append(paths, name)
+			}
+		}
+		if len(paths) == 0 {
+			return nil, apierr.Invalid("update_mask", "nothing to update: no updatable field is set and no update_mask given")
+		}
+		return paths, nil
+	}
+	if len(mask.Paths) == 1 && mask.Paths[0] == "*" {
+		return slices.Clone(updatable), nil
+	}
+	var v apierr.Violations
+	for _, p := range mask.Paths {
+		top, _, _ := strings.Cut(p, ".")
+		switch {
+		case !slices.Contains(updatable, top):
+			v.Add("update_mask", "%q is not an updatable field (updatable: %s)", p, strings.Join(updatable, ", "))
+		case resolve(desc, p) == nil:
+			v.Add("update_mask", "%q does not name a field", p)
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return mask.Paths, nil
+}
+
+// resolve returns the field a dotted path names, or nil.
+func resolve(desc protoreflect.MessageDescriptor, path string) protoreflect.FieldDescriptor {
+	segs := strings.Split(path, ".")
+	for i, s := range segs {
+		fd := desc.Fields().ByName(protoreflect.Name(s))
+		if fd == nil {
+			return nil
+		}
+		if i == len(segs)-1 {
+			return fd
+		}
+		if fd.Kind() != protoreflect.MessageKind || fd.IsList() || fd.IsMap() {
+			return nil
+		}
+		desc = fd.Message()
+	}
+	return nil
+}
+
+// ApplyPaths copies the fields named by paths (validated by UpdatePaths) from src into
+// dst. A field unset in src is cleared in dst; setting one member of a oneof clears the
+// others.
+func ApplyPaths(dst, src proto.Message, paths []string) {
+	for _, p := range paths {
+		applyPath(dst.ProtoReflect(), src.ProtoReflect(), strings.Split(p, "."))
+	}
+}
+
+func applyPath(dst, src protoreflect.Message, segs []string) {
+	fd := dst.Descriptor().Fields().ByName(protoreflect.Name(segs[0]))
+	if len(segs) > 1 {
+		applyPath(dst.Mutable(fd).Message(), src.Get(fd).Message(), segs[1:])
+		return
+	}
+	if !src.Has(fd) {
+		dst.Clear(fd)
+		return
+	}
+	v := src.Get(fd)
+	if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
+		v = protoreflect.ValueOfMessage(proto.Clone(v.Message().Interface()).ProtoReflect())
+	}
+	dst.Set(fd, v)
+}

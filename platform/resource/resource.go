@@ -1,0 +1,62 @@
+// Package resource holds AIP-122 resource-name parsing, ID validation and etags, shared by
+// every service.
+package resource
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/interloan/interloan/platform/apierr"
+)
+
+// codePattern is the shape of user-chosen IDs (profile, library and partner codes):
+// URL-safe so that `collection/{code}` needs no escaping.
+var codePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// CodeRule describes codePattern for error messages.
+const CodeRule = "must be 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit"
+
+// ValidCode reports whether s is a valid user-chosen ID.
+func ValidCode(s string) bool { return codePattern.MatchString(s) }
+
+// Name builds `collection/id`.
+func Name(collection, id string) string { return collection + "/" + id }
+
+// ParseName returns the ID in `collection/{id}`; field names the request field for the
+// error (e.g. "name").
+func ParseName(field, name, collection string) (string, error) {
+	id, ok := strings.CutPrefix(name, collection+"/")
+	if name == "" {
+		return "", apierr.Invalid(field, "is required")
+	}
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", apierr.Invalid(field, "must have the form %s/{id}", collection)
+	}
+	return id, nil
+}
+
+// Etag returns an opaque version tag of m: a hash of its deterministic encoding. Callers
+// clear m's own etag field first so the tag does not depend on itself.
+func Etag(m proto.Message) string {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		// Only possible for invalid UTF-8 in strings, which validation rules out; an
+		// unusable etag must still never match a real one.
+		return "invalid"
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:10])
+}
+
+// CheckEtag returns ABORTED when a caller-supplied etag differs from the current one.
+// An empty supplied etag means "unconditional" (AIP-154).
+func CheckEtag(name, supplied, current string) error {
+	if supplied != "" && supplied != current {
+		return apierr.EtagMismatch(name)
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// UnaryInterceptor recovers panics, maps errors to status (ToStatus) and logs each call.
+func UnaryInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		start := time.Now()
+		defer func() {
+			if r := recover(); r != nil {
+				err = recovered(ctx, log, info.FullMethod, r)
+			}
+			logCall(ctx, log, info.FullMethod, start, err)
+		}()
+		resp, err = handler(ctx, req)
+		return resp, ToStatus(ctx, log, err)
+	}
+}
+
+// StreamInterceptor is UnaryInterceptor for streaming calls.
+func StreamInterceptor(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		start := time.Now()
+		ctx := ss.Context()
+		defer func() {
+			if r := recover(); r != nil {
+				err = recovered(ctx, log, info.FullMethod, r)
+			}
+			logCall(ctx, log, info.FullMethod, start, err)
+		}()
+		return ToStatus(ctx, log, handler(srv, ss))
+	}
+}
+
+// recovered turns a panic into INTERNAL. The panic value is logged with the stack but
+// never returned, since it may hold request data.
+func recovered(ctx context.Context, log *slog.Logger, method string, r any) error {
+	log.ErrorContext(ctx, "panic in handler", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+	code := status.Code(err)
+	level := slog.LevelInfo
+	if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
+		level = slog.LevelError
+	}
+	log.Log(ctx, level, "rpc", "method", method, "code", code.String(), "duration_ms", time.Since(start).Milliseconds())
+}
