@@ -56,9 +56,11 @@ func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
 	s.BoolVar(p, name, def, usage+" (env "+env+")")
 }
 
-// Parse parses args, failing first on any malformed environment value.
+// Parse parses args, failing first on any malformed environment value. Like flag
+// errors, env errors are printed to the set's output, so callers only need to exit.
 func (s *Set) Parse(args []string) error {
 	if len(s.errs) > 0 {
+		fmt.Fprintln(s.Output(), s.errs[0])
 		return s.errs[0]
 	}
 	return s.FlagSet.Parse(args)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"io"
 	"testing"
 	"time"
 )
@@ -26,6 +27,7 @@ func TestEnvThenFlag(t *testing.T) {
 func TestBadEnvIsAnError(t *testing.T) {
 	t.Setenv("X_GRACE", "soon")
 	s := New("t")
+	s.SetOutput(io.Discard)
 	var grace time.Duration
 	s.Duration(&grace, "grace", "X_GRACE", time.Second, "")
 	if err := s.Parse(nil); err == nil {

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/logging"
+)
+
+// Common is the configuration every service shares. Services embed it in their Config.
+type Common struct {
+	GRPCAddr      string        // gRPC listen address
+	HTTPAddr      string        // health (and later metrics) HTTP address; empty disables
+	DataDir       string        // directory of the service's bbolt file
+	LogLevel      string        // debug, info, warn, error
+	ShutdownGrace time.Duration // GracefulStop bound before a hard stop
+
+	// Set by embedding programs (the all-in-one, tests), not by flags.
+	Logger       *slog.Logger
+	GRPCListener net.Listener
+	HTTPListener net.Listener
+	Ready        func(grpcAddr, httpAddr net.Addr)
+}
+
+// Bind registers the common flags with their env fallbacks. The HTTP port defaults to
+// the gRPC port + 100 (DESIGN §10).
+func (c *Common) Bind(s *config.Set, grpcPort int, dataDir string) {
+	s.String(&c.GRPCAddr, "grpc-addr", "INTERLOAN_GRPC_ADDR", fmt.Sprintf(":%d", grpcPort), "gRPC listen address")
+	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", fmt.Sprintf(":%d", grpcPort+100), "HTTP listen address for /healthz and /readyz (empty disables)")
+	s.String(&c.DataDir, "data-dir", "INTERLOAN_DATA_DIR", dataDir, "directory for the service's bbolt file")
+	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
+}
+
+// Options turns the common configuration into server Options for service name.
+func (c *Common) Options(name string, services []string) Options {
+	log := c.Logger
+	if log == nil {
+		log = logging.New(nil, name, c.LogLevel)
+	}
+	return Options{
+		Name: name, GRPCAddr: c.GRPCAddr, HTTPAddr: c.HTTPAddr,
+		GRPCListener: c.GRPCListener, HTTPListener: c.HTTPListener,
+		Services: services, ShutdownGrace: c.ShutdownGrace, Logger: log, Ready: c.Ready,
+	}
+}

@@ -1,0 +1,29 @@
+package api
+
+import (
+	"github.com/interloan/interloan/platform/apierr"
+)
+
+// The profiles service's error reasons, declared once.
+const (
+	reasonNotFound      = "PROFILE_NOT_FOUND"
+	reasonAlreadyExists = "PROFILE_ALREADY_EXISTS"
+	reasonAPIKeyMissing = "API_KEY_MISSING"
+	reasonSecretUnusabe = "SECRET_UNDECRYPTABLE"
+)
+
+func errNotFound(name string) error { return apierr.NotFound(reasonNotFound, name) }
+
+func errAlreadyExists(name string) error { return apierr.AlreadyExists(reasonAlreadyExists, name) }
+
+func errAPIKeyMissing(name string) error {
+	return apierr.FailedPrecondition(reasonAPIKeyMissing, map[string]string{"name": name},
+		"%s has no API key; set api_key with UpdateIntegrationProfile", name)
+}
+
+// errSecretUnusable reports a credential this server cannot decrypt: an operator problem
+// (wrong or rotated-away encryption key), described by key id, never by content.
+func errSecretUnusable(name string, cause error) error {
+	return apierr.FailedPrecondition(reasonSecretUnusabe, map[string]string{"name": name},
+		"the API key of %s cannot be decrypted (%v); check the encryption key configuration or set the key again", name, cause)
+}

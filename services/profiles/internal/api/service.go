@@ -1,0 +1,277 @@
+// Package api implements the profiles service's gRPC handlers: validation, the two-step
+// profile life cycle, secrets handling, and translation of storage errors into typed
+// domain errors (mapped to gRPC status by platform/rpc).
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/paging"
+	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/services/profiles/internal/secrets"
+	"github.com/interloan/interloan/services/profiles/internal/store"
+)
+
+const collection = "integrationProfiles"
+
+// updatable lists the fields UpdateIntegrationProfile may change. code and
+// integration_type are immutable; system may be set once (checked separately).
+var updatable = []string{
+	"display_name", "description", "system", "libris", "netpunkt", "resource_sharing_library",
+	"api_key", "require_authentication", "active", "harvest_start", "schedule",
+}
+
+// Service implements ProfileService and ProfileCredentialsService.
+type Service struct {
+	profilesv1.UnimplementedProfileServiceServer
+	profilesv1.UnimplementedProfileCredentialsServiceServer
+	store *store.Store
+	keys  *secrets.Keyring
+	now   func() time.Time
+}
+
+// New returns the service. now is the clock (time.Now in production).
+func New(st *store.Store, keys *secrets.Keyring, now func() time.Time) *Service {
+	return &Service{store: st, keys: keys, now: now}
+}
+
+// CreateIntegrationProfile creates the general part, and the system part if given.
+func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.CreateIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
+	in := req.GetIntegrationProfile()
+	if in == nil {
+		return nil, apierr.Invalid("integration_profile", "is required")
+	}
+	if len(req.RequestId) > 128 {
+		return nil, apierr.Invalid("request_id", "must be at most 128 characters")
+	}
+	p := proto.Clone(in).(*profilesv1.IntegrationProfile)
+	// Output-only fields in input are ignored (AIP-203).
+	p.Name, p.ApiKeySet, p.Readiness, p.CreateTime, p.UpdateTime, p.Etag = resource.Name(collection, p.Code), false, nil, nil, nil, ""
+	if p.IntegrationType == profilesv1.IntegrationType_INTEGRATION_TYPE_UNSPECIFIED {
+		p.IntegrationType = profilesv1.IntegrationType_INTEGRATION_TYPE_RESOURCE_SHARING
+	}
+	normalize(p)
+	if err := validateProfile(p, "integration_profile.", s.now()); err != nil {
+		return nil, err
+	}
+	var sealed []byte
+	if p.ApiKey != "" {
+		if err := validateAPIKey(p.ApiKey, "integration_profile.api_key"); err != nil {
+			return nil, err
+		}
+		var err error
+		if sealed, err = s.keys.Seal([]byte(p.ApiKey), p.Name); err != nil {
+			return nil, err
+		}
+		p.ApiKeySet = true
+	}
+	p.ApiKey = ""
+	if req.ValidateOnly {
+		return output(p), nil
+	}
+	now := timestamppb.New(s.now())
+	p.CreateTime, p.UpdateTime = now, now
+	p.Etag = etag(p)
+	rec, _, err := s.store.Create(store.Record{Profile: p, Secret: sealed}, req.RequestId)
+	if errors.Is(err, store.ErrExists) {
+		return nil, errAlreadyExists(p.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return output(rec.Profile), nil
+}
+
+// GetIntegrationProfile returns a profile without its secret.
+func (s *Service) GetIntegrationProfile(_ context.Context, req *profilesv1.GetIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
+	rec, err := s.get(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return output(rec.Profile), nil
+}
+
+// ListIntegrationProfiles pages through profiles in code order.
+func (s *Service) ListIntegrationProfiles(_ context.Context, req *profilesv1.ListIntegrationProfilesRequest) (*profilesv1.ListIntegrationProfilesResponse, error) {
+	size, err := paging.Size(req.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := typev1.ExternalSystem_name[int32(req.System)]; !ok {
+		return nil, apierr.Invalid("system", "unknown system %d", req.System)
+	}
+	filter := paging.FilterHash(req.System.String(), boolString(req.ActiveOnly))
+	after, err := paging.Decode(req.PageToken, filter)
+	if err != nil {
+		return nil, err
+	}
+	list, last, more, err := s.store.List(after, size, func(p *profilesv1.IntegrationProfile) bool {
+		return (req.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED || p.System == req.System) &&
+			(!req.ActiveOnly || p.Active)
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp := &profilesv1.ListIntegrationProfilesResponse{}
+	for _, p := range list {
+		resp.IntegrationProfiles = append(resp.IntegrationProfiles, output(p))
+	}
+	if more {
+		resp.NextPageToken = paging.Encode(last, filter)
+	}
+	return resp, nil
+}
+
+// UpdateIntegrationProfile applies the masked fields to the stored profile, validates the
+// result as a whole, and stores it (or only validates, with validate_only).
+func (s *Service) UpdateIntegrationProfile(_ context.Context, req *profilesv1.UpdateIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
+	in := req.GetIntegrationProfile()
+	if in == nil {
+		return nil, apierr.Invalid("integration_profile", "is required")
+	}
+	code, err := resource.ParseName("integration_profile.name", in.Name, collection)
+	if err != nil {
+		return nil, err
+	}
+	paths, err := resource.UpdatePaths(req.UpdateMask, in, updatable)
+	if err != nil {
+		return nil, err
+	}
+	setsKey := false
+	for _, p := range paths {
+		setsKey = setsKey || p == "api_key"
+	}
+	if setsKey && in.ApiKey != "" {
+		if err := validateAPIKey(in.ApiKey, "integration_profile.api_key"); err != nil {
+			return nil, err
+		}
+	}
+	rec, err := s.store.Update(code, func(cur store.Record) (store.Record, bool, error) {
+		if err := resource.CheckEtag(in.Name, in.Etag, cur.Profile.Etag); err != nil {
+			return store.Record{}, false, err
+		}
+		next := store.Record{Profile: proto.Clone(cur.Profile).(*profilesv1.IntegrationProfile), Secret: cur.Secret}
+		resource.ApplyPaths(next.Profile, in, paths)
+		p := next.Profile
+		normalize(p)
+		if cur.Profile.System != typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED && p.System != cur.Profile.System {
+			return store.Record{}, false, apierr.Invalid("integration_profile.system", "cannot be changed once set (it is %s); create a new profile instead", cur.Profile.System)
+		}
+		if err := validateProfile(p, "integration_profile.", s.now()); err != nil {
+			return store.Record{}, false, err
+		}
+		if setsKey {
+			next.Secret = nil
+			if p.ApiKey != "" {
+				sealed, err := s.keys.Seal([]byte(p.ApiKey), p.Name)
+				if err != nil {
+					return store.Record{}, false, err
+				}
+				next.Secret = sealed
+			}
+		}
+		p.ApiKey, p.ApiKeySet = "", next.Secret != nil
+		if req.ValidateOnly {
+			return next, false, nil
+		}
+		p.UpdateTime = timestamppb.New(s.now())
+		p.Etag = etag(p)
+		return next, true, nil
+	})
+	if err != nil {
+		return nil, s.storeErr(err, in.Name)
+	}
+	return output(rec.Profile), nil
+}
+
+// DeleteIntegrationProfile deletes a profile and its secret.
+func (s *Service) DeleteIntegrationProfile(_ context.Context, req *profilesv1.DeleteIntegrationProfileRequest) (*emptypb.Empty, error) {
+	code, err := resource.ParseName("name", req.GetName(), collection)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Delete(code, func(cur store.Record) error {
+		return resource.CheckEtag(req.Name, req.Etag, cur.Profile.Etag)
+	})
+	if err != nil {
+		return nil, s.storeErr(err, req.Name)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// GetProfileCredentials decrypts a profile's credential for the harvester.
+func (s *Service) GetProfileCredentials(_ context.Context, req *profilesv1.GetProfileCredentialsRequest) (*profilesv1.ProfileCredentials, error) {
+	rec, err := s.get(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if rec.Secret == nil {
+		return nil, errAPIKeyMissing(req.Name)
+	}
+	key, err := s.keys.Open(rec.Secret, rec.Profile.Name)
+	if err != nil {
+		return nil, errSecretUnusable(req.Name, err)
+	}
+	return &profilesv1.ProfileCredentials{Name: rec.Profile.Name, ApiKey: string(key), Etag: rec.Profile.Etag}, nil
+}
+
+func (s *Service) get(name string) (store.Record, error) {
+	code, err := resource.ParseName("name", name, collection)
+	if err != nil {
+		return store.Record{}, err
+	}
+	rec, err := s.store.Get(code)
+	if err != nil {
+		return store.Record{}, s.storeErr(err, name)
+	}
+	return rec, nil
+}
+
+func (s *Service) storeErr(err error, name string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound(name)
+	}
+	return err
+}
+
+// normalize fills defaults the API documents: the system follows its configuration, and
+// harvest granularity defaults to DAY.
+func normalize(p *profilesv1.IntegrationProfile) {
+	if p.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED {
+		p.System = configSystem(p)
+	}
+	if h := p.HarvestStart; h != nil && h.Granularity == profilesv1.HarvestGranularity_HARVEST_GRANULARITY_UNSPECIFIED {
+		h.Granularity = profilesv1.HarvestGranularity_HARVEST_GRANULARITY_DAY
+	}
+}
+
+// etag hashes the stored form of a profile (without its own etag).
+func etag(p *profilesv1.IntegrationProfile) string {
+	c := proto.Clone(p).(*profilesv1.IntegrationProfile)
+	c.Etag = ""
+	return resource.Etag(c)
+}
+
+// output is what callers see: never the key, always the readiness.
+func output(p *profilesv1.IntegrationProfile) *profilesv1.IntegrationProfile {
+	p = proto.Clone(p).(*profilesv1.IntegrationProfile)
+	p.ApiKey = ""
+	p.Readiness = readiness(p)
+	return p
+}
+
+func boolString(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

@@ -1,0 +1,222 @@
+package api
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/resource"
+)
+
+const (
+	maxDisplayName = 200
+	maxDescription = 2000
+	maxSigel       = 32
+	maxAPIKey      = 1024
+	maxInterval    = 7 * 24 * 60
+)
+
+var agencyIDPattern = regexp.MustCompile(`^[0-9]{6}$`)
+
+// validateProfile checks a complete (merged) profile; f prefixes field paths, e.g.
+// "integration_profile.". now is used for "harvest start not in the future".
+func validateProfile(p *profilesv1.IntegrationProfile, f string, now time.Time) error {
+	var v apierr.Violations
+	if !resource.ValidCode(p.Code) {
+		v.Add(f+"code", "%s", resource.CodeRule)
+	}
+	text(&v, f+"display_name", p.DisplayName, maxDisplayName, true)
+	text(&v, f+"description", p.Description, maxDescription, false)
+	if p.IntegrationType != profilesv1.IntegrationType_INTEGRATION_TYPE_RESOURCE_SHARING {
+		v.Add(f+"integration_type", "must be RESOURCE_SHARING")
+	}
+	switch p.System {
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED, typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
+	default:
+		v.Add(f+"system", "unknown system %d", p.System)
+	}
+	if configSystem(p) != typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED && configSystem(p) != p.System {
+		v.Add(f+"system", "is %s but the system configuration given is for %s", p.System, configSystem(p))
+	}
+	if c := p.GetLibris(); c != nil {
+		baseURL(&v, f+"libris.base_url", c.BaseUrl)
+		switch {
+		case c.LibraryCode == "":
+			v.Add(f+"libris.library_code", "is required: the library's sigel")
+		case len(c.LibraryCode) > maxSigel || strings.IndexFunc(c.LibraryCode, notSigelRune) >= 0:
+			v.Add(f+"libris.library_code", "must be a sigel: 1-%d characters without whitespace (case-sensitive)", maxSigel)
+		}
+	}
+	if c := p.GetNetpunkt(); c != nil {
+		baseURL(&v, f+"netpunkt.base_url", c.BaseUrl)
+		if !agencyIDPattern.MatchString(c.AgencyId) {
+			v.Add(f+"netpunkt.agency_id", "must be a six-digit DBC agency id")
+		}
+	}
+	if p.ResourceSharingLibrary != "" && !resource.ValidCode(p.ResourceSharingLibrary) {
+		v.Add(f+"resource_sharing_library", "must be a local library code: %s", resource.CodeRule)
+	}
+	loc := validateSchedule(&v, f+"schedule.", p.Schedule)
+	validateHarvestStart(&v, f+"harvest_start.", p.HarvestStart, p.System, now.In(loc))
+	return v.Err()
+}
+
+// validateAPIKey checks a credential given on input.
+func validateAPIKey(key, field string) error {
+	switch {
+	case len(key) > maxAPIKey:
+		return apierr.Invalid(field, "must be at most %d bytes", maxAPIKey)
+	case strings.TrimSpace(key) != key:
+		return apierr.Invalid(field, "must not start or end with whitespace (a copy-paste slip?)")
+	case !utf8.ValidString(key) || strings.IndexFunc(key, unicode.IsControl) >= 0:
+		return apierr.Invalid(field, "must be printable text")
+	}
+	return nil
+}
+
+func configSystem(p *profilesv1.IntegrationProfile) typev1.ExternalSystem {
+	switch p.SystemConfig.(type) {
+	case *profilesv1.IntegrationProfile_Libris:
+		return typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS
+	case *profilesv1.IntegrationProfile_Netpunkt:
+		return typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT
+	}
+	return typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED
+}
+
+func notSigelRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '/' }
+
+func text(v *apierr.Violations, field, s string, max int, required bool) {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		v.Add(field, "is required")
+	case !utf8.ValidString(s):
+		v.Add(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.Add(field, "must be at most %d characters", max)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
+		v.Add(field, "must not contain control characters")
+	}
+}
+
+func baseURL(v *apierr.Violations, field, s string) {
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		v.Add(field, "is required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		v.Add(field, "must be an absolute http or https URL")
+	case u.User != nil:
+		v.Add(field, "must not contain credentials; use api_key")
+	case u.RawQuery != "" || u.Fragment != "":
+		v.Add(field, "must not have a query or fragment")
+	}
+}
+
+// validateSchedule checks the schedule and returns its time zone (UTC when unset or invalid).
+func validateSchedule(v *apierr.Violations, f string, s *profilesv1.Schedule) *time.Location {
+	loc := time.UTC
+	if s == nil {
+		return loc
+	}
+	if s.TimeZone != "" {
+		l, err := time.LoadLocation(s.TimeZone)
+		if err != nil || s.TimeZone == "Local" {
+			v.Add(f+"time_zone", "must be an IANA time zone such as Europe/Stockholm")
+		} else {
+			loc = l
+		}
+	}
+	switch k := s.Kind.(type) {
+	case *profilesv1.Schedule_Daily:
+		timeOfDay(v, f+"daily.time", k.Daily.GetTime(), true)
+	case *profilesv1.Schedule_Weekly:
+		if d := k.Weekly.GetDay(); d < typev1.DayOfWeek_DAY_OF_WEEK_MONDAY || d > typev1.DayOfWeek_DAY_OF_WEEK_SUNDAY {
+			v.Add(f+"weekly.day", "must be a day of the week")
+		}
+		timeOfDay(v, f+"weekly.time", k.Weekly.GetTime(), true)
+	case *profilesv1.Schedule_Interval:
+		if m := k.Interval.GetMinutes(); m < 1 || m > maxInterval {
+			v.Add(f+"interval.minutes", "must be between 1 and %d", maxInterval)
+		}
+	}
+	return loc
+}
+
+func timeOfDay(v *apierr.Violations, field string, t *typev1.TimeOfDay, required bool) {
+	switch {
+	case t == nil:
+		if required {
+			v.Add(field, "is required")
+		}
+	case t.Hours < 0 || t.Hours > 23 || t.Minutes < 0 || t.Minutes > 59:
+		v.Add(field, "must be a time of day, 00:00-23:59")
+	}
+}
+
+func validateHarvestStart(v *apierr.Violations, f string, h *profilesv1.HarvestStart, sys typev1.ExternalSystem, now time.Time) {
+	if h == nil {
+		return
+	}
+	if h.Date == nil {
+		v.Add(f+"date", "is required")
+	} else if d, ok := calendarDate(h.Date); !ok {
+		v.Add(f+"date", "must be a valid calendar date")
+	} else if today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC); d.After(today) {
+		v.Add(f+"date", "must not be in the future")
+	}
+	switch h.Granularity {
+	case profilesv1.HarvestGranularity_HARVEST_GRANULARITY_DAY:
+	case profilesv1.HarvestGranularity_HARVEST_GRANULARITY_SECOND:
+		if sys == typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS {
+			v.Add(f+"granularity", "Libris harvests by whole days: use DAY")
+		}
+	default:
+		v.Add(f+"granularity", "must be DAY or SECOND")
+	}
+	if h.Time != nil && h.Granularity != profilesv1.HarvestGranularity_HARVEST_GRANULARITY_SECOND {
+		v.Add(f+"time", "is only allowed with SECOND granularity")
+	}
+	timeOfDay(v, f+"time", h.Time, false)
+}
+
+func calendarDate(d *typev1.Date) (time.Time, bool) {
+	if d.Year < 1900 || d.Year > 9999 || d.Month < 1 || d.Month > 12 || d.Day < 1 {
+		return time.Time{}, false
+	}
+	t := time.Date(int(d.Year), time.Month(d.Month), int(d.Day), 0, 0, 0, 0, time.UTC)
+	return t, t.Day() == int(d.Day) // time.Date normalises 31 April to 1 May
+}
+
+// readiness names what a run still needs; a profile is runnable when nothing is missing.
+func readiness(p *profilesv1.IntegrationProfile) *profilesv1.Readiness {
+	var missing []string
+	switch p.System {
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED:
+		missing = append(missing, "system")
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
+		if p.GetLibris() == nil {
+			missing = append(missing, "libris")
+		}
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
+		if p.GetNetpunkt() == nil {
+			missing = append(missing, "netpunkt")
+		}
+	}
+	if p.ResourceSharingLibrary == "" {
+		missing = append(missing, "resource_sharing_library")
+	}
+	if !p.ApiKeySet {
+		missing = append(missing, "api_key")
+	}
+	if p.HarvestStart == nil {
+		missing = append(missing, "harvest_start")
+	}
+	return &profilesv1.Readiness{Runnable: len(missing) == 0, MissingFields: missing}
+}

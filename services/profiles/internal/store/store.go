@@ -1,0 +1,178 @@
+// Package store keeps integration profiles in the profiles service's bbolt file. The
+// readable profile and its sealed credential live in separate buckets so that no code
+// path that reads profiles can return the secret by accident.
+package store
+
+import (
+	"errors"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	"github.com/interloan/interloan/platform/boltdb"
+)
+
+var (
+	bucketProfiles       = []byte("profiles")        // code → IntegrationProfile (api_key always empty)
+	bucketSecrets        = []byte("secrets")         // code → sealed credential
+	bucketCreateRequests = []byte("create_requests") // request_id → code (AIP-155 idempotent create)
+
+	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{bucketProfiles, bucketSecrets, bucketCreateRequests}}
+)
+
+// Sentinel errors; the API layer turns them into typed domain errors.
+var (
+	ErrNotFound = errors.New("profile not found")
+	ErrExists   = errors.New("profile already exists")
+)
+
+// Store is the profiles backend.
+type Store struct{ db *bolt.DB }
+
+// Open opens or creates the bbolt file at path.
+func Open(path string) (*Store, error) {
+	db, err := boltdb.Open(path, schema)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Record is a profile with its sealed credential (nil when none is stored).
+type Record struct {
+	Profile *profilesv1.IntegrationProfile
+	Secret  []byte
+}
+
+// Create stores a new profile. With a requestID seen before, it returns the profile that
+// request created (created=false) instead of failing, so retries are safe.
+func (s *Store) Create(rec Record, requestID string) (got Record, created bool, err error) {
+	code := []byte(rec.Profile.GetCode())
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if requestID != "" {
+			if prev := tx.Bucket(bucketCreateRequests).Get([]byte(requestID)); prev != nil {
+				if r, err := read(tx, prev); err == nil {
+					got = r
+					return nil
+				}
+				// The profile it created was deleted since: treat as a new request.
+			}
+		}
+		if tx.Bucket(bucketProfiles).Get(code) != nil {
+			return ErrExists
+		}
+		if err := write(tx, code, rec); err != nil {
+			return err
+		}
+		if requestID != "" {
+			if err := tx.Bucket(bucketCreateRequests).Put([]byte(requestID), code); err != nil {
+				return err
+			}
+		}
+		got, created = rec, true
+		return nil
+	})
+	return got, created, err
+}
+
+// Get returns a profile and its sealed credential.
+func (s *Store) Get(code string) (rec Record, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		rec, err = read(tx, []byte(code))
+		return err
+	})
+	return rec, err
+}
+
+// Update reads the record, lets fn compute its replacement, and writes that in the same
+// transaction, so concurrent updates cannot interleave. If fn returns an error or
+// write=false, nothing changes.
+func (s *Store) Update(code string, fn func(cur Record) (next Record, write bool, err error)) (Record, error) {
+	var out Record
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		cur, err := read(tx, []byte(code))
+		if err != nil {
+			return err
+		}
+		next, doWrite, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		out = next
+		if !doWrite {
+			return nil
+		}
+		return write(tx, []byte(code), next)
+	})
+	return out, err
+}
+
+// Delete removes a profile and its credential after check approves the current record.
+func (s *Store) Delete(code string, check func(cur Record) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		cur, err := read(tx, []byte(code))
+		if err != nil {
+			return err
+		}
+		if err := check(cur); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketProfiles).Delete([]byte(code)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketSecrets).Delete([]byte(code))
+	})
+}
+
+// List returns up to limit profiles in code order after the code `after` (nil: from the
+// start) that match keep, the last code returned and whether more may follow.
+func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationProfile) bool) (out []*profilesv1.IntegrationProfile, last []byte, more bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		last, more, err = boltdb.Page(tx.Bucket(bucketProfiles).Cursor(), after, limit, func(_, v []byte) (bool, error) {
+			p := &profilesv1.IntegrationProfile{}
+			if err := proto.Unmarshal(v, p); err != nil {
+				return false, err
+			}
+			if !keep(p) {
+				return false, nil
+			}
+			out = append(out, p)
+			return true, nil
+		})
+		return err
+	})
+	return out, last, more, err
+}
+
+func read(tx *bolt.Tx, code []byte) (Record, error) {
+	v := tx.Bucket(bucketProfiles).Get(code)
+	if v == nil {
+		return Record{}, ErrNotFound
+	}
+	p := &profilesv1.IntegrationProfile{}
+	if err := proto.Unmarshal(v, p); err != nil {
+		return Record{}, err
+	}
+	return Record{Profile: p, Secret: boltdb.Copy(tx.Bucket(bucketSecrets).Get(code))}, nil
+}
+
+func write(tx *bolt.Tx, code []byte, rec Record) error {
+	p := proto.Clone(rec.Profile).(*profilesv1.IntegrationProfile)
+	p.ApiKey = "" // defence in depth: the readable bucket never holds the credential
+	p.Readiness = nil
+	v, err := proto.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketProfiles).Put(code, v); err != nil {
+		return err
+	}
+	if rec.Secret == nil {
+		return tx.Bucket(bucketSecrets).Delete(code)
+	}
+	return tx.Bucket(bucketSecrets).Put(code, rec.Secret)
+}
