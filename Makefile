@@ -1,0 +1,43 @@
+# Interloan build. `make test` is what CI runs (.ci/run); `make up` runs the suite.
+SHELL := /usr/bin/env bash
+BUF   := go run github.com/bufbuild/buf/cmd/buf@v1.75.0
+# Every module of the workspace (go.work), as directories.
+MODULES := $(shell go list -m -f '{{.Dir}}')
+BINARIES := cmd/interloan services/profiles/cmd/profiles services/mapping/cmd/mapping \
+            services/harvester/cmd/harvester services/requests/cmd/requests services/gateway/cmd/gateway
+
+.PHONY: test fmt-check vet buf-lint check-gen go-test gen build up tidy
+
+test: fmt-check vet buf-lint check-gen go-test
+
+fmt-check:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
+
+buf-lint:
+	scripts/sync-third-party-protos.sh
+	$(BUF) lint
+	$(BUF) format -d --exit-code --path proto/interloan
+
+# Regenerate gen/ from proto/ (lint, format, generate).
+gen:
+	scripts/gen-proto.sh
+
+# Fail when gen/ is not what proto/ generates.
+check-gen:
+	scripts/check-gen.sh
+
+go-test:
+	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 ./...) || exit 1; done
+
+build:
+	@mkdir -p bin
+	@for b in $(BINARIES); do go build -o bin/ ./$$b || exit 1; done
+
+up:
+	go run ./cmd/interloan up
+
+tidy:
+	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done

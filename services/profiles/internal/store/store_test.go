@@ -1,0 +1,90 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+)
+
+func rec(code, secret string) Record {
+	r := Record{Profile: &profilesv1.IntegrationProfile{Code: code, DisplayName: code, ApiKey: "must-not-be-stored"}}
+	if secret != "" {
+		r.Secret = []byte(secret)
+	}
+	return r
+}
+
+func TestCreateGetReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "profiles.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := s.Create(rec("A", "sealed-a"), "req-1"); err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	// Same request id: the first result, not a duplicate or an error.
+	if got, created, err := s.Create(rec("A", "other"), "req-1"); err != nil || created || string(got.Secret) != "sealed-a" {
+		t.Fatalf("retry: %v %v %v", got, created, err)
+	}
+	if _, _, err := s.Create(rec("A", ""), ""); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	s.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Get("A")
+	if err != nil || got.Profile.Code != "A" || string(got.Secret) != "sealed-a" {
+		t.Fatalf("after reopen: %v %v", got, err)
+	}
+	if got.Profile.ApiKey != "" {
+		t.Fatal("the readable bucket stored an api_key")
+	}
+	if _, err := s.Get("B"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+}
+
+func TestUpdateAndDeleteAreAllOrNothing(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "profiles.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Create(rec("A", "sealed"), ""); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.Update("A", func(cur Record) (Record, bool, error) {
+		cur.Profile.DisplayName = "changed"
+		return cur, true, boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("update error: %v", err)
+	}
+	if err := s.Delete("A", func(Record) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("delete error: %v", err)
+	}
+	got, _ := s.Get("A")
+	if got.Profile.DisplayName != "A" || string(got.Secret) != "sealed" {
+		t.Fatalf("a failed update or delete changed the record: %v", got)
+	}
+	// Clearing the secret removes it; Delete removes both buckets' entries.
+	if _, err := s.Update("A", func(cur Record) (Record, bool, error) { cur.Secret = nil; return cur, true, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get("A"); got.Secret != nil {
+		t.Fatal("secret not cleared")
+	}
+	if err := s.Delete("A", func(Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("A"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
