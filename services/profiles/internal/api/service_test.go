@@ -176,7 +176,9 @@ func TestCreateInvalid(t *testing.T) {
 			p.Schedule.Kind = &profilesv1.Schedule_Interval{Interval: &profilesv1.IntervalSchedule{}}
 		}, []string{"integration_profile.schedule.interval.minutes"}},
 		{"future harvest start", func(p *profilesv1.IntegrationProfile) { p.HarvestStart.Date = tomorrow }, []string{"integration_profile.harvest_start.date"}},
-		{"invalid date", func(p *profilesv1.IntegrationProfile) { p.HarvestStart.Date = &typev1.Date{Year: 2025, Month: 2, Day: 30} }, []string{"integration_profile.harvest_start.date"}},
+		{"invalid date", func(p *profilesv1.IntegrationProfile) {
+			p.HarvestStart.Date = &typev1.Date{Year: 2025, Month: 2, Day: 30}
+		}, []string{"integration_profile.harvest_start.date"}},
 		{"second granularity on libris", func(p *profilesv1.IntegrationProfile) {
 			p.HarvestStart.Granularity = profilesv1.HarvestGranularity_HARVEST_GRANULARITY_SECOND
 		}, []string{"integration_profile.harvest_start.granularity"}},
