@@ -682,7 +682,8 @@ type UpdateLibraryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The library with `name` set.
 	Library *Library `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
-	// Fields to update: `display_name`, `is_resource_sharing_library`, or `*`.
+	// Fields to update: `display_name`, `is_resource_sharing_library`, or `*`; without a
+	// mask, the updatable fields set in `library` (AIP-134).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1012,7 +1013,7 @@ type UpdateLibraryMappingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The mapping with `name` set.
 	LibraryMapping *LibraryMapping `protobuf:"bytes,1,opt,name=library_mapping,json=libraryMapping,proto3" json:"library_mapping,omitempty"`
-	// Fields to update: `local_library_code` or `*`.
+	// Fields to update: `local_library_code` or `*`; without a mask, the updatable fields set.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1342,7 +1343,8 @@ type UpdatePartnerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The partner with `name` set.
 	Partner *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
-	// Fields to update: `display_name`, `status`, `system`, `contact` (or its subfields), or `*`.
+	// Fields to update: `display_name`, `status`, `system`, `contact` (or its subfields), or
+	// `*`; without a mask, the updatable fields set in `partner` (AIP-134).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

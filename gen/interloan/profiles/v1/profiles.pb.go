@@ -1168,7 +1168,8 @@ type UpdateIntegrationProfileRequest struct {
 	// must match the stored profile.
 	IntegrationProfile *IntegrationProfile `protobuf:"bytes,1,opt,name=integration_profile,json=integrationProfile,proto3" json:"integration_profile,omitempty"`
 	// Fields to update (e.g. `system,libris,resource_sharing_library,api_key`); `*` replaces
-	// every updatable field. Required: an update without a mask is refused rather than guessed.
+	// every updatable field. Without a mask, the updatable fields set in
+	// `integration_profile` are updated (AIP-134); a field cannot be cleared that way.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// Validate only; store nothing.
 	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
