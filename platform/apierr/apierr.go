@@ -67,34 +67,35 @@ func IsKind(err error, k Kind) bool {
 	return ok && e.Kind == k
 }
 
-func newf(k Kind, reason string, md map[string]string, format string, args ...any) *Error {
+// New builds an error of any kind; prefer the specific constructors where they fit.
+func New(k Kind, reason string, md map[string]string, format string, args ...any) *Error {
 	return &Error{Kind: k, Reason: reason, Message: fmt.Sprintf(format, args...), Metadata: md}
 }
 
 // NotFound reports that the resource `name` does not exist.
 func NotFound(reason, name string) *Error {
-	return newf(KindNotFound, reason, map[string]string{"name": name}, "%s not found", name)
+	return New(KindNotFound, reason, map[string]string{"name": name}, "%s not found", name)
 }
 
 // AlreadyExists reports that `name` exists.
 func AlreadyExists(reason, name string) *Error {
-	return newf(KindAlreadyExists, reason, map[string]string{"name": name}, "%s already exists", name)
+	return New(KindAlreadyExists, reason, map[string]string{"name": name}, "%s already exists", name)
 }
 
 // EtagMismatch reports an optimistic-concurrency conflict on `name` (AIP-154: ABORTED).
 func EtagMismatch(name string) *Error {
-	return newf(KindAborted, "ETAG_MISMATCH", map[string]string{"name": name},
+	return New(KindAborted, "ETAG_MISMATCH", map[string]string{"name": name},
 		"%s was changed by someone else (etag mismatch); read it again and retry", name)
 }
 
 // FailedPrecondition reports that the state of the system forbids the call.
 func FailedPrecondition(reason string, md map[string]string, format string, args ...any) *Error {
-	return newf(KindFailedPrecondition, reason, md, format, args...)
+	return New(KindFailedPrecondition, reason, md, format, args...)
 }
 
 // Unavailable reports that a dependency is down.
 func Unavailable(reason string, format string, args ...any) *Error {
-	return newf(KindUnavailable, reason, nil, format, args...)
+	return New(KindUnavailable, reason, nil, format, args...)
 }
 
 // Violations collects field violations; Err returns nil when there are none.

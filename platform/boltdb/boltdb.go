@@ -4,6 +4,7 @@
 package boltdb
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -88,23 +89,24 @@ func Copy(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-// Page walks c forward from the first key after `after` (from the start when nil) and
-// calls visit for each pair until visit has accepted limit items. visit returns whether
-// it accepted the item (filters reject). It returns the last accepted key and whether
-// more keys follow it, which is what a next_page_token needs. Keys and values passed to
-// visit are only valid during the call.
-func Page(c *bolt.Cursor, after []byte, limit int, visit func(k, v []byte) (bool, error)) (last []byte, more bool, err error) {
+// Page walks the keys of c that start with prefix (all keys for an empty prefix), from
+// the first key after `after` (from the range's start when nil), and calls visit for each
+// pair until visit has accepted limit items. visit returns whether it accepted the item
+// (filters reject). It returns the last accepted key and whether more keys of the range
+// follow it, which is what a next_page_token needs. Keys and values passed to visit are
+// only valid during the call.
+func Page(c *bolt.Cursor, prefix, after []byte, limit int, visit func(k, v []byte) (bool, error)) (last []byte, more bool, err error) {
 	var k, v []byte
 	if after == nil {
-		k, v = c.First()
+		k, v = c.Seek(prefix)
 	} else {
 		k, v = c.Seek(after)
-		if k != nil && string(k) == string(after) {
+		if bytes.Equal(k, after) {
 			k, v = c.Next()
 		}
 	}
 	n := 0
-	for ; k != nil; k, v = c.Next() {
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if n == limit {
 			return last, true, nil
 		}

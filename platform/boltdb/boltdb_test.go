@@ -49,3 +49,58 @@ func TestKeysSortInOrder(t *testing.T) {
 		t.Error("TimeKey order")
 	}
 }
+
+func TestPageStaysInPrefixAndReportsMore(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Version: 1, Buckets: [][]byte{[]byte("b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, k := range []string{"a1", "b1", "b2", "b3", "c1"} {
+			if err := tx.Bucket([]byte("b")).Put([]byte(k), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(prefix, after string, limit int) (keys []string, last string, more bool) {
+		_ = db.View(func(tx *bolt.Tx) error {
+			var a []byte
+			if after != "" {
+				a = []byte(after)
+			}
+			l, m, err := Page(tx.Bucket([]byte("b")).Cursor(), []byte(prefix), a, limit, func(k, _ []byte) (bool, error) {
+				keys = append(keys, string(k))
+				return string(k) != "b2" || prefix != "", nil // with no prefix, b2 is filtered out
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, more = string(l), m
+			return nil
+		})
+		return keys, last, more
+	}
+	for _, tc := range []struct {
+		prefix, after string
+		limit         int
+		last          string
+		more          bool
+	}{
+		{"b", "", 2, "b2", true},
+		{"b", "b2", 2, "b3", false}, // c1 follows, but outside the prefix
+		{"b", "", 3, "b3", false},
+		{"", "", 3, "b3", true}, // a1, b1, (b2 rejected), b3; c1 follows
+		{"", "b3", 5, "c1", false},
+		{"z", "", 5, "", false},
+	} {
+		_, last, more := page(tc.prefix, tc.after, tc.limit)
+		if last != tc.last || more != tc.more {
+			t.Errorf("Page(%q after %q, %d) = last %q more %v, want %q %v", tc.prefix, tc.after, tc.limit, last, more, tc.last, tc.more)
+		}
+	}
+}

@@ -132,7 +132,7 @@ func (s *Store) Delete(code string, check func(cur Record) error) error {
 // start) that match keep, the last code returned and whether more may follow.
 func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationProfile) bool) (out []*profilesv1.IntegrationProfile, last []byte, more bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		last, more, err = boltdb.Page(tx.Bucket(bucketProfiles).Cursor(), after, limit, func(_, v []byte) (bool, error) {
+		last, more, err = boltdb.Page(tx.Bucket(bucketProfiles).Cursor(), nil, after, limit, func(_, v []byte) (bool, error) {
 			p := &profilesv1.IntegrationProfile{}
 			if err := proto.Unmarshal(v, p); err != nil {
 				return false, err
