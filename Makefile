@@ -40,4 +40,4 @@ up:
 	go run ./cmd/interloan up
 
 tidy:
-	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
+	@for m in $(MODULES); do (cd $$m && GOWORK=off go mod tidy) || exit 1; done

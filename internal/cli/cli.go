@@ -1,0 +1,73 @@
+// Package cli is the `interloan` command: the all-in-one launcher today, the demo and the
+// operator commands as they arrive.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/config"
+)
+
+const usage = `interloan: interlibrary-loan borrowing requests, imported from Libris and Netpunkt.
+
+Usage:
+  interloan up [flags]    run every service in one process (data in ./data)
+
+Run "interloan up -h" for the flags.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "up":
+		return up(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func up(args []string, stdout, stderr io.Writer) int {
+	var cfg suite.Config
+	set := config.New("interloan up")
+	set.SetOutput(stderr)
+	set.String(&cfg.DataDir, "data-dir", "INTERLOAN_DATA_DIR", "data", "directory for every service's bbolt file")
+	set.String(&cfg.Host, "host", "INTERLOAN_HOST", "127.0.0.1", "interface to listen on (0.0.0.0 for all)")
+	set.IntVar(&cfg.BasePort, "base-port", 9100, "gRPC ports are base+1..base+4 (profiles, mapping, harvester, requests), their HTTP ports +100")
+	set.IntVar(&cfg.GatewayPort, "gateway-port", 8080, "REST gateway port")
+	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "credential encryption key; empty creates <data-dir>/profiles-secret.key")
+	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	if err := set.Parse(args); err != nil {
+		return 2
+	}
+	cfg.Ready = func(a suite.Addrs) {
+		fmt.Fprintf(stdout, `Interloan is up (data in %s). Press Ctrl-C to stop.
+  profiles  gRPC %s
+  mapping   gRPC %s
+  harvester gRPC %s
+  requests  gRPC %s
+  gateway   HTTP http://%s/healthz
+Try: grpcurl -plaintext %s list
+`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, a.Gateway, a.Profiles)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := suite.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(stderr, "interloan up:", err)
+		return 1
+	}
+	return 0
+}

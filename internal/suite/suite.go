@@ -1,0 +1,181 @@
+// Package suite runs every Interloan service in one process (`interloan up`). The
+// services still talk to each other over loopback gRPC, never by direct calls, so the
+// all-in-one behaves like the Kubernetes deployment.
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/server"
+	gateway "github.com/interloan/interloan/services/gateway/app"
+	harvester "github.com/interloan/interloan/services/harvester/app"
+	mapping "github.com/interloan/interloan/services/mapping/app"
+	profiles "github.com/interloan/interloan/services/profiles/app"
+	requests "github.com/interloan/interloan/services/requests/app"
+)
+
+// Config configures the all-in-one.
+type Config struct {
+	// DataDir holds every service's bbolt file (one file each) and the dev encryption key.
+	DataDir string
+	// Host is the interface every listener binds to.
+	Host string
+	// BasePort is the first of the gRPC ports: profiles BasePort+1, mapping +2,
+	// harvester +3, requests +4, each HTTP port +100 (DESIGN §10: 9100 → 9101..9104,
+	// 9201..9204). 0 picks free ports (tests).
+	BasePort int
+	// GatewayPort is the REST port (0 picks a free one).
+	GatewayPort int
+	// SecretKeyFile is the credential encryption key; empty creates one in DataDir.
+	SecretKeyFile string
+	// LogLevel for every service.
+	LogLevel string
+	// Logger, if set, replaces the default JSON logger on stderr.
+	Logger *slog.Logger
+	// Ready is called once every listener is up.
+	Ready func(Addrs)
+}
+
+// Addrs are the bound addresses of a running suite.
+type Addrs struct {
+	Profiles, Mapping, Harvester, Requests string // gRPC
+	Gateway                                    string // HTTP
+}
+
+type service struct {
+	name string
+	port int // offset from BasePort
+	run  func(context.Context, server.Common) error
+}
+
+// Run starts every service and blocks until ctx ends or one of them fails; then it stops
+// them all and returns the first failure.
+func Run(ctx context.Context, cfg Config) error {
+	// Each service logs under its own name, like it does as its own binary.
+	logFor := func(name string) *slog.Logger {
+		if cfg.Logger != nil {
+			return cfg.Logger.With("service", name)
+		}
+		return logging.New(nil, name, cfg.LogLevel)
+	}
+	log := logFor("interloan")
+	keyFile := cfg.SecretKeyFile
+	if keyFile == "" {
+		var err error
+		if keyFile, err = profiles.EnsureDevKey(cfg.DataDir); err != nil {
+			return fmt.Errorf("dev encryption key: %w", err)
+		}
+	}
+	services := []service{
+		{"profiles", 1, func(ctx context.Context, c server.Common) error {
+			return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: keyFile})
+		}},
+		{"mapping", 2, func(ctx context.Context, c server.Common) error { return mapping.Run(ctx, mapping.Config{Common: c}) }},
+		{"harvester", 3, func(ctx context.Context, c server.Common) error { return harvester.Run(ctx, harvester.Config{Common: c}) }},
+		{"requests", 4, func(ctx context.Context, c server.Common) error { return requests.Run(ctx, requests.Config{Common: c}) }},
+	}
+
+	// Listen first, so every address is known before any service starts dialling others.
+	grpcLis := make([]net.Listener, len(services))
+	httpLis := make([]net.Listener, len(services))
+	closeAll := func() {
+		for _, l := range append(grpcLis, httpLis...) {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
+	for i, s := range services {
+		var err error
+		if grpcLis[i], err = listen(cfg.Host, cfg.BasePort, s.port); err != nil {
+			closeAll()
+			return err
+		}
+		if httpLis[i], err = listen(cfg.Host, cfg.BasePort, s.port+100); err != nil {
+			closeAll()
+			return err
+		}
+	}
+	gwLis, err := listen(cfg.Host, cfg.GatewayPort, 0)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	addrs := Addrs{
+		Profiles: grpcLis[0].Addr().String(), Mapping: grpcLis[1].Addr().String(),
+		Harvester: grpcLis[2].Addr().String(), Requests: grpcLis[3].Addr().String(),
+		Gateway: gwLis.Addr().String(),
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	ready := make(chan struct{}, len(services)+1)
+	start := func(name string, run func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				log.Error("service failed; stopping the suite", "service", name, "error", err)
+				cancel()
+			}
+		}()
+	}
+	for i, s := range services {
+		c := server.Common{
+			DataDir: cfg.DataDir, LogLevel: cfg.LogLevel, Logger: logFor(s.name),
+			GRPCListener: grpcLis[i], HTTPListener: httpLis[i],
+			Ready: func(net.Addr, net.Addr) { ready <- struct{}{} },
+		}
+		start(s.name, func() error { return s.run(ctx, c) })
+	}
+	start("gateway", func() error {
+		return gateway.Run(ctx, gateway.Config{
+			ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, HarvesterAddr: addrs.Harvester, RequestsAddr: addrs.Requests,
+			Logger: logFor("gateway"), HTTPListener: gwLis,
+			Ready: func(net.Addr) { ready <- struct{}{} },
+		})
+	})
+
+	go func() {
+		for range len(services) + 1 {
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return
+			}
+		}
+		log.Info("suite ready", "profiles", addrs.Profiles, "mapping", addrs.Mapping, "harvester", addrs.Harvester, "requests", addrs.Requests, "gateway", addrs.Gateway)
+		if cfg.Ready != nil {
+			cfg.Ready(addrs)
+		}
+	}()
+	wg.Wait()
+	closeAll() // a service that failed before serving never took ownership of its listeners
+	gwLis.Close()
+	return errors.Join(errs...)
+}
+
+func listen(host string, base, offset int) (net.Listener, error) {
+	port := 0
+	if base != 0 {
+		port = base + offset
+	}
+	addr := net.JoinHostPort(host, fmt.Sprint(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return l, nil
+}
