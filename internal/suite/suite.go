@@ -45,7 +45,7 @@ type Config struct {
 // Addrs are the bound addresses of a running suite.
 type Addrs struct {
 	Profiles, Mapping, Harvester, Requests string // gRPC
-	Gateway                                    string // HTTP
+	Gateway                                string // HTTP
 }
 
 type service struct {
@@ -77,7 +77,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: keyFile})
 		}},
 		{"mapping", 2, func(ctx context.Context, c server.Common) error { return mapping.Run(ctx, mapping.Config{Common: c}) }},
-		{"harvester", 3, func(ctx context.Context, c server.Common) error { return harvester.Run(ctx, harvester.Config{Common: c}) }},
+		{"harvester", 3, func(ctx context.Context, c server.Common) error {
+			return harvester.Run(ctx, harvester.Config{Common: c})
+		}},
 		{"requests", 4, func(ctx context.Context, c server.Common) error { return requests.Run(ctx, requests.Config{Common: c}) }},
 	}
 
