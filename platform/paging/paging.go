@@ -68,3 +68,24 @@ func Decode(tok, filterHash string) ([]byte, error) {
 	}
 	return t.After, nil
 }
+
+// List serves one page of a List call: it validates page_size and page_token against the
+// request's filter values, fetches up to the page size after the token's key, and makes
+// the next token from the key fetch says to resume after (nil when nothing follows).
+// Put the collection among the filter values so a token cannot be replayed elsewhere.
+func List[T any](pageSize int32, pageToken string, filter []string, fetch func(after []byte, limit int) (items []T, next []byte, err error)) ([]T, string, error) {
+	limit, err := Size(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	hash := FilterHash(filter...)
+	after, err := Decode(pageToken, hash)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next, err := fetch(after, limit)
+	if err != nil || next == nil {
+		return items, "", err
+	}
+	return items, Encode(next, hash), nil
+}

@@ -39,3 +39,46 @@ func TestTokenRoundTripAndFilterBinding(t *testing.T) {
 		t.Error("empty token must mean start")
 	}
 }
+
+func TestList(t *testing.T) {
+	keys := []string{"a", "b", "c"}
+	fetch := func(after []byte, limit int) ([]string, []byte, error) {
+		var out []string
+		for _, k := range keys {
+			if string(after) < k && len(out) < limit {
+				out = append(out, k)
+			}
+		}
+		var next []byte
+		if len(out) > 0 && out[len(out)-1] != keys[len(keys)-1] {
+			next = []byte(out[len(out)-1])
+		}
+		return out, next, nil
+	}
+	var got []string
+	token := ""
+	for {
+		items, next, err := List(2, token, []string{"coll"}, fetch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, items...)
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if len(got) != 3 || got[2] != "c" {
+		t.Fatalf("paged %v", got)
+	}
+	first, next, _ := List(1, "", []string{"coll"}, fetch)
+	if len(first) != 1 || next == "" {
+		t.Fatal("first page must have a next token")
+	}
+	if _, _, err := List(1, next, []string{"other"}, fetch); !apierr.IsKind(err, apierr.KindInvalidArgument) {
+		t.Fatalf("token on another collection: %v", err)
+	}
+	if _, _, err := List(-1, "", nil, fetch); !apierr.IsKind(err, apierr.KindInvalidArgument) {
+		t.Fatalf("negative size: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
@@ -35,7 +36,7 @@ func (s *Service) GetLibrary(_ context.Context, req *mappingv1.GetLibraryRequest
 
 // ListLibraries lists local libraries ordered by code.
 func (s *Service) ListLibraries(_ context.Context, req *mappingv1.ListLibrariesRequest) (*mappingv1.ListLibrariesResponse, error) {
-	libs, next, err := listPage(req.GetPageSize(), req.GetPageToken(), []string{s.store.Libraries.CollectionID},
+	libs, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{s.store.Libraries.CollectionID},
 		func(after []byte, limit int) ([]*mappingv1.Library, []byte, error) {
 			return s.store.Libraries.List(after, limit, nil)
 		})

@@ -9,6 +9,7 @@ import (
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
 
@@ -58,7 +59,7 @@ func (s *Service) ListLibraryMappings(_ context.Context, req *mappingv1.ListLibr
 		return nil, err
 	}
 	filter := []string{s.store.Mappings.CollectionID, req.GetSystem().String(), req.GetLocalLibraryCode()}
-	mappings, next, err := listPage(req.GetPageSize(), req.GetPageToken(), filter,
+	mappings, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), filter,
 		func(after []byte, limit int) ([]*mappingv1.LibraryMapping, []byte, error) {
 			return s.store.ListMappings(req.GetSystem(), req.GetLocalLibraryCode(), after, limit)
 		})

@@ -8,6 +8,7 @@ import (
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
@@ -60,7 +61,7 @@ func (s *Service) ListPartners(_ context.Context, req *mappingv1.ListPartnersReq
 			(status == mappingv1.PartnerStatus_PARTNER_STATUS_UNSPECIFIED || p.GetStatus() == status)
 	}
 	filter := []string{s.store.Partners.CollectionID, system.String(), status.String()}
-	partners, next, err := listPage(req.GetPageSize(), req.GetPageToken(), filter,
+	partners, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), filter,
 		func(after []byte, limit int) ([]*mappingv1.Partner, []byte, error) {
 			return s.store.Partners.List(after, limit, match)
 		})

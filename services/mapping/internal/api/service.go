@@ -10,7 +10,6 @@ import (
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
-	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
@@ -145,24 +144,4 @@ func (k *kind[T, P]) parseName(field, name string) (string, error) {
 		return "", apierr.Invalid(field, "the ID in %s/{id} %s", k.records.CollectionID, k.idRule)
 	}
 	return id, nil
-}
-
-// listPage serves one page of a List call. filter holds the collection and the request's
-// filter values; their hash is sealed into the page token, so a token replayed on another
-// collection or with other filters is refused (AIP-158).
-func listPage[P any](size int32, token string, filter []string, fetch func(after []byte, limit int) ([]P, []byte, error)) ([]P, string, error) {
-	limit, err := paging.Size(size)
-	if err != nil {
-		return nil, "", err
-	}
-	hash := paging.FilterHash(filter...)
-	after, err := paging.Decode(token, hash)
-	if err != nil {
-		return nil, "", err
-	}
-	items, next, err := fetch(after, limit)
-	if err != nil || next == nil {
-		return items, "", err
-	}
-	return items, paging.Encode(next, hash), nil
 }

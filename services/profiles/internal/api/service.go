@@ -102,31 +102,22 @@ func (s *Service) GetIntegrationProfile(_ context.Context, req *profilesv1.GetIn
 
 // ListIntegrationProfiles pages through profiles in code order.
 func (s *Service) ListIntegrationProfiles(_ context.Context, req *profilesv1.ListIntegrationProfilesRequest) (*profilesv1.ListIntegrationProfilesResponse, error) {
-	size, err := paging.Size(req.PageSize)
-	if err != nil {
-		return nil, err
-	}
 	if _, ok := typev1.ExternalSystem_name[int32(req.System)]; !ok {
 		return nil, apierr.Invalid("system", "unknown system %d", req.System)
 	}
-	filter := paging.FilterHash(req.System.String(), boolString(req.ActiveOnly))
-	after, err := paging.Decode(req.PageToken, filter)
+	list, next, err := paging.List(req.PageSize, req.PageToken, []string{collection, req.System.String(), boolString(req.ActiveOnly)},
+		func(after []byte, limit int) ([]*profilesv1.IntegrationProfile, []byte, error) {
+			return s.store.List(after, limit, func(p *profilesv1.IntegrationProfile) bool {
+				return (req.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED || p.System == req.System) &&
+					(!req.ActiveOnly || p.Active)
+			})
+		})
 	if err != nil {
 		return nil, err
 	}
-	list, last, more, err := s.store.List(after, size, func(p *profilesv1.IntegrationProfile) bool {
-		return (req.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED || p.System == req.System) &&
-			(!req.ActiveOnly || p.Active)
-	})
-	if err != nil {
-		return nil, err
-	}
-	resp := &profilesv1.ListIntegrationProfilesResponse{}
+	resp := &profilesv1.ListIntegrationProfilesResponse{NextPageToken: next}
 	for _, p := range list {
 		resp.IntegrationProfiles = append(resp.IntegrationProfiles, output(p))
-	}
-	if more {
-		resp.NextPageToken = paging.Encode(last, filter)
 	}
 	return resp, nil
 }

@@ -129,10 +129,10 @@ func (s *Store) Delete(code string, check func(cur Record) error) error {
 }
 
 // List returns up to limit profiles in code order after the code `after` (nil: from the
-// start) that match keep, the last code returned and whether more may follow.
-func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationProfile) bool) (out []*profilesv1.IntegrationProfile, last []byte, more bool, err error) {
+// start) that match keep, and the code to resume after (nil when nothing follows).
+func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationProfile) bool) (out []*profilesv1.IntegrationProfile, next []byte, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		last, more, err = boltdb.Page(tx.Bucket(bucketProfiles).Cursor(), nil, after, limit, func(_, v []byte) (bool, error) {
+		last, more, err := boltdb.Page(tx.Bucket(bucketProfiles).Cursor(), nil, after, limit, func(_, v []byte) (bool, error) {
 			p := &profilesv1.IntegrationProfile{}
 			if err := proto.Unmarshal(v, p); err != nil {
 				return false, err
@@ -143,9 +143,12 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 			out = append(out, p)
 			return true, nil
 		})
+		if more {
+			next = last
+		}
 		return err
 	})
-	return out, last, more, err
+	return out, next, err
 }
 
 func read(tx *bolt.Tx, code []byte) (Record, error) {
