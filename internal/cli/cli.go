@@ -4,6 +4,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/telemetry"
 )
 
 const usage = `interloan: interlibrary-loan borrowing requests, imported from Libris and Netpunkt.
@@ -50,7 +53,9 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.IntVar(&cfg.GatewayPort, "gateway-port", 8080, "REST gateway port")
 	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "credential encryption key; empty creates <data-dir>/profiles-secret.key")
 	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
-	if err := set.Parse(args); err != nil {
+	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
 		return 2
 	}
 	cfg.Ready = func(a suite.Addrs) {
@@ -65,7 +70,11 @@ Try: grpcurl -plaintext %s list
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := suite.Run(ctx, cfg); err != nil {
+	shutdown, err := telemetry.Setup(ctx, "interloan")
+	if err == nil {
+		err = errors.Join(suite.Run(ctx, cfg), shutdown(context.Background()))
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "interloan up:", err)
 		return 1
 	}

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/server"
+)
+
+// TestReadyzNamesDownUpstreams runs the gateway against one live upstream and three
+// addresses where nothing listens: /healthz is fine, /readyz is 503 naming the others.
+func TestReadyzNamesDownUpstreams(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	up := make(chan net.Addr, 1)
+	go func() {
+		_ = server.Run(ctx, server.Options{Name: "up", GRPCAddr: "127.0.0.1:0", Logger: logging.Discard(), Ready: func(g, _ net.Addr) { up <- g }})
+	}()
+	live := (<-up).String()
+	dead := deadAddr(t)
+
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{HTTPAddr: "127.0.0.1:0", ProfilesAddr: live, MappingAddr: dead, HarvesterAddr: dead, RequestsAddr: dead,
+			Logger: logging.Discard(), ShutdownGrace: time.Second, Ready: func(a net.Addr) { ready <- a }})
+	}()
+	base := "http://" + (<-ready).String()
+	if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz = %d", code)
+	}
+	code, body := get(t, base+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "harvester mapping requests") || strings.Contains(body, "profiles") {
+		t.Fatalf("/readyz = %d %q", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func deadAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
