@@ -82,3 +82,22 @@ func TestList(t *testing.T) {
 		t.Fatalf("negative size: %v", err)
 	}
 }
+
+// FuzzDecode: a page token is outside input; decoding must never panic and must either
+// fail with INVALID_ARGUMENT or yield a non-empty key.
+func FuzzDecode(f *testing.F) {
+	h := FilterHash("x")
+	f.Add(Encode([]byte("key"), h))
+	f.Add("")
+	f.Add("e30")
+	f.Add("%%%")
+	f.Fuzz(func(t *testing.T, tok string) {
+		after, err := Decode(tok, h)
+		switch {
+		case err != nil && !apierr.IsKind(err, apierr.KindInvalidArgument):
+			t.Fatalf("non-INVALID_ARGUMENT error %v", err)
+		case err == nil && tok != "" && len(after) == 0:
+			t.Fatal("accepted token with empty key")
+		}
+	})
+}

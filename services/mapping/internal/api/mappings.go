@@ -10,6 +10,7 @@ import (
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/paging"
+	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
 
@@ -51,9 +52,9 @@ func (s *Service) GetLibraryMapping(_ context.Context, req *mappingv1.GetLibrary
 // ListLibraryMappings lists mappings ordered by system, then external code.
 func (s *Service) ListLibraryMappings(_ context.Context, req *mappingv1.ListLibraryMappingsRequest) (*mappingv1.ListLibraryMappingsResponse, error) {
 	var v apierr.Violations
-	checkEnum(&v, "system", req.GetSystem(), false)
+	validate.Enum(&v, "system", req.GetSystem(), false)
 	if lib := req.GetLocalLibraryCode(); lib != "" {
-		checkCode(&v, "local_library_code", lib)
+		validate.Code(&v, "local_library_code", lib)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

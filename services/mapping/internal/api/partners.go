@@ -10,6 +10,7 @@ import (
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
 
@@ -49,8 +50,8 @@ func (s *Service) GetPartner(_ context.Context, req *mappingv1.GetPartnerRequest
 func (s *Service) ListPartners(_ context.Context, req *mappingv1.ListPartnersRequest) (*mappingv1.ListPartnersResponse, error) {
 	system, status := req.GetSystem(), req.GetStatus()
 	var v apierr.Violations
-	checkEnum(&v, "system", system, false)
-	checkEnum(&v, "status", status, false)
+	validate.Enum(&v, "system", system, false)
+	validate.Enum(&v, "status", status, false)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/validate"
 )
 
 // The Resolve methods serve the harvester's batches: unknown codes are answers
@@ -18,7 +19,7 @@ import (
 func (s *Service) ResolveLibraryCodes(_ context.Context, req *mappingv1.ResolveLibraryCodesRequest) (*mappingv1.ResolveLibraryCodesResponse, error) {
 	codes := req.GetExternalCodes()
 	var v apierr.Violations
-	checkEnum(&v, "system", req.GetSystem(), true)
+	validate.Enum(&v, "system", req.GetSystem(), true)
 	checkBatch(&v, "external_codes", len(codes))
 	if err := v.Err(); err != nil {
 		return nil, err

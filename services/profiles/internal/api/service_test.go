@@ -381,3 +381,22 @@ func TestGetProfileCredentialsInvalid(t *testing.T) {
 	_, err := f.creds.GetProfileCredentials(context.Background(), &profilesv1.GetProfileCredentialsRequest{Name: ""})
 	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
 }
+
+// TestStorageFailureIsUnavailable injects a storage failure (the bbolt file closed
+// under the running service): callers get UNAVAILABLE, not INTERNAL or a crash.
+func TestStorageFailureIsUnavailable(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "profiles.db")
+	st, err := store.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := secrets.NewKeyring(bytes.Repeat([]byte{9}, secrets.KeySize))
+	svc := New(st, keys, func() time.Time { return fixedNow })
+	conn := servertest.Dial(t, func(s *grpc.Server) { profilesv1.RegisterProfileServiceServer(s, svc) })
+	client := profilesv1.NewProfileServiceClient(conn)
+	st.Close()
+	_, err = client.GetIntegrationProfile(context.Background(), &profilesv1.GetIntegrationProfileRequest{Name: "integrationProfiles/A"})
+	servertest.RequireError(t, err, codes.Unavailable, "STORAGE_UNAVAILABLE")
+	_, err = client.CreateIntegrationProfile(context.Background(), &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: general("A")})
+	servertest.RequireError(t, err, codes.Unavailable, "STORAGE_UNAVAILABLE")
+}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -11,11 +10,10 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
-	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/validate"
 )
 
 const (
-	maxDisplayName = 200
 	maxDescription = 2000
 	maxSigel       = 32
 	maxAPIKey      = 1024
@@ -28,39 +26,29 @@ var agencyIDPattern = regexp.MustCompile(`^[0-9]{6}$`)
 // "integration_profile.". now is used for "harvest start not in the future".
 func validateProfile(p *profilesv1.IntegrationProfile, f string, now time.Time) error {
 	var v apierr.Violations
-	if !resource.ValidCode(p.Code) {
-		v.Add(f+"code", "%s", resource.CodeRule)
-	}
-	text(&v, f+"display_name", p.DisplayName, maxDisplayName, true)
-	text(&v, f+"description", p.Description, maxDescription, false)
-	if p.IntegrationType != profilesv1.IntegrationType_INTEGRATION_TYPE_RESOURCE_SHARING {
-		v.Add(f+"integration_type", "must be RESOURCE_SHARING")
-	}
-	switch p.System {
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED, typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
-	default:
-		v.Add(f+"system", "unknown system %d", p.System)
-	}
+	validate.Code(&v, f+"code", p.Code)
+	validate.DisplayName(&v, f+"display_name", p.DisplayName)
+	validate.Text(&v, f+"description", p.Description, maxDescription, true)
+	validate.Enum(&v, f+"integration_type", p.IntegrationType, true)
+	validate.Enum(&v, f+"system", p.System, false)
 	if configSystem(p) != typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED && configSystem(p) != p.System {
 		v.Add(f+"system", "is %s but the system configuration given is for %s", p.System, configSystem(p))
 	}
 	if c := p.GetLibris(); c != nil {
-		baseURL(&v, f+"libris.base_url", c.BaseUrl)
-		switch {
-		case c.LibraryCode == "":
-			v.Add(f+"libris.library_code", "is required: the library's sigel")
-		case len(c.LibraryCode) > maxSigel || strings.IndexFunc(c.LibraryCode, notSigelRune) >= 0:
-			v.Add(f+"libris.library_code", "must be a sigel: 1-%d characters without whitespace (case-sensitive)", maxSigel)
+		validate.BaseURL(&v, f+"libris.base_url", c.BaseUrl)
+		validate.Token(&v, f+"libris.library_code", c.LibraryCode, maxSigel)
+		if strings.Contains(c.LibraryCode, "/") {
+			v.Add(f+"libris.library_code", "must not contain '/': it is a path segment of the Libris API")
 		}
 	}
 	if c := p.GetNetpunkt(); c != nil {
-		baseURL(&v, f+"netpunkt.base_url", c.BaseUrl)
+		validate.BaseURL(&v, f+"netpunkt.base_url", c.BaseUrl)
 		if !agencyIDPattern.MatchString(c.AgencyId) {
 			v.Add(f+"netpunkt.agency_id", "must be a six-digit DBC agency id")
 		}
 	}
-	if p.ResourceSharingLibrary != "" && !resource.ValidCode(p.ResourceSharingLibrary) {
-		v.Add(f+"resource_sharing_library", "must be a local library code: %s", resource.CodeRule)
+	if p.ResourceSharingLibrary != "" {
+		validate.Code(&v, f+"resource_sharing_library", p.ResourceSharingLibrary)
 	}
 	loc := validateSchedule(&v, f+"schedule.", p.Schedule)
 	validateHarvestStart(&v, f+"harvest_start.", p.HarvestStart, p.System, now.In(loc))
@@ -88,35 +76,6 @@ func configSystem(p *profilesv1.IntegrationProfile) typev1.ExternalSystem {
 		return typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT
 	}
 	return typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED
-}
-
-func notSigelRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '/' }
-
-func text(v *apierr.Violations, field, s string, max int, required bool) {
-	switch {
-	case required && strings.TrimSpace(s) == "":
-		v.Add(field, "is required")
-	case !utf8.ValidString(s):
-		v.Add(field, "must be valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		v.Add(field, "must be at most %d characters", max)
-	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
-		v.Add(field, "must not contain control characters")
-	}
-}
-
-func baseURL(v *apierr.Violations, field, s string) {
-	u, err := url.Parse(s)
-	switch {
-	case s == "":
-		v.Add(field, "is required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		v.Add(field, "must be an absolute http or https URL")
-	case u.User != nil:
-		v.Add(field, "must not contain credentials; use api_key")
-	case u.RawQuery != "" || u.Fragment != "":
-		v.Add(field, "must not have a query or fragment")
-	}
 }
 
 // validateSchedule checks the schedule and returns its time zone (UTC when unset or invalid).

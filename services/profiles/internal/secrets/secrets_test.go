@@ -92,3 +92,29 @@ func TestEnsureKeyFileKeepsExisting(t *testing.T) {
 		t.Fatalf("mode %v", fi.Mode().Perm())
 	}
 }
+
+// FuzzOpen: stored ciphertexts are read back from disk; garbage must fail cleanly.
+func FuzzOpen(f *testing.F) {
+	k, _ := NewKeyring(key(1))
+	good, _ := k.Seal([]byte("x"), "aad")
+	f.Add(good)
+	f.Add([]byte(`{"key_id":"","nonce":null}`))
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if pt, err := k.Open(data, "aad"); err == nil && string(pt) != "x" {
+			t.Fatalf("forged plaintext %q", pt)
+		}
+	})
+}
+
+// FuzzParseKey: key material comes from files and env; never panic, never accept a
+// key of the wrong size.
+func FuzzParseKey(f *testing.F) {
+	f.Add([]byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+	f.Add([]byte("zz"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		if k, err := ParseKey(text); err == nil && len(k) != KeySize {
+			t.Fatalf("accepted %d-byte key", len(k))
+		}
+	})
+}

@@ -1,0 +1,48 @@
+package validate
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/interloan/interloan/platform/apierr"
+)
+
+func TestChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		check func(*apierr.Violations)
+		ok    bool
+	}{
+		{"code ok", func(v *apierr.Violations) { Code(v, "f", "MAIN-1") }, true},
+		{"code empty", func(v *apierr.Violations) { Code(v, "f", "") }, false},
+		{"code slash", func(v *apierr.Violations) { Code(v, "f", "a/b") }, false},
+		{"display name ok", func(v *apierr.Violations) { DisplayName(v, "f", "Göteborgs UB") }, true},
+		{"display name blank", func(v *apierr.Violations) { DisplayName(v, "f", "  ") }, false},
+		{"display name too long", func(v *apierr.Violations) { DisplayName(v, "f", strings.Repeat("é", 201)) }, false},
+		{"text newline single-line", func(v *apierr.Violations) { Text(v, "f", "a\nb", 10, false) }, false},
+		{"text newline multiline", func(v *apierr.Violations) { Text(v, "f", "a\nb", 10, true) }, true},
+		{"text invalid utf8", func(v *apierr.Violations) { Text(v, "f", "\xff", 10, true) }, false},
+		{"token ok", func(v *apierr.Violations) { Token(v, "f", "Gbg", 32) }, true},
+		{"token space", func(v *apierr.Violations) { Token(v, "f", "G bg", 32) }, false},
+		{"token long", func(v *apierr.Violations) { Token(v, "f", "abc", 2) }, false},
+		{"email empty", func(v *apierr.Violations) { Email(v, "f", "") }, true},
+		{"email ok", func(v *apierr.Violations) { Email(v, "f", "ill@lib.se") }, true},
+		{"email with name", func(v *apierr.Violations) { Email(v, "f", "ILL <ill@lib.se>") }, false},
+		{"url ok", func(v *apierr.Violations) { BaseURL(v, "f", "https://libris.kb.se/api") }, true},
+		{"url ftp", func(v *apierr.Violations) { BaseURL(v, "f", "ftp://libris.kb.se") }, false},
+		{"url relative", func(v *apierr.Violations) { BaseURL(v, "f", "/api") }, false},
+		{"url userinfo", func(v *apierr.Violations) { BaseURL(v, "f", "https://u:p@x.se") }, false},
+		{"url query", func(v *apierr.Violations) { BaseURL(v, "f", "https://x.se/?a=1") }, false},
+		{"enum ok", func(v *apierr.Violations) { Enum(v, "f", structpb.NullValue_NULL_VALUE, false) }, true},
+		{"enum unknown", func(v *apierr.Violations) { Enum(v, "f", structpb.NullValue(7), false) }, false},
+		{"enum required zero", func(v *apierr.Violations) { Enum(v, "f", structpb.NullValue_NULL_VALUE, true) }, false},
+	} {
+		var v apierr.Violations
+		tc.check(&v)
+		if (v.Len() == 0) != tc.ok {
+			t.Errorf("%s: violations %v", tc.name, v.Err())
+		}
+	}
+}
