@@ -32,7 +32,7 @@ func Main(name string, bind func(*config.Set), run func(context.Context) error) 
 		err = errors.Join(err, shutdown(context.Background()))
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		fmt.Fprintln(os.Stderr, err) // services prefix their own errors with their name
 		os.Exit(1)
 	}
 }

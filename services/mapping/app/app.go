@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 
 	"google.golang.org/grpc"
@@ -30,7 +31,7 @@ func (c *Config) Bind(s *config.Set) {
 func Run(ctx context.Context, cfg Config) error {
 	st, err := store.Open(filepath.Join(cfg.DataDir, "mapping.db"))
 	if err != nil {
-		return err
+		return fmt.Errorf("mapping: %w", err)
 	}
 	opts := cfg.Common.Options("mapping", []string{mappingv1.MappingService_ServiceDesc.ServiceName})
 	svc := api.New(st)
