@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind classifies an error the way a caller must react to it.
@@ -52,6 +53,21 @@ func (e *Error) Error() string {
 		parts[i] = v.Field + ": " + v.Description
 	}
 	return e.Message + ": " + strings.Join(parts, "; ")
+}
+
+// Truncate shortens caller input quoted in an error message, so a huge input cannot
+// make a huge error.
+func Truncate(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return s
+	}
+	for i := max; i > 0; i-- { // cut on a rune boundary
+		if utf8.RuneStart(s[i]) {
+			return s[:i] + "…"
+		}
+	}
+	return "…"
 }
 
 // As returns the *Error in err's chain, if any.

@@ -3,6 +3,8 @@ package apierr
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 	"testing"
 )
 
@@ -23,5 +25,16 @@ func TestViolations(t *testing.T) {
 	}
 	if !IsKind(err, KindInvalidArgument) || IsKind(errors.New("x"), KindInvalidArgument) {
 		t.Fatal("IsKind")
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	if Truncate("short") != "short" {
+		t.Fatal("short input changed")
+	}
+	long := strings.Repeat("å", 100) // 200 bytes
+	got := Truncate(long)
+	if len(got) > 104 || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Fatalf("Truncate = %q", got)
 	}
 }

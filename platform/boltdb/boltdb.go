@@ -24,6 +24,9 @@ var (
 type Schema struct {
 	Version uint32
 	Buckets [][]byte
+	// Migrate upgrades a file written at an older version, in the open transaction
+	// (after the buckets exist). Nil means no older version can be upgraded.
+	Migrate func(tx *bolt.Tx, from uint32) error
 }
 
 // ErrNewerSchema is returned when the file was written by a newer release.
@@ -41,6 +44,9 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 		InitialMmapSize: 256 << 20,
 		FreelistType:    bolt.FreelistMapType,
 	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (is another process using this data directory?)", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -49,17 +55,24 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 		if err != nil {
 			return err
 		}
+		for _, b := range s.Buckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
 		if v := meta.Get(schemaVersionKey); v != nil {
 			if len(v) != 4 {
 				return fmt.Errorf("corrupt schema version in %s", path)
 			}
-			if got := binary.BigEndian.Uint32(v); got > s.Version {
+			switch got := binary.BigEndian.Uint32(v); {
+			case got > s.Version:
 				return fmt.Errorf("%s: %w (file %d, binary %d)", path, ErrNewerSchema, got, s.Version)
-			}
-		}
-		for _, b := range s.Buckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("bucket %s: %w", b, err)
+			case got < s.Version && s.Migrate == nil:
+				return fmt.Errorf("%s: schema version %d cannot be upgraded to %d", path, got, s.Version)
+			case got < s.Version:
+				if err := s.Migrate(tx, got); err != nil {
+					return fmt.Errorf("%s: migrate schema %d → %d: %w", path, got, s.Version, err)
+				}
 			}
 		}
 		return meta.Put(schemaVersionKey, binary.BigEndian.AppendUint32(nil, s.Version))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,37 @@ func TestOpenCreatesBucketsAndRefusesNewerSchema(t *testing.T) {
 	db.Close()
 	if _, err := Open(path, Schema{Version: 1}); !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("older binary: got %v, want ErrNewerSchema", err)
+	}
+	// A newer binary without a migration refuses the file; with one, it migrates once.
+	if _, err := Open(path, Schema{Version: 3}); err == nil {
+		t.Fatal("upgrade without a migration accepted")
+	}
+	var migratedFrom []uint32
+	migrate := func(tx *bolt.Tx, from uint32) error {
+		migratedFrom = append(migratedFrom, from)
+		return tx.Bucket([]byte("a")).Put([]byte("migrated"), []byte("yes"))
+	}
+	for range 2 {
+		db, err := Open(path, Schema{Version: 3, Buckets: [][]byte{[]byte("a")}, Migrate: migrate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	if len(migratedFrom) != 1 || migratedFrom[0] != 2 {
+		t.Fatalf("migrations ran from %v, want once from 2", migratedFrom)
+	}
+}
+
+func TestOpenLockedFileNamesTheCause(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := Open(path, Schema{Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := Open(path, Schema{Version: 1}); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Fatalf("second open: %v", err)
 	}
 }
 

@@ -14,7 +14,14 @@ import (
 // Set is a flag.FlagSet that remembers env parse errors so Parse can report them.
 type Set struct {
 	*flag.FlagSet
-	errs []error
+	errs    []error
+	secrets []secret
+}
+
+// secret is a flag whose env value is applied after parsing, never shown as a default.
+type secret struct {
+	p         *string
+	name, env string
 }
 
 // New returns a Set for a command name.
@@ -28,6 +35,13 @@ func (s *Set) String(p *string, name, env, def, usage string) {
 		def = v
 	}
 	s.StringVar(p, name, def, usage+" (env "+env+")")
+}
+
+// Secret binds a string flag with env fallback whose value never appears in usage or
+// error output (flag prints defaults on -h and on any mistyped flag, which ends up in logs).
+func (s *Set) Secret(p *string, name, env, usage string) {
+	s.StringVar(p, name, "", usage+" (env "+env+"; never printed)")
+	s.secrets = append(s.secrets, secret{p: p, name: name, env: env})
 }
 
 // Duration binds a duration flag with env fallback.
@@ -63,5 +77,15 @@ func (s *Set) Parse(args []string) error {
 		fmt.Fprintln(s.Output(), s.errs[0])
 		return s.errs[0]
 	}
-	return s.FlagSet.Parse(args)
+	if err := s.FlagSet.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	s.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, sec := range s.secrets {
+		if v, ok := os.LookupEnv(sec.env); ok && !given[sec.name] {
+			*sec.p = v
+		}
+	}
+	return nil
 }

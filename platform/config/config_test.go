@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,5 +33,30 @@ func TestBadEnvIsAnError(t *testing.T) {
 	s.Duration(&grace, "grace", "X_GRACE", time.Second, "")
 	if err := s.Parse(nil); err == nil {
 		t.Fatal("malformed env must fail Parse")
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	t.Setenv("X_KEY", "s3cr3t-value")
+	var out strings.Builder
+	s := New("t")
+	s.SetOutput(&out)
+	var key string
+	s.Secret(&key, "key", "X_KEY", "the key")
+	if err := s.Parse([]string{"-bogus"}); err == nil {
+		t.Fatal("bogus flag accepted")
+	}
+	if strings.Contains(out.String(), "s3cr3t") {
+		t.Fatalf("usage printed the secret: %s", out.String())
+	}
+	s = New("t")
+	s.Secret(&key, "key", "X_KEY", "the key")
+	if err := s.Parse(nil); err != nil || key != "s3cr3t-value" {
+		t.Fatalf("env secret = %q, %v", key, err)
+	}
+	s = New("t")
+	s.Secret(&key, "key", "X_KEY", "the key")
+	if err := s.Parse([]string{"-key", "flag-value"}); err != nil || key != "flag-value" {
+		t.Fatalf("flag must win: %q, %v", key, err)
 	}
 }

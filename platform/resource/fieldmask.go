@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -13,8 +14,10 @@ import (
 
 // UpdatePaths resolves an AIP-134 update mask against a resource's updatable top-level
 // fields. An absent or empty mask means "the updatable fields set in msg"; `*` means every
-// updatable field; otherwise each path must name an updatable field or a subfield of one
-// (`libris.base_url`, as the REST gateway derives from a PATCH body).
+// updatable field except INPUT_ONLY ones (secrets are never returned, so a resource read
+// and written back with `*` would otherwise erase them); otherwise each path must name an
+// updatable field or a subfield of one (`libris.base_url`, as the REST gateway derives
+// from a PATCH body).
 func UpdatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []string) ([]string, error) {
 	desc := msg.ProtoReflect().Descriptor()
 	if len(mask.GetPaths()) == 0 {
@@ -30,22 +33,53 @@ func UpdatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []str
 		return paths, nil
 	}
 	if len(mask.Paths) == 1 && mask.Paths[0] == "*" {
-		return slices.Clone(updatable), nil
+		var paths []string
+		for _, name := range updatable {
+			if !hasBehavior(desc.Fields().ByName(protoreflect.Name(name)), annotations.FieldBehavior_INPUT_ONLY) {
+				paths = append(paths, name)
+			}
+		}
+		return paths, nil
 	}
 	var v apierr.Violations
 	for _, p := range mask.Paths {
 		top, _, _ := strings.Cut(p, ".")
 		switch {
 		case !slices.Contains(updatable, top):
-			v.Add("update_mask", "%q is not an updatable field (updatable: %s)", p, strings.Join(updatable, ", "))
+			v.Add("update_mask", "%q is not an updatable field (updatable: %s)", apierr.Truncate(p), strings.Join(updatable, ", "))
 		case resolve(desc, p) == nil:
-			v.Add("update_mask", "%q does not name a field", p)
+			v.Add("update_mask", "%q does not name a field", apierr.Truncate(p))
 		}
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return mask.Paths, nil
+}
+
+// CheckImmutable reports (AIP-203) every IMMUTABLE field that in sets to a value other
+// than the one stored in cur, under field paths prefixed by prefix (e.g. "partner.").
+// Setting an immutable field to its current value is allowed, so a resource read with Get
+// can be sent back whole.
+func CheckImmutable(cur, in proto.Message, prefix string) error {
+	var v apierr.Violations
+	c, m := cur.ProtoReflect(), in.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if hasBehavior(fd, annotations.FieldBehavior_IMMUTABLE) && m.Has(fd) && !m.Get(fd).Equal(c.Get(fd)) {
+			v.Add(prefix+string(fd.Name()), "cannot be changed after create")
+		}
+	}
+	return v.Err()
+}
+
+func hasBehavior(fd protoreflect.FieldDescriptor, b annotations.FieldBehavior) bool {
+	if fd == nil {
+		return false
+	}
+	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+	return slices.Contains(behaviors, b)
 }
 
 // resolve returns the field a dotted path names, or nil.

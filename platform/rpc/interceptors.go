@@ -42,11 +42,12 @@ func StreamInterceptor(log *slog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
-// recovered turns a panic into INTERNAL. The panic value is logged with the stack but
-// never returned, since it may hold request data.
+// recovered turns a panic into INTERNAL (with ErrorInfo, like every error). Only the
+// panic value's type and the stack are logged: the value itself may hold request data
+// or secrets.
 func recovered(ctx context.Context, log *slog.Logger, method string, r any) error {
-	log.ErrorContext(ctx, "panic in handler", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-	return status.Error(codes.Internal, "internal error")
+	log.ErrorContext(ctx, "panic in handler", "method", method, "panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
+	return fromDomain(errInternal)
 }
 
 func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {

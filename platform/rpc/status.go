@@ -17,6 +17,8 @@ import (
 	"github.com/interloan/interloan/platform/apierr"
 )
 
+var errInternal = &apierr.Error{Kind: apierr.KindInternal, Reason: "INTERNAL", Message: "internal error"}
+
 var kindCodes = map[apierr.Kind]codes.Code{
 	apierr.KindInternal:           codes.Internal,
 	apierr.KindInvalidArgument:    codes.InvalidArgument,
@@ -50,7 +52,7 @@ func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return err // already a status, e.g. from a downstream call or grpc itself
 	}
 	log.ErrorContext(ctx, "internal error", "error", err)
-	return fromDomain(&apierr.Error{Kind: apierr.KindInternal, Reason: "INTERNAL", Message: "internal error"})
+	return fromDomain(errInternal)
 }
 
 func fromDomain(e *apierr.Error) error {

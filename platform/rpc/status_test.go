@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -62,5 +63,17 @@ func TestToStatus(t *testing.T) {
 				t.Fatalf("reason %q violations %d, want %q %d", reason, violations, tc.reason, tc.violations)
 			}
 		})
+	}
+}
+
+func TestPanicBecomesInternalWithoutItsValue(t *testing.T) {
+	handler := func(context.Context, any) (any, error) { panic("api_key=hunter2") }
+	_, err := UnaryInterceptor(logging.Discard())(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x.v1.S/M"}, handler)
+	st := status.Convert(err)
+	if st.Code() != codes.Internal || strings.Contains(st.Message(), "hunter2") {
+		t.Fatalf("got %v", st)
+	}
+	if len(st.Details()) != 1 || st.Details()[0].(*errdetails.ErrorInfo).Reason != "INTERNAL" {
+		t.Fatalf("details %v", st.Details())
 	}
 }

@@ -26,10 +26,11 @@ type Common struct {
 }
 
 // Bind registers the common flags with their env fallbacks. The HTTP port defaults to
-// the gRPC port + 100 (DESIGN §10).
+// the gRPC port + 100 (DESIGN §10). Listeners default to loopback: until authentication
+// is enforced, exposing a service (e.g. --grpc-addr=:9101 in Kubernetes) is a choice.
 func (c *Common) Bind(s *config.Set, grpcPort int, dataDir string) {
-	s.String(&c.GRPCAddr, "grpc-addr", "INTERLOAN_GRPC_ADDR", fmt.Sprintf(":%d", grpcPort), "gRPC listen address")
-	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", fmt.Sprintf(":%d", grpcPort+100), "HTTP listen address for /healthz and /readyz (empty disables)")
+	s.String(&c.GRPCAddr, "grpc-addr", "INTERLOAN_GRPC_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort), "gRPC listen address")
+	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort+100), "HTTP listen address for /healthz and /readyz (empty disables)")
 	s.String(&c.DataDir, "data-dir", "INTERLOAN_DATA_DIR", dataDir, "directory for the service's bbolt file")
 	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")

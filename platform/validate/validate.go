@@ -89,6 +89,8 @@ func BaseURL(v *apierr.Violations, field, s string) {
 	switch {
 	case s == "":
 		v.Add(field, "is required")
+	case len(s) > 2048:
+		v.Add(field, "must be at most 2048 bytes")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		v.Add(field, "must be an absolute http or https URL")
 	case u.User != nil:

@@ -34,6 +34,7 @@ func TestChecks(t *testing.T) {
 		{"url ftp", func(v *apierr.Violations) { BaseURL(v, "f", "ftp://libris.kb.se") }, false},
 		{"url relative", func(v *apierr.Violations) { BaseURL(v, "f", "/api") }, false},
 		{"url userinfo", func(v *apierr.Violations) { BaseURL(v, "f", "https://u:p@x.se") }, false},
+		{"url too long", func(v *apierr.Violations) { BaseURL(v, "f", "https://x.se/"+strings.Repeat("a", 2048)) }, false},
 		{"url query", func(v *apierr.Violations) { BaseURL(v, "f", "https://x.se/?a=1") }, false},
 		{"enum ok", func(v *apierr.Violations) { Enum(v, "f", structpb.NullValue_NULL_VALUE, false) }, true},
 		{"enum unknown", func(v *apierr.Violations) { Enum(v, "f", structpb.NullValue(7), false) }, false},

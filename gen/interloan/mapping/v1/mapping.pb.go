@@ -479,7 +479,10 @@ func (x *Partner) GetEtag() string {
 type CreateLibraryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The library; `code` is its ID.
-	Library       *Library `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	Library *Library `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	// Optional idempotency key (AIP-155), at most 128 characters: repeating a create with
+	// the same request_id returns the resource created the first time.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -519,6 +522,13 @@ func (x *CreateLibraryRequest) GetLibrary() *Library {
 		return x.Library
 	}
 	return nil
+}
+
+func (x *CreateLibraryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Request for GetLibrary.
@@ -793,8 +803,11 @@ type CreateLibraryMappingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The mapping.
 	LibraryMapping *LibraryMapping `protobuf:"bytes,1,opt,name=library_mapping,json=libraryMapping,proto3" json:"library_mapping,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Optional idempotency key (AIP-155), at most 128 characters: repeating a create with
+	// the same request_id returns the resource created the first time.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateLibraryMappingRequest) Reset() {
@@ -832,6 +845,13 @@ func (x *CreateLibraryMappingRequest) GetLibraryMapping() *LibraryMapping {
 		return x.LibraryMapping
 	}
 	return nil
+}
+
+func (x *CreateLibraryMappingRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Request for GetLibraryMapping.
@@ -1122,7 +1142,10 @@ func (x *DeleteLibraryMappingRequest) GetEtag() string {
 type CreatePartnerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The partner; `code` is its ID.
-	Partner       *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	Partner *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	// Optional idempotency key (AIP-155), at most 128 characters: repeating a create with
+	// the same request_id returns the resource created the first time.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1162,6 +1185,13 @@ func (x *CreatePartnerRequest) GetPartner() *Partner {
 		return x.Partner
 	}
 	return nil
+}
+
+func (x *CreatePartnerRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Request for GetPartner.
@@ -1820,9 +1850,11 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag\"U\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag\"t\n" +
 	"\x14CreateLibraryRequest\x12=\n" +
-	"\alibrary\x18\x01 \x01(\v2\x1d.interloan.mapping.v1.LibraryB\x04\xe2A\x01\x02R\alibrary\"-\n" +
+	"\alibrary\x18\x01 \x01(\v2\x1d.interloan.mapping.v1.LibraryB\x04\xe2A\x01\x02R\alibrary\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"-\n" +
 	"\x11GetLibraryRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"R\n" +
 	"\x14ListLibrariesRequest\x12\x1b\n" +
@@ -1838,9 +1870,11 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"updateMask\"D\n" +
 	"\x14DeleteLibraryRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"r\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x91\x01\n" +
 	"\x1bCreateLibraryMappingRequest\x12S\n" +
-	"\x0flibrary_mapping\x18\x01 \x01(\v2$.interloan.mapping.v1.LibraryMappingB\x04\xe2A\x01\x02R\x0elibraryMapping\"4\n" +
+	"\x0flibrary_mapping\x18\x01 \x01(\v2$.interloan.mapping.v1.LibraryMappingB\x04\xe2A\x01\x02R\x0elibraryMapping\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"4\n" +
 	"\x18GetLibraryMappingRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xc1\x01\n" +
 	"\x1aListLibraryMappingsRequest\x12\x1b\n" +
@@ -1858,9 +1892,11 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"updateMask\"K\n" +
 	"\x1bDeleteLibraryMappingRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"U\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"t\n" +
 	"\x14CreatePartnerRequest\x12=\n" +
-	"\apartner\x18\x01 \x01(\v2\x1d.interloan.mapping.v1.PartnerB\x04\xe2A\x01\x02R\apartner\"-\n" +
+	"\apartner\x18\x01 \x01(\v2\x1d.interloan.mapping.v1.PartnerB\x04\xe2A\x01\x02R\apartner\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"-\n" +
 	"\x11GetPartnerRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xc9\x01\n" +
 	"\x13ListPartnersRequest\x12\x1b\n" +

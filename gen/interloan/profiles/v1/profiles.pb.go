@@ -551,7 +551,8 @@ func (x *HarvestStart) GetTime() *v1.TimeOfDay {
 	return nil
 }
 
-// When an import job runs by itself. Times are wall-clock times in `time_zone`.
+// When an import job runs by itself. Times are wall-clock times in `time_zone`. The kinds
+// are a oneof: updating e.g. `schedule.daily.time` makes the schedule daily.
 type Schedule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Exactly one kind; an unset schedule is treated as `none`.
@@ -871,8 +872,8 @@ type Readiness struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when every part a run needs is present.
 	Runnable bool `protobuf:"varint,1,opt,name=runnable,proto3" json:"runnable,omitempty"`
-	// The missing parts by field path (e.g. `system`, `libris.library_code`, `api_key`),
-	// empty when runnable.
+	// The missing parts by field name (`system`, `libris` or `netpunkt`,
+	// `resource_sharing_library`, `api_key`, `harvest_start`), empty when runnable.
 	MissingFields []string `protobuf:"bytes,2,rep,name=missing_fields,json=missingFields,proto3" json:"missing_fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1168,7 +1169,8 @@ type UpdateIntegrationProfileRequest struct {
 	// must match the stored profile.
 	IntegrationProfile *IntegrationProfile `protobuf:"bytes,1,opt,name=integration_profile,json=integrationProfile,proto3" json:"integration_profile,omitempty"`
 	// Fields to update (e.g. `system,libris,resource_sharing_library,api_key`); `*` replaces
-	// every updatable field. Without a mask, the updatable fields set in
+	// every updatable field except `api_key`, which changes only when named, so writing
+	// back a profile read with Get never erases its key. Without a mask, the updatable fields set in
 	// `integration_profile` are updated (AIP-134); a field cannot be cleared that way.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// Validate only; store nothing.
