@@ -51,7 +51,8 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.String(&cfg.Host, "host", "INTERLOAN_HOST", "127.0.0.1", "interface to listen on (0.0.0.0 for all)")
 	set.IntVar(&cfg.BasePort, "base-port", 9100, "gRPC ports are base+1..base+4 (profiles, mapping, harvester, requests), their HTTP ports +100")
 	set.IntVar(&cfg.GatewayPort, "gateway-port", 8080, "REST gateway port")
-	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "credential encryption key; empty creates <data-dir>/profiles-secret.key")
+	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "credential encryption key file; with neither this nor --secret-key, <data-dir>/profiles-secret.key is created")
+	set.Secret(&cfg.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "credential encryption key itself (prefer the file)")
 	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0

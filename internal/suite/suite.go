@@ -32,8 +32,10 @@ type Config struct {
 	BasePort int
 	// GatewayPort is the REST port (0 picks a free one).
 	GatewayPort int
-	// SecretKeyFile is the credential encryption key; empty creates one in DataDir.
+	// SecretKeyFile or SecretKey is the credential encryption key; with neither, a
+	// development key is created in DataDir.
 	SecretKeyFile string
+	SecretKey     string
 	// LogLevel for every service.
 	LogLevel string
 	// Logger, if set, replaces the default JSON logger on stderr.
@@ -66,7 +68,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := logFor("interloan")
 	keyFile := cfg.SecretKeyFile
-	if keyFile == "" {
+	if keyFile == "" && cfg.SecretKey == "" {
 		var err error
 		if keyFile, err = profiles.EnsureDevKey(cfg.DataDir); err != nil {
 			return fmt.Errorf("dev encryption key: %w", err)
@@ -74,7 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	services := []service{
 		{"profiles", 1, func(ctx context.Context, c server.Common) error {
-			return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: keyFile})
+			return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: keyFile, SecretKey: cfg.SecretKey})
 		}},
 		{"mapping", 2, func(ctx context.Context, c server.Common) error { return mapping.Run(ctx, mapping.Config{Common: c}) }},
 		{"harvester", 3, func(ctx context.Context, c server.Common) error {

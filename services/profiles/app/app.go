@@ -41,7 +41,7 @@ type Config struct {
 func (c *Config) Bind(s *config.Set) {
 	c.Common.Bind(s, DefaultGRPCPort, "data")
 	s.String(&c.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "file with the 32-byte credential encryption key, base64 or hex")
-	s.String(&c.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "", "the credential encryption key itself (prefer the file)")
+	s.Secret(&c.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "the credential encryption key itself (prefer the file)")
 	s.String(&c.PreviousSecretKeyFiles, "previous-secret-key-files", "INTERLOAN_PREVIOUS_SECRET_KEY_FILES", "", "comma-separated files of retired keys, for rotation")
 }
 

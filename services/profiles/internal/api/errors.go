@@ -9,7 +9,7 @@ const (
 	reasonNotFound      = "PROFILE_NOT_FOUND"
 	reasonAlreadyExists = "PROFILE_ALREADY_EXISTS"
 	reasonAPIKeyMissing = "API_KEY_MISSING"
-	reasonSecretUnusabe = "SECRET_UNDECRYPTABLE"
+	reasonSecretUnusable = "SECRET_UNDECRYPTABLE"
 )
 
 func errNotFound(name string) error { return apierr.NotFound(reasonNotFound, name) }
@@ -24,6 +24,12 @@ func errAPIKeyMissing(name string) error {
 // errSecretUnusable reports a credential this server cannot decrypt: an operator problem
 // (wrong or rotated-away encryption key), described by key id, never by content.
 func errSecretUnusable(name string, cause error) error {
-	return apierr.FailedPrecondition(reasonSecretUnusabe, map[string]string{"name": name},
+	return apierr.FailedPrecondition(reasonSecretUnusable, map[string]string{"name": name},
 		"the API key of %s cannot be decrypted (%v); check the encryption key configuration or set the key again", name, cause)
+}
+
+// errRequestIDReused refuses an idempotency key already spent on another profile: the
+// caller would otherwise get back a profile it did not ask for.
+func errRequestIDReused(requestID, created string) error {
+	return apierr.Invalid("request_id", "was already used to create %s; use a new request_id for a new profile", created)
 }

@@ -85,6 +85,9 @@ func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.Cr
 	if errors.Is(err, store.ErrExists) {
 		return nil, errAlreadyExists(p.Name)
 	}
+	if err == nil && rec.Profile.Code != p.Code {
+		return nil, errRequestIDReused(req.RequestId, rec.Profile.Name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +151,9 @@ func (s *Service) UpdateIntegrationProfile(_ context.Context, req *profilesv1.Up
 	}
 	rec, err := s.store.Update(code, func(cur store.Record) (store.Record, bool, error) {
 		if err := resource.CheckEtag(in.Name, in.Etag, cur.Profile.Etag); err != nil {
+			return store.Record{}, false, err
+		}
+		if err := resource.CheckImmutable(cur.Profile, in, "integration_profile."); err != nil {
 			return store.Record{}, false, err
 		}
 		next := store.Record{Profile: proto.Clone(cur.Profile).(*profilesv1.IntegrationProfile), Secret: cur.Secret}

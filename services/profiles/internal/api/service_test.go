@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -399,4 +400,119 @@ func TestStorageFailureIsUnavailable(t *testing.T) {
 	servertest.RequireError(t, err, codes.Unavailable, "STORAGE_UNAVAILABLE")
 	_, err = client.CreateIntegrationProfile(context.Background(), &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: general("A")})
 	servertest.RequireError(t, err, codes.Unavailable, "STORAGE_UNAVAILABLE")
+}
+
+func TestWriteBackWithStarKeepsKeyAndRefusesImmutableChanges(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	p := createRunnable(t, f, "STAR")
+	got, err := f.profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: p.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.DisplayName = "Edited in a UI"
+	upd, err := f.profiles.UpdateIntegrationProfile(ctx, &profilesv1.UpdateIntegrationProfileRequest{IntegrationProfile: got, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"*"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.DisplayName != "Edited in a UI" || !upd.ApiKeySet || !upd.Readiness.Runnable {
+		t.Fatalf("a '*' write-back of a read profile must keep its key: %v", upd)
+	}
+	if c, err := f.creds.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: p.Name}); err != nil || c.ApiKey != apiKey {
+		t.Fatalf("credentials after '*' update: %v %v", c, err)
+	}
+	// Naming api_key explicitly still replaces it.
+	upd, err = f.profiles.UpdateIntegrationProfile(ctx, &profilesv1.UpdateIntegrationProfileRequest{
+		IntegrationProfile: &profilesv1.IntegrationProfile{Name: p.Name, ApiKey: "rotated-key"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"api_key"}},
+	})
+	if c, _ := f.creds.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: p.Name}); err != nil || c.GetApiKey() != "rotated-key" {
+		t.Fatalf("explicit api_key update: %v %v", upd, err)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		in     *profilesv1.IntegrationProfile
+		fields []string
+	}{
+		{"code", &profilesv1.IntegrationProfile{Name: p.Name, Code: "OTHER", DisplayName: "x"}, []string{"integration_profile.code"}},
+		{"integration type", &profilesv1.IntegrationProfile{Name: p.Name, IntegrationType: 7, DisplayName: "x"}, []string{"integration_profile.integration_type"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.profiles.UpdateIntegrationProfile(ctx, &profilesv1.UpdateIntegrationProfileRequest{IntegrationProfile: tc.in})
+			servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", tc.fields...)
+		})
+	}
+}
+
+func TestRequestIDRules(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	if _, err := f.profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: general("ONE"), RequestId: "req"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: general("TWO"), RequestId: "req"})
+	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "request_id")
+	_, err = f.profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: general("TWO"), RequestId: strings.Repeat("r", 129)})
+	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "request_id")
+	if _, err := f.profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: "integrationProfiles/TWO"}); err == nil {
+		t.Fatal("a refused create stored a profile")
+	}
+}
+
+func TestUnknownEnumNumbersAndFutureInstant(t *testing.T) {
+	f := setup(t)
+	netpunkt := func() *profilesv1.IntegrationProfile {
+		return &profilesv1.IntegrationProfile{
+			Code: "NP", DisplayName: "Netpunkt", System: typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
+			SystemConfig: &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: &profilesv1.NetpunktConfig{BaseUrl: "https://netpunkt.dk/api", AgencyId: "710100"}},
+			HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: 2026, Month: 11, Day: 27}, Granularity: profilesv1.HarvestGranularity_HARVEST_GRANULARITY_SECOND, Time: &typev1.TimeOfDay{Hours: 9, Minutes: 59}},
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*profilesv1.IntegrationProfile)
+		fields []string
+	}{
+		{"integration type 9", func(p *profilesv1.IntegrationProfile) { p.IntegrationType = 9 }, []string{"integration_profile.integration_type"}},
+		{"system 9", func(p *profilesv1.IntegrationProfile) { p.System = 9; p.SystemConfig = nil }, []string{"integration_profile.system"}},
+		{"granularity 9", func(p *profilesv1.IntegrationProfile) { p.HarvestStart.Granularity = 9 }, []string{"integration_profile.harvest_start.granularity", "integration_profile.harvest_start.time"}},
+		{"later today at second granularity", func(p *profilesv1.IntegrationProfile) { p.HarvestStart.Time.Hours = 23 }, []string{"integration_profile.harvest_start.time"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := netpunkt()
+			tc.mutate(p)
+			_, err := f.profiles.CreateIntegrationProfile(context.Background(), &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p})
+			servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", tc.fields...)
+		})
+	}
+	// Earlier today (the test clock is 10:00 UTC) is fine.
+	if _, err := f.profiles.CreateIntegrationProfile(context.Background(), &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: netpunkt()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.profiles.ListIntegrationProfiles(context.Background(), &profilesv1.ListIntegrationProfilesRequest{System: 9})
+	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "system")
+}
+
+// TestCredentialsWithAnotherKeyAreRefused: a server started with the wrong encryption
+// key (or after a rotation that dropped the old key) reports SECRET_UNDECRYPTABLE by key
+// id, never garbage or the ciphertext.
+func TestCredentialsWithAnotherKeyAreRefused(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "other.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	wrong, _ := secrets.NewKeyring(bytes.Repeat([]byte{7}, secrets.KeySize))
+	sealed, _ := secrets.NewKeyring(bytes.Repeat([]byte{9}, secrets.KeySize))
+	ct, _ := sealed.Seal([]byte(apiKey), "integrationProfiles/ROT")
+	if _, _, err := st.Create(store.Record{Profile: general("ROT"), Secret: ct}, ""); err != nil {
+		t.Fatal(err)
+	}
+	svc := New(st, wrong, func() time.Time { return fixedNow })
+	conn := servertest.Dial(t, func(s *grpc.Server) { profilesv1.RegisterProfileCredentialsServiceServer(s, svc) })
+	_, err = profilesv1.NewProfileCredentialsServiceClient(conn).GetProfileCredentials(context.Background(), &profilesv1.GetProfileCredentialsRequest{Name: "integrationProfiles/ROT"})
+	servertest.RequireError(t, err, codes.FailedPrecondition, "SECRET_UNDECRYPTABLE")
+	if strings.Contains(err.Error(), apiKey) {
+		t.Fatal("error leaks the key")
+	}
 }

@@ -129,6 +129,9 @@ func validateHarvestStart(v *apierr.Violations, f string, h *profilesv1.HarvestS
 		v.Add(f+"date", "must be a valid calendar date")
 	} else if today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC); d.After(today) {
 		v.Add(f+"date", "must not be in the future")
+	} else if t := h.Time; t != nil && d.Equal(today) && t.Hours*60+t.Minutes > int32(now.Hour()*60+now.Minute()) {
+		// With SECOND granularity the start is an instant: today, later than now, is future too.
+		v.Add(f+"time", "must not be in the future")
 	}
 	switch h.Granularity {
 	case profilesv1.HarvestGranularity_HARVEST_GRANULARITY_DAY:
