@@ -6,9 +6,9 @@ import (
 
 // The profiles service's error reasons, declared once.
 const (
-	reasonNotFound      = "PROFILE_NOT_FOUND"
-	reasonAlreadyExists = "PROFILE_ALREADY_EXISTS"
-	reasonAPIKeyMissing = "API_KEY_MISSING"
+	reasonNotFound       = "PROFILE_NOT_FOUND"
+	reasonAlreadyExists  = "PROFILE_ALREADY_EXISTS"
+	reasonAPIKeyMissing  = "API_KEY_MISSING"
 	reasonSecretUnusable = "SECRET_UNDECRYPTABLE"
 )
 
@@ -30,6 +30,6 @@ func errSecretUnusable(name string, cause error) error {
 
 // errRequestIDReused refuses an idempotency key already spent on another profile: the
 // caller would otherwise get back a profile it did not ask for.
-func errRequestIDReused(requestID, created string) error {
+func errRequestIDReused(created string) error {
 	return apierr.Invalid("request_id", "was already used to create %s; use a new request_id for a new profile", created)
 }

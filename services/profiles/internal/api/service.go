@@ -86,7 +86,7 @@ func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.Cr
 		return nil, errAlreadyExists(p.Name)
 	}
 	if err == nil && rec.Profile.Code != p.Code {
-		return nil, errRequestIDReused(req.RequestId, rec.Profile.Name)
+		return nil, errRequestIDReused(rec.Profile.Name)
 	}
 	if err != nil {
 		return nil, err
