@@ -30,6 +30,7 @@ func (k *kind[T, P]) storeError(err error, name string, attempted P) error {
 		conflict *store.ConflictError
 		inUse    *store.InUseError
 		missing  *store.MissingLibraryError
+		reused   *store.RequestReusedError
 	)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -40,6 +41,8 @@ func (k *kind[T, P]) storeError(err error, name string, attempted P) error {
 		return libraryInUse(name, inUse.Mappings)
 	case errors.As(err, &missing):
 		return localLibraryNotFound(missing.Library)
+	case errors.As(err, &reused):
+		return requestIDReused(reused.Created)
 	}
 	return err
 }
@@ -74,4 +77,10 @@ func libraryInUse(name string, mappings int) error {
 func localLibraryNotFound(name string) error {
 	return apierr.FailedPrecondition(reasonLocalLibraryNotFound, map[string]string{"local_library": name},
 		"local library %s does not exist; create it first", name)
+}
+
+// requestIDReused refuses an idempotency key already spent on another resource: the
+// caller would otherwise get back a resource it did not ask for.
+func requestIDReused(created string) error {
+	return apierr.Invalid("request_id", "was already used to create %s; use a new request_id for another resource", created)
 }

@@ -26,7 +26,7 @@ func libraryKind(st *store.Store) *kind[mappingv1.Library, *mappingv1.Library] {
 
 // CreateLibrary creates a local library.
 func (s *Service) CreateLibrary(_ context.Context, req *mappingv1.CreateLibraryRequest) (*mappingv1.Library, error) {
-	return s.libraries.create(req.GetLibrary())
+	return s.libraries.create(req.GetLibrary(), req.GetRequestId())
 }
 
 // GetLibrary returns a local library.

@@ -41,7 +41,7 @@ func validMappingID(id string) bool {
 
 // CreateLibraryMapping maps an external library code to an existing local library.
 func (s *Service) CreateLibraryMapping(_ context.Context, req *mappingv1.CreateLibraryMappingRequest) (*mappingv1.LibraryMapping, error) {
-	return s.mappings.create(req.GetLibraryMapping())
+	return s.mappings.create(req.GetLibraryMapping(), req.GetRequestId())
 }
 
 // GetLibraryMapping returns a library mapping.

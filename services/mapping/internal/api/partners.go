@@ -38,7 +38,7 @@ func partnerKind(st *store.Store) *kind[mappingv1.Partner, *mappingv1.Partner] {
 // CreatePartner creates a partner; its code must differ from every other partner's
 // ignoring case.
 func (s *Service) CreatePartner(_ context.Context, req *mappingv1.CreatePartnerRequest) (*mappingv1.Partner, error) {
-	return s.partners.create(req.GetPartner())
+	return s.partners.create(req.GetPartner(), req.GetRequestId())
 }
 
 // GetPartner returns a partner by its exact code.

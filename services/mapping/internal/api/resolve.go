@@ -20,7 +20,7 @@ func (s *Service) ResolveLibraryCodes(_ context.Context, req *mappingv1.ResolveL
 	codes := req.GetExternalCodes()
 	var v apierr.Violations
 	validate.Enum(&v, "system", req.GetSystem(), true)
-	checkBatch(&v, "external_codes", len(codes))
+	checkBatch(&v, "external_codes", codes)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (s *Service) ResolveLibraryCodes(_ context.Context, req *mappingv1.ResolveL
 func (s *Service) ResolvePartnerCodes(_ context.Context, req *mappingv1.ResolvePartnerCodesRequest) (*mappingv1.ResolvePartnerCodesResponse, error) {
 	codes := req.GetCodes()
 	var v apierr.Violations
-	checkBatch(&v, "codes", len(codes))
+	checkBatch(&v, "codes", codes)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

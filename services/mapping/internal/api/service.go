@@ -32,7 +32,6 @@ func New(st *store.Store) *Service {
 // resourceMsg is what the shared plumbing needs of a resource message.
 type resourceMsg[T any] interface {
 	store.Message[T]
-	GetName() string
 	GetEtag() string
 }
 
@@ -55,16 +54,21 @@ type kind[T any, P resourceMsg[T]] struct {
 }
 
 // create validates a new resource and stores it. Output-only fields in the input are
-// overwritten by the store.
-func (k *kind[T, P]) create(in P) (P, error) {
+// overwritten by the store. A repeated requestID (AIP-155) returns the resource that
+// request created, if it still exists; the same requestID asking for another resource is
+// refused, since answering with a resource the caller did not ask for would be a lie.
+func (k *kind[T, P]) create(in P, requestID string) (P, error) {
 	m := P(new(T))
 	if in != nil {
 		m = proto.CloneOf(in) // leave the request as received
 	}
-	if err := k.check(m); err != nil {
+	var v apierr.Violations
+	checkRequestID(&v, requestID)
+	k.validateInto(&v, m)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	out, err := k.records.Create(m)
+	out, err := k.records.Create(m, requestID)
 	if err != nil {
 		return nil, k.storeError(err, "", m)
 	}
@@ -84,8 +88,9 @@ func (k *kind[T, P]) get(name string) (P, error) {
 }
 
 // update merges the fields the mask selects from in into the stored resource, checking
-// the etag and validating the result inside the write transaction, so a concurrent
-// update between read and write is impossible.
+// the etag, refusing changes to immutable fields (AIP-203: whatever the mask, since a
+// silently ignored change would look applied) and validating the result inside the write
+// transaction, so a concurrent update between read and write is impossible.
 func (k *kind[T, P]) update(in P, mask *fieldmaskpb.FieldMask) (P, error) {
 	if in == nil {
 		in = P(new(T))
@@ -99,8 +104,17 @@ func (k *kind[T, P]) update(in P, mask *fieldmaskpb.FieldMask) (P, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Immutable fields are compared as they would be stored (a mapping's external code
+	// trimmed), so a resource read with Get can be sent back whole.
+	normalized := proto.CloneOf(in)
+	if k.normalize != nil {
+		k.normalize(normalized)
+	}
 	out, err := k.records.Update(id, func(cur P) error {
 		if err := resource.CheckEtag(name, in.GetEtag(), cur.GetEtag()); err != nil {
+			return err
+		}
+		if err := resource.CheckImmutable(cur, normalized, k.field+"."); err != nil {
 			return err
 		}
 		resource.ApplyPaths(cur, in, paths)
@@ -126,12 +140,17 @@ func (k *kind[T, P]) delete(name, etag string) (*emptypb.Empty, error) {
 
 // check normalizes m in place and returns all its violations.
 func (k *kind[T, P]) check(m P) error {
+	var v apierr.Violations
+	k.validateInto(&v, m)
+	return v.Err()
+}
+
+// validateInto normalizes m in place and adds all its violations to v.
+func (k *kind[T, P]) validateInto(v *apierr.Violations, m P) {
 	if k.normalize != nil {
 		k.normalize(m)
 	}
-	var v apierr.Violations
-	k.validate(&v, k.field, m)
-	return v.Err()
+	k.validate(v, k.field, m)
 }
 
 // parseName returns the ID in a resource name of this kind.

@@ -227,8 +227,9 @@ func TestLibraryMappings(t *testing.T) {
 	if moved.LocalLibraryCode != "GUB" || moved.ExternalCode != "GBG" || moved.Etag == upper.Etag {
 		t.Errorf("implied-mask update = %v", moved)
 	}
+	// Immutable fields may be sent back unchanged (compared as stored: trimmed).
 	moved, err = f.c.UpdateLibraryMapping(ctx, &mappingv1.UpdateLibraryMappingRequest{
-		LibraryMapping: &mappingv1.LibraryMapping{Name: upper.Name, LocalLibraryCode: "KB", ExternalCode: "ignored"},
+		LibraryMapping: &mappingv1.LibraryMapping{Name: upper.Name, LocalLibraryCode: "KB", ExternalCode: " GBG ", System: libris},
 		UpdateMask:     mask("*"),
 	})
 	noErr(t, err)
@@ -533,6 +534,13 @@ func TestInvalidInput(t *testing.T) {
 			return err
 		}, codes.AlreadyExists, "LIBRARY_ALREADY_EXISTS", nil},
 
+		{"CreateLibrary/long request_id and bad code", func(ctx context.Context) error {
+			_, err := c.CreateLibrary(ctx, &mappingv1.CreateLibraryRequest{
+				Library: &mappingv1.Library{Code: "a b", DisplayName: "x"}, RequestId: strings.Repeat("r", 129),
+			})
+			return err
+		}, invalid, reason, []string{"request_id", "library.code"}},
+
 		// GetLibrary
 		{"GetLibrary/no name", func(ctx context.Context) error {
 			_, err := c.GetLibrary(ctx, &mappingv1.GetLibraryRequest{})
@@ -651,6 +659,14 @@ func TestInvalidInput(t *testing.T) {
 			return err
 		}, codes.AlreadyExists, "LIBRARY_MAPPING_ALREADY_EXISTS", nil},
 
+		{"CreateLibraryMapping/long request_id", func(ctx context.Context) error {
+			_, err := c.CreateLibraryMapping(ctx, &mappingv1.CreateLibraryMappingRequest{
+				LibraryMapping: &mappingv1.LibraryMapping{System: libris, ExternalCode: "Xyz", LocalLibraryCode: "GUB"},
+				RequestId:      strings.Repeat("r", 129),
+			})
+			return err
+		}, invalid, reason, []string{"request_id"}},
+
 		// GetLibraryMapping
 		{"GetLibraryMapping/not a number", func(ctx context.Context) error {
 			_, err := c.GetLibraryMapping(ctx, &mappingv1.GetLibraryMappingRequest{Name: "libraryMappings/Gbg"})
@@ -756,6 +772,13 @@ func TestInvalidInput(t *testing.T) {
 			_, err := c.CreatePartner(ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{Code: "abc", DisplayName: "abc", System: libris}})
 			return err
 		}, codes.AlreadyExists, "PARTNER_ALREADY_EXISTS", nil},
+
+		{"CreatePartner/long request_id and no system", func(ctx context.Context) error {
+			_, err := c.CreatePartner(ctx, &mappingv1.CreatePartnerRequest{
+				Partner: &mappingv1.Partner{Code: "NEW", DisplayName: "New"}, RequestId: strings.Repeat("r", 129),
+			})
+			return err
+		}, invalid, reason, []string{"request_id", "partner.system"}},
 
 		// GetPartner
 		{"GetPartner/no code", func(ctx context.Context) error {

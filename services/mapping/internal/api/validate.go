@@ -1,6 +1,9 @@
 package api
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/validate"
@@ -13,6 +16,14 @@ const (
 	maxContactLine  = 200 // person, phone
 	maxAddress      = 1000
 	maxBatch        = 1000 // codes per Resolve call
+	maxRequestID    = 128  // AIP-155 request_id, as the proto documents
+	// maxResolveCode bounds each code of a Resolve call, before trimming (the raw code is
+	// echoed back). No stored external code or partner code is longer, so a longer one
+	// can only be a mistake or abuse.
+	maxResolveCode = maxExternalCode
+	// maxCodeViolations caps the per-code violations of one Resolve call, so a hostile
+	// batch cannot produce a huge error.
+	maxCodeViolations = 10
 )
 
 // Each validate function reports every violation of a complete resource (new, or merged
@@ -42,9 +53,31 @@ func validatePartner(v *apierr.Violations, prefix string, p *mappingv1.Partner) 
 	validate.Text(v, prefix+".contact.address", c.GetAddress(), maxAddress, true)
 }
 
-// checkBatch enforces the 1..maxBatch codes of a Resolve call.
-func checkBatch(v *apierr.Violations, field string, n int) {
-	if n < 1 || n > maxBatch {
+// checkRequestID enforces the length of an optional AIP-155 request_id.
+func checkRequestID(v *apierr.Violations, id string) {
+	if n := utf8.RuneCountInString(id); n > maxRequestID {
+		v.Add("request_id", "must be at most %d characters (got %d)", maxRequestID, n)
+	}
+}
+
+// checkBatch enforces the 1..maxBatch codes of a Resolve call and the length of each
+// code, naming each offending index (`codes[3]`) up to maxCodeViolations. Empty and blank
+// codes are allowed: they resolve to found = false.
+func checkBatch(v *apierr.Violations, field string, codes []string) {
+	if n := len(codes); n < 1 || n > maxBatch {
 		v.Add(field, "must hold 1 to %d codes (got %d)", maxBatch, n)
+	}
+	long := 0
+	for i, c := range codes {
+		if utf8.RuneCountInString(c) <= maxResolveCode {
+			continue
+		}
+		if long++; long <= maxCodeViolations {
+			v.Add(fmt.Sprintf("%s[%d]", field, i), "must be at most %d characters", maxResolveCode)
+		}
+	}
+	if long > maxCodeViolations {
+		v.Add(field, "%d more codes are longer than %d characters (only the first %d are listed)",
+			long-maxCodeViolations, maxResolveCode, maxCodeViolations)
 	}
 }

@@ -33,10 +33,23 @@ import (
 //	mappings_by_library  local library code + 0x00 + system (1 byte) + external code → id
 //	partners             code → Partner
 //	partners_by_fold     fold(code) → code: case-insensitive uniqueness and resolution
+//	create_requests      collection ID + 0x00 + request_id → record key (AIP-155)
+//	create_requests_by_record  collection ID + 0x00 + record key → request_id
 //
 // mappings_by_library ends in (system, external code) rather than the id so that a list
 // filtered by library keeps the documented "system, then external code" order; 0x00 cannot
 // occur in a library code, so the prefix of one library never matches another's.
+//
+// create_requests remembers which record each idempotent create made, so a retry gets
+// that record back. create_requests_by_record is its reverse, so deleting a record also
+// forgets the request that created it: a retry after the delete is a new request, and a
+// code deleted and then taken again by another create is never mistaken for the first
+// request's record. Collection IDs contain no 0x00, so the key prefixes are unambiguous.
+//
+// Both request buckets came after schema version 1 was written but before any release
+// shipped, so the version stays 1: boltdb.Open creates missing buckets in existing files,
+// and empty request buckets are exactly right for records created before them. Once a
+// release has shipped, a new bucket needs a version bump and a Schema.Migrate instead.
 var (
 	bucketLibraries         = []byte("libraries")
 	bucketMappings          = []byte("mappings")
@@ -44,10 +57,12 @@ var (
 	bucketMappingsByLibrary = []byte("mappings_by_library")
 	bucketPartners          = []byte("partners")
 	bucketPartnersByFold    = []byte("partners_by_fold")
+	bucketCreateRequests    = []byte("create_requests")
+	bucketRequestsByRecord  = []byte("create_requests_by_record")
 
 	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
 		bucketLibraries, bucketMappings, bucketMappingsByCode, bucketMappingsByLibrary,
-		bucketPartners, bucketPartnersByFold,
+		bucketPartners, bucketPartnersByFold, bucketCreateRequests, bucketRequestsByRecord,
 	}}
 )
 
@@ -82,10 +97,19 @@ type MissingLibraryError struct {
 
 func (e *MissingLibraryError) Error() string { return e.Library + " does not exist" }
 
+// RequestReusedError is returned when a create repeats a request ID that created a
+// different resource (another identity) which still exists.
+type RequestReusedError struct {
+	Created string // resource name of the record the request ID created
+}
+
+func (e *RequestReusedError) Error() string { return "request ID already created " + e.Created }
+
 // Message is a generated resource message, used through its pointer type.
 type Message[T any] interface {
 	*T
 	proto.Message
+	GetName() string
 }
 
 // Store is the mapping service's bbolt file.
@@ -107,8 +131,9 @@ func Open(path string) (*Store, error) {
 	s := &Store{db: db, now: time.Now}
 	s.Libraries = &Collection[mappingv1.Library, *mappingv1.Library]{
 		s: s, CollectionID: librariesID, bucket: bucketLibraries, key: codeKey,
-		newID: func(_ *bolt.Bucket, l *mappingv1.Library) (string, error) { return l.GetCode(), nil },
-		sync:  syncLibrary,
+		newID:    func(_ *bolt.Bucket, l *mappingv1.Library) (string, error) { return l.GetCode(), nil },
+		identity: func(l *mappingv1.Library) []byte { return []byte(l.GetCode()) },
+		sync:     syncLibrary,
 	}
 	s.Mappings = &Collection[mappingv1.LibraryMapping, *mappingv1.LibraryMapping]{
 		s: s, CollectionID: mappingsID, bucket: bucketMappings, key: seqKey,
@@ -116,12 +141,16 @@ func Open(path string) (*Store, error) {
 			n, err := b.NextSequence()
 			return strconv.FormatUint(n, 10), err
 		},
-		sync: syncMapping,
+		identity: func(m *mappingv1.LibraryMapping) []byte { return mappingCodeKey(m.GetSystem(), m.GetExternalCode()) },
+		sync:     syncMapping,
 	}
 	s.Partners = &Collection[mappingv1.Partner, *mappingv1.Partner]{
 		s: s, CollectionID: partnersID, bucket: bucketPartners, key: codeKey,
 		newID: func(_ *bolt.Bucket, p *mappingv1.Partner) (string, error) { return p.GetCode(), nil },
-		sync:  syncPartner,
+		// Exact, not folded: a retry sends the same code, so "abc" after "ABC" is another
+		// request.
+		identity: func(p *mappingv1.Partner) []byte { return []byte(p.GetCode()) },
+		sync:     syncPartner,
 	}
 	return s, nil
 }
@@ -154,6 +183,10 @@ type Collection[T any, P Message[T]] struct {
 	key          func(id string) ([]byte, bool) // false: the ID can name no record
 	// newID picks the ID of a record being created, inside the creating transaction.
 	newID func(records *bolt.Bucket, m P) (string, error)
+	// identity is what makes a create ask for one resource rather than another (the code,
+	// or a mapping's system and external code): a repeated request ID must ask for the
+	// same identity as the create that first used it.
+	identity func(m P) []byte
 	// sync runs in the write transaction before the record changes; old is nil on create,
 	// next is nil on delete. It maintains secondary indexes and refuses writes that would
 	// break a uniqueness rule or a reference.
@@ -176,8 +209,29 @@ func (c *Collection[T, P]) Get(id string) (P, error) {
 
 // Create stores m as a new record, setting its name, create and update times and etag. It
 // returns a *ConflictError when the ID or another unique key is taken.
-func (c *Collection[T, P]) Create(m P) (P, error) {
+//
+// A non-empty requestID makes the create idempotent (AIP-155): if a create with the same
+// requestID made a record that still exists, Create writes nothing and returns that record
+// as stored now, or a *RequestReusedError when m asks for another identity. The request
+// is remembered in the same transaction as the record, so a refused create leaves no trace.
+func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
+	var out P
 	err := c.s.db.Update(func(tx *bolt.Tx) error {
+		requests := tx.Bucket(bucketCreateRequests)
+		reqKey := c.prefixed(requestID)
+		if requestID != "" {
+			if key := requests.Get(reqKey); key != nil {
+				prev, err := c.indexed(tx, key)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(c.identity(prev), c.identity(m)) {
+					return &RequestReusedError{Created: prev.GetName()}
+				}
+				out = prev
+				return nil
+			}
+		}
 		records := tx.Bucket(c.bucket)
 		id, err := c.newID(records, m)
 		if err != nil {
@@ -191,12 +245,45 @@ func (c *Collection[T, P]) Create(m P) (P, error) {
 			return &ConflictError{Existing: c.Name(id)}
 		}
 		stamp(m, c.Name(id), c.s.now(), true)
-		return c.write(tx, key, nil, m)
+		if err := c.write(tx, key, nil, m); err != nil {
+			return err
+		}
+		if requestID != "" {
+			if err := requests.Put(reqKey, key); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketRequestsByRecord).Put(c.prefixed(string(key)), []byte(requestID)); err != nil {
+				return err
+			}
+		}
+		out = m
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	return out, nil
+}
+
+// prefixed is a request bucket key: the collection ID, 0x00, then s (a request ID or a
+// record key), so collections never share entries.
+func (c *Collection[T, P]) prefixed(s string) []byte {
+	return append(append([]byte(c.CollectionID), 0), s...)
+}
+
+// forgetRequest deletes the request entries of the record stored under key, if a request
+// ID created it, so that a retry after the delete creates anew.
+func (c *Collection[T, P]) forgetRequest(tx *bolt.Tx, key []byte) error {
+	byRecord := tx.Bucket(bucketRequestsByRecord)
+	rk := c.prefixed(string(key))
+	requestID := byRecord.Get(rk)
+	if requestID == nil {
+		return nil
+	}
+	if err := tx.Bucket(bucketCreateRequests).Delete(c.prefixed(string(requestID))); err != nil {
+		return err
+	}
+	return byRecord.Delete(rk)
 }
 
 // Update lets change modify a copy of the record with id, then stores it with a new update
@@ -283,6 +370,9 @@ func (c *Collection[T, P]) write(tx *bolt.Tx, key []byte, old, next P) error {
 	}
 	records := tx.Bucket(c.bucket)
 	if next == nil {
+		if err := c.forgetRequest(tx, key); err != nil {
+			return err
+		}
 		return records.Delete(key)
 	}
 	v, err := proto.Marshal(next)

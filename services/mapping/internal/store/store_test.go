@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -39,21 +40,21 @@ func noErr(t *testing.T, err error) {
 
 func createLibrary(t *testing.T, s *Store, code string) *mappingv1.Library {
 	t.Helper()
-	l, err := s.Libraries.Create(library(code))
+	l, err := s.Libraries.Create(library(code), "")
 	noErr(t, err)
 	return l
 }
 
 func createMapping(t *testing.T, s *Store, m *mappingv1.LibraryMapping) *mappingv1.LibraryMapping {
 	t.Helper()
-	m, err := s.Mappings.Create(m)
+	m, err := s.Mappings.Create(m, "")
 	noErr(t, err)
 	return m
 }
 
 func createPartner(t *testing.T, s *Store, code string) *mappingv1.Partner {
 	t.Helper()
-	p, err := s.Partners.Create(&mappingv1.Partner{Code: code})
+	p, err := s.Partners.Create(&mappingv1.Partner{Code: code}, "")
 	noErr(t, err)
 	return p
 }
@@ -133,6 +134,7 @@ func checkIndexes(t *testing.T, s *Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkRequests(t, s)
 	for index, entries := range want {
 		if len(entries) != len(got[index]) {
 			t.Errorf("%s has %d entries, want %d", index, len(got[index]), len(entries))
@@ -142,6 +144,36 @@ func checkIndexes(t *testing.T, s *Store) {
 				t.Errorf("%s[%q] = %q, want %q", index, k, got[index][k], v)
 			}
 		}
+	}
+}
+
+// checkRequests requires the two request buckets to be exact inverses of each other and
+// every entry to point at a stored record of its collection.
+func checkRequests(t *testing.T, s *Store) {
+	t.Helper()
+	buckets := map[string][]byte{librariesID: bucketLibraries, mappingsID: bucketMappings, partnersID: bucketPartners}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		byRecord := tx.Bucket(bucketRequestsByRecord)
+		n := 0
+		err := tx.Bucket(bucketCreateRequests).ForEach(func(k, key []byte) error {
+			n++
+			collection, requestID, _ := bytes.Cut(k, []byte{0})
+			if tx.Bucket(buckets[string(collection)]).Get(key) == nil {
+				t.Errorf("request %q points at no %s record (key %x)", k, collection, key)
+			}
+			rk := append(append(append([]byte(nil), collection...), 0), key...)
+			if got := byRecord.Get(rk); !bytes.Equal(got, requestID) {
+				t.Errorf("reverse entry of request %q is %q", k, got)
+			}
+			return nil
+		})
+		if byRecord.Stats().KeyN != n {
+			t.Errorf("%d requests but %d reverse entries", n, byRecord.Stats().KeyN)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -166,10 +198,10 @@ func TestIndexesFollowRecords(t *testing.T) {
 		err  error
 		ok   func(error) bool
 	}{
-		{"duplicate mapping", second(s.Mappings.Create(mapping(libris, "Gbg", "KB"))), func(err error) bool {
+		{"duplicate mapping", second(s.Mappings.Create(mapping(libris, "Gbg", "KB"), "")), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == m1.Name
 		}},
-		{"mapping to a missing library", second(s.Mappings.Create(mapping(libris, "Xyz", "NOPE"))), func(err error) bool {
+		{"mapping to a missing library", second(s.Mappings.Create(mapping(libris, "Xyz", "NOPE"), "")), func(err error) bool {
 			return errors.As(err, &missing) && missing.Library == "libraries/NOPE"
 		}},
 		{"re-pointing to a missing library", second(s.Mappings.Update("1", func(m *mappingv1.LibraryMapping) error {
@@ -179,10 +211,10 @@ func TestIndexesFollowRecords(t *testing.T) {
 		{"library in use", s.Libraries.Delete("GUB", accept), func(err error) bool {
 			return errors.As(err, &inUse) && inUse.Mappings == 2
 		}},
-		{"partner code differing in case", second(s.Partners.Create(&mappingv1.Partner{Code: "abc"})), func(err error) bool {
+		{"partner code differing in case", second(s.Partners.Create(&mappingv1.Partner{Code: "abc"}, "")), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == "partners/ABC"
 		}},
-		{"duplicate library", second(s.Libraries.Create(library("KB"))), func(err error) bool {
+		{"duplicate library", second(s.Libraries.Create(library("KB"), "")), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == "libraries/KB"
 		}},
 		{"unknown mapping", s.Mappings.Delete("99", accept), func(err error) bool { return errors.Is(err, ErrNotFound) }},
@@ -214,7 +246,7 @@ func TestIndexesFollowRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkIndexes(t, s)
-	if _, err := s.Partners.Create(&mappingv1.Partner{Code: "abc"}); err != nil {
+	if _, err := s.Partners.Create(&mappingv1.Partner{Code: "abc"}, ""); err != nil {
 		t.Fatalf("deleting ABC must free its folded code: %v", err)
 	}
 	checkIndexes(t, s)
@@ -276,7 +308,7 @@ func TestStamp(t *testing.T) {
 	s.now = func() time.Time { return t0 }
 	in := library("GUB")
 	in.Name, in.Etag = "libraries/forged", "forged"
-	created, err := s.Libraries.Create(in)
+	created, err := s.Libraries.Create(in, "")
 	noErr(t, err)
 	if created.Name != "libraries/GUB" || !created.CreateTime.AsTime().Equal(t0) || !created.UpdateTime.AsTime().Equal(t0) {
 		t.Fatalf("created = %v", created)
@@ -379,5 +411,122 @@ func TestFold(t *testing.T) {
 		if got := strings.EqualFold(tc.a, tc.b); got != tc.same {
 			t.Errorf("test case disagrees with strings.EqualFold(%q, %q)", tc.a, tc.b)
 		}
+	}
+}
+
+// requestEntries counts the entries of both request buckets.
+func requestEntries(t *testing.T, s *Store) int {
+	t.Helper()
+	n := 0
+	for k := range dump(t, s) {
+		if strings.HasPrefix(k, string(bucketCreateRequests)+"/") || strings.HasPrefix(k, string(bucketRequestsByRecord)+"/") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestCreateRequestID(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "mapping.db"))
+	lib, err := s.Libraries.Create(library("GUB"), "r1")
+	noErr(t, err)
+	m1, err := s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "r1")
+	noErr(t, err)
+	p, err := s.Partners.Create(&mappingv1.Partner{Code: "ABC"}, "r1") // request IDs are per collection
+	noErr(t, err)
+	checkIndexes(t, s)
+	if n := requestEntries(t, s); n != 6 {
+		t.Fatalf("%d request entries, want 6", n)
+	}
+
+	// Retries return the first record and write nothing, not even a mapping ID.
+	before := dump(t, s)
+	for _, tc := range []struct {
+		name string
+		got  func() (proto.Message, error)
+		want proto.Message
+	}{
+		{"library", func() (proto.Message, error) { return s.Libraries.Create(library("GUB"), "r1") }, lib},
+		{"mapping", func() (proto.Message, error) { return s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "r1") }, m1},
+		{"mapping to another library", func() (proto.Message, error) { return s.Mappings.Create(mapping(libris, "Gbg", "KB"), "r1") }, m1},
+		{"partner", func() (proto.Message, error) { return s.Partners.Create(&mappingv1.Partner{Code: "ABC"}, "r1") }, p},
+	} {
+		got, err := tc.got()
+		if err != nil || !proto.Equal(got, tc.want) {
+			t.Errorf("%s retry = %v (%v), want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if !mapsEqual(before, dump(t, s)) {
+		t.Error("a retry changed the file")
+	}
+
+	// Refused creates, including reuse for another identity, leave no request entry.
+	var conflict *ConflictError
+	var missing *MissingLibraryError
+	var reused *RequestReusedError
+	for _, tc := range []struct {
+		name string
+		err  error
+		ok   func(error) bool
+	}{
+		{"library reused for another code", second(s.Libraries.Create(library("KB"), "r1")), func(err error) bool {
+			return errors.As(err, &reused) && reused.Created == "libraries/GUB"
+		}},
+		{"mapping reused for another code", second(s.Mappings.Create(mapping(libris, "GBG", "GUB"), "r1")), func(err error) bool {
+			return errors.As(err, &reused) && reused.Created == m1.Name
+		}},
+		{"mapping reused for another system", second(s.Mappings.Create(mapping(netpunkt, "Gbg", "GUB"), "r1")), func(err error) bool {
+			return errors.As(err, &reused) && reused.Created == m1.Name
+		}},
+		{"partner reused for a code differing in case", second(s.Partners.Create(&mappingv1.Partner{Code: "abc"}, "r1")), func(err error) bool {
+			return errors.As(err, &reused) && reused.Created == "partners/ABC"
+		}},
+		{"duplicate mapping", second(s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "x1")), func(err error) bool {
+			return errors.As(err, &conflict) && conflict.Existing == m1.Name
+		}},
+		{"mapping to a missing library", second(s.Mappings.Create(mapping(libris, "Xyz", "NOPE"), "x2")), func(err error) bool {
+			return errors.As(err, &missing)
+		}},
+		{"duplicate library", second(s.Libraries.Create(library("GUB"), "x3")), func(err error) bool {
+			return errors.As(err, &conflict) && conflict.Existing == "libraries/GUB"
+		}},
+		{"partner code differing in case", second(s.Partners.Create(&mappingv1.Partner{Code: "abc"}, "x4")), func(err error) bool {
+			return errors.As(err, &conflict) && conflict.Existing == "partners/ABC"
+		}},
+	} {
+		if !tc.ok(tc.err) {
+			t.Errorf("%s: err = %v", tc.name, tc.err)
+		}
+	}
+	if !mapsEqual(before, dump(t, s)) {
+		t.Error("a refused create changed the file")
+	}
+	// A request ID whose create was refused is free for a create that succeeds.
+	m2, err := s.Mappings.Create(mapping(libris, "Xyz", "GUB"), "x2")
+	noErr(t, err)
+	if m2.Name != "libraryMappings/2" {
+		t.Errorf("mapping after refused creates is %s, want libraryMappings/2", m2.Name)
+	}
+
+	// Deleting a record forgets its request: a retry creates anew.
+	noErr(t, s.Mappings.Delete("1", accept))
+	checkIndexes(t, s)
+	again, err := s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "r1")
+	noErr(t, err)
+	if again.Name != "libraryMappings/3" {
+		t.Errorf("retry after delete made %s, want libraryMappings/3", again.Name)
+	}
+	// A code deleted and taken again by another create is not the first request's record.
+	noErr(t, s.Partners.Delete("ABC", accept))
+	other := createPartner(t, s, "ABC")
+	if _, err := s.Partners.Create(&mappingv1.Partner{Code: "ABC"}, "r1"); !errors.As(err, &conflict) {
+		t.Errorf("retry after the code was re-taken = %v, want a conflict", err)
+	}
+	if got, err := s.Partners.Get("ABC"); err != nil || !proto.Equal(got, other) {
+		t.Errorf("partner ABC = %v (%v), want %v", got, err, other)
+	}
+	checkIndexes(t, s)
+	if n := requestEntries(t, s); n != 6 { // library r1, mappings x2 and r1 (again), both ways
+		t.Errorf("%d request entries, want 6", n)
 	}
 }
