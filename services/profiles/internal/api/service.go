@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -50,7 +51,7 @@ func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.Cr
 	if in == nil {
 		return nil, apierr.Invalid("integration_profile", "is required")
 	}
-	if len(req.RequestId) > 128 {
+	if utf8.RuneCountInString(req.RequestId) > 128 {
 		return nil, apierr.Invalid("request_id", "must be at most 128 characters")
 	}
 	p := proto.Clone(in).(*profilesv1.IntegrationProfile)

@@ -4,6 +4,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,7 +17,7 @@ import (
 var (
 	bucketProfiles       = []byte("profiles")        // code → IntegrationProfile (api_key always empty)
 	bucketSecrets        = []byte("secrets")         // code → sealed credential
-	bucketCreateRequests = []byte("create_requests") // request_id → code (AIP-155 idempotent create)
+	bucketCreateRequests = []byte("create_requests") // request_id → code + create time (AIP-155 idempotent create)
 
 	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{bucketProfiles, bucketSecrets, bucketCreateRequests}}
 )
@@ -55,11 +56,13 @@ func (s *Store) Create(rec Record, requestID string) (got Record, created bool, 
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if requestID != "" {
 			if prev := tx.Bucket(bucketCreateRequests).Get([]byte(requestID)); prev != nil {
-				if r, err := read(tx, prev); err == nil {
+				// Only the very profile this request created counts: if it was deleted (and
+				// perhaps re-created by someone else), the request is treated as new.
+				code, created, _ := bytes.Cut(prev, []byte{0})
+				if r, err := read(tx, code); err == nil && bytes.Equal(created, createdKey(r.Profile)) {
 					got = r
 					return nil
 				}
-				// The profile it created was deleted since: treat as a new request.
 			}
 		}
 		if tx.Bucket(bucketProfiles).Get(code) != nil {
@@ -69,7 +72,8 @@ func (s *Store) Create(rec Record, requestID string) (got Record, created bool, 
 			return err
 		}
 		if requestID != "" {
-			if err := tx.Bucket(bucketCreateRequests).Put([]byte(requestID), code); err != nil {
+			v := append(append(append([]byte{}, code...), 0), createdKey(rec.Profile)...)
+			if err := tx.Bucket(bucketCreateRequests).Put([]byte(requestID), v); err != nil {
 				return err
 			}
 		}
@@ -149,6 +153,11 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 		return err
 	})
 	return out, next, err
+}
+
+// createdKey identifies one incarnation of a profile code.
+func createdKey(p *profilesv1.IntegrationProfile) []byte {
+	return boltdb.Uint64Key(uint64(p.GetCreateTime().AsTime().UnixNano()))
 }
 
 func read(tx *bolt.Tx, code []byte) (Record, error) {

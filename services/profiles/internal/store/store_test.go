@@ -4,6 +4,9 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 )
@@ -86,5 +89,31 @@ func TestUpdateAndDeleteAreAllOrNothing(t *testing.T) {
 	}
 	if _, err := s.Get("A"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
+	}
+}
+
+func TestRequestIDDoesNotFollowARecreatedCode(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "profiles.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first := rec("A", "")
+	first.Profile.CreateTime = timestamppb.New(time.Unix(1, 0))
+	if _, _, err := s.Create(first, "req-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("A", func(Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	second := rec("A", "")
+	second.Profile.CreateTime = timestamppb.New(time.Unix(2, 0))
+	second.Profile.DisplayName = "someone else's"
+	if _, _, err := s.Create(second, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A late retry of req-1 must not be handed the other profile.
+	if _, _, err := s.Create(first, "req-1"); !errors.Is(err, ErrExists) {
+		t.Fatalf("retry after delete and re-create: %v, want ErrExists", err)
 	}
 }
