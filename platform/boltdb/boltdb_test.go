@@ -136,3 +136,39 @@ func TestPageStaysInPrefixAndReportsMore(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateRequests(t *testing.T) {
+	r := CreateRequests{ByRequest: []byte("req"), ByRecord: []byte("rec")}
+	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Version: 1, Buckets: [][]byte{r.ByRequest, r.ByRecord}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		if r.Lookup(tx, "a", "r1") != nil {
+			t.Error("unknown request found")
+		}
+		if err := r.Remember(tx, "a", "r1", []byte("k1")); err != nil {
+			return err
+		}
+		if got := r.Lookup(tx, "a", "r1"); string(got) != "k1" {
+			t.Errorf("Lookup = %q", got)
+		}
+		if r.Lookup(tx, "b", "r1") != nil {
+			t.Error("scopes must not share requests")
+		}
+		if err := r.Forget(tx, "b", []byte("k1")); err != nil { // other scope: no effect
+			return err
+		}
+		if err := r.Forget(tx, "a", []byte("k1")); err != nil {
+			return err
+		}
+		if k, _ := tx.Bucket(r.ByRecord).Cursor().First(); r.Lookup(tx, "a", "r1") != nil || k != nil {
+			t.Error("Forget left entries")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -60,6 +60,8 @@ var (
 	bucketCreateRequests    = []byte("create_requests")
 	bucketRequestsByRecord  = []byte("create_requests_by_record")
 
+	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateRequests, ByRecord: bucketRequestsByRecord}
+
 	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
 		bucketLibraries, bucketMappings, bucketMappingsByCode, bucketMappingsByLibrary,
 		bucketPartners, bucketPartnersByFold, bucketCreateRequests, bucketRequestsByRecord,
@@ -217,10 +219,8 @@ func (c *Collection[T, P]) Get(id string) (P, error) {
 func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
 	var out P
 	err := c.s.db.Update(func(tx *bolt.Tx) error {
-		requests := tx.Bucket(bucketCreateRequests)
-		reqKey := c.prefixed(requestID)
 		if requestID != "" {
-			if key := requests.Get(reqKey); key != nil {
+			if key := createRequests.Lookup(tx, c.CollectionID, requestID); key != nil {
 				prev, err := c.indexed(tx, key)
 				if err != nil {
 					return err
@@ -249,10 +249,7 @@ func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
 			return err
 		}
 		if requestID != "" {
-			if err := requests.Put(reqKey, key); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketRequestsByRecord).Put(c.prefixed(string(key)), []byte(requestID)); err != nil {
+			if err := createRequests.Remember(tx, c.CollectionID, requestID, key); err != nil {
 				return err
 			}
 		}
@@ -263,27 +260,6 @@ func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// prefixed is a request bucket key: the collection ID, 0x00, then s (a request ID or a
-// record key), so collections never share entries.
-func (c *Collection[T, P]) prefixed(s string) []byte {
-	return append(append([]byte(c.CollectionID), 0), s...)
-}
-
-// forgetRequest deletes the request entries of the record stored under key, if a request
-// ID created it, so that a retry after the delete creates anew.
-func (c *Collection[T, P]) forgetRequest(tx *bolt.Tx, key []byte) error {
-	byRecord := tx.Bucket(bucketRequestsByRecord)
-	rk := c.prefixed(string(key))
-	requestID := byRecord.Get(rk)
-	if requestID == nil {
-		return nil
-	}
-	if err := tx.Bucket(bucketCreateRequests).Delete(c.prefixed(string(requestID))); err != nil {
-		return err
-	}
-	return byRecord.Delete(rk)
 }
 
 // Update lets change modify a copy of the record with id, then stores it with a new update
@@ -370,7 +346,7 @@ func (c *Collection[T, P]) write(tx *bolt.Tx, key []byte, old, next P) error {
 	}
 	records := tx.Bucket(c.bucket)
 	if next == nil {
-		if err := c.forgetRequest(tx, key); err != nil {
+		if err := createRequests.Forget(tx, c.CollectionID, key); err != nil {
 			return err
 		}
 		return records.Delete(key)

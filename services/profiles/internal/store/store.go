@@ -4,7 +4,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,12 +14,18 @@ import (
 )
 
 var (
-	bucketProfiles       = []byte("profiles")        // code → IntegrationProfile (api_key always empty)
-	bucketSecrets        = []byte("secrets")         // code → sealed credential
-	bucketCreateRequests = []byte("create_requests") // request_id → code + create time (AIP-155 idempotent create)
+	bucketProfiles = []byte("profiles") // code → IntegrationProfile (api_key always empty)
+	bucketSecrets  = []byte("secrets")  // code → sealed credential
+	// AIP-155 idempotent creates: which profile each request_id made, and the inverse.
+	bucketCreateRequests   = []byte("create_requests")
+	bucketRequestsByRecord = []byte("create_requests_by_record")
 
-	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{bucketProfiles, bucketSecrets, bucketCreateRequests}}
+	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateRequests, ByRecord: bucketRequestsByRecord}
+	schema         = boltdb.Schema{Version: 1, Buckets: [][]byte{bucketProfiles, bucketSecrets, bucketCreateRequests, bucketRequestsByRecord}}
 )
+
+// scope names profiles in the create-request buckets.
+const scope = "integrationProfiles"
 
 // Sentinel errors; the API layer turns them into typed domain errors.
 var (
@@ -55,14 +60,13 @@ func (s *Store) Create(rec Record, requestID string) (got Record, created bool, 
 	code := []byte(rec.Profile.GetCode())
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if requestID != "" {
-			if prev := tx.Bucket(bucketCreateRequests).Get([]byte(requestID)); prev != nil {
-				// Only the very profile this request created counts: if it was deleted (and
-				// perhaps re-created by someone else), the request is treated as new.
-				code, created, _ := bytes.Cut(prev, []byte{0})
-				if r, err := read(tx, code); err == nil && bytes.Equal(created, createdKey(r.Profile)) {
-					got = r
-					return nil
+			if prev := createRequests.Lookup(tx, scope, requestID); prev != nil {
+				r, err := read(tx, prev)
+				if err != nil {
+					return err // Delete forgets requests, so the profile must exist
 				}
+				got = r
+				return nil
 			}
 		}
 		if tx.Bucket(bucketProfiles).Get(code) != nil {
@@ -72,8 +76,7 @@ func (s *Store) Create(rec Record, requestID string) (got Record, created bool, 
 			return err
 		}
 		if requestID != "" {
-			v := append(append(append([]byte{}, code...), 0), createdKey(rec.Profile)...)
-			if err := tx.Bucket(bucketCreateRequests).Put([]byte(requestID), v); err != nil {
+			if err := createRequests.Remember(tx, scope, requestID, code); err != nil {
 				return err
 			}
 		}
@@ -125,6 +128,9 @@ func (s *Store) Delete(code string, check func(cur Record) error) error {
 		if err := check(cur); err != nil {
 			return err
 		}
+		if err := createRequests.Forget(tx, scope, []byte(code)); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketProfiles).Delete([]byte(code)); err != nil {
 			return err
 		}
@@ -153,11 +159,6 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 		return err
 	})
 	return out, next, err
-}
-
-// createdKey identifies one incarnation of a profile code.
-func createdKey(p *profilesv1.IntegrationProfile) []byte {
-	return boltdb.Uint64Key(uint64(p.GetCreateTime().AsTime().UnixNano()))
 }
 
 func read(tx *bolt.Tx, code []byte) (Record, error) {
