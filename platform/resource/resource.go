@@ -7,8 +7,11 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/interloan/interloan/platform/apierr"
 )
@@ -50,6 +53,23 @@ func Etag(m proto.Message) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:10])
+}
+
+// Stamp sets the fields the server owns on a resource message: name, create_time (on
+// create), update_time and etag, found by those names (AIP-122/148/154). The etag hashes
+// the message with its etag cleared, so it changes with every write.
+func Stamp(m proto.Message, name string, now time.Time, create bool) {
+	r := m.ProtoReflect()
+	fields := r.Descriptor().Fields()
+	r.Set(fields.ByName("name"), protoreflect.ValueOfString(name))
+	ts := protoreflect.ValueOfMessage(timestamppb.New(now).ProtoReflect())
+	if create {
+		r.Set(fields.ByName("create_time"), ts)
+	}
+	r.Set(fields.ByName("update_time"), ts)
+	etag := fields.ByName("etag")
+	r.Clear(etag)
+	r.Set(etag, protoreflect.ValueOfString(Etag(m)))
 }
 
 // CheckEtag returns ABORTED when a caller-supplied etag differs from the current one.

@@ -16,8 +16,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
@@ -244,7 +242,7 @@ func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
 		if records.Get(key) != nil {
 			return &ConflictError{Existing: c.Name(id)}
 		}
-		stamp(m, c.Name(id), c.s.now(), true)
+		resource.Stamp(m, c.Name(id), c.s.now(), true)
 		if err := c.write(tx, key, nil, m); err != nil {
 			return err
 		}
@@ -275,7 +273,7 @@ func (c *Collection[T, P]) Update(id string, change func(P) error) (P, error) {
 		if err := change(next); err != nil {
 			return err
 		}
-		stamp(next, c.Name(id), c.s.now(), false)
+		resource.Stamp(next, c.Name(id), c.s.now(), false)
 		if err := c.write(tx, key, old, next); err != nil {
 			return err
 		}
@@ -390,22 +388,6 @@ func (c *Collection[T, P]) scan(index, prefix, after []byte, limit int, match fu
 		return nil, nil, err
 	}
 	return items, last, nil
-}
-
-// stamp sets the fields the server owns on every resource. The three resource messages
-// name them alike, so reflection keeps this in one place; the etag hashes the message with
-// its etag cleared, so it changes with every write.
-func stamp(m proto.Message, name string, now time.Time, create bool) {
-	r := m.ProtoReflect()
-	fields := r.Descriptor().Fields()
-	r.Set(fields.ByName("name"), protoreflect.ValueOfString(name))
-	if create {
-		r.Set(fields.ByName("create_time"), protoreflect.ValueOfMessage(timestamppb.New(now).ProtoReflect()))
-	}
-	r.Set(fields.ByName("update_time"), protoreflect.ValueOfMessage(timestamppb.New(now).ProtoReflect()))
-	etag := fields.ByName("etag")
-	r.Clear(etag)
-	r.Set(etag, protoreflect.ValueOfString(resource.Etag(m)))
 }
 
 // syncLibrary refuses to delete a library that mappings point at; libraries have no

@@ -11,7 +11,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
@@ -79,9 +78,7 @@ func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.Cr
 	if req.ValidateOnly {
 		return output(p), nil
 	}
-	now := timestamppb.New(s.now())
-	p.CreateTime, p.UpdateTime = now, now
-	p.Etag = etag(p)
+	resource.Stamp(p, p.Name, s.now(), true)
 	rec, _, err := s.store.Create(store.Record{Profile: p, Secret: sealed}, req.RequestId)
 	if errors.Is(err, store.ErrExists) {
 		return nil, errAlreadyExists(p.Name)
@@ -181,8 +178,7 @@ func (s *Service) UpdateIntegrationProfile(_ context.Context, req *profilesv1.Up
 		if req.ValidateOnly {
 			return next, false, nil
 		}
-		p.UpdateTime = timestamppb.New(s.now())
-		p.Etag = etag(p)
+		resource.Stamp(p, p.Name, s.now(), false)
 		return next, true, nil
 	})
 	if err != nil {
@@ -250,13 +246,6 @@ func normalize(p *profilesv1.IntegrationProfile) {
 	if h := p.HarvestStart; h != nil && h.Granularity == profilesv1.HarvestGranularity_HARVEST_GRANULARITY_UNSPECIFIED {
 		h.Granularity = profilesv1.HarvestGranularity_HARVEST_GRANULARITY_DAY
 	}
-}
-
-// etag hashes the stored form of a profile (without its own etag).
-func etag(p *profilesv1.IntegrationProfile) string {
-	c := proto.Clone(p).(*profilesv1.IntegrationProfile)
-	c.Etag = ""
-	return resource.Etag(c)
 }
 
 // output is what callers see: never the key, always the readiness.
