@@ -96,9 +96,7 @@ func validateSchedule(v *apierr.Violations, f string, s *profilesv1.Schedule) *t
 	case *profilesv1.Schedule_Daily:
 		timeOfDay(v, f+"daily.time", k.Daily.GetTime(), true)
 	case *profilesv1.Schedule_Weekly:
-		if d := k.Weekly.GetDay(); d < typev1.DayOfWeek_DAY_OF_WEEK_MONDAY || d > typev1.DayOfWeek_DAY_OF_WEEK_SUNDAY {
-			v.Add(f+"weekly.day", "must be a day of the week")
-		}
+		validate.Enum(v, f+"weekly.day", k.Weekly.GetDay(), true)
 		timeOfDay(v, f+"weekly.time", k.Weekly.GetTime(), true)
 	case *profilesv1.Schedule_Interval:
 		if m := k.Interval.GetMinutes(); m < 1 || m > maxInterval {
