@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -55,19 +54,6 @@ func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, us
 		}
 	}
 	s.DurationVar(p, name, def, usage+" (env "+env+")")
-}
-
-// Bool binds a bool flag with env fallback.
-func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
-	if v, ok := os.LookupEnv(env); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("%s=%q: %w", env, v, err))
-		} else {
-			def = b
-		}
-	}
-	s.BoolVar(p, name, def, usage+" (env "+env+")")
 }
 
 // Parse parses args, failing first on any malformed environment value. Like flag
