@@ -180,31 +180,41 @@ const (
 	AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE AlertCode = 7
 	// The profile's resource-sharing library does not exist locally.
 	AlertCode_ALERT_CODE_LIBRARY_MISSING AlertCode = 8
+	// The harvester stopped (shutdown or crash) before the run ended; the next run covers
+	// the same window again.
+	AlertCode_ALERT_CODE_INTERRUPTED AlertCode = 9
+	// Some fetched requests were not imported (unknown partner, unmapped library, invalid
+	// data, patron not approved); the run's events say which and why, and later runs retry them.
+	AlertCode_ALERT_CODE_REQUESTS_NOT_IMPORTED AlertCode = 10
 )
 
 // Enum value maps for AlertCode.
 var (
 	AlertCode_name = map[int32]string{
-		0: "ALERT_CODE_UNSPECIFIED",
-		1: "ALERT_CODE_AUTH_FAILED",
-		2: "ALERT_CODE_EXTERNAL_UNREACHABLE",
-		3: "ALERT_CODE_MAPPING_MISSING",
-		4: "ALERT_CODE_EXTERNAL_GARBAGE",
-		5: "ALERT_CODE_PROFILE_INCOMPLETE",
-		6: "ALERT_CODE_API_KEY_MISSING",
-		7: "ALERT_CODE_LEDGER_UNAVAILABLE",
-		8: "ALERT_CODE_LIBRARY_MISSING",
+		0:  "ALERT_CODE_UNSPECIFIED",
+		1:  "ALERT_CODE_AUTH_FAILED",
+		2:  "ALERT_CODE_EXTERNAL_UNREACHABLE",
+		3:  "ALERT_CODE_MAPPING_MISSING",
+		4:  "ALERT_CODE_EXTERNAL_GARBAGE",
+		5:  "ALERT_CODE_PROFILE_INCOMPLETE",
+		6:  "ALERT_CODE_API_KEY_MISSING",
+		7:  "ALERT_CODE_LEDGER_UNAVAILABLE",
+		8:  "ALERT_CODE_LIBRARY_MISSING",
+		9:  "ALERT_CODE_INTERRUPTED",
+		10: "ALERT_CODE_REQUESTS_NOT_IMPORTED",
 	}
 	AlertCode_value = map[string]int32{
-		"ALERT_CODE_UNSPECIFIED":          0,
-		"ALERT_CODE_AUTH_FAILED":          1,
-		"ALERT_CODE_EXTERNAL_UNREACHABLE": 2,
-		"ALERT_CODE_MAPPING_MISSING":      3,
-		"ALERT_CODE_EXTERNAL_GARBAGE":     4,
-		"ALERT_CODE_PROFILE_INCOMPLETE":   5,
-		"ALERT_CODE_API_KEY_MISSING":      6,
-		"ALERT_CODE_LEDGER_UNAVAILABLE":   7,
-		"ALERT_CODE_LIBRARY_MISSING":      8,
+		"ALERT_CODE_UNSPECIFIED":           0,
+		"ALERT_CODE_AUTH_FAILED":           1,
+		"ALERT_CODE_EXTERNAL_UNREACHABLE":  2,
+		"ALERT_CODE_MAPPING_MISSING":       3,
+		"ALERT_CODE_EXTERNAL_GARBAGE":      4,
+		"ALERT_CODE_PROFILE_INCOMPLETE":    5,
+		"ALERT_CODE_API_KEY_MISSING":       6,
+		"ALERT_CODE_LEDGER_UNAVAILABLE":    7,
+		"ALERT_CODE_LIBRARY_MISSING":       8,
+		"ALERT_CODE_INTERRUPTED":           9,
+		"ALERT_CODE_REQUESTS_NOT_IMPORTED": 10,
 	}
 )
 
@@ -1588,7 +1598,7 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x1fRUN_STATE_COMPLETED_WITH_ERRORS\x10\x05\x12\"\n" +
 	"\x1eRUN_STATE_COMPLETED_NO_RECORDS\x10\x06\x12\x14\n" +
 	"\x10RUN_STATE_FAILED\x10\a\x12\x15\n" +
-	"\x11RUN_STATE_ABORTED\x10\b*\xaf\x02\n" +
+	"\x11RUN_STATE_ABORTED\x10\b*\xf1\x02\n" +
 	"\tAlertCode\x12\x1a\n" +
 	"\x16ALERT_CODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ALERT_CODE_AUTH_FAILED\x10\x01\x12#\n" +
@@ -1598,7 +1608,10 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x1dALERT_CODE_PROFILE_INCOMPLETE\x10\x05\x12\x1e\n" +
 	"\x1aALERT_CODE_API_KEY_MISSING\x10\x06\x12!\n" +
 	"\x1dALERT_CODE_LEDGER_UNAVAILABLE\x10\a\x12\x1e\n" +
-	"\x1aALERT_CODE_LIBRARY_MISSING\x10\b*\x8c\x01\n" +
+	"\x1aALERT_CODE_LIBRARY_MISSING\x10\b\x12\x1a\n" +
+	"\x16ALERT_CODE_INTERRUPTED\x10\t\x12$\n" +
+	" ALERT_CODE_REQUESTS_NOT_IMPORTED\x10\n" +
+	"*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_CREATED\x10\x01\x12\x13\n" +
