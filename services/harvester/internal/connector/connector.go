@@ -1,0 +1,156 @@
+// Package connector is the harvester's view of an external ILL system: a stream of the
+// borrowing requests ordered in a window of days, and one request fetched by id. Each
+// system (Libris, later Netpunkt) implements Connector; the run never sees its wire format.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+)
+
+// Day is a zone-less calendar date, as external systems use for windows.
+type Day struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// DayOf returns t's calendar date in t's location.
+func DayOf(t time.Time) Day {
+	y, m, d := t.Date()
+	return Day{y, m, d}
+}
+
+// Time returns midnight UTC of the day.
+func (d Day) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
+
+// AddDays returns the day n days later (earlier for negative n).
+func (d Day) AddDays(n int) Day { return DayOf(d.Time().AddDate(0, 0, n)) }
+
+// Before reports whether d is strictly before o.
+func (d Day) Before(o Day) bool { return d.Time().Before(o.Time()) }
+
+// String formats YYYY-MM-DD.
+func (d Day) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
+
+// Window is an inclusive range of days.
+type Window struct{ From, To Day }
+
+func (w Window) String() string { return w.From.String() + ".." + w.To.String() }
+
+// Chunks splits w into consecutive windows of at most days days, oldest first.
+func (w Window) Chunks(days int) []Window {
+	if days < 1 {
+		days = 1
+	}
+	var out []Window
+	for from := w.From; !w.To.Before(from); from = from.AddDays(days) {
+		to := from.AddDays(days - 1)
+		if w.To.Before(to) {
+			to = w.To
+		}
+		out = append(out, Window{from, to})
+	}
+	return out
+}
+
+// RotaEntry is one candidate lender, by its external code.
+type RotaEntry struct {
+	Code     string
+	Active   bool
+	Response string
+}
+
+// Request is one external borrowing request in the system-neutral shape the run validates,
+// resolves and ingests. Library codes are the external system's (e.g. sigels), unresolved.
+type Request struct {
+	ExternalID        string // stable id (Libris lf_number); with the profile, the identity
+	ExternalRequestID string // the system's internal id (Libris request_id)
+	StatusRaw         string // external status exactly as received
+	Status            requestsv1.Status
+	LastModified      time.Time
+	OrderDay          Day
+
+	RequestingLibrary string // borrowing library's external code
+	PickupLibrary     string // delivery library's external code; may be empty
+	Lender            string // current lender's external code; empty when none is active
+	Rota              []RotaEntry
+
+	Bibliographic *requestsv1.Bibliographic
+	Format        requestsv1.Format
+	Media         requestsv1.Media
+
+	PatronID       string
+	PatronName     string
+	PatronApproved bool
+	Note           string
+
+	// Problem is set when the item was decoded but is unusable (a required field missing,
+	// a value out of range). The run reports it as FAILED with this reason and keeps going.
+	Problem string
+	// Warnings are non-fatal oddities (e.g. an unknown status string) worth an event note.
+	Warnings []string
+}
+
+// Connector is one external system bound to one profile's configuration and credentials.
+type Connector interface {
+	// Fetch streams the requests ordered in w to visit, in the order the system returns
+	// them. An error from visit stops the fetch and is returned as is.
+	Fetch(ctx context.Context, w Window, visit func(*Request) error) error
+	// Get fetches one request by external id; found is false when the system does not
+	// know it.
+	Get(ctx context.Context, externalID string) (req *Request, found bool, err error)
+}
+
+// Kind classifies a connector failure for the run's alert.
+type Kind int
+
+const (
+	// KindAuth: the system refused our credentials (HTTP 401/403).
+	KindAuth Kind = iota + 1
+	// KindUnreachable: the system did not answer usefully after retries (network, 5xx, timeout).
+	KindUnreachable
+	// KindGarbage: the system answered something we cannot decode.
+	KindGarbage
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindAuth:
+		return "auth"
+	case KindUnreachable:
+		return "unreachable"
+	case KindGarbage:
+		return "garbage"
+	}
+	return "unknown"
+}
+
+// Error is a connector failure. Message is safe to show to staff (never holds secrets).
+type Error struct {
+	Kind    Kind
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of err, or 0 when err is not a connector *Error.
+func KindOf(err error) Kind {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Kind
+	}
+	return 0
+}

@@ -1,0 +1,273 @@
+package run
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/store"
+)
+
+// pending is one fetched request on its way through a batch.
+type pending struct {
+	req   *connector.Request
+	event *harvesterv1.RunEvent // set once its fate is known
+	item  *requestsv1.IngestItem
+}
+
+// flush validates, resolves and ingests the collected batch, then records its events,
+// counters and retry-set changes in one transaction of the harvester's store.
+func (x *execution) flush() error {
+	if len(x.batch) == 0 {
+		return nil
+	}
+	batch := make([]*pending, len(x.batch))
+	for i, req := range x.batch {
+		batch[i] = &pending{req: req}
+	}
+	x.batch = x.batch[:0]
+
+	for _, p := range batch {
+		x.validate(p)
+	}
+	if err := x.resolve(batch); err != nil {
+		return err
+	}
+	if err := x.send(batch); err != nil {
+		return err
+	}
+
+	var c harvesterv1.RunCounters
+	b := store.Batch{RunID: x.id, Profile: x.code}
+	for _, p := range batch {
+		e := p.event
+		b.Events = append(b.Events, e)
+		c.Fetched++
+		switch e.GetOutcome() {
+		case harvesterv1.Outcome_OUTCOME_CREATED, harvesterv1.Outcome_OUTCOME_UPDATED, harvesterv1.Outcome_OUTCOME_UNCHANGED:
+			switch e.GetOutcome() {
+			case harvesterv1.Outcome_OUTCOME_CREATED:
+				c.Created++
+			case harvesterv1.Outcome_OUTCOME_UPDATED:
+				c.Updated++
+			default:
+				c.Unchanged++
+			}
+			b.Done = append(b.Done, e.GetExternalId())
+		case harvesterv1.Outcome_OUTCOME_SKIPPED:
+			c.Skipped++
+		default:
+			c.Failed++
+		}
+		// Whatever was not imported and can be fetched again by id is retried later.
+		if !imported(e.GetOutcome()) && e.GetExternalId() != "" && e.GetReasonCode() != reasonExternalGone {
+			b.Retry = append(b.Retry, store.RetryEntry{ExternalID: e.GetExternalId(), Reason: e.GetReasonCode()})
+		}
+	}
+	b.Update = func(run *harvesterv1.Run) {
+		k := run.Counters
+		k.Fetched += c.Fetched
+		k.Created += c.Created
+		k.Updated += c.Updated
+		k.Unchanged += c.Unchanged
+		k.Skipped += c.Skipped
+		k.Failed += c.Failed
+		run.Progress.Handled = k.Fetched
+	}
+	_, err := x.r.d.Store.RecordBatch(b)
+	return err
+}
+
+func imported(o harvesterv1.Outcome) bool {
+	return o == harvesterv1.Outcome_OUTCOME_CREATED || o == harvesterv1.Outcome_OUTCOME_UPDATED || o == harvesterv1.Outcome_OUTCOME_UNCHANGED
+}
+
+// validate decides what the harvester alone can: unusable data and unapproved patrons.
+func (x *execution) validate(p *pending) {
+	r := p.req
+	switch {
+	case r.Problem != "":
+		p.event = x.event(r.ExternalID, harvesterv1.Outcome_OUTCOME_FAILED, reasonInvalid, r.Problem, "")
+	case r.ExternalID == "":
+		p.event = x.event("", harvesterv1.Outcome_OUTCOME_FAILED, reasonInvalid, "the request has no external id", "")
+	case x.profile.GetRequireAuthentication() && !r.PatronApproved:
+		p.event = x.event(r.ExternalID, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonNotApproved,
+			"the profile requires authentication and the external system does not report the patron as approved yet; later runs check again", "")
+	}
+}
+
+// resolve maps the batch's lender, rota and pickup codes in one call each, and builds the
+// ingest items of the requests that can be imported.
+func (x *execution) resolve(batch []*pending) error {
+	var partnerCodes, libraryCodes []string
+	seenP, seenL := map[string]bool{}, map[string]bool{}
+	for _, p := range batch {
+		if p.event != nil {
+			continue
+		}
+		codes := []string{p.req.Lender}
+		for _, e := range p.req.Rota {
+			codes = append(codes, e.Code)
+		}
+		for _, c := range codes {
+			if c != "" && !seenP[c] {
+				seenP[c] = true
+				partnerCodes = append(partnerCodes, c)
+			}
+		}
+		if c := p.req.PickupLibrary; c != "" && !seenL[c] {
+			seenL[c] = true
+			libraryCodes = append(libraryCodes, c)
+		}
+	}
+	partners := map[string]*mappingv1.Partner{}
+	for _, chunk := range chunks(partnerCodes, resolveMax) {
+		res, err := x.r.d.Mapping.ResolvePartnerCodes(x.ctx, &mappingv1.ResolvePartnerCodesRequest{Codes: chunk})
+		if err != nil {
+			return x.serviceFailure("mapping", err)
+		}
+		for _, r := range res.GetResolutions() {
+			if r.GetFound() {
+				partners[r.GetCode()] = r.GetPartner()
+			}
+		}
+	}
+	libraries := map[string]string{}
+	for _, chunk := range chunks(libraryCodes, resolveMax) {
+		res, err := x.r.d.Mapping.ResolveLibraryCodes(x.ctx, &mappingv1.ResolveLibraryCodesRequest{System: x.profile.GetSystem(), ExternalCodes: chunk})
+		if err != nil {
+			return x.serviceFailure("mapping", err)
+		}
+		for _, r := range res.GetResolutions() {
+			if r.GetFound() {
+				libraries[r.GetExternalCode()] = r.GetLocalLibraryCode()
+			}
+		}
+	}
+	for _, p := range batch {
+		if p.event != nil {
+			continue
+		}
+		r := p.req
+		partner := ""
+		if r.Lender != "" {
+			pt, ok := partners[r.Lender]
+			if !ok {
+				p.event = x.event(r.ExternalID, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonPartnerUnknown,
+					fmt.Sprintf("lender %q is not a partner; create partners/%s and a later run imports this request", r.Lender, r.Lender), "")
+				continue
+			}
+			partner = pt.GetName()
+		}
+		pickup := x.owner
+		if r.PickupLibrary != "" {
+			local, ok := libraries[r.PickupLibrary]
+			if !ok {
+				p.event = x.event(r.ExternalID, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonLibraryUnmapped,
+					fmt.Sprintf("pickup library %q has no %s library mapping; add one and a later run imports this request", r.PickupLibrary, systemName(x.profile.GetSystem())), "")
+				continue
+			}
+			pickup = local
+		}
+		rota := make([]*requestsv1.RotaEntry, len(r.Rota))
+		for i, e := range r.Rota {
+			rota[i] = &requestsv1.RotaEntry{PartnerCode: e.Code, Partner: partners[e.Code].GetName(), Active: e.Active, Response: e.Response}
+		}
+		p.item = &requestsv1.IngestItem{
+			ExternalReference: &requestsv1.ExternalReference{
+				System:            x.profile.GetSystem(),
+				Profile:           x.profile.GetName(),
+				ExternalId:        r.ExternalID,
+				ExternalRequestId: r.ExternalRequestID,
+				StatusRaw:         r.StatusRaw,
+				LastModifiedTime:  timestamppb.New(r.LastModified),
+			},
+			ExternalStatus: r.Status,
+			Owner:          x.owner,
+			Partner:        partner,
+			Rota:           rota,
+			Bibliographic:  proto.CloneOf(r.Bibliographic),
+			Format:         r.Format,
+			Media:          r.Media,
+			Requester:      &requestsv1.Requester{PatronId: r.PatronID, Name: r.PatronName, Approved: r.PatronApproved},
+			PickupLocation: pickup,
+			Note:           r.Note,
+		}
+	}
+	return nil
+}
+
+// send ingests the batch's items as one ledger batch and turns the answers into events.
+func (x *execution) send(batch []*pending) error {
+	var items []*requestsv1.IngestItem
+	var owners []*pending
+	for _, p := range batch {
+		if p.item != nil {
+			items = append(items, p.item)
+			owners = append(owners, p)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	x.batchNo++
+	batchID := x.name + "/batches/" + strconv.Itoa(x.batchNo)
+	if err := x.ingest.Send(&requestsv1.IngestBorrowingRequestsRequest{BatchId: batchID, Run: x.name, Items: items}); err != nil {
+		return x.ledgerFailure(err)
+	}
+	resp, err := x.ingest.Recv()
+	if err != nil {
+		return x.ledgerFailure(err)
+	}
+	if resp.GetBatchId() != batchID || len(resp.GetResults()) != len(items) {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger answered batch %s with %d results for %d items", resp.GetBatchId(), len(resp.GetResults()), len(items))
+	}
+	for i, res := range resp.GetResults() {
+		p := owners[i]
+		id := p.req.ExternalID
+		var e *harvesterv1.RunEvent
+		switch res.GetOutcome() {
+		case requestsv1.IngestOutcome_INGEST_OUTCOME_CREATED:
+			e = x.event(id, harvesterv1.Outcome_OUTCOME_CREATED, "", "", res.GetBorrowingRequest())
+		case requestsv1.IngestOutcome_INGEST_OUTCOME_UPDATED:
+			e = x.event(id, harvesterv1.Outcome_OUTCOME_UPDATED, "", "", res.GetBorrowingRequest())
+		case requestsv1.IngestOutcome_INGEST_OUTCOME_UNCHANGED:
+			e = x.event(id, harvesterv1.Outcome_OUTCOME_UNCHANGED, "", "", res.GetBorrowingRequest())
+		default:
+			e = x.event(id, harvesterv1.Outcome_OUTCOME_FAILED, reasonLedgerRejected, "the ledger refused the request: "+res.GetReason(), "")
+		}
+		if len(p.req.Warnings) > 0 && imported(e.GetOutcome()) {
+			e.ReasonCode, e.Reason = reasonExternalWarning, strings.Join(p.req.Warnings, "; ")
+			x.warned = true
+		}
+		p.event = e
+	}
+	return nil
+}
+
+func (x *execution) ledgerFailure(err error) error {
+	if x.ctx.Err() != nil {
+		return x.ctx.Err()
+	}
+	return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger failed during ingest: %s", status.Convert(err).Message())
+}
+
+func chunks(s []string, n int) [][]string {
+	var out [][]string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	if len(s) > 0 {
+		out = append(out, s)
+	}
+	return out
+}

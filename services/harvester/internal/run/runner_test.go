@@ -1,0 +1,432 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/rpc"
+	"github.com/interloan/interloan/platform/server/servertest"
+	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/store"
+)
+
+// The runner is tested against small in-memory stand-ins of the other services served
+// over bufconn with the production server stack; the end-to-end test in the root module
+// runs it against the real services and the fake Libris.
+
+type fakeProfiles struct {
+	profilesv1.UnimplementedProfileServiceServer
+	profilesv1.UnimplementedProfileCredentialsServiceServer
+	mu      sync.Mutex
+	profile *profilesv1.IntegrationProfile
+	key     string
+}
+
+func (f *fakeProfiles) GetIntegrationProfile(_ context.Context, r *profilesv1.GetIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.GetName() != f.profile.GetName() {
+		return nil, status.Error(codes.NotFound, "no such profile")
+	}
+	return f.profile, nil
+}
+
+func (f *fakeProfiles) GetProfileCredentials(context.Context, *profilesv1.GetProfileCredentialsRequest) (*profilesv1.ProfileCredentials, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.key == "" {
+		return nil, status.Error(codes.FailedPrecondition, "no key")
+	}
+	return &profilesv1.ProfileCredentials{ApiKey: f.key}, nil
+}
+
+type fakeMapping struct {
+	mappingv1.UnimplementedMappingServiceServer
+	mu        sync.Mutex
+	libraries map[string]string // external → local
+	partners  map[string]bool   // upper-cased codes
+}
+
+func (f *fakeMapping) ResolveLibraryCodes(_ context.Context, r *mappingv1.ResolveLibraryCodesRequest) (*mappingv1.ResolveLibraryCodesResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &mappingv1.ResolveLibraryCodesResponse{}
+	for _, c := range r.GetExternalCodes() {
+		local, ok := f.libraries[c]
+		out.Resolutions = append(out.Resolutions, &mappingv1.LibraryCodeResolution{ExternalCode: c, Found: ok, LocalLibraryCode: local})
+	}
+	return out, nil
+}
+
+func (f *fakeMapping) ResolvePartnerCodes(_ context.Context, r *mappingv1.ResolvePartnerCodesRequest) (*mappingv1.ResolvePartnerCodesResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &mappingv1.ResolvePartnerCodesResponse{}
+	for _, c := range r.GetCodes() {
+		res := &mappingv1.PartnerCodeResolution{Code: c}
+		if up := strings.ToUpper(c); f.partners[up] {
+			res.Found, res.Partner = true, &mappingv1.Partner{Name: "partners/" + up, Code: up}
+		}
+		out.Resolutions = append(out.Resolutions, res)
+	}
+	return out, nil
+}
+
+// fakeLedger answers like the ledger: CREATED once per (profile, external id), UPDATED
+// for a newer last_modified, UNCHANGED otherwise.
+type fakeLedger struct {
+	requestsv1.UnimplementedIngestServiceServer
+	mu      sync.Mutex
+	seen    map[string]time.Time
+	batches int
+	failAt  int // fail the stream on this batch number (1-based); 0 never
+}
+
+func (f *fakeLedger) IngestBorrowingRequests(s grpc.BidiStreamingServer[requestsv1.IngestBorrowingRequestsRequest, requestsv1.IngestBorrowingRequestsResponse]) error {
+	for {
+		req, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.batches++
+		if f.batches == f.failAt {
+			f.mu.Unlock()
+			return status.Error(codes.Unavailable, "disk on fire")
+		}
+		resp := &requestsv1.IngestBorrowingRequestsResponse{BatchId: req.GetBatchId()}
+		for _, it := range req.GetItems() {
+			id := it.GetExternalReference().GetExternalId()
+			lm := it.GetExternalReference().GetLastModifiedTime().AsTime()
+			res := &requestsv1.IngestResult{ExternalId: id, BorrowingRequest: "borrowingRequests/" + id}
+			prev, ok := f.seen[id]
+			switch {
+			case !ok:
+				res.Outcome = requestsv1.IngestOutcome_INGEST_OUTCOME_CREATED
+				f.seen[id] = lm
+			case lm.After(prev):
+				res.Outcome = requestsv1.IngestOutcome_INGEST_OUTCOME_UPDATED
+				f.seen[id] = lm
+			default:
+				res.Outcome = requestsv1.IngestOutcome_INGEST_OUTCOME_UNCHANGED
+			}
+			resp.Results = append(resp.Results, res)
+		}
+		f.mu.Unlock()
+		if err := s.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// fakeConnector serves requests by order day; fetchErr fails Fetch.
+type fakeConnector struct {
+	mu       sync.Mutex
+	reqs     []*connector.Request
+	windows  []connector.Window
+	fetchErr error
+}
+
+func (f *fakeConnector) Fetch(_ context.Context, w connector.Window, visit func(*connector.Request) error) error {
+	f.mu.Lock()
+	f.windows = append(f.windows, w)
+	var out []*connector.Request
+	for _, r := range f.reqs {
+		if !r.OrderDay.Before(w.From) && !w.To.Before(r.OrderDay) {
+			c := *r
+			out = append(out, &c)
+		}
+	}
+	err := f.fetchErr
+	f.mu.Unlock()
+	for _, r := range out {
+		if err := visit(r); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (f *fakeConnector) Get(_ context.Context, id string) (*connector.Request, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.reqs {
+		if r.ExternalID == id {
+			c := *r
+			return &c, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+type harness struct {
+	runner   *Runner
+	store    *store.Store
+	profiles *fakeProfiles
+	mapping  *fakeMapping
+	ledger   *fakeLedger
+	conn     *fakeConnector
+	now      time.Time
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{
+		profiles: &fakeProfiles{key: "secret-key", profile: &profilesv1.IntegrationProfile{
+			Name: "integrationProfiles/lib", Code: "lib", DisplayName: "Libris", System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
+			SystemConfig:           &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: "http://x", LibraryCode: "Abc"}},
+			ResourceSharingLibrary: "MAIN", Active: true,
+			HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: 2026, Month: 11, Day: 20}},
+			Readiness:    &profilesv1.Readiness{Runnable: true},
+		}},
+		mapping: &fakeMapping{libraries: map[string]string{"Abc": "MAIN"}, partners: map[string]bool{"XYZ": true}},
+		ledger:  &fakeLedger{seen: map[string]time.Time{}},
+		conn:    &fakeConnector{},
+		now:     time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC),
+	}
+	cc := servertest.Dial(t, func(s *grpc.Server) {
+		profilesv1.RegisterProfileServiceServer(s, h.profiles)
+		profilesv1.RegisterProfileCredentialsServiceServer(s, h.profiles)
+		mappingv1.RegisterMappingServiceServer(s, h.mapping)
+		requestsv1.RegisterIngestServiceServer(s, h.ledger)
+	})
+	st, err := store.Open(filepath.Join(t.TempDir(), "harvester.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	h.store = st
+	h.runner = New(ctx, Deps{
+		Store: st, Profiles: profilesv1.NewProfileServiceClient(cc), Credentials: profilesv1.NewProfileCredentialsServiceClient(cc),
+		Mapping: mappingv1.NewMappingServiceClient(cc), Ingest: requestsv1.NewIngestServiceClient(cc),
+		Connect: func(p *profilesv1.IntegrationProfile, key string) (connector.Connector, error) {
+			if key != "secret-key" {
+				return nil, errors.New("wrong key handed to the connector")
+			}
+			return h.conn, nil
+		},
+		Now:       func() time.Time { return h.now },
+		BatchSize: 3,
+	})
+	t.Cleanup(func() { cancel(); h.runner.Wait() })
+	return h
+}
+
+func req(id string, day int, lender string, lm int64) *connector.Request {
+	return &connector.Request{
+		ExternalID: id, ExternalRequestID: "1" + id, StatusRaw: "Läst", Status: requestsv1.Status_STATUS_REQUEST_SENT,
+		LastModified: time.Unix(lm, 0), OrderDay: connector.Day{Year: 2026, Month: 11, Day: day},
+		RequestingLibrary: "Abc", Lender: lender, Rota: []connector.RotaEntry{{Code: lender, Active: true}},
+		Bibliographic: &requestsv1.Bibliographic{Title: "Boken"}, PatronApproved: true,
+	}
+}
+
+// runOnce starts a run and waits for its end.
+func (h *harness) runOnce(t *testing.T) *harvesterv1.Run {
+	t.Helper()
+	r, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "tester", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := ParseRunName(r.GetName())
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := h.store.GetRun(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := got.GetState(); s != harvesterv1.RunState_RUN_STATE_PENDING && s != harvesterv1.RunState_RUN_STATE_RUNNING {
+			h.runner.Wait()
+			return got
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("run did not end")
+	return nil
+}
+
+func (h *harness) events(t *testing.T, run *harvesterv1.Run) map[string]*harvesterv1.RunEvent {
+	t.Helper()
+	id, _ := ParseRunName(run.GetName())
+	evs, _, err := h.store.ListRunEvents(id, 0, nil, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*harvesterv1.RunEvent{}
+	for _, e := range evs {
+		out[e.GetExternalId()] = e
+	}
+	return out
+}
+
+func TestRunImportsSkipsAndRetries(t *testing.T) {
+	h := newHarness(t)
+	h.conn.reqs = []*connector.Request{
+		req("Abc-261125-0001", 25, "Xyz", 100),
+		req("Abc-261125-0002", 25, "xyz", 100), // other case: still the partner
+		req("Abc-261126-0001", 26, "Nope", 100),
+		req("Abc-261126-0002", 26, "Xyz", 100),
+		{ExternalID: "Abc-261127-0001", OrderDay: connector.Day{Year: 2026, Month: 11, Day: 27}, Problem: "last_modified is missing"},
+	}
+	run := h.runOnce(t)
+	if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_ERRORS {
+		t.Fatalf("state = %v, alerts %v", run.GetState(), run.GetAlerts())
+	}
+	c := run.GetCounters()
+	if c.GetFetched() != 5 || c.GetCreated() != 3 || c.GetSkipped() != 1 || c.GetFailed() != 1 {
+		t.Fatalf("counters = %v", c)
+	}
+	ev := h.events(t, run)
+	if e := ev["Abc-261126-0001"]; e.GetReasonCode() != reasonPartnerUnknown || !strings.Contains(e.GetReason(), `"Nope"`) {
+		t.Fatalf("unknown partner event = %v", e)
+	}
+	if e := ev["Abc-261127-0001"]; e.GetOutcome() != harvesterv1.Outcome_OUTCOME_FAILED || e.GetReasonCode() != reasonInvalid {
+		t.Fatalf("invalid event = %v", e)
+	}
+	if e := ev["Abc-261125-0001"]; e.GetBorrowingRequest() == "" {
+		t.Fatalf("created event without ledger link: %v", e)
+	}
+	if w := h.conn.windows[0]; w.From.String() != "2026-11-20" || w.To.String() != "2026-11-27" {
+		t.Fatalf("first window %v, want harvest start .. today", w)
+	}
+	cur, ok, _ := h.store.Cursor("lib")
+	if !ok || cur.Format(time.DateOnly) != "2026-11-27" {
+		t.Fatalf("cursor = %v %v", cur, ok)
+	}
+
+	// The partner appears; days later the window no longer holds the request, but the
+	// retry set fetches it by id and imports it.
+	h.mapping.partners["NOPE"] = true
+	h.now = h.now.AddDate(0, 0, 5)
+	run = h.runOnce(t)
+	ev = h.events(t, run)
+	if e := ev["Abc-261126-0001"]; e.GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED {
+		t.Fatalf("retried request: %v", e)
+	}
+	if w := h.conn.windows[1]; w.From.String() != "2026-11-25" {
+		t.Fatalf("second window starts %v, want cursor minus overlap", w.From)
+	}
+}
+
+func TestRunSecondPassUnchangedThenUpdated(t *testing.T) {
+	h := newHarness(t)
+	h.conn.reqs = []*connector.Request{req("Abc-261126-0001", 26, "Xyz", 100), req("Abc-261126-0002", 26, "Xyz", 100)}
+	if r := h.runOnce(t); r.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || r.GetCounters().GetCreated() != 2 {
+		t.Fatalf("first run %v %v", r.GetState(), r.GetCounters())
+	}
+	if r := h.runOnce(t); r.GetCounters().GetUnchanged() != 2 {
+		t.Fatalf("second run %v", r.GetCounters())
+	}
+	h.conn.reqs[1].LastModified = time.Unix(200, 0)
+	if r := h.runOnce(t); r.GetCounters().GetUpdated() != 1 || r.GetCounters().GetUnchanged() != 1 {
+		t.Fatalf("third run %v", r.GetCounters())
+	}
+}
+
+func TestRunFailures(t *testing.T) {
+	cases := []struct {
+		name   string
+		setup  func(h *harness)
+		alert  harvesterv1.AlertCode
+		cursor bool
+	}{
+		{"unmapped library", func(h *harness) { delete(h.mapping.libraries, "Abc") }, harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING, false},
+		{"no key", func(h *harness) { h.profiles.key = "" }, harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, false},
+		{"incomplete", func(h *harness) {
+			h.profiles.profile.Readiness = &profilesv1.Readiness{MissingFields: []string{"libris.base_url"}}
+		}, harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, false},
+		{"auth", func(h *harness) {
+			h.conn.fetchErr = &connector.Error{Kind: connector.KindAuth, Message: "Libris refused the API key"}
+		}, harvesterv1.AlertCode_ALERT_CODE_AUTH_FAILED, false},
+		{"garbage", func(h *harness) {
+			h.conn.fetchErr = &connector.Error{Kind: connector.KindGarbage, Message: "not JSON"}
+		}, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE, false},
+		{"ledger down mid-run", func(h *harness) { h.ledger.failAt = 2 }, harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			for i := range 7 {
+				h.conn.reqs = append(h.conn.reqs, req("Abc-261126-000"+string(rune('1'+i)), 26, "Xyz", 100))
+			}
+			tc.setup(h)
+			run := h.runOnce(t)
+			if run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED {
+				t.Fatalf("state = %v", run.GetState())
+			}
+			if a := run.GetAlerts(); len(a) == 0 || a[len(a)-1].GetCode() != tc.alert || a[len(a)-1].GetMessage() == "" {
+				t.Fatalf("alerts = %v, want %v", a, tc.alert)
+			}
+			if strings.Contains(run.String(), "secret-key") {
+				t.Fatal("the API key leaked into the run")
+			}
+			if _, ok, _ := h.store.Cursor("lib"); ok != tc.cursor {
+				t.Fatalf("cursor set = %v", ok)
+			}
+			if tc.alert == harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING && (len(h.conn.windows) != 0 || h.ledger.batches != 0) {
+				t.Fatal("a run without its library mapping reached the external system or the ledger")
+			}
+		})
+	}
+}
+
+func TestRunNoRecordsAndOneAtATime(t *testing.T) {
+	h := newHarness(t)
+	if r := h.runOnce(t); r.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_NO_RECORDS {
+		t.Fatalf("state = %v", r.GetState())
+	}
+	// Hold the connector so the run stays active, then start again.
+	block := make(chan struct{})
+	h.conn.reqs = []*connector.Request{req("Abc-261126-0001", 26, "Xyz", 100)}
+	h.runner.d.Connect = func(*profilesv1.IntegrationProfile, string) (connector.Connector, error) {
+		return blockingConnector{h.conn, block}, nil
+	}
+	first, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "req-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "b", "")
+	servertest.RequireError(t, toStatus(err), codes.FailedPrecondition, ReasonRunInProgress)
+	again, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "req-1")
+	if err != nil || again.GetName() != first.GetName() {
+		t.Fatalf("retried start = %v, %v; want %s", again.GetName(), err, first.GetName())
+	}
+	_, err = h.runner.Start(context.Background(), "integrationProfiles/missing", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "")
+	servertest.RequireError(t, toStatus(err), codes.NotFound, ReasonProfileNotFound)
+	close(block)
+	h.runner.Wait()
+}
+
+type blockingConnector struct {
+	*fakeConnector
+	block chan struct{}
+}
+
+func (b blockingConnector) Fetch(ctx context.Context, w connector.Window, visit func(*connector.Request) error) error {
+	<-b.block
+	return b.fakeConnector.Fetch(ctx, w, visit)
+}
+
+func toStatus(err error) error {
+	return rpc.ToStatus(context.Background(), logging.Discard(), err)
+}
