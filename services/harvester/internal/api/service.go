@@ -61,7 +61,9 @@ func (s *Service) ListRuns(_ context.Context, req *harvesterv1.ListRunsRequest) 
 	}
 	f.State = req.GetState()
 	runs, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{"runs", f.ProfileCode, f.State.String()},
-		func(after []byte, limit int) ([]*harvesterv1.Run, []byte, error) { return s.store.ListRuns(f, after, limit) })
+		func(after []byte, limit int) ([]*harvesterv1.Run, []byte, error) {
+			return s.store.ListRuns(f, after, limit)
+		})
 	if err != nil {
 		return nil, err
 	}

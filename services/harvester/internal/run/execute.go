@@ -270,7 +270,10 @@ func (x *execution) retry() error {
 			"the external system no longer knows this request; it leaves the retry set", "")
 	}
 	_, err = x.r.d.Store.RecordBatch(store.Batch{RunID: x.id, Events: events, Profile: x.code, Done: gone,
-		Update: func(run *harvesterv1.Run) { run.Counters.Fetched += int64(len(gone)); run.Counters.Skipped += int64(len(gone)) }})
+		Update: func(run *harvesterv1.Run) {
+			run.Counters.Fetched += int64(len(gone))
+			run.Counters.Skipped += int64(len(gone))
+		}})
 	return err
 }
 
@@ -346,4 +349,3 @@ func windowTimes(w connector.Window, loc *time.Location) (time.Time, time.Time) 
 	end := time.Date(w.To.Year, w.To.Month, w.To.Day, 0, 0, 0, 0, loc).AddDate(0, 0, 1).Add(-time.Second)
 	return start, end
 }
-
