@@ -1,0 +1,101 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+)
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newRun(id uint64) *harvesterv1.Run {
+	return &harvesterv1.Run{Name: RunName(id), State: harvesterv1.RunState_RUN_STATE_RUNNING, Counters: &harvesterv1.RunCounters{}, Progress: &harvesterv1.Progress{}}
+}
+
+func TestRequestIDReturnsTheSameRun(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "h.db"))
+	defer s.Close()
+	a, created, err := s.CreateRun("p", "req", newRun)
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	b, created, err := s.CreateRun("p", "req", newRun)
+	if err != nil || created || b.GetName() != a.GetName() {
+		t.Fatalf("retry: %v %v %v", b.GetName(), created, err)
+	}
+	got, ok, err := s.RunByRequest("req")
+	if err != nil || !ok || got.GetName() != a.GetName() {
+		t.Fatalf("RunByRequest: %v %v %v", got, ok, err)
+	}
+	if _, ok, _ := s.RunByRequest("other"); ok {
+		t.Fatal("unknown request id found")
+	}
+}
+
+func TestBatchEventsCountersRetryAndCursorSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s := open(t, path)
+	r, _, _ := s.CreateRun("p", "", newRun)
+	_, _, _ = s.CreateRun("q", "", newRun) // another run's events must not interleave
+	id := uint64(1)
+	_, err := s.RecordBatch(Batch{RunID: id, Profile: "p",
+		Events: []*harvesterv1.RunEvent{{ExternalId: "A"}, {ExternalId: "B"}},
+		Retry:  []RetryEntry{{ExternalID: "B", Reason: "PARTNER_UNKNOWN"}, {ExternalID: "C", Reason: "LIBRARY_UNMAPPED"}},
+		Update: func(r *harvesterv1.Run) { r.Counters.Fetched += 2 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordBatch(Batch{RunID: 2, Profile: "q", Events: []*harvesterv1.RunEvent{{ExternalId: "Z"}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.RecordBatch(Batch{RunID: id, Profile: "p", Events: []*harvesterv1.RunEvent{{ExternalId: "C"}}, Done: []string{"C"},
+		Update: func(r *harvesterv1.Run) { r.Counters.Fetched++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	if _, err := s.FinishRun(id, "p", false, day, func(r *harvesterv1.Run) { r.State = harvesterv1.RunState_RUN_STATE_FAILED }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Cursor("p"); ok {
+		t.Fatal("a failed run moved the cursor")
+	}
+	if _, err := s.FinishRun(id, "p", true, day, func(r *harvesterv1.Run) {}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = open(t, path)
+	defer s.Close()
+	got, err := s.GetRun(id)
+	if err != nil || got.GetCounters().GetFetched() != 3 || got.GetName() != r.GetName() {
+		t.Fatalf("run after reopen: %v %v", got, err)
+	}
+	evs, next, err := s.ListRunEvents(id, 0, nil, 10)
+	if err != nil || next != nil || len(evs) != 3 || evs[2].GetName() != "runs/1/events/3" || evs[2].GetExternalId() != "C" {
+		t.Fatalf("events: %v %v %v", evs, next, err)
+	}
+	retry, _ := s.Retry("p")
+	if len(retry) != 1 || retry[0].ExternalID != "B" || retry[0].Reason != "PARTNER_UNKNOWN" {
+		t.Fatalf("retry set = %v", retry)
+	}
+	if cur, ok, _ := s.Cursor("p"); !ok || !cur.Equal(day) {
+		t.Fatalf("cursor = %v %v", cur, ok)
+	}
+	active, _ := s.Active()
+	if len(active) != 1 || active[0].GetName() != "runs/2" {
+		t.Fatalf("active = %v", active)
+	}
+	if _, err := s.GetRun(99); err != ErrNotFound {
+		t.Fatalf("missing run: %v", err)
+	}
+}
