@@ -1,6 +1,10 @@
-// Package app runs the REST gateway. In this release it serves only /healthz and /readyz
-// (ready when every upstream service answers SERVING on grpc.health.v1); the REST routes
-// for all services arrive with the import-path issue.
+// Package app runs the REST gateway: every RPC of ProfileService, MappingService,
+// HarvesterService and RequestService that has an HTTP binding is served under /v1/...
+// through grpc-gateway, forwarded over real gRPC client connections to the upstream
+// services (the internal ProfileCredentialsService and IngestService have no binding and
+// are never reachable here). Beside the API it serves the generated OpenAPI document at
+// /openapi.json, /healthz (the process is up) and /readyz (every upstream answers SERVING
+// on grpc.health.v1).
 package app
 
 import (
@@ -10,13 +14,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
@@ -49,7 +52,57 @@ func (c *Config) Bind(s *config.Set) {
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
 }
 
-// Run serves until ctx ends.
+// Upstreams are the gRPC connections to the four services the gateway exposes. One set
+// serves both the REST routes and the readiness checks.
+type Upstreams struct {
+	Profiles, Mapping, Harvester, Requests *grpc.ClientConn
+}
+
+// maxUpstreamMsg matches the services' own receive limit (platform/server), so a large
+// page the upstream may send is not refused by the gateway.
+const maxUpstreamMsg = 16 << 20
+
+// Dial creates the client connections to the upstream addresses in cfg. grpc.NewClient
+// connects lazily, so Dial succeeds while an upstream is still down; /readyz reports it.
+func Dial(cfg Config) (Upstreams, error) {
+	var up Upstreams
+	for _, u := range []struct {
+		name, addr string
+		conn       **grpc.ClientConn
+	}{
+		{"profiles", cfg.ProfilesAddr, &up.Profiles},
+		{"mapping", cfg.MappingAddr, &up.Mapping},
+		{"harvester", cfg.HarvesterAddr, &up.Harvester},
+		{"requests", cfg.RequestsAddr, &up.Requests},
+	} {
+		conn, err := grpc.NewClient(u.addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			// Readiness checks would drown the traces, as they do on the servers' side.
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxUpstreamMsg)))
+		if err != nil {
+			_ = up.Close()
+			return Upstreams{}, fmt.Errorf("gateway: %s upstream %q: %w", u.name, u.addr, err)
+		}
+		*u.conn = conn
+	}
+	return up, nil
+}
+
+// Close closes every connection that is set.
+func (u Upstreams) Close() error {
+	var errs []error
+	for _, c := range []*grpc.ClientConn{u.Profiles, u.Mapping, u.Harvester, u.Requests} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx ends, then shuts down gracefully: in-flight requests get
+// ShutdownGrace to finish, after which the remaining connections (typically watch
+// streams, which never finish by themselves) are closed.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if log == nil {
@@ -58,15 +111,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 10 * time.Second
 	}
-	upstreams := map[string]string{"profiles": cfg.ProfilesAddr, "mapping": cfg.MappingAddr, "harvester": cfg.HarvesterAddr, "requests": cfg.RequestsAddr}
-	checks := map[string]healthpb.HealthClient{}
-	for name, addr := range upstreams {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
-		if err != nil {
-			return fmt.Errorf("gateway: %s upstream %q: %w", name, addr, err)
-		}
-		defer conn.Close()
-		checks[name] = healthpb.NewHealthClient(conn)
+	up, err := Dial(cfg)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	handler, err := NewHandler(up, Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 
 	lis := cfg.HTTPListener
@@ -77,7 +129,15 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		lis = l
 	}
-	srv := &http.Server{Handler: healthMux(checks), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		// No ReadTimeout/WriteTimeout: they would cut watch streams. The body has its own
+		// read deadline (Options.BodyReadTimeout).
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	log.Info("serving", "http_addr", lis.Addr().String())
@@ -91,37 +151,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("gateway: shutdown: %w", err)
+	if err := srv.Shutdown(sctx); err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("gateway: shutdown: %w", err)
+		}
+		log.Warn("graceful shutdown timed out; closing the remaining connections")
+		_ = srv.Close()
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// healthMux serves /healthz (the gateway process is up) and /readyz (every upstream
-// answers SERVING), naming the upstreams that are not ready.
-func healthMux(checks map[string]healthpb.HealthClient) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		var down []string
-		for name, hc := range checks {
-			resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-			if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
-				down = append(down, name)
-			}
-		}
-		if len(down) > 0 {
-			slices.Sort(down)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "not ready: %v\n", down)
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	return mux
 }

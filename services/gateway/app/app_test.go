@@ -9,12 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 )
 
 // TestReadyzNamesDownUpstreams runs the gateway against one live upstream and three
-// addresses where nothing listens: /healthz is fine, /readyz is 503 naming the others.
+// addresses where nothing listens: /healthz is fine, /readyz is 503 naming the others,
+// and the REST routes Run serves reach the live one.
 func TestReadyzNamesDownUpstreams(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -38,6 +41,11 @@ func TestReadyzNamesDownUpstreams(t *testing.T) {
 	code, body := get(t, base+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "harvester mapping requests") || strings.Contains(body, "profiles") {
 		t.Fatalf("/readyz = %d %q", code, body)
+	}
+	// The live upstream implements no ProfileService, so the route reaching it is a 501.
+	do(t, "GET", base+"/v1/integrationProfiles/X", "").expectError(t, http.StatusNotImplemented, codes.Unimplemented, "UNIMPLEMENTED")
+	if code, _ := get(t, base+"/openapi.json"); code != http.StatusOK {
+		t.Fatalf("/openapi.json = %d", code)
 	}
 	cancel()
 	if err := <-done; err != nil {
