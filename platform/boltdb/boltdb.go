@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -94,6 +95,13 @@ func TimeKey(t time.Time, suffix []byte) []byte {
 	return append(k, suffix...)
 }
 
+// ReverseTimeKey is TimeKey with the time inverted (MaxUint64 − Unix nanoseconds), so
+// byte order is newest first: a forward cursor walk lists the most recent entries first.
+func ReverseTimeKey(t time.Time, suffix []byte) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(suffix)), math.MaxUint64-uint64(t.UnixNano()))
+	return append(k, suffix...)
+}
+
 // Copy returns a copy of b: values from bbolt are only valid inside their transaction.
 func Copy(b []byte) []byte {
 	if b == nil {
@@ -109,6 +117,15 @@ func Copy(b []byte) []byte {
 // follow it, which is what a next_page_token needs. Keys and values passed to visit are
 // only valid during the call.
 func Page(c *bolt.Cursor, prefix, after []byte, limit int, visit func(k, v []byte) (bool, error)) (last []byte, more bool, err error) {
+	return PageBounded(c, prefix, after, limit, 0, visit)
+}
+
+// PageBounded is Page that also stops once it has examined maxScan keys (no bound when
+// maxScan <= 0), so a filter that rejects most keys cannot walk a whole bucket in one
+// call. Stopped by the bound, it returns the last key examined (accepted or not) and
+// whether keys of the range follow: the next page resumes there, and a short (even empty)
+// page with a next token is what AIP-158 allows.
+func PageBounded(c *bolt.Cursor, prefix, after []byte, limit, maxScan int, visit func(k, v []byte) (bool, error)) (last []byte, more bool, err error) {
 	var k, v []byte
 	if after == nil {
 		k, v = c.Seek(prefix)
@@ -118,18 +135,26 @@ func Page(c *bolt.Cursor, prefix, after []byte, limit int, visit func(k, v []byt
 			k, v = c.Next()
 		}
 	}
-	n := 0
+	n, scanned := 0, 0
+	var examined []byte
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if n == limit {
 			return last, true, nil
+		}
+		if maxScan > 0 && scanned == maxScan {
+			return examined, true, nil
 		}
 		ok, err := visit(k, v)
 		if err != nil {
 			return nil, false, err
 		}
+		scanned++
+		if ok || maxScan > 0 { // unbounded walks need only accepted keys
+			examined = Copy(k)
+		}
 		if ok {
 			n++
-			last = Copy(k)
+			last = examined
 		}
 	}
 	return last, false, nil

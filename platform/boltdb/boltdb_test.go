@@ -80,6 +80,12 @@ func TestKeysSortInOrder(t *testing.T) {
 	if bytes.Compare(TimeKey(t0, []byte("z")), TimeKey(t0.Add(time.Nanosecond), []byte("a"))) >= 0 {
 		t.Error("TimeKey order")
 	}
+	if bytes.Compare(ReverseTimeKey(t0.Add(time.Nanosecond), []byte("z")), ReverseTimeKey(t0, []byte("a"))) >= 0 {
+		t.Error("ReverseTimeKey order: newer must sort first")
+	}
+	if k := ReverseTimeKey(t0, []byte("id")); len(k) != 10 || !bytes.HasSuffix(k, []byte("id")) {
+		t.Errorf("ReverseTimeKey = %x", k)
+	}
 }
 
 func TestPageStaysInPrefixAndReportsMore(t *testing.T) {
@@ -134,6 +140,77 @@ func TestPageStaysInPrefixAndReportsMore(t *testing.T) {
 		if last != tc.last || more != tc.more {
 			t.Errorf("Page(%q after %q, %d) = last %q more %v, want %q %v", tc.prefix, tc.after, tc.limit, last, more, tc.last, tc.more)
 		}
+	}
+}
+
+// TestPageBoundedStopsAfterMaxScan checks the scan bound: a page stops after maxScan
+// examined keys, resumes after the last one examined (accepted or not), and a walk of
+// short pages still visits every key of the range exactly once.
+func TestPageBoundedStopsAfterMaxScan(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Version: 1, Buckets: [][]byte{[]byte("b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys := []string{"a1", "b1", "b2", "b3", "b4", "b5", "c1"}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, k := range keys {
+			if err := tx.Bucket([]byte("b")).Put([]byte(k), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only b5 is accepted, so with maxScan 2 the first pages are empty but promise more.
+	accept := func(k []byte) bool { return string(k) == "b5" }
+	page := func(after []byte, limit, maxScan int) (got, seen []string, last []byte, more bool) {
+		_ = db.View(func(tx *bolt.Tx) error {
+			var err error
+			last, more, err = PageBounded(tx.Bucket([]byte("b")).Cursor(), []byte("b"), after, limit, maxScan, func(k, _ []byte) (bool, error) {
+				seen = append(seen, string(k))
+				if accept(k) {
+					got = append(got, string(k))
+				}
+				return accept(k), nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		})
+		return got, seen, last, more
+	}
+	for _, tc := range []struct {
+		after      string
+		limit, max int
+		got, last  string
+		more       bool
+		seen       string
+	}{
+		{"", 5, 2, "", "b2", true, "b1 b2"},
+		{"b2", 5, 2, "", "b4", true, "b3 b4"},
+		{"b4", 5, 2, "b5", "b5", false, "b5"},           // the range ends: no more, whatever the bound
+		{"", 5, 5, "b5", "b5", false, "b1 b2 b3 b4 b5"}, // bound reached exactly at the end
+		{"", 5, 0, "b5", "b5", false, "b1 b2 b3 b4 b5"}, // no bound: Page
+		{"", 1, 5, "b5", "b5", false, "b1 b2 b3 b4 b5"},
+	} {
+		var after []byte
+		if tc.after != "" {
+			after = []byte(tc.after)
+		}
+		got, seen, last, more := page(after, tc.limit, tc.max)
+		if strings.Join(got, " ") != tc.got || string(last) != tc.last || more != tc.more || strings.Join(seen, " ") != tc.seen {
+			t.Errorf("after %q limit %d max %d: got %v seen %v last %q more %v; want %q seen %q last %q more %v",
+				tc.after, tc.limit, tc.max, got, seen, last, more, tc.got, tc.seen, tc.last, tc.more)
+		}
+	}
+	// The limit still wins over the bound: with everything accepted, 2 of 5 fill the page.
+	accept = func([]byte) bool { return true }
+	if got, _, last, more := page(nil, 2, 3); len(got) != 2 || string(last) != "b2" || !more {
+		t.Errorf("limit 2 max 3: got %v last %q more %v", got, last, more)
 	}
 }
 

@@ -28,6 +28,19 @@ func Code(v *apierr.Violations, field, code string) {
 	}
 }
 
+// CodeName checks a required reference to a resource with a caller-chosen code, in the
+// form `collection/{code}` (e.g. `partners/ABC`); callers of optional references check
+// for "" first.
+func CodeName(v *apierr.Violations, field, name, collection string) {
+	code, ok := strings.CutPrefix(name, collection+"/")
+	switch {
+	case name == "":
+		v.Add(field, "is required")
+	case !ok || !resource.ValidCode(code):
+		v.Add(field, "must have the form %s/{code}, where the code %s", collection, resource.CodeRule)
+	}
+}
+
 // DisplayName checks a required, single-line human-readable name.
 func DisplayName(v *apierr.Violations, field, s string) {
 	if strings.TrimSpace(s) == "" {

@@ -1,14 +1,23 @@
-// Package app runs the requests (ledger) service. In this release it only starts and answers
-// health checks; the ledger (ingest, Get, List, lifecycle actions) arrives with the import-path issue,
-// so the RequestService and IngestService are deliberately not registered: calls answer UNIMPLEMENTED
-// instead of pretending to work.
+// Package app runs the requests service, the ledger of borrowing requests: its own binary
+// (cmd/requests) and the all-in-one launcher both call Run. It serves the harvester's
+// IngestService and RequestService's Get and List; the lifecycle actions, the audit trail
+// and the change stream answer UNIMPLEMENTED until their issue lands.
 package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
 
+	"google.golang.org/grpc"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/server"
+	"github.com/interloan/interloan/services/requests/internal/api"
+	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
 // DefaultGRPCPort is the ledger's gRPC port (DESIGN §10).
@@ -20,7 +29,24 @@ type Config struct{ server.Common }
 // Bind registers the flags.
 func (c *Config) Bind(s *config.Set) { c.Common.Bind(s, DefaultGRPCPort, "data") }
 
-// Run serves until ctx ends.
+// Services are the gRPC services the ledger reports healthy.
+var Services = []string{
+	requestsv1.RequestService_ServiceDesc.ServiceName,
+	requestsv1.IngestService_ServiceDesc.ServiceName,
+}
+
+// Run serves until ctx ends, with the ledger in DataDir/requests.db.
 func Run(ctx context.Context, cfg Config) error {
-	return server.Run(ctx, cfg.Common.Options("requests", nil))
+	st, err := store.Open(filepath.Join(cfg.DataDir, "requests.db"))
+	if err != nil {
+		return fmt.Errorf("requests: %w", err)
+	}
+	svc := api.New(st, time.Now)
+	opts := cfg.Common.Options("requests", Services)
+	opts.Register = func(s *grpc.Server) {
+		requestsv1.RegisterRequestServiceServer(s, svc)
+		requestsv1.RegisterIngestServiceServer(s, svc)
+	}
+	err = server.Run(ctx, opts)
+	return errors.Join(err, st.Close())
 }

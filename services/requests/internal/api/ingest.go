@@ -1,0 +1,67 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"strings"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/validate"
+	"github.com/interloan/interloan/services/requests/internal/store"
+)
+
+// maxBatchID bounds the caller-chosen batch_id and run name, which are echoed or kept.
+const maxBatchID = 128
+
+// IngestBorrowingRequests applies the harvester's batches in the order they arrive: each
+// in one transaction, answered by one response with a result per item. A malformed batch
+// (no batch_id, more than store.MaxBatch items) ends the stream with INVALID_ARGUMENT: the
+// caller has a bug, and answering later batches would hide it. Batches answered before it
+// stay applied; a storage failure or an ended stream applies nothing of its batch.
+// The service is the harvester's alone (DESIGN §7); the auth interceptor that enforces
+// this arrives with the security issue.
+func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_IngestBorrowingRequestsServer) error {
+	ctx := stream.Context()
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkBatch(req); err != nil {
+			return err
+		}
+		results, err := s.store.ApplyBatch(ctx, req.GetItems(), s.now())
+		if err != nil {
+			return storeError(err, "")
+		}
+		if err := stream.Send(&requestsv1.IngestBorrowingRequestsResponse{BatchId: req.GetBatchId(), Results: results}); err != nil {
+			return err
+		}
+	}
+}
+
+// checkBatch validates a batch as a whole; its items are judged one by one by the store.
+func checkBatch(req *requestsv1.IngestBorrowingRequestsRequest) error {
+	var v apierr.Violations
+	if id := req.GetBatchId(); id == "" {
+		v.Add("batch_id", "is required")
+	} else {
+		validate.Text(&v, "batch_id", id, maxBatchID, false)
+	}
+	if run := req.GetRun(); run != "" {
+		id, ok := strings.CutPrefix(run, "runs/")
+		if !ok || id == "" || strings.Contains(id, "/") {
+			v.Add("run", "must have the form runs/{id}")
+		} else {
+			validate.Token(&v, "run", run, maxBatchID)
+		}
+	}
+	if n := len(req.GetItems()); n > store.MaxBatch {
+		v.Add("items", "must hold at most %d items (got %d); split the batch", store.MaxBatch, n)
+	}
+	return v.Err()
+}

@@ -1,0 +1,254 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/validate"
+)
+
+// Limits on ingest. The batch size is the proto's; the others keep a record and its index
+// keys small while fitting any real value.
+const (
+	MaxBatch      = 1000 // items per batch
+	MaxExternalID = 256  // characters of an external id
+	maxText       = 4096 // characters of any other string field
+	maxRota       = 100  // rota entries
+	// maxFutureSkew bounds how far an external last-modified time may lie ahead of the
+	// ledger's clock: a time far in the future would make every later version of the
+	// request look older, freezing it.
+	maxFutureSkew = 24 * time.Hour
+	// maxReasonViolations caps the violations one rejection reason lists.
+	maxReasonViolations = 5
+)
+
+// ErrBatchTooLarge is returned for a batch of more than MaxBatch items.
+var ErrBatchTooLarge = fmt.Errorf("an ingest batch holds at most %d items", MaxBatch)
+
+const (
+	outcomeCreated   = requestsv1.IngestOutcome_INGEST_OUTCOME_CREATED
+	outcomeUpdated   = requestsv1.IngestOutcome_INGEST_OUTCOME_UPDATED
+	outcomeUnchanged = requestsv1.IngestOutcome_INGEST_OUTCOME_UNCHANGED
+	outcomeRejected  = requestsv1.IngestOutcome_INGEST_OUTCOME_REJECTED
+)
+
+// ApplyBatch applies one ingest batch in one write transaction and returns one result per
+// item, in order. An item whose (profile, external id) is new is CREATED; one whose
+// external last-modified time is newer than the stored one UPDATES the request; an older
+// or equal one leaves it UNCHANGED. An invalid item, or a second item with the identity of
+// an earlier one in the batch, is REJECTED with a reason and writes nothing. An error
+// (storage failure, ctx ended) means nothing of the batch was written.
+func (s *Store) ApplyBatch(ctx context.Context, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
+	if len(items) > MaxBatch {
+		return nil, ErrBatchTooLarge
+	}
+	// Validation needs no transaction: done first, it keeps the write lock short.
+	results := make([]*requestsv1.IngestResult, len(items))
+	for i, it := range items {
+		results[i] = &requestsv1.IngestResult{ExternalId: it.GetExternalReference().GetExternalId()}
+		if reason := checkItem(it, now); reason != "" {
+			results[i].Outcome, results[i].Reason = outcomeRejected, reason
+		}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		first := make(map[string]int, len(items)) // identity → index of the item applying it
+		for i, it := range items {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res := results[i]
+			if res.Outcome == outcomeRejected {
+				continue
+			}
+			ref := it.GetExternalReference()
+			key := externalKey(ref.GetProfile(), ref.GetExternalId())
+			if j, dup := first[string(key)]; dup {
+				res.Outcome = outcomeRejected
+				res.Reason = fmt.Sprintf("duplicate of items[%d]: a batch may hold each (profile, external_id) once", j)
+				continue
+			}
+			first[string(key)] = i
+			if err := applyItem(tx, it, key, now, res); err != nil {
+				return err
+			}
+			if s.afterItem != nil {
+				if err := s.afterItem(i); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// applyItem creates or updates the request a valid item describes and records the outcome.
+func applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, now time.Time, res *requestsv1.IngestResult) error {
+	idKey := tx.Bucket(bucketByExternal).Get(key)
+	if idKey == nil {
+		id, err := tx.Bucket(bucketRequests).NextSequence()
+		if err != nil {
+			return err
+		}
+		next := fromItem(it)
+		resource.Stamp(next, Name(id), now, true)
+		if err := write(tx, id, nil, next); err != nil {
+			return err
+		}
+		res.Outcome, res.BorrowingRequest = outcomeCreated, next.GetName()
+		return nil
+	}
+	id, err := idOf(idKey)
+	if err != nil {
+		return err
+	}
+	old, err := indexed(tx, id)
+	if err != nil {
+		return err
+	}
+	res.BorrowingRequest = old.GetName()
+	if !newer(it.GetExternalReference().GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
+		res.Outcome = outcomeUnchanged
+		return nil
+	}
+	next := fromItem(it)
+	// Issue 5 plugs in here: the external status becomes an event run through the
+	// lifecycle transition table, instead of replacing our status outright.
+	next.CreateTime, next.NeedsAttention, next.AttentionReason = old.GetCreateTime(), old.GetNeedsAttention(), old.GetAttentionReason()
+	resource.Stamp(next, old.GetName(), now, false)
+	if err := write(tx, id, old, next); err != nil {
+		return err
+	}
+	res.Outcome = outcomeUpdated
+	return nil
+}
+
+// fromItem is the request an item describes, before stamping. It shares the item's
+// sub-messages rather than copying them: the record is marshalled within the batch and
+// never kept, and nothing modifies them.
+func fromItem(it *requestsv1.IngestItem) *requestsv1.BorrowingRequest {
+	return &requestsv1.BorrowingRequest{
+		ExternalReference: it.GetExternalReference(),
+		Status:            it.GetExternalStatus(),
+		Owner:             it.GetOwner(),
+		Partner:           it.GetPartner(),
+		Rota:              it.GetRota(),
+		Bibliographic:     it.GetBibliographic(),
+		Format:            it.GetFormat(),
+		Media:             it.GetMedia(),
+		Requester:         it.GetRequester(),
+		PickupLocation:    it.GetPickupLocation(),
+		Note:              it.GetNote(),
+	}
+}
+
+// newer reports whether a is strictly later than b (a stored request always has b).
+func newer(a, b *timestamppb.Timestamp) bool {
+	if b == nil {
+		return true
+	}
+	if a.GetSeconds() != b.GetSeconds() {
+		return a.GetSeconds() > b.GetSeconds()
+	}
+	return a.GetNanos() > b.GetNanos()
+}
+
+// checkItem returns why an item cannot be applied, or "" when it can. Field paths are
+// relative to the item, since each result answers one item.
+func checkItem(it *requestsv1.IngestItem, now time.Time) string {
+	var v apierr.Violations
+	ref := it.GetExternalReference()
+	if ref == nil {
+		v.Add("external_reference", "is required")
+	} else {
+		validate.Enum(&v, "external_reference.system", ref.GetSystem(), false)
+		validate.CodeName(&v, "external_reference.profile", ref.GetProfile(), ProfilesCollection)
+		// An identity compared exactly: spaces or control characters can only be a mistake.
+		validate.Token(&v, "external_reference.external_id", ref.GetExternalId(), MaxExternalID)
+		checkLastModified(&v, "external_reference.last_modified_time", ref.GetLastModifiedTime(), now)
+	}
+	validate.Enum(&v, "external_status", it.GetExternalStatus(), true)
+	validate.Code(&v, "owner", it.GetOwner())
+	if p := it.GetPartner(); p != "" {
+		validate.CodeName(&v, "partner", p, PartnersCollection)
+	}
+	validate.Enum(&v, "format", it.GetFormat(), false)
+	validate.Enum(&v, "media", it.GetMedia(), false)
+	if n := len(it.GetRota()); n > maxRota {
+		v.Add("rota", "must hold at most %d entries (got %d)", maxRota, n)
+	} else {
+		for i, e := range it.GetRota() {
+			field := fmt.Sprintf("rota[%d].", i)
+			validate.Text(&v, field+"partner_code", e.GetPartnerCode(), maxText, false)
+			if p := e.GetPartner(); p != "" {
+				validate.CodeName(&v, field+"partner", p, PartnersCollection)
+			}
+			validate.Text(&v, field+"response", e.GetResponse(), maxText, true)
+		}
+	}
+	b, r := it.GetBibliographic(), it.GetRequester()
+	for _, f := range []struct{ field, value string }{
+		{"external_reference.external_request_id", ref.GetExternalRequestId()},
+		{"external_reference.status_raw", ref.GetStatusRaw()},
+		{"bibliographic.title", b.GetTitle()},
+		{"bibliographic.author", b.GetAuthor()},
+		{"bibliographic.isbn", b.GetIsbn()},
+		{"bibliographic.issn", b.GetIssn()},
+		{"bibliographic.publisher", b.GetPublisher()},
+		{"bibliographic.place_of_publication", b.GetPlaceOfPublication()},
+		{"bibliographic.year", b.GetYear()},
+		{"bibliographic.volume", b.GetVolume()},
+		{"bibliographic.pages", b.GetPages()},
+		{"bibliographic.article_title", b.GetArticleTitle()},
+		{"bibliographic.article_author", b.GetArticleAuthor()},
+		{"bibliographic.external_record_id", b.GetExternalRecordId()},
+		{"requester.patron_id", r.GetPatronId()},
+		{"requester.name", r.GetName()},
+		{"pickup_location", it.GetPickupLocation()},
+		{"note", it.GetNote()},
+	} {
+		// Multiline throughout: catalogue data and patron messages carry line breaks.
+		validate.Text(&v, f.field, f.value, maxText, true)
+	}
+	return reason(&v)
+}
+
+func checkLastModified(v *apierr.Violations, field string, ts *timestamppb.Timestamp, now time.Time) {
+	switch {
+	case ts == nil:
+		v.Add(field, "is required")
+	case ts.CheckValid() != nil:
+		v.Add(field, "must be a valid timestamp")
+	case ts.AsTime().After(now.Add(maxFutureSkew)):
+		v.Add(field, "must not lie more than %s ahead of the ledger's clock (got %s)",
+			maxFutureSkew, ts.AsTime().Format(time.RFC3339))
+	}
+}
+
+// reason renders v's violations as one rejection reason, e.g. "owner: is required".
+func reason(v *apierr.Violations) string {
+	e, ok := apierr.As(v.Err())
+	if !ok {
+		return ""
+	}
+	var parts []string
+	for i, fv := range e.Violations {
+		if i == maxReasonViolations {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.Violations)-i))
+			break
+		}
+		parts = append(parts, fv.Field+": "+fv.Description)
+	}
+	return strings.Join(parts, "; ")
+}
