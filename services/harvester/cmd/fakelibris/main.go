@@ -1,0 +1,111 @@
+// Command fakelibris serves a fake Libris ILL API with generated borrowing requests of one
+// sigel, for demos and manual testing of the harvester. See package fakelibris.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/interloan/interloan/services/harvester/fakelibris"
+)
+
+const demoKey = "demo-key"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "fakelibris:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully. Request headers (the api-key) are
+// never logged.
+func run(ctx context.Context, args []string, logw io.Writer) error {
+	fs := flag.NewFlagSet("fakelibris", flag.ContinueOnError)
+	fs.SetOutput(logw)
+	addr := fs.String("addr", "127.0.0.1:8089", "listen address")
+	sigel := fs.String("sigel", "Abc", "requesting library (case-sensitive sigel) whose requests are generated")
+	key := fs.String("key", demoKey, "api-key header value accepted for --sigel")
+	count := fs.Int("count", 200, "number of generated requests")
+	days := fs.Int("days", 30, "order dates spread over the last N days, today included")
+	lenders := fs.String("lenders", "Xyz,Qrs,Lkp", "comma-separated lender sigels")
+	seed := fs.Int64("seed", 1, "generator seed")
+	notFound := fs.Int("not-found-status", http.StatusNotFound, "HTTP status for an unknown id: 200, 400 or 404")
+	maxRange := fs.Int("max-range-days", 0, "longest outgoing date range in days; 0 = unlimited")
+	basePath := fs.String("base-path", fakelibris.DefaultBasePath, "path prefix of the API")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	case *sigel == "" || *key == "":
+		return errors.New("--sigel and --key must not be empty")
+	case *count < 0 || *days < 1 || *maxRange < 0:
+		return errors.New("--count and --max-range-days must be >= 0, --days >= 1")
+	case *notFound != 200 && *notFound != 400 && *notFound != 404:
+		return fmt.Errorf("--not-found-status %d: want 200, 400 or 404", *notFound)
+	}
+	var lenderList []string
+	for _, l := range strings.Split(*lenders, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			lenderList = append(lenderList, l)
+		}
+	}
+
+	s := fakelibris.New(fakelibris.Options{BasePath: *basePath, NotFoundStatus: *notFound, MaxRangeDays: *maxRange})
+	s.AddKey(*key, *sigel)
+	s.AddLibraries(fakelibris.LibraryFor(*sigel))
+	for _, l := range lenderList {
+		s.AddLibraries(fakelibris.LibraryFor(l))
+	}
+	now := time.Now()
+	from := now.AddDate(0, 0, -(*days - 1))
+	s.Put(fakelibris.Generate(fakelibris.GenerateOptions{
+		Seed: *seed, Sigel: *sigel, Count: *count, From: from, To: now, Lenders: lenderList,
+	})...)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(logw, "fakelibris: serving %d requests of %s ordered %s..%s at http://%s%s\n",
+		s.Len(), *sigel, from.Format(time.DateOnly), now.Format(time.DateOnly), ln.Addr(), s.BasePath())
+	if *key == demoKey {
+		// Printing is fine only because this is the well-known throwaway default.
+		fmt.Fprintf(logw, "fakelibris: WARNING: accepting the demo api-key %q; pass --key for anything but a demo\n", demoKey)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

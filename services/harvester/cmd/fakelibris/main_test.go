@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "25", "--days", "3", "--sigel", "Tida", "--not-found-status", "400"}, &logs)
+	}()
+
+	urlRE := regexp.MustCompile(`at (http://\S+)`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == ""; {
+		if m := urlRE.FindStringSubmatch(logs.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no base URL logged: %q", logs.String())
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if !strings.HasSuffix(base, "/librisfjarrlan/api") || !strings.Contains(logs.String(), "WARNING") {
+		t.Fatalf("log %q", logs.String())
+	}
+
+	now := time.Now()
+	url := base + "/illrequests/Tida/outgoing?start_date=" + now.AddDate(0, 0, -2).Format(time.DateOnly) + "&end_date=" + now.Format(time.DateOnly)
+	rq, _ := http.NewRequest(http.MethodGet, url, nil)
+	rq.Header.Set("api-key", "demo-key")
+	resp, err := http.DefaultClient.Do(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Count int `json:"count"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || e.Count != 25 {
+		t.Fatalf("status %d, count %d, err %v", resp.StatusCode, e.Count, err)
+	}
+
+	rq, _ = http.NewRequest(http.MethodGet, base+"/illrequests/Tida/Tida-000101-0001", nil)
+	rq.Header.Set("api-key", "demo-key")
+	if resp, err := http.DefaultClient.Do(rq); err != nil || resp.StatusCode != 400 {
+		t.Fatalf("not found: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if strings.Contains(logs.String(), "api-key: ") {
+		t.Fatal("a header was logged")
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--not-found-status", "500"},
+		{"--days", "0"},
+		{"--count", "-1"},
+		{"--sigel", ""},
+		{"--key", ""},
+		{"--nope"},
+		{"extra"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var logs syncBuffer
+			if err := run(context.Background(), append([]string{"--addr", "127.0.0.1:0"}, args...), &logs); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestRunCustomKeyNotPrinted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "1", "--key", "s3cret-value"}, &logs)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "http://"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no start line: %q", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "s3cret-value") || strings.Contains(logs.String(), "WARNING") {
+		t.Fatalf("log %q", logs.String())
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fakelibris_test
+
+const raceEnabled = false
