@@ -1,0 +1,320 @@
+// Package libris is the harvester's connector for the Libris fjärrlån (ILL) HTTP API: it
+// streams one library's outgoing (borrowing) requests for a window of days and fetches one
+// request by id (reference/libris-api.md §2, §3).
+//
+// Answers are decoded token by token, one request at a time, so the size of a Libris answer
+// never decides how much memory the harvester uses. The API key travels only in the
+// `api-key` header; it is never logged (this package logs nothing) and is scrubbed from
+// every error.
+package libris
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/connector"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultChunkDays       = 7
+	DefaultMaxAttempts     = 4
+	DefaultBaseBackoff     = 500 * time.Millisecond
+	DefaultMaxBackoff      = 10 * time.Second
+	DefaultReadIdleTimeout = 60 * time.Second
+)
+
+// Config binds a Client to one profile's Libris system and credentials.
+type Config struct {
+	// BaseURL is the profile's system base URL, e.g.
+	// https://iller.libris.kb.se/librisfjarrlan/api (absolute http or https, no credentials).
+	BaseURL string
+	// Sigel is the profile's library code. Case-sensitive: it is path-escaped, never folded.
+	Sigel string
+	// APIKey is sent as header `api-key` on every call. It never appears in errors.
+	APIKey string
+	// HTTPClient defaults to a client with dial, TLS and response-header timeouts but no
+	// overall timeout (which would cut a long streaming answer); the caller's ctx governs.
+	// A given client is copied so that redirects to another host (which would carry the
+	// API key away) are refused.
+	HTTPClient *http.Client
+	// ChunkDays is the most days one outgoing call asks for (default 7), so a long
+	// back-fill becomes several moderate calls.
+	ChunkDays int
+	// MaxAttempts is how many times one call is tried when Libris answers 5xx/429 or the
+	// network fails (default 4, i.e. 3 retries).
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff shape the exponential backoff with full jitter between
+	// attempts (default 500ms and 10s). MaxBackoff also caps a Retry-After from Libris.
+	BaseBackoff, MaxBackoff time.Duration
+	// Sleep waits between attempts; tests inject it. Default: a timer that honours ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// ReadIdleTimeout aborts an answer whose body stops flowing for this long (default
+	// 60s; negative disables). It stands in for an overall timeout without limiting how
+	// long a large answer that keeps flowing may take.
+	ReadIdleTimeout time.Duration
+	// RequireApproval is the profile's "authentication" option. The connector does not
+	// filter on it: every request is returned with PatronApproved set and the run decides
+	// (SKIPPED until approved), so that nothing fetched is silently dropped.
+	RequireApproval bool
+}
+
+// Client is a connector.Connector for one Libris library. It is safe for concurrent use.
+type Client struct {
+	base        string // without a trailing slash
+	sigel       string
+	apiKey      string
+	hc          *http.Client
+	chunkDays   int
+	maxAttempts int
+	baseBackoff time.Duration
+	maxBackoff  time.Duration
+	idle        time.Duration
+	sleep       func(context.Context, time.Duration) error
+	approval    bool
+	// jitter returns a uniform value in [0, n); tests replace it to make backoff exact.
+	jitter func(n int64) int64
+}
+
+var _ connector.Connector = (*Client)(nil)
+
+// New validates cfg and returns a client. Errors name the offending setting, never the key.
+func New(cfg Config) (*Client, error) {
+	base := strings.TrimSpace(cfg.BaseURL)
+	u, err := url.Parse(base)
+	if err != nil || base == "" {
+		return nil, fmt.Errorf("libris: base URL %q is not a valid URL", cfg.BaseURL)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("libris: base URL %q must be an absolute http or https URL", cfg.BaseURL)
+	}
+	if u.User != nil {
+		// Credentials in the URL would end up in errors and logs; the key has its own field.
+		return nil, errors.New("libris: base URL must not contain user credentials; set the API key instead")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("libris: base URL %q must not have a query or fragment", cfg.BaseURL)
+	}
+	if cfg.Sigel == "" || strings.TrimSpace(cfg.Sigel) != cfg.Sigel {
+		return nil, fmt.Errorf("libris: library code (sigel) %q is empty or has surrounding spaces", cfg.Sigel)
+	}
+	if cfg.Sigel == "." || cfg.Sigel == ".." {
+		return nil, fmt.Errorf("libris: library code (sigel) %q is not a library code", cfg.Sigel)
+	}
+	for _, r := range cfg.APIKey {
+		if r < ' ' || r == 0x7f {
+			return nil, errors.New("libris: the API key contains control characters, which an HTTP header cannot carry")
+		}
+	}
+
+	c := &Client{
+		base:        strings.TrimRight(u.String(), "/"),
+		sigel:       cfg.Sigel,
+		apiKey:      cfg.APIKey,
+		chunkDays:   cfg.ChunkDays,
+		maxAttempts: cfg.MaxAttempts,
+		baseBackoff: cfg.BaseBackoff,
+		maxBackoff:  cfg.MaxBackoff,
+		idle:        cfg.ReadIdleTimeout,
+		sleep:       cfg.Sleep,
+		approval:    cfg.RequireApproval,
+		jitter:      rand.Int64N,
+	}
+	if c.chunkDays <= 0 {
+		c.chunkDays = DefaultChunkDays
+	}
+	if c.maxAttempts <= 0 {
+		c.maxAttempts = DefaultMaxAttempts
+	}
+	if c.baseBackoff <= 0 {
+		c.baseBackoff = DefaultBaseBackoff
+	}
+	if c.maxBackoff <= 0 {
+		c.maxBackoff = DefaultMaxBackoff
+	}
+	if c.baseBackoff > c.maxBackoff {
+		c.baseBackoff = c.maxBackoff
+	}
+	if c.idle == 0 {
+		c.idle = DefaultReadIdleTimeout
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	cp := *hc // a copy: the caller's client keeps its own redirect policy
+	cp.CheckRedirect = sameOriginRedirects(hc.CheckRedirect)
+	c.hc = &cp
+	return c, nil
+}
+
+// RequireApproval reports the profile's "authentication" option (informational; see Config).
+func (c *Client) RequireApproval() bool { return c.approval }
+
+// Fetch streams the outgoing requests ordered in w, oldest chunk first, calling visit for
+// each request as soon as it is decoded.
+//
+// The window is split into chunks of at most ChunkDays days, one call each. A call that
+// fails before any of its requests reached visit (5xx, 429, network, timeout) is retried
+// with backoff. Once visit has seen a request of a chunk, a failure of that chunk is
+// returned, not retried: visit may therefore have seen part of a chunk (or of the window)
+// when Fetch fails. That is safe for the harvester, whose ingest is idempotent, but the
+// window counts as fetched only when Fetch returns nil — a truncated answer (count
+// mismatch, early end) is an error, never a short success.
+//
+// Errors are *connector.Error (auth, unreachable, garbage), an error returned by visit (as
+// is), or, when ctx ends, an error wrapping ctx.Err().
+func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*connector.Request) error) error {
+	if !validDay(w.From) || !validDay(w.To) || w.To.Before(w.From) {
+		return fmt.Errorf("libris: invalid window %s", w)
+	}
+	if visit == nil {
+		return errors.New("libris: Fetch needs a visit function")
+	}
+	for _, ch := range w.Chunks(c.chunkDays) {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("libris: fetching %s stopped: %w", ch, err)
+		}
+		what := "outgoing " + ch.String()
+		u := c.base + "/illrequests/" + url.PathEscape(c.sigel) + "/outgoing?start_date=" + ch.From.String() + "&end_date=" + ch.To.String()
+		read := func(resp *http.Response, br *bodyReader) (int, error) {
+			return c.readEnvelope(br, what, resp.Header.Get("Content-Type"), visit)
+		}
+		if err := c.call(ctx, u, what, isOK, read); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxGetBody bounds the answer for one request: it is read whole so that an error answer
+// can be quoted, and one request is a few kilobytes.
+const maxGetBody = 8 << 20
+
+// Get fetches one request by lf_number (or request_id). Libris answers an unknown id with
+// an envelope of count 0, under HTTP 200, 400 or 404 (reference §7); all three are "not
+// found". Errors are as for Fetch.
+func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request, bool, error) {
+	id := strings.TrimSpace(externalID)
+	if id == "" {
+		return nil, false, errors.New("libris: Get needs an external id")
+	}
+	what := "request " + id
+	u := c.base + "/illrequests/" + url.PathEscape(c.sigel) + "/" + url.PathEscape(id)
+
+	var found *connector.Request
+	read := func(resp *http.Response, br *bodyReader) (int, error) {
+		found = nil
+		br.mark()
+		body, err := readAllLimited(br, maxGetBody)
+		if err != nil {
+			if br.err != nil {
+				return 0, c.fail(connector.KindUnreachable, br.err, "the connection to Libris broke while reading the answer for %s", what)
+			}
+			return 0, c.fail(connector.KindGarbage, nil, "Libris answered more than %d MiB for %s", maxGetBody>>20, what)
+		}
+		var got []*connector.Request
+		collect := func(r *connector.Request) error {
+			if len(got) < 100 {
+				got = append(got, r)
+			}
+			return nil
+		}
+		// The answer is in memory, so the reader below cannot fail on the network.
+		n, derr := c.readEnvelope(&bodyReader{r: bytes.NewReader(body)}, what, resp.Header.Get("Content-Type"), collect)
+		if resp.StatusCode != http.StatusOK && (derr != nil || n > 0) {
+			// A 400/404 that is not the "not found" envelope is a real error answer.
+			return 0, c.fail(connector.KindGarbage, nil, "Libris answered %s for %s: %q", statusText(resp.StatusCode), what, c.snippet(body, resp.Header.Get("Content-Type")))
+		}
+		if derr != nil {
+			return 0, derr
+		}
+		for _, r := range got {
+			if r.ExternalID == id || r.ExternalRequestID == id {
+				found = r
+				return 1, nil
+			}
+		}
+		if len(got) > 0 {
+			return 0, c.fail(connector.KindGarbage, nil, "Libris answered request %q when asked for %s", got[0].ExternalID, what)
+		}
+		return 0, nil
+	}
+	accept := func(code int) bool {
+		return code == http.StatusOK || code == http.StatusBadRequest || code == http.StatusNotFound
+	}
+	if err := c.call(ctx, u, what, accept, read); err != nil {
+		return nil, false, err
+	}
+	return found, found != nil, nil
+}
+
+func isOK(code int) bool { return code >= 200 && code < 300 }
+
+func validDay(d connector.Day) bool {
+	return d.Year >= 1 && d.Year <= 9999 && connector.DayOf(d.Time()) == d
+}
+
+// defaultHTTPClient bounds each phase that can hang before an answer starts (dial, TLS,
+// response header), but not the body, which may legitimately stream for minutes.
+func defaultHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:   15 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   4,
+			ForceAttemptHTTP2:     true,
+		},
+	}
+}
+
+// errRedirectRefused stops a redirect that would carry the api-key header to another
+// origin or down to plain http (net/http copies custom headers on redirects).
+var errRedirectRefused = errors.New("redirect to another origin refused")
+
+func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		first := via[0].URL
+		if req.URL.Host != first.Host || req.URL.Scheme != first.Scheme && !(first.Scheme == "http" && req.URL.Scheme == "https") {
+			return errRedirectRefused
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

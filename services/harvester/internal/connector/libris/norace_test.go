@@ -1,0 +1,5 @@
+//go:build !race
+
+package libris
+
+const raceEnabled = false
