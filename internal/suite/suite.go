@@ -74,13 +74,14 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("dev encryption key: %w", err)
 		}
 	}
+	var addrs Addrs // set once every listener is bound, before any service starts
 	services := []service{
 		{"profiles", 1, func(ctx context.Context, c server.Common) error {
 			return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: keyFile, SecretKey: cfg.SecretKey})
 		}},
 		{"mapping", 2, func(ctx context.Context, c server.Common) error { return mapping.Run(ctx, mapping.Config{Common: c}) }},
 		{"harvester", 3, func(ctx context.Context, c server.Common) error {
-			return harvester.Run(ctx, harvester.Config{Common: c})
+			return harvester.Run(ctx, harvester.Config{Common: c, ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, RequestsAddr: addrs.Requests})
 		}},
 		{"requests", 4, func(ctx context.Context, c server.Common) error { return requests.Run(ctx, requests.Config{Common: c}) }},
 	}
@@ -111,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 		closeAll()
 		return err
 	}
-	addrs := Addrs{
+	addrs = Addrs{
 		Profiles: grpcLis[0].Addr().String(), Mapping: grpcLis[1].Addr().String(),
 		Harvester: grpcLis[2].Addr().String(), Requests: grpcLis[3].Addr().String(),
 		Gateway: gwLis.Addr().String(),

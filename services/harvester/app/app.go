@@ -1,26 +1,124 @@
-// Package app runs the harvester service. In this release it only starts and answers
-// health checks; import runs (StartRun, GetRun, ...) arrive with the import-path issue,
-// so the HarvesterService is deliberately not registered: calls answer UNIMPLEMENTED
-// instead of pretending to work.
+// Package app runs the harvester service: its own binary (cmd/harvester) and the
+// all-in-one launcher both call Run. The harvester reaches profiles, mapping and the
+// ledger over gRPC only (DESIGN §1), and the external systems over HTTP.
 package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
+	"github.com/interloan/interloan/services/harvester/internal/api"
+	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/libris"
+	"github.com/interloan/interloan/services/harvester/internal/run"
+	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
 // DefaultGRPCPort is the harvester's gRPC port (DESIGN §10).
 const DefaultGRPCPort = 9103
 
 // Config configures the harvester.
-type Config struct{ server.Common }
+type Config struct {
+	server.Common
+	ProfilesAddr string
+	MappingAddr  string
+	RequestsAddr string
+	BatchSize    int
+}
 
-// Bind registers the flags.
-func (c *Config) Bind(s *config.Set) { c.Common.Bind(s, DefaultGRPCPort, "data") }
+// Bind registers the flags (and their INTERLOAN_* env fallbacks).
+func (c *Config) Bind(s *config.Set) {
+	c.Common.Bind(s, DefaultGRPCPort, "data")
+	s.String(&c.ProfilesAddr, "profiles-addr", "INTERLOAN_PROFILES_ADDR", "localhost:9101", "profiles gRPC address")
+	s.String(&c.MappingAddr, "mapping-addr", "INTERLOAN_MAPPING_ADDR", "localhost:9102", "mapping gRPC address")
+	s.String(&c.RequestsAddr, "requests-addr", "INTERLOAN_REQUESTS_ADDR", "localhost:9104", "requests (ledger) gRPC address")
+}
 
-// Run serves until ctx ends.
-func Run(ctx context.Context, cfg Config) error {
-	return server.Run(ctx, cfg.Common.Options("harvester", nil))
+// Run serves the harvester until ctx ends, with its data in DataDir/harvester.db. Runs in
+// flight when ctx ends are recorded as ABORTED before Run returns.
+func Run(ctx context.Context, cfg Config) (err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = logging.New(nil, "harvester", cfg.LogLevel)
+		cfg.Logger = log
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "harvester.db"))
+	if err != nil {
+		return fmt.Errorf("harvester: %w", err)
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	dial := func(name, addr string) (*grpc.ClientConn, error) {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		if err != nil {
+			return nil, fmt.Errorf("harvester: %s address %q: %w", name, addr, err)
+		}
+		return conn, nil
+	}
+	profilesConn, err := dial("profiles", cfg.ProfilesAddr)
+	if err != nil {
+		return err
+	}
+	defer profilesConn.Close()
+	mappingConn, err := dial("mapping", cfg.MappingAddr)
+	if err != nil {
+		return err
+	}
+	defer mappingConn.Close()
+	requestsConn, err := dial("requests", cfg.RequestsAddr)
+	if err != nil {
+		return err
+	}
+	defer requestsConn.Close()
+
+	runner := run.New(ctx, run.Deps{
+		Store:       st,
+		Profiles:    profilesv1.NewProfileServiceClient(profilesConn),
+		Credentials: profilesv1.NewProfileCredentialsServiceClient(profilesConn),
+		Mapping:     mappingv1.NewMappingServiceClient(mappingConn),
+		Ingest:      requestsv1.NewIngestServiceClient(requestsConn),
+		Connect:     Connect,
+		Log:         log,
+		BatchSize:   cfg.BatchSize,
+	})
+	if err := runner.Recover(); err != nil {
+		return fmt.Errorf("harvester: recover runs left by a crash: %w", err)
+	}
+	defer runner.Wait()
+
+	opts := cfg.Common.Options("harvester", []string{harvesterv1.HarvesterService_ServiceDesc.ServiceName})
+	svc := api.New(runner, st)
+	opts.Register = func(s *grpc.Server) { harvesterv1.RegisterHarvesterServiceServer(s, svc) }
+	return server.Run(ctx, opts)
+}
+
+// Connect builds the connector of a profile's external system.
+func Connect(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error) {
+	switch p.GetSystem() {
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
+		c, err := libris.New(libris.Config{
+			BaseURL: p.GetLibris().GetBaseUrl(),
+			Sigel:   p.GetLibris().GetLibraryCode(),
+			APIKey:  apiKey,
+		})
+		if err != nil {
+			return nil, err // not c: a nil *Client in the interface would not compare to nil
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("no connector for %s yet", p.GetSystem())
 }

@@ -62,10 +62,6 @@ type Config struct {
 	// 60s; negative disables). It stands in for an overall timeout without limiting how
 	// long a large answer that keeps flowing may take.
 	ReadIdleTimeout time.Duration
-	// RequireApproval is the profile's "authentication" option. The connector does not
-	// filter on it: every request is returned with PatronApproved set and the run decides
-	// (SKIPPED until approved), so that nothing fetched is silently dropped.
-	RequireApproval bool
 }
 
 // Client is a connector.Connector for one Libris library. It is safe for concurrent use.
@@ -80,7 +76,6 @@ type Client struct {
 	maxBackoff  time.Duration
 	idle        time.Duration
 	sleep       func(context.Context, time.Duration) error
-	approval    bool
 	// jitter returns a uniform value in [0, n); tests replace it to make backoff exact.
 	jitter func(n int64) int64
 }
@@ -126,7 +121,6 @@ func New(cfg Config) (*Client, error) {
 		maxBackoff:  cfg.MaxBackoff,
 		idle:        cfg.ReadIdleTimeout,
 		sleep:       cfg.Sleep,
-		approval:    cfg.RequireApproval,
 		jitter:      rand.Int64N,
 	}
 	if c.chunkDays <= 0 {
@@ -159,9 +153,6 @@ func New(cfg Config) (*Client, error) {
 	c.hc = &cp
 	return c, nil
 }
-
-// RequireApproval reports the profile's "authentication" option (informational; see Config).
-func (c *Client) RequireApproval() bool { return c.approval }
 
 // Fetch streams the outgoing requests ordered in w, oldest chunk first, calling visit for
 // each request as soon as it is decoded.

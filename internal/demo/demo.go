@@ -1,0 +1,311 @@
+// Package demo is `interloan demo`: a fake Libris with generated borrowing requests, the
+// whole suite, a seeded library, library mapping, partners and Libris profile, and one
+// import run whose report is printed. Everything goes through the public gRPC APIs, as a
+// real client would configure Interloan; nothing needs the network.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/services/harvester/fakelibris"
+)
+
+// Options configure the demo.
+type Options struct {
+	DataDir     string // "" → a temporary directory, removed when the demo ends
+	Host        string
+	BasePort    int // as `interloan up`; 0 picks free ports
+	GatewayPort int
+	LibrisPort  int // fake Libris HTTP port; 0 picks a free one
+	Count       int // generated Libris requests
+	Days        int // spread over the last Days days
+	Seed        int64
+	Exit        bool // stop after the report
+	LogLevel    string
+	Now         func() time.Time
+}
+
+// The demo's world: our library "Abc" (sigel) is local library MAIN; its lenders.
+const (
+	sigel       = "Abc"
+	localLib    = "MAIN"
+	profileCode = "libris-abc"
+)
+
+var lenders = []string{"Xyz", "Qrs", "Lkp"}
+
+// ErrIncomplete is returned with --exit when the run did not import every request it fetched.
+var ErrIncomplete = errors.New("the import run did not import every request it fetched")
+
+// Run runs the demo and writes its report to out. Without Exit it keeps the suite running
+// until ctx ends.
+func Run(ctx context.Context, o Options, out io.Writer) (err error) {
+	if o.Count <= 0 {
+		o.Count = 200
+	}
+	if o.Days <= 0 {
+		o.Days = 14
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.DataDir == "" {
+		dir, err := os.MkdirTemp("", "interloan-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.DataDir = dir
+	}
+
+	// The fake Libris, with a throw-away key only this demo knows.
+	key := randomKey()
+	today := o.Now()
+	fake := fakelibris.New(fakelibris.Options{})
+	fake.AddKey(key, sigel)
+	fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{
+		Seed: o.Seed, Sigel: sigel, Count: o.Count,
+		From: today.AddDate(0, 0, -(o.Days - 1)), To: today, Lenders: lenders,
+	})...)
+	lis, err := net.Listen("tcp", net.JoinHostPort(o.Host, fmt.Sprint(o.LibrisPort)))
+	if err != nil {
+		return fmt.Errorf("fake Libris: %w", err)
+	}
+	librisSrv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = librisSrv.Serve(lis) }()
+	defer librisSrv.Close()
+	librisURL := "http://" + lis.Addr().String() + "/librisfjarrlan/api"
+
+	// The suite, in this process, over loopback gRPC.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan suite.Addrs, 1)
+	done := make(chan error, 1)
+	logLevel := o.LogLevel
+	if logLevel == "" {
+		logLevel = "warn"
+	}
+	go func() {
+		done <- suite.Run(ctx, suite.Config{
+			DataDir: o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, LogLevel: logLevel,
+			Ready: func(a suite.Addrs) { ready <- a },
+		})
+	}()
+	var addrs suite.Addrs
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		return fmt.Errorf("suite: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() {
+		cancel()
+		err = errors.Join(err, <-done)
+	}()
+
+	c, closeConns, err := dial(addrs)
+	if err != nil {
+		return err
+	}
+	defer closeConns()
+	fmt.Fprintf(out, "Fake Libris at %s with %d borrowing requests of library %s over the last %d days.\n", librisURL, o.Count, sigel, o.Days)
+	if err := seed(ctx, c, librisURL, key, today.AddDate(0, 0, -(o.Days-1))); err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	fmt.Fprintf(out, "Seeded library %s, mapping LIBRIS %s → %s, partners %s, profile integrationProfiles/%s.\n\n",
+		localLib, sigel, localLib, strings.Join(lenders, ", "), profileCode)
+
+	run, err := c.harvester.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: "integrationProfiles/" + profileCode})
+	if err != nil {
+		return fmt.Errorf("start run: %w", err)
+	}
+	run, err = Await(ctx, c.harvester, run.GetName())
+	if err != nil {
+		return err
+	}
+	if err := PrintReport(ctx, out, c.harvester, run); err != nil {
+		return err
+	}
+	complete := Complete(run)
+
+	if o.Exit {
+		if !complete {
+			return ErrIncomplete
+		}
+		return nil
+	}
+	fmt.Fprintf(out, `
+The suite keeps running (data in %s). Explore it, then press Ctrl-C:
+  curl -s http://%[2]s/v1/%[3]s
+  curl -s 'http://%[2]s/v1/%[3]s/events?pageSize=5'
+  curl -s 'http://%[2]s/v1/borrowingRequests?pageSize=3'
+  curl -s -X POST http://%[2]s/v1/runs:start -d '{"profile":"integrationProfiles/%[4]s"}'
+  grpcurl -plaintext %[5]s list
+  grpcurl -plaintext -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' %[6]s interloan.requests.v1.RequestService/ListBorrowingRequests
+  grpcurl -plaintext -d '{"name":"%[3]s"}' %[5]s interloan.harvester.v1.HarvesterService/GetRun
+`, o.DataDir, addrs.Gateway, run.GetName(), profileCode, addrs.Harvester, addrs.Requests)
+	<-ctx.Done()
+	return nil
+}
+
+// Complete reports whether a run ended well and imported every request it fetched.
+func Complete(run *harvesterv1.Run) bool {
+	c := run.GetCounters()
+	ok := run.GetState() == harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetState() == harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS
+	return ok && c.GetCreated()+c.GetUpdated()+c.GetUnchanged() == c.GetFetched()
+}
+
+type clients struct {
+	profiles  profilesv1.ProfileServiceClient
+	mapping   mappingv1.MappingServiceClient
+	harvester harvesterv1.HarvesterServiceClient
+}
+
+func dial(a suite.Addrs) (*clients, func(), error) {
+	var conns []*grpc.ClientConn
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for _, addr := range []string{a.Profiles, a.Mapping, a.Harvester} {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns = append(conns, c)
+	}
+	return &clients{
+		profiles:  profilesv1.NewProfileServiceClient(conns[0]),
+		mapping:   mappingv1.NewMappingServiceClient(conns[1]),
+		harvester: harvesterv1.NewHarvesterServiceClient(conns[2]),
+	}, closeAll, nil
+}
+
+// seed configures what an administrator would: the local library, the mapping of our
+// sigel to it, the lenders as partners, and the Libris profile. Re-running the demo on
+// the same data directory finds them in place (ALREADY_EXISTS is fine) but refreshes the
+// profile's URL and key, which change with every demo.
+func seed(ctx context.Context, c *clients, librisURL, key string, start time.Time) error {
+	exists := func(err error) error {
+		if status.Code(err) == codes.AlreadyExists {
+			return nil
+		}
+		return err
+	}
+	_, err := c.mapping.CreateLibrary(ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{
+		Code: localLib, DisplayName: "Abc stadsbibliotek", IsResourceSharingLibrary: true}})
+	if err := exists(err); err != nil {
+		return err
+	}
+	_, err = c.mapping.CreateLibraryMapping(ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
+		System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, ExternalCode: sigel, LocalLibraryCode: localLib}})
+	if err := exists(err); err != nil {
+		return err
+	}
+	for _, l := range lenders {
+		_, err := c.mapping.CreatePartner(ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
+			Code: l, DisplayName: l + " universitetsbibliotek", Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE,
+			System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS}})
+		if err := exists(err); err != nil {
+			return err
+		}
+	}
+	p := &profilesv1.IntegrationProfile{
+		Code: profileCode, DisplayName: "Libris " + sigel, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
+		SystemConfig:           &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: librisURL, LibraryCode: sigel}},
+		ResourceSharingLibrary: localLib, ApiKey: key, Active: true,
+		HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(start.Year()), Month: int32(start.Month()), Day: int32(start.Day())}},
+	}
+	_, err = c.profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p})
+	if status.Code(err) == codes.AlreadyExists {
+		p.Name = "integrationProfiles/" + profileCode
+		_, err = c.profiles.UpdateIntegrationProfile(ctx, &profilesv1.UpdateIntegrationProfileRequest{IntegrationProfile: p})
+	}
+	return err
+}
+
+// Await polls a run until it ends.
+func Await(ctx context.Context, h harvesterv1.HarvesterServiceClient, name string) (*harvesterv1.Run, error) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		run, err := h.GetRun(ctx, &harvesterv1.GetRunRequest{Name: name})
+		if err != nil {
+			return nil, err
+		}
+		if s := run.GetState(); s != harvesterv1.RunState_RUN_STATE_PENDING && s != harvesterv1.RunState_RUN_STATE_RUNNING {
+			return run, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// PrintReport writes a run's report like Alma's job report: state, window, counters,
+// alerts and the first events.
+func PrintReport(ctx context.Context, out io.Writer, h harvesterv1.HarvesterServiceClient, run *harvesterv1.Run) error {
+	c := run.GetCounters()
+	fmt.Fprintf(out, "%s — %s\n", run.GetDisplayName(), run.GetName())
+	fmt.Fprintf(out, "  state:     %s\n", strings.TrimPrefix(run.GetState().String(), "RUN_STATE_"))
+	if w := run.GetWindow(); w != nil {
+		fmt.Fprintf(out, "  window:    %s .. %s\n", w.GetStartTime().AsTime().Format(time.DateOnly), w.GetEndTime().AsTime().Format(time.DateOnly))
+	}
+	if run.GetStartTime() != nil && run.GetEndTime() != nil {
+		fmt.Fprintf(out, "  duration:  %s\n", run.GetEndTime().AsTime().Sub(run.GetStartTime().AsTime()).Round(time.Millisecond))
+	}
+	fmt.Fprintf(out, "  fetched %d · created %d · updated %d · unchanged %d · skipped %d · failed %d\n",
+		c.GetFetched(), c.GetCreated(), c.GetUpdated(), c.GetUnchanged(), c.GetSkipped(), c.GetFailed())
+	for _, a := range run.GetAlerts() {
+		fmt.Fprintf(out, "  alert %s: %s\n", strings.TrimPrefix(a.GetCode().String(), "ALERT_CODE_"), a.GetMessage())
+	}
+	ev, err := h.ListRunEvents(ctx, &harvesterv1.ListRunEventsRequest{Parent: run.GetName(), PageSize: 5})
+	if err != nil {
+		return err
+	}
+	if len(ev.GetRunEvents()) > 0 {
+		fmt.Fprintln(out, "  first events:")
+	}
+	for _, e := range ev.GetRunEvents() {
+		line := fmt.Sprintf("    %-18s %-9s %s", e.GetExternalId(), strings.TrimPrefix(e.GetOutcome().String(), "OUTCOME_"), e.GetBorrowingRequest())
+		if e.GetReason() != "" {
+			line += "  " + e.GetReasonCode() + ": " + e.GetReason()
+		}
+		fmt.Fprintln(out, line)
+	}
+	return nil
+}
+
+func randomKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,329 @@
+// Package e2e runs the whole suite in one process over real loopback gRPC and HTTP with a
+// fake Libris, and checks the import path end to end: what the fake holds is what the
+// ledger holds, exactly once, after any number of runs.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/internal/demo"
+	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/services/harvester/fakelibris"
+)
+
+type env struct {
+	t         *testing.T
+	ctx       context.Context
+	addrs     suite.Addrs
+	fake      *fakelibris.Server
+	librisURL string
+	profiles  profilesv1.ProfileServiceClient
+	mapping   mappingv1.MappingServiceClient
+	harvester harvesterv1.HarvesterServiceClient
+	requests  requestsv1.RequestServiceClient
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	fake := fakelibris.New(fakelibris.Options{})
+	srv := httptest.NewServer(fake)
+	ready := make(chan suite.Addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- suite.Run(ctx, suite.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Logger: logging.Discard(),
+			Ready: func(a suite.Addrs) { ready <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("suite: %v", err)
+		}
+		srv.Close()
+	})
+	e := &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + "/librisfjarrlan/api"}
+	select {
+	case e.addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("suite did not start: %v", err)
+	}
+	conn := func(addr string) *grpc.ClientConn {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	e.profiles = profilesv1.NewProfileServiceClient(conn(e.addrs.Profiles))
+	e.mapping = mappingv1.NewMappingServiceClient(conn(e.addrs.Mapping))
+	e.harvester = harvesterv1.NewHarvesterServiceClient(conn(e.addrs.Harvester))
+	e.requests = requestsv1.NewRequestServiceClient(conn(e.addrs.Requests))
+	return e
+}
+
+func (e *env) must(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) library(code string) {
+	_, err := e.mapping.CreateLibrary(e.ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{Code: code, DisplayName: code, IsResourceSharingLibrary: true}})
+	e.must(err)
+}
+
+func (e *env) mapLibris(sigel, local string) {
+	_, err := e.mapping.CreateLibraryMapping(e.ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
+		System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, ExternalCode: sigel, LocalLibraryCode: local}})
+	e.must(err)
+}
+
+func (e *env) partner(code string) {
+	_, err := e.mapping.CreatePartner(e.ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
+		Code: code, DisplayName: code, Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS}})
+	e.must(err)
+}
+
+func (e *env) profile(code, sigel, key, local string, start time.Time) string {
+	_, err := e.profiles.CreateIntegrationProfile(e.ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: &profilesv1.IntegrationProfile{
+		Code: code, DisplayName: "Libris " + sigel, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
+		SystemConfig:           &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: e.librisURL, LibraryCode: sigel}},
+		ResourceSharingLibrary: local, ApiKey: key, Active: true,
+		HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(start.Year()), Month: int32(start.Month()), Day: int32(start.Day())}},
+	}})
+	e.must(err)
+	return "integrationProfiles/" + code
+}
+
+func (e *env) run(profile string) *harvesterv1.Run {
+	e.t.Helper()
+	r, err := e.harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
+	e.must(err)
+	r, err = demo.Await(e.ctx, e.harvester, r.GetName())
+	e.must(err)
+	return r
+}
+
+func (e *env) events(run *harvesterv1.Run) map[string]*harvesterv1.RunEvent {
+	e.t.Helper()
+	out := map[string]*harvesterv1.RunEvent{}
+	token := ""
+	for {
+		resp, err := e.harvester.ListRunEvents(e.ctx, &harvesterv1.ListRunEventsRequest{Parent: run.GetName(), PageSize: 1000, PageToken: token})
+		e.must(err)
+		for _, ev := range resp.GetRunEvents() {
+			if _, dup := out[ev.GetExternalId()]; dup {
+				e.t.Fatalf("two events for %s in one run", ev.GetExternalId())
+			}
+			out[ev.GetExternalId()] = ev
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out
+		}
+	}
+}
+
+// ledger lists every request of a profile, failing on a duplicate external id.
+func (e *env) ledger(profile string) map[string]*requestsv1.BorrowingRequest {
+	e.t.Helper()
+	out := map[string]*requestsv1.BorrowingRequest{}
+	token := ""
+	for {
+		resp, err := e.requests.ListBorrowingRequests(e.ctx, &requestsv1.ListBorrowingRequestsRequest{Profile: profile, PageSize: 100, PageToken: token})
+		e.must(err)
+		for _, br := range resp.GetBorrowingRequests() {
+			id := br.GetExternalReference().GetExternalId()
+			if _, dup := out[id]; dup {
+				e.t.Fatalf("external id %s is in the ledger twice", id)
+			}
+			out[id] = br
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out
+		}
+	}
+}
+
+func counters(r *harvesterv1.Run) string {
+	c := r.GetCounters()
+	return fmt.Sprintf("fetched=%d created=%d updated=%d unchanged=%d skipped=%d failed=%d",
+		c.GetFetched(), c.GetCreated(), c.GetUpdated(), c.GetUnchanged(), c.GetSkipped(), c.GetFailed())
+}
+
+func TestImportEndToEnd(t *testing.T) {
+	e := start(t)
+	today := time.Now()
+	const n = 250
+	e.fake.AddKey("key-abc", "Abc")
+	generated := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 7, Sigel: "Abc", Count: n,
+		From: today.AddDate(0, 0, -2), To: today, Lenders: []string{"Xyz", "Qrs"}})
+	// One request lent by a library that is not (yet) a partner.
+	stranger := generated[n-1]
+	stranger.ActiveLibrary = "Okand"
+	for i := range stranger.Recipients {
+		stranger.Recipients[i].LibraryCode = "Okand"
+	}
+	generated[n-1] = stranger
+	e.fake.Put(generated...)
+
+	e.library("MAIN")
+	e.mapLibris("Abc", "MAIN")
+	e.partner("XYZ") // Libris says "Xyz": resolution ignores case
+	e.partner("Qrs")
+	profile := e.profile("abc", "Abc", "key-abc", "MAIN", today.AddDate(0, 0, -2))
+
+	// First run: everything but the stranger's request is created, exactly once.
+	first := e.run(profile)
+	if first.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS ||
+		counters(first) != fmt.Sprintf("fetched=%d created=%d updated=0 unchanged=0 skipped=1 failed=0", n, n-1) {
+		t.Fatalf("first run: %v %s %v", first.GetState(), counters(first), first.GetAlerts())
+	}
+	ev := e.events(first)
+	if len(ev) != n {
+		t.Fatalf("%d events for %d fetched requests", len(ev), n)
+	}
+	if s := ev[stranger.LFNumber]; s.GetOutcome() != harvesterv1.Outcome_OUTCOME_SKIPPED || s.GetReasonCode() != "PARTNER_UNKNOWN" {
+		t.Fatalf("stranger's event: %v", s)
+	}
+	led := e.ledger(profile)
+	if len(led) != n-1 {
+		t.Fatalf("ledger holds %d requests, want %d", len(led), n-1)
+	}
+	for _, g := range generated[:n-1] {
+		br, ok := led[g.LFNumber]
+		if !ok {
+			t.Fatalf("%s was fetched but is not in the ledger", g.LFNumber)
+		}
+		if ev[g.LFNumber].GetBorrowingRequest() != br.GetName() {
+			t.Fatalf("event of %s links %s, ledger has %s", g.LFNumber, ev[g.LFNumber].GetBorrowingRequest(), br.GetName())
+		}
+		if br.GetExternalReference().GetStatusRaw() != g.Status || br.GetOwner() != "MAIN" {
+			t.Fatalf("ledger copy of %s: status %q owner %q", g.LFNumber, br.GetExternalReference().GetStatusRaw(), br.GetOwner())
+		}
+		if g.ActiveLibrary == "Xyz" && br.GetPartner() != "partners/XYZ" {
+			t.Fatalf("%s lent by Xyz resolved to partner %q", g.LFNumber, br.GetPartner())
+		}
+	}
+
+	// Second run over the same window: nothing new.
+	second := e.run(profile)
+	if counters(second) != fmt.Sprintf("fetched=%d created=0 updated=0 unchanged=%d skipped=1 failed=0", n, n-1) {
+		t.Fatalf("second run: %s", counters(second))
+	}
+
+	// Libris changes one request: exactly that one is UPDATED.
+	changed := generated[3].LFNumber
+	if !e.fake.Touch(changed, func(r *fakelibris.Request) { r.Status = "Levererad"; r.StatusCode = "10" }) {
+		t.Fatal("touch failed")
+	}
+	third := e.run(profile)
+	if counters(third) != fmt.Sprintf("fetched=%d created=0 updated=1 unchanged=%d skipped=1 failed=0", n, n-2) {
+		t.Fatalf("third run: %s", counters(third))
+	}
+	if e.events(third)[changed].GetOutcome() != harvesterv1.Outcome_OUTCOME_UPDATED {
+		t.Fatalf("touched request not UPDATED")
+	}
+	if got := e.ledger(profile)[changed].GetExternalReference().GetStatusRaw(); got != "Levererad" {
+		t.Fatalf("ledger status of the touched request = %q", got)
+	}
+
+	// The stranger becomes a partner, and a new request appears late: both imported.
+	e.partner("Okand")
+	late := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 99, Sigel: "Abc", Count: 1, From: today, To: today, Lenders: []string{"Qrs"}})[0]
+	late.LFNumber = fmt.Sprintf("Abc-%s-9999", today.Format("060102"))
+	late.RequestID = "99999999"
+	e.fake.Put(late)
+	fourth := e.run(profile)
+	ev = e.events(fourth)
+	if fourth.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS ||
+		ev[stranger.LFNumber].GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED || ev[late.LFNumber].GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED {
+		t.Fatalf("fourth run: %v %s; stranger %v; late %v", fourth.GetState(), counters(fourth), ev[stranger.LFNumber], ev[late.LFNumber])
+	}
+	if got := len(e.ledger(profile)); got != n+1 {
+		t.Fatalf("ledger holds %d requests, want %d", got, n+1)
+	}
+
+	// The job history lists the four runs newest first, through the REST gateway too.
+	resp, err := http.Get("http://" + e.addrs.Gateway + "/v1/runs?profile=" + profile)
+	e.must(err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var history struct {
+		Runs []struct{ Name, State string }
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(body, &history) != nil || len(history.Runs) != 4 || history.Runs[0].Name != fourth.GetName() {
+		t.Fatalf("GET /v1/runs: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestUnmappedProfileLibraryFailsAndImportsNothing(t *testing.T) {
+	e := start(t)
+	today := time.Now()
+	e.fake.AddKey("key-def", "Def")
+	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 3, Sigel: "Def", Count: 20, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	e.library("MAIN")
+	e.partner("Xyz")
+	profile := e.profile("def", "Def", "key-def", "MAIN", today)
+
+	run := e.run(profile)
+	if run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED {
+		t.Fatalf("state = %v", run.GetState())
+	}
+	if a := run.GetAlerts(); len(a) != 1 || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING {
+		t.Fatalf("alerts = %v", a)
+	}
+	if calls := e.fake.Calls("/illrequests/"); calls != 0 {
+		t.Fatalf("the run called Libris %d times without a library mapping", calls)
+	}
+	if got := len(e.ledger(profile)); got != 0 {
+		t.Fatalf("ledger holds %d requests of the failed profile", got)
+	}
+
+	// With the mapping in place the same profile imports.
+	e.mapLibris("Def", "MAIN")
+	if run := e.run(profile); run.GetCounters().GetCreated() != 20 {
+		t.Fatalf("after mapping: %v %s %v", run.GetState(), counters(run), run.GetAlerts())
+	}
+}
+
+func TestWrongKeyIsAuthFailed(t *testing.T) {
+	e := start(t)
+	e.fake.AddKey("right", "Abc")
+	e.library("MAIN")
+	e.mapLibris("Abc", "MAIN")
+	run := e.run(e.profile("abc", "Abc", "wrong", "MAIN", time.Now()))
+	if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || len(a) != 1 || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_AUTH_FAILED {
+		t.Fatalf("run: %v %v", run.GetState(), a)
+	}
+}
+
+// The demo, as a newcomer runs it with --exit, imports everything it fetched.
+func TestDemoExit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := demo.Run(ctx, demo.Options{Host: "127.0.0.1", Count: 120, Exit: true, LogLevel: "error"}, &out)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	t.Log(out.String())
+}
