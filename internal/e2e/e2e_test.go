@@ -327,3 +327,51 @@ func TestDemoExit(t *testing.T) {
 	}
 	t.Log(out.String())
 }
+
+// Faults of the external system: retried when transient, reported when not, and a later
+// run recovers with every request imported exactly once.
+func TestExternalFaults(t *testing.T) {
+	e := start(t)
+	today := time.Now()
+	const n = 60
+	e.fake.AddKey("key", "Abc")
+	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 5, Sigel: "Abc", Count: n, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	e.library("MAIN")
+	e.mapLibris("Abc", "MAIN")
+	e.partner("Xyz")
+	profile := e.profile("abc", "Abc", "key", "MAIN", today)
+
+	// Two 503s, then an answer: the connector retries and the run succeeds.
+	e.fake.Inject(fakelibris.Fault{Match: "/outgoing", Times: 2, Status: http.StatusServiceUnavailable})
+	run := e.run(profile)
+	if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetCounters().GetCreated() != n {
+		t.Fatalf("after 503s: %v %s %v", run.GetState(), counters(run), run.GetAlerts())
+	}
+	if calls := e.fake.Calls("/outgoing"); calls != 3 {
+		t.Fatalf("outgoing called %d times, want 3 (two refused, one answered)", calls)
+	}
+
+	// An answer cut off mid-body (the connection breaks after half the requests were
+	// imported) and an HTML page fail the run with a clear alert; the cursor stays.
+	for _, tc := range []struct {
+		fault fakelibris.Fault
+		alert harvesterv1.AlertCode
+	}{
+		{fakelibris.Fault{Match: "/outgoing", Times: 1, Truncate: true}, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE},
+		{fakelibris.Fault{Match: "/outgoing", Times: 1, NonJSON: true}, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE},
+	} {
+		e.fake.Inject(tc.fault)
+		run = e.run(profile)
+		if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || len(a) != 1 || a[0].GetCode() != tc.alert {
+			t.Fatalf("fault %+v: %v %v", tc.fault, run.GetState(), a)
+		}
+	}
+	// Libris answers again: the next run covers the window; nothing is duplicated.
+	run = e.run(profile)
+	if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetCounters().GetFetched() != n || run.GetCounters().GetCreated() != 0 {
+		t.Fatalf("recovery run: %v %s", run.GetState(), counters(run))
+	}
+	if got := len(e.ledger(profile)); got != n {
+		t.Fatalf("ledger holds %d, want %d", got, n)
+	}
+}

@@ -430,3 +430,77 @@ func (b blockingConnector) Fetch(ctx context.Context, w connector.Window, visit 
 func toStatus(err error) error {
 	return rpc.ToStatus(context.Background(), logging.Discard(), err)
 }
+
+func TestRunRequireAuthenticationSkipsUntilApproved(t *testing.T) {
+	h := newHarness(t)
+	h.profiles.profile.RequireAuthentication = true
+	pending := req("Abc-261126-0001", 26, "Xyz", 100)
+	pending.PatronApproved = false
+	h.conn.reqs = []*connector.Request{pending, req("Abc-261126-0002", 26, "Xyz", 100)}
+	run := h.runOnce(t)
+	if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS || run.GetCounters().GetSkipped() != 1 || run.GetCounters().GetCreated() != 1 {
+		t.Fatalf("run %v %v", run.GetState(), run.GetCounters())
+	}
+	if e := h.events(t, run)["Abc-261126-0001"]; e.GetReasonCode() != reasonNotApproved {
+		t.Fatalf("event = %v", e)
+	}
+	// Approved later, after the request left the window: the retry set brings it in.
+	h.conn.reqs[0].PatronApproved = true
+	h.now = h.now.AddDate(0, 0, 10)
+	run = h.runOnce(t)
+	if e := h.events(t, run)["Abc-261126-0001"]; e.GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED {
+		t.Fatalf("after approval: %v", e)
+	}
+	if retry, _ := h.store.Retry("lib"); len(retry) != 0 {
+		t.Fatalf("retry set not emptied: %v", retry)
+	}
+}
+
+func TestRecoverMarksLeftoverRunsAborted(t *testing.T) {
+	h := newHarness(t)
+	r, _, err := h.store.CreateRun("lib", "", func(id uint64) *harvesterv1.Run {
+		x := newRun(id, h.profiles.profile, harvesterv1.Trigger_TRIGGER_MANUAL, "a", h.now)
+		x.State = harvesterv1.RunState_RUN_STATE_RUNNING
+		return x
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.runner.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := ParseRunName(r.GetName())
+	got, _ := h.store.GetRun(id)
+	if got.GetState() != harvesterv1.RunState_RUN_STATE_ABORTED || len(got.GetAlerts()) != 1 || got.GetAlerts()[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED {
+		t.Fatalf("recovered run: %v", got)
+	}
+}
+
+type stallingConnector struct{ *fakeConnector }
+
+func (stallingConnector) Fetch(ctx context.Context, _ connector.Window, _ func(*connector.Request) error) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestShutdownAbortsTheRunAndKeepsTheCursor(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := h.runner.d
+	d.Connect = func(*profilesv1.IntegrationProfile, string) (connector.Connector, error) { return stallingConnector{h.conn}, nil }
+	runner := New(ctx, d)
+	r, err := runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	runner.Wait()
+	id, _ := ParseRunName(r.GetName())
+	got, _ := h.store.GetRun(id)
+	if got.GetState() != harvesterv1.RunState_RUN_STATE_ABORTED || got.GetAlerts()[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED {
+		t.Fatalf("run after shutdown: %v", got)
+	}
+	if _, ok, _ := h.store.Cursor("lib"); ok {
+		t.Fatal("an aborted run moved the cursor")
+	}
+}
