@@ -487,7 +487,9 @@ func TestShutdownAbortsTheRunAndKeepsTheCursor(t *testing.T) {
 	h := newHarness(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	d := h.runner.d
-	d.Connect = func(*profilesv1.IntegrationProfile, string) (connector.Connector, error) { return stallingConnector{h.conn}, nil }
+	d.Connect = func(*profilesv1.IntegrationProfile, string) (connector.Connector, error) {
+		return stallingConnector{h.conn}, nil
+	}
 	runner := New(ctx, d)
 	r, err := runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "")
 	if err != nil {
