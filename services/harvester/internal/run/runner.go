@@ -36,7 +36,7 @@ const (
 // Event reason codes: what staff read in the event report and what scripts match on.
 const (
 	reasonInvalid          = "INVALID_EXTERNAL_DATA"
-	reasonNotApproved      = "PATRON_NOT_APPROVED"
+	reasonNotApproved      = "AWAITING_AUTHENTICATION"
 	reasonPartnerUnknown   = "PARTNER_UNKNOWN"
 	reasonLibraryUnmapped  = "LIBRARY_UNMAPPED"
 	reasonLedgerRejected   = "LEDGER_REJECTED"
