@@ -529,7 +529,9 @@ type Progress struct {
 	// Requests handled so far.
 	Handled int64 `protobuf:"varint,2,opt,name=handled,proto3" json:"handled,omitempty"`
 	// Estimated total, 0 when unknown.
-	Total         int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	Total int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	// Share of the harvest window done, 0..100 (by day chunks fetched and acknowledged).
+	Percent       int32 `protobuf:"varint,4,opt,name=percent,proto3" json:"percent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -581,6 +583,13 @@ func (x *Progress) GetHandled() int64 {
 func (x *Progress) GetTotal() int64 {
 	if x != nil {
 		return x.Total
+	}
+	return 0
+}
+
+func (x *Progress) GetPercent() int32 {
+	if x != nil {
+		return x.Percent
 	}
 	return 0
 }
@@ -756,7 +765,10 @@ type RunEvent struct {
 	// The ledger request, `borrowingRequests/{id}`, when one exists.
 	BorrowingRequest string `protobuf:"bytes,6,opt,name=borrowing_request,json=borrowingRequest,proto3" json:"borrowing_request,omitempty"`
 	// When it was recorded.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	// How many runs have handled this external request while it was not yet imported,
+	// counting this one (1 on first sight; the retry set's attempts).
+	Attempt       int32 `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -838,6 +850,13 @@ func (x *RunEvent) GetTime() *timestamppb.Timestamp {
 		return x.Time
 	}
 	return nil
+}
+
+func (x *RunEvent) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
 }
 
 // Request for StartRun.
@@ -951,9 +970,13 @@ type ListRunsRequest struct {
 	// Only runs of this profile, `integrationProfiles/{code}`.
 	Profile string `protobuf:"bytes,3,opt,name=profile,proto3" json:"profile,omitempty"`
 	// Only runs in this state.
-	State         RunState `protobuf:"varint,4,opt,name=state,proto3,enum=interloan.harvester.v1.RunState" json:"state,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	State RunState `protobuf:"varint,4,opt,name=state,proto3,enum=interloan.harvester.v1.RunState" json:"state,omitempty"`
+	// Only runs submitted at or after this time.
+	SubmittedAfter *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=submitted_after,json=submittedAfter,proto3" json:"submitted_after,omitempty"`
+	// Only runs submitted before this time.
+	SubmittedBefore *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=submitted_before,json=submittedBefore,proto3" json:"submitted_before,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ListRunsRequest) Reset() {
@@ -1012,6 +1035,20 @@ func (x *ListRunsRequest) GetState() RunState {
 		return x.State
 	}
 	return RunState_RUN_STATE_UNSPECIFIED
+}
+
+func (x *ListRunsRequest) GetSubmittedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmittedAfter
+	}
+	return nil
+}
+
+func (x *ListRunsRequest) GetSubmittedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmittedBefore
+	}
+	return nil
 }
 
 // Response of ListRuns.
@@ -1079,7 +1116,9 @@ type ListRunEventsRequest struct {
 	// Token from a previous response.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only events with this outcome.
-	Outcome       Outcome `protobuf:"varint,4,opt,name=outcome,proto3,enum=interloan.harvester.v1.Outcome" json:"outcome,omitempty"`
+	Outcome Outcome `protobuf:"varint,4,opt,name=outcome,proto3,enum=interloan.harvester.v1.Outcome" json:"outcome,omitempty"`
+	// Only events with this reason code, e.g. `PARTNER_UNKNOWN`.
+	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1140,6 +1179,13 @@ func (x *ListRunEventsRequest) GetOutcome() Outcome {
 		return x.Outcome
 	}
 	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *ListRunEventsRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
 }
 
 // Response of ListRunEvents.
@@ -1303,9 +1349,14 @@ type ScheduledJob struct {
 	// The most recent run, `runs/{id}`, if any.
 	LastRun string `protobuf:"bytes,5,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
 	// The system the profile imports from.
-	System        v1.ExternalSystem `protobuf:"varint,6,opt,name=system,proto3,enum=interloan.type.v1.ExternalSystem" json:"system,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	System v1.ExternalSystem `protobuf:"varint,6,opt,name=system,proto3,enum=interloan.type.v1.ExternalSystem" json:"system,omitempty"`
+	// The profile's IANA time zone, in which the schedule is read.
+	TimeZone string `protobuf:"bytes,7,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Next due time as wall-clock time in the profile's zone (RFC 3339 with its offset,
+	// e.g. `2026-11-30T06:00:00+01:00`); empty when not scheduled.
+	NextRunLocalTime string `protobuf:"bytes,8,opt,name=next_run_local_time,json=nextRunLocalTime,proto3" json:"next_run_local_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ScheduledJob) Reset() {
@@ -1378,6 +1429,20 @@ func (x *ScheduledJob) GetSystem() v1.ExternalSystem {
 		return x.System
 	}
 	return v1.ExternalSystem(0)
+}
+
+func (x *ScheduledJob) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *ScheduledJob) GetNextRunLocalTime() string {
+	if x != nil {
+		return x.NextRunLocalTime
+	}
+	return ""
 }
 
 // Request for ListScheduledJobs.
@@ -1509,11 +1574,12 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\aupdated\x18\x03 \x01(\x03R\aupdated\x12\x1c\n" +
 	"\tunchanged\x18\x04 \x01(\x03R\tunchanged\x12\x18\n" +
 	"\askipped\x18\x05 \x01(\x03R\askipped\x12\x16\n" +
-	"\x06failed\x18\x06 \x01(\x03R\x06failed\"P\n" +
+	"\x06failed\x18\x06 \x01(\x03R\x06failed\"j\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
 	"\ahandled\x18\x02 \x01(\x03R\ahandled\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"\xd1\x05\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\x12\x18\n" +
+	"\apercent\x18\x04 \x01(\x05R\apercent\"\xd1\x05\n" +
 	"\x03Run\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12'\n" +
@@ -1530,7 +1596,7 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"submitTime\x12?\n" +
 	"\n" +
 	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
-	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\"\x90\x02\n" +
+	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\"\xaa\x02\n" +
 	"\bRunEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +
@@ -1540,28 +1606,33 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"reasonCode\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12+\n" +
 	"\x11borrowing_request\x18\x06 \x01(\tR\x10borrowingRequest\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"P\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\aattempt\x18\b \x01(\x05R\aattempt\"P\n" +
 	"\x0fStartRunRequest\x12\x1e\n" +
 	"\aprofile\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\aprofile\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\")\n" +
 	"\rGetRunRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x9f\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xab\x02\n" +
 	"\x0fListRunsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x18\n" +
 	"\aprofile\x18\x03 \x01(\tR\aprofile\x126\n" +
-	"\x05state\x18\x04 \x01(\x0e2 .interloan.harvester.v1.RunStateR\x05state\"k\n" +
+	"\x05state\x18\x04 \x01(\x0e2 .interloan.harvester.v1.RunStateR\x05state\x12C\n" +
+	"\x0fsubmitted_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0esubmittedAfter\x12E\n" +
+	"\x10submitted_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fsubmittedBefore\"k\n" +
 	"\x10ListRunsResponse\x12/\n" +
 	"\x04runs\x18\x01 \x03(\v2\x1b.interloan.harvester.v1.RunR\x04runs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xab\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcc\x01\n" +
 	"\x14ListRunEventsRequest\x12\x1c\n" +
 	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
-	"\aoutcome\x18\x04 \x01(\x0e2\x1f.interloan.harvester.v1.OutcomeR\aoutcome\"\x80\x01\n" +
+	"\aoutcome\x18\x04 \x01(\x0e2\x1f.interloan.harvester.v1.OutcomeR\aoutcome\x12\x1f\n" +
+	"\vreason_code\x18\x05 \x01(\tR\n" +
+	"reasonCode\"\x80\x01\n" +
 	"\x15ListRunEventsResponse\x12?\n" +
 	"\n" +
 	"run_events\x18\x01 \x03(\v2 .interloan.harvester.v1.RunEventR\trunEvents\x12&\n" +
@@ -1569,14 +1640,16 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x0fWatchRunRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\",\n" +
 	"\x10CancelRunRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xfd\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xc9\x02\n" +
 	"\fScheduledJob\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
 	"\bschedule\x18\x03 \x01(\tR\bschedule\x12>\n" +
 	"\rnext_run_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vnextRunTime\x12\x19\n" +
 	"\blast_run\x18\x05 \x01(\tR\alastRun\x129\n" +
-	"\x06system\x18\x06 \x01(\x0e2!.interloan.type.v1.ExternalSystemR\x06system\"V\n" +
+	"\x06system\x18\x06 \x01(\x0e2!.interloan.type.v1.ExternalSystemR\x06system\x12\x1b\n" +
+	"\ttime_zone\x18\a \x01(\tR\btimeZone\x12-\n" +
+	"\x13next_run_local_time\x18\b \x01(\tR\x10nextRunLocalTime\"V\n" +
 	"\x18ListScheduledJobsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1685,31 +1758,33 @@ var file_interloan_harvester_v1_harvester_proto_depIdxs = []int32{
 	3,  // 13: interloan.harvester.v1.RunEvent.outcome:type_name -> interloan.harvester.v1.Outcome
 	21, // 14: interloan.harvester.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
 	1,  // 15: interloan.harvester.v1.ListRunsRequest.state:type_name -> interloan.harvester.v1.RunState
-	8,  // 16: interloan.harvester.v1.ListRunsResponse.runs:type_name -> interloan.harvester.v1.Run
-	3,  // 17: interloan.harvester.v1.ListRunEventsRequest.outcome:type_name -> interloan.harvester.v1.Outcome
-	9,  // 18: interloan.harvester.v1.ListRunEventsResponse.run_events:type_name -> interloan.harvester.v1.RunEvent
-	21, // 19: interloan.harvester.v1.ScheduledJob.next_run_time:type_name -> google.protobuf.Timestamp
-	22, // 20: interloan.harvester.v1.ScheduledJob.system:type_name -> interloan.type.v1.ExternalSystem
-	18, // 21: interloan.harvester.v1.ListScheduledJobsResponse.scheduled_jobs:type_name -> interloan.harvester.v1.ScheduledJob
-	10, // 22: interloan.harvester.v1.HarvesterService.StartRun:input_type -> interloan.harvester.v1.StartRunRequest
-	11, // 23: interloan.harvester.v1.HarvesterService.GetRun:input_type -> interloan.harvester.v1.GetRunRequest
-	12, // 24: interloan.harvester.v1.HarvesterService.ListRuns:input_type -> interloan.harvester.v1.ListRunsRequest
-	14, // 25: interloan.harvester.v1.HarvesterService.ListRunEvents:input_type -> interloan.harvester.v1.ListRunEventsRequest
-	16, // 26: interloan.harvester.v1.HarvesterService.WatchRun:input_type -> interloan.harvester.v1.WatchRunRequest
-	17, // 27: interloan.harvester.v1.HarvesterService.CancelRun:input_type -> interloan.harvester.v1.CancelRunRequest
-	19, // 28: interloan.harvester.v1.HarvesterService.ListScheduledJobs:input_type -> interloan.harvester.v1.ListScheduledJobsRequest
-	8,  // 29: interloan.harvester.v1.HarvesterService.StartRun:output_type -> interloan.harvester.v1.Run
-	8,  // 30: interloan.harvester.v1.HarvesterService.GetRun:output_type -> interloan.harvester.v1.Run
-	13, // 31: interloan.harvester.v1.HarvesterService.ListRuns:output_type -> interloan.harvester.v1.ListRunsResponse
-	15, // 32: interloan.harvester.v1.HarvesterService.ListRunEvents:output_type -> interloan.harvester.v1.ListRunEventsResponse
-	8,  // 33: interloan.harvester.v1.HarvesterService.WatchRun:output_type -> interloan.harvester.v1.Run
-	8,  // 34: interloan.harvester.v1.HarvesterService.CancelRun:output_type -> interloan.harvester.v1.Run
-	20, // 35: interloan.harvester.v1.HarvesterService.ListScheduledJobs:output_type -> interloan.harvester.v1.ListScheduledJobsResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	21, // 16: interloan.harvester.v1.ListRunsRequest.submitted_after:type_name -> google.protobuf.Timestamp
+	21, // 17: interloan.harvester.v1.ListRunsRequest.submitted_before:type_name -> google.protobuf.Timestamp
+	8,  // 18: interloan.harvester.v1.ListRunsResponse.runs:type_name -> interloan.harvester.v1.Run
+	3,  // 19: interloan.harvester.v1.ListRunEventsRequest.outcome:type_name -> interloan.harvester.v1.Outcome
+	9,  // 20: interloan.harvester.v1.ListRunEventsResponse.run_events:type_name -> interloan.harvester.v1.RunEvent
+	21, // 21: interloan.harvester.v1.ScheduledJob.next_run_time:type_name -> google.protobuf.Timestamp
+	22, // 22: interloan.harvester.v1.ScheduledJob.system:type_name -> interloan.type.v1.ExternalSystem
+	18, // 23: interloan.harvester.v1.ListScheduledJobsResponse.scheduled_jobs:type_name -> interloan.harvester.v1.ScheduledJob
+	10, // 24: interloan.harvester.v1.HarvesterService.StartRun:input_type -> interloan.harvester.v1.StartRunRequest
+	11, // 25: interloan.harvester.v1.HarvesterService.GetRun:input_type -> interloan.harvester.v1.GetRunRequest
+	12, // 26: interloan.harvester.v1.HarvesterService.ListRuns:input_type -> interloan.harvester.v1.ListRunsRequest
+	14, // 27: interloan.harvester.v1.HarvesterService.ListRunEvents:input_type -> interloan.harvester.v1.ListRunEventsRequest
+	16, // 28: interloan.harvester.v1.HarvesterService.WatchRun:input_type -> interloan.harvester.v1.WatchRunRequest
+	17, // 29: interloan.harvester.v1.HarvesterService.CancelRun:input_type -> interloan.harvester.v1.CancelRunRequest
+	19, // 30: interloan.harvester.v1.HarvesterService.ListScheduledJobs:input_type -> interloan.harvester.v1.ListScheduledJobsRequest
+	8,  // 31: interloan.harvester.v1.HarvesterService.StartRun:output_type -> interloan.harvester.v1.Run
+	8,  // 32: interloan.harvester.v1.HarvesterService.GetRun:output_type -> interloan.harvester.v1.Run
+	13, // 33: interloan.harvester.v1.HarvesterService.ListRuns:output_type -> interloan.harvester.v1.ListRunsResponse
+	15, // 34: interloan.harvester.v1.HarvesterService.ListRunEvents:output_type -> interloan.harvester.v1.ListRunEventsResponse
+	8,  // 35: interloan.harvester.v1.HarvesterService.WatchRun:output_type -> interloan.harvester.v1.Run
+	8,  // 36: interloan.harvester.v1.HarvesterService.CancelRun:output_type -> interloan.harvester.v1.Run
+	20, // 37: interloan.harvester.v1.HarvesterService.ListScheduledJobs:output_type -> interloan.harvester.v1.ListScheduledJobsResponse
+	31, // [31:38] is the sub-list for method output_type
+	24, // [24:31] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_interloan_harvester_v1_harvester_proto_init() }
