@@ -186,6 +186,12 @@ const (
 	// Some fetched requests were not imported (unknown partner, unmapped library, invalid
 	// data, patron not approved); the run's events say which and why, and later runs retry them.
 	AlertCode_ALERT_CODE_REQUESTS_NOT_IMPORTED AlertCode = 10
+	// A user cancelled the run (CancelRun); what was acknowledged stays imported.
+	AlertCode_ALERT_CODE_CANCELLED AlertCode = 11
+	// The harvester's own storage failed; see its logs.
+	AlertCode_ALERT_CODE_INTERNAL AlertCode = 12
+	// The profile was deleted while the run was pending or running.
+	AlertCode_ALERT_CODE_PROFILE_NOT_FOUND AlertCode = 13
 )
 
 // Enum value maps for AlertCode.
@@ -202,6 +208,9 @@ var (
 		8:  "ALERT_CODE_LIBRARY_MISSING",
 		9:  "ALERT_CODE_INTERRUPTED",
 		10: "ALERT_CODE_REQUESTS_NOT_IMPORTED",
+		11: "ALERT_CODE_CANCELLED",
+		12: "ALERT_CODE_INTERNAL",
+		13: "ALERT_CODE_PROFILE_NOT_FOUND",
 	}
 	AlertCode_value = map[string]int32{
 		"ALERT_CODE_UNSPECIFIED":           0,
@@ -215,6 +224,9 @@ var (
 		"ALERT_CODE_LIBRARY_MISSING":       8,
 		"ALERT_CODE_INTERRUPTED":           9,
 		"ALERT_CODE_REQUESTS_NOT_IMPORTED": 10,
+		"ALERT_CODE_CANCELLED":             11,
+		"ALERT_CODE_INTERNAL":              12,
+		"ALERT_CODE_PROFILE_NOT_FOUND":     13,
 	}
 )
 
@@ -1671,7 +1683,7 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x1fRUN_STATE_COMPLETED_WITH_ERRORS\x10\x05\x12\"\n" +
 	"\x1eRUN_STATE_COMPLETED_NO_RECORDS\x10\x06\x12\x14\n" +
 	"\x10RUN_STATE_FAILED\x10\a\x12\x15\n" +
-	"\x11RUN_STATE_ABORTED\x10\b*\xf1\x02\n" +
+	"\x11RUN_STATE_ABORTED\x10\b*\xc6\x03\n" +
 	"\tAlertCode\x12\x1a\n" +
 	"\x16ALERT_CODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ALERT_CODE_AUTH_FAILED\x10\x01\x12#\n" +
@@ -1684,7 +1696,10 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x1aALERT_CODE_LIBRARY_MISSING\x10\b\x12\x1a\n" +
 	"\x16ALERT_CODE_INTERRUPTED\x10\t\x12$\n" +
 	" ALERT_CODE_REQUESTS_NOT_IMPORTED\x10\n" +
-	"*\x8c\x01\n" +
+	"\x12\x18\n" +
+	"\x14ALERT_CODE_CANCELLED\x10\v\x12\x17\n" +
+	"\x13ALERT_CODE_INTERNAL\x10\f\x12 \n" +
+	"\x1cALERT_CODE_PROFILE_NOT_FOUND\x10\r*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_CREATED\x10\x01\x12\x13\n" +
