@@ -534,6 +534,45 @@ func TestFetchStalledBody(t *testing.T) {
 	}
 }
 
+// TestFetchSlowVisitIsNotIdle: time the caller spends in visit (resolving codes, ingesting
+// a batch) is not Libris being silent, so a visit longer than ReadIdleTimeout must not
+// abort an answer that keeps flowing.
+func TestFetchSlowVisitIsNotIdle(t *testing.T) {
+	const n = 4
+	items := make([]map[string]any, n)
+	for i := range items {
+		items[i] = item(fmt.Sprintf("Abc-250301-%04d", i+1), nil)
+	}
+	body := envelopeJSON(n, items...)
+	hs := newHarness(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		// Sent in small flushed pieces with short gaps, so the decoder has to go back
+		// to the network after the slow visit; each gap is well under the idle timeout.
+		w.Header().Set("Content-Type", "application/json")
+		rc := http.NewResponseController(w)
+		for rest := body; len(rest) > 0; {
+			k := min(len(rest), 64)
+			_, _ = w.Write(rest[:k])
+			_ = rc.Flush()
+			rest = rest[k:]
+			time.Sleep(ms(5))
+		}
+	}, func(c *Config) { c.ReadIdleTimeout = ms(200); c.MaxAttempts = 1 })
+	var got []string
+	err := hs.c.Fetch(context.Background(), window("2025-03-01", "2025-03-01"), func(r *connector.Request) error {
+		got = append(got, r.ExternalID)
+		if len(got) == 1 {
+			time.Sleep(ms(500))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Fetch with a slow visit: %v", err)
+	}
+	if len(got) != n || hs.rec.n() != 1 {
+		t.Errorf("%d requests in %d calls, want %d in 1", len(got), hs.rec.n(), n)
+	}
+}
+
 func TestFetchContextCancel(t *testing.T) {
 	t.Run("while waiting for the answer", func(t *testing.T) {
 		started := make(chan struct{})

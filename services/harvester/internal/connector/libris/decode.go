@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/interloan/interloan/services/harvester/internal/connector"
 )
@@ -27,7 +28,11 @@ type bodyReader struct {
 	err      error // first read error other than io.EOF
 	tooLarge bool
 	budget   int64 // bytes left for the current value; 0 before the first mark
-	onRead   func()
+	// idle, when set, is a stopped timer that cancels the answer after idleFor. Read arms
+	// it only while it waits on the network, so decoding and the caller's visit (which may
+	// ingest a batch for minutes) never count as Libris being silent.
+	idle    *time.Timer
+	idleFor time.Duration
 }
 
 // mark starts a new value's byte budget.
@@ -41,11 +46,14 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if int64(len(p)) > b.budget {
 		p = p[:b.budget]
 	}
-	n, err := b.r.Read(p)
-	b.budget -= int64(n)
-	if n > 0 && b.onRead != nil {
-		b.onRead()
+	if b.idle != nil {
+		b.idle.Reset(b.idleFor)
 	}
+	n, err := b.r.Read(p)
+	if b.idle != nil {
+		b.idle.Stop()
+	}
+	b.budget -= int64(n)
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
 	}

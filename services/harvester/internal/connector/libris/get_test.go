@@ -43,13 +43,44 @@ func TestGet(t *testing.T) {
 				serveJSON(w, 404, []byte(`{"count":"0","ill_requests":[]}`))
 			},
 			wantCalls: 1},
-		{name: "404 html is garbage", id: "Abc-250301-0099",
+		// A 404 without the envelope is "not found" (reference §7: the status and body for
+		// an unknown id are uncertain); a 400 without it stays a real error answer.
+		{name: "404 empty body is not found", id: "Abc-250301-0099",
+			handler:   func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(404) },
+			wantCalls: 1},
+		{name: "404 plain text is not found", id: "Abc-250301-0099",
+			handler:   func(w http.ResponseWriter, _ *http.Request, _ int) { http.NotFound(w, nil) },
+			wantCalls: 1},
+		{name: "404 html is not found", id: "Abc-250301-0099",
 			handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(404)
 				_, _ = w.Write([]byte("<html><body><h1>Not Found</h1></body></html>"))
 			},
-			kind: connector.KindGarbage, wantCalls: 1, inMessage: `HTTP 404 Not Found for request Abc-250301-0099: "Not Found"`},
+			wantCalls: 1},
+		{name: "404 JSON error object is not found", id: "Abc-250301-0099",
+			handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+				serveJSON(w, 404, []byte(`{"error":"Not Found","status":404}`))
+			},
+			wantCalls: 1},
+		{name: "404 with items is garbage", id: "Abc-250301-0007",
+			handler: func(w http.ResponseWriter, _ *http.Request, _ int) { serveJSON(w, 404, one) },
+			kind:    connector.KindGarbage, wantCalls: 1, inMessage: "HTTP 404 Not Found for request Abc-250301-0007"},
+		{name: "400 empty body is garbage", id: "Abc-250301-0099",
+			handler: func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(400) },
+			kind:    connector.KindGarbage, wantCalls: 1, inMessage: `HTTP 400 Bad Request for request Abc-250301-0099: ""`},
+		{name: "400 plain text is garbage", id: "Abc-250301-0099",
+			handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+				http.Error(w, "invalid lf_number", 400)
+			},
+			kind: connector.KindGarbage, wantCalls: 1, inMessage: `HTTP 400 Bad Request for request Abc-250301-0099: "invalid lf_number"`},
+		{name: "400 html is garbage", id: "Abc-250301-0099",
+			handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(400)
+				_, _ = w.Write([]byte("<html><body><h1>Bad Request</h1></body></html>"))
+			},
+			kind: connector.KindGarbage, wantCalls: 1, inMessage: `HTTP 400 Bad Request for request Abc-250301-0099: "Bad Request"`},
 		{name: "400 with items is garbage", id: "Abc-250301-0007",
 			handler: func(w http.ResponseWriter, _ *http.Request, _ int) { serveJSON(w, 400, one) },
 			kind:    connector.KindGarbage, wantCalls: 1, inMessage: "HTTP 400"},

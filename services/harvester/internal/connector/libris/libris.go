@@ -58,8 +58,9 @@ type Config struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// Sleep waits between attempts; tests inject it. Default: a timer that honours ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// ReadIdleTimeout aborts an answer whose body stops flowing for this long (default
-	// 60s; negative disables). It stands in for an overall timeout without limiting how
+	// ReadIdleTimeout aborts an answer when reading its body waits this long for Libris to
+	// send more (default 60s; negative disables). Only time blocked on the network counts,
+	// not time spent in visit. It stands in for an overall timeout without limiting how
 	// long a large answer that keeps flowing may take.
 	ReadIdleTimeout time.Duration
 }
@@ -196,7 +197,8 @@ const maxGetBody = 8 << 20
 
 // Get fetches one request by lf_number (or request_id). Libris answers an unknown id with
 // an envelope of count 0, under HTTP 200, 400 or 404 (reference §7); all three are "not
-// found". Errors are as for Fetch.
+// found". A 404 is "not found" whatever its body, unless that body is an envelope holding
+// requests. Errors are as for Fetch.
 func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request, bool, error) {
 	id := strings.TrimSpace(externalID)
 	if id == "" {
@@ -225,6 +227,12 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 		}
 		// The answer is in memory, so the reader below cannot fail on the network.
 		n, derr := c.readEnvelope(&bodyReader{r: bytes.NewReader(body)}, what, resp.Header.Get("Content-Type"), collect)
+		if resp.StatusCode == http.StatusNotFound && n == 0 {
+			// The body of a 404 is uncertain (reference §7) and Get only asks for ids seen
+			// before at a base URL that just served them, so a 404 without items (empty,
+			// text, HTML, odd JSON) is the id being gone, not a broken Libris.
+			return 0, nil
+		}
 		if resp.StatusCode != http.StatusOK && (derr != nil || n > 0) {
 			// A 400/404 that is not the "not found" envelope is a real error answer.
 			return 0, c.fail(connector.KindGarbage, nil, "Libris answered %s for %s: %q", statusText(resp.StatusCode), what, c.snippet(body, resp.Header.Get("Content-Type")))

@@ -112,8 +112,9 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 		br := &bodyReader{r: resp.Body}
 		if c.idle > 0 {
 			t := time.AfterFunc(c.idle, func() { cancel(errIdle) })
+			t.Stop() // br.Read arms it only while blocked on the network
 			defer t.Stop()
-			br.onRead = func() { t.Reset(c.idle) }
+			br.idle, br.idleFor = t, c.idle
 		}
 		n, err := read(resp, br)
 		if err == nil || connector.KindOf(err) == 0 && br.err == nil {
