@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -45,15 +46,27 @@ func (s *Set) Secret(p *string, name, env, usage string) {
 
 // Duration binds a duration flag with env fallback.
 func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	if v, ok := os.LookupEnv(env); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("%s=%q: %w", env, v, err))
-		} else {
-			def = d
-		}
+	s.DurationVar(p, name, envDefault(s, env, def, time.ParseDuration), usage+" (env "+env+")")
+}
+
+// Int binds an integer flag with env fallback.
+func (s *Set) Int(p *int, name, env string, def int, usage string) {
+	s.IntVar(p, name, envDefault(s, env, def, strconv.Atoi), usage+" (env "+env+")")
+}
+
+// envDefault is the flag default: the env value when set and well-formed, else def (a
+// malformed env value is kept as an error for Parse to report).
+func envDefault[T any](s *Set, env string, def T, parse func(string) (T, error)) T {
+	v, ok := os.LookupEnv(env)
+	if !ok {
+		return def
 	}
-	s.DurationVar(p, name, def, usage+" (env "+env+")")
+	x, err := parse(v)
+	if err != nil {
+		s.errs = append(s.errs, fmt.Errorf("%s=%q: %w", env, v, err))
+		return def
+	}
+	return x
 }
 
 // Parse parses args, failing first on any malformed environment value. Like flag

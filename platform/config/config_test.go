@@ -10,13 +10,16 @@ import (
 func TestEnvThenFlag(t *testing.T) {
 	t.Setenv("X_ADDR", ":1")
 	t.Setenv("X_GRACE", "3s")
+	t.Setenv("X_N", "7")
 	s := New("t")
 	var addr string
 	var grace time.Duration
+	var n int
 	s.String(&addr, "addr", "X_ADDR", ":0", "")
 	s.Duration(&grace, "grace", "X_GRACE", time.Second, "")
-	if err := s.Parse(nil); err != nil || addr != ":1" || grace != 3*time.Second {
-		t.Fatalf("env default: %q %v %v", addr, grace, err)
+	s.Int(&n, "n", "X_N", 1, "")
+	if err := s.Parse(nil); err != nil || addr != ":1" || grace != 3*time.Second || n != 7 {
+		t.Fatalf("env default: %q %v %d %v", addr, grace, n, err)
 	}
 	s = New("t")
 	s.String(&addr, "addr", "X_ADDR", ":0", "")
@@ -26,13 +29,17 @@ func TestEnvThenFlag(t *testing.T) {
 }
 
 func TestBadEnvIsAnError(t *testing.T) {
-	t.Setenv("X_GRACE", "soon")
-	s := New("t")
-	s.SetOutput(io.Discard)
-	var grace time.Duration
-	s.Duration(&grace, "grace", "X_GRACE", time.Second, "")
-	if err := s.Parse(nil); err == nil {
-		t.Fatal("malformed env must fail Parse")
+	for _, bind := range []func(*Set){
+		func(s *Set) { var d time.Duration; s.Duration(&d, "grace", "X_BAD", time.Second, "") },
+		func(s *Set) { var n int; s.Int(&n, "n", "X_BAD", 1, "") },
+	} {
+		t.Setenv("X_BAD", "soon")
+		s := New("t")
+		s.SetOutput(io.Discard)
+		bind(s)
+		if err := s.Parse(nil); err == nil {
+			t.Fatal("malformed env must fail Parse")
+		}
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -34,10 +36,14 @@ const DefaultGRPCPort = 9103
 // Config configures the harvester.
 type Config struct {
 	server.Common
-	ProfilesAddr string
-	MappingAddr  string
-	RequestsAddr string
-	BatchSize    int
+	ProfilesAddr   string
+	MappingAddr    string
+	RequestsAddr   string
+	OverlapDays    int
+	RefreshLimit   int
+	RefreshDelay   time.Duration
+	EventRetention time.Duration
+	SchedulePoll   time.Duration
 }
 
 // Bind registers the flags (and their INTERLOAN_* env fallbacks).
@@ -46,6 +52,11 @@ func (c *Config) Bind(s *config.Set) {
 	s.String(&c.ProfilesAddr, "profiles-addr", "INTERLOAN_PROFILES_ADDR", "localhost:9101", "profiles gRPC address")
 	s.String(&c.MappingAddr, "mapping-addr", "INTERLOAN_MAPPING_ADDR", "localhost:9102", "mapping gRPC address")
 	s.String(&c.RequestsAddr, "requests-addr", "INTERLOAN_REQUESTS_ADDR", "localhost:9104", "requests (ledger) gRPC address")
+	s.Int(&c.OverlapDays, "overlap-days", "INTERLOAN_OVERLAP_DAYS", 2, "days each run re-reads before the profile's cursor (Libris lists by order date)")
+	s.Int(&c.RefreshLimit, "refresh-limit", "INTERLOAN_REFRESH_LIMIT", 200, "open ledger requests outside the window re-read per run (-1 disables)")
+	s.Duration(&c.RefreshDelay, "refresh-delay", "INTERLOAN_REFRESH_DELAY", 200*time.Millisecond, "pause between single-request fetches (retry set, refresh), to spare the external system")
+	s.Duration(&c.EventRetention, "event-retention", "INTERLOAN_EVENT_RETENTION", 90*24*time.Hour, "run events older than this are pruned (run summaries stay)")
+	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
 }
 
 // Run serves the harvester until ctx ends, with its data in DataDir/harvester.db. Runs in
@@ -86,14 +97,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer requestsConn.Close()
 
 	runner := run.New(ctx, run.Deps{
-		Store:       st,
-		Profiles:    profilesv1.NewProfileServiceClient(profilesConn),
-		Credentials: profilesv1.NewProfileCredentialsServiceClient(profilesConn),
-		Mapping:     mappingv1.NewMappingServiceClient(mappingConn),
-		Ingest:      requestsv1.NewIngestServiceClient(requestsConn),
-		Connect:     Connect,
-		Log:         log,
-		BatchSize:   cfg.BatchSize,
+		Store:        st,
+		Profiles:     profilesv1.NewProfileServiceClient(profilesConn),
+		Credentials:  profilesv1.NewProfileCredentialsServiceClient(profilesConn),
+		Mapping:      mappingv1.NewMappingServiceClient(mappingConn),
+		Ingest:       requestsv1.NewIngestServiceClient(requestsConn),
+		Requests:     requestsv1.NewRequestServiceClient(requestsConn),
+		Connect:      Connect,
+		Log:          log,
+		OverlapDays:  cfg.OverlapDays,
+		RefreshLimit: cfg.RefreshLimit,
+		RefreshDelay: cfg.RefreshDelay,
 	})
 	if err := runner.Recover(); err != nil {
 		return fmt.Errorf("harvester: recover runs left by a crash: %w", err)
@@ -101,7 +115,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer runner.Wait()
 
 	opts := cfg.Common.Options("harvester", []string{harvesterv1.HarvesterService_ServiceDesc.ServiceName})
-	svc := api.New(runner, st)
+	go prune(ctx, st, cfg.EventRetention, log)
+	svc := api.New(runner, st, nil)
 	opts.Register = func(s *grpc.Server) { harvesterv1.RegisterHarvesterServiceServer(s, svc) }
 	return server.Run(ctx, opts)
 }
@@ -121,4 +136,25 @@ func Connect(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connect
 		return c, nil
 	}
 	return nil, fmt.Errorf("no connector for %s yet", p.GetSystem())
+}
+
+// prune deletes run events past their retention now and every hour until ctx ends.
+func prune(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.PruneEvents(time.Now().Add(-retention)); err != nil {
+			log.Error("pruning run events", "error", err)
+		} else if n > 0 {
+			log.Info("pruned run events past retention", "events", n, "retention", retention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -1,20 +1,26 @@
 // Package api implements harvesterv1.HarvesterServiceServer: request validation, names
-// and paging over the runner and the store. Handlers return apierr errors; the platform's
-// rpc interceptor maps them to gRPC status at the edge. WatchRun, CancelRun and
-// ListScheduledJobs belong to the scheduler issue and answer UNIMPLEMENTED until then.
+// and paging over the runner, the scheduler and the store. Handlers return apierr errors;
+// the platform's rpc interceptor maps them to gRPC status at the edge.
 package api
 
 import (
 	"context"
-	"errors"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
+
+// Jobs lists the scheduler's jobs as the API shows them.
+type Jobs func() []*harvesterv1.ScheduledJob
 
 // Service is the HarvesterService.
 type Service struct {
@@ -22,18 +28,21 @@ type Service struct {
 
 	runner *run.Runner
 	store  *store.Store
+	jobs   Jobs
 }
 
 // New returns the service.
-func New(r *run.Runner, st *store.Store) *Service { return &Service{runner: r, store: st} }
+func New(r *run.Runner, st *store.Store, jobs Jobs) *Service {
+	return &Service{runner: r, store: st, jobs: jobs}
+}
 
-// submitter names the caller in the job history. Until authentication exists (the
-// security issue) callers are anonymous.
-func submitter(context.Context) string { return "anonymous" }
+// caller names the caller in the job history. Until authentication exists (the security
+// issue) callers are anonymous.
+func caller(context.Context) string { return "anonymous" }
 
 // StartRun starts a manual run of a profile.
 func (s *Service) StartRun(ctx context.Context, req *harvesterv1.StartRunRequest) (*harvesterv1.Run, error) {
-	return s.runner.Start(ctx, req.GetProfile(), harvesterv1.Trigger_TRIGGER_MANUAL, submitter(ctx), req.GetRequestId())
+	return s.runner.Start(ctx, req.GetProfile(), harvesterv1.Trigger_TRIGGER_MANUAL, caller(ctx), req.GetRequestId())
 }
 
 // GetRun returns one run.
@@ -46,21 +55,46 @@ func (s *Service) GetRun(_ context.Context, req *harvesterv1.GetRunRequest) (*ha
 	return r, notFound(err, req.GetName())
 }
 
+// WatchRun streams the run now and after every change until it ends.
+func (s *Service) WatchRun(req *harvesterv1.WatchRunRequest, stream grpc.ServerStreamingServer[harvesterv1.Run]) error {
+	return s.runner.Watch(stream.Context(), req.GetName(), stream.Send)
+}
+
+// CancelRun aborts an active run and returns it in its final state.
+func (s *Service) CancelRun(ctx context.Context, req *harvesterv1.CancelRunRequest) (*harvesterv1.Run, error) {
+	return s.runner.Cancel(ctx, req.GetName(), caller(ctx))
+}
+
 // ListRuns is the job history, newest first.
 func (s *Service) ListRuns(_ context.Context, req *harvesterv1.ListRunsRequest) (*harvesterv1.ListRunsResponse, error) {
 	var f store.RunFilter
+	var v apierr.Violations
 	if req.GetProfile() != "" {
-		code, err := resource.ParseName("profile", req.GetProfile(), "integrationProfiles")
+		code, err := resource.ParseName("profile", req.GetProfile(), run.ProfilesCollection)
 		if err != nil {
 			return nil, err
 		}
 		f.ProfileCode = code
 	}
-	if _, ok := harvesterv1.RunState_name[int32(req.GetState())]; !ok {
-		return nil, apierr.Invalid("state", "is not a known run state")
+	validate.Enum(&v, "state", req.GetState(), false)
+	if t := req.GetSubmittedAfter(); t != nil {
+		if t.CheckValid() != nil {
+			v.Add("submitted_after", "is not a valid timestamp")
+		}
+		f.SubmittedAfter = t.AsTime()
+	}
+	if t := req.GetSubmittedBefore(); t != nil {
+		if t.CheckValid() != nil {
+			v.Add("submitted_before", "is not a valid timestamp")
+		}
+		f.SubmittedBefore = t.AsTime()
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	f.State = req.GetState()
-	runs, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{"runs", f.ProfileCode, f.State.String()},
+	filter := []string{"runs", f.ProfileCode, f.State.String(), f.SubmittedAfter.String(), f.SubmittedBefore.String()}
+	runs, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), filter,
 		func(after []byte, limit int) ([]*harvesterv1.Run, []byte, error) {
 			return s.store.ListRuns(f, after, limit)
 		})
@@ -76,12 +110,18 @@ func (s *Service) ListRunEvents(_ context.Context, req *harvesterv1.ListRunEvent
 	if err != nil {
 		return nil, apierr.Invalid("parent", "must have the form runs/{id}")
 	}
-	if _, ok := harvesterv1.Outcome_name[int32(req.GetOutcome())]; !ok {
-		return nil, apierr.Invalid("outcome", "is not a known outcome")
+	var v apierr.Violations
+	validate.Enum(&v, "outcome", req.GetOutcome(), false)
+	if len(req.GetReasonCode()) > 64 {
+		v.Add("reason_code", "must be at most 64 characters")
 	}
-	events, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{req.GetParent(), req.GetOutcome().String()},
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	f := store.EventFilter{Outcome: req.GetOutcome(), ReasonCode: req.GetReasonCode()}
+	events, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{req.GetParent(), f.Outcome.String(), f.ReasonCode},
 		func(after []byte, limit int) ([]*harvesterv1.RunEvent, []byte, error) {
-			return s.store.ListRunEvents(id, req.GetOutcome(), after, limit)
+			return s.store.ListRunEvents(id, f, after, limit)
 		})
 	if err != nil {
 		return nil, notFound(err, req.GetParent())
@@ -89,9 +129,38 @@ func (s *Service) ListRunEvents(_ context.Context, req *harvesterv1.ListRunEvent
 	return &harvesterv1.ListRunEventsResponse{RunEvents: events, NextPageToken: next}, nil
 }
 
+// ListScheduledJobs lists every active, runnable profile's import job with its schedule
+// in words and next run time, ordered by profile name.
+func (s *Service) ListScheduledJobs(_ context.Context, req *harvesterv1.ListScheduledJobsRequest) (*harvesterv1.ListScheduledJobsResponse, error) {
+	var jobs []*harvesterv1.ScheduledJob
+	if s.jobs != nil {
+		jobs = s.jobs()
+	}
+	slices.SortFunc(jobs, func(a, b *harvesterv1.ScheduledJob) int { return strings.Compare(a.GetProfile(), b.GetProfile()) })
+	page, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{"scheduledJobs"},
+		func(after []byte, limit int) ([]*harvesterv1.ScheduledJob, []byte, error) {
+			i := 0
+			if after != nil {
+				i, _ = slices.BinarySearchFunc(jobs, string(after), func(j *harvesterv1.ScheduledJob, p string) int { return strings.Compare(j.GetProfile(), p) })
+				if i < len(jobs) && jobs[i].GetProfile() == string(after) {
+					i++
+				}
+			}
+			end := min(i+limit, len(jobs))
+			if end < len(jobs) {
+				return jobs[i:end], []byte(jobs[end-1].GetProfile()), nil
+			}
+			return jobs[i:end], nil, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &harvesterv1.ListScheduledJobsResponse{ScheduledJobs: page, NextPageToken: next}, nil
+}
+
 func notFound(err error, name string) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound(reasonRunNotFound, name)
+	if err == store.ErrNotFound {
+		return apierr.NotFound(run.ReasonRunNotFound, name)
 	}
 	return err
 }

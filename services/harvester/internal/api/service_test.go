@@ -47,7 +47,7 @@ func newClient(t *testing.T, runs int) harvesterv1.HarvesterServiceClient {
 			t.Fatal(err)
 		}
 	}
-	svc := New(nil, st)
+	svc := New(nil, st, nil)
 	return harvesterv1.NewHarvesterServiceClient(servertest.Dial(t, func(s *grpc.Server) { harvesterv1.RegisterHarvesterServiceServer(s, svc) }))
 }
 
@@ -59,7 +59,7 @@ func TestGetRun(t *testing.T) {
 		t.Fatalf("GetRun = %v, %v", r, err)
 	}
 	_, err = c.GetRun(ctx, &harvesterv1.GetRunRequest{Name: "runs/3"})
-	servertest.RequireError(t, err, codes.NotFound, reasonRunNotFound)
+	servertest.RequireError(t, err, codes.NotFound, run.ReasonRunNotFound)
 	for _, bad := range []string{"", "runs/", "runs/0", "runs/01", "runs/x", "jobs/1", "runs/1/events"} {
 		_, err = c.GetRun(ctx, &harvesterv1.GetRunRequest{Name: bad})
 		servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
@@ -134,7 +134,7 @@ func TestListRunEvents(t *testing.T) {
 		t.Fatalf("last skipped page = %v, %v", last, err)
 	}
 	_, err = c.ListRunEvents(ctx, &harvesterv1.ListRunEventsRequest{Parent: "runs/9"})
-	servertest.RequireError(t, err, codes.NotFound, reasonRunNotFound)
+	servertest.RequireError(t, err, codes.NotFound, run.ReasonRunNotFound)
 	_, err = c.ListRunEvents(ctx, &harvesterv1.ListRunEventsRequest{Parent: "runs/x"})
 	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "parent")
 }

@@ -1,9 +1,12 @@
 package run
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -45,45 +48,48 @@ func (x *execution) flush() error {
 		return err
 	}
 
-	var c harvesterv1.RunCounters
-	b := store.Batch{RunID: x.id, Profile: x.code}
+	b := store.Batch{RunID: x.id, Now: x.r.d.Now(), Profile: x.code}
 	for _, p := range batch {
 		e := p.event
 		b.Events = append(b.Events, e)
-		c.Fetched++
-		switch e.GetOutcome() {
-		case harvesterv1.Outcome_OUTCOME_CREATED, harvesterv1.Outcome_OUTCOME_UPDATED, harvesterv1.Outcome_OUTCOME_UNCHANGED:
-			switch e.GetOutcome() {
-			case harvesterv1.Outcome_OUTCOME_CREATED:
-				c.Created++
-			case harvesterv1.Outcome_OUTCOME_UPDATED:
-				c.Updated++
-			default:
-				c.Unchanged++
-			}
-			b.Done = append(b.Done, e.GetExternalId())
-		case harvesterv1.Outcome_OUTCOME_SKIPPED:
-			c.Skipped++
-		default:
-			c.Failed++
+		id := e.GetExternalId()
+		switch {
+		case imported(e.GetOutcome()):
+			b.Done = append(b.Done, id)
+		case id != "":
+			// Not imported and fetchable by id: later runs try again.
+			b.Retry = append(b.Retry, store.RetryEntry{ExternalID: id, Reason: e.GetReasonCode()})
 		}
-		// Whatever was not imported and can be fetched again by id is retried later.
-		if !imported(e.GetOutcome()) && e.GetExternalId() != "" && e.GetReasonCode() != reasonExternalGone {
-			b.Retry = append(b.Retry, store.RetryEntry{ExternalID: e.GetExternalId(), Reason: e.GetReasonCode()})
+		if x.refreshes[id] {
+			b.Refreshed = append(b.Refreshed, id)
 		}
 	}
 	b.Update = func(run *harvesterv1.Run) {
-		k := run.Counters
-		k.Fetched += c.Fetched
-		k.Created += c.Created
-		k.Updated += c.Updated
-		k.Unchanged += c.Unchanged
-		k.Skipped += c.Skipped
-		k.Failed += c.Failed
-		run.Progress.Handled = k.Fetched
+		for _, e := range b.Events {
+			count(run.Counters, e.GetOutcome())
+		}
+		run.Progress.Handled = run.Counters.Fetched
 	}
 	_, err := x.r.d.Store.RecordBatch(b)
+	x.r.notify(x.id)
 	return err
+}
+
+// count adds one handled request with outcome o to the counters.
+func count(c *harvesterv1.RunCounters, o harvesterv1.Outcome) {
+	c.Fetched++
+	switch o {
+	case harvesterv1.Outcome_OUTCOME_CREATED:
+		c.Created++
+	case harvesterv1.Outcome_OUTCOME_UPDATED:
+		c.Updated++
+	case harvesterv1.Outcome_OUTCOME_UNCHANGED:
+		c.Unchanged++
+	case harvesterv1.Outcome_OUTCOME_SKIPPED:
+		c.Skipped++
+	default:
+		c.Failed++
+	}
 }
 
 func imported(o harvesterv1.Outcome) bool {
@@ -130,7 +136,11 @@ func (x *execution) resolve(batch []*pending) error {
 	}
 	partners := map[string]*mappingv1.Partner{}
 	for _, chunk := range chunks(partnerCodes, resolveMax) {
-		res, err := x.r.d.Mapping.ResolvePartnerCodes(x.ctx, &mappingv1.ResolvePartnerCodesRequest{Codes: chunk})
+		var res *mappingv1.ResolvePartnerCodesResponse
+		err := x.call(func(ctx context.Context) (err error) {
+			res, err = x.r.d.Mapping.ResolvePartnerCodes(ctx, &mappingv1.ResolvePartnerCodesRequest{Codes: chunk})
+			return err
+		})
 		if err != nil {
 			return x.serviceFailure("mapping", err)
 		}
@@ -142,7 +152,11 @@ func (x *execution) resolve(batch []*pending) error {
 	}
 	libraries := map[string]string{}
 	for _, chunk := range chunks(libraryCodes, resolveMax) {
-		res, err := x.r.d.Mapping.ResolveLibraryCodes(x.ctx, &mappingv1.ResolveLibraryCodesRequest{System: x.profile.GetSystem(), ExternalCodes: chunk})
+		var res *mappingv1.ResolveLibraryCodesResponse
+		err := x.call(func(ctx context.Context) (err error) {
+			res, err = x.r.d.Mapping.ResolveLibraryCodes(ctx, &mappingv1.ResolveLibraryCodesRequest{System: x.profile.GetSystem(), ExternalCodes: chunk})
+			return err
+		})
 		if err != nil {
 			return x.serviceFailure("mapping", err)
 		}
@@ -220,10 +234,14 @@ func (x *execution) send(batch []*pending) error {
 	}
 	x.batchNo++
 	batchID := x.name + "/batches/" + strconv.Itoa(x.batchNo)
-	if err := x.ingest.Send(&requestsv1.IngestBorrowingRequestsRequest{BatchId: batchID, Run: x.name, Items: items}); err != nil {
-		return x.ledgerFailure(err)
+	// A ledger that accepts a batch and never answers must not hold the run forever.
+	watchdog := time.AfterFunc(x.r.d.BatchTimeout, func() { x.ingestCancel(errBatchTimeout) })
+	err := x.ingest.Send(&requestsv1.IngestBorrowingRequestsRequest{BatchId: batchID, Run: x.name, Items: items})
+	var resp *requestsv1.IngestBorrowingRequestsResponse
+	if err == nil {
+		resp, err = x.ingest.Recv()
 	}
-	resp, err := x.ingest.Recv()
+	watchdog.Stop()
 	if err != nil {
 		return x.ledgerFailure(err)
 	}
@@ -257,7 +275,10 @@ func (x *execution) ledgerFailure(err error) error {
 	if x.ctx.Err() != nil {
 		return x.ctx.Err()
 	}
-	return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger failed during ingest: %s", status.Convert(err).Message())
+	if x.ingestCtx != nil && errors.Is(context.Cause(x.ingestCtx), errBatchTimeout) {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger did not answer a batch within %s", x.r.d.BatchTimeout)
+	}
+	return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger failed during ingest (%s): %s", status.Code(err), status.Convert(err).Message())
 }
 
 func chunks(s []string, n int) [][]string {

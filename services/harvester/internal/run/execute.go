@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -21,31 +25,40 @@ import (
 // execution is the state of one run while it executes.
 type execution struct {
 	r       *Runner
-	ctx     context.Context
+	ctx     context.Context // the run's: ends on CancelRun or shutdown
 	id      uint64
 	name    string
 	code    string // profile code
 	profile *profilesv1.IntegrationProfile
-	owner   string // local library code of the profile's own library
+	owner   string // the profile's resource-sharing library: owner of what it imports
 	conn    connector.Connector
-	ingest  requestsv1.IngestService_IngestBorrowingRequestsClient
-	seen    map[string]bool // external ids handled in this run
-	batch   []*connector.Request
-	batchNo int
-	warned  bool
+
+	ingest       requestsv1.IngestService_IngestBorrowingRequestsClient
+	ingestCtx    context.Context
+	ingestCancel context.CancelCauseFunc
+
+	seen      map[string]bool // external ids handled in this run
+	refreshes map[string]bool // external ids fetched by the open-request refresh
+	batch     []*connector.Request
+	batchNo   int
+	warned    bool
+	acked     bool                 // the whole window was fetched and acknowledged
+	alerts    []*harvesterv1.Alert // non-fatal alerts (a phase after the window failed)
 }
 
-// execute runs the pre-checks, the window and the retry set, and records the final
-// state. Every exit path ends the run: nothing stays RUNNING unless the process dies.
-func (r *Runner) execute(id uint64, code string) {
-	x := &execution{r: r, ctx: r.ctx, id: id, name: store.RunName(id), code: code, seen: map[string]bool{}}
+var errBatchTimeout = errors.New("ledger batch timeout")
+
+// execute runs the pre-checks, the window, the retry set and the refresh, and records
+// the final state. Every exit path ends the run; a hung upstream is cut off by the call
+// and batch timeouts, so nothing stays RUNNING while the process lives.
+func (r *Runner) execute(ctx context.Context, id uint64, code string) {
+	x := &execution{r: r, ctx: ctx, id: id, name: store.RunName(id), code: code, seen: map[string]bool{}, refreshes: map[string]bool{}}
 	log := r.d.Log.With("run", x.name, "profile", code)
 	now := r.d.Now()
-	if _, err := r.d.Store.UpdateRun(id, func(run *harvesterv1.Run) error {
+	if _, err := x.update(func(run *harvesterv1.Run) {
 		run.State = harvesterv1.RunState_RUN_STATE_RUNNING
 		run.StartTime = timestamppb.New(now)
 		run.Progress = &harvesterv1.Progress{Phase: "pre-checks"}
-		return nil
 	}); err != nil {
 		log.Error("run could not start", "error", err)
 		return
@@ -53,9 +66,17 @@ func (r *Runner) execute(id uint64, code string) {
 	log.Info("run started")
 
 	window, err := x.run()
-	final, ferr := r.d.Store.FinishRun(id, code, err == nil, window.To.Time(), func(run *harvesterv1.Run) {
+	if x.ingestCancel != nil {
+		x.ingestCancel(nil)
+	}
+	fp := ""
+	if x.profile != nil {
+		fp = fingerprint(x.profile)
+	}
+	final, ferr := r.d.Store.FinishRun(id, code, x.acked, window.To.Time(), fp, func(run *harvesterv1.Run) {
 		x.finish(run, err)
 	})
+	r.notify(id)
 	if ferr != nil {
 		log.Error("run end not recorded", "error", ferr)
 		return
@@ -65,40 +86,57 @@ func (r *Runner) execute(id uint64, code string) {
 		"updated", c.GetUpdated(), "unchanged", c.GetUnchanged(), "skipped", c.GetSkipped(), "failed", c.GetFailed())
 }
 
+// update changes the stored run and wakes its watchers.
+func (x *execution) update(change func(*harvesterv1.Run)) (*harvesterv1.Run, error) {
+	run, err := x.r.d.Store.UpdateRun(x.id, func(run *harvesterv1.Run) error { change(run); return nil })
+	x.r.notify(x.id)
+	return run, err
+}
+
 // finish sets the final state from the counters and the error that ended the run. A run
 // that imported nothing because of an error is FAILED, never a success.
 func (x *execution) finish(run *harvesterv1.Run, err error) {
 	now := x.r.d.Now()
 	run.EndTime = timestamppb.New(now)
 	run.Progress.Phase = "done"
+	if x.acked {
+		run.Progress.Percent = 100
+	}
+	run.Alerts = append(run.Alerts, x.alerts...)
 	c := run.GetCounters()
 	var f *failure
+	var by *cancelledBy
 	switch {
 	case err == nil:
+	case errors.As(context.Cause(x.ctx), &by):
+		run.State = harvesterv1.RunState_RUN_STATE_ABORTED
+		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_CANCELLED,
+			"%s; the %d requests acknowledged before stay imported, the cursor is unchanged", by.Error(), c.GetCreated()+c.GetUpdated()+c.GetUnchanged()))
+		return
+	case x.ctx.Err() != nil:
+		run.State = harvesterv1.RunState_RUN_STATE_ABORTED
+		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED, interruptedText))
+		return
 	case errors.As(err, &f):
 		run.State = harvesterv1.RunState_RUN_STATE_FAILED
 		run.Alerts = append(run.Alerts, alert(now, f.code, "%s", f.msg))
 		return
-	case x.ctx.Err() != nil:
-		run.State = harvesterv1.RunState_RUN_STATE_ABORTED
-		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED,
-			"the harvester stopped before this run ended; the next run imports the same window again"))
-		return
 	default:
+		x.r.d.Log.Error("run failed on the harvester's own storage", "run", x.name, "error", err)
 		run.State = harvesterv1.RunState_RUN_STATE_FAILED
-		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "%s", err.Error()))
+		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_INTERNAL, "the harvester's storage failed; see its logs"))
 		return
 	}
 	if n := c.GetSkipped() + c.GetFailed(); n > 0 {
 		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_REQUESTS_NOT_IMPORTED,
-			"%d of %d fetched requests were not imported (%d skipped, %d failed); see the run's events, later runs retry them",
+			"%d of %d requests handled were not imported (%d skipped, %d failed); the run's events give each reason, and later runs retry those whose reason can change",
 			n, c.GetFetched(), c.GetSkipped(), c.GetFailed()))
 	}
 	switch {
+	case len(x.alerts) > 0 || c.GetFailed() > 0:
+		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_ERRORS
 	case c.GetFetched() == 0:
 		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_NO_RECORDS
-	case c.GetFailed() > 0:
-		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_ERRORS
 	case c.GetSkipped() > 0 || x.warned:
 		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS
 	default:
@@ -106,7 +144,8 @@ func (x *execution) finish(run *harvesterv1.Run, err error) {
 	}
 }
 
-// run does the work; a nil error means the whole window was fetched and acknowledged.
+// run does the work. The window counts as acknowledged (x.acked) once every chunk was
+// fetched and ingested; the retry and refresh phases after it may still fail.
 func (x *execution) run() (connector.Window, error) {
 	d := x.r.d
 	if err := x.precheck(); err != nil {
@@ -117,60 +156,109 @@ func (x *execution) run() (connector.Window, error) {
 		return w, err
 	}
 	start, end := windowTimes(w, zoneOf(x.profile))
-	if _, err := d.Store.UpdateRun(x.id, func(run *harvesterv1.Run) error {
+	if _, err := x.update(func(run *harvesterv1.Run) {
 		run.Window = &harvesterv1.Window{StartTime: timestamppb.New(start), EndTime: timestamppb.New(end)}
-		run.Progress.Phase = "fetching " + w.String()
-		return nil
 	}); err != nil {
 		return w, err
 	}
 
-	stream, err := d.Ingest.IngestBorrowingRequests(x.ctx)
+	sctx, cancel := context.WithCancelCause(x.ctx)
+	x.ingestCtx, x.ingestCancel = sctx, cancel
+	stream, err := d.Ingest.IngestBorrowingRequests(sctx)
 	if err != nil {
-		return w, fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger did not accept the ingest stream: %s", status.Convert(err).Message())
+		return w, x.ledgerFailure(err)
 	}
 	x.ingest = stream
-	defer func() { _ = stream.CloseSend() }()
 
-	if err := x.conn.Fetch(x.ctx, w, x.add); err != nil {
-		return w, x.connectorFailure(err, "fetching "+w.String())
+	chunks := w.Chunks(d.ChunkDays)
+	for i, c := range chunks {
+		if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "fetching " + c.String() }); err != nil {
+			return w, err
+		}
+		if err := x.conn.Fetch(x.ctx, c, x.add); err != nil {
+			return w, x.connectorFailure(err, "fetching "+c.String())
+		}
+		if err := x.flush(); err != nil {
+			return w, err
+		}
+		done := int32((i + 1) * 100 / len(chunks))
+		if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Percent = min(done, 99) }); err != nil {
+			return w, err
+		}
 	}
-	if err := x.flush(); err != nil {
-		return w, err
-	}
+	x.acked = true
 	if err := x.retry(); err != nil {
 		return w, err
 	}
+	if err := x.refresh(); err != nil {
+		return w, err
+	}
 	if err := stream.CloseSend(); err != nil {
-		return w, fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "closing the ingest stream: %s", err)
+		return w, x.ledgerFailure(err)
 	}
 	if _, err := stream.Recv(); err != nil && !errors.Is(err, io.EOF) {
-		return w, fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger ended the ingest stream with an error: %s", status.Convert(err).Message())
+		return w, x.ledgerFailure(err)
 	}
 	return w, nil
 }
 
-// precheck loads the profile and its credential, checks it is complete and that its own
-// library code is mapped (DESIGN §4.2), and builds the connector.
+// call runs one unary call to another service under the call timeout.
+func (x *execution) call(f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(x.ctx, x.r.d.CallTimeout)
+	defer cancel()
+	return f(ctx)
+}
+
+// precheck loads the profile and its credential, checks it is complete, that its
+// resource-sharing library exists and that its own library code is mapped (DESIGN §4.2),
+// and builds the connector.
 func (x *execution) precheck() error {
 	d := x.r.d
-	p, err := d.Profiles.GetIntegrationProfile(x.ctx, &profilesv1.GetIntegrationProfileRequest{Name: profileName(x.code)})
+	name := ProfilesCollection + "/" + x.code
+	var p *profilesv1.IntegrationProfile
+	err := x.call(func(ctx context.Context) (err error) {
+		p, err = d.Profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: name})
+		return err
+	})
+	if status.Code(err) == codes.NotFound {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_NOT_FOUND, "profile %s was deleted before the run started", name)
+	}
 	if err != nil {
 		return x.serviceFailure("profiles", err)
 	}
 	x.profile = p
 	if !p.GetReadiness().GetRunnable() {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, "profile %s is incomplete: missing %s", p.GetName(), trimJoin(p.GetReadiness().GetMissingFields()))
+		return fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, "profile %s is incomplete: missing %s", name, strings.Join(p.GetReadiness().GetMissingFields(), ", "))
 	}
-	creds, err := d.Credentials.GetProfileCredentials(x.ctx, &profilesv1.GetProfileCredentialsRequest{Name: p.GetName()})
+	var creds *profilesv1.ProfileCredentials
+	err = x.call(func(ctx context.Context) (err error) {
+		creds, err = d.Credentials.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: name})
+		return err
+	})
 	if status.Code(err) == codes.FailedPrecondition || (err == nil && creds.GetApiKey() == "") {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", p.GetName())
+		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", name)
 	}
 	if err != nil {
 		return x.serviceFailure("profiles", err)
 	}
+	x.owner = p.GetResourceSharingLibrary()
+	err = x.call(func(ctx context.Context) error {
+		_, err := d.Mapping.GetLibrary(ctx, &mappingv1.GetLibraryRequest{Name: "libraries/" + x.owner})
+		return err
+	})
+	if status.Code(err) == codes.NotFound {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_LIBRARY_MISSING,
+			"the profile's resource-sharing library %q does not exist; create libraries/%s or change the profile — nothing was imported", x.owner, x.owner)
+	}
+	if err != nil {
+		return x.serviceFailure("mapping", err)
+	}
 	code := libraryCode(p)
-	res, err := d.Mapping.ResolveLibraryCodes(x.ctx, &mappingv1.ResolveLibraryCodesRequest{System: p.GetSystem(), ExternalCodes: []string{code}})
+	var res *mappingv1.ResolveLibraryCodesResponse
+	err = x.call(func(ctx context.Context) (err error) {
+		res, err = d.Mapping.ResolveLibraryCodes(ctx, &mappingv1.ResolveLibraryCodesRequest{System: p.GetSystem(), ExternalCodes: []string{code}})
+		return err
+	})
 	if err != nil {
 		return x.serviceFailure("mapping", err)
 	}
@@ -179,22 +267,29 @@ func (x *execution) precheck() error {
 			"the profile's library code %q has no %s library mapping; create one (libraryMappings) before importing — nothing was imported",
 			code, systemName(p.GetSystem()))
 	}
-	x.owner = p.GetResourceSharingLibrary()
+	if u, err := url.Parse(p.GetLibris().GetBaseUrl()); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
+		x.r.d.Log.Warn("the profile's base URL is plain http: its API key crosses the network unencrypted", "profile", name)
+	}
 	conn, err := d.Connect(p, creds.GetApiKey())
 	if err != nil {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, "profile %s cannot be used: %s", p.GetName(), err)
+		return fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, "profile %s cannot be used: %s", name, err)
 	}
 	x.conn = conn
 	return nil
 }
 
-// window is [cursor − overlap, today] in the profile's zone; without a cursor it starts at
-// the profile's harvest start, or yesterday (as existing Libris clients do). It never
-// starts before the harvest start nor after today.
+func loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// window is [cursor − overlap, today] in the profile's zone; without a cursor for the
+// profile's current source it starts at the harvest start, or yesterday (as existing
+// Libris clients do). It never starts before the harvest start nor after today.
 func (x *execution) window() (connector.Window, error) {
 	today := connector.DayOf(x.r.d.Now().In(zoneOf(x.profile)))
 	from := today.AddDays(-1)
-	cur, ok, err := x.r.d.Store.Cursor(x.code)
+	cur, ok, err := x.r.d.Store.Cursor(x.code, fingerprint(x.profile))
 	if err != nil {
 		return connector.Window{}, err
 	}
@@ -218,7 +313,7 @@ func (x *execution) window() (connector.Window, error) {
 func (x *execution) add(req *connector.Request) error {
 	if req.ExternalID != "" {
 		if x.seen[req.ExternalID] {
-			return nil // the same request twice in one response: handled once
+			return nil // the same request twice in one run: handled once
 		}
 		x.seen[req.ExternalID] = true
 	}
@@ -229,52 +324,134 @@ func (x *execution) add(req *connector.Request) error {
 	return nil
 }
 
-// retry fetches, one by one, the requests of the retry set this run's window did not
-// contain, so a request skipped once (unknown partner, …) is imported once it can be.
+// fetchOne fetches one request by id for the retry and refresh phases. A failure of
+// that one request becomes its FAILED event (it stays in the retry set); an auth
+// failure or an unreachable system ends the phase, since every further fetch would fail
+// the same way.
+func (x *execution) fetchOne(id, phase string) (stop bool, err error) {
+	if err := x.r.d.Sleep(x.ctx, x.r.d.RefreshDelay); err != nil {
+		return true, err
+	}
+	req, found, err := x.conn.Get(x.ctx, id)
+	switch kind := connector.KindOf(err); {
+	case err == nil && found:
+		return false, x.add(req)
+	case err == nil:
+		x.seen[id] = true
+		return false, x.record([]*harvesterv1.RunEvent{x.event(id, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonExternalGone,
+			"the external system no longer knows this request", "")}, nil, []string{id}, id)
+	case x.ctx.Err() != nil:
+		return true, x.ctx.Err()
+	case kind == connector.KindAuth:
+		return true, x.connectorFailure(err, phase)
+	case kind == connector.KindUnreachable:
+		x.alerts = append(x.alerts, alert(x.r.d.Now(), harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE,
+			"%s stopped: %s; the rest waits for the next run", phase, err))
+		return true, nil
+	default:
+		x.seen[id] = true
+		return false, x.record([]*harvesterv1.RunEvent{x.event(id, harvesterv1.Outcome_OUTCOME_FAILED, reasonFetchFailed, err.Error(), "")},
+			[]store.RetryEntry{{ExternalID: id, Reason: reasonFetchFailed}}, nil, "")
+	}
+}
+
+// record stores events that did not go through a batch (one-by-one fetch outcomes).
+// refreshed names a request whose refresh this was.
+func (x *execution) record(events []*harvesterv1.RunEvent, retry []store.RetryEntry, done []string, refreshed string) error {
+	b := store.Batch{RunID: x.id, Now: x.r.d.Now(), Events: events, Profile: x.code, Retry: retry, Done: done}
+	if refreshed != "" && x.refreshes[refreshed] {
+		b.Refreshed = []string{refreshed}
+	}
+	b.Update = func(run *harvesterv1.Run) {
+		for _, e := range events {
+			count(run.Counters, e.GetOutcome())
+		}
+		run.Progress.Handled = run.Counters.Fetched
+	}
+	_, err := x.r.d.Store.RecordBatch(b)
+	x.r.notify(x.id)
+	return err
+}
+
+// retry fetches, one by one and least recently tried first, the requests of the retry
+// set this run's window did not contain, so a request skipped once (unknown partner, …)
+// is imported once it can be, even after it left the window.
 func (x *execution) retry() error {
 	entries, err := x.r.d.Store.Retry(x.code)
 	if err != nil {
 		return err
 	}
+	if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "retrying requests not imported before" }); err != nil {
+		return err
+	}
 	fetched := 0
-	var gone []string
 	for _, e := range entries {
 		if x.seen[e.ExternalID] {
 			continue
 		}
 		if fetched == x.r.d.MaxRetryFetches {
-			break // the rest waits for the next run
+			break // the rest waits for the next run; the least recently tried go first then
 		}
 		fetched++
-		req, found, err := x.conn.Get(x.ctx, e.ExternalID)
-		if err != nil {
-			return x.connectorFailure(err, "fetching "+e.ExternalID)
-		}
-		if !found {
-			gone = append(gone, e.ExternalID)
-			continue
-		}
-		if err := x.add(req); err != nil {
+		stop, err := x.fetchOne(e.ExternalID, "retrying "+e.ExternalID)
+		if err != nil || stop {
+			if ferr := x.flush(); err == nil {
+				err = ferr
+			}
 			return err
 		}
 	}
-	if err := x.flush(); err != nil {
-		return err
-	}
-	if len(gone) == 0 {
+	return x.flush()
+}
+
+// refresh re-reads open ledger requests of this profile that the window did not contain
+// (Libris lists requests by order date, so a later status change of an older request
+// only arrives this way), least recently refreshed first, at most RefreshLimit per run.
+func (x *execution) refresh() error {
+	d := x.r.d
+	if d.RefreshLimit < 0 || d.Requests == nil {
 		return nil
 	}
-	events := make([]*harvesterv1.RunEvent, len(gone))
-	for i, id := range gone {
-		events[i] = x.event(id, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonExternalGone,
-			"the external system no longer knows this request; it leaves the retry set", "")
+	if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "refreshing open requests" }); err != nil {
+		return err
 	}
-	_, err = x.r.d.Store.RecordBatch(store.Batch{RunID: x.id, Events: events, Profile: x.code, Done: gone,
-		Update: func(run *harvesterv1.Run) {
-			run.Counters.Fetched += int64(len(gone))
-			run.Counters.Skipped += int64(len(gone))
-		}})
-	return err
+	var open []string
+	token := ""
+	for {
+		var resp *requestsv1.ListBorrowingRequestsResponse
+		err := x.call(func(ctx context.Context) (err error) {
+			resp, err = d.Requests.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{
+				Profile: x.profile.GetName(), OpenOnly: true, PageSize: 1000, PageToken: token})
+			return err
+		})
+		if err != nil {
+			return x.serviceFailure("requests", err)
+		}
+		for _, br := range resp.GetBorrowingRequests() {
+			if id := br.GetExternalReference().GetExternalId(); !x.seen[id] {
+				open = append(open, id)
+			}
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	last, err := d.Store.Refreshed(x.code)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(open, func(a, b string) int { return last[a].Compare(last[b]) })
+	for _, id := range open[:min(len(open), d.RefreshLimit)] {
+		x.refreshes[id] = true
+		stop, err := x.fetchOne(id, "refreshing "+id)
+		if err != nil || stop {
+			if ferr := x.flush(); err == nil {
+				err = ferr
+			}
+			return err
+		}
+	}
+	return x.flush()
 }
 
 func (x *execution) event(externalID string, o harvesterv1.Outcome, code, reason, br string) *harvesterv1.RunEvent {
@@ -288,11 +465,11 @@ func (x *execution) connectorFailure(err error, what string) error {
 	}
 	var f *failure
 	if errors.As(err, &f) {
-		return f
+		return f // from visit: our own failure, already classified
 	}
 	var ce *connector.Error
 	if !errors.As(err, &ce) {
-		return err // our own failure (the ledger, the store), already classified
+		return err // from visit: the store
 	}
 	code := harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE
 	switch ce.Kind {
@@ -301,26 +478,15 @@ func (x *execution) connectorFailure(err error, what string) error {
 	case connector.KindUnreachable:
 		code = harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE
 	}
-	return fail(code, "%s while %s", ce.Error(), what)
+	return fail(code, "%s (while %s)", ce.Error(), what)
 }
 
+// serviceFailure reports another Interloan service failing the run.
 func (x *execution) serviceFailure(service string, err error) error {
 	if x.ctx.Err() != nil {
 		return x.ctx.Err()
 	}
-	return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the %s service failed: %s", service, status.Convert(err).Message())
-}
-
-func profileName(code string) string { return profilesCollection + "/" + code }
-
-func systemName(s interface{ String() string }) string {
-	switch s.String() {
-	case "EXTERNAL_SYSTEM_LIBRIS":
-		return "Libris"
-	case "EXTERNAL_SYSTEM_NETPUNKT":
-		return "Netpunkt"
-	}
-	return s.String()
+	return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the %s service failed (%s): %s", service, status.Code(err), status.Convert(err).Message())
 }
 
 // zoneOf is the profile's schedule zone; dates of the external system are read in it.

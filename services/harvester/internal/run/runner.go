@@ -1,7 +1,8 @@
 // Package run executes import runs: the pre-checks, the streamed fetch of the harvest
-// window from the profile's connector, validation and batch resolution through mapping,
-// ingest into the ledger, one event per external request, and the final state. It talks
-// to the other services only through their gRPC clients (DESIGN §1).
+// window from the profile's connector in day chunks, validation and batch resolution
+// through mapping, ingest into the ledger, the retry set, the refresh of open requests
+// outside the window, one event per external request, and the final state. It talks to
+// the other services only through their gRPC clients (DESIGN §1).
 package run
 
 import (
@@ -27,46 +28,103 @@ import (
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
-// ErrorInfo reasons the runner returns to StartRun callers.
-const (
-	ReasonProfileNotFound = "PROFILE_NOT_FOUND"
-	ReasonRunInProgress   = "RUN_IN_PROGRESS"
-)
+// ProfilesCollection is the collection of integration profile names.
+const ProfilesCollection = "integrationProfiles"
 
-// Event reason codes: what staff read in the event report and what scripts match on.
-const (
-	reasonInvalid          = "INVALID_EXTERNAL_DATA"
-	reasonNotApproved      = "AWAITING_AUTHENTICATION"
-	reasonPartnerUnknown   = "PARTNER_UNKNOWN"
-	reasonLibraryUnmapped  = "LIBRARY_UNMAPPED"
-	reasonLedgerRejected   = "LEDGER_REJECTED"
-	reasonExternalGone     = "EXTERNAL_REQUEST_GONE"
-	reasonExternalWarning  = "EXTERNAL_DATA_WARNING"
-	defaultBatchSize       = 500
-	defaultOverlapDays     = 2
-	defaultMaxRetryFetches = 1000
-	profilesCollection     = "integrationProfiles"
-	resolveMax             = 1000
-)
+const resolveMax = 1000 // mapping's limit per resolve call
+
+// SubmittedBySystem is who the job history names for scheduled runs (as Alma does).
+const SubmittedBySystem = "System"
 
 // Connect builds the connector for a profile with its decrypted credential.
 type Connect func(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error)
 
-// Deps are the runner's collaborators; every client is a real gRPC client in production.
+// Deps are the runner's collaborators and knobs; every client is a real gRPC client in
+// production. Zero knobs take the defaults below.
 type Deps struct {
 	Store       *store.Store
 	Profiles    profilesv1.ProfileServiceClient
 	Credentials profilesv1.ProfileCredentialsServiceClient
 	Mapping     mappingv1.MappingServiceClient
 	Ingest      requestsv1.IngestServiceClient
+	Requests    requestsv1.RequestServiceClient // open requests to refresh
 	Connect     Connect
 	Log         *slog.Logger
 	Now         func() time.Time
+	// Sleep waits between refresh fetches; tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
 
-	BatchSize       int // items per ingest batch (and per resolve call); default 500
-	OverlapDays     int // days re-read before the cursor, as Libris windows are by order date; default 2
-	MaxRetryFetches int // retry-set entries fetched one by one per run; default 1000
+	BatchSize       int           // items per ingest batch (and per resolve call); default 500
+	ChunkDays       int           // days per fetch of the window, the unit of progress; default 7
+	OverlapDays     int           // days re-read before the cursor (Libris windows are by order date); default 2
+	MaxRetryFetches int           // retry-set entries fetched one by one per run; default 1000
+	RefreshLimit    int           // open ledger requests outside the window re-read per run; default 200, <0 disables
+	RefreshDelay    time.Duration // pause between single fetches (retry set and refresh); default 200ms, <0 none
+	CallTimeout     time.Duration // per unary call to profiles, mapping, requests; default 30s
+	BatchTimeout    time.Duration // per ingest batch round trip; default 2m
 }
+
+func (d *Deps) defaults() {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Sleep == nil {
+		d.Sleep = sleep
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.BatchSize <= 0 || d.BatchSize > resolveMax {
+		d.BatchSize = 500
+	}
+	if d.ChunkDays <= 0 {
+		d.ChunkDays = 7
+	}
+	if d.OverlapDays <= 0 {
+		d.OverlapDays = 2
+	}
+	if d.MaxRetryFetches <= 0 {
+		d.MaxRetryFetches = 1000
+	}
+	if d.RefreshLimit == 0 {
+		d.RefreshLimit = 200
+	}
+	if d.RefreshDelay == 0 {
+		d.RefreshDelay = 200 * time.Millisecond
+	}
+	if d.CallTimeout <= 0 {
+		d.CallTimeout = 30 * time.Second
+	}
+	if d.BatchTimeout <= 0 {
+		d.BatchTimeout = 2 * time.Minute
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// activeRun is a run executing in this process.
+type activeRun struct {
+	name   string
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+// cancelledBy is the cause a CancelRun gives the run's context.
+type cancelledBy struct{ who string }
+
+func (c *cancelledBy) Error() string { return "cancelled by " + c.who }
 
 // Runner starts runs and executes them in the background until its context ends.
 type Runner struct {
@@ -74,36 +132,25 @@ type Runner struct {
 	ctx    context.Context // the runner's lifetime: runs stop (ABORTED) when it ends
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	active map[string]string // profile code → active run name: one run per profile
+	active map[string]*activeRun    // profile code → its active run: one run per profile
+	change map[uint64]chan struct{} // run id → closed at its next change (WatchRun)
 }
 
 // New returns a runner whose runs live until ctx ends. Call Wait after ctx ends so
 // every run has recorded its final state before the store closes.
 func New(ctx context.Context, d Deps) *Runner {
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	if d.BatchSize <= 0 || d.BatchSize > resolveMax {
-		d.BatchSize = defaultBatchSize
-	}
-	if d.OverlapDays <= 0 {
-		d.OverlapDays = defaultOverlapDays
-	}
-	if d.MaxRetryFetches <= 0 {
-		d.MaxRetryFetches = defaultMaxRetryFetches
-	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
-	}
-	return &Runner{d: d, ctx: ctx, active: map[string]string{}}
+	d.defaults()
+	return &Runner{d: d, ctx: ctx, active: map[string]*activeRun{}, change: map[uint64]chan struct{}{}}
 }
 
 // Wait blocks until every started run has finished.
 func (r *Runner) Wait() { r.wg.Wait() }
 
+const interruptedText = "the harvester stopped before this run ended; the next run imports the same window again"
+
 // Recover marks runs a crash left PENDING or RUNNING as ABORTED with an alert, so the job
 // history never shows a run as running forever; their window was not acknowledged, so
-// the next run covers it again.
+// the next run covers it again. Call it before starting any run.
 func (r *Runner) Recover() error {
 	runs, err := r.d.Store.Active()
 	if err != nil {
@@ -118,44 +165,53 @@ func (r *Runner) Recover() error {
 		_, err = r.d.Store.UpdateRun(id, func(x *harvesterv1.Run) error {
 			x.State = harvesterv1.RunState_RUN_STATE_ABORTED
 			x.EndTime = timestamppb.New(now)
-			x.Alerts = append(x.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED,
-				"the harvester stopped before this run ended; the next run imports the same window again"))
+			x.Alerts = append(x.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED, interruptedText))
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		r.d.Log.Warn("run left by a crash marked ABORTED", "run", run.GetName(), "profile", run.GetProfile())
 	}
 	return nil
 }
 
 // Start creates a run of the profile and executes it in the background. It answers at
-// once with the PENDING run; GetRun shows its progress. A repeated requestID returns the
-// run that request started.
+// once with the PENDING run; GetRun and WatchRun follow it. A repeated requestID
+// returns the run that request started.
 func (r *Runner) Start(ctx context.Context, profileName string, trigger harvesterv1.Trigger, submittedBy, requestID string) (*harvesterv1.Run, error) {
-	code, err := resource.ParseName("profile", profileName, profilesCollection)
+	code, err := resource.ParseName("profile", profileName, ProfilesCollection)
 	if err != nil {
 		return nil, err
 	}
 	if len([]rune(requestID)) > 128 {
 		return nil, apierr.Invalid("request_id", "must be at most 128 characters")
 	}
-	p, err := r.d.Profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: profileName})
-	if err != nil {
-		return nil, upstreamError("profiles", profileName, err)
-	}
-
 	if requestID != "" {
 		// A retried StartRun gets its run back, even while that run is still active.
-		if run, ok, err := r.d.Store.RunByRequest(requestID); err != nil || ok {
-			return run, err
+		run, ok, err := r.d.Store.RunByRequest(requestID)
+		if err != nil {
+			return nil, err
+		}
+		if ok && run.GetProfile() != profileName {
+			return nil, apierr.Invalid("request_id", "was already used to start %s of %s", run.GetName(), run.GetProfile())
+		}
+		if ok {
+			return run, nil
 		}
 	}
+	cctx, cancel := context.WithTimeout(ctx, r.d.CallTimeout)
+	p, err := r.d.Profiles.GetIntegrationProfile(cctx, &profilesv1.GetIntegrationProfileRequest{Name: profileName})
+	cancel()
+	if err != nil {
+		return nil, upstreamError(profileName, err)
+	}
+
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if running, ok := r.active[code]; ok {
-		return nil, apierr.FailedPrecondition(ReasonRunInProgress, map[string]string{"run": running},
-			"profile %s already has an active run %s; wait for it to end", profileName, running)
+		return nil, apierr.FailedPrecondition(ReasonRunInProgress, map[string]string{"run": running.name},
+			"profile %s already has an active run %s; wait for it to end or cancel it", profileName, running.name)
 	}
 	run, created, err := r.d.Store.CreateRun(code, requestID, func(id uint64) *harvesterv1.Run {
 		return newRun(id, p, trigger, submittedBy, r.d.Now())
@@ -164,18 +220,107 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 		return run, err
 	}
 	id, _ := ParseRunName(run.GetName())
-	r.active[code] = run.GetName()
+	runCtx, cancelRun := context.WithCancelCause(r.ctx)
+	a := &activeRun{name: run.GetName(), cancel: cancelRun, done: make(chan struct{})}
+	r.active[code] = a
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer close(a.done)
+		defer cancelRun(nil)
 		defer func() {
 			r.mu.Lock()
 			delete(r.active, code)
 			r.mu.Unlock()
 		}()
-		r.execute(id, code)
+		r.execute(runCtx, id, code)
 	}()
 	return run, nil
+}
+
+// Cancel aborts an active run and waits (while ctx allows) until it has recorded its
+// final state: ABORTED, cursor unchanged, what the ledger acknowledged stays.
+func (r *Runner) Cancel(ctx context.Context, name, by string) (*harvesterv1.Run, error) {
+	id, err := ParseRunName(name)
+	if err != nil {
+		return nil, err
+	}
+	run, err := r.d.Store.GetRun(id)
+	if err != nil {
+		return nil, runError(err, name)
+	}
+	code, _ := resource.ParseName("profile", run.GetProfile(), ProfilesCollection)
+	r.mu.Lock()
+	a, ok := r.active[code]
+	r.mu.Unlock()
+	if !ok || a.name != name {
+		return nil, apierr.FailedPrecondition(ReasonRunNotActive, map[string]string{"state": run.GetState().String()},
+			"%s is not active (state %s); only a pending or running run can be cancelled", name, run.GetState())
+	}
+	a.cancel(&cancelledBy{who: by})
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	final, err := r.d.Store.GetRun(id)
+	return final, runError(err, name)
+}
+
+// Watch sends the run now and after every change until it ends or ctx ends.
+func (r *Runner) Watch(ctx context.Context, name string, send func(*harvesterv1.Run) error) error {
+	id, err := ParseRunName(name)
+	if err != nil {
+		return err
+	}
+	for {
+		changed := r.changed(id) // before reading, so no change between read and wait is missed
+		run, err := r.d.Store.GetRun(id)
+		if err != nil {
+			return runError(err, name)
+		}
+		if err := send(run); err != nil {
+			return err
+		}
+		if Ended(run) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.ctx.Done():
+			// The harvester is stopping: its run ends (ABORTED) in a moment; report that.
+			r.wg.Wait()
+		}
+	}
+}
+
+// Ended reports whether a run has reached a final state.
+func Ended(run *harvesterv1.Run) bool {
+	s := run.GetState()
+	return s != harvesterv1.RunState_RUN_STATE_PENDING && s != harvesterv1.RunState_RUN_STATE_RUNNING
+}
+
+func (r *Runner) changed(id uint64) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch, ok := r.change[id]
+	if !ok {
+		ch = make(chan struct{})
+		r.change[id] = ch
+	}
+	return ch
+}
+
+// notify wakes the watchers of run id.
+func (r *Runner) notify(id uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ch, ok := r.change[id]; ok {
+		close(ch)
+		delete(r.change, id)
+	}
 }
 
 func newRun(id uint64, p *profilesv1.IntegrationProfile, trigger harvesterv1.Trigger, by string, now time.Time) *harvesterv1.Run {
@@ -194,31 +339,34 @@ func newRun(id uint64, p *profilesv1.IntegrationProfile, trigger harvesterv1.Tri
 
 // ParseRunName returns the id in `runs/{id}`.
 func ParseRunName(name string) (uint64, error) {
-	return parseID("name", name, "runs")
-}
-
-func parseID(field, name, collection string) (uint64, error) {
-	s, err := resource.ParseName(field, name, collection)
+	s, err := resource.ParseName("name", name, "runs")
 	if err != nil {
 		return 0, err
 	}
 	var id uint64
 	if _, err := fmt.Sscan(s, &id); err != nil || fmt.Sprint(id) != s || id == 0 {
-		return 0, apierr.Invalid(field, "must have the form %s/{id} with a positive number", collection)
+		return 0, apierr.Invalid("name", "must have the form runs/{id} with a positive number")
 	}
 	return id, nil
 }
 
-// upstreamError turns a failed call to another Interloan service into an API error for
-// StartRun's caller: a missing profile is the caller's mistake, anything else is not.
-func upstreamError(service, name string, err error) error {
+func runError(err error, name string) error {
+	if err == store.ErrNotFound {
+		return apierr.NotFound(ReasonRunNotFound, name)
+	}
+	return err
+}
+
+// upstreamError turns a failed profile lookup into an API error for StartRun's caller:
+// a missing profile is the caller's mistake, anything else is not.
+func upstreamError(name string, err error) error {
 	switch status.Code(err) {
 	case codes.NotFound:
 		return apierr.NotFound(ReasonProfileNotFound, name)
 	case codes.InvalidArgument:
 		return apierr.Invalid("profile", "%s", status.Convert(err).Message())
 	}
-	return apierr.Unavailable("UPSTREAM_UNAVAILABLE", "the %s service did not answer: %s", service, status.Convert(err).Message())
+	return apierr.Unavailable("UPSTREAM_UNAVAILABLE", "the profiles service did not answer: %s", status.Convert(err).Message())
 }
 
 func alert(now time.Time, code harvesterv1.AlertCode, format string, args ...any) *harvesterv1.Alert {
@@ -239,12 +387,26 @@ func fail(code harvesterv1.AlertCode, format string, args ...any) *failure {
 
 // libraryCode returns the profile's own external library code.
 func libraryCode(p *profilesv1.IntegrationProfile) string {
-	switch p.GetSystem() {
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
+	if p.GetSystem() == typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS {
 		return p.GetLibris().GetLibraryCode()
-	default:
-		return p.GetNetpunkt().GetAgencyId()
 	}
+	return p.GetNetpunkt().GetAgencyId()
 }
 
-func trimJoin(s []string) string { return strings.Join(s, ", ") }
+func systemName(s typev1.ExternalSystem) string {
+	switch s {
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
+		return "Libris"
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
+		return "Netpunkt"
+	}
+	return s.String()
+}
+
+// fingerprint identifies the source a cursor was harvested from; when it changes (another
+// URL, library code or harvest start) the cursor no longer applies.
+func fingerprint(p *profilesv1.IntegrationProfile) string {
+	d := p.GetHarvestStart().GetDate()
+	return strings.Join([]string{p.GetSystem().String(), p.GetLibris().GetBaseUrl(), p.GetNetpunkt().GetBaseUrl(),
+		libraryCode(p), fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())}, "|")
+}

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,13 @@ type fakeMapping struct {
 	mu        sync.Mutex
 	libraries map[string]string // external → local
 	partners  map[string]bool   // upper-cased codes
+}
+
+func (f *fakeMapping) GetLibrary(_ context.Context, r *mappingv1.GetLibraryRequest) (*mappingv1.Library, error) {
+	if r.GetName() != "libraries/MAIN" {
+		return nil, status.Error(codes.NotFound, "no such library")
+	}
+	return &mappingv1.Library{Name: r.GetName(), Code: "MAIN"}, nil
 }
 
 func (f *fakeMapping) ResolveLibraryCodes(_ context.Context, r *mappingv1.ResolveLibraryCodesRequest) (*mappingv1.ResolveLibraryCodesResponse, error) {
@@ -225,8 +233,9 @@ func newHarness(t *testing.T) *harness {
 			}
 			return h.conn, nil
 		},
-		Now:       func() time.Time { return h.now },
-		BatchSize: 3,
+		Now:          func() time.Time { return h.now },
+		BatchSize:    3,
+		RefreshDelay: -1,
 	})
 	t.Cleanup(func() { cancel(); h.runner.Wait() })
 	return h
@@ -268,7 +277,7 @@ func (h *harness) runOnce(t *testing.T) *harvesterv1.Run {
 func (h *harness) events(t *testing.T, run *harvesterv1.Run) map[string]*harvesterv1.RunEvent {
 	t.Helper()
 	id, _ := ParseRunName(run.GetName())
-	evs, _, err := h.store.ListRunEvents(id, 0, nil, 1000)
+	evs, _, err := h.store.ListRunEvents(id, store.EventFilter{}, nil, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,10 +315,14 @@ func TestRunImportsSkipsAndRetries(t *testing.T) {
 	if e := ev["Abc-261125-0001"]; e.GetBorrowingRequest() == "" {
 		t.Fatalf("created event without ledger link: %v", e)
 	}
-	if w := h.conn.windows[0]; w.From.String() != "2026-11-20" || w.To.String() != "2026-11-27" {
-		t.Fatalf("first window %v, want harvest start .. today", w)
+	// The window harvest start .. today, fetched in chunks of 7 days.
+	if got := fmt.Sprint(h.conn.windows); got != "[2026-11-20..2026-11-26 2026-11-27..2026-11-27]" {
+		t.Fatalf("first run fetched %s", got)
 	}
-	cur, ok, _ := h.store.Cursor("lib")
+	if run.GetProgress().GetPercent() != 100 {
+		t.Fatalf("progress = %v", run.GetProgress())
+	}
+	cur, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile))
 	if !ok || cur.Format(time.DateOnly) != "2026-11-27" {
 		t.Fatalf("cursor = %v %v", cur, ok)
 	}
@@ -318,12 +331,16 @@ func TestRunImportsSkipsAndRetries(t *testing.T) {
 	// retry set fetches it by id and imports it.
 	h.mapping.partners["NOPE"] = true
 	h.now = h.now.AddDate(0, 0, 5)
+	fetches := len(h.conn.windows)
 	run = h.runOnce(t)
 	ev = h.events(t, run)
 	if e := ev["Abc-261126-0001"]; e.GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED {
 		t.Fatalf("retried request: %v", e)
 	}
-	if w := h.conn.windows[1]; w.From.String() != "2026-11-25" {
+	if e := ev["Abc-261126-0001"]; e.GetAttempt() != 2 {
+		t.Fatalf("attempt = %d, want 2", e.GetAttempt())
+	}
+	if w := h.conn.windows[fetches]; w.From.String() != "2026-11-25" {
 		t.Fatalf("second window starts %v, want cursor minus overlap", w.From)
 	}
 }
@@ -380,7 +397,7 @@ func TestRunFailures(t *testing.T) {
 			if strings.Contains(run.String(), "secret-key") {
 				t.Fatal("the API key leaked into the run")
 			}
-			if _, ok, _ := h.store.Cursor("lib"); ok != tc.cursor {
+			if _, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile)); ok != tc.cursor {
 				t.Fatalf("cursor set = %v", ok)
 			}
 			if tc.alert == harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING && (len(h.conn.windows) != 0 || h.ledger.batches != 0) {
@@ -502,7 +519,7 @@ func TestShutdownAbortsTheRunAndKeepsTheCursor(t *testing.T) {
 	if got.GetState() != harvesterv1.RunState_RUN_STATE_ABORTED || got.GetAlerts()[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED {
 		t.Fatalf("run after shutdown: %v", got)
 	}
-	if _, ok, _ := h.store.Cursor("lib"); ok {
+	if _, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile)); ok {
 		t.Fatal("an aborted run moved the cursor")
 	}
 }

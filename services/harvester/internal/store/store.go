@@ -7,9 +7,12 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,22 +27,28 @@ import (
 //	runs              ^id (8 bytes, inverted so forward order is newest first) → Run
 //	runs_by_profile   profile code + 0x00 + ^id → empty: the job history of one profile
 //	run_events        id (8 bytes) + seq (8 bytes) → RunEvent, in the order handled
-//	cursors           profile code → last acknowledged day "YYYY-MM-DD"
-//	retry             profile code + 0x00 + external id → RetryEntry: seen, not imported yet
+//	cursors           profile code → last acknowledged day "YYYY-MM-DD" + " " + source fingerprint
+//	retry             profile code + 0x00 + external id → retryValue (JSON): seen, not imported yet
+//	refreshed         profile code + 0x00 + external id → last refresh (8-byte Unix nanoseconds)
 //	create_requests(_by_record)  AIP-155 request_id of StartRun → run key
+//
+// The cursor carries a fingerprint of what it was harvested from (system, base URL,
+// library code, harvest start): a profile pointed elsewhere starts again from its harvest
+// start instead of trusting a cursor that belongs to another source.
 var (
 	bucketRuns          = []byte("runs")
 	bucketRunsByProfile = []byte("runs_by_profile")
 	bucketRunEvents     = []byte("run_events")
 	bucketCursors       = []byte("cursors")
 	bucketRetry         = []byte("retry")
+	bucketRefreshed     = []byte("refreshed")
 	bucketCreateReqs    = []byte("create_requests")
 	bucketReqsByRecord  = []byte("create_requests_by_record")
 
 	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateReqs, ByRecord: bucketReqsByRecord}
 
 	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
-		bucketRuns, bucketRunsByProfile, bucketRunEvents, bucketCursors, bucketRetry,
+		bucketRuns, bucketRunsByProfile, bucketRunEvents, bucketCursors, bucketRetry, bucketRefreshed,
 		bucketCreateReqs, bucketReqsByRecord,
 	}}
 )
@@ -175,45 +184,59 @@ func (s *Store) UpdateRun(id uint64, change func(*harvesterv1.Run) error) (*harv
 
 // RunFilter selects runs for ListRuns.
 type RunFilter struct {
-	ProfileCode string
-	State       harvesterv1.RunState
+	ProfileCode     string
+	State           harvesterv1.RunState
+	SubmittedAfter  time.Time // inclusive; zero: no bound
+	SubmittedBefore time.Time // exclusive; zero: no bound
 }
+
+func (f RunFilter) match(r *harvesterv1.Run) bool {
+	if f.State != harvesterv1.RunState_RUN_STATE_UNSPECIFIED && r.GetState() != f.State {
+		return false
+	}
+	t := r.GetSubmitTime().AsTime()
+	if !f.SubmittedAfter.IsZero() && t.Before(f.SubmittedAfter) {
+		return false
+	}
+	return f.SubmittedBefore.IsZero() || t.Before(f.SubmittedBefore)
+}
+
+// MaxScan bounds the keys one List call examines, so a filter that matches little never
+// walks a whole bucket in one read transaction (DESIGN §8); a short page with a token
+// follows instead (AIP-158).
+func MaxScan(limit int) int { return max(1000, 20*limit) }
 
 // ListRuns returns up to limit runs newest first after the key `after` (nil: from the
 // newest), and the key to resume after when more may follow.
 func (s *Store) ListRuns(f RunFilter, after []byte, limit int) (runs []*harvesterv1.Run, next []byte, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		visit := func(r *harvesterv1.Run) bool {
-			if f.State != harvesterv1.RunState_RUN_STATE_UNSPECIFIED && r.GetState() != f.State {
-				return false
+		decode := func(v []byte) (bool, error) {
+			r := &harvesterv1.Run{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return false, err
+			}
+			if !f.match(r) {
+				return false, nil
 			}
 			runs = append(runs, r)
-			return true
+			return true, nil
 		}
 		var last []byte
 		var more bool
 		var err error
 		if f.ProfileCode == "" {
-			last, more, err = boltdb.Page(tx.Bucket(bucketRuns).Cursor(), nil, after, limit, func(_, v []byte) (bool, error) {
-				r := &harvesterv1.Run{}
-				if err := proto.Unmarshal(v, r); err != nil {
-					return false, err
-				}
-				return visit(r), nil
+			last, more, err = boltdb.PageBounded(tx.Bucket(bucketRuns).Cursor(), nil, after, limit, MaxScan(limit), func(_, v []byte) (bool, error) {
+				return decode(v)
 			})
 		} else {
 			prefix := append([]byte(f.ProfileCode), 0)
 			runsB := tx.Bucket(bucketRuns)
-			last, more, err = boltdb.Page(tx.Bucket(bucketRunsByProfile).Cursor(), prefix, after, limit, func(k, _ []byte) (bool, error) {
+			last, more, err = boltdb.PageBounded(tx.Bucket(bucketRunsByProfile).Cursor(), prefix, after, limit, MaxScan(limit), func(k, _ []byte) (bool, error) {
 				v := runsB.Get(k[len(prefix):])
 				if v == nil {
 					return false, nil
 				}
-				r := &harvesterv1.Run{}
-				if err := proto.Unmarshal(v, r); err != nil {
-					return false, err
-				}
-				return visit(r), nil
+				return decode(v)
 			})
 		}
 		if err != nil {
@@ -225,6 +248,15 @@ func (s *Store) ListRuns(f RunFilter, after []byte, limit int) (runs []*harveste
 		return nil
 	})
 	return runs, next, err
+}
+
+// LastRun returns the newest run of a profile, if any.
+func (s *Store) LastRun(profileCode string) (*harvesterv1.Run, error) {
+	runs, _, err := s.ListRuns(RunFilter{ProfileCode: profileCode}, nil, 1)
+	if err != nil || len(runs) == 0 {
+		return nil, err
+	}
+	return runs[0], nil
 }
 
 // Active returns the runs still PENDING or RUNNING, e.g. those a crash left behind.
@@ -249,16 +281,26 @@ func (s *Store) Active() ([]*harvesterv1.Run, error) {
 type RetryEntry struct {
 	ExternalID string
 	Reason     string
+	Attempts   int       // runs that handled it without importing it
+	LastTried  time.Time // when the last of them did
+}
+
+type retryValue struct {
+	Reason    string `json:"reason"`
+	Attempts  int    `json:"attempts"`
+	LastTried int64  `json:"last_tried"` // Unix nanoseconds
 }
 
 // Batch is what one ingest batch changes in the harvester's own state.
 type Batch struct {
-	RunID   uint64
-	Events  []*harvesterv1.RunEvent // names are assigned here
-	Update  func(*harvesterv1.Run)  // counters and progress
-	Profile string                  // profile code, for the retry set
-	Retry   []RetryEntry            // add (or refresh) these
-	Done    []string                // external ids imported: leave the retry set
+	RunID     uint64
+	Now       time.Time
+	Events    []*harvesterv1.RunEvent // names and attempts are assigned here
+	Update    func(*harvesterv1.Run)  // counters and progress
+	Profile   string                  // profile code, for the retry set
+	Retry     []RetryEntry            // add (or count another attempt of) these
+	Done      []string                // external ids imported or gone: leave the retry set
+	Refreshed []string                // external ids re-read to keep them current
 }
 
 // RecordBatch stores a batch's events, the run's new counters and the retry set changes
@@ -271,11 +313,16 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 			return err
 		}
 		events := tx.Bucket(bucketRunEvents)
+		retry := tx.Bucket(bucketRetry)
 		// The per-run sequence is the count of events already stored, kept in the run's
 		// key space so event names are stable and dense: runs/{id}/events/{n}.
 		seq := lastEventSeq(events, b.RunID)
 		for _, e := range b.Events {
 			seq++
+			if id := e.GetExternalId(); id != "" && b.Profile != "" {
+				prev, _ := decodeRetry(retry.Get(retryKey(b.Profile, id)))
+				e.Attempt = int32(prev.Attempts + 1)
+			}
 			e.Name = fmt.Sprintf("%s/events/%d", RunName(b.RunID), seq)
 			v, err := proto.Marshal(e)
 			if err != nil {
@@ -291,14 +338,25 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 		if err := putRun(tx, b.RunID, r); err != nil {
 			return err
 		}
-		retry := tx.Bucket(bucketRetry)
 		for _, id := range b.Done {
 			if err := retry.Delete(retryKey(b.Profile, id)); err != nil {
 				return err
 			}
 		}
 		for _, e := range b.Retry {
-			if err := retry.Put(retryKey(b.Profile, e.ExternalID), []byte(e.Reason)); err != nil {
+			k := retryKey(b.Profile, e.ExternalID)
+			prev, _ := decodeRetry(retry.Get(k))
+			v, err := json.Marshal(retryValue{Reason: e.Reason, Attempts: prev.Attempts + 1, LastTried: b.Now.UnixNano()})
+			if err != nil {
+				return err
+			}
+			if err := retry.Put(k, v); err != nil {
+				return err
+			}
+		}
+		refreshed := tx.Bucket(bucketRefreshed)
+		for _, id := range b.Refreshed {
+			if err := refreshed.Put(retryKey(b.Profile, id), boltdb.Uint64Key(uint64(b.Now.UnixNano()))); err != nil {
 				return err
 			}
 		}
@@ -326,23 +384,43 @@ func lastEventSeq(b *bolt.Bucket, runID uint64) uint64 {
 	return decodeUint64(k[8:])
 }
 
+// decodeRetry reads a retry value; a missing one is the zero value.
+func decodeRetry(v []byte) (retryValue, error) {
+	var r retryValue
+	if v == nil {
+		return r, nil
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("corrupt retry entry: %w", err)
+	}
+	return r, nil
+}
+
 func retryKey(profile, externalID string) []byte {
 	return append(append([]byte(profile), 0), externalID...)
 }
 
-// ListRunEvents returns up to limit events of run id in order after key `after`, those
-// with the given outcome only when outcome is set.
-func (s *Store) ListRunEvents(runID uint64, outcome harvesterv1.Outcome, after []byte, limit int) (events []*harvesterv1.RunEvent, next []byte, err error) {
+// EventFilter selects events for ListRunEvents; zero fields match everything.
+type EventFilter struct {
+	Outcome    harvesterv1.Outcome
+	ReasonCode string
+}
+
+// ListRunEvents returns up to limit events of run id in order after key `after`.
+func (s *Store) ListRunEvents(runID uint64, f EventFilter, after []byte, limit int) (events []*harvesterv1.RunEvent, next []byte, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketRuns).Get(runKey(runID)) == nil {
 			return ErrNotFound
 		}
-		last, more, err := boltdb.Page(tx.Bucket(bucketRunEvents).Cursor(), boltdb.Uint64Key(runID), after, limit, func(_, v []byte) (bool, error) {
+		last, more, err := boltdb.PageBounded(tx.Bucket(bucketRunEvents).Cursor(), boltdb.Uint64Key(runID), after, limit, MaxScan(limit), func(_, v []byte) (bool, error) {
 			e := &harvesterv1.RunEvent{}
 			if err := proto.Unmarshal(v, e); err != nil {
 				return false, err
 			}
-			if outcome != harvesterv1.Outcome_OUTCOME_UNSPECIFIED && e.GetOutcome() != outcome {
+			if f.Outcome != harvesterv1.Outcome_OUTCOME_UNSPECIFIED && e.GetOutcome() != f.Outcome {
+				return false, nil
+			}
+			if f.ReasonCode != "" && e.GetReasonCode() != f.ReasonCode {
 				return false, nil
 			}
 			events = append(events, e)
@@ -356,28 +434,56 @@ func (s *Store) ListRunEvents(runID uint64, outcome harvesterv1.Outcome, after [
 	return events, next, err
 }
 
-// Retry returns the profile's retry set, oldest-keyed first.
+// Retry returns the profile's retry set, least recently tried first, so a run with a
+// fetch budget works through all of it over successive runs instead of retrying the
+// same head of the list forever.
 func (s *Store) Retry(profile string) ([]RetryEntry, error) {
 	var out []RetryEntry
 	prefix := append([]byte(profile), 0)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRetry).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			out = append(out, RetryEntry{ExternalID: string(k[len(prefix):]), Reason: string(v)})
+			r, err := decodeRetry(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, RetryEntry{ExternalID: string(k[len(prefix):]), Reason: r.Reason, Attempts: r.Attempts, LastTried: time.Unix(0, r.LastTried)})
+		}
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b RetryEntry) int { return a.LastTried.Compare(b.LastTried) })
+	return out, err
+}
+
+// Refreshed returns when each of the profile's requests was last re-read by a refresh.
+func (s *Store) Refreshed(profile string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	prefix := append([]byte(profile), 0)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRefreshed).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(v) == 8 {
+				out[string(k[len(prefix):])] = time.Unix(0, int64(decodeUint64(v)))
+			}
 		}
 		return nil
 	})
 	return out, err
 }
 
-// Cursor returns the profile's last acknowledged day, if any.
-func (s *Store) Cursor(profile string) (day time.Time, ok bool, err error) {
+// Cursor returns the profile's last acknowledged day, if any was recorded for the same
+// source fingerprint.
+func (s *Store) Cursor(profile, fingerprint string) (day time.Time, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketCursors).Get([]byte(profile))
 		if v == nil {
 			return nil
 		}
-		t, err := time.Parse(time.DateOnly, string(v))
+		date, fp, _ := strings.Cut(string(v), " ")
+		if fp != fingerprint {
+			return nil // another source: start again from the harvest start
+		}
+		t, err := time.Parse(time.DateOnly, date)
 		if err != nil {
 			return fmt.Errorf("corrupt cursor of %s: %w", profile, err)
 		}
@@ -389,7 +495,7 @@ func (s *Store) Cursor(profile string) (day time.Time, ok bool, err error) {
 
 // FinishRun stores the run's final state and, when advance is set, moves the profile's
 // cursor to day in the same transaction: the cursor never runs ahead of the report.
-func (s *Store) FinishRun(id uint64, profile string, advance bool, day time.Time, change func(*harvesterv1.Run)) (*harvesterv1.Run, error) {
+func (s *Store) FinishRun(id uint64, profile string, advance bool, day time.Time, fingerprint string, change func(*harvesterv1.Run)) (*harvesterv1.Run, error) {
 	var r *harvesterv1.Run
 	err := s.db.Update(func(tx *bolt.Tx) (err error) {
 		if r, err = getRun(tx, id); err != nil {
@@ -400,9 +506,49 @@ func (s *Store) FinishRun(id uint64, profile string, advance bool, day time.Time
 			return err
 		}
 		if advance {
-			return tx.Bucket(bucketCursors).Put([]byte(profile), []byte(day.Format(time.DateOnly)))
+			return tx.Bucket(bucketCursors).Put([]byte(profile), []byte(day.Format(time.DateOnly)+" "+fingerprint))
 		}
 		return nil
 	})
 	return r, err
+}
+
+// PruneEvents deletes the events of runs that ended before `before`, one run per
+// transaction so pruning never holds a long write; run summaries stay. It returns how
+// many events it deleted.
+func (s *Store) PruneEvents(before time.Time) (int, error) {
+	var ended []uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRuns).ForEach(func(k, v []byte) error {
+			r := &harvesterv1.Run{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return err
+			}
+			if r.GetEndTime() != nil && r.GetEndTime().AsTime().Before(before) {
+				ended = append(ended, math.MaxUint64-decodeUint64(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for _, id := range ended {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketRunEvents).Cursor()
+			prefix := boltdb.Uint64Key(id)
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				deleted++
+			}
+			return nil
+		})
+		if err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
 }

@@ -63,13 +63,13 @@ func TestBatchEventsCountersRetryAndCursorSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
-	if _, err := s.FinishRun(id, "p", false, day, func(r *harvesterv1.Run) { r.State = harvesterv1.RunState_RUN_STATE_FAILED }); err != nil {
+	if _, err := s.FinishRun(id, "p", false, day, "fp", func(r *harvesterv1.Run) { r.State = harvesterv1.RunState_RUN_STATE_FAILED }); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := s.Cursor("p"); ok {
+	if _, ok, _ := s.Cursor("p", "fp"); ok {
 		t.Fatal("a failed run moved the cursor")
 	}
-	if _, err := s.FinishRun(id, "p", true, day, func(r *harvesterv1.Run) {}); err != nil {
+	if _, err := s.FinishRun(id, "p", true, day, "fp", func(r *harvesterv1.Run) {}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -80,16 +80,19 @@ func TestBatchEventsCountersRetryAndCursorSurviveReopen(t *testing.T) {
 	if err != nil || got.GetCounters().GetFetched() != 3 || got.GetName() != r.GetName() {
 		t.Fatalf("run after reopen: %v %v", got, err)
 	}
-	evs, next, err := s.ListRunEvents(id, 0, nil, 10)
+	evs, next, err := s.ListRunEvents(id, EventFilter{}, nil, 10)
 	if err != nil || next != nil || len(evs) != 3 || evs[2].GetName() != "runs/1/events/3" || evs[2].GetExternalId() != "C" {
 		t.Fatalf("events: %v %v %v", evs, next, err)
 	}
 	retry, _ := s.Retry("p")
-	if len(retry) != 1 || retry[0].ExternalID != "B" || retry[0].Reason != "PARTNER_UNKNOWN" {
+	if len(retry) != 1 || retry[0].ExternalID != "B" || retry[0].Reason != "PARTNER_UNKNOWN" || retry[0].Attempts != 1 {
 		t.Fatalf("retry set = %v", retry)
 	}
-	if cur, ok, _ := s.Cursor("p"); !ok || !cur.Equal(day) {
+	if cur, ok, _ := s.Cursor("p", "fp"); !ok || !cur.Equal(day) {
 		t.Fatalf("cursor = %v %v", cur, ok)
+	}
+	if _, ok, _ := s.Cursor("p", "another source"); ok {
+		t.Fatal("a cursor of another source applied")
 	}
 	active, _ := s.Active()
 	if len(active) != 1 || active[0].GetName() != "runs/2" {
