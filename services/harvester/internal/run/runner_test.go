@@ -100,6 +100,8 @@ func (f *fakeMapping) ResolvePartnerCodes(_ context.Context, r *mappingv1.Resolv
 // for a newer last_modified, UNCHANGED otherwise.
 type fakeLedger struct {
 	requestsv1.UnimplementedIngestServiceServer
+	requestsv1.UnimplementedRequestServiceServer
+	hang    bool // accept batches and never answer
 	mu      sync.Mutex
 	seen    map[string]time.Time
 	batches int
@@ -114,6 +116,10 @@ func (f *fakeLedger) IngestBorrowingRequests(s grpc.BidiStreamingServer[requests
 		}
 		if err != nil {
 			return err
+		}
+		if f.hang {
+			<-s.Context().Done()
+			return s.Context().Err()
 		}
 		f.mu.Lock()
 		f.batches++
@@ -146,12 +152,26 @@ func (f *fakeLedger) IngestBorrowingRequests(s grpc.BidiStreamingServer[requests
 	}
 }
 
-// fakeConnector serves requests by order day; fetchErr fails Fetch.
+// ListBorrowingRequests lists every request the fake ledger holds as open.
+func (f *fakeLedger) ListBorrowingRequests(_ context.Context, r *requestsv1.ListBorrowingRequestsRequest) (*requestsv1.ListBorrowingRequestsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &requestsv1.ListBorrowingRequestsResponse{}
+	for id := range f.seen {
+		out.BorrowingRequests = append(out.BorrowingRequests, &requestsv1.BorrowingRequest{
+			ExternalReference: &requestsv1.ExternalReference{Profile: r.GetProfile(), ExternalId: id}})
+	}
+	return out, nil
+}
+
+// fakeConnector serves requests by order day; fetchErr fails Fetch, getErr fails Get.
 type fakeConnector struct {
 	mu       sync.Mutex
 	reqs     []*connector.Request
 	windows  []connector.Window
+	gets     []string
 	fetchErr error
+	getErr   map[string]error
 }
 
 func (f *fakeConnector) Fetch(_ context.Context, w connector.Window, visit func(*connector.Request) error) error {
@@ -177,6 +197,10 @@ func (f *fakeConnector) Fetch(_ context.Context, w connector.Window, visit func(
 func (f *fakeConnector) Get(_ context.Context, id string) (*connector.Request, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gets = append(f.gets, id)
+	if err := f.getErr[id]; err != nil {
+		return nil, false, err
+	}
 	for _, r := range f.reqs {
 		if r.ExternalID == id {
 			c := *r
@@ -216,6 +240,7 @@ func newHarness(t *testing.T) *harness {
 		profilesv1.RegisterProfileCredentialsServiceServer(s, h.profiles)
 		mappingv1.RegisterMappingServiceServer(s, h.mapping)
 		requestsv1.RegisterIngestServiceServer(s, h.ledger)
+		requestsv1.RegisterRequestServiceServer(s, h.ledger)
 	})
 	st, err := store.Open(filepath.Join(t.TempDir(), "harvester.db"))
 	if err != nil {
@@ -227,6 +252,7 @@ func newHarness(t *testing.T) *harness {
 	h.runner = New(ctx, Deps{
 		Store: st, Profiles: profilesv1.NewProfileServiceClient(cc), Credentials: profilesv1.NewProfileCredentialsServiceClient(cc),
 		Mapping: mappingv1.NewMappingServiceClient(cc), Ingest: requestsv1.NewIngestServiceClient(cc),
+		Requests: requestsv1.NewRequestServiceClient(cc),
 		Connect: func(p *profilesv1.IntegrationProfile, key string) (connector.Connector, error) {
 			if key != "secret-key" {
 				return nil, errors.New("wrong key handed to the connector")
@@ -522,4 +548,142 @@ func TestShutdownAbortsTheRunAndKeepsTheCursor(t *testing.T) {
 	if _, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile)); ok {
 		t.Fatal("an aborted run moved the cursor")
 	}
+}
+
+func TestCancelRunAbortsAndKeepsTheCursor(t *testing.T) {
+	h := newHarness(t)
+	h.conn.reqs = []*connector.Request{req("Abc-261126-0001", 26, "Xyz", 100)}
+	block := make(chan struct{})
+	h.runner.d.Connect = func(*profilesv1.IntegrationProfile, string) (connector.Connector, error) {
+		return blockingConnector{h.conn, block}, nil
+	}
+	r, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Watch the run from the start; it must end with the cancelled state.
+	var states []harvesterv1.RunState
+	watched := make(chan error, 1)
+	go func() {
+		watched <- h.runner.Watch(context.Background(), r.GetName(), func(run *harvesterv1.Run) error {
+			states = append(states, run.GetState())
+			return nil
+		})
+	}()
+	go func() { time.Sleep(50 * time.Millisecond); close(block) }() // let the run reach the connector
+	got, err := h.runner.Cancel(context.Background(), r.GetName(), "staff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetState() != harvesterv1.RunState_RUN_STATE_ABORTED || got.GetAlerts()[len(got.GetAlerts())-1].GetCode() != harvesterv1.AlertCode_ALERT_CODE_CANCELLED {
+		t.Fatalf("cancelled run: %v", got)
+	}
+	if err := <-watched; err != nil || states[len(states)-1] != harvesterv1.RunState_RUN_STATE_ABORTED {
+		t.Fatalf("watch: %v %v", states, err)
+	}
+	if _, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile)); ok {
+		t.Fatal("a cancelled run moved the cursor")
+	}
+	_, err = h.runner.Cancel(context.Background(), r.GetName(), "staff")
+	servertest.RequireError(t, toStatus(err), codes.FailedPrecondition, ReasonRunNotActive)
+	_, err = h.runner.Cancel(context.Background(), "runs/99", "staff")
+	servertest.RequireError(t, toStatus(err), codes.NotFound, ReasonRunNotFound)
+}
+
+func TestWatchFollowsARunToItsEnd(t *testing.T) {
+	h := newHarness(t)
+	for i := range 9 {
+		h.conn.reqs = append(h.conn.reqs, req(fmt.Sprintf("Abc-2611%02d-0001", 20+i%8), 20+i%8, "Xyz", 100))
+	}
+	r, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *harvesterv1.Run
+	if err := h.runner.Watch(context.Background(), r.GetName(), func(run *harvesterv1.Run) error { last = run; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || last.GetCounters().GetCreated() != 8 {
+		t.Fatalf("last watched state: %v", last)
+	}
+}
+
+func TestRetryFailuresDoNotBlockTheCursorAndRotate(t *testing.T) {
+	h := newHarness(t)
+	h.runner.d.MaxRetryFetches = 1
+	// Three requests skipped for an unknown lender.
+	h.conn.reqs = []*connector.Request{req("Abc-261126-0001", 26, "Nope", 100), req("Abc-261126-0002", 26, "Nope", 100), req("Abc-261126-0003", 26, "Nope", 100)}
+	h.runOnce(t)
+	// They leave the window (the second run still re-reads them through the overlap);
+	// one of them cannot be fetched any more.
+	h.now = h.now.AddDate(0, 0, 10)
+	h.runOnce(t)
+	h.conn.getErr = map[string]error{"Abc-261126-0001": &connector.Error{Kind: connector.KindGarbage, Message: "Libris answered 400"}}
+	for range 3 {
+		h.now = h.now.Add(time.Minute)
+		run := h.runOnce(t)
+		if run.GetState() == harvesterv1.RunState_RUN_STATE_FAILED {
+			t.Fatalf("a failing retry entry failed the run: %v", run.GetAlerts())
+		}
+	}
+	// One fetch per run, least recently tried first: every entry was tried once.
+	if got := fmt.Sprint(h.conn.gets); got != "[Abc-261126-0001 Abc-261126-0002 Abc-261126-0003]" {
+		t.Fatalf("retry fetches = %s", got)
+	}
+	if cur, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile)); !ok || cur.Format(time.DateOnly) != "2026-12-07" {
+		t.Fatalf("cursor = %v %v; the window was acknowledged every time", cur, ok)
+	}
+	retry, _ := h.store.Retry("lib")
+	if len(retry) != 3 || retry[0].Attempts != 3 {
+		t.Fatalf("retry set = %+v", retry)
+	}
+}
+
+func TestRefreshRereadsOpenRequestsOutsideTheWindow(t *testing.T) {
+	h := newHarness(t)
+	old := req("Abc-261120-0001", 20, "Xyz", 100)
+	h.conn.reqs = []*connector.Request{old}
+	h.runOnce(t)
+	// Libris changes the old request; it is long out of the window now.
+	h.now = h.now.AddDate(0, 0, 20)
+	h.conn.reqs[0].LastModified = time.Unix(500, 0)
+	h.conn.reqs[0].StatusRaw = "Levererad"
+	run := h.runOnce(t)
+	if e := h.events(t, run)["Abc-261120-0001"]; e.GetOutcome() != harvesterv1.Outcome_OUTCOME_UPDATED {
+		t.Fatalf("refreshed request: %v (counters %v)", e, run.GetCounters())
+	}
+	h.runner.d.RefreshLimit = -1
+	if run := h.runOnce(t); run.GetCounters().GetFetched() != 0 {
+		t.Fatalf("refresh disabled still fetched: %v", run.GetCounters())
+	}
+}
+
+func TestHungLedgerFailsTheRun(t *testing.T) {
+	h := newHarness(t)
+	h.ledger.hang = true
+	h.runner.d.BatchTimeout = 100 * time.Millisecond
+	h.conn.reqs = []*connector.Request{req("Abc-261126-0001", 26, "Xyz", 100)}
+	run := h.runOnce(t)
+	if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE {
+		t.Fatalf("run: %v %v", run.GetState(), a)
+	}
+	if _, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", ""); err != nil {
+		t.Fatalf("the profile stayed blocked: %v", err)
+	}
+}
+
+func TestRequestIDIsBoundToItsProfileAndMissingLibraryFails(t *testing.T) {
+	h := newHarness(t)
+	h.profiles.profile.ResourceSharingLibrary = "GONE"
+	run := h.runOnce(t)
+	if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_LIBRARY_MISSING {
+		t.Fatalf("run: %v %v", run.GetState(), a)
+	}
+	if _, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	h.runner.Wait()
+	h.profiles.profile.Name = "integrationProfiles/other"
+	_, err := h.runner.Start(context.Background(), "integrationProfiles/other", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "r1")
+	servertest.RequireError(t, toStatus(err), codes.InvalidArgument, "INVALID_ARGUMENT", "request_id")
 }
