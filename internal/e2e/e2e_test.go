@@ -375,3 +375,47 @@ func TestExternalFaults(t *testing.T) {
 		t.Fatalf("ledger holds %d, want %d", got, n)
 	}
 }
+
+// The scheduler lists every active, runnable profile's job within a poll, and WatchRun
+// streams a run over real gRPC until it ends.
+func TestScheduledJobsAndWatchRun(t *testing.T) {
+	e := start(t)
+	today := time.Now()
+	e.fake.AddKey("key", "Abc")
+	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 2, Sigel: "Abc", Count: 30, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	e.library("MAIN")
+	e.mapLibris("Abc", "MAIN")
+	e.partner("Xyz")
+	profile := e.profile("abc", "Abc", "key", "MAIN", today)
+
+	deadline := time.Now().Add(20 * time.Second)
+	var jobs []*harvesterv1.ScheduledJob
+	for time.Now().Before(deadline) {
+		resp, err := e.harvester.ListScheduledJobs(e.ctx, &harvesterv1.ListScheduledJobsRequest{})
+		e.must(err)
+		if jobs = resp.GetScheduledJobs(); len(jobs) == 1 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(jobs) != 1 || jobs[0].GetProfile() != profile || jobs[0].GetDisplayName() != "Import Resource Sharing Requests using profile Libris Abc" || jobs[0].GetSchedule() != "Not scheduled" {
+		t.Fatalf("scheduled jobs = %v", jobs)
+	}
+
+	r, err := e.harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
+	e.must(err)
+	stream, err := e.harvester.WatchRun(e.ctx, &harvesterv1.WatchRunRequest{Name: r.GetName()})
+	e.must(err)
+	var last *harvesterv1.Run
+	for {
+		run, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		e.must(err)
+		last = run
+	}
+	if last.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || last.GetCounters().GetCreated() != 30 || last.GetProgress().GetPercent() != 100 {
+		t.Fatalf("watched run ended as %v %s %v", last.GetState(), counters(last), last.GetProgress())
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/interloan/interloan/services/harvester/internal/connector"
 	"github.com/interloan/interloan/services/harvester/internal/connector/libris"
 	"github.com/interloan/interloan/services/harvester/internal/run"
+	"github.com/interloan/interloan/services/harvester/internal/scheduler"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
@@ -67,6 +68,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		log = logging.New(nil, "harvester", cfg.LogLevel)
 		cfg.Logger = log
 	}
+	// Runs and the scheduler stop with ctx, or when the server fails for another reason.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	st, err := store.Open(filepath.Join(cfg.DataDir, "harvester.db"))
 	if err != nil {
 		return fmt.Errorf("harvester: %w", err)
@@ -115,8 +119,26 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer runner.Wait()
 
 	opts := cfg.Common.Options("harvester", []string{harvesterv1.HarvesterService_ServiceDesc.ServiceName})
-	go prune(ctx, st, cfg.EventRetention, log)
-	svc := api.New(runner, st, nil)
+	pruneDone := make(chan struct{})
+	go func() { defer close(pruneDone); prune(ctx, st, cfg.EventRetention, log) }()
+	defer func() { <-pruneDone }()
+	sched := scheduler.New(scheduler.Config{Profiles: profilesv1.NewProfileServiceClient(profilesConn), Starter: runner, Log: log, Poll: cfg.SchedulePoll})
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- sched.Run(ctx) }()
+	defer func() { err = errors.Join(err, <-schedDone) }()
+	defer stop() // first of the deferred calls: stop runs and the scheduler, then wait for them
+	svc := api.New(runner, st, func() []*harvesterv1.ScheduledJob {
+		var out []*harvesterv1.ScheduledJob
+		for _, j := range sched.Jobs() {
+			last := ""
+			code := j.Profile.GetCode()
+			if r, err := st.LastRun(code); err == nil && r != nil {
+				last = r.GetName()
+			}
+			out = append(out, scheduler.ToScheduledJob(j, last))
+		}
+		return out
+	})
 	opts.Register = func(s *grpc.Server) { harvesterv1.RegisterHarvesterServiceServer(s, svc) }
 	return server.Run(ctx, opts)
 }

@@ -327,7 +327,7 @@ func newRun(id uint64, p *profilesv1.IntegrationProfile, trigger harvesterv1.Tri
 	return &harvesterv1.Run{
 		Name:        store.RunName(id),
 		Profile:     p.GetName(),
-		DisplayName: "Import Resource Sharing Requests using profile " + p.GetDisplayName(),
+		DisplayName: JobName(p),
 		Trigger:     trigger,
 		SubmittedBy: by,
 		State:       harvesterv1.RunState_RUN_STATE_PENDING,
@@ -335,6 +335,16 @@ func newRun(id uint64, p *profilesv1.IntegrationProfile, trigger harvesterv1.Tri
 		Counters:    &harvesterv1.RunCounters{},
 		SubmitTime:  timestamppb.New(now),
 	}
+}
+
+// JobName is a profile's import job name in Alma's wording (the code when the profile
+// has no display name).
+func JobName(p *profilesv1.IntegrationProfile) string {
+	n := p.GetDisplayName()
+	if n == "" {
+		n = p.GetCode()
+	}
+	return "Import Resource Sharing Requests using profile " + n
 }
 
 // ParseRunName returns the id in `runs/{id}`.

@@ -57,14 +57,9 @@ import (
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/schedule"
 )
-
-// SubmittedBy is the submitter of scheduled runs in the job history.
-const SubmittedBy = "System"
-
-// JobNamePrefix starts every job's display name (Alma's wording).
-const JobNamePrefix = "Import Resource Sharing Requests using profile "
 
 const (
 	defaultPoll        = 5 * time.Second
@@ -77,8 +72,7 @@ const (
 	maxCatchUp = 10080
 )
 
-// Starter starts a run; *run.Runner satisfies it. The scheduler depends on this interface,
-// not on package run, so it builds and tests on its own.
+// Starter starts a run; *run.Runner satisfies it. Tests give a recording fake.
 type Starter interface {
 	Start(ctx context.Context, profile string, trigger harvesterv1.Trigger, submittedBy, requestID string) (*harvesterv1.Run, error)
 }
@@ -106,11 +100,7 @@ type Job struct {
 // DisplayName is the job name, "Import Resource Sharing Requests using profile <display_name>"
 // (the code when the profile has no display name).
 func (j Job) DisplayName() string {
-	n := j.Profile.GetDisplayName()
-	if n == "" {
-		n = profileCode(j.Profile)
-	}
-	return JobNamePrefix + n
+	return run.JobName(j.Profile)
 }
 
 // localLayout is RFC 3339 with a numeric offset always, so UTC reads "+00:00" like any
@@ -423,7 +413,7 @@ func (s *Scheduler) fireDue(ctx context.Context, now time.Time) {
 		reqID := RequestID(code, due)
 
 		cctx, cancel := context.WithTimeout(ctx, s.callTimeout)
-		run, err := s.starter.Start(cctx, name, harvesterv1.Trigger_TRIGGER_SCHEDULED, SubmittedBy, reqID)
+		started, err := s.starter.Start(cctx, name, harvesterv1.Trigger_TRIGGER_SCHEDULED, run.SubmittedBySystem, reqID)
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			return // the start failed because we are stopping, not a skipped occurrence
@@ -434,7 +424,7 @@ func (s *Scheduler) fireDue(ctx context.Context, now time.Time) {
 			s.log.Warn("scheduler: scheduled run not started; occurrence skipped",
 				"profile", name, "due", due.UTC(), "request_id", reqID, "error", lastErr)
 		} else {
-			s.log.Info("scheduler: scheduled run started", "profile", name, "due", due.UTC(), "run", run.GetName(), "request_id", reqID)
+			s.log.Info("scheduler: scheduled run started", "profile", name, "due", due.UTC(), "run", started.GetName(), "request_id", reqID)
 		}
 		// Strictly after now (>= due): this occurrence and any passed ones never fire again.
 		next, ok := j.spec.Next(now)
