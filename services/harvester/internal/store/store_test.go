@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 )
 
@@ -100,5 +102,39 @@ func TestBatchEventsCountersRetryAndCursorSurviveReopen(t *testing.T) {
 	}
 	if _, err := s.GetRun(99); err != ErrNotFound {
 		t.Fatalf("missing run: %v", err)
+	}
+}
+
+func TestPruneEventsKeepsRunSummaries(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "h.db"))
+	defer s.Close()
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, end := range []time.Time{old, old.AddDate(0, 6, 0), {}} {
+		_, _, err := s.CreateRun("p", "", newRun)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := uint64(i + 1)
+		if _, err := s.RecordBatch(Batch{RunID: id, Events: []*harvesterv1.RunEvent{{ExternalId: "A"}, {ExternalId: "B"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if !end.IsZero() {
+			if _, err := s.FinishRun(id, "p", false, end, "", func(r *harvesterv1.Run) { r.EndTime = timestamppb.New(end) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := s.PruneEvents(old.AddDate(0, 3, 0))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want the 2 events of the run that ended before", n, err)
+	}
+	for id, want := range map[uint64]int{1: 0, 2: 2, 3: 2} {
+		evs, _, _ := s.ListRunEvents(id, EventFilter{}, nil, 10)
+		if len(evs) != want {
+			t.Fatalf("run %d has %d events, want %d", id, len(evs), want)
+		}
+		if _, err := s.GetRun(id); err != nil {
+			t.Fatalf("run %d summary gone: %v", id, err)
+		}
 	}
 }
