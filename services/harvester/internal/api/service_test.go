@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/server/servertest"
@@ -19,6 +21,10 @@ import (
 // belongs to profile "a" when odd, "b" when even, and has i events alternating
 // CREATED/SKIPPED.
 func newClient(t *testing.T, runs int) harvesterv1.HarvesterServiceClient {
+	return newClientWithJobs(t, runs, nil)
+}
+
+func newClientWithJobs(t *testing.T, runs int, jobs Jobs) harvesterv1.HarvesterServiceClient {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "h.db"))
 	if err != nil {
@@ -29,7 +35,8 @@ func newClient(t *testing.T, runs int) harvesterv1.HarvesterServiceClient {
 		code := map[bool]string{true: "a", false: "b"}[i%2 == 1]
 		r, _, err := st.CreateRun(code, "", func(id uint64) *harvesterv1.Run {
 			return &harvesterv1.Run{Name: store.RunName(id), Profile: "integrationProfiles/" + code,
-				State: harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS, Counters: &harvesterv1.RunCounters{}, Progress: &harvesterv1.Progress{}}
+				SubmitTime: timestamppb.New(time.Date(2026, 11, i, 12, 0, 0, 0, time.UTC)),
+				State:      harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS, Counters: &harvesterv1.RunCounters{}, Progress: &harvesterv1.Progress{}}
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -37,17 +44,17 @@ func newClient(t *testing.T, runs int) harvesterv1.HarvesterServiceClient {
 		id, _ := run.ParseRunName(r.GetName())
 		var evs []*harvesterv1.RunEvent
 		for j := range i {
-			o := harvesterv1.Outcome_OUTCOME_CREATED
+			o, reason := harvesterv1.Outcome_OUTCOME_CREATED, ""
 			if j%2 == 1 {
-				o = harvesterv1.Outcome_OUTCOME_SKIPPED
+				o, reason = harvesterv1.Outcome_OUTCOME_SKIPPED, "PARTNER_UNKNOWN"
 			}
-			evs = append(evs, &harvesterv1.RunEvent{ExternalId: fmt.Sprintf("X-%d", j), Outcome: o})
+			evs = append(evs, &harvesterv1.RunEvent{ExternalId: fmt.Sprintf("X-%d", j), Outcome: o, ReasonCode: reason})
 		}
 		if _, err := st.RecordBatch(store.Batch{RunID: id, Events: evs}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	svc := New(nil, st, nil)
+	svc := New(nil, st, jobs)
 	return harvesterv1.NewHarvesterServiceClient(servertest.Dial(t, func(s *grpc.Server) { harvesterv1.RegisterHarvesterServiceServer(s, svc) }))
 }
 
@@ -137,4 +144,53 @@ func TestListRunEvents(t *testing.T) {
 	servertest.RequireError(t, err, codes.NotFound, run.ReasonRunNotFound)
 	_, err = c.ListRunEvents(ctx, &harvesterv1.ListRunEventsRequest{Parent: "runs/x"})
 	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "parent")
+}
+
+func TestListRunsBySubmitTime(t *testing.T) {
+	c := newClient(t, 7)
+	resp, err := c.ListRuns(context.Background(), &harvesterv1.ListRunsRequest{
+		SubmittedAfter:  timestamppb.New(time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)), // inclusive
+		SubmittedBefore: timestamppb.New(time.Date(2026, 11, 6, 12, 0, 0, 0, time.UTC)), // exclusive
+	})
+	var got []string
+	for _, r := range resp.GetRuns() {
+		got = append(got, r.GetName())
+	}
+	if err != nil || fmt.Sprint(got) != "[runs/5 runs/4 runs/3]" {
+		t.Fatalf("runs = %v, %v", got, err)
+	}
+	_, err = c.ListRuns(context.Background(), &harvesterv1.ListRunsRequest{SubmittedAfter: &timestamppb.Timestamp{Seconds: -1 << 62}})
+	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "submitted_after")
+}
+
+func TestListRunEventsByReason(t *testing.T) {
+	c := newClient(t, 5)
+	resp, err := c.ListRunEvents(context.Background(), &harvesterv1.ListRunEventsRequest{Parent: "runs/5", ReasonCode: "PARTNER_UNKNOWN"})
+	if err != nil || len(resp.GetRunEvents()) != 2 {
+		t.Fatalf("events = %v, %v", resp, err)
+	}
+}
+
+func TestListScheduledJobsPaged(t *testing.T) {
+	jobs := func() []*harvesterv1.ScheduledJob {
+		return []*harvesterv1.ScheduledJob{{Profile: "integrationProfiles/c"}, {Profile: "integrationProfiles/a"}, {Profile: "integrationProfiles/b"}}
+	}
+	c := newClientWithJobs(t, 0, jobs)
+	var got []string
+	token := ""
+	for {
+		resp, err := c.ListScheduledJobs(context.Background(), &harvesterv1.ListScheduledJobsRequest{PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range resp.GetScheduledJobs() {
+			got = append(got, j.GetProfile())
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[integrationProfiles/a integrationProfiles/b integrationProfiles/c]" {
+		t.Fatalf("jobs = %v", got)
+	}
 }
