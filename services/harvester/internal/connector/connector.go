@@ -154,3 +154,19 @@ func KindOf(err error) Kind {
 	}
 	return 0
 }
+
+// Sleep waits for d or until ctx ends, whichever is first: the pause between calls to an
+// external system, which a cancelled run must not sit out.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

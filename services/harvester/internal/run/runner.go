@@ -69,7 +69,7 @@ func (d *Deps) defaults() {
 		d.Now = time.Now
 	}
 	if d.Sleep == nil {
-		d.Sleep = sleep
+		d.Sleep = connector.Sleep
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
@@ -97,20 +97,6 @@ func (d *Deps) defaults() {
 	}
 	if d.BatchTimeout <= 0 {
 		d.BatchTimeout = 2 * time.Minute
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

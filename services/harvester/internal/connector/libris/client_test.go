@@ -621,8 +621,8 @@ func TestFetchContextCancel(t *testing.T) {
 	t.Run("default sleep honours ctx", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-			t.Fatalf("sleepCtx = %v", err)
+		if err := connector.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+			t.Fatalf("connector.Sleep = %v", err)
 		}
 	})
 }

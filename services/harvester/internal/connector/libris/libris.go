@@ -143,7 +143,7 @@ func New(cfg Config) (*Client, error) {
 		c.idle = DefaultReadIdleTimeout
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = connector.Sleep
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -304,16 +304,3 @@ func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
