@@ -303,4 +303,3 @@ func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*
 		return nil
 	}
 }
-
