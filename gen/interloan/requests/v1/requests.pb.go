@@ -137,6 +137,116 @@ func (Status) EnumDescriptor() ([]byte, []int) {
 	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{0}
 }
 
+// A lifecycle action on a borrowing request. Which actions a status allows is one table
+// (docs/lifecycle.md); ListAllowedActions answers it for one request.
+type Action int32
+
+const (
+	// Not set.
+	Action_ACTION_UNSPECIFIED Action = 0
+	// CREATED → READY_TO_SEND (method `markReadyToSend`).
+	Action_ACTION_MARK_READY_TO_SEND Action = 1
+	// → REQUEST_SENT (method `send`).
+	Action_ACTION_SEND Action = 2
+	// → RECEIVED_PHYSICALLY (method `receive` with format PHYSICAL).
+	Action_ACTION_RECEIVE_PHYSICALLY Action = 3
+	// → RECEIVED_DIGITALLY (method `receive` with format DIGITAL).
+	Action_ACTION_RECEIVE_DIGITALLY Action = 4
+	// RECEIVED_PHYSICALLY → LOANED_TO_PATRON (method `loanToPatron`).
+	Action_ACTION_LOAN_TO_PATRON Action = 5
+	// LOANED_TO_PATRON → RETURNED_BY_PATRON (method `returnByPatron`).
+	Action_ACTION_RETURN_BY_PATRON Action = 6
+	// → RETURNED_TO_PARTNER (method `returnToPartner`).
+	Action_ACTION_RETURN_TO_PARTNER Action = 7
+	// → COMPLETED (method `complete`).
+	Action_ACTION_COMPLETE Action = 8
+	// → CANCELLED_BY_STAFF (method `cancel`).
+	Action_ACTION_CANCEL_BY_STAFF Action = 9
+	// → CANCELLED_BY_PATRON (method `cancel` with cancelled_by PATRON).
+	Action_ACTION_CANCEL_BY_PATRON Action = 10
+	// → REJECTED_BY_PARTNER (method `reject`).
+	Action_ACTION_REJECT Action = 11
+	// → EXPIRED (method `expire`).
+	Action_ACTION_EXPIRE Action = 12
+	// A closed request back to a working status (method `reactivate`).
+	Action_ACTION_REACTIVATE Action = 13
+	// A note in the audit trail; any status, no status change (method `addNote`).
+	Action_ACTION_ADD_NOTE Action = 14
+	// Clears needs_attention; any status, no status change (method `resolveAttention`).
+	Action_ACTION_RESOLVE_ATTENTION Action = 15
+	// Removes personal data from a closed request (method `anonymize`).
+	Action_ACTION_ANONYMIZE Action = 16
+)
+
+// Enum value maps for Action.
+var (
+	Action_name = map[int32]string{
+		0:  "ACTION_UNSPECIFIED",
+		1:  "ACTION_MARK_READY_TO_SEND",
+		2:  "ACTION_SEND",
+		3:  "ACTION_RECEIVE_PHYSICALLY",
+		4:  "ACTION_RECEIVE_DIGITALLY",
+		5:  "ACTION_LOAN_TO_PATRON",
+		6:  "ACTION_RETURN_BY_PATRON",
+		7:  "ACTION_RETURN_TO_PARTNER",
+		8:  "ACTION_COMPLETE",
+		9:  "ACTION_CANCEL_BY_STAFF",
+		10: "ACTION_CANCEL_BY_PATRON",
+		11: "ACTION_REJECT",
+		12: "ACTION_EXPIRE",
+		13: "ACTION_REACTIVATE",
+		14: "ACTION_ADD_NOTE",
+		15: "ACTION_RESOLVE_ATTENTION",
+		16: "ACTION_ANONYMIZE",
+	}
+	Action_value = map[string]int32{
+		"ACTION_UNSPECIFIED":        0,
+		"ACTION_MARK_READY_TO_SEND": 1,
+		"ACTION_SEND":               2,
+		"ACTION_RECEIVE_PHYSICALLY": 3,
+		"ACTION_RECEIVE_DIGITALLY":  4,
+		"ACTION_LOAN_TO_PATRON":     5,
+		"ACTION_RETURN_BY_PATRON":   6,
+		"ACTION_RETURN_TO_PARTNER":  7,
+		"ACTION_COMPLETE":           8,
+		"ACTION_CANCEL_BY_STAFF":    9,
+		"ACTION_CANCEL_BY_PATRON":   10,
+		"ACTION_REJECT":             11,
+		"ACTION_EXPIRE":             12,
+		"ACTION_REACTIVATE":         13,
+		"ACTION_ADD_NOTE":           14,
+		"ACTION_RESOLVE_ATTENTION":  15,
+		"ACTION_ANONYMIZE":          16,
+	}
+)
+
+func (x Action) Enum() *Action {
+	p := new(Action)
+	*p = x
+	return p
+}
+
+func (x Action) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Action) Descriptor() protoreflect.EnumDescriptor {
+	return file_interloan_requests_v1_requests_proto_enumTypes[1].Descriptor()
+}
+
+func (Action) Type() protoreflect.EnumType {
+	return &file_interloan_requests_v1_requests_proto_enumTypes[1]
+}
+
+func (x Action) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Action.Descriptor instead.
+func (Action) EnumDescriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{1}
+}
+
 // Physical or digital supply.
 type Format int32
 
@@ -174,11 +284,11 @@ func (x Format) String() string {
 }
 
 func (Format) Descriptor() protoreflect.EnumDescriptor {
-	return file_interloan_requests_v1_requests_proto_enumTypes[1].Descriptor()
+	return file_interloan_requests_v1_requests_proto_enumTypes[2].Descriptor()
 }
 
 func (Format) Type() protoreflect.EnumType {
-	return &file_interloan_requests_v1_requests_proto_enumTypes[1]
+	return &file_interloan_requests_v1_requests_proto_enumTypes[2]
 }
 
 func (x Format) Number() protoreflect.EnumNumber {
@@ -187,7 +297,7 @@ func (x Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Format.Descriptor instead.
 func (Format) EnumDescriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{1}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{2}
 }
 
 // Loan or copy.
@@ -227,11 +337,11 @@ func (x Media) String() string {
 }
 
 func (Media) Descriptor() protoreflect.EnumDescriptor {
-	return file_interloan_requests_v1_requests_proto_enumTypes[2].Descriptor()
+	return file_interloan_requests_v1_requests_proto_enumTypes[3].Descriptor()
 }
 
 func (Media) Type() protoreflect.EnumType {
-	return &file_interloan_requests_v1_requests_proto_enumTypes[2]
+	return &file_interloan_requests_v1_requests_proto_enumTypes[3]
 }
 
 func (x Media) Number() protoreflect.EnumNumber {
@@ -240,7 +350,7 @@ func (x Media) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Media.Descriptor instead.
 func (Media) EnumDescriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{2}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{3}
 }
 
 // Who cancelled.
@@ -280,11 +390,11 @@ func (x CancelledBy) String() string {
 }
 
 func (CancelledBy) Descriptor() protoreflect.EnumDescriptor {
-	return file_interloan_requests_v1_requests_proto_enumTypes[3].Descriptor()
+	return file_interloan_requests_v1_requests_proto_enumTypes[4].Descriptor()
 }
 
 func (CancelledBy) Type() protoreflect.EnumType {
-	return &file_interloan_requests_v1_requests_proto_enumTypes[3]
+	return &file_interloan_requests_v1_requests_proto_enumTypes[4]
 }
 
 func (x CancelledBy) Number() protoreflect.EnumNumber {
@@ -293,7 +403,7 @@ func (x CancelledBy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CancelledBy.Descriptor instead.
 func (CancelledBy) EnumDescriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{3}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{4}
 }
 
 // The ledger's answer for one item.
@@ -341,11 +451,11 @@ func (x IngestOutcome) String() string {
 }
 
 func (IngestOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_interloan_requests_v1_requests_proto_enumTypes[4].Descriptor()
+	return file_interloan_requests_v1_requests_proto_enumTypes[5].Descriptor()
 }
 
 func (IngestOutcome) Type() protoreflect.EnumType {
-	return &file_interloan_requests_v1_requests_proto_enumTypes[4]
+	return &file_interloan_requests_v1_requests_proto_enumTypes[5]
 }
 
 func (x IngestOutcome) Number() protoreflect.EnumNumber {
@@ -354,7 +464,7 @@ func (x IngestOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use IngestOutcome.Descriptor instead.
 func (IngestOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{4}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{5}
 }
 
 // Where a request came from in the external system.
@@ -594,7 +704,8 @@ func (x *Bibliographic) GetExternalRecordId() string {
 	return ""
 }
 
-// The patron who asked for the item. Personal data: removed by AnonymizeBorrowingRequest.
+// The patron who asked for the item. Personal data: `patron_id` and `name` are removed by
+// AnonymizeBorrowingRequest.
 type Requester struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Patron id (library card number).
@@ -756,18 +867,25 @@ type BorrowingRequest struct {
 	Requester *Requester `protobuf:"bytes,10,opt,name=requester,proto3" json:"requester,omitempty"`
 	// Local library code where the patron picks it up.
 	PickupLocation string `protobuf:"bytes,11,opt,name=pickup_location,json=pickupLocation,proto3" json:"pickup_location,omitempty"`
-	// Free-text notes (e.g. the patron's message).
+	// The patron's message from the external system (personal data: removed on anonymize).
+	// Staff notes live in the audit trail (AddBorrowingRequestNote).
 	Note string `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
-	// Whether staff must look at it (e.g. an external update conflicted with a local step).
+	// Whether staff must look at it: an external update conflicted with the local status
+	// (it is recorded, not applied). ResolveBorrowingRequestAttention clears it.
 	NeedsAttention bool `protobuf:"varint,13,opt,name=needs_attention,json=needsAttention,proto3" json:"needs_attention,omitempty"`
 	// Why it needs attention.
 	AttentionReason string `protobuf:"bytes,14,opt,name=attention_reason,json=attentionReason,proto3" json:"attention_reason,omitempty"`
 	// Creation time.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// Last update time.
+	// Time of the last change, including notes (every audit event updates it).
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// Version tag for optimistic concurrency.
-	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Version tag for optimistic concurrency; every change makes a new one.
+	Etag string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	// For a closed request, the status it had when it closed (reactivating a completed
+	// request returns there); unspecified while the request is open.
+	ClosedFromStatus Status `protobuf:"varint,18,opt,name=closed_from_status,json=closedFromStatus,proto3,enum=interloan.requests.v1.Status" json:"closed_from_status,omitempty"`
+	// When personal data was last removed; unset if never.
+	AnonymizeTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=anonymize_time,json=anonymizeTime,proto3" json:"anonymize_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -921,25 +1039,53 @@ func (x *BorrowingRequest) GetEtag() string {
 	return ""
 }
 
-// One entry of a request's audit trail. Resource name: `borrowingRequests/{id}/events/{id}`.
+func (x *BorrowingRequest) GetClosedFromStatus() Status {
+	if x != nil {
+		return x.ClosedFromStatus
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *BorrowingRequest) GetAnonymizeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnonymizeTime
+	}
+	return nil
+}
+
+// One entry of a request's audit trail, appended in the same transaction as the change it
+// describes. Resource name: `borrowingRequests/{id}/events/{position}`, where position is
+// the change's position in the ledger-wide change stream (WatchBorrowingRequests).
 type RequestEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// `borrowingRequests/{id}/events/{id}`.
+	// `borrowingRequests/{id}/events/{position}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Who: a user, `harvester`, or `system`.
+	// Who: `anonymous` (an API caller, until authentication exists), `harvester` (an
+	// import), or `external:<SYSTEM>` (an update reported by the external system, e.g.
+	// `external:LIBRIS`).
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	// What: the action or external event, e.g. `receive`, `import`, `external_update`.
+	// What: `import`, `external_update`, or an Action name in lower case without its prefix
+	// (e.g. `receive_physically`, `add_note`, `anonymize`).
 	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
-	// Status before.
+	// Status before (unspecified for an import).
 	FromStatus Status `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=interloan.requests.v1.Status" json:"from_status,omitempty"`
 	// Status after.
 	ToStatus Status `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=interloan.requests.v1.Status" json:"to_status,omitempty"`
-	// The raw external status when the event came from the external system.
+	// The raw external status, for imports and external updates.
 	ExternalStatusRaw string `protobuf:"bytes,6,opt,name=external_status_raw,json=externalStatusRaw,proto3" json:"external_status_raw,omitempty"`
-	// Free text.
+	// Free text from the caller. Removed when the request is anonymized.
 	Note string `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
 	// When.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	// The status the external status maps to, for imports and external updates. It
+	// differs from `to_status` when reconciliation kept the local status.
+	ExternalStatus Status `protobuf:"varint,9,opt,name=external_status,json=externalStatus,proto3,enum=interloan.requests.v1.Status" json:"external_status,omitempty"`
+	// Set when this event flagged the request for attention (a conflicting external update).
+	AttentionReason string `protobuf:"bytes,10,opt,name=attention_reason,json=attentionReason,proto3" json:"attention_reason,omitempty"`
+	// The harvester run, `runs/{id}`, for imports and external updates.
+	Run string `protobuf:"bytes,11,opt,name=run,proto3" json:"run,omitempty"`
+	// For `send`: the partner, `partners/{code}`, it was sent to.
+	Partner       string `protobuf:"bytes,12,opt,name=partner,proto3" json:"partner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1030,6 +1176,34 @@ func (x *RequestEvent) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *RequestEvent) GetExternalStatus() Status {
+	if x != nil {
+		return x.ExternalStatus
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *RequestEvent) GetAttentionReason() string {
+	if x != nil {
+		return x.AttentionReason
+	}
+	return ""
+}
+
+func (x *RequestEvent) GetRun() string {
+	if x != nil {
+		return x.Run
+	}
+	return ""
+}
+
+func (x *RequestEvent) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
 // Request for GetBorrowingRequest.
 type GetBorrowingRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1094,7 +1268,27 @@ type ListBorrowingRequestsRequest struct {
 	// Only the request with this external id.
 	ExternalId string `protobuf:"bytes,7,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
 	// Only open requests (not completed, cancelled, rejected or expired).
-	OpenOnly      bool `protobuf:"varint,8,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	OpenOnly bool `protobuf:"varint,8,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	// Free-text search: whole words, case-insensitive, every word must occur in the title,
+	// author, article title or author, external id, ISBN or ISSN. A hyphenated query word
+	// matches the hyphenated or the joined form (`978-91-1` matches ISBN 978911…).
+	// At most 200 characters and 8 words.
+	Query string `protobuf:"bytes,9,opt,name=query,proto3" json:"query,omitempty"`
+	// Only requests flagged for attention.
+	NeedsAttention bool `protobuf:"varint,10,opt,name=needs_attention,json=needsAttention,proto3" json:"needs_attention,omitempty"`
+	// Only requests created at or after this time.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only requests created before this time.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
+	// Only requests last changed at or after this time.
+	UpdatedAfter *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	// Only requests last changed before this time.
+	UpdatedBefore *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_before,json=updatedBefore,proto3" json:"updated_before,omitempty"`
+	// Order (AIP-132): `update_time desc` (the default), `update_time` (oldest change
+	// first), `create_time desc` or `create_time`; `asc` may be written out. Ordered by
+	// create time, only the create-time range narrows the walk: other filters are checked
+	// per entry, so rare matches give short pages.
+	OrderBy       string `protobuf:"bytes,15,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1185,10 +1379,59 @@ func (x *ListBorrowingRequestsRequest) GetOpenOnly() bool {
 	return false
 }
 
+func (x *ListBorrowingRequestsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListBorrowingRequestsRequest) GetNeedsAttention() bool {
+	if x != nil {
+		return x.NeedsAttention
+	}
+	return false
+}
+
+func (x *ListBorrowingRequestsRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *ListBorrowingRequestsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
+}
+
+func (x *ListBorrowingRequestsRequest) GetUpdatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAfter
+	}
+	return nil
+}
+
+func (x *ListBorrowingRequestsRequest) GetUpdatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedBefore
+	}
+	return nil
+}
+
+func (x *ListBorrowingRequestsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
 // Response of ListBorrowingRequests.
 type ListBorrowingRequestsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Requests, most recently updated first.
+	// Requests in the requested order.
 	BorrowingRequests []*BorrowingRequest `protobuf:"bytes,1,rep,name=borrowing_requests,json=borrowingRequests,proto3" json:"borrowing_requests,omitempty"`
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1779,20 +2022,342 @@ func (x *CancelBorrowingRequestRequest) GetCancelledBy() CancelledBy {
 	return CancelledBy_CANCELLED_BY_UNSPECIFIED
 }
 
+// Request for RejectBorrowingRequest.
+type RejectBorrowingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, must match the stored etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Note for the audit trail.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectBorrowingRequestRequest) Reset() {
+	*x = RejectBorrowingRequestRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectBorrowingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectBorrowingRequestRequest) ProtoMessage() {}
+
+func (x *RejectBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectBorrowingRequestRequest.ProtoReflect.Descriptor instead.
+func (*RejectBorrowingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RejectBorrowingRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectBorrowingRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RejectBorrowingRequestRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Request for ExpireBorrowingRequest.
+type ExpireBorrowingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, must match the stored etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Note for the audit trail.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireBorrowingRequestRequest) Reset() {
+	*x = ExpireBorrowingRequestRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireBorrowingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireBorrowingRequestRequest) ProtoMessage() {}
+
+func (x *ExpireBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireBorrowingRequestRequest.ProtoReflect.Descriptor instead.
+func (*ExpireBorrowingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ExpireBorrowingRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExpireBorrowingRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ExpireBorrowingRequestRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Request for ReactivateBorrowingRequest.
+type ReactivateBorrowingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, must match the stored etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Note for the audit trail.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReactivateBorrowingRequestRequest) Reset() {
+	*x = ReactivateBorrowingRequestRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReactivateBorrowingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReactivateBorrowingRequestRequest) ProtoMessage() {}
+
+func (x *ReactivateBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReactivateBorrowingRequestRequest.ProtoReflect.Descriptor instead.
+func (*ReactivateBorrowingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReactivateBorrowingRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReactivateBorrowingRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReactivateBorrowingRequestRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Request for AddBorrowingRequestNote.
+type AddBorrowingRequestNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, must match the stored etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The note, at most 4096 characters; line breaks allowed.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddBorrowingRequestNoteRequest) Reset() {
+	*x = AddBorrowingRequestNoteRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddBorrowingRequestNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddBorrowingRequestNoteRequest) ProtoMessage() {}
+
+func (x *AddBorrowingRequestNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddBorrowingRequestNoteRequest.ProtoReflect.Descriptor instead.
+func (*AddBorrowingRequestNoteRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AddBorrowingRequestNoteRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddBorrowingRequestNoteRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AddBorrowingRequestNoteRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Request for ResolveBorrowingRequestAttention.
+type ResolveBorrowingRequestAttentionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, must match the stored etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How it was resolved, for the audit trail.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveBorrowingRequestAttentionRequest) Reset() {
+	*x = ResolveBorrowingRequestAttentionRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveBorrowingRequestAttentionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveBorrowingRequestAttentionRequest) ProtoMessage() {}
+
+func (x *ResolveBorrowingRequestAttentionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveBorrowingRequestAttentionRequest.ProtoReflect.Descriptor instead.
+func (*ResolveBorrowingRequestAttentionRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ResolveBorrowingRequestAttentionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResolveBorrowingRequestAttentionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ResolveBorrowingRequestAttentionRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 // Request for AnonymizeBorrowingRequest.
 type AnonymizeBorrowingRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `borrowingRequests/{id}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// If set, must match the stored etag.
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Note for the audit trail (kept: it must not hold personal data).
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AnonymizeBorrowingRequestRequest) Reset() {
 	*x = AnonymizeBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2369,7 @@ func (x *AnonymizeBorrowingRequestRequest) String() string {
 func (*AnonymizeBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *AnonymizeBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2382,7 @@ func (x *AnonymizeBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnonymizeBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*AnonymizeBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{17}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AnonymizeBorrowingRequestRequest) GetName() string {
@@ -1830,6 +2395,971 @@ func (x *AnonymizeBorrowingRequestRequest) GetName() string {
 func (x *AnonymizeBorrowingRequestRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *AnonymizeBorrowingRequestRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Request for AnonymizeBorrowingRequests.
+type AnonymizeBorrowingRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only closed requests not changed for at least this many days (1 to 36500).
+	OlderThanDays int32 `protobuf:"varint,1,opt,name=older_than_days,json=olderThanDays,proto3" json:"older_than_days,omitempty"`
+	// Only requests of this owning library code.
+	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Only report what would be anonymized.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnonymizeBorrowingRequestsRequest) Reset() {
+	*x = AnonymizeBorrowingRequestsRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnonymizeBorrowingRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnonymizeBorrowingRequestsRequest) ProtoMessage() {}
+
+func (x *AnonymizeBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnonymizeBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
+func (*AnonymizeBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AnonymizeBorrowingRequestsRequest) GetOlderThanDays() int32 {
+	if x != nil {
+		return x.OlderThanDays
+	}
+	return 0
+}
+
+func (x *AnonymizeBorrowingRequestsRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *AnonymizeBorrowingRequestsRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+// Response of AnonymizeBorrowingRequests.
+type AnonymizeBorrowingRequestsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The requests anonymized (or, with validate_only, that would be), at most 1000.
+	BorrowingRequests []string `protobuf:"bytes,1,rep,name=borrowing_requests,json=borrowingRequests,proto3" json:"borrowing_requests,omitempty"`
+	// Whether more requests qualify: call again (a validate_only call always reports the
+	// first 1000).
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnonymizeBorrowingRequestsResponse) Reset() {
+	*x = AnonymizeBorrowingRequestsResponse{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnonymizeBorrowingRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnonymizeBorrowingRequestsResponse) ProtoMessage() {}
+
+func (x *AnonymizeBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnonymizeBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
+func (*AnonymizeBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AnonymizeBorrowingRequestsResponse) GetBorrowingRequests() []string {
+	if x != nil {
+		return x.BorrowingRequests
+	}
+	return nil
+}
+
+func (x *AnonymizeBorrowingRequestsResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+// Request for CountBorrowingRequests.
+type CountBorrowingRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only requests of this owning library code.
+	Owner         string `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountBorrowingRequestsRequest) Reset() {
+	*x = CountBorrowingRequestsRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountBorrowingRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountBorrowingRequestsRequest) ProtoMessage() {}
+
+func (x *CountBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
+func (*CountBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CountBorrowingRequestsRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+// The number of requests in one status.
+type StatusCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The status.
+	Status Status `protobuf:"varint,1,opt,name=status,proto3,enum=interloan.requests.v1.Status" json:"status,omitempty"`
+	// How many requests have it.
+	Count         int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusCount) Reset() {
+	*x = StatusCount{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusCount) ProtoMessage() {}
+
+func (x *StatusCount) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusCount.ProtoReflect.Descriptor instead.
+func (*StatusCount) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *StatusCount) GetStatus() Status {
+	if x != nil {
+		return x.Status
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *StatusCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// Response of CountBorrowingRequests.
+type CountBorrowingRequestsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// All requests.
+	Total int64 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// Open requests (not completed, cancelled, rejected or expired).
+	Open int64 `protobuf:"varint,2,opt,name=open,proto3" json:"open,omitempty"`
+	// Requests flagged for attention.
+	NeedsAttention int64 `protobuf:"varint,3,opt,name=needs_attention,json=needsAttention,proto3" json:"needs_attention,omitempty"`
+	// One entry per status, in enum order, zero counts included.
+	StatusCounts  []*StatusCount `protobuf:"bytes,4,rep,name=status_counts,json=statusCounts,proto3" json:"status_counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountBorrowingRequestsResponse) Reset() {
+	*x = CountBorrowingRequestsResponse{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountBorrowingRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountBorrowingRequestsResponse) ProtoMessage() {}
+
+func (x *CountBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
+func (*CountBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CountBorrowingRequestsResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *CountBorrowingRequestsResponse) GetOpen() int64 {
+	if x != nil {
+		return x.Open
+	}
+	return 0
+}
+
+func (x *CountBorrowingRequestsResponse) GetNeedsAttention() int64 {
+	if x != nil {
+		return x.NeedsAttention
+	}
+	return 0
+}
+
+func (x *CountBorrowingRequestsResponse) GetStatusCounts() []*StatusCount {
+	if x != nil {
+		return x.StatusCounts
+	}
+	return nil
+}
+
+// Request for ListAllowedActions.
+type ListAllowedActionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAllowedActionsRequest) Reset() {
+	*x = ListAllowedActionsRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAllowedActionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAllowedActionsRequest) ProtoMessage() {}
+
+func (x *ListAllowedActionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAllowedActionsRequest.ProtoReflect.Descriptor instead.
+func (*ListAllowedActionsRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListAllowedActionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// An action the request allows now.
+type AllowedAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The action.
+	Action Action `protobuf:"varint,1,opt,name=action,proto3,enum=interloan.requests.v1.Action" json:"action,omitempty"`
+	// The status it leads to (the current one for notes, attention and anonymize).
+	ToStatus Status `protobuf:"varint,2,opt,name=to_status,json=toStatus,proto3,enum=interloan.requests.v1.Status" json:"to_status,omitempty"`
+	// The custom method that performs it, e.g. `receive` for
+	// `POST /v1/{name}:receive`.
+	Method        string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowedAction) Reset() {
+	*x = AllowedAction{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowedAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowedAction) ProtoMessage() {}
+
+func (x *AllowedAction) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowedAction.ProtoReflect.Descriptor instead.
+func (*AllowedAction) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AllowedAction) GetAction() Action {
+	if x != nil {
+		return x.Action
+	}
+	return Action_ACTION_UNSPECIFIED
+}
+
+func (x *AllowedAction) GetToStatus() Status {
+	if x != nil {
+		return x.ToStatus
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *AllowedAction) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+// Response of ListAllowedActions.
+type ListAllowedActionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request's current status.
+	Status Status `protobuf:"varint,1,opt,name=status,proto3,enum=interloan.requests.v1.Status" json:"status,omitempty"`
+	// The request's current etag, to pass to the action.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The actions allowed now, in enum order.
+	AllowedActions []*AllowedAction `protobuf:"bytes,3,rep,name=allowed_actions,json=allowedActions,proto3" json:"allowed_actions,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListAllowedActionsResponse) Reset() {
+	*x = ListAllowedActionsResponse{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAllowedActionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAllowedActionsResponse) ProtoMessage() {}
+
+func (x *ListAllowedActionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAllowedActionsResponse.ProtoReflect.Descriptor instead.
+func (*ListAllowedActionsResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListAllowedActionsResponse) GetStatus() Status {
+	if x != nil {
+		return x.Status
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *ListAllowedActionsResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ListAllowedActionsResponse) GetAllowedActions() []*AllowedAction {
+	if x != nil {
+		return x.AllowedActions
+	}
+	return nil
+}
+
+// A named request for BatchActBorrowingRequests.
+type BatchActTarget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, must match the stored etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchActTarget) Reset() {
+	*x = BatchActTarget{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchActTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchActTarget) ProtoMessage() {}
+
+func (x *BatchActTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchActTarget.ProtoReflect.Descriptor instead.
+func (*BatchActTarget) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BatchActTarget) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BatchActTarget) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Selects requests for BatchActBorrowingRequests; every set field must match (the same
+// meaning as in ListBorrowingRequestsRequest). At least one field must be set.
+type BorrowingRequestFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this status.
+	Status Status `protobuf:"varint,1,opt,name=status,proto3,enum=interloan.requests.v1.Status" json:"status,omitempty"`
+	// Only this owning library code.
+	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Only this partner, `partners/{code}`.
+	Partner string `protobuf:"bytes,3,opt,name=partner,proto3" json:"partner,omitempty"`
+	// Only requests imported by this profile, `integrationProfiles/{code}`.
+	Profile string `protobuf:"bytes,4,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Only open requests.
+	OpenOnly bool `protobuf:"varint,5,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	// Only requests flagged for attention.
+	NeedsAttention bool `protobuf:"varint,6,opt,name=needs_attention,json=needsAttention,proto3" json:"needs_attention,omitempty"`
+	// Only requests last changed at or after this time.
+	UpdatedAfter *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	// Only requests last changed before this time.
+	UpdatedBefore *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_before,json=updatedBefore,proto3" json:"updated_before,omitempty"`
+	// Free-text search, as ListBorrowingRequestsRequest.query.
+	Query         string `protobuf:"bytes,9,opt,name=query,proto3" json:"query,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BorrowingRequestFilter) Reset() {
+	*x = BorrowingRequestFilter{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BorrowingRequestFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BorrowingRequestFilter) ProtoMessage() {}
+
+func (x *BorrowingRequestFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BorrowingRequestFilter.ProtoReflect.Descriptor instead.
+func (*BorrowingRequestFilter) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BorrowingRequestFilter) GetStatus() Status {
+	if x != nil {
+		return x.Status
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *BorrowingRequestFilter) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *BorrowingRequestFilter) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *BorrowingRequestFilter) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *BorrowingRequestFilter) GetOpenOnly() bool {
+	if x != nil {
+		return x.OpenOnly
+	}
+	return false
+}
+
+func (x *BorrowingRequestFilter) GetNeedsAttention() bool {
+	if x != nil {
+		return x.NeedsAttention
+	}
+	return false
+}
+
+func (x *BorrowingRequestFilter) GetUpdatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAfter
+	}
+	return nil
+}
+
+func (x *BorrowingRequestFilter) GetUpdatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedBefore
+	}
+	return nil
+}
+
+func (x *BorrowingRequestFilter) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+// Request for BatchActBorrowingRequests. Exactly one of `targets` and `filter` is set.
+type BatchActBorrowingRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The action. ACTION_SEND keeps each request's partner.
+	Action Action `protobuf:"varint,1,opt,name=action,proto3,enum=interloan.requests.v1.Action" json:"action,omitempty"`
+	// Note for each request's audit trail (required for ACTION_ADD_NOTE).
+	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// The requests, at most 1000, each at most once.
+	Targets []*BatchActTarget `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
+	// Or the requests matching this filter, most recently updated first, `page_size` at a
+	// time.
+	Filter *BorrowingRequestFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// With `filter`: how many matching requests one call acts on; 0 means 100, values
+	// above 1000 are coerced to 1000.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// With `filter`: the token from the previous call, to go on after the requests it
+	// examined (acted-on requests move ahead of it and are not visited again).
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only report what the action would do; nothing changes.
+	ValidateOnly  bool `protobuf:"varint,7,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchActBorrowingRequestsRequest) Reset() {
+	*x = BatchActBorrowingRequestsRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchActBorrowingRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchActBorrowingRequestsRequest) ProtoMessage() {}
+
+func (x *BatchActBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchActBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
+func (*BatchActBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *BatchActBorrowingRequestsRequest) GetAction() Action {
+	if x != nil {
+		return x.Action
+	}
+	return Action_ACTION_UNSPECIFIED
+}
+
+func (x *BatchActBorrowingRequestsRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *BatchActBorrowingRequestsRequest) GetTargets() []*BatchActTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *BatchActBorrowingRequestsRequest) GetFilter() *BorrowingRequestFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *BatchActBorrowingRequestsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *BatchActBorrowingRequestsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *BatchActBorrowingRequestsRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+// Why an action failed on one request: what the single-request method would answer.
+type ActionError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The canonical gRPC code name, e.g. `FAILED_PRECONDITION`.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The ErrorInfo reason, e.g. `ACTION_NOT_ALLOWED`.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The message.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The ErrorInfo metadata (e.g. `status` and `allowed_actions`).
+	Metadata      map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActionError) Reset() {
+	*x = ActionError{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActionError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActionError) ProtoMessage() {}
+
+func (x *ActionError) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActionError.ProtoReflect.Descriptor instead.
+func (*ActionError) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ActionError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ActionError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ActionError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ActionError) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+// The outcome of a batch action on one request.
+type BatchActResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Whether the action was applied (with validate_only: would be).
+	Succeeded bool `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	// The status after the action (with validate_only: that it would have); on failure the
+	// current status, if the request exists.
+	Status Status `protobuf:"varint,3,opt,name=status,proto3,enum=interloan.requests.v1.Status" json:"status,omitempty"`
+	// The new etag after a successful action (empty with validate_only and on failure).
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why it failed.
+	Error         *ActionError `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchActResult) Reset() {
+	*x = BatchActResult{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchActResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchActResult) ProtoMessage() {}
+
+func (x *BatchActResult) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchActResult.ProtoReflect.Descriptor instead.
+func (*BatchActResult) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *BatchActResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BatchActResult) GetSucceeded() bool {
+	if x != nil {
+		return x.Succeeded
+	}
+	return false
+}
+
+func (x *BatchActResult) GetStatus() Status {
+	if x != nil {
+		return x.Status
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *BatchActResult) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchActResult) GetError() *ActionError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// Response of BatchActBorrowingRequests.
+type BatchActBorrowingRequestsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per target in order, or per request matched by the filter.
+	Results []*BatchActResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// With `filter`: the token to act on further matching requests; empty when none are
+	// left.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchActBorrowingRequestsResponse) Reset() {
+	*x = BatchActBorrowingRequestsResponse{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchActBorrowingRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchActBorrowingRequestsResponse) ProtoMessage() {}
+
+func (x *BatchActBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchActBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
+func (*BatchActBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *BatchActBorrowingRequestsResponse) GetResults() []*BatchActResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchActBorrowingRequestsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
 	}
 	return ""
 }
@@ -1849,7 +3379,7 @@ type ListRequestEventsRequest struct {
 
 func (x *ListRequestEventsRequest) Reset() {
 	*x = ListRequestEventsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +3391,7 @@ func (x *ListRequestEventsRequest) String() string {
 func (*ListRequestEventsRequest) ProtoMessage() {}
 
 func (x *ListRequestEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +3404,7 @@ func (x *ListRequestEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestEventsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{18}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListRequestEventsRequest) GetParent() string {
@@ -1911,7 +3441,7 @@ type ListRequestEventsResponse struct {
 
 func (x *ListRequestEventsResponse) Reset() {
 	*x = ListRequestEventsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +3453,7 @@ func (x *ListRequestEventsResponse) String() string {
 func (*ListRequestEventsResponse) ProtoMessage() {}
 
 func (x *ListRequestEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +3466,7 @@ func (x *ListRequestEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestEventsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{19}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListRequestEventsResponse) GetRequestEvents() []*RequestEvent {
@@ -1956,18 +3486,23 @@ func (x *ListRequestEventsResponse) GetNextPageToken() string {
 // Request for WatchBorrowingRequests.
 type WatchBorrowingRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resume after this position (from a previous response); empty starts with changes
-	// made from now on.
+	// Resume after this position (the `position` of a previous response; `0` replays the
+	// whole retained change log). Empty starts with changes made from now on. A position
+	// older than the change log's retention (7 days by default) answers FAILED_PRECONDITION
+	// with reason CHANGE_POSITION_EXPIRED: list the requests again, then watch from the
+	// position of a new stream's first response.
 	StartAfter string `protobuf:"bytes,1,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
-	// Only requests of this owning library code.
-	Owner         string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Only changes of requests of this owning library code (before or after the change).
+	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Only changes into, out of or within this status.
+	Status        Status `protobuf:"varint,3,opt,name=status,proto3,enum=interloan.requests.v1.Status" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchBorrowingRequestsRequest) Reset() {
 	*x = WatchBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +3514,7 @@ func (x *WatchBorrowingRequestsRequest) String() string {
 func (*WatchBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *WatchBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +3527,7 @@ func (x *WatchBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*WatchBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{20}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WatchBorrowingRequestsRequest) GetStartAfter() string {
@@ -2009,22 +3544,35 @@ func (x *WatchBorrowingRequestsRequest) GetOwner() string {
 	return ""
 }
 
-// One change in the ledger.
+func (x *WatchBorrowingRequestsRequest) GetStatus() Status {
+	if x != nil {
+		return x.Status
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+// One change in the ledger, or a bookmark.
 type WatchBorrowingRequestsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Opaque position of this change, for `start_after`.
+	// The position of this change, for `start_after`. Positions increase by one per change
+	// ledger-wide; a filtered stream skips the positions of changes it does not match.
 	Position string `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
-	// The request as it is after the change.
+	// The request as it is when the change is sent (at least as new as the change); later
+	// changes to it follow as their own responses. Unset in a bookmark.
 	BorrowingRequest *BorrowingRequest `protobuf:"bytes,2,opt,name=borrowing_request,json=borrowingRequest,proto3" json:"borrowing_request,omitempty"`
-	// The audit event that describes the change.
-	Event         *RequestEvent `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	// The audit event that describes the change. Unset in a bookmark.
+	Event *RequestEvent `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	// Whether this is a bookmark: only the position, so a client can resume after changes
+	// it did not match. A stream without `start_after` starts with one, and a stream sends
+	// one whenever it has skipped changes and caught up.
+	Bookmark      bool `protobuf:"varint,4,opt,name=bookmark,proto3" json:"bookmark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchBorrowingRequestsResponse) Reset() {
 	*x = WatchBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +3584,7 @@ func (x *WatchBorrowingRequestsResponse) String() string {
 func (*WatchBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *WatchBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +3597,7 @@ func (x *WatchBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*WatchBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{21}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *WatchBorrowingRequestsResponse) GetPosition() string {
@@ -2073,12 +3621,20 @@ func (x *WatchBorrowingRequestsResponse) GetEvent() *RequestEvent {
 	return nil
 }
 
+func (x *WatchBorrowingRequestsResponse) GetBookmark() bool {
+	if x != nil {
+		return x.Bookmark
+	}
+	return false
+}
+
 // One external request, already validated and resolved by the harvester.
 type IngestItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where it came from; `profile` and `external_id` are required.
 	ExternalReference *ExternalReference `protobuf:"bytes,1,opt,name=external_reference,json=externalReference,proto3" json:"external_reference,omitempty"`
-	// The status the external status maps to.
+	// The status the external status maps to: the initial status of a new request, a
+	// reconciled event for an existing one.
 	ExternalStatus Status `protobuf:"varint,2,opt,name=external_status,json=externalStatus,proto3,enum=interloan.requests.v1.Status" json:"external_status,omitempty"`
 	// Owning local library code.
 	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
@@ -2104,7 +3660,7 @@ type IngestItem struct {
 
 func (x *IngestItem) Reset() {
 	*x = IngestItem{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +3672,7 @@ func (x *IngestItem) String() string {
 func (*IngestItem) ProtoMessage() {}
 
 func (x *IngestItem) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +3685,7 @@ func (x *IngestItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestItem.ProtoReflect.Descriptor instead.
 func (*IngestItem) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{22}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *IngestItem) GetExternalReference() *ExternalReference {
@@ -2224,7 +3780,7 @@ type IngestBorrowingRequestsRequest struct {
 
 func (x *IngestBorrowingRequestsRequest) Reset() {
 	*x = IngestBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +3792,7 @@ func (x *IngestBorrowingRequestsRequest) String() string {
 func (*IngestBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *IngestBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2249,7 +3805,7 @@ func (x *IngestBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*IngestBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{23}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *IngestBorrowingRequestsRequest) GetBatchId() string {
@@ -2290,7 +3846,7 @@ type IngestResult struct {
 
 func (x *IngestResult) Reset() {
 	*x = IngestResult{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +3858,7 @@ func (x *IngestResult) String() string {
 func (*IngestResult) ProtoMessage() {}
 
 func (x *IngestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +3871,7 @@ func (x *IngestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestResult.ProtoReflect.Descriptor instead.
 func (*IngestResult) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{24}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *IngestResult) GetExternalId() string {
@@ -2359,7 +3915,7 @@ type IngestBorrowingRequestsResponse struct {
 
 func (x *IngestBorrowingRequestsResponse) Reset() {
 	*x = IngestBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +3927,7 @@ func (x *IngestBorrowingRequestsResponse) String() string {
 func (*IngestBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *IngestBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +3940,7 @@ func (x *IngestBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*IngestBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{25}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *IngestBorrowingRequestsResponse) GetBatchId() string {
@@ -2437,7 +3993,7 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\fpartner_code\x18\x01 \x01(\tR\vpartnerCode\x12\x18\n" +
 	"\apartner\x18\x02 \x01(\tR\apartner\x12\x16\n" +
 	"\x06active\x18\x03 \x01(\bR\x06active\x12\x1a\n" +
-	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xd0\x06\n" +
+	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xf8\a\n" +
 	"\x10BorrowingRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12]\n" +
 	"\x12external_reference\x18\x02 \x01(\v2(.interloan.requests.v1.ExternalReferenceB\x04\xe2A\x01\x03R\x11externalReference\x12;\n" +
@@ -2451,14 +4007,16 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\trequester\x18\n" +
 	" \x01(\v2 .interloan.requests.v1.RequesterR\trequester\x12'\n" +
 	"\x0fpickup_location\x18\v \x01(\tR\x0epickupLocation\x12\x12\n" +
-	"\x04note\x18\f \x01(\tR\x04note\x12'\n" +
-	"\x0fneeds_attention\x18\r \x01(\bR\x0eneedsAttention\x12)\n" +
-	"\x10attention_reason\x18\x0e \x01(\tR\x0fattentionReason\x12A\n" +
+	"\x04note\x18\f \x01(\tR\x04note\x12-\n" +
+	"\x0fneeds_attention\x18\r \x01(\bB\x04\xe2A\x01\x03R\x0eneedsAttention\x12/\n" +
+	"\x10attention_reason\x18\x0e \x01(\tB\x04\xe2A\x01\x03R\x0fattentionReason\x12A\n" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x11 \x01(\tR\x04etag\"\xc0\x02\n" +
+	"\x04etag\x18\x11 \x01(\tR\x04etag\x12Q\n" +
+	"\x12closed_from_status\x18\x12 \x01(\x0e2\x1d.interloan.requests.v1.StatusB\x04\xe2A\x01\x03R\x10closedFromStatus\x12G\n" +
+	"\x0eanonymize_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\ranonymizeTime\"\xdf\x03\n" +
 	"\fRequestEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
@@ -2468,9 +4026,14 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\tto_status\x18\x05 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\btoStatus\x12.\n" +
 	"\x13external_status_raw\x18\x06 \x01(\tR\x11externalStatusRaw\x12\x12\n" +
 	"\x04note\x18\a \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"6\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12F\n" +
+	"\x0fexternal_status\x18\t \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x0eexternalStatus\x12)\n" +
+	"\x10attention_reason\x18\n" +
+	" \x01(\tR\x0fattentionReason\x12\x10\n" +
+	"\x03run\x18\v \x01(\tR\x03run\x12\x18\n" +
+	"\apartner\x18\f \x01(\tR\apartner\"6\n" +
 	"\x1aGetBorrowingRequestRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x99\x02\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xfb\x04\n" +
 	"\x1cListBorrowingRequestsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2481,7 +4044,15 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\aprofile\x18\x06 \x01(\tR\aprofile\x12\x1f\n" +
 	"\vexternal_id\x18\a \x01(\tR\n" +
 	"externalId\x12\x1b\n" +
-	"\topen_only\x18\b \x01(\bR\bopenOnly\"\x9f\x01\n" +
+	"\topen_only\x18\b \x01(\bR\bopenOnly\x12\x14\n" +
+	"\x05query\x18\t \x01(\tR\x05query\x12'\n" +
+	"\x0fneeds_attention\x18\n" +
+	" \x01(\bR\x0eneedsAttention\x12?\n" +
+	"\rcreated_after\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12?\n" +
+	"\rupdated_after\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12A\n" +
+	"\x0eupdated_before\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\rupdatedBefore\x12\x19\n" +
+	"\border_by\x18\x0f \x01(\tR\aorderBy\"\x9f\x01\n" +
 	"\x1dListBorrowingRequestsResponse\x12V\n" +
 	"\x12borrowing_requests\x18\x01 \x03(\v2'.interloan.requests.v1.BorrowingRequestR\x11borrowingRequests\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Z\n" +
@@ -2519,10 +4090,97 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x12E\n" +
-	"\fcancelled_by\x18\x04 \x01(\x0e2\".interloan.requests.v1.CancelledByR\vcancelledBy\"P\n" +
+	"\fcancelled_by\x18\x04 \x01(\x0e2\".interloan.requests.v1.CancelledByR\vcancelledBy\"a\n" +
+	"\x1dRejectBorrowingRequestRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"a\n" +
+	"\x1dExpireBorrowingRequestRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"e\n" +
+	"!ReactivateBorrowingRequestRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"h\n" +
+	"\x1eAddBorrowingRequestNoteRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x18\n" +
+	"\x04note\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x04note\"k\n" +
+	"'ResolveBorrowingRequestAttentionRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"d\n" +
 	" AnonymizeBorrowingRequestRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"t\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\x8c\x01\n" +
+	"!AnonymizeBorrowingRequestsRequest\x12,\n" +
+	"\x0folder_than_days\x18\x01 \x01(\x05B\x04\xe2A\x01\x02R\rolderThanDays\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"g\n" +
+	"\"AnonymizeBorrowingRequestsResponse\x12-\n" +
+	"\x12borrowing_requests\x18\x01 \x03(\tR\x11borrowingRequests\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\"5\n" +
+	"\x1dCountBorrowingRequestsRequest\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\"Z\n" +
+	"\vStatusCount\x125\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x06status\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\xbc\x01\n" +
+	"\x1eCountBorrowingRequestsResponse\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x12\n" +
+	"\x04open\x18\x02 \x01(\x03R\x04open\x12'\n" +
+	"\x0fneeds_attention\x18\x03 \x01(\x03R\x0eneedsAttention\x12G\n" +
+	"\rstatus_counts\x18\x04 \x03(\v2\".interloan.requests.v1.StatusCountR\fstatusCounts\"5\n" +
+	"\x19ListAllowedActionsRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x9a\x01\n" +
+	"\rAllowedAction\x125\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1d.interloan.requests.v1.ActionR\x06action\x12:\n" +
+	"\tto_status\x18\x02 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\btoStatus\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\"\xb6\x01\n" +
+	"\x1aListAllowedActionsResponse\x125\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x06status\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12M\n" +
+	"\x0fallowed_actions\x18\x03 \x03(\v2$.interloan.requests.v1.AllowedActionR\x0eallowedActions\">\n" +
+	"\x0eBatchActTarget\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xf9\x02\n" +
+	"\x16BorrowingRequestFilter\x125\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x06status\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x18\n" +
+	"\apartner\x18\x03 \x01(\tR\apartner\x12\x18\n" +
+	"\aprofile\x18\x04 \x01(\tR\aprofile\x12\x1b\n" +
+	"\topen_only\x18\x05 \x01(\bR\bopenOnly\x12'\n" +
+	"\x0fneeds_attention\x18\x06 \x01(\bR\x0eneedsAttention\x12?\n" +
+	"\rupdated_after\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12A\n" +
+	"\x0eupdated_before\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rupdatedBefore\x12\x14\n" +
+	"\x05query\x18\t \x01(\tR\x05query\"\xdc\x02\n" +
+	" BatchActBorrowingRequestsRequest\x12;\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1d.interloan.requests.v1.ActionB\x04\xe2A\x01\x02R\x06action\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x12?\n" +
+	"\atargets\x18\x03 \x03(\v2%.interloan.requests.v1.BatchActTargetR\atargets\x12E\n" +
+	"\x06filter\x18\x04 \x01(\v2-.interloan.requests.v1.BorrowingRequestFilterR\x06filter\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12#\n" +
+	"\rvalidate_only\x18\a \x01(\bR\fvalidateOnly\"\xde\x01\n" +
+	"\vActionError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12L\n" +
+	"\bmetadata\x18\x04 \x03(\v20.interloan.requests.v1.ActionError.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc7\x01\n" +
+	"\x0eBatchActResult\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\bR\tsucceeded\x125\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x06status\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x128\n" +
+	"\x05error\x18\x05 \x01(\v2\".interloan.requests.v1.ActionErrorR\x05error\"\x8c\x01\n" +
+	"!BatchActBorrowingRequestsResponse\x12?\n" +
+	"\aresults\x18\x01 \x03(\v2%.interloan.requests.v1.BatchActResultR\aresults\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"t\n" +
 	"\x18ListRequestEventsRequest\x12\x1c\n" +
 	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -2530,15 +4188,17 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8f\x01\n" +
 	"\x19ListRequestEventsResponse\x12J\n" +
 	"\x0erequest_events\x18\x01 \x03(\v2#.interloan.requests.v1.RequestEventR\rrequestEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"V\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8d\x01\n" +
 	"\x1dWatchBorrowingRequestsRequest\x12\x1f\n" +
 	"\vstart_after\x18\x01 \x01(\tR\n" +
 	"startAfter\x12\x14\n" +
-	"\x05owner\x18\x02 \x01(\tR\x05owner\"\xcd\x01\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x125\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x06status\"\xe9\x01\n" +
 	"\x1eWatchBorrowingRequestsResponse\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\tR\bposition\x12T\n" +
 	"\x11borrowing_request\x18\x02 \x01(\v2'.interloan.requests.v1.BorrowingRequestR\x10borrowingRequest\x129\n" +
-	"\x05event\x18\x03 \x01(\v2#.interloan.requests.v1.RequestEventR\x05event\"\xc7\x04\n" +
+	"\x05event\x18\x03 \x01(\v2#.interloan.requests.v1.RequestEventR\x05event\x12\x1a\n" +
+	"\bbookmark\x18\x04 \x01(\bR\bbookmark\"\xc7\x04\n" +
 	"\n" +
 	"IngestItem\x12W\n" +
 	"\x12external_reference\x18\x01 \x01(\v2(.interloan.requests.v1.ExternalReferenceR\x11externalReference\x12F\n" +
@@ -2585,7 +4245,26 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x19STATUS_CANCELLED_BY_STAFF\x10\x0e\x12\x1e\n" +
 	"\x1aSTATUS_CANCELLED_BY_PATRON\x10\x0f\x12\x1f\n" +
 	"\x1bSTATUS_CANCELLED_BY_PARTNER\x10\x10\x12\x12\n" +
-	"\x0eSTATUS_EXPIRED\x10\x11*I\n" +
+	"\x0eSTATUS_EXPIRED\x10\x11*\xb7\x03\n" +
+	"\x06Action\x12\x16\n" +
+	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19ACTION_MARK_READY_TO_SEND\x10\x01\x12\x0f\n" +
+	"\vACTION_SEND\x10\x02\x12\x1d\n" +
+	"\x19ACTION_RECEIVE_PHYSICALLY\x10\x03\x12\x1c\n" +
+	"\x18ACTION_RECEIVE_DIGITALLY\x10\x04\x12\x19\n" +
+	"\x15ACTION_LOAN_TO_PATRON\x10\x05\x12\x1b\n" +
+	"\x17ACTION_RETURN_BY_PATRON\x10\x06\x12\x1c\n" +
+	"\x18ACTION_RETURN_TO_PARTNER\x10\a\x12\x13\n" +
+	"\x0fACTION_COMPLETE\x10\b\x12\x1a\n" +
+	"\x16ACTION_CANCEL_BY_STAFF\x10\t\x12\x1b\n" +
+	"\x17ACTION_CANCEL_BY_PATRON\x10\n" +
+	"\x12\x11\n" +
+	"\rACTION_REJECT\x10\v\x12\x11\n" +
+	"\rACTION_EXPIRE\x10\f\x12\x15\n" +
+	"\x11ACTION_REACTIVATE\x10\r\x12\x13\n" +
+	"\x0fACTION_ADD_NOTE\x10\x0e\x12\x1c\n" +
+	"\x18ACTION_RESOLVE_ATTENTION\x10\x0f\x12\x14\n" +
+	"\x10ACTION_ANONYMIZE\x10\x10*I\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFORMAT_PHYSICAL\x10\x01\x12\x12\n" +
@@ -2605,10 +4284,12 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x16INGEST_OUTCOME_CREATED\x10\x01\x12\x1a\n" +
 	"\x16INGEST_OUTCOME_UPDATED\x10\x02\x12\x1c\n" +
 	"\x18INGEST_OUTCOME_UNCHANGED\x10\x03\x12\x1b\n" +
-	"\x17INGEST_OUTCOME_REJECTED\x10\x042\xa1\x11\n" +
+	"\x17INGEST_OUTCOME_REJECTED\x10\x042\x86\x1e\n" +
 	"\x0eRequestService\x12\x99\x01\n" +
 	"\x13GetBorrowingRequest\x121.interloan.requests.v1.GetBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=borrowingRequests/*}\x12\xa1\x01\n" +
-	"\x15ListBorrowingRequests\x123.interloan.requests.v1.ListBorrowingRequestsRequest\x1a4.interloan.requests.v1.ListBorrowingRequestsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/borrowingRequests\x12\xa4\x01\n" +
+	"\x15ListBorrowingRequests\x123.interloan.requests.v1.ListBorrowingRequestsRequest\x1a4.interloan.requests.v1.ListBorrowingRequestsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/borrowingRequests\x12\xaa\x01\n" +
+	"\x16CountBorrowingRequests\x124.interloan.requests.v1.CountBorrowingRequestsRequest\x1a5.interloan.requests.v1.CountBorrowingRequestsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/borrowingRequests:count\x12\xb0\x01\n" +
+	"\x12ListAllowedActions\x120.interloan.requests.v1.ListAllowedActionsRequest\x1a1.interloan.requests.v1.ListAllowedActionsResponse\"5\x82\xd3\xe4\x93\x02/\x12-/v1/{name=borrowingRequests/*}:allowedActions\x12\xa4\x01\n" +
 	"\x0fMarkReadyToSend\x12-.interloan.requests.v1.MarkReadyToSendRequest\x1a'.interloan.requests.v1.BorrowingRequest\"9\x82\xd3\xe4\x93\x023:\x01*\"./v1/{name=borrowingRequests/*}:markReadyToSend\x12\xa3\x01\n" +
 	"\x14SendBorrowingRequest\x122.interloan.requests.v1.SendBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{name=borrowingRequests/*}:send\x12\xac\x01\n" +
 	"\x17ReceiveBorrowingRequest\x125.interloan.requests.v1.ReceiveBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=borrowingRequests/*}:receive\x12\x9b\x01\n" +
@@ -2616,8 +4297,15 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x0eReturnByPatron\x12,.interloan.requests.v1.ReturnByPatronRequest\x1a'.interloan.requests.v1.BorrowingRequest\"8\x82\xd3\xe4\x93\x022:\x01*\"-/v1/{name=borrowingRequests/*}:returnByPatron\x12\xa4\x01\n" +
 	"\x0fReturnToPartner\x12-.interloan.requests.v1.ReturnToPartnerRequest\x1a'.interloan.requests.v1.BorrowingRequest\"9\x82\xd3\xe4\x93\x023:\x01*\"./v1/{name=borrowingRequests/*}:returnToPartner\x12\xaf\x01\n" +
 	"\x18CompleteBorrowingRequest\x126.interloan.requests.v1.CompleteBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=borrowingRequests/*}:complete\x12\xa9\x01\n" +
-	"\x16CancelBorrowingRequest\x124.interloan.requests.v1.CancelBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=borrowingRequests/*}:cancel\x12\xb2\x01\n" +
-	"\x19AnonymizeBorrowingRequest\x127.interloan.requests.v1.AnonymizeBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=borrowingRequests/*}:anonymize\x12\xa7\x01\n" +
+	"\x16CancelBorrowingRequest\x124.interloan.requests.v1.CancelBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=borrowingRequests/*}:cancel\x12\xa9\x01\n" +
+	"\x16RejectBorrowingRequest\x124.interloan.requests.v1.RejectBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=borrowingRequests/*}:reject\x12\xa9\x01\n" +
+	"\x16ExpireBorrowingRequest\x124.interloan.requests.v1.ExpireBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=borrowingRequests/*}:expire\x12\xb5\x01\n" +
+	"\x1aReactivateBorrowingRequest\x128.interloan.requests.v1.ReactivateBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=borrowingRequests/*}:reactivate\x12\xac\x01\n" +
+	"\x17AddBorrowingRequestNote\x125.interloan.requests.v1.AddBorrowingRequestNoteRequest\x1a'.interloan.requests.v1.BorrowingRequest\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=borrowingRequests/*}:addNote\x12\xc7\x01\n" +
+	" ResolveBorrowingRequestAttention\x12>.interloan.requests.v1.ResolveBorrowingRequestAttentionRequest\x1a'.interloan.requests.v1.BorrowingRequest\":\x82\xd3\xe4\x93\x024:\x01*\"//v1/{name=borrowingRequests/*}:resolveAttention\x12\xb2\x01\n" +
+	"\x19AnonymizeBorrowingRequest\x127.interloan.requests.v1.AnonymizeBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=borrowingRequests/*}:anonymize\x12\xbd\x01\n" +
+	"\x1aAnonymizeBorrowingRequests\x128.interloan.requests.v1.AnonymizeBorrowingRequestsRequest\x1a9.interloan.requests.v1.AnonymizeBorrowingRequestsResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/borrowingRequests:anonymize\x12\xb9\x01\n" +
+	"\x19BatchActBorrowingRequests\x127.interloan.requests.v1.BatchActBorrowingRequestsRequest\x1a8.interloan.requests.v1.BatchActBorrowingRequestsResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/borrowingRequests:batchAct\x12\xa7\x01\n" +
 	"\x11ListRequestEvents\x12/.interloan.requests.v1.ListRequestEventsRequest\x1a0.interloan.requests.v1.ListRequestEventsResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{parent=borrowingRequests/*}/events\x12\xac\x01\n" +
 	"\x16WatchBorrowingRequests\x124.interloan.requests.v1.WatchBorrowingRequestsRequest\x1a5.interloan.requests.v1.WatchBorrowingRequestsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/borrowingRequests:watch0\x012\x9e\x01\n" +
 	"\rIngestService\x12\x8c\x01\n" +
@@ -2635,108 +4323,171 @@ func file_interloan_requests_v1_requests_proto_rawDescGZIP() []byte {
 	return file_interloan_requests_v1_requests_proto_rawDescData
 }
 
-var file_interloan_requests_v1_requests_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_interloan_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_interloan_requests_v1_requests_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_interloan_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_interloan_requests_v1_requests_proto_goTypes = []any{
-	(Status)(0),                              // 0: interloan.requests.v1.Status
-	(Format)(0),                              // 1: interloan.requests.v1.Format
-	(Media)(0),                               // 2: interloan.requests.v1.Media
-	(CancelledBy)(0),                         // 3: interloan.requests.v1.CancelledBy
-	(IngestOutcome)(0),                       // 4: interloan.requests.v1.IngestOutcome
-	(*ExternalReference)(nil),                // 5: interloan.requests.v1.ExternalReference
-	(*Bibliographic)(nil),                    // 6: interloan.requests.v1.Bibliographic
-	(*Requester)(nil),                        // 7: interloan.requests.v1.Requester
-	(*RotaEntry)(nil),                        // 8: interloan.requests.v1.RotaEntry
-	(*BorrowingRequest)(nil),                 // 9: interloan.requests.v1.BorrowingRequest
-	(*RequestEvent)(nil),                     // 10: interloan.requests.v1.RequestEvent
-	(*GetBorrowingRequestRequest)(nil),       // 11: interloan.requests.v1.GetBorrowingRequestRequest
-	(*ListBorrowingRequestsRequest)(nil),     // 12: interloan.requests.v1.ListBorrowingRequestsRequest
-	(*ListBorrowingRequestsResponse)(nil),    // 13: interloan.requests.v1.ListBorrowingRequestsResponse
-	(*MarkReadyToSendRequest)(nil),           // 14: interloan.requests.v1.MarkReadyToSendRequest
-	(*SendBorrowingRequestRequest)(nil),      // 15: interloan.requests.v1.SendBorrowingRequestRequest
-	(*ReceiveBorrowingRequestRequest)(nil),   // 16: interloan.requests.v1.ReceiveBorrowingRequestRequest
-	(*LoanToPatronRequest)(nil),              // 17: interloan.requests.v1.LoanToPatronRequest
-	(*ReturnByPatronRequest)(nil),            // 18: interloan.requests.v1.ReturnByPatronRequest
-	(*ReturnToPartnerRequest)(nil),           // 19: interloan.requests.v1.ReturnToPartnerRequest
-	(*CompleteBorrowingRequestRequest)(nil),  // 20: interloan.requests.v1.CompleteBorrowingRequestRequest
-	(*CancelBorrowingRequestRequest)(nil),    // 21: interloan.requests.v1.CancelBorrowingRequestRequest
-	(*AnonymizeBorrowingRequestRequest)(nil), // 22: interloan.requests.v1.AnonymizeBorrowingRequestRequest
-	(*ListRequestEventsRequest)(nil),         // 23: interloan.requests.v1.ListRequestEventsRequest
-	(*ListRequestEventsResponse)(nil),        // 24: interloan.requests.v1.ListRequestEventsResponse
-	(*WatchBorrowingRequestsRequest)(nil),    // 25: interloan.requests.v1.WatchBorrowingRequestsRequest
-	(*WatchBorrowingRequestsResponse)(nil),   // 26: interloan.requests.v1.WatchBorrowingRequestsResponse
-	(*IngestItem)(nil),                       // 27: interloan.requests.v1.IngestItem
-	(*IngestBorrowingRequestsRequest)(nil),   // 28: interloan.requests.v1.IngestBorrowingRequestsRequest
-	(*IngestResult)(nil),                     // 29: interloan.requests.v1.IngestResult
-	(*IngestBorrowingRequestsResponse)(nil),  // 30: interloan.requests.v1.IngestBorrowingRequestsResponse
-	(v1.ExternalSystem)(0),                   // 31: interloan.type.v1.ExternalSystem
-	(*timestamppb.Timestamp)(nil),            // 32: google.protobuf.Timestamp
+	(Status)(0),                                     // 0: interloan.requests.v1.Status
+	(Action)(0),                                     // 1: interloan.requests.v1.Action
+	(Format)(0),                                     // 2: interloan.requests.v1.Format
+	(Media)(0),                                      // 3: interloan.requests.v1.Media
+	(CancelledBy)(0),                                // 4: interloan.requests.v1.CancelledBy
+	(IngestOutcome)(0),                              // 5: interloan.requests.v1.IngestOutcome
+	(*ExternalReference)(nil),                       // 6: interloan.requests.v1.ExternalReference
+	(*Bibliographic)(nil),                           // 7: interloan.requests.v1.Bibliographic
+	(*Requester)(nil),                               // 8: interloan.requests.v1.Requester
+	(*RotaEntry)(nil),                               // 9: interloan.requests.v1.RotaEntry
+	(*BorrowingRequest)(nil),                        // 10: interloan.requests.v1.BorrowingRequest
+	(*RequestEvent)(nil),                            // 11: interloan.requests.v1.RequestEvent
+	(*GetBorrowingRequestRequest)(nil),              // 12: interloan.requests.v1.GetBorrowingRequestRequest
+	(*ListBorrowingRequestsRequest)(nil),            // 13: interloan.requests.v1.ListBorrowingRequestsRequest
+	(*ListBorrowingRequestsResponse)(nil),           // 14: interloan.requests.v1.ListBorrowingRequestsResponse
+	(*MarkReadyToSendRequest)(nil),                  // 15: interloan.requests.v1.MarkReadyToSendRequest
+	(*SendBorrowingRequestRequest)(nil),             // 16: interloan.requests.v1.SendBorrowingRequestRequest
+	(*ReceiveBorrowingRequestRequest)(nil),          // 17: interloan.requests.v1.ReceiveBorrowingRequestRequest
+	(*LoanToPatronRequest)(nil),                     // 18: interloan.requests.v1.LoanToPatronRequest
+	(*ReturnByPatronRequest)(nil),                   // 19: interloan.requests.v1.ReturnByPatronRequest
+	(*ReturnToPartnerRequest)(nil),                  // 20: interloan.requests.v1.ReturnToPartnerRequest
+	(*CompleteBorrowingRequestRequest)(nil),         // 21: interloan.requests.v1.CompleteBorrowingRequestRequest
+	(*CancelBorrowingRequestRequest)(nil),           // 22: interloan.requests.v1.CancelBorrowingRequestRequest
+	(*RejectBorrowingRequestRequest)(nil),           // 23: interloan.requests.v1.RejectBorrowingRequestRequest
+	(*ExpireBorrowingRequestRequest)(nil),           // 24: interloan.requests.v1.ExpireBorrowingRequestRequest
+	(*ReactivateBorrowingRequestRequest)(nil),       // 25: interloan.requests.v1.ReactivateBorrowingRequestRequest
+	(*AddBorrowingRequestNoteRequest)(nil),          // 26: interloan.requests.v1.AddBorrowingRequestNoteRequest
+	(*ResolveBorrowingRequestAttentionRequest)(nil), // 27: interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
+	(*AnonymizeBorrowingRequestRequest)(nil),        // 28: interloan.requests.v1.AnonymizeBorrowingRequestRequest
+	(*AnonymizeBorrowingRequestsRequest)(nil),       // 29: interloan.requests.v1.AnonymizeBorrowingRequestsRequest
+	(*AnonymizeBorrowingRequestsResponse)(nil),      // 30: interloan.requests.v1.AnonymizeBorrowingRequestsResponse
+	(*CountBorrowingRequestsRequest)(nil),           // 31: interloan.requests.v1.CountBorrowingRequestsRequest
+	(*StatusCount)(nil),                             // 32: interloan.requests.v1.StatusCount
+	(*CountBorrowingRequestsResponse)(nil),          // 33: interloan.requests.v1.CountBorrowingRequestsResponse
+	(*ListAllowedActionsRequest)(nil),               // 34: interloan.requests.v1.ListAllowedActionsRequest
+	(*AllowedAction)(nil),                           // 35: interloan.requests.v1.AllowedAction
+	(*ListAllowedActionsResponse)(nil),              // 36: interloan.requests.v1.ListAllowedActionsResponse
+	(*BatchActTarget)(nil),                          // 37: interloan.requests.v1.BatchActTarget
+	(*BorrowingRequestFilter)(nil),                  // 38: interloan.requests.v1.BorrowingRequestFilter
+	(*BatchActBorrowingRequestsRequest)(nil),        // 39: interloan.requests.v1.BatchActBorrowingRequestsRequest
+	(*ActionError)(nil),                             // 40: interloan.requests.v1.ActionError
+	(*BatchActResult)(nil),                          // 41: interloan.requests.v1.BatchActResult
+	(*BatchActBorrowingRequestsResponse)(nil),       // 42: interloan.requests.v1.BatchActBorrowingRequestsResponse
+	(*ListRequestEventsRequest)(nil),                // 43: interloan.requests.v1.ListRequestEventsRequest
+	(*ListRequestEventsResponse)(nil),               // 44: interloan.requests.v1.ListRequestEventsResponse
+	(*WatchBorrowingRequestsRequest)(nil),           // 45: interloan.requests.v1.WatchBorrowingRequestsRequest
+	(*WatchBorrowingRequestsResponse)(nil),          // 46: interloan.requests.v1.WatchBorrowingRequestsResponse
+	(*IngestItem)(nil),                              // 47: interloan.requests.v1.IngestItem
+	(*IngestBorrowingRequestsRequest)(nil),          // 48: interloan.requests.v1.IngestBorrowingRequestsRequest
+	(*IngestResult)(nil),                            // 49: interloan.requests.v1.IngestResult
+	(*IngestBorrowingRequestsResponse)(nil),         // 50: interloan.requests.v1.IngestBorrowingRequestsResponse
+	nil,                                             // 51: interloan.requests.v1.ActionError.MetadataEntry
+	(v1.ExternalSystem)(0),                          // 52: interloan.type.v1.ExternalSystem
+	(*timestamppb.Timestamp)(nil),                   // 53: google.protobuf.Timestamp
 }
 var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
-	31, // 0: interloan.requests.v1.ExternalReference.system:type_name -> interloan.type.v1.ExternalSystem
-	32, // 1: interloan.requests.v1.ExternalReference.last_modified_time:type_name -> google.protobuf.Timestamp
-	5,  // 2: interloan.requests.v1.BorrowingRequest.external_reference:type_name -> interloan.requests.v1.ExternalReference
+	52, // 0: interloan.requests.v1.ExternalReference.system:type_name -> interloan.type.v1.ExternalSystem
+	53, // 1: interloan.requests.v1.ExternalReference.last_modified_time:type_name -> google.protobuf.Timestamp
+	6,  // 2: interloan.requests.v1.BorrowingRequest.external_reference:type_name -> interloan.requests.v1.ExternalReference
 	0,  // 3: interloan.requests.v1.BorrowingRequest.status:type_name -> interloan.requests.v1.Status
-	8,  // 4: interloan.requests.v1.BorrowingRequest.rota:type_name -> interloan.requests.v1.RotaEntry
-	6,  // 5: interloan.requests.v1.BorrowingRequest.bibliographic:type_name -> interloan.requests.v1.Bibliographic
-	1,  // 6: interloan.requests.v1.BorrowingRequest.format:type_name -> interloan.requests.v1.Format
-	2,  // 7: interloan.requests.v1.BorrowingRequest.media:type_name -> interloan.requests.v1.Media
-	7,  // 8: interloan.requests.v1.BorrowingRequest.requester:type_name -> interloan.requests.v1.Requester
-	32, // 9: interloan.requests.v1.BorrowingRequest.create_time:type_name -> google.protobuf.Timestamp
-	32, // 10: interloan.requests.v1.BorrowingRequest.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 11: interloan.requests.v1.RequestEvent.from_status:type_name -> interloan.requests.v1.Status
-	0,  // 12: interloan.requests.v1.RequestEvent.to_status:type_name -> interloan.requests.v1.Status
-	32, // 13: interloan.requests.v1.RequestEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 14: interloan.requests.v1.ListBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
-	9,  // 15: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
-	1,  // 16: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
-	3,  // 17: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
-	10, // 18: interloan.requests.v1.ListRequestEventsResponse.request_events:type_name -> interloan.requests.v1.RequestEvent
-	9,  // 19: interloan.requests.v1.WatchBorrowingRequestsResponse.borrowing_request:type_name -> interloan.requests.v1.BorrowingRequest
-	10, // 20: interloan.requests.v1.WatchBorrowingRequestsResponse.event:type_name -> interloan.requests.v1.RequestEvent
-	5,  // 21: interloan.requests.v1.IngestItem.external_reference:type_name -> interloan.requests.v1.ExternalReference
-	0,  // 22: interloan.requests.v1.IngestItem.external_status:type_name -> interloan.requests.v1.Status
-	8,  // 23: interloan.requests.v1.IngestItem.rota:type_name -> interloan.requests.v1.RotaEntry
-	6,  // 24: interloan.requests.v1.IngestItem.bibliographic:type_name -> interloan.requests.v1.Bibliographic
-	1,  // 25: interloan.requests.v1.IngestItem.format:type_name -> interloan.requests.v1.Format
-	2,  // 26: interloan.requests.v1.IngestItem.media:type_name -> interloan.requests.v1.Media
-	7,  // 27: interloan.requests.v1.IngestItem.requester:type_name -> interloan.requests.v1.Requester
-	27, // 28: interloan.requests.v1.IngestBorrowingRequestsRequest.items:type_name -> interloan.requests.v1.IngestItem
-	4,  // 29: interloan.requests.v1.IngestResult.outcome:type_name -> interloan.requests.v1.IngestOutcome
-	29, // 30: interloan.requests.v1.IngestBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.IngestResult
-	11, // 31: interloan.requests.v1.RequestService.GetBorrowingRequest:input_type -> interloan.requests.v1.GetBorrowingRequestRequest
-	12, // 32: interloan.requests.v1.RequestService.ListBorrowingRequests:input_type -> interloan.requests.v1.ListBorrowingRequestsRequest
-	14, // 33: interloan.requests.v1.RequestService.MarkReadyToSend:input_type -> interloan.requests.v1.MarkReadyToSendRequest
-	15, // 34: interloan.requests.v1.RequestService.SendBorrowingRequest:input_type -> interloan.requests.v1.SendBorrowingRequestRequest
-	16, // 35: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:input_type -> interloan.requests.v1.ReceiveBorrowingRequestRequest
-	17, // 36: interloan.requests.v1.RequestService.LoanToPatron:input_type -> interloan.requests.v1.LoanToPatronRequest
-	18, // 37: interloan.requests.v1.RequestService.ReturnByPatron:input_type -> interloan.requests.v1.ReturnByPatronRequest
-	19, // 38: interloan.requests.v1.RequestService.ReturnToPartner:input_type -> interloan.requests.v1.ReturnToPartnerRequest
-	20, // 39: interloan.requests.v1.RequestService.CompleteBorrowingRequest:input_type -> interloan.requests.v1.CompleteBorrowingRequestRequest
-	21, // 40: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
-	22, // 41: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
-	23, // 42: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
-	25, // 43: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
-	28, // 44: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
-	9,  // 45: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	13, // 46: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
-	9,  // 47: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 48: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 49: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 50: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 51: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 52: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 53: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 54: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	9,  // 55: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	24, // 56: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
-	26, // 57: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
-	30, // 58: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
-	45, // [45:59] is the sub-list for method output_type
-	31, // [31:45] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	9,  // 4: interloan.requests.v1.BorrowingRequest.rota:type_name -> interloan.requests.v1.RotaEntry
+	7,  // 5: interloan.requests.v1.BorrowingRequest.bibliographic:type_name -> interloan.requests.v1.Bibliographic
+	2,  // 6: interloan.requests.v1.BorrowingRequest.format:type_name -> interloan.requests.v1.Format
+	3,  // 7: interloan.requests.v1.BorrowingRequest.media:type_name -> interloan.requests.v1.Media
+	8,  // 8: interloan.requests.v1.BorrowingRequest.requester:type_name -> interloan.requests.v1.Requester
+	53, // 9: interloan.requests.v1.BorrowingRequest.create_time:type_name -> google.protobuf.Timestamp
+	53, // 10: interloan.requests.v1.BorrowingRequest.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 11: interloan.requests.v1.BorrowingRequest.closed_from_status:type_name -> interloan.requests.v1.Status
+	53, // 12: interloan.requests.v1.BorrowingRequest.anonymize_time:type_name -> google.protobuf.Timestamp
+	0,  // 13: interloan.requests.v1.RequestEvent.from_status:type_name -> interloan.requests.v1.Status
+	0,  // 14: interloan.requests.v1.RequestEvent.to_status:type_name -> interloan.requests.v1.Status
+	53, // 15: interloan.requests.v1.RequestEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 16: interloan.requests.v1.RequestEvent.external_status:type_name -> interloan.requests.v1.Status
+	0,  // 17: interloan.requests.v1.ListBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
+	53, // 18: interloan.requests.v1.ListBorrowingRequestsRequest.created_after:type_name -> google.protobuf.Timestamp
+	53, // 19: interloan.requests.v1.ListBorrowingRequestsRequest.created_before:type_name -> google.protobuf.Timestamp
+	53, // 20: interloan.requests.v1.ListBorrowingRequestsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	53, // 21: interloan.requests.v1.ListBorrowingRequestsRequest.updated_before:type_name -> google.protobuf.Timestamp
+	10, // 22: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
+	2,  // 23: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
+	4,  // 24: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
+	0,  // 25: interloan.requests.v1.StatusCount.status:type_name -> interloan.requests.v1.Status
+	32, // 26: interloan.requests.v1.CountBorrowingRequestsResponse.status_counts:type_name -> interloan.requests.v1.StatusCount
+	1,  // 27: interloan.requests.v1.AllowedAction.action:type_name -> interloan.requests.v1.Action
+	0,  // 28: interloan.requests.v1.AllowedAction.to_status:type_name -> interloan.requests.v1.Status
+	0,  // 29: interloan.requests.v1.ListAllowedActionsResponse.status:type_name -> interloan.requests.v1.Status
+	35, // 30: interloan.requests.v1.ListAllowedActionsResponse.allowed_actions:type_name -> interloan.requests.v1.AllowedAction
+	0,  // 31: interloan.requests.v1.BorrowingRequestFilter.status:type_name -> interloan.requests.v1.Status
+	53, // 32: interloan.requests.v1.BorrowingRequestFilter.updated_after:type_name -> google.protobuf.Timestamp
+	53, // 33: interloan.requests.v1.BorrowingRequestFilter.updated_before:type_name -> google.protobuf.Timestamp
+	1,  // 34: interloan.requests.v1.BatchActBorrowingRequestsRequest.action:type_name -> interloan.requests.v1.Action
+	37, // 35: interloan.requests.v1.BatchActBorrowingRequestsRequest.targets:type_name -> interloan.requests.v1.BatchActTarget
+	38, // 36: interloan.requests.v1.BatchActBorrowingRequestsRequest.filter:type_name -> interloan.requests.v1.BorrowingRequestFilter
+	51, // 37: interloan.requests.v1.ActionError.metadata:type_name -> interloan.requests.v1.ActionError.MetadataEntry
+	0,  // 38: interloan.requests.v1.BatchActResult.status:type_name -> interloan.requests.v1.Status
+	40, // 39: interloan.requests.v1.BatchActResult.error:type_name -> interloan.requests.v1.ActionError
+	41, // 40: interloan.requests.v1.BatchActBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.BatchActResult
+	11, // 41: interloan.requests.v1.ListRequestEventsResponse.request_events:type_name -> interloan.requests.v1.RequestEvent
+	0,  // 42: interloan.requests.v1.WatchBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
+	10, // 43: interloan.requests.v1.WatchBorrowingRequestsResponse.borrowing_request:type_name -> interloan.requests.v1.BorrowingRequest
+	11, // 44: interloan.requests.v1.WatchBorrowingRequestsResponse.event:type_name -> interloan.requests.v1.RequestEvent
+	6,  // 45: interloan.requests.v1.IngestItem.external_reference:type_name -> interloan.requests.v1.ExternalReference
+	0,  // 46: interloan.requests.v1.IngestItem.external_status:type_name -> interloan.requests.v1.Status
+	9,  // 47: interloan.requests.v1.IngestItem.rota:type_name -> interloan.requests.v1.RotaEntry
+	7,  // 48: interloan.requests.v1.IngestItem.bibliographic:type_name -> interloan.requests.v1.Bibliographic
+	2,  // 49: interloan.requests.v1.IngestItem.format:type_name -> interloan.requests.v1.Format
+	3,  // 50: interloan.requests.v1.IngestItem.media:type_name -> interloan.requests.v1.Media
+	8,  // 51: interloan.requests.v1.IngestItem.requester:type_name -> interloan.requests.v1.Requester
+	47, // 52: interloan.requests.v1.IngestBorrowingRequestsRequest.items:type_name -> interloan.requests.v1.IngestItem
+	5,  // 53: interloan.requests.v1.IngestResult.outcome:type_name -> interloan.requests.v1.IngestOutcome
+	49, // 54: interloan.requests.v1.IngestBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.IngestResult
+	12, // 55: interloan.requests.v1.RequestService.GetBorrowingRequest:input_type -> interloan.requests.v1.GetBorrowingRequestRequest
+	13, // 56: interloan.requests.v1.RequestService.ListBorrowingRequests:input_type -> interloan.requests.v1.ListBorrowingRequestsRequest
+	31, // 57: interloan.requests.v1.RequestService.CountBorrowingRequests:input_type -> interloan.requests.v1.CountBorrowingRequestsRequest
+	34, // 58: interloan.requests.v1.RequestService.ListAllowedActions:input_type -> interloan.requests.v1.ListAllowedActionsRequest
+	15, // 59: interloan.requests.v1.RequestService.MarkReadyToSend:input_type -> interloan.requests.v1.MarkReadyToSendRequest
+	16, // 60: interloan.requests.v1.RequestService.SendBorrowingRequest:input_type -> interloan.requests.v1.SendBorrowingRequestRequest
+	17, // 61: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:input_type -> interloan.requests.v1.ReceiveBorrowingRequestRequest
+	18, // 62: interloan.requests.v1.RequestService.LoanToPatron:input_type -> interloan.requests.v1.LoanToPatronRequest
+	19, // 63: interloan.requests.v1.RequestService.ReturnByPatron:input_type -> interloan.requests.v1.ReturnByPatronRequest
+	20, // 64: interloan.requests.v1.RequestService.ReturnToPartner:input_type -> interloan.requests.v1.ReturnToPartnerRequest
+	21, // 65: interloan.requests.v1.RequestService.CompleteBorrowingRequest:input_type -> interloan.requests.v1.CompleteBorrowingRequestRequest
+	22, // 66: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
+	23, // 67: interloan.requests.v1.RequestService.RejectBorrowingRequest:input_type -> interloan.requests.v1.RejectBorrowingRequestRequest
+	24, // 68: interloan.requests.v1.RequestService.ExpireBorrowingRequest:input_type -> interloan.requests.v1.ExpireBorrowingRequestRequest
+	25, // 69: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:input_type -> interloan.requests.v1.ReactivateBorrowingRequestRequest
+	26, // 70: interloan.requests.v1.RequestService.AddBorrowingRequestNote:input_type -> interloan.requests.v1.AddBorrowingRequestNoteRequest
+	27, // 71: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:input_type -> interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
+	28, // 72: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
+	29, // 73: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestsRequest
+	39, // 74: interloan.requests.v1.RequestService.BatchActBorrowingRequests:input_type -> interloan.requests.v1.BatchActBorrowingRequestsRequest
+	43, // 75: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
+	45, // 76: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
+	48, // 77: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
+	10, // 78: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	14, // 79: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
+	33, // 80: interloan.requests.v1.RequestService.CountBorrowingRequests:output_type -> interloan.requests.v1.CountBorrowingRequestsResponse
+	36, // 81: interloan.requests.v1.RequestService.ListAllowedActions:output_type -> interloan.requests.v1.ListAllowedActionsResponse
+	10, // 82: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 83: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 84: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 85: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 86: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 87: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 88: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 89: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 90: interloan.requests.v1.RequestService.RejectBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 91: interloan.requests.v1.RequestService.ExpireBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 92: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 93: interloan.requests.v1.RequestService.AddBorrowingRequestNote:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 94: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 95: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	30, // 96: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:output_type -> interloan.requests.v1.AnonymizeBorrowingRequestsResponse
+	42, // 97: interloan.requests.v1.RequestService.BatchActBorrowingRequests:output_type -> interloan.requests.v1.BatchActBorrowingRequestsResponse
+	44, // 98: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
+	46, // 99: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
+	50, // 100: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
+	78, // [78:101] is the sub-list for method output_type
+	55, // [55:78] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_interloan_requests_v1_requests_proto_init() }
@@ -2749,8 +4500,8 @@ func file_interloan_requests_v1_requests_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_requests_v1_requests_proto_rawDesc), len(file_interloan_requests_v1_requests_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   26,
+			NumEnums:      6,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

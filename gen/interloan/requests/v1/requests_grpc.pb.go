@@ -19,19 +19,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RequestService_GetBorrowingRequest_FullMethodName       = "/interloan.requests.v1.RequestService/GetBorrowingRequest"
-	RequestService_ListBorrowingRequests_FullMethodName     = "/interloan.requests.v1.RequestService/ListBorrowingRequests"
-	RequestService_MarkReadyToSend_FullMethodName           = "/interloan.requests.v1.RequestService/MarkReadyToSend"
-	RequestService_SendBorrowingRequest_FullMethodName      = "/interloan.requests.v1.RequestService/SendBorrowingRequest"
-	RequestService_ReceiveBorrowingRequest_FullMethodName   = "/interloan.requests.v1.RequestService/ReceiveBorrowingRequest"
-	RequestService_LoanToPatron_FullMethodName              = "/interloan.requests.v1.RequestService/LoanToPatron"
-	RequestService_ReturnByPatron_FullMethodName            = "/interloan.requests.v1.RequestService/ReturnByPatron"
-	RequestService_ReturnToPartner_FullMethodName           = "/interloan.requests.v1.RequestService/ReturnToPartner"
-	RequestService_CompleteBorrowingRequest_FullMethodName  = "/interloan.requests.v1.RequestService/CompleteBorrowingRequest"
-	RequestService_CancelBorrowingRequest_FullMethodName    = "/interloan.requests.v1.RequestService/CancelBorrowingRequest"
-	RequestService_AnonymizeBorrowingRequest_FullMethodName = "/interloan.requests.v1.RequestService/AnonymizeBorrowingRequest"
-	RequestService_ListRequestEvents_FullMethodName         = "/interloan.requests.v1.RequestService/ListRequestEvents"
-	RequestService_WatchBorrowingRequests_FullMethodName    = "/interloan.requests.v1.RequestService/WatchBorrowingRequests"
+	RequestService_GetBorrowingRequest_FullMethodName              = "/interloan.requests.v1.RequestService/GetBorrowingRequest"
+	RequestService_ListBorrowingRequests_FullMethodName            = "/interloan.requests.v1.RequestService/ListBorrowingRequests"
+	RequestService_CountBorrowingRequests_FullMethodName           = "/interloan.requests.v1.RequestService/CountBorrowingRequests"
+	RequestService_ListAllowedActions_FullMethodName               = "/interloan.requests.v1.RequestService/ListAllowedActions"
+	RequestService_MarkReadyToSend_FullMethodName                  = "/interloan.requests.v1.RequestService/MarkReadyToSend"
+	RequestService_SendBorrowingRequest_FullMethodName             = "/interloan.requests.v1.RequestService/SendBorrowingRequest"
+	RequestService_ReceiveBorrowingRequest_FullMethodName          = "/interloan.requests.v1.RequestService/ReceiveBorrowingRequest"
+	RequestService_LoanToPatron_FullMethodName                     = "/interloan.requests.v1.RequestService/LoanToPatron"
+	RequestService_ReturnByPatron_FullMethodName                   = "/interloan.requests.v1.RequestService/ReturnByPatron"
+	RequestService_ReturnToPartner_FullMethodName                  = "/interloan.requests.v1.RequestService/ReturnToPartner"
+	RequestService_CompleteBorrowingRequest_FullMethodName         = "/interloan.requests.v1.RequestService/CompleteBorrowingRequest"
+	RequestService_CancelBorrowingRequest_FullMethodName           = "/interloan.requests.v1.RequestService/CancelBorrowingRequest"
+	RequestService_RejectBorrowingRequest_FullMethodName           = "/interloan.requests.v1.RequestService/RejectBorrowingRequest"
+	RequestService_ExpireBorrowingRequest_FullMethodName           = "/interloan.requests.v1.RequestService/ExpireBorrowingRequest"
+	RequestService_ReactivateBorrowingRequest_FullMethodName       = "/interloan.requests.v1.RequestService/ReactivateBorrowingRequest"
+	RequestService_AddBorrowingRequestNote_FullMethodName          = "/interloan.requests.v1.RequestService/AddBorrowingRequestNote"
+	RequestService_ResolveBorrowingRequestAttention_FullMethodName = "/interloan.requests.v1.RequestService/ResolveBorrowingRequestAttention"
+	RequestService_AnonymizeBorrowingRequest_FullMethodName        = "/interloan.requests.v1.RequestService/AnonymizeBorrowingRequest"
+	RequestService_AnonymizeBorrowingRequests_FullMethodName       = "/interloan.requests.v1.RequestService/AnonymizeBorrowingRequests"
+	RequestService_BatchActBorrowingRequests_FullMethodName        = "/interloan.requests.v1.RequestService/BatchActBorrowingRequests"
+	RequestService_ListRequestEvents_FullMethodName                = "/interloan.requests.v1.RequestService/ListRequestEvents"
+	RequestService_WatchBorrowingRequests_FullMethodName           = "/interloan.requests.v1.RequestService/WatchBorrowingRequests"
 )
 
 // RequestServiceClient is the client API for RequestService service.
@@ -39,17 +48,29 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // RequestService is the ledger of borrowing requests: it owns each request's life after
-// import. Every lifecycle action goes through one transition table; an action that the
-// current status does not allow answers FAILED_PRECONDITION naming the status and the
-// allowed actions. Every action accepts the request's `etag` (mismatch: ABORTED).
+// import. Every lifecycle action goes through one transition table (docs/lifecycle.md);
+// an action that the current status does not allow answers FAILED_PRECONDITION with
+// ErrorInfo reason ACTION_NOT_ALLOWED and metadata `status` (the current one) and
+// `allowed_actions` (comma-separated Action names). Every action accepts the request's
+// `etag` (mismatch: ABORTED, reason ETAG_MISMATCH) and a note for the audit trail, and
+// every change appends a RequestEvent in the same transaction.
 type RequestServiceClient interface {
 	// Returns one borrowing request.
 	GetBorrowingRequest(ctx context.Context, in *GetBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
-	// Lists borrowing requests ordered by update time, newest first, with filters.
+	// Lists borrowing requests with filters, free-text search and an order (newest update
+	// first by default). Every call examines a bounded number of entries, so a rare filter
+	// combination can give short (even empty) pages with a next_page_token.
 	ListBorrowingRequests(ctx context.Context, in *ListBorrowingRequestsRequest, opts ...grpc.CallOption) (*ListBorrowingRequestsResponse, error)
+	// Counts requests per status, open and needing attention, for a dashboard: one call,
+	// read from counters the ledger keeps in the same transaction as every change.
+	CountBorrowingRequests(ctx context.Context, in *CountBorrowingRequestsRequest, opts ...grpc.CallOption) (*CountBorrowingRequestsResponse, error)
+	// Lists the actions the request's current status allows, so a client can offer only
+	// valid buttons; each names the status it leads to and the custom method to call.
+	ListAllowedActions(ctx context.Context, in *ListAllowedActionsRequest, opts ...grpc.CallOption) (*ListAllowedActionsResponse, error)
 	// Marks a new request ready to be sent (CREATED → READY_TO_SEND).
 	MarkReadyToSend(ctx context.Context, in *MarkReadyToSendRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
-	// Sends the request to its partner (→ REQUEST_SENT).
+	// Sends the request to its partner (CREATED or READY_TO_SEND → REQUEST_SENT), or sends
+	// a sent request again, e.g. to another partner.
 	SendBorrowingRequest(ctx context.Context, in *SendBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
 	// Records receipt of the item or copy (→ RECEIVED_PHYSICALLY or RECEIVED_DIGITALLY).
 	ReceiveBorrowingRequest(ctx context.Context, in *ReceiveBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
@@ -63,11 +84,31 @@ type RequestServiceClient interface {
 	CompleteBorrowingRequest(ctx context.Context, in *CompleteBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
 	// Cancels the request (→ CANCELLED_BY_STAFF or CANCELLED_BY_PATRON).
 	CancelBorrowingRequest(ctx context.Context, in *CancelBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
-	// Removes personal data (requester) from a closed request.
+	// Records that the partner said no (→ REJECTED_BY_PARTNER).
+	RejectBorrowingRequest(ctx context.Context, in *RejectBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
+	// Records that the request expired without an answer (→ EXPIRED).
+	ExpireBorrowingRequest(ctx context.Context, in *ExpireBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
+	// Reopens a closed request: a completed one returns to the status it was completed
+	// from, any other closed one to READY_TO_SEND.
+	ReactivateBorrowingRequest(ctx context.Context, in *ReactivateBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
+	// Adds a free-text note to the audit trail, in any status; the status does not change.
+	AddBorrowingRequestNote(ctx context.Context, in *AddBorrowingRequestNoteRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
+	// Clears `needs_attention` once staff have dealt with it, in any status.
+	ResolveBorrowingRequestAttention(ctx context.Context, in *ResolveBorrowingRequestAttentionRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
+	// Removes personal data from a closed request: the requester's name and id, the
+	// patron's message and the notes of its audit trail. The request and its history stay.
 	AnonymizeBorrowingRequest(ctx context.Context, in *AnonymizeBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
+	// Anonymizes closed requests not updated for a number of days, at most 1000 per call.
+	AnonymizeBorrowingRequests(ctx context.Context, in *AnonymizeBorrowingRequestsRequest, opts ...grpc.CallOption) (*AnonymizeBorrowingRequestsResponse, error)
+	// Applies one action to many requests, named (with optional etags) or matching a
+	// filter, in one transaction, with a result per request: one that the action does not
+	// fit fails alone.
+	BatchActBorrowingRequests(ctx context.Context, in *BatchActBorrowingRequestsRequest, opts ...grpc.CallOption) (*BatchActBorrowingRequestsResponse, error)
 	// Lists a request's audit trail, oldest first.
 	ListRequestEvents(ctx context.Context, in *ListRequestEventsRequest, opts ...grpc.CallOption) (*ListRequestEventsResponse, error)
-	// Streams changes to borrowing requests from a position on (a change feed).
+	// Streams changes to borrowing requests in the order they were made, resumable from a
+	// position: a client that reconnects with the last position it received misses nothing
+	// (while the position is within the change log's retention).
 	WatchBorrowingRequests(ctx context.Context, in *WatchBorrowingRequestsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBorrowingRequestsResponse], error)
 }
 
@@ -93,6 +134,26 @@ func (c *requestServiceClient) ListBorrowingRequests(ctx context.Context, in *Li
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListBorrowingRequestsResponse)
 	err := c.cc.Invoke(ctx, RequestService_ListBorrowingRequests_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) CountBorrowingRequests(ctx context.Context, in *CountBorrowingRequestsRequest, opts ...grpc.CallOption) (*CountBorrowingRequestsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CountBorrowingRequestsResponse)
+	err := c.cc.Invoke(ctx, RequestService_CountBorrowingRequests_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ListAllowedActions(ctx context.Context, in *ListAllowedActionsRequest, opts ...grpc.CallOption) (*ListAllowedActionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAllowedActionsResponse)
+	err := c.cc.Invoke(ctx, RequestService_ListAllowedActions_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -179,10 +240,80 @@ func (c *requestServiceClient) CancelBorrowingRequest(ctx context.Context, in *C
 	return out, nil
 }
 
+func (c *requestServiceClient) RejectBorrowingRequest(ctx context.Context, in *RejectBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BorrowingRequest)
+	err := c.cc.Invoke(ctx, RequestService_RejectBorrowingRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ExpireBorrowingRequest(ctx context.Context, in *ExpireBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BorrowingRequest)
+	err := c.cc.Invoke(ctx, RequestService_ExpireBorrowingRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ReactivateBorrowingRequest(ctx context.Context, in *ReactivateBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BorrowingRequest)
+	err := c.cc.Invoke(ctx, RequestService_ReactivateBorrowingRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) AddBorrowingRequestNote(ctx context.Context, in *AddBorrowingRequestNoteRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BorrowingRequest)
+	err := c.cc.Invoke(ctx, RequestService_AddBorrowingRequestNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ResolveBorrowingRequestAttention(ctx context.Context, in *ResolveBorrowingRequestAttentionRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BorrowingRequest)
+	err := c.cc.Invoke(ctx, RequestService_ResolveBorrowingRequestAttention_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *requestServiceClient) AnonymizeBorrowingRequest(ctx context.Context, in *AnonymizeBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BorrowingRequest)
 	err := c.cc.Invoke(ctx, RequestService_AnonymizeBorrowingRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) AnonymizeBorrowingRequests(ctx context.Context, in *AnonymizeBorrowingRequestsRequest, opts ...grpc.CallOption) (*AnonymizeBorrowingRequestsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AnonymizeBorrowingRequestsResponse)
+	err := c.cc.Invoke(ctx, RequestService_AnonymizeBorrowingRequests_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) BatchActBorrowingRequests(ctx context.Context, in *BatchActBorrowingRequestsRequest, opts ...grpc.CallOption) (*BatchActBorrowingRequestsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchActBorrowingRequestsResponse)
+	err := c.cc.Invoke(ctx, RequestService_BatchActBorrowingRequests_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -223,17 +354,29 @@ type RequestService_WatchBorrowingRequestsClient = grpc.ServerStreamingClient[Wa
 // for forward compatibility.
 //
 // RequestService is the ledger of borrowing requests: it owns each request's life after
-// import. Every lifecycle action goes through one transition table; an action that the
-// current status does not allow answers FAILED_PRECONDITION naming the status and the
-// allowed actions. Every action accepts the request's `etag` (mismatch: ABORTED).
+// import. Every lifecycle action goes through one transition table (docs/lifecycle.md);
+// an action that the current status does not allow answers FAILED_PRECONDITION with
+// ErrorInfo reason ACTION_NOT_ALLOWED and metadata `status` (the current one) and
+// `allowed_actions` (comma-separated Action names). Every action accepts the request's
+// `etag` (mismatch: ABORTED, reason ETAG_MISMATCH) and a note for the audit trail, and
+// every change appends a RequestEvent in the same transaction.
 type RequestServiceServer interface {
 	// Returns one borrowing request.
 	GetBorrowingRequest(context.Context, *GetBorrowingRequestRequest) (*BorrowingRequest, error)
-	// Lists borrowing requests ordered by update time, newest first, with filters.
+	// Lists borrowing requests with filters, free-text search and an order (newest update
+	// first by default). Every call examines a bounded number of entries, so a rare filter
+	// combination can give short (even empty) pages with a next_page_token.
 	ListBorrowingRequests(context.Context, *ListBorrowingRequestsRequest) (*ListBorrowingRequestsResponse, error)
+	// Counts requests per status, open and needing attention, for a dashboard: one call,
+	// read from counters the ledger keeps in the same transaction as every change.
+	CountBorrowingRequests(context.Context, *CountBorrowingRequestsRequest) (*CountBorrowingRequestsResponse, error)
+	// Lists the actions the request's current status allows, so a client can offer only
+	// valid buttons; each names the status it leads to and the custom method to call.
+	ListAllowedActions(context.Context, *ListAllowedActionsRequest) (*ListAllowedActionsResponse, error)
 	// Marks a new request ready to be sent (CREATED → READY_TO_SEND).
 	MarkReadyToSend(context.Context, *MarkReadyToSendRequest) (*BorrowingRequest, error)
-	// Sends the request to its partner (→ REQUEST_SENT).
+	// Sends the request to its partner (CREATED or READY_TO_SEND → REQUEST_SENT), or sends
+	// a sent request again, e.g. to another partner.
 	SendBorrowingRequest(context.Context, *SendBorrowingRequestRequest) (*BorrowingRequest, error)
 	// Records receipt of the item or copy (→ RECEIVED_PHYSICALLY or RECEIVED_DIGITALLY).
 	ReceiveBorrowingRequest(context.Context, *ReceiveBorrowingRequestRequest) (*BorrowingRequest, error)
@@ -247,11 +390,31 @@ type RequestServiceServer interface {
 	CompleteBorrowingRequest(context.Context, *CompleteBorrowingRequestRequest) (*BorrowingRequest, error)
 	// Cancels the request (→ CANCELLED_BY_STAFF or CANCELLED_BY_PATRON).
 	CancelBorrowingRequest(context.Context, *CancelBorrowingRequestRequest) (*BorrowingRequest, error)
-	// Removes personal data (requester) from a closed request.
+	// Records that the partner said no (→ REJECTED_BY_PARTNER).
+	RejectBorrowingRequest(context.Context, *RejectBorrowingRequestRequest) (*BorrowingRequest, error)
+	// Records that the request expired without an answer (→ EXPIRED).
+	ExpireBorrowingRequest(context.Context, *ExpireBorrowingRequestRequest) (*BorrowingRequest, error)
+	// Reopens a closed request: a completed one returns to the status it was completed
+	// from, any other closed one to READY_TO_SEND.
+	ReactivateBorrowingRequest(context.Context, *ReactivateBorrowingRequestRequest) (*BorrowingRequest, error)
+	// Adds a free-text note to the audit trail, in any status; the status does not change.
+	AddBorrowingRequestNote(context.Context, *AddBorrowingRequestNoteRequest) (*BorrowingRequest, error)
+	// Clears `needs_attention` once staff have dealt with it, in any status.
+	ResolveBorrowingRequestAttention(context.Context, *ResolveBorrowingRequestAttentionRequest) (*BorrowingRequest, error)
+	// Removes personal data from a closed request: the requester's name and id, the
+	// patron's message and the notes of its audit trail. The request and its history stay.
 	AnonymizeBorrowingRequest(context.Context, *AnonymizeBorrowingRequestRequest) (*BorrowingRequest, error)
+	// Anonymizes closed requests not updated for a number of days, at most 1000 per call.
+	AnonymizeBorrowingRequests(context.Context, *AnonymizeBorrowingRequestsRequest) (*AnonymizeBorrowingRequestsResponse, error)
+	// Applies one action to many requests, named (with optional etags) or matching a
+	// filter, in one transaction, with a result per request: one that the action does not
+	// fit fails alone.
+	BatchActBorrowingRequests(context.Context, *BatchActBorrowingRequestsRequest) (*BatchActBorrowingRequestsResponse, error)
 	// Lists a request's audit trail, oldest first.
 	ListRequestEvents(context.Context, *ListRequestEventsRequest) (*ListRequestEventsResponse, error)
-	// Streams changes to borrowing requests from a position on (a change feed).
+	// Streams changes to borrowing requests in the order they were made, resumable from a
+	// position: a client that reconnects with the last position it received misses nothing
+	// (while the position is within the change log's retention).
 	WatchBorrowingRequests(*WatchBorrowingRequestsRequest, grpc.ServerStreamingServer[WatchBorrowingRequestsResponse]) error
 	mustEmbedUnimplementedRequestServiceServer()
 }
@@ -268,6 +431,12 @@ func (UnimplementedRequestServiceServer) GetBorrowingRequest(context.Context, *G
 }
 func (UnimplementedRequestServiceServer) ListBorrowingRequests(context.Context, *ListBorrowingRequestsRequest) (*ListBorrowingRequestsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListBorrowingRequests not implemented")
+}
+func (UnimplementedRequestServiceServer) CountBorrowingRequests(context.Context, *CountBorrowingRequestsRequest) (*CountBorrowingRequestsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CountBorrowingRequests not implemented")
+}
+func (UnimplementedRequestServiceServer) ListAllowedActions(context.Context, *ListAllowedActionsRequest) (*ListAllowedActionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAllowedActions not implemented")
 }
 func (UnimplementedRequestServiceServer) MarkReadyToSend(context.Context, *MarkReadyToSendRequest) (*BorrowingRequest, error) {
 	return nil, status.Error(codes.Unimplemented, "method MarkReadyToSend not implemented")
@@ -293,8 +462,29 @@ func (UnimplementedRequestServiceServer) CompleteBorrowingRequest(context.Contex
 func (UnimplementedRequestServiceServer) CancelBorrowingRequest(context.Context, *CancelBorrowingRequestRequest) (*BorrowingRequest, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelBorrowingRequest not implemented")
 }
+func (UnimplementedRequestServiceServer) RejectBorrowingRequest(context.Context, *RejectBorrowingRequestRequest) (*BorrowingRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectBorrowingRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) ExpireBorrowingRequest(context.Context, *ExpireBorrowingRequestRequest) (*BorrowingRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExpireBorrowingRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) ReactivateBorrowingRequest(context.Context, *ReactivateBorrowingRequestRequest) (*BorrowingRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReactivateBorrowingRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) AddBorrowingRequestNote(context.Context, *AddBorrowingRequestNoteRequest) (*BorrowingRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddBorrowingRequestNote not implemented")
+}
+func (UnimplementedRequestServiceServer) ResolveBorrowingRequestAttention(context.Context, *ResolveBorrowingRequestAttentionRequest) (*BorrowingRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveBorrowingRequestAttention not implemented")
+}
 func (UnimplementedRequestServiceServer) AnonymizeBorrowingRequest(context.Context, *AnonymizeBorrowingRequestRequest) (*BorrowingRequest, error) {
 	return nil, status.Error(codes.Unimplemented, "method AnonymizeBorrowingRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) AnonymizeBorrowingRequests(context.Context, *AnonymizeBorrowingRequestsRequest) (*AnonymizeBorrowingRequestsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AnonymizeBorrowingRequests not implemented")
+}
+func (UnimplementedRequestServiceServer) BatchActBorrowingRequests(context.Context, *BatchActBorrowingRequestsRequest) (*BatchActBorrowingRequestsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchActBorrowingRequests not implemented")
 }
 func (UnimplementedRequestServiceServer) ListRequestEvents(context.Context, *ListRequestEventsRequest) (*ListRequestEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRequestEvents not implemented")
@@ -355,6 +545,42 @@ func _RequestService_ListBorrowingRequests_Handler(srv interface{}, ctx context.
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RequestServiceServer).ListBorrowingRequests(ctx, req.(*ListBorrowingRequestsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_CountBorrowingRequests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CountBorrowingRequestsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).CountBorrowingRequests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_CountBorrowingRequests_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).CountBorrowingRequests(ctx, req.(*CountBorrowingRequestsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ListAllowedActions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAllowedActionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ListAllowedActions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ListAllowedActions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ListAllowedActions(ctx, req.(*ListAllowedActionsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -503,6 +729,96 @@ func _RequestService_CancelBorrowingRequest_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RequestService_RejectBorrowingRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectBorrowingRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RejectBorrowingRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RejectBorrowingRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RejectBorrowingRequest(ctx, req.(*RejectBorrowingRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ExpireBorrowingRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExpireBorrowingRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ExpireBorrowingRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ExpireBorrowingRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ExpireBorrowingRequest(ctx, req.(*ExpireBorrowingRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ReactivateBorrowingRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReactivateBorrowingRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ReactivateBorrowingRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ReactivateBorrowingRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ReactivateBorrowingRequest(ctx, req.(*ReactivateBorrowingRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_AddBorrowingRequestNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddBorrowingRequestNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).AddBorrowingRequestNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_AddBorrowingRequestNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).AddBorrowingRequestNote(ctx, req.(*AddBorrowingRequestNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ResolveBorrowingRequestAttention_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveBorrowingRequestAttentionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ResolveBorrowingRequestAttention(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ResolveBorrowingRequestAttention_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ResolveBorrowingRequestAttention(ctx, req.(*ResolveBorrowingRequestAttentionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RequestService_AnonymizeBorrowingRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AnonymizeBorrowingRequestRequest)
 	if err := dec(in); err != nil {
@@ -517,6 +833,42 @@ func _RequestService_AnonymizeBorrowingRequest_Handler(srv interface{}, ctx cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RequestServiceServer).AnonymizeBorrowingRequest(ctx, req.(*AnonymizeBorrowingRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_AnonymizeBorrowingRequests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnonymizeBorrowingRequestsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).AnonymizeBorrowingRequests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_AnonymizeBorrowingRequests_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).AnonymizeBorrowingRequests(ctx, req.(*AnonymizeBorrowingRequestsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_BatchActBorrowingRequests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchActBorrowingRequestsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).BatchActBorrowingRequests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_BatchActBorrowingRequests_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).BatchActBorrowingRequests(ctx, req.(*BatchActBorrowingRequestsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -566,6 +918,14 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RequestService_ListBorrowingRequests_Handler,
 		},
 		{
+			MethodName: "CountBorrowingRequests",
+			Handler:    _RequestService_CountBorrowingRequests_Handler,
+		},
+		{
+			MethodName: "ListAllowedActions",
+			Handler:    _RequestService_ListAllowedActions_Handler,
+		},
+		{
 			MethodName: "MarkReadyToSend",
 			Handler:    _RequestService_MarkReadyToSend_Handler,
 		},
@@ -598,8 +958,36 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RequestService_CancelBorrowingRequest_Handler,
 		},
 		{
+			MethodName: "RejectBorrowingRequest",
+			Handler:    _RequestService_RejectBorrowingRequest_Handler,
+		},
+		{
+			MethodName: "ExpireBorrowingRequest",
+			Handler:    _RequestService_ExpireBorrowingRequest_Handler,
+		},
+		{
+			MethodName: "ReactivateBorrowingRequest",
+			Handler:    _RequestService_ReactivateBorrowingRequest_Handler,
+		},
+		{
+			MethodName: "AddBorrowingRequestNote",
+			Handler:    _RequestService_AddBorrowingRequestNote_Handler,
+		},
+		{
+			MethodName: "ResolveBorrowingRequestAttention",
+			Handler:    _RequestService_ResolveBorrowingRequestAttention_Handler,
+		},
+		{
 			MethodName: "AnonymizeBorrowingRequest",
 			Handler:    _RequestService_AnonymizeBorrowingRequest_Handler,
+		},
+		{
+			MethodName: "AnonymizeBorrowingRequests",
+			Handler:    _RequestService_AnonymizeBorrowingRequests_Handler,
+		},
+		{
+			MethodName: "BatchActBorrowingRequests",
+			Handler:    _RequestService_BatchActBorrowingRequests_Handler,
 		},
 		{
 			MethodName: "ListRequestEvents",
@@ -630,7 +1018,10 @@ type IngestServiceClient interface {
 	// Applies batches of external requests. Each request message is one batch, applied in
 	// one transaction; each response answers one batch, item by item, in order. Idempotent
 	// on (profile, external id): an item is applied only when its external `last_modified`
-	// is newer than the stored one.
+	// is newer than the stored one. A new item is imported with its external status; for
+	// an existing request the external status is an event reconciled with the ledger's own
+	// status (it may move the request forward, never back past a local step; a conflict
+	// sets needs_attention). Either way the raw status is stored and audited.
 	IngestBorrowingRequests(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestBorrowingRequestsRequest, IngestBorrowingRequestsResponse], error)
 }
 
@@ -665,7 +1056,10 @@ type IngestServiceServer interface {
 	// Applies batches of external requests. Each request message is one batch, applied in
 	// one transaction; each response answers one batch, item by item, in order. Idempotent
 	// on (profile, external id): an item is applied only when its external `last_modified`
-	// is newer than the stored one.
+	// is newer than the stored one. A new item is imported with its external status; for
+	// an existing request the external status is an event reconciled with the ledger's own
+	// status (it may move the request forward, never back past a local step; a conflict
+	// sets needs_attention). Either way the raw status is stored and audited.
 	IngestBorrowingRequests(grpc.BidiStreamingServer[IngestBorrowingRequestsRequest, IngestBorrowingRequestsResponse]) error
 	mustEmbedUnimplementedIngestServiceServer()
 }
