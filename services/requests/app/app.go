@@ -1,7 +1,7 @@
 // Package app runs the requests service, the ledger of borrowing requests: its own binary
 // (cmd/requests) and the all-in-one launcher both call Run. It serves the harvester's
-// IngestService and RequestService's Get and List; the lifecycle actions, the audit trail
-// and the change stream answer UNIMPLEMENTED until their issue lands.
+// IngestService and RequestService: reads, counts, the lifecycle actions, the audit trail
+// and the change stream.
 package app
 
 import (
@@ -24,10 +24,19 @@ import (
 const DefaultGRPCPort = 9104
 
 // Config configures the ledger.
-type Config struct{ server.Common }
+type Config struct {
+	server.Common
+	// ChangeRetention is how long the change log keeps a change, i.e. how long after its
+	// last position a WatchBorrowingRequests client can resume (0: 7 days).
+	ChangeRetention time.Duration
+}
 
 // Bind registers the flags.
-func (c *Config) Bind(s *config.Set) { c.Common.Bind(s, DefaultGRPCPort, "data") }
+func (c *Config) Bind(s *config.Set) {
+	c.Common.Bind(s, DefaultGRPCPort, "data")
+	s.Duration(&c.ChangeRetention, "change-retention", "INTERLOAN_CHANGE_RETENTION", store.DefaultChangeRetention,
+		"how long the change log keeps a change: a watch client can resume this long after its last position")
+}
 
 // Services are the gRPC services the ledger reports healthy.
 var Services = []string{
@@ -37,11 +46,15 @@ var Services = []string{
 
 // Run serves until ctx ends, with the ledger in DataDir/requests.db.
 func Run(ctx context.Context, cfg Config) error {
-	st, err := store.Open(filepath.Join(cfg.DataDir, "requests.db"))
+	st, err := store.Open(filepath.Join(cfg.DataDir, "requests.db"), store.Options{ChangeRetention: cfg.ChangeRetention})
 	if err != nil {
 		return fmt.Errorf("requests: %w", err)
 	}
 	svc := api.New(st, time.Now)
+	// Watch streams never end by themselves: end them as the stop begins, so the graceful
+	// stop need not wait out its deadline.
+	stop := context.AfterFunc(ctx, svc.Close)
+	defer stop()
 	opts := cfg.Common.Options("requests", Services)
 	opts.Register = func(s *grpc.Server) {
 		requestsv1.RegisterRequestServiceServer(s, svc)

@@ -34,7 +34,7 @@ func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_Ingest
 		if err := checkBatch(req); err != nil {
 			return err
 		}
-		results, err := s.store.ApplyBatch(ctx, req.GetItems(), s.now())
+		results, err := s.store.ApplyBatch(ctx, req.GetRun(), req.GetItems(), s.now())
 		if err != nil {
 			return storeError(err, "")
 		}

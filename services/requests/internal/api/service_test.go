@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -46,7 +45,7 @@ type fixture struct {
 // update time.
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "requests.db"))
+	st, err := store.Open(filepath.Join(t.TempDir(), "requests.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,28 +156,6 @@ func TestGetBorrowingRequest(t *testing.T) {
 		"borrowingRequests/x", "borrowingRequests/1/events/1", "partners/1", "1", "borrowingRequests/18446744073709551616"} {
 		_, err := f.requests.GetBorrowingRequest(ctx, &requestsv1.GetBorrowingRequestRequest{Name: name})
 		servertest.RequireError(t, err, codes.InvalidArgument, invalidArgument, "name")
-	}
-}
-
-// TestLaterRPCsAreUnimplemented: the lifecycle issue has not landed, so these answer
-// UNIMPLEMENTED rather than pretend.
-func TestLaterRPCsAreUnimplemented(t *testing.T) {
-	f := newFixture(t)
-	ctx := t.Context()
-	_, err := f.requests.MarkReadyToSend(ctx, &requestsv1.MarkReadyToSendRequest{Name: "borrowingRequests/1"})
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("MarkReadyToSend: %v", err)
-	}
-	_, err = f.requests.ListRequestEvents(ctx, &requestsv1.ListRequestEventsRequest{Parent: "borrowingRequests/1"})
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("ListRequestEvents: %v", err)
-	}
-	watch, err := f.requests.WatchBorrowingRequests(ctx, &requestsv1.WatchBorrowingRequestsRequest{})
-	if err == nil {
-		_, err = watch.Recv()
-	}
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("WatchBorrowingRequests: %v", err)
 	}
 }
 

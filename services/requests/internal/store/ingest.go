@@ -10,9 +10,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
-	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/platform/validate"
+	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
 
 // Limits on ingest. The batch size is the proto's; the others keep a record and its index
@@ -30,9 +31,6 @@ const (
 	maxReasonViolations = 5
 )
 
-// ErrBatchTooLarge is returned for a batch of more than MaxBatch items.
-var ErrBatchTooLarge = fmt.Errorf("an ingest batch holds at most %d items", MaxBatch)
-
 const (
 	outcomeCreated   = requestsv1.IngestOutcome_INGEST_OUTCOME_CREATED
 	outcomeUpdated   = requestsv1.IngestOutcome_INGEST_OUTCOME_UPDATED
@@ -40,13 +38,16 @@ const (
 	outcomeRejected  = requestsv1.IngestOutcome_INGEST_OUTCOME_REJECTED
 )
 
-// ApplyBatch applies one ingest batch in one write transaction and returns one result per
-// item, in order. An item whose (profile, external id) is new is CREATED; one whose
-// external last-modified time is newer than the stored one UPDATES the request; an older
-// or equal one leaves it UNCHANGED. An invalid item, or a second item with the identity of
-// an earlier one in the batch, is REJECTED with a reason and writes nothing. An error
-// (storage failure, ctx ended) means nothing of the batch was written.
-func (s *Store) ApplyBatch(ctx context.Context, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
+// ApplyBatch applies one ingest batch of harvester run `run` (a `runs/{id}` name or empty)
+// in one write transaction and returns one result per item, in order. An item whose
+// (profile, external id) is new is CREATED with its external status (audited as an
+// import by the harvester); one whose external last-modified time is newer than the
+// stored one UPDATES the request, its external status reconciled with ours (audited as
+// an external update by the external system); an older or equal one leaves it UNCHANGED.
+// An invalid item, or a second item with the identity of an earlier one in the batch, is
+// REJECTED with a reason and writes nothing. An error (storage failure, ctx ended) means
+// nothing of the batch was written.
+func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
 	if len(items) > MaxBatch {
 		return nil, ErrBatchTooLarge
 	}
@@ -58,7 +59,7 @@ func (s *Store) ApplyBatch(ctx context.Context, items []*requestsv1.IngestItem, 
 			results[i].Outcome, results[i].Reason = outcomeRejected, reason
 		}
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(false, func(tx *bolt.Tx) error {
 		first := make(map[string]int, len(items)) // identity → index of the item applying it
 		for i, it := range items {
 			if err := ctx.Err(); err != nil {
@@ -76,7 +77,7 @@ func (s *Store) ApplyBatch(ctx context.Context, items []*requestsv1.IngestItem, 
 				continue
 			}
 			first[string(key)] = i
-			if err := applyItem(tx, it, key, now, res); err != nil {
+			if err := s.applyItem(tx, it, key, run, now, res); err != nil {
 				return err
 			}
 			if s.afterItem != nil {
@@ -94,7 +95,9 @@ func (s *Store) ApplyBatch(ctx context.Context, items []*requestsv1.IngestItem, 
 }
 
 // applyItem creates or updates the request a valid item describes and records the outcome.
-func applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, now time.Time, res *requestsv1.IngestResult) error {
+func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, run string, now time.Time, res *requestsv1.IngestResult) error {
+	ref := it.GetExternalReference()
+	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run}
 	idKey := tx.Bucket(bucketByExternal).Get(key)
 	if idKey == nil {
 		id, err := tx.Bucket(bucketRequests).NextSequence()
@@ -102,8 +105,8 @@ func applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, now time.Time
 			return err
 		}
 		next := fromItem(it)
-		resource.Stamp(next, Name(id), now, true)
-		if err := write(tx, id, nil, next); err != nil {
+		ev.Actor, ev.Action = ActorHarvester, EventImport
+		if _, err := s.commit(tx, id, nil, next, ev, now); err != nil {
 			return err
 		}
 		res.Outcome, res.BorrowingRequest = outcomeCreated, next.GetName()
@@ -118,16 +121,33 @@ func applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, now time.Time
 		return err
 	}
 	res.BorrowingRequest = old.GetName()
-	if !newer(it.GetExternalReference().GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
+	if !newer(ref.GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
 		res.Outcome = outcomeUnchanged
 		return nil
 	}
+	// The external system stays the source of the description (reference, bibliography,
+	// rota, partner, pickup, the patron's message); the ledger keeps its own status, flag
+	// and history, and what anonymizing removed stays removed.
 	next := fromItem(it)
-	// Issue 5 plugs in here: the external status becomes an event run through the
-	// lifecycle transition table, instead of replacing our status outright.
 	next.CreateTime, next.NeedsAttention, next.AttentionReason = old.GetCreateTime(), old.GetNeedsAttention(), old.GetAttentionReason()
-	resource.Stamp(next, old.GetName(), now, false)
-	if err := write(tx, id, old, next); err != nil {
+	next.Status, next.ClosedFromStatus, next.AnonymizeTime = old.GetStatus(), old.GetClosedFromStatus(), old.GetAnonymizeTime()
+	if next.AnonymizeTime != nil {
+		stripPersonalData(next)
+	}
+	system := strings.TrimPrefix(ref.GetSystem().String(), "EXTERNAL_SYSTEM_")
+	ev.Actor, ev.Action = actorExternal+":"+system, EventExternalUpdate
+	if ref.GetSystem() == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED {
+		ev.Actor, system = actorExternal, "the external system"
+	}
+	switch verdict, hint := lifecycle.Reconcile(old.GetStatus(), it.GetExternalStatus()); verdict {
+	case lifecycle.Apply:
+		setStatus(next, old.GetStatus(), it.GetExternalStatus())
+	case lifecycle.Conflict:
+		reason := fmt.Sprintf("%s reported %q (%s) while the request is %s here: %s",
+			system, ref.GetStatusRaw(), it.GetExternalStatus(), old.GetStatus(), hint)
+		next.NeedsAttention, next.AttentionReason, ev.AttentionReason = true, reason, reason
+	}
+	if _, err := s.commit(tx, id, old, next, ev, now); err != nil {
 		return err
 	}
 	res.Outcome = outcomeUpdated

@@ -84,7 +84,7 @@ func TestListPlan(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, ids, tc.want)
 		}
 		if tc.walked != nil && (len(walked) == 0 || walked[0] != tc.walked.id) {
-			t.Errorf("%s: walked index %v, want %s", tc.name, walked, tc.walked.bucket)
+			t.Errorf("%s: walked index %v, want %s", tc.name, walked, tc.walked.name)
 		}
 	}
 	// The status index wins here: its cursor names it.

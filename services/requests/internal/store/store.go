@@ -1,8 +1,10 @@
 // Package store keeps the ledger of borrowing requests in one bbolt file: the records,
-// their (profile, external id) identity, and the secondary indexes List walks, newest
-// update first. Every record change goes through one function (write), which moves the
-// record's identity, index entries and index counts in the same transaction, so a record
-// and its indexes never disagree.
+// their (profile, external id) identity, the secondary indexes List walks, the audit trail
+// of every request and the ledger-wide change log that WatchBorrowingRequests replays.
+// Every change goes through one function (commit), which in the same transaction stamps
+// the record, moves its identity, index entries and counts, appends the audit event and
+// appends the change-log entry, so a record, its indexes, its history and the change
+// stream never disagree.
 package store
 
 import (
@@ -10,88 +12,178 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/boltdb"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
 
 // Collection IDs: the first segment of the resource names the ledger stores or refers to.
 const (
 	CollectionID       = "borrowingRequests"
+	EventsCollection   = "events"
 	ProfilesCollection = "integrationProfiles"
 	PartnersCollection = "partners"
 )
+
+// Actors of the changes the ledger makes on its own behalf (API callers are named by the
+// caller; until authentication exists that is "anonymous").
+const (
+	ActorHarvester = "harvester" // an import through IngestService
+	actorExternal  = "external"  // prefix of "external:<SYSTEM>": an external status update
+)
+
+// Audit-trail action names beside the lifecycle actions' (lifecycle.Name).
+const (
+	EventImport         = "import"
+	EventExternalUpdate = "external_update"
+)
+
+// DefaultChangeRetention is how long the change log keeps a change: a watcher may
+// reconnect this long after the last position it received.
+const DefaultChangeRetention = 7 * 24 * time.Hour
 
 // The buckets and schema version, declared once. Keys and values:
 //
 //	requests      id (8-byte big-endian, from NextSequence) → BorrowingRequest
 //	by_external   profile name + 0x00 + external id → id: the unique identity
-//	idx_all       inverted update time (8 bytes) + id → empty
-//	idx_open      the same, for open requests only
-//	idx_status    status number (decimal) + 0x00 + inverted update time + id → empty
-//	idx_owner     owner + 0x00 + …, idx_partner, idx_profile and idx_external_id alike
-//	index_counts  index bucket name + 0x00 + value → entries (8-byte big-endian)
+//	idx_*         see `indexes`: [value + 0x00 +] inverted time (8 bytes) + id → empty
+//	index_counts  index name + 0x00 + value → entries (8-byte big-endian)
+//	events        id + position (8 bytes each) → RequestEvent: a request's audit trail
+//	changes       position (8 bytes; the bucket's sequence is the latest) → change entry
 //
 // The inverted time (MaxUint64 − Unix nanoseconds) makes a forward walk newest first, and
 // the id after it breaks ties, so every index key is unique. Indexed values never contain
-// 0x00 (codes, names and external ids are validated), so one value's prefix never
-// matches another's. index_counts lets List pick the index with the fewest entries.
+// 0x00 (codes, names, external ids and search words are validated or built so), so one
+// value's prefix never matches another's. index_counts lets List pick the index with the
+// fewest entries and answers CountBorrowingRequests.
+//
+// Schema 2 added events, changes, idx_created, idx_identifiable, idx_attention, idx_word
+// and the count-only owner counts; migrate fills the new indexes from the records.
 var (
 	bucketRequests   = []byte("requests")
 	bucketByExternal = []byte("by_external")
 	bucketCounts     = []byte("index_counts")
+	bucketEvents     = []byte("events")
+	bucketChanges    = []byte("changes")
 
-	idxAll = &index{id: 1, bucket: []byte("idx_all"), counted: true,
-		value: func(*requestsv1.BorrowingRequest) (string, bool) { return "", true }}
-	idxOpen = &index{id: 2, bucket: []byte("idx_open"), counted: true,
-		value: func(r *requestsv1.BorrowingRequest) (string, bool) { return "", IsOpen(r.GetStatus()) }}
-	idxStatus = &index{id: 3, bucket: []byte("idx_status"), keyed: true, counted: true,
-		value: func(r *requestsv1.BorrowingRequest) (string, bool) { return statusValue(r.GetStatus()), true }}
-	idxOwner = &index{id: 4, bucket: []byte("idx_owner"), keyed: true, counted: true,
-		value: func(r *requestsv1.BorrowingRequest) (string, bool) { return r.GetOwner(), true }}
-	idxPartner = &index{id: 5, bucket: []byte("idx_partner"), keyed: true, counted: true,
-		value: func(r *requestsv1.BorrowingRequest) (string, bool) { return r.GetPartner(), true }}
-	idxProfile = &index{id: 6, bucket: []byte("idx_profile"), keyed: true, counted: true,
-		value: func(r *requestsv1.BorrowingRequest) (string, bool) {
-			return r.GetExternalReference().GetProfile(), true
-		}}
+	idxAll = &index{id: 1, name: []byte("idx_all"), entries: true, counted: true,
+		values: func(*requestsv1.BorrowingRequest) []string { return all }}
+	idxOpen = &index{id: 2, name: []byte("idx_open"), entries: true, counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return when(!lifecycle.Final(r.GetStatus())) }}
+	idxStatus = &index{id: 3, name: []byte("idx_status"), entries: true, keyed: true, counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return one(statusValue(r.GetStatus())) }}
+	idxOwner = &index{id: 4, name: []byte("idx_owner"), entries: true, keyed: true, counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetOwner()) }}
+	idxPartner = &index{id: 5, name: []byte("idx_partner"), entries: true, keyed: true, counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetPartner()) }}
+	idxProfile = &index{id: 6, name: []byte("idx_profile"), entries: true, keyed: true, counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetExternalReference().GetProfile()) }}
 	// External ids are nearly unique, so counting them would only duplicate the index.
-	idxExternalID = &index{id: 7, bucket: []byte("idx_external_id"), keyed: true,
-		value: func(r *requestsv1.BorrowingRequest) (string, bool) {
-			return r.GetExternalReference().GetExternalId(), true
+	idxExternalID = &index{id: 7, name: []byte("idx_external_id"), entries: true, keyed: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetExternalReference().GetExternalId()) }}
+	// Every request by create time, for order_by create_time.
+	idxCreated = &index{id: 8, name: []byte("idx_created"), entries: true, byCreate: true,
+		values: func(*requestsv1.BorrowingRequest) []string { return all }}
+	// Closed requests that may still hold personal data: never anonymized, or changed
+	// (e.g. a note added) since. The bulk anonymization walks it from its age cutoff, so
+	// requests already anonymized cost it nothing.
+	idxIdentifiable = &index{id: 9, name: []byte("idx_identifiable"), entries: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return when(identifiable(r)) }}
+	// The requests flagged for attention: the exception queue.
+	idxAttention = &index{id: 10, name: []byte("idx_attention"), entries: true, counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return when(r.GetNeedsAttention()) }}
+	// Search words of title, author, external id, ISBN/ISSN (search.go).
+	idxWord = &index{id: 11, name: []byte("idx_word"), entries: true, keyed: true, counted: true,
+		values: indexWords}
+	// Counts only, for CountBorrowingRequests with an owner.
+	cntOwnerStatus = &index{name: []byte("cnt_owner_status"), counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string { return one(ownerStatusValue(r.GetOwner(), r.GetStatus())) }}
+	cntOwnerAttention = &index{name: []byte("cnt_owner_attention"), counted: true,
+		values: func(r *requestsv1.BorrowingRequest) []string {
+			if !r.GetNeedsAttention() {
+				return nil
+			}
+			return one(r.GetOwner())
 		}}
 
-	indexes = []*index{idxAll, idxOpen, idxStatus, idxOwner, idxPartner, idxProfile, idxExternalID}
+	indexes = []*index{idxAll, idxOpen, idxStatus, idxOwner, idxPartner, idxProfile, idxExternalID,
+		idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention}
+	// addedInSchema2 are the indexes a schema-1 file lacks.
+	addedInSchema2 = []*index{idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention}
 
-	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
-		bucketRequests, bucketByExternal, bucketCounts,
-		idxAll.bucket, idxOpen.bucket, idxStatus.bucket, idxOwner.bucket,
-		idxPartner.bucket, idxProfile.bucket, idxExternalID.bucket,
-	}}
+	schema = boltdb.Schema{Version: 2, Buckets: buckets(), Migrate: migrate}
+
+	all = []string{""}
 )
 
-// ErrNotFound is returned when no request has the requested ID.
-var ErrNotFound = errors.New("borrowing request not found")
+func buckets() [][]byte {
+	b := [][]byte{bucketRequests, bucketByExternal, bucketCounts, bucketEvents, bucketChanges}
+	for _, ix := range indexes {
+		if ix.entries {
+			b = append(b, ix.name)
+		}
+	}
+	return b
+}
+
+// migrate upgrades a schema-1 file: the indexes added since are filled from the records.
+// Requests imported before have no audit trail before the upgrade.
+func migrate(tx *bolt.Tx, from uint32) error {
+	if from != 1 {
+		return fmt.Errorf("no migration from schema %d", from)
+	}
+	return tx.Bucket(bucketRequests).ForEach(func(k, v []byte) error {
+		id, err := idOf(k)
+		if err != nil {
+			return err
+		}
+		r := &requestsv1.BorrowingRequest{}
+		if err := proto.Unmarshal(v, r); err != nil {
+			return fmt.Errorf("decode borrowing request %d: %w", id, err)
+		}
+		for _, ix := range addedInSchema2 {
+			if err := ix.move(tx, id, nil, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Options tune a store; the zero value is the default.
+type Options struct {
+	// ChangeRetention is how long the change log keeps a change (0: DefaultChangeRetention).
+	ChangeRetention time.Duration
+}
 
 // Store is the ledger's bbolt file.
 type Store struct {
-	db *bolt.DB
+	db        *bolt.DB
+	retention time.Duration
+	feed      feed
 	// afterItem, when set (tests only), runs inside the batch transaction after each
 	// item; an error aborts the batch, which proves a batch is all or nothing.
 	afterItem func(item int) error
 }
 
-// Open opens (creating if needed) the store at path.
-func Open(path string) (*Store, error) {
+// Open opens (creating or upgrading if needed) the store at path.
+func Open(path string, o Options) (*Store, error) {
 	db, err := boltdb.Open(path, schema)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	if o.ChangeRetention <= 0 {
+		o.ChangeRetention = DefaultChangeRetention
+	}
+	return &Store{db: db, retention: o.ChangeRetention}, nil
 }
 
 // Close closes the file.
@@ -100,23 +192,16 @@ func (s *Store) Close() error { return s.db.Close() }
 // Name is the resource name of the request with id.
 func Name(id uint64) string { return resource.Name(CollectionID, strconv.FormatUint(id, 10)) }
 
+// EventName is the resource name of the event at position pos of request id.
+func EventName(id, pos uint64) string {
+	return Name(id) + "/" + EventsCollection + "/" + strconv.FormatUint(pos, 10)
+}
+
 // ParseID returns the numeric ID in the ID segment of a name. Only the canonical form (a
 // positive decimal without leading zeros) is accepted, so one request has one name.
 func ParseID(id string) (uint64, bool) {
 	n, err := strconv.ParseUint(id, 10, 64)
 	return n, err == nil && n > 0 && strconv.FormatUint(n, 10) == id
-}
-
-// IsOpen reports whether a request in status s may still change: everything but the
-// closed statuses (completed, rejected, cancelled, expired).
-func IsOpen(s requestsv1.Status) bool {
-	switch s {
-	case requestsv1.Status_STATUS_COMPLETED, requestsv1.Status_STATUS_REJECTED_BY_PARTNER,
-		requestsv1.Status_STATUS_CANCELLED_BY_STAFF, requestsv1.Status_STATUS_CANCELLED_BY_PATRON,
-		requestsv1.Status_STATUS_CANCELLED_BY_PARTNER, requestsv1.Status_STATUS_EXPIRED:
-		return false
-	}
-	return true
 }
 
 // Get returns the request with id, or ErrNotFound.
@@ -143,8 +228,8 @@ func load(tx *bolt.Tx, id uint64) (*requestsv1.BorrowingRequest, error) {
 	return r, nil
 }
 
-// indexed reads the request an index entry points at. A dangling entry is a bug, not a
-// missing request, so it is an internal error.
+// indexed reads the request an index entry (or a change) points at. A dangling entry is
+// a bug, not a missing request, so it is an internal error.
 func indexed(tx *bolt.Tx, id uint64) (*requestsv1.BorrowingRequest, error) {
 	r, err := load(tx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -169,38 +254,133 @@ func externalKey(profile, externalID string) []byte {
 	return append(append(append(k, profile...), 0), externalID...)
 }
 
-// write is the one place records change: it stores next under id, replacing old (nil on
-// create), and moves the identity, every index entry and every count with it.
-func write(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest) error {
+// identifiable reports whether a closed request may still hold personal data: it was
+// never anonymized, or changed since (commit stamps an anonymized request's update time
+// equal to its anonymize time).
+func identifiable(r *requestsv1.BorrowingRequest) bool {
+	if !lifecycle.Final(r.GetStatus()) {
+		return false
+	}
+	at := r.GetAnonymizeTime()
+	return at == nil || !at.AsTime().Equal(r.GetUpdateTime().AsTime())
+}
+
+// setStatus moves r (which had status from) to status to, keeping closed_from_status:
+// the status a request closed from, cleared when it opens again.
+func setStatus(r *requestsv1.BorrowingRequest, from, to requestsv1.Status) {
+	r.Status = to
+	switch {
+	case !lifecycle.Final(to):
+		r.ClosedFromStatus = requestsv1.Status_STATUS_UNSPECIFIED
+	case !lifecycle.Final(from):
+		r.ClosedFromStatus = from
+	}
+}
+
+// update runs fn in a write transaction and, once it has committed a change, wakes the
+// change-log watchers. With dryRun the transaction is rolled back after fn succeeds, so
+// a caller sees exactly what fn would do, and nothing is written.
+func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
+	changed := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		before := tx.Bucket(bucketChanges).Sequence()
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		changed = tx.Bucket(bucketChanges).Sequence() != before
+		return nil
+	})
+	if dryRun && errors.Is(err, errDryRun) {
+		return nil
+	}
+	if err == nil && changed {
+		s.feed.publish()
+	}
+	return err
+}
+
+// errDryRun rolls a dry-run transaction back.
+var errDryRun = errors.New("dry run")
+
+// commit is the one place records change. It stores next under id, replacing old (nil on
+// create): it stamps next (name, times, etag), moves the identity, every index entry and
+// every count, appends ev to the request's audit trail and appends the change to the
+// change log, whose new position names the event. It returns that position.
+func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest, ev *requestsv1.RequestEvent, now time.Time) (uint64, error) {
+	resource.Stamp(next, Name(id), now, old == nil)
 	for _, ix := range indexes {
 		if err := ix.move(tx, id, old, next); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	key := boltdb.Uint64Key(id)
 	if old == nil {
 		ref := next.GetExternalReference()
 		if err := tx.Bucket(bucketByExternal).Put(externalKey(ref.GetProfile(), ref.GetExternalId()), key); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	v, err := proto.Marshal(next)
 	if err != nil {
-		return fmt.Errorf("encode borrowing request %d: %w", id, err)
+		return 0, fmt.Errorf("encode borrowing request %d: %w", id, err)
 	}
-	return tx.Bucket(bucketRequests).Put(key, v)
+	if err := tx.Bucket(bucketRequests).Put(key, v); err != nil {
+		return 0, err
+	}
+
+	changes := tx.Bucket(bucketChanges)
+	pos, err := changes.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	ev.Name, ev.Time = EventName(id, pos), timestamppb.New(now)
+	ev.FromStatus, ev.ToStatus = old.GetStatus(), next.GetStatus()
+	if err := putEvent(tx, id, pos, ev); err != nil {
+		return 0, err
+	}
+	entry := changeEntry{time: now, id: id, from: old.GetStatus(), to: next.GetStatus(), ownerBefore: old.GetOwner(), ownerAfter: next.GetOwner()}
+	if err := changes.Put(boltdb.Uint64Key(pos), entry.encode()); err != nil {
+		return 0, err
+	}
+	return pos, prune(changes, now.Add(-s.retention))
 }
 
-// index is one secondary index: an entry per request it holds, keyed (for keyed indexes)
-// by value + 0x00, then the inverted update time and the id, so a prefix walk lists one
-// value's requests newest update first.
+func eventKey(id, pos uint64) []byte { return append(boltdb.Uint64Key(id), boltdb.Uint64Key(pos)...) }
+
+func putEvent(tx *bolt.Tx, id, pos uint64, ev *requestsv1.RequestEvent) error {
+	v, err := proto.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %d of borrowing request %d: %w", pos, id, err)
+	}
+	return tx.Bucket(bucketEvents).Put(eventKey(id, pos), v)
+}
+
+// index is one secondary index: an entry per request and value, keyed (for keyed
+// indexes) by value + 0x00, then the inverted update (or create) time and the id, so a
+// prefix walk lists one value's requests newest first. A count-only index keeps no
+// entries, only counts per value.
 type index struct {
-	id      byte // names the index in List cursors; never reuse a retired id
-	bucket  []byte
-	keyed   bool // entries start with value + 0x00
-	counted bool // index_counts holds its entries per value, for the List planner
-	// value returns the request's indexed value, and false when the index leaves it out.
-	value func(*requestsv1.BorrowingRequest) (string, bool)
+	id       byte   // names the index in List cursors; never reuse a retired id
+	name     []byte // the entries' bucket, and the index's name in index_counts
+	entries  bool   // false: counts only
+	keyed    bool   // entries start with value + 0x00
+	counted  bool   // index_counts holds its entries per value
+	byCreate bool   // ordered by create time instead of update time
+	// values returns the request's indexed values, without duplicates; none when the
+	// index leaves it out.
+	values func(*requestsv1.BorrowingRequest) []string
+}
+
+func one(v string) []string { return []string{v} }
+
+func when(in bool) []string {
+	if in {
+		return all
+	}
+	return nil
 }
 
 // prefix is the key prefix of value's entries (nil for unkeyed indexes: all entries).
@@ -212,44 +392,66 @@ func (ix *index) prefix(value string) []byte {
 }
 
 func (ix *index) key(value string, r *requestsv1.BorrowingRequest, id uint64) []byte {
-	return append(ix.prefix(value), boltdb.ReverseTimeKey(r.GetUpdateTime().AsTime(), boltdb.Uint64Key(id))...)
+	t := r.GetUpdateTime()
+	if ix.byCreate {
+		t = r.GetCreateTime()
+	}
+	return append(ix.prefix(value), boltdb.ReverseTimeKey(t.AsTime(), boltdb.Uint64Key(id))...)
 }
 
-// move replaces old's entry (if any) by next's. The old entry is deleted first, so an
-// unchanged key survives.
+// move replaces old's entries (if any) by next's, and counts values that appear or
+// disappear. The old entries are deleted first, so an unchanged key survives.
 func (ix *index) move(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest) error {
-	b := tx.Bucket(ix.bucket)
-	var oldValue string
-	var wasIn bool
+	var before, after []string
 	if old != nil {
-		if oldValue, wasIn = ix.value(old); wasIn {
-			if err := b.Delete(ix.key(oldValue, old, id)); err != nil {
+		before = ix.values(old)
+	}
+	after = ix.values(next)
+	if ix.entries {
+		b := tx.Bucket(ix.name)
+		for _, v := range before {
+			if err := b.Delete(ix.key(v, old, id)); err != nil {
+				return err
+			}
+		}
+		for _, v := range after {
+			if err := b.Put(ix.key(v, next, id), []byte{}); err != nil {
 				return err
 			}
 		}
 	}
-	newValue, isIn := ix.value(next)
-	if isIn {
-		if err := b.Put(ix.key(newValue, next, id), []byte{}); err != nil {
-			return err
-		}
-	}
-	if !ix.counted || (wasIn == isIn && oldValue == newValue) {
+	if !ix.counted {
 		return nil
 	}
-	if wasIn {
-		if err := ix.addCount(tx, oldValue, -1); err != nil {
-			return err
+	for _, v := range before {
+		if !contains(after, v) {
+			if err := ix.addCount(tx, v, -1); err != nil {
+				return err
+			}
 		}
 	}
-	if isIn {
-		return ix.addCount(tx, newValue, 1)
+	for _, v := range after {
+		if !contains(before, v) {
+			if err := ix.addCount(tx, v, 1); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
+// contains is slices.Contains for the short value lists of one request.
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 func (ix *index) countKey(value string) []byte {
-	return append(append(append([]byte(nil), ix.bucket...), 0), value...)
+	return append(append(append([]byte(nil), ix.name...), 0), value...)
 }
 
 // count is the number of entries under value.
@@ -262,8 +464,8 @@ func (ix *index) count(tx *bolt.Tx, value string) uint64 {
 }
 
 // addCount adds delta to value's count, dropping counts that reach zero so values no
-// request has any more leave no trace. Counts only steer the planner: one that were
-// wrong would cost speed, never correctness, so it is clamped rather than failing a write.
+// request has any more leave no trace. A count that were wrong would mislead the planner
+// and the dashboard, never lose data, so it is clamped rather than failing a write.
 func (ix *index) addCount(tx *bolt.Tx, value string, delta int) error {
 	n := ix.count(tx, value)
 	switch {
@@ -278,3 +480,33 @@ func (ix *index) addCount(tx *bolt.Tx, value string, delta int) error {
 }
 
 func statusValue(s requestsv1.Status) string { return strconv.Itoa(int(s)) }
+
+func ownerStatusValue(owner string, s requestsv1.Status) string {
+	return owner + "\x00" + statusValue(s)
+}
+
+// feed wakes watchers of the change log: wait returns a channel that the next committed
+// change closes. A watcher takes the channel before it reads the log, so a change
+// committed between its read and its wait is never missed.
+type feed struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (f *feed) wait() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ch == nil {
+		f.ch = make(chan struct{})
+	}
+	return f.ch
+}
+
+func (f *feed) publish() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ch != nil {
+		close(f.ch)
+		f.ch = nil
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/boltdb"
 	"github.com/interloan/interloan/platform/resource"
 )
 
@@ -35,7 +37,7 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func open(t testing.TB, path string) *Store {
 	t.Helper()
-	s, err := Open(path)
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func item(ext string, lm time.Time, mods ...func(*requestsv1.IngestItem)) *reque
 
 func apply(t testing.TB, s *Store, now time.Time, items ...*requestsv1.IngestItem) []*requestsv1.IngestResult {
 	t.Helper()
-	res, err := s.ApplyBatch(context.Background(), items, now)
+	res, err := s.ApplyBatch(context.Background(), "runs/7", items, now)
 	noErr(t, err)
 	if len(res) != len(items) {
 		t.Fatalf("%d results for %d items", len(res), len(items))
@@ -114,12 +116,17 @@ func dump(t *testing.T, s *Store) map[string]string {
 
 // checkIndexes rebuilds the identity bucket, every index bucket and every count from the
 // records and requires the stored ones to be exactly that: each index holds one entry per
-// request it covers, with the request's current values and update time, and nothing else.
+// request and value it covers, with the request's current values and update (or create)
+// time, and nothing else. It also checks the history: every change-log entry has its
+// event, every event names its own position, and every request's latest event is its
+// latest change (so no change went unaudited).
 func checkIndexes(t *testing.T, s *Store) {
 	t.Helper()
 	want := map[string]map[string]string{string(bucketByExternal): {}, string(bucketCounts): {}}
 	for _, ix := range indexes {
-		want[string(ix.bucket)] = map[string]string{}
+		if ix.entries {
+			want[string(ix.name)] = map[string]string{}
+		}
 	}
 	counts := map[string]uint64{}
 	got := map[string]map[string]string{}
@@ -136,13 +143,16 @@ func checkIndexes(t *testing.T, s *Store) {
 			ref := r.GetExternalReference()
 			want[string(bucketByExternal)][string(externalKey(ref.GetProfile(), ref.GetExternalId()))] = string(k)
 			for _, ix := range indexes {
-				if value, in := ix.value(&r); in {
-					want[string(ix.bucket)][string(ix.key(value, &r, id))] = ""
+				for _, value := range ix.values(&r) {
+					if ix.entries {
+						want[string(ix.name)][string(ix.key(value, &r, id))] = ""
+					}
 					if ix.counted {
 						counts[string(ix.countKey(value))]++
 					}
 				}
 			}
+			checkHistory(t, tx, id, &r)
 			return nil
 		})
 		if err != nil {
@@ -173,6 +183,40 @@ func checkIndexes(t *testing.T, s *Store) {
 				t.Errorf("%s[%x] = %x (present %v), want %x", name, k, g, ok, v)
 			}
 		}
+	}
+}
+
+// checkHistory checks request id's audit trail against the record and the change log.
+func checkHistory(t *testing.T, tx *bolt.Tx, id uint64, r *requestsv1.BorrowingRequest) {
+	t.Helper()
+	c := tx.Bucket(bucketEvents).Cursor()
+	prefix := boltdb.Uint64Key(id)
+	var last *requestsv1.RequestEvent
+	n := 0
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ev := &requestsv1.RequestEvent{}
+		noErr(t, proto.Unmarshal(v, ev))
+		pos := binary.BigEndian.Uint64(k[8:])
+		if ev.Name != EventName(id, pos) {
+			t.Errorf("event %x is named %s", k, ev.Name)
+		}
+		if ce := tx.Bucket(bucketChanges).Get(k[8:]); ce != nil {
+			e, err := decodeChange(ce)
+			noErr(t, err)
+			if e.id != id || e.to != ev.ToStatus || e.from != ev.FromStatus {
+				t.Errorf("change %d (%+v) disagrees with its event %v", pos, e, ev)
+			}
+		}
+		if last != nil && last.ToStatus != ev.FromStatus {
+			t.Errorf("%s: event %s starts at %s, the previous ended at %s", r.Name, ev.Name, ev.FromStatus, last.ToStatus)
+		}
+		last, n = ev, n+1
+	}
+	switch {
+	case n == 0:
+		t.Errorf("%s has no audit trail", r.Name)
+	case last.ToStatus != r.Status || !last.Time.AsTime().Equal(r.UpdateTime.AsTime()):
+		t.Errorf("%s (%s, updated %v): its last event is %v", r.Name, r.Status, r.UpdateTime.AsTime(), last)
 	}
 }
 
@@ -216,7 +260,8 @@ func TestApplyBatchOutcomes(t *testing.T) {
 	noErr(t, s.db.Update(func(tx *bolt.Tx) error {
 		next := proto.CloneOf(first)
 		next.NeedsAttention, next.AttentionReason = true, "check the patron"
-		return write(tx, 1, first, next)
+		_, err := s.commit(tx, 1, first, next, &requestsv1.RequestEvent{Actor: "test", Action: "flag"}, t0)
+		return err
 	}))
 	flagged := get(t, s, 1)
 
@@ -416,7 +461,7 @@ func TestIndexesFollowUpdates(t *testing.T) {
 			{idxPartner, "partners/A", 0}, {idxPartner, "", 1},
 		} {
 			if n := c.ix.count(tx, c.value); n != c.want {
-				t.Errorf("count %s[%q] = %d, want %d", c.ix.bucket, c.value, n, c.want)
+				t.Errorf("count %s[%q] = %d, want %d", c.ix.name, c.value, n, c.want)
 			}
 		}
 		if v := tx.Bucket(bucketCounts).Get(idxOwner.countKey("GUB")); v != nil {
@@ -443,13 +488,13 @@ func TestBatchIsAllOrNothing(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := s.ApplyBatch(context.Background(), batch, t0.Add(time.Minute)); !errors.Is(err, boom) {
+	if _, err := s.ApplyBatch(context.Background(), "", batch, t0.Add(time.Minute)); !errors.Is(err, boom) {
 		t.Fatalf("ApplyBatch = %v, want the injected failure", err)
 	}
 	s.afterItem = nil
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.ApplyBatch(ctx, batch, t0.Add(time.Minute)); !errors.Is(err, context.Canceled) {
+	if _, err := s.ApplyBatch(ctx, "", batch, t0.Add(time.Minute)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ApplyBatch with an ended context = %v", err)
 	}
 	after := dump(t, s)
@@ -467,14 +512,14 @@ func TestBatchIsAllOrNothing(t *testing.T) {
 	}
 	checkIndexes(t, s)
 
-	if _, err := s.ApplyBatch(context.Background(), make([]*requestsv1.IngestItem, MaxBatch+1), t0); !errors.Is(err, ErrBatchTooLarge) {
+	if _, err := s.ApplyBatch(context.Background(), "", make([]*requestsv1.IngestItem, MaxBatch+1), t0); !errors.Is(err, ErrBatchTooLarge) {
 		t.Errorf("oversized batch: %v", err)
 	}
 }
 
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "requests.db")
-	s, err := Open(path)
+	s, err := Open(path, Options{})
 	noErr(t, err)
 	apply(t, s, t0, item("1", t0), item("2", t0))
 	r1, err := s.Get(1)

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"strconv"
+
+	"google.golang.org/grpc"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/paging"
+	"github.com/interloan/interloan/platform/validate"
+	"github.com/interloan/interloan/services/requests/internal/store"
+)
+
+// watchScan is how many change-log entries a watch examines per read transaction: reads
+// stay short however far behind a client resumes.
+const watchScan = 500
+
+// ListRequestEvents lists a request's audit trail, oldest first.
+func (s *Service) ListRequestEvents(_ context.Context, req *requestsv1.ListRequestEventsRequest) (*requestsv1.ListRequestEventsResponse, error) {
+	id, err := parseName("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	events, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{store.CollectionID, store.EventsCollection, req.GetParent()},
+		func(after []byte, limit int) ([]*requestsv1.RequestEvent, []byte, error) {
+			return s.store.Events(id, after, limit)
+		})
+	if err != nil {
+		return nil, storeError(err, req.GetParent())
+	}
+	return &requestsv1.ListRequestEventsResponse{RequestEvents: events, NextPageToken: next}, nil
+}
+
+// WatchBorrowingRequests streams the change log: first what follows start_after (read
+// from the log in short transactions), then live changes as they commit (woken by the
+// store, read from the log again, so live and replayed changes take one path and none
+// is missed or repeated). A stream without start_after begins with a bookmark of the
+// latest position; a stream that skipped changes its filter did not match sends a
+// bookmark once it has caught up, so a client always resumes near where it stopped.
+func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsRequest, stream grpc.ServerStreamingServer[requestsv1.WatchBorrowingRequestsResponse]) error {
+	var v apierr.Violations
+	var pos uint64
+	if sa := req.GetStartAfter(); sa != "" {
+		n, err := strconv.ParseUint(sa, 10, 64)
+		if err != nil || strconv.FormatUint(n, 10) != sa {
+			v.Add("start_after", "must be a position from a previous response (a decimal number), or empty to start from now")
+		}
+		pos = n
+	}
+	if o := req.GetOwner(); o != "" {
+		validate.Code(&v, "owner", o)
+	}
+	validate.Enum(&v, "status", req.GetStatus(), false)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	bookmark := func(p uint64) error {
+		return stream.Send(&requestsv1.WatchBorrowingRequestsResponse{Position: strconv.FormatUint(p, 10), Bookmark: true})
+	}
+	if req.GetStartAfter() == "" {
+		var err error
+		if pos, err = s.store.Position(); err != nil {
+			return err
+		}
+		if err := bookmark(pos); err != nil {
+			return err
+		}
+	}
+	match := func(c store.ChangeInfo) bool {
+		owner, status := req.GetOwner(), req.GetStatus()
+		return (owner == "" || c.OwnerBefore == owner || c.OwnerAfter == owner) &&
+			(status == requestsv1.Status_STATUS_UNSPECIFIED || c.From == status || c.To == status)
+	}
+	known := pos // the latest position the client has been told
+	for {
+		wake := s.store.Changed() // before reading, so a change committed after the read wakes us
+		changes, last, err := s.store.ReadChanges(pos, watchScan, match)
+		if err != nil {
+			return storeError(err, "")
+		}
+		for _, c := range changes {
+			err := stream.Send(&requestsv1.WatchBorrowingRequestsResponse{
+				Position: strconv.FormatUint(c.Position, 10), BorrowingRequest: c.Request, Event: c.Event})
+			if err != nil {
+				return err
+			}
+			known = c.Position
+		}
+		caughtUp := last-pos < watchScan
+		pos = last
+		if !caughtUp {
+			continue
+		}
+		if pos > known {
+			if err := bookmark(pos); err != nil {
+				return err
+			}
+			known = pos
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopping:
+			return apierr.Unavailable(reasonShuttingDown, "the ledger is shutting down; reconnect and resume with start_after=%d", known)
+		}
+	}
+}
