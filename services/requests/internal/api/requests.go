@@ -71,12 +71,12 @@ func (s *Service) ListBorrowingRequests(_ context.Context, req *requestsv1.ListB
 // filterInput gathers the filter fields that ListBorrowingRequestsRequest and
 // BorrowingRequestFilter share, so both are validated by one function.
 type filterInput struct {
-	status                                    requestsv1.Status
-	owner, partner, profile, externalID       string
-	openOnly, needsAttention                  bool
-	query                                     string
-	createdAfter, createdBefore               *timestamppb.Timestamp
-	updatedAfter, updatedBefore               *timestamppb.Timestamp
+	status                              requestsv1.Status
+	owner, partner, profile, externalID string
+	openOnly, needsAttention            bool
+	query                               string
+	createdAfter, createdBefore         *timestamppb.Timestamp
+	updatedAfter, updatedBefore         *timestamppb.Timestamp
 }
 
 // filterOf validates in (field paths under prefix, e.g. "filter.") into a store filter.

@@ -20,9 +20,9 @@ import (
 // Encoding: time (8, Unix nanoseconds) | id (8) | from (1) | to (1) | len(owner before)
 // (1) | owner before | owner after. Owners are codes of at most 63 characters.
 type changeEntry struct {
-	time                   time.Time
-	id                     uint64
-	from, to               requestsv1.Status
+	time                    time.Time
+	id                      uint64
+	from, to                requestsv1.Status
 	ownerBefore, ownerAfter string
 }
 

@@ -105,7 +105,9 @@ var (
 		values: indexWords}
 	// Counts only, for CountBorrowingRequests with an owner.
 	cntOwnerStatus = &index{name: []byte("cnt_owner_status"), counted: true,
-		values: func(r *requestsv1.BorrowingRequest) []string { return one(ownerStatusValue(r.GetOwner(), r.GetStatus())) }}
+		values: func(r *requestsv1.BorrowingRequest) []string {
+			return one(ownerStatusValue(r.GetOwner(), r.GetStatus()))
+		}}
 	cntOwnerAttention = &index{name: []byte("cnt_owner_attention"), counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string {
 			if !r.GetNeedsAttention() {
