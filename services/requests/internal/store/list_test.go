@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
 
 // seed creates one request per spec, each in its own batch a second after the previous,
@@ -180,5 +182,147 @@ func TestListScanBound(t *testing.T) {
 	ids, calls, _ := listAll(t, s, f, 5, 0)
 	if len(ids) != 3 || calls != 1 {
 		t.Errorf("unbounded: %v in %d calls", ids, calls)
+	}
+}
+
+// queryLedger stores 40 requests with varied titles, authors, owners and statuses, then
+// changes some of them so update order differs from create order, and flags some.
+func queryLedger(t *testing.T) (*Store, []*requestsv1.BorrowingRequest) {
+	t.Helper()
+	s := newStore(t)
+	titles := []string{"Röda rummet", "Hemsöborna", "Fröken Julie", "Röda huset", "Infödingarna på Röda rummet"}
+	authors := []string{"August Strindberg", "Selma Lagerlöf", "Jean-Paul Sartre"}
+	clk := &clock{t: t0}
+	for i := range 40 {
+		apply(t, s, clk.now(), item(fmt.Sprintf("2603%02d-%04d", i%7, i), t0, func(it *requestsv1.IngestItem) {
+			it.Bibliographic = &requestsv1.Bibliographic{Title: titles[i%5], Author: authors[i%3], Isbn: "978-91-" + fmt.Sprint(i)}
+			it.Owner = []string{"GUB", "KB"}[i%2]
+			it.ExternalStatus = []requestsv1.Status{stSent, stShipped, stCompleted}[i%3]
+		}))
+	}
+	for _, id := range []uint64{5, 17, 2, 33, 11, 40} {
+		do(t, s, id, Command{Action: lifecycle.AddNote, Note: "bumped"}, clk.now())
+	}
+	for _, i := range []int{3, 4, 5, 10, 13, 21} { // Libris cancels: sent ones close, the others conflict
+		apply(t, s, clk.now(), item(fmt.Sprintf("2603%02d-%04d", i%7, i), t0.Add(time.Second), func(it *requestsv1.IngestItem) {
+			it.Bibliographic = &requestsv1.Bibliographic{Title: titles[i%5], Author: authors[i%3], Isbn: "978-91-" + fmt.Sprint(i)}
+			it.Owner = []string{"GUB", "KB"}[i%2]
+			it.ExternalStatus = requestsv1.Status_STATUS_CANCELLED_BY_PARTNER
+		}))
+	}
+	all, _, err := s.List(Filter{}, nil, 1000, 0)
+	noErr(t, err)
+	flagged := 0
+	for _, r := range all {
+		if r.NeedsAttention {
+			flagged++
+		}
+	}
+	if flagged != 4 {
+		t.Fatalf("%d requests flagged, want 4", flagged)
+	}
+	return s, all
+}
+
+// TestListQueries pages through search, attention, time-range and order combinations
+// with every page size and a tight scan bound, and compares each listing with the
+// matching requests sorted the slow way.
+func TestListQueries(t *testing.T) {
+	s, all := queryLedger(t)
+	mid := all[len(all)/2]
+	created := func(r *requestsv1.BorrowingRequest) time.Time { return r.CreateTime.AsTime() }
+	updated := func(r *requestsv1.BorrowingRequest) time.Time { return r.UpdateTime.AsTime() }
+	cAt := func(i int) time.Time { return t0.Add(time.Duration(i+1) * time.Second) } // create time of the i-th
+	for _, tc := range []struct {
+		name string
+		f    Filter
+		want func(r *requestsv1.BorrowingRequest) bool
+	}{
+		{"word", Filter{Words: []string{"röda"}}, func(r *requestsv1.BorrowingRequest) bool { return strings.Contains(r.Bibliographic.Title, "Röda") }},
+		{"two words", Filter{Words: []string{"röda", "rummet"}}, func(r *requestsv1.BorrowingRequest) bool { return strings.Contains(r.Bibliographic.Title, "Röda rummet") }},
+		{"words in title and author", Filter{Words: []string{"hemsöborna", "lagerlöf"}}, func(r *requestsv1.BorrowingRequest) bool {
+			return r.Bibliographic.Title == "Hemsöborna" && strings.Contains(r.Bibliographic.Author, "Lagerlöf")
+		}},
+		{"compound", Filter{Words: QueryWords("Jean-Paul")}, func(r *requestsv1.BorrowingRequest) bool { return strings.Contains(r.Bibliographic.Author, "Jean-Paul") }},
+		{"external id part", Filter{Words: []string{"260303"}}, func(r *requestsv1.BorrowingRequest) bool {
+			return strings.HasPrefix(r.ExternalReference.ExternalId, "260303-")
+		}},
+		{"isbn joined", Filter{Words: QueryWords("978-91-12")}, func(r *requestsv1.BorrowingRequest) bool { return r.Bibliographic.Isbn == "978-91-12" }},
+		{"word and owner", Filter{Words: []string{"strindberg"}, Owner: "KB"}, func(r *requestsv1.BorrowingRequest) bool {
+			return strings.Contains(r.Bibliographic.Author, "Strindberg") && r.Owner == "KB"
+		}},
+		{"unknown word", Filter{Words: []string{"röda", "ibsen"}}, func(*requestsv1.BorrowingRequest) bool { return false }},
+		{"attention", Filter{NeedsAttention: true}, func(r *requestsv1.BorrowingRequest) bool { return r.NeedsAttention }},
+		{"attention and open", Filter{NeedsAttention: true, OpenOnly: true}, func(r *requestsv1.BorrowingRequest) bool {
+			return r.NeedsAttention && !lifecycle.Final(r.Status)
+		}},
+		{"created range", Filter{CreatedAfter: cAt(10), CreatedBefore: cAt(20)}, func(r *requestsv1.BorrowingRequest) bool {
+			return !created(r).Before(cAt(10)) && created(r).Before(cAt(20))
+		}},
+		{"updated after", Filter{UpdatedAfter: updated(mid)}, func(r *requestsv1.BorrowingRequest) bool { return !updated(r).Before(updated(mid)) }},
+		{"updated before, status", Filter{UpdatedBefore: updated(mid), Status: stSent}, func(r *requestsv1.BorrowingRequest) bool {
+			return updated(r).Before(updated(mid)) && r.Status == stSent
+		}},
+		{"empty range", Filter{UpdatedAfter: updated(mid), UpdatedBefore: updated(mid)}, func(*requestsv1.BorrowingRequest) bool { return false }},
+		{"everything", Filter{}, func(*requestsv1.BorrowingRequest) bool { return true }},
+	} {
+		for _, order := range []Order{UpdatedNewestFirst, UpdatedOldestFirst, CreatedNewestFirst, CreatedOldestFirst} {
+			var want []string
+			for _, r := range all {
+				if tc.want(r) {
+					want = append(want, r.ExternalReference.ExternalId)
+				}
+			}
+			key := updated
+			if order.byCreate() {
+				key = created
+			}
+			sorted := slices.Clone(all)
+			slices.SortStableFunc(sorted, func(a, b *requestsv1.BorrowingRequest) int {
+				c := key(b).Compare(key(a))
+				if c == 0 {
+					c = strings.Compare(b.Name, a.Name) // ties: the higher id first, like the keys
+				}
+				if order.reverse() {
+					c = -c
+				}
+				return c
+			})
+			want = want[:0]
+			for _, r := range sorted {
+				if tc.want(r) {
+					want = append(want, r.ExternalReference.ExternalId)
+				}
+			}
+			f := tc.f
+			f.Order = order
+			for _, limit := range []int{1, 3, 50} {
+				for _, maxScan := range []int{0, 4} {
+					got, _, _ := listAll(t, s, f, limit, maxScan)
+					if !slices.Equal(got, want) {
+						t.Errorf("%s, order %d, limit %d, scan %d:\n got %v\nwant %v", tc.name, order, limit, maxScan, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestListPlansSearch: the rarest of the query's words (or other filters) is walked.
+func TestListPlansSearch(t *testing.T) {
+	s, _ := queryLedger(t)
+	for _, tc := range []struct {
+		f    Filter
+		want *index
+	}{
+		{Filter{Words: []string{"röda", "huset"}}, idxWord},
+		{Filter{Words: []string{"röda"}, NeedsAttention: true}, idxAttention},
+		{Filter{Owner: "KB", Words: []string{"strindberg"}}, idxWord},
+		{Filter{Owner: "KB", Order: CreatedNewestFirst}, idxCreated},
+		{Filter{NeedsAttention: true, Order: UpdatedOldestFirst}, idxAttention},
+	} {
+		if _, next, err := s.List(tc.f, nil, 1, 0); err != nil || len(next) == 0 || next[0] != tc.want.id {
+			t.Errorf("%+v: cursor %x, %v; want index %s", tc.f, next, err, tc.want.name)
+		}
 	}
 }

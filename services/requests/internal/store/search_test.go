@@ -1,0 +1,68 @@
+package store
+
+import (
+	"strings"
+	"testing"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+)
+
+func TestQueryWords(t *testing.T) {
+	for q, want := range map[string]string{
+		"Röda rummet":                   "röda rummet",
+		"  RÖDA, rummet!  röda ":        "röda rummet",
+		"Ro\u0308da":                    "röda", // decomposed ö is composed
+		"Jean-Paul Sartre":              "jeanpaul sartre",
+		"978-91-1-234567-8":             "978911234567",
+		"250301-0042":                   "2503010042",
+		"-- - x- -y":                    "x y",
+		"C++ & C#":                      "c",
+		"":                              "",
+		"日本語の本":                         "日本語の本",
+		strings.Repeat("a", 50):         strings.Repeat("a", maxWordRunes),
+		"ab-" + strings.Repeat("c", 45): "ab" + strings.Repeat("c", maxWordRunes-2),
+	} {
+		if got := strings.Join(QueryWords(q), " "); got != want {
+			t.Errorf("QueryWords(%q) = %q, want %q", q, got, want)
+		}
+	}
+}
+
+func TestIndexWords(t *testing.T) {
+	r := &requestsv1.BorrowingRequest{
+		ExternalReference: &requestsv1.ExternalReference{ExternalId: "250301-0042"},
+		Bibliographic: &requestsv1.Bibliographic{
+			Title: "Röda rummet", Author: "Strindberg, August", Isbn: "978-91-1",
+			ArticleTitle: "Om Röda", ArticleAuthor: "Jean-Paul", Issn: "1234-567X",
+			Publisher: "Bonniers", // not searched
+		},
+		Requester: &requestsv1.Requester{Name: "Ada"}, // never searched: personal data
+	}
+	want := "0042 1 1234 1234567x 250301 2503010042 567x 91 978 978911 august jean jeanpaul om paul rummet röda strindberg"
+	if got := strings.Join(indexWords(r), " "); got != want {
+		t.Errorf("indexWords\n got %s\nwant %s", got, want)
+	}
+	// Every query word of a field's own text is among its index words.
+	for _, text := range []string{"Röda rummet", "978-91-1", "Jean-Paul", "250301-0042", "1234-567X"} {
+		for _, w := range QueryWords(text) {
+			found := false
+			for _, iw := range indexWords(r) {
+				found = found || iw == w
+			}
+			if !found {
+				t.Errorf("query %q word %q is not indexed", text, w)
+			}
+		}
+	}
+	// The cap on words per request holds.
+	r.Bibliographic.Title = strings.Repeat("word ", 10) + func() string {
+		var b strings.Builder
+		for i := range 500 {
+			b.WriteString(string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + " ")
+		}
+		return b.String()
+	}()
+	if n := len(indexWords(r)); n != maxRecordWords {
+		t.Errorf("%d words indexed, want the cap %d", n, maxRecordWords)
+	}
+}
