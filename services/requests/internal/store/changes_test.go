@@ -44,8 +44,8 @@ func TestChangeLog(t *testing.T) {
 	default:
 	}
 	apply(t, s, clk.now(), item("1", t0.Add(time.Second), func(it *requestsv1.IngestItem) { it.ExternalStatus = stSent })) // 3
-	do(t, s, 2, Command{Action: lifecycle.AddNote, Note: "n"}, clk.now())                                                   // 4
-	do(t, s, 1, Command{Action: lifecycle.ReceivePhysically}, clk.now())                                                    // 5
+	do(t, s, 2, Command{Action: lifecycle.AddNote, Note: "n"}, clk.now())                                                  // 4
+	do(t, s, 1, Command{Action: lifecycle.ReceivePhysically}, clk.now())                                                   // 5
 	if pos, _ := s.Position(); pos != 5 {
 		t.Fatalf("position %d, want 5", pos)
 	}

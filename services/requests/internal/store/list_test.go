@@ -239,11 +239,15 @@ func TestListQueries(t *testing.T) {
 		want func(r *requestsv1.BorrowingRequest) bool
 	}{
 		{"word", Filter{Words: []string{"röda"}}, func(r *requestsv1.BorrowingRequest) bool { return strings.Contains(r.Bibliographic.Title, "Röda") }},
-		{"two words", Filter{Words: []string{"röda", "rummet"}}, func(r *requestsv1.BorrowingRequest) bool { return strings.Contains(r.Bibliographic.Title, "Röda rummet") }},
+		{"two words", Filter{Words: []string{"röda", "rummet"}}, func(r *requestsv1.BorrowingRequest) bool {
+			return strings.Contains(r.Bibliographic.Title, "Röda rummet")
+		}},
 		{"words in title and author", Filter{Words: []string{"hemsöborna", "lagerlöf"}}, func(r *requestsv1.BorrowingRequest) bool {
 			return r.Bibliographic.Title == "Hemsöborna" && strings.Contains(r.Bibliographic.Author, "Lagerlöf")
 		}},
-		{"compound", Filter{Words: QueryWords("Jean-Paul")}, func(r *requestsv1.BorrowingRequest) bool { return strings.Contains(r.Bibliographic.Author, "Jean-Paul") }},
+		{"compound", Filter{Words: QueryWords("Jean-Paul")}, func(r *requestsv1.BorrowingRequest) bool {
+			return strings.Contains(r.Bibliographic.Author, "Jean-Paul")
+		}},
 		{"external id part", Filter{Words: []string{"260303"}}, func(r *requestsv1.BorrowingRequest) bool {
 			return strings.HasPrefix(r.ExternalReference.ExternalId, "260303-")
 		}},

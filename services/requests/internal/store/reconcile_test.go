@@ -135,7 +135,9 @@ func TestReconcileKeepsLocalSteps(t *testing.T) {
 		attention bool
 	}{
 		{func() *requestsv1.BorrowingRequest { return harvest("Uteliggande", stSent) }, stSent, false},
-		{func() *requestsv1.BorrowingRequest { return harvest("Reserverad", requestsv1.Status_STATUS_WILL_SUPPLY) }, requestsv1.Status_STATUS_WILL_SUPPLY, false},
+		{func() *requestsv1.BorrowingRequest {
+			return harvest("Reserverad", requestsv1.Status_STATUS_WILL_SUPPLY)
+		}, requestsv1.Status_STATUS_WILL_SUPPLY, false},
 		{func() *requestsv1.BorrowingRequest { return harvest("Levererad", stShipped) }, stShipped, false},
 		{func() *requestsv1.BorrowingRequest {
 			act(lifecycle.ReceivePhysically)
@@ -145,7 +147,9 @@ func TestReconcileKeepsLocalSteps(t *testing.T) {
 			act(lifecycle.LoanToPatron)
 			return harvest("Uteliggande", stSent) // far behind: loaned stays loaned
 		}, requestsv1.Status_STATUS_LOANED_TO_PATRON, false},
-		{func() *requestsv1.BorrowingRequest { return harvest("Makulerad", requestsv1.Status_STATUS_CANCELLED_BY_PARTNER) }, requestsv1.Status_STATUS_LOANED_TO_PATRON, true},
+		{func() *requestsv1.BorrowingRequest {
+			return harvest("Makulerad", requestsv1.Status_STATUS_CANCELLED_BY_PARTNER)
+		}, requestsv1.Status_STATUS_LOANED_TO_PATRON, true},
 		{func() *requestsv1.BorrowingRequest { return harvest("Levererad", stShipped) }, requestsv1.Status_STATUS_LOANED_TO_PATRON, true},
 		{func() *requestsv1.BorrowingRequest { act(lifecycle.ResolveAttention); return get(t, s, 1) }, requestsv1.Status_STATUS_LOANED_TO_PATRON, false},
 	}
