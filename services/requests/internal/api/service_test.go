@@ -38,31 +38,51 @@ type fixture struct {
 	requests requestsv1.RequestServiceClient
 	ingest   requestsv1.IngestServiceClient
 	store    *store.Store
+	svc      *api.Service
+	conn     *grpc.ClientConn
+	clock    *fakeClock
 }
 
 // newFixture serves a fresh ledger over bufconn, with the production interceptors, a real
 // bbolt file and a clock that moves one second per reading, so every batch has its own
 // update time.
-func newFixture(t *testing.T) fixture {
+func newFixture(t *testing.T, o ...store.Options) fixture {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "requests.db"), store.Options{})
+	var opts store.Options
+	if len(o) > 0 {
+		opts = o[0]
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "requests.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() }) // registered first, so it runs after the server stops
-	var mu sync.Mutex
-	clock := t0
-	svc := api.New(st, func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		clock = clock.Add(time.Second)
-		return clock
-	})
+	clk := &fakeClock{t: t0}
+	svc := api.New(st, clk.now)
 	conn := servertest.Dial(t, func(s *grpc.Server) {
 		requestsv1.RegisterRequestServiceServer(s, svc)
 		requestsv1.RegisterIngestServiceServer(s, svc)
 	})
-	return fixture{requests: requestsv1.NewRequestServiceClient(conn), ingest: requestsv1.NewIngestServiceClient(conn), store: st}
+	return fixture{requests: requestsv1.NewRequestServiceClient(conn), ingest: requestsv1.NewIngestServiceClient(conn), store: st, svc: svc, conn: conn, clock: clk}
+}
+
+// fakeClock moves one second per reading; advance jumps.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Second)
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // item is a valid item of integrationProfiles/{profile}, changed by mods.
