@@ -884,7 +884,9 @@ type BorrowingRequest struct {
 	// For a closed request, the status it had when it closed (reactivating a completed
 	// request returns there); unspecified while the request is open.
 	ClosedFromStatus Status `protobuf:"varint,18,opt,name=closed_from_status,json=closedFromStatus,proto3,enum=interloan.requests.v1.Status" json:"closed_from_status,omitempty"`
-	// When personal data was last removed; unset if never.
+	// When personal data was last removed; unset if never. Once set, external updates never
+	// bring the requester's name and id or the patron's message back (they are dropped on
+	// arrival, which also moves this time).
 	AnonymizeTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=anonymize_time,json=anonymizeTime,proto3" json:"anonymize_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1073,7 +1075,8 @@ type RequestEvent struct {
 	ToStatus Status `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=interloan.requests.v1.Status" json:"to_status,omitempty"`
 	// The raw external status, for imports and external updates.
 	ExternalStatusRaw string `protobuf:"bytes,6,opt,name=external_status_raw,json=externalStatusRaw,proto3" json:"external_status_raw,omitempty"`
-	// Free text from the caller. Removed when the request is anonymized.
+	// Free text from the caller. Anonymizing the request removes the notes of its earlier
+	// events (the anonymize event keeps its own).
 	Note string `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
 	// When.
 	Time *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
@@ -3061,8 +3064,9 @@ type BatchActBorrowingRequestsRequest struct {
 	// Or the requests matching this filter, most recently updated first, `page_size` at a
 	// time.
 	Filter *BorrowingRequestFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// With `filter`: how many matching requests one call acts on; 0 means 100, values
-	// above 1000 are coerced to 1000.
+	// With `filter`: how many matching requests one call acts on; 0 means 50, values
+	// above 1000 are coerced to 1000. A call also examines a bounded number of entries, so
+	// it may act on fewer and still return a next_page_token.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// With `filter`: the token from the previous call, to go on after the requests it
 	// examined (acted-on requests move ahead of it and are not visited again).

@@ -231,8 +231,21 @@ func TestAnonymize(t *testing.T) {
 	if r.Requester.GetName() != "" || r.Requester.GetPatronId() != "" || r.Note != "" || r.AnonymizeTime == nil {
 		t.Errorf("re-harvest restored personal data: %v", r)
 	}
-	if !identifiable(r) {
-		t.Error("a request changed after anonymization must be a candidate again")
+	if identifiable(r) {
+		t.Error("a re-harvest that brought no personal data made the request a candidate")
+	}
+	// A note may hold anything: the request is a candidate again until anonymized anew.
+	do(t, s, 1, Command{Action: lifecycle.AddNote, Note: "Ada called again"}, clk.now())
+	if !identifiable(get(t, s, 1)) {
+		t.Error("a note added after anonymization must make the request a candidate again")
+	}
+	do(t, s, 1, Command{Action: lifecycle.Anonymize}, clk.now())
+	evs, _, err = s.Events(1, nil, 100)
+	noErr(t, err)
+	for _, ev := range evs {
+		if strings.Contains(ev.Note, "Ada") {
+			t.Errorf("event %s kept %q", ev.Name, ev.Note)
+		}
 	}
 	checkIndexes(t, s)
 }

@@ -132,7 +132,11 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 	next.CreateTime, next.NeedsAttention, next.AttentionReason = old.GetCreateTime(), old.GetNeedsAttention(), old.GetAttentionReason()
 	next.Status, next.ClosedFromStatus, next.AnonymizeTime = old.GetStatus(), old.GetClosedFromStatus(), old.GetAnonymizeTime()
 	if next.AnonymizeTime != nil {
+		// Once anonymized, the ledger never takes the patron back: the external system
+		// still sends them until it forgets the request. Dropping them is a removal, so
+		// the time moves with it and the request stays out of the bulk candidates.
 		stripPersonalData(next)
+		next.AnonymizeTime = timestamppb.New(now)
 	}
 	system := strings.TrimPrefix(ref.GetSystem().String(), "EXTERNAL_SYSTEM_")
 	ev.Actor, ev.Action = actorExternal+":"+system, EventExternalUpdate
