@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -28,7 +30,8 @@ func TestRun(t *testing.T) {
 		ready := make(chan struct{})
 		cfg := app.Config{Common: server.Common{
 			DataDir: dir, Logger: logging.Discard(), GRPCListener: lis,
-			Ready: func(net.Addr, net.Addr) { close(ready) },
+			Ready:         func(net.Addr, net.Addr) { close(ready) },
+			ShutdownGrace: time.Minute, // an open watch must not hold the stop this long
 		}}
 		ctx, stop := context.WithCancel(t.Context())
 		done := make(chan error, 1)
@@ -60,11 +63,28 @@ func TestRun(t *testing.T) {
 			t.Errorf("round %d: Get = %v, %v", round, got, err)
 		}
 
-		conn.Close()
-		stop()
-		if err := <-done; err != nil {
-			t.Fatalf("round %d: Run = %v", round, err)
+		// A watch stream stays open across the stop: Run ends it instead of waiting it out.
+		watch, err := requestsv1.NewRequestServiceClient(conn).WatchBorrowingRequests(t.Context(),
+			&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "0"})
+		if err != nil {
+			t.Fatal(err)
 		}
+		if first, err := watch.Recv(); err != nil || first.GetPosition() != "1" {
+			t.Fatalf("round %d: watch = %v, %v", round, first, err)
+		}
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("round %d: Run = %v", round, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Run waited for the open watch stream", round)
+		}
+		if _, err := watch.Recv(); status.Code(err) != codes.Unavailable {
+			t.Errorf("round %d: watch after stop: %v", round, err)
+		}
+		conn.Close()
 	}
 }
 
