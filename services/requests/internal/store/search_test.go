@@ -1,8 +1,10 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 )
@@ -65,4 +67,34 @@ func TestIndexWords(t *testing.T) {
 	if n := len(indexWords(r)); n != maxRecordWords {
 		t.Errorf("%d words indexed, want the cap %d", n, maxRecordWords)
 	}
+}
+
+// FuzzSearchWords: any text (titles and queries come from outside) splits without
+// panicking into words that fit the index — no 0x00 (keys split on it), not too long,
+// lower case — and every query word of a text is among the index words of a request
+// whose title is that text, so typing a title back always finds it.
+func FuzzSearchWords(f *testing.F) {
+	for _, s := range []string{"Röda rummet", "978-91-1-234567-8", "Jean-Paul", "a\x00b", "\xff\xfe", "--x--", "Ro\u0308da", "ǅemal"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := &requestsv1.BorrowingRequest{Bibliographic: &requestsv1.Bibliographic{Title: s}}
+		index := indexWords(r)
+		if len(index) > maxRecordWords {
+			t.Fatalf("%d words", len(index))
+		}
+		for _, w := range append(QueryWords(s), index...) {
+			if w == "" || strings.ContainsRune(w, 0) || utf8.RuneCountInString(w) > maxWordRunes {
+				t.Fatalf("word %q of %q", w, s)
+			}
+		}
+		if len(index) == maxRecordWords {
+			return // a text cut at the cap may lose words
+		}
+		for _, w := range QueryWords(s) {
+			if !slices.Contains(index, w) {
+				t.Fatalf("query word %q of %q is not indexed (%q)", w, s, index)
+			}
+		}
+	})
 }
