@@ -1632,7 +1632,8 @@ type ReceiveBorrowingRequestRequest struct {
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Note for the audit trail.
 	Note string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
-	// What arrived; unspecified means the request's own format.
+	// What arrived. Unspecified: what the partner reported shipping (a SHIPPED_* status),
+	// else the request's own format, else physical.
 	Format        Format `protobuf:"varint,4,opt,name=format,proto3,enum=interloan.requests.v1.Format" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
