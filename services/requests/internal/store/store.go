@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -426,30 +427,20 @@ func (ix *index) move(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingReq
 		return nil
 	}
 	for _, v := range before {
-		if !contains(after, v) {
+		if !slices.Contains(after, v) {
 			if err := ix.addCount(tx, v, -1); err != nil {
 				return err
 			}
 		}
 	}
 	for _, v := range after {
-		if !contains(before, v) {
+		if !slices.Contains(before, v) {
 			if err := ix.addCount(tx, v, 1); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// contains is slices.Contains for the short value lists of one request.
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (ix *index) countKey(value string) []byte {
