@@ -25,6 +25,7 @@ import (
 // services SERVING and ingests a request, the second (after a clean shutdown) still has it.
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
+	var firstPosition string
 	for round := range 2 {
 		lis := bufconn.Listen(1 << 20)
 		ready := make(chan struct{})
@@ -69,8 +70,15 @@ func TestRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if first, err := watch.Recv(); err != nil || first.GetPosition() != "1" {
+		first, err := watch.Recv()
+		if err != nil || first.GetEvent().GetName() != "borrowingRequests/1/events/1" {
 			t.Fatalf("round %d: watch = %v, %v", round, first, err)
+		}
+		// The database keeps its id across restarts: a position stays valid.
+		if round == 0 {
+			firstPosition = first.GetPosition()
+		} else if first.GetPosition() != firstPosition {
+			t.Errorf("position of change 1 after a restart %s, was %s", first.GetPosition(), firstPosition)
 		}
 		stop()
 		select {

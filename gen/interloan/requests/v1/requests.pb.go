@@ -9,6 +9,7 @@ package requestsv1
 import (
 	v1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -158,7 +159,8 @@ const (
 	Action_ACTION_RETURN_BY_PATRON Action = 6
 	// → RETURNED_TO_PARTNER (method `returnToPartner`).
 	Action_ACTION_RETURN_TO_PARTNER Action = 7
-	// → COMPLETED (method `complete`).
+	// → COMPLETED (method `complete`); from RECEIVED_PHYSICALLY only for a copy (media
+	// COPY), since a loan goes back to the partner first.
 	Action_ACTION_COMPLETE Action = 8
 	// → CANCELLED_BY_STAFF (method `cancel`).
 	Action_ACTION_CANCEL_BY_STAFF Action = 9
@@ -176,6 +178,9 @@ const (
 	Action_ACTION_RESOLVE_ATTENTION Action = 15
 	// Removes personal data from a closed request (method `anonymize`).
 	Action_ACTION_ANONYMIZE Action = 16
+	// The item was lost (in transit, here or by the patron): → COMPLETED, with a required
+	// note (method `declareLost`).
+	Action_ACTION_DECLARE_LOST Action = 17
 )
 
 // Enum value maps for Action.
@@ -198,6 +203,7 @@ var (
 		14: "ACTION_ADD_NOTE",
 		15: "ACTION_RESOLVE_ATTENTION",
 		16: "ACTION_ANONYMIZE",
+		17: "ACTION_DECLARE_LOST",
 	}
 	Action_value = map[string]int32{
 		"ACTION_UNSPECIFIED":        0,
@@ -217,6 +223,7 @@ var (
 		"ACTION_ADD_NOTE":           14,
 		"ACTION_RESOLVE_ATTENTION":  15,
 		"ACTION_ANONYMIZE":          16,
+		"ACTION_DECLARE_LOST":       17,
 	}
 )
 
@@ -888,8 +895,22 @@ type BorrowingRequest struct {
 	// bring the requester's name and id or the patron's message back (they are dropped on
 	// arrival, which also moves this time).
 	AnonymizeTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=anonymize_time,json=anonymizeTime,proto3" json:"anonymize_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The status the external system's last report maps to (its raw form is
+	// `external_reference.status_raw`). Reconciliation acts on an external update only when
+	// the external status changed, so an unchanged one never undoes a local step or
+	// re-raises a resolved conflict.
+	ExternalStatus Status `protobuf:"varint,20,opt,name=external_status,json=externalStatus,proto3,enum=interloan.requests.v1.Status" json:"external_status,omitempty"`
+	// The lender the external system named as active in its last report (`partners/{code}`;
+	// empty when it named none). It differs from `partner` after staff sent the request to
+	// another partner here: external updates then keep `partner`, and set `needs_attention`
+	// when the external system's lender differs from it (at the first update after the
+	// send, and whenever the external lender changes again).
+	ExternalPartner string `protobuf:"bytes,21,opt,name=external_partner,json=externalPartner,proto3" json:"external_partner,omitempty"`
+	// Set by a send here to a partner other than `external_partner`, until the next external
+	// update has compared the two.
+	PartnerUnconfirmed bool `protobuf:"varint,22,opt,name=partner_unconfirmed,json=partnerUnconfirmed,proto3" json:"partner_unconfirmed,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *BorrowingRequest) Reset() {
@@ -1055,6 +1076,27 @@ func (x *BorrowingRequest) GetAnonymizeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *BorrowingRequest) GetExternalStatus() Status {
+	if x != nil {
+		return x.ExternalStatus
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *BorrowingRequest) GetExternalPartner() string {
+	if x != nil {
+		return x.ExternalPartner
+	}
+	return ""
+}
+
+func (x *BorrowingRequest) GetPartnerUnconfirmed() bool {
+	if x != nil {
+		return x.PartnerUnconfirmed
+	}
+	return false
+}
+
 // One entry of a request's audit trail, appended in the same transaction as the change it
 // describes. Resource name: `borrowingRequests/{id}/events/{position}`, where position is
 // the change's position in the ledger-wide change stream (WatchBorrowingRequests).
@@ -1087,7 +1129,8 @@ type RequestEvent struct {
 	AttentionReason string `protobuf:"bytes,10,opt,name=attention_reason,json=attentionReason,proto3" json:"attention_reason,omitempty"`
 	// The harvester run, `runs/{id}`, for imports and external updates.
 	Run string `protobuf:"bytes,11,opt,name=run,proto3" json:"run,omitempty"`
-	// For `send`: the partner, `partners/{code}`, it was sent to.
+	// For `send`: the partner, `partners/{code}`, it was sent to. For imports and external
+	// updates: the lender the external system named as active.
 	Partner       string `protobuf:"bytes,12,opt,name=partner,proto3" json:"partner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1953,6 +1996,71 @@ func (x *CompleteBorrowingRequestRequest) GetNote() string {
 	return ""
 }
 
+// Request for DeclareItemLost.
+type DeclareItemLostRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// If set, must match the stored etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// What happened (e.g. "parcel lost in the post, tracking 123"; "patron never returned
+	// it, fee invoiced"), at most 4096 characters; kept in the audit trail.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclareItemLostRequest) Reset() {
+	*x = DeclareItemLostRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclareItemLostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclareItemLostRequest) ProtoMessage() {}
+
+func (x *DeclareItemLostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclareItemLostRequest.ProtoReflect.Descriptor instead.
+func (*DeclareItemLostRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeclareItemLostRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeclareItemLostRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeclareItemLostRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 // Request for CancelBorrowingRequest.
 type CancelBorrowingRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1970,7 +2078,7 @@ type CancelBorrowingRequestRequest struct {
 
 func (x *CancelBorrowingRequestRequest) Reset() {
 	*x = CancelBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2090,7 @@ func (x *CancelBorrowingRequestRequest) String() string {
 func (*CancelBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *CancelBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2103,7 @@ func (x *CancelBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CancelBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{16}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelBorrowingRequestRequest) GetName() string {
@@ -2041,7 +2149,7 @@ type RejectBorrowingRequestRequest struct {
 
 func (x *RejectBorrowingRequestRequest) Reset() {
 	*x = RejectBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2053,7 +2161,7 @@ func (x *RejectBorrowingRequestRequest) String() string {
 func (*RejectBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *RejectBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2066,7 +2174,7 @@ func (x *RejectBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*RejectBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{17}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RejectBorrowingRequestRequest) GetName() string {
@@ -2105,7 +2213,7 @@ type ExpireBorrowingRequestRequest struct {
 
 func (x *ExpireBorrowingRequestRequest) Reset() {
 	*x = ExpireBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2117,7 +2225,7 @@ func (x *ExpireBorrowingRequestRequest) String() string {
 func (*ExpireBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *ExpireBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2130,7 +2238,7 @@ func (x *ExpireBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*ExpireBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{18}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExpireBorrowingRequestRequest) GetName() string {
@@ -2169,7 +2277,7 @@ type ReactivateBorrowingRequestRequest struct {
 
 func (x *ReactivateBorrowingRequestRequest) Reset() {
 	*x = ReactivateBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2181,7 +2289,7 @@ func (x *ReactivateBorrowingRequestRequest) String() string {
 func (*ReactivateBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *ReactivateBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2194,7 +2302,7 @@ func (x *ReactivateBorrowingRequestRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ReactivateBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*ReactivateBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{19}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReactivateBorrowingRequestRequest) GetName() string {
@@ -2233,7 +2341,7 @@ type AddBorrowingRequestNoteRequest struct {
 
 func (x *AddBorrowingRequestNoteRequest) Reset() {
 	*x = AddBorrowingRequestNoteRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2353,7 @@ func (x *AddBorrowingRequestNoteRequest) String() string {
 func (*AddBorrowingRequestNoteRequest) ProtoMessage() {}
 
 func (x *AddBorrowingRequestNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2366,7 @@ func (x *AddBorrowingRequestNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBorrowingRequestNoteRequest.ProtoReflect.Descriptor instead.
 func (*AddBorrowingRequestNoteRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{20}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddBorrowingRequestNoteRequest) GetName() string {
@@ -2297,7 +2405,7 @@ type ResolveBorrowingRequestAttentionRequest struct {
 
 func (x *ResolveBorrowingRequestAttentionRequest) Reset() {
 	*x = ResolveBorrowingRequestAttentionRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2309,7 +2417,7 @@ func (x *ResolveBorrowingRequestAttentionRequest) String() string {
 func (*ResolveBorrowingRequestAttentionRequest) ProtoMessage() {}
 
 func (x *ResolveBorrowingRequestAttentionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2322,7 +2430,7 @@ func (x *ResolveBorrowingRequestAttentionRequest) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use ResolveBorrowingRequestAttentionRequest.ProtoReflect.Descriptor instead.
 func (*ResolveBorrowingRequestAttentionRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{21}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResolveBorrowingRequestAttentionRequest) GetName() string {
@@ -2361,7 +2469,7 @@ type AnonymizeBorrowingRequestRequest struct {
 
 func (x *AnonymizeBorrowingRequestRequest) Reset() {
 	*x = AnonymizeBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2373,7 +2481,7 @@ func (x *AnonymizeBorrowingRequestRequest) String() string {
 func (*AnonymizeBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *AnonymizeBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2386,7 +2494,7 @@ func (x *AnonymizeBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnonymizeBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*AnonymizeBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{22}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AnonymizeBorrowingRequestRequest) GetName() string {
@@ -2415,7 +2523,8 @@ type AnonymizeBorrowingRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only closed requests not changed for at least this many days (1 to 36500).
 	OlderThanDays int32 `protobuf:"varint,1,opt,name=older_than_days,json=olderThanDays,proto3" json:"older_than_days,omitempty"`
-	// Only requests of this owning library code.
+	// Only requests of this owning library code (walked in an index of its own candidates,
+	// so other libraries' requests never slow a call down).
 	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
 	// Only report what would be anonymized.
 	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
@@ -2425,7 +2534,7 @@ type AnonymizeBorrowingRequestsRequest struct {
 
 func (x *AnonymizeBorrowingRequestsRequest) Reset() {
 	*x = AnonymizeBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2546,7 @@ func (x *AnonymizeBorrowingRequestsRequest) String() string {
 func (*AnonymizeBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *AnonymizeBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2559,7 @@ func (x *AnonymizeBorrowingRequestsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use AnonymizeBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*AnonymizeBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{23}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AnonymizeBorrowingRequestsRequest) GetOlderThanDays() int32 {
@@ -2480,7 +2589,8 @@ type AnonymizeBorrowingRequestsResponse struct {
 	// The requests anonymized (or, with validate_only, that would be), at most 1000.
 	BorrowingRequests []string `protobuf:"bytes,1,rep,name=borrowing_requests,json=borrowingRequests,proto3" json:"borrowing_requests,omitempty"`
 	// Whether more requests qualify: call again (a validate_only call always reports the
-	// first 1000).
+	// first 1000). Every call that reports more has anonymized 1000, so calling until it
+	// is false always ends.
 	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2488,7 +2598,7 @@ type AnonymizeBorrowingRequestsResponse struct {
 
 func (x *AnonymizeBorrowingRequestsResponse) Reset() {
 	*x = AnonymizeBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2500,7 +2610,7 @@ func (x *AnonymizeBorrowingRequestsResponse) String() string {
 func (*AnonymizeBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *AnonymizeBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2513,7 +2623,7 @@ func (x *AnonymizeBorrowingRequestsResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use AnonymizeBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*AnonymizeBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{24}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AnonymizeBorrowingRequestsResponse) GetBorrowingRequests() []string {
@@ -2541,7 +2651,7 @@ type CountBorrowingRequestsRequest struct {
 
 func (x *CountBorrowingRequestsRequest) Reset() {
 	*x = CountBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +2663,7 @@ func (x *CountBorrowingRequestsRequest) String() string {
 func (*CountBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *CountBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2566,7 +2676,7 @@ func (x *CountBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*CountBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{25}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CountBorrowingRequestsRequest) GetOwner() string {
@@ -2589,7 +2699,7 @@ type StatusCount struct {
 
 func (x *StatusCount) Reset() {
 	*x = StatusCount{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2711,7 @@ func (x *StatusCount) String() string {
 func (*StatusCount) ProtoMessage() {}
 
 func (x *StatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +2724,7 @@ func (x *StatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusCount.ProtoReflect.Descriptor instead.
 func (*StatusCount) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{26}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatusCount) GetStatus() Status {
@@ -2648,7 +2758,7 @@ type CountBorrowingRequestsResponse struct {
 
 func (x *CountBorrowingRequestsResponse) Reset() {
 	*x = CountBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2660,7 +2770,7 @@ func (x *CountBorrowingRequestsResponse) String() string {
 func (*CountBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *CountBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2673,7 +2783,7 @@ func (x *CountBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*CountBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{27}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CountBorrowingRequestsResponse) GetTotal() int64 {
@@ -2715,7 +2825,7 @@ type ListAllowedActionsRequest struct {
 
 func (x *ListAllowedActionsRequest) Reset() {
 	*x = ListAllowedActionsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +2837,7 @@ func (x *ListAllowedActionsRequest) String() string {
 func (*ListAllowedActionsRequest) ProtoMessage() {}
 
 func (x *ListAllowedActionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +2850,7 @@ func (x *ListAllowedActionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllowedActionsRequest.ProtoReflect.Descriptor instead.
 func (*ListAllowedActionsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{28}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListAllowedActionsRequest) GetName() string {
@@ -2759,14 +2869,16 @@ type AllowedAction struct {
 	ToStatus Status `protobuf:"varint,2,opt,name=to_status,json=toStatus,proto3,enum=interloan.requests.v1.Status" json:"to_status,omitempty"`
 	// The custom method that performs it, e.g. `receive` for
 	// `POST /v1/{name}:receive`.
-	Method        string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	Method string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	// Whether the action needs a note (ACTION_ADD_NOTE, ACTION_DECLARE_LOST).
+	NoteRequired  bool `protobuf:"varint,4,opt,name=note_required,json=noteRequired,proto3" json:"note_required,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AllowedAction) Reset() {
 	*x = AllowedAction{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +2890,7 @@ func (x *AllowedAction) String() string {
 func (*AllowedAction) ProtoMessage() {}
 
 func (x *AllowedAction) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +2903,7 @@ func (x *AllowedAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllowedAction.ProtoReflect.Descriptor instead.
 func (*AllowedAction) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{29}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AllowedAction) GetAction() Action {
@@ -2815,6 +2927,13 @@ func (x *AllowedAction) GetMethod() string {
 	return ""
 }
 
+func (x *AllowedAction) GetNoteRequired() bool {
+	if x != nil {
+		return x.NoteRequired
+	}
+	return false
+}
+
 // Response of ListAllowedActions.
 type ListAllowedActionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2830,7 +2949,7 @@ type ListAllowedActionsResponse struct {
 
 func (x *ListAllowedActionsResponse) Reset() {
 	*x = ListAllowedActionsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +2961,7 @@ func (x *ListAllowedActionsResponse) String() string {
 func (*ListAllowedActionsResponse) ProtoMessage() {}
 
 func (x *ListAllowedActionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +2974,7 @@ func (x *ListAllowedActionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllowedActionsResponse.ProtoReflect.Descriptor instead.
 func (*ListAllowedActionsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{30}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListAllowedActionsResponse) GetStatus() Status {
@@ -2892,7 +3011,7 @@ type BatchActTarget struct {
 
 func (x *BatchActTarget) Reset() {
 	*x = BatchActTarget{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3023,7 @@ func (x *BatchActTarget) String() string {
 func (*BatchActTarget) ProtoMessage() {}
 
 func (x *BatchActTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3036,7 @@ func (x *BatchActTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchActTarget.ProtoReflect.Descriptor instead.
 func (*BatchActTarget) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{31}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BatchActTarget) GetName() string {
@@ -2962,7 +3081,7 @@ type BorrowingRequestFilter struct {
 
 func (x *BorrowingRequestFilter) Reset() {
 	*x = BorrowingRequestFilter{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3093,7 @@ func (x *BorrowingRequestFilter) String() string {
 func (*BorrowingRequestFilter) ProtoMessage() {}
 
 func (x *BorrowingRequestFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3106,7 @@ func (x *BorrowingRequestFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowingRequestFilter.ProtoReflect.Descriptor instead.
 func (*BorrowingRequestFilter) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{32}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BorrowingRequestFilter) GetStatus() Status {
@@ -3058,7 +3177,8 @@ type BatchActBorrowingRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The action. ACTION_SEND keeps each request's partner.
 	Action Action `protobuf:"varint,1,opt,name=action,proto3,enum=interloan.requests.v1.Action" json:"action,omitempty"`
-	// Note for each request's audit trail (required for ACTION_ADD_NOTE).
+	// Note for each request's audit trail (required for ACTION_ADD_NOTE and
+	// ACTION_DECLARE_LOST).
 	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
 	// The requests, at most 1000, each at most once.
 	Targets []*BatchActTarget `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
@@ -3080,7 +3200,7 @@ type BatchActBorrowingRequestsRequest struct {
 
 func (x *BatchActBorrowingRequestsRequest) Reset() {
 	*x = BatchActBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +3212,7 @@ func (x *BatchActBorrowingRequestsRequest) String() string {
 func (*BatchActBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *BatchActBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +3225,7 @@ func (x *BatchActBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchActBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*BatchActBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{33}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BatchActBorrowingRequestsRequest) GetAction() Action {
@@ -3157,79 +3277,6 @@ func (x *BatchActBorrowingRequestsRequest) GetValidateOnly() bool {
 	return false
 }
 
-// Why an action failed on one request: what the single-request method would answer.
-type ActionError struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The canonical gRPC code name, e.g. `FAILED_PRECONDITION`.
-	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	// The ErrorInfo reason, e.g. `ACTION_NOT_ALLOWED`.
-	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	// The message.
-	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
-	// The ErrorInfo metadata (e.g. `status` and `allowed_actions`).
-	Metadata      map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ActionError) Reset() {
-	*x = ActionError{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ActionError) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ActionError) ProtoMessage() {}
-
-func (x *ActionError) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ActionError.ProtoReflect.Descriptor instead.
-func (*ActionError) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{34}
-}
-
-func (x *ActionError) GetCode() string {
-	if x != nil {
-		return x.Code
-	}
-	return ""
-}
-
-func (x *ActionError) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
-func (x *ActionError) GetMessage() string {
-	if x != nil {
-		return x.Message
-	}
-	return ""
-}
-
-func (x *ActionError) GetMetadata() map[string]string {
-	if x != nil {
-		return x.Metadata
-	}
-	return nil
-}
-
 // The outcome of a batch action on one request.
 type BatchActResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3242,8 +3289,10 @@ type BatchActResult struct {
 	Status Status `protobuf:"varint,3,opt,name=status,proto3,enum=interloan.requests.v1.Status" json:"status,omitempty"`
 	// The new etag after a successful action (empty with validate_only and on failure).
 	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
-	// Why it failed.
-	Error         *ActionError `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// Why it failed: exactly the status the single-request method would have answered —
+	// the same code and message, an ErrorInfo (reason, domain `interloan.dev`, metadata
+	// such as `status` and `allowed_actions`) and, for invalid input, a BadRequest.
+	Error         *status.Status `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3306,7 +3355,7 @@ func (x *BatchActResult) GetEtag() string {
 	return ""
 }
 
-func (x *BatchActResult) GetError() *ActionError {
+func (x *BatchActResult) GetError() *status.Status {
 	if x != nil {
 		return x.Error
 	}
@@ -3491,10 +3540,13 @@ func (x *ListRequestEventsResponse) GetNextPageToken() string {
 // Request for WatchBorrowingRequests.
 type WatchBorrowingRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resume after this position (the `position` of a previous response; `0` replays the
-	// whole retained change log). Empty starts with changes made from now on. A position
-	// older than the change log's retention (7 days by default) answers FAILED_PRECONDITION
-	// with reason CHANGE_POSITION_EXPIRED: list the requests again, then watch from the
+	// Resume after this position (the `position` of a previous response), or `0` to replay
+	// every change the log still holds, from the oldest retained one. Empty starts with
+	// changes made from now on. Each answers FAILED_PRECONDITION when resuming there could
+	// miss changes: a position older than the change log's retention (7 days by default),
+	// CHANGE_POSITION_EXPIRED; one this ledger never reached, CHANGE_POSITION_AHEAD; one
+	// from another database, or from this one before it was restored from a backup,
+	// CHANGE_POSITION_OTHER_DATABASE. Then list the requests again and watch from the
 	// position of a new stream's first response.
 	StartAfter string `protobuf:"bytes,1,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
 	// Only changes of requests of this owning library code (before or after the change).
@@ -3559,8 +3611,11 @@ func (x *WatchBorrowingRequestsRequest) GetStatus() Status {
 // One change in the ledger, or a bookmark.
 type WatchBorrowingRequestsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The position of this change, for `start_after`. Positions increase by one per change
-	// ledger-wide; a filtered stream skips the positions of changes it does not match.
+	// The position of this change, for `start_after`: an opaque string naming this database
+	// (a random id it keeps for life), the change's number and a check of the change, so a
+	// position is never mistaken for one of another database or of a restored copy. Compare
+	// positions only for equality; the change's number is also the last segment of
+	// `event.name`, one per change ledger-wide.
 	Position string `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
 	// The request as it is when the change is sent (at least as new as the change); later
 	// changes to it follow as their own responses. Unset in a bookmark.
@@ -3966,7 +4021,7 @@ var File_interloan_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xa2\x02\n" +
+	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"\xa2\x02\n" +
 	"\x11ExternalReference\x129\n" +
 	"\x06system\x18\x01 \x01(\x0e2!.interloan.type.v1.ExternalSystemR\x06system\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x1f\n" +
@@ -3998,7 +4053,7 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\fpartner_code\x18\x01 \x01(\tR\vpartnerCode\x12\x18\n" +
 	"\apartner\x18\x02 \x01(\tR\apartner\x12\x16\n" +
 	"\x06active\x18\x03 \x01(\bR\x06active\x12\x1a\n" +
-	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xf8\a\n" +
+	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xae\t\n" +
 	"\x10BorrowingRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12]\n" +
 	"\x12external_reference\x18\x02 \x01(\v2(.interloan.requests.v1.ExternalReferenceB\x04\xe2A\x01\x03R\x11externalReference\x12;\n" +
@@ -4021,7 +4076,10 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x11 \x01(\tR\x04etag\x12Q\n" +
 	"\x12closed_from_status\x18\x12 \x01(\x0e2\x1d.interloan.requests.v1.StatusB\x04\xe2A\x01\x03R\x10closedFromStatus\x12G\n" +
-	"\x0eanonymize_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\ranonymizeTime\"\xdf\x03\n" +
+	"\x0eanonymize_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\ranonymizeTime\x12L\n" +
+	"\x0fexternal_status\x18\x14 \x01(\x0e2\x1d.interloan.requests.v1.StatusB\x04\xe2A\x01\x03R\x0eexternalStatus\x12/\n" +
+	"\x10external_partner\x18\x15 \x01(\tB\x04\xe2A\x01\x03R\x0fexternalPartner\x125\n" +
+	"\x13partner_unconfirmed\x18\x16 \x01(\bB\x04\xe2A\x01\x03R\x12partnerUnconfirmed\"\xdf\x03\n" +
 	"\fRequestEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
@@ -4090,7 +4148,11 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x1fCompleteBorrowingRequestRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\"\xa8\x01\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"`\n" +
+	"\x16DeclareItemLostRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x18\n" +
+	"\x04note\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x04note\"\xa8\x01\n" +
 	"\x1dCancelBorrowingRequestRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
@@ -4138,11 +4200,12 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x0fneeds_attention\x18\x03 \x01(\x03R\x0eneedsAttention\x12G\n" +
 	"\rstatus_counts\x18\x04 \x03(\v2\".interloan.requests.v1.StatusCountR\fstatusCounts\"5\n" +
 	"\x19ListAllowedActionsRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x9a\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xbf\x01\n" +
 	"\rAllowedAction\x125\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1d.interloan.requests.v1.ActionR\x06action\x12:\n" +
 	"\tto_status\x18\x02 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\btoStatus\x12\x16\n" +
-	"\x06method\x18\x03 \x01(\tR\x06method\"\xb6\x01\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12#\n" +
+	"\rnote_required\x18\x04 \x01(\bR\fnoteRequired\"\xb6\x01\n" +
 	"\x1aListAllowedActionsResponse\x125\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x06status\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12M\n" +
@@ -4168,21 +4231,13 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\x12#\n" +
-	"\rvalidate_only\x18\a \x01(\bR\fvalidateOnly\"\xde\x01\n" +
-	"\vActionError\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\x12L\n" +
-	"\bmetadata\x18\x04 \x03(\v20.interloan.requests.v1.ActionError.MetadataEntryR\bmetadata\x1a;\n" +
-	"\rMetadataEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc7\x01\n" +
+	"\rvalidate_only\x18\a \x01(\bR\fvalidateOnly\"\xbd\x01\n" +
 	"\x0eBatchActResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\bR\tsucceeded\x125\n" +
 	"\x06status\x18\x03 \x01(\x0e2\x1d.interloan.requests.v1.StatusR\x06status\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\x128\n" +
-	"\x05error\x18\x05 \x01(\v2\".interloan.requests.v1.ActionErrorR\x05error\"\x8c\x01\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12(\n" +
+	"\x05error\x18\x06 \x01(\v2\x12.google.rpc.StatusR\x05errorJ\x04\b\x05\x10\x06\"\x8c\x01\n" +
 	"!BatchActBorrowingRequestsResponse\x12?\n" +
 	"\aresults\x18\x01 \x03(\v2%.interloan.requests.v1.BatchActResultR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"t\n" +
@@ -4250,7 +4305,7 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x19STATUS_CANCELLED_BY_STAFF\x10\x0e\x12\x1e\n" +
 	"\x1aSTATUS_CANCELLED_BY_PATRON\x10\x0f\x12\x1f\n" +
 	"\x1bSTATUS_CANCELLED_BY_PARTNER\x10\x10\x12\x12\n" +
-	"\x0eSTATUS_EXPIRED\x10\x11*\xb7\x03\n" +
+	"\x0eSTATUS_EXPIRED\x10\x11*\xd0\x03\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ACTION_MARK_READY_TO_SEND\x10\x01\x12\x0f\n" +
@@ -4269,7 +4324,8 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x11ACTION_REACTIVATE\x10\r\x12\x13\n" +
 	"\x0fACTION_ADD_NOTE\x10\x0e\x12\x1c\n" +
 	"\x18ACTION_RESOLVE_ATTENTION\x10\x0f\x12\x14\n" +
-	"\x10ACTION_ANONYMIZE\x10\x10*I\n" +
+	"\x10ACTION_ANONYMIZE\x10\x10\x12\x17\n" +
+	"\x13ACTION_DECLARE_LOST\x10\x11*I\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFORMAT_PHYSICAL\x10\x01\x12\x12\n" +
@@ -4289,7 +4345,7 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x16INGEST_OUTCOME_CREATED\x10\x01\x12\x1a\n" +
 	"\x16INGEST_OUTCOME_UPDATED\x10\x02\x12\x1c\n" +
 	"\x18INGEST_OUTCOME_UNCHANGED\x10\x03\x12\x1b\n" +
-	"\x17INGEST_OUTCOME_REJECTED\x10\x042\x86\x1e\n" +
+	"\x17INGEST_OUTCOME_REJECTED\x10\x042\xa9\x1f\n" +
 	"\x0eRequestService\x12\x99\x01\n" +
 	"\x13GetBorrowingRequest\x121.interloan.requests.v1.GetBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=borrowingRequests/*}\x12\xa1\x01\n" +
 	"\x15ListBorrowingRequests\x123.interloan.requests.v1.ListBorrowingRequestsRequest\x1a4.interloan.requests.v1.ListBorrowingRequestsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/borrowingRequests\x12\xaa\x01\n" +
@@ -4301,7 +4357,8 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\fLoanToPatron\x12*.interloan.requests.v1.LoanToPatronRequest\x1a'.interloan.requests.v1.BorrowingRequest\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=borrowingRequests/*}:loanToPatron\x12\xa1\x01\n" +
 	"\x0eReturnByPatron\x12,.interloan.requests.v1.ReturnByPatronRequest\x1a'.interloan.requests.v1.BorrowingRequest\"8\x82\xd3\xe4\x93\x022:\x01*\"-/v1/{name=borrowingRequests/*}:returnByPatron\x12\xa4\x01\n" +
 	"\x0fReturnToPartner\x12-.interloan.requests.v1.ReturnToPartnerRequest\x1a'.interloan.requests.v1.BorrowingRequest\"9\x82\xd3\xe4\x93\x023:\x01*\"./v1/{name=borrowingRequests/*}:returnToPartner\x12\xaf\x01\n" +
-	"\x18CompleteBorrowingRequest\x126.interloan.requests.v1.CompleteBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=borrowingRequests/*}:complete\x12\xa9\x01\n" +
+	"\x18CompleteBorrowingRequest\x126.interloan.requests.v1.CompleteBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=borrowingRequests/*}:complete\x12\xa0\x01\n" +
+	"\x0fDeclareItemLost\x12-.interloan.requests.v1.DeclareItemLostRequest\x1a'.interloan.requests.v1.BorrowingRequest\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=borrowingRequests/*}:declareLost\x12\xa9\x01\n" +
 	"\x16CancelBorrowingRequest\x124.interloan.requests.v1.CancelBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=borrowingRequests/*}:cancel\x12\xa9\x01\n" +
 	"\x16RejectBorrowingRequest\x124.interloan.requests.v1.RejectBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=borrowingRequests/*}:reject\x12\xa9\x01\n" +
 	"\x16ExpireBorrowingRequest\x124.interloan.requests.v1.ExpireBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=borrowingRequests/*}:expire\x12\xb5\x01\n" +
@@ -4329,7 +4386,7 @@ func file_interloan_requests_v1_requests_proto_rawDescGZIP() []byte {
 }
 
 var file_interloan_requests_v1_requests_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_interloan_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_interloan_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_interloan_requests_v1_requests_proto_goTypes = []any{
 	(Status)(0),                                     // 0: interloan.requests.v1.Status
 	(Action)(0),                                     // 1: interloan.requests.v1.Action
@@ -4353,25 +4410,25 @@ var file_interloan_requests_v1_requests_proto_goTypes = []any{
 	(*ReturnByPatronRequest)(nil),                   // 19: interloan.requests.v1.ReturnByPatronRequest
 	(*ReturnToPartnerRequest)(nil),                  // 20: interloan.requests.v1.ReturnToPartnerRequest
 	(*CompleteBorrowingRequestRequest)(nil),         // 21: interloan.requests.v1.CompleteBorrowingRequestRequest
-	(*CancelBorrowingRequestRequest)(nil),           // 22: interloan.requests.v1.CancelBorrowingRequestRequest
-	(*RejectBorrowingRequestRequest)(nil),           // 23: interloan.requests.v1.RejectBorrowingRequestRequest
-	(*ExpireBorrowingRequestRequest)(nil),           // 24: interloan.requests.v1.ExpireBorrowingRequestRequest
-	(*ReactivateBorrowingRequestRequest)(nil),       // 25: interloan.requests.v1.ReactivateBorrowingRequestRequest
-	(*AddBorrowingRequestNoteRequest)(nil),          // 26: interloan.requests.v1.AddBorrowingRequestNoteRequest
-	(*ResolveBorrowingRequestAttentionRequest)(nil), // 27: interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
-	(*AnonymizeBorrowingRequestRequest)(nil),        // 28: interloan.requests.v1.AnonymizeBorrowingRequestRequest
-	(*AnonymizeBorrowingRequestsRequest)(nil),       // 29: interloan.requests.v1.AnonymizeBorrowingRequestsRequest
-	(*AnonymizeBorrowingRequestsResponse)(nil),      // 30: interloan.requests.v1.AnonymizeBorrowingRequestsResponse
-	(*CountBorrowingRequestsRequest)(nil),           // 31: interloan.requests.v1.CountBorrowingRequestsRequest
-	(*StatusCount)(nil),                             // 32: interloan.requests.v1.StatusCount
-	(*CountBorrowingRequestsResponse)(nil),          // 33: interloan.requests.v1.CountBorrowingRequestsResponse
-	(*ListAllowedActionsRequest)(nil),               // 34: interloan.requests.v1.ListAllowedActionsRequest
-	(*AllowedAction)(nil),                           // 35: interloan.requests.v1.AllowedAction
-	(*ListAllowedActionsResponse)(nil),              // 36: interloan.requests.v1.ListAllowedActionsResponse
-	(*BatchActTarget)(nil),                          // 37: interloan.requests.v1.BatchActTarget
-	(*BorrowingRequestFilter)(nil),                  // 38: interloan.requests.v1.BorrowingRequestFilter
-	(*BatchActBorrowingRequestsRequest)(nil),        // 39: interloan.requests.v1.BatchActBorrowingRequestsRequest
-	(*ActionError)(nil),                             // 40: interloan.requests.v1.ActionError
+	(*DeclareItemLostRequest)(nil),                  // 22: interloan.requests.v1.DeclareItemLostRequest
+	(*CancelBorrowingRequestRequest)(nil),           // 23: interloan.requests.v1.CancelBorrowingRequestRequest
+	(*RejectBorrowingRequestRequest)(nil),           // 24: interloan.requests.v1.RejectBorrowingRequestRequest
+	(*ExpireBorrowingRequestRequest)(nil),           // 25: interloan.requests.v1.ExpireBorrowingRequestRequest
+	(*ReactivateBorrowingRequestRequest)(nil),       // 26: interloan.requests.v1.ReactivateBorrowingRequestRequest
+	(*AddBorrowingRequestNoteRequest)(nil),          // 27: interloan.requests.v1.AddBorrowingRequestNoteRequest
+	(*ResolveBorrowingRequestAttentionRequest)(nil), // 28: interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
+	(*AnonymizeBorrowingRequestRequest)(nil),        // 29: interloan.requests.v1.AnonymizeBorrowingRequestRequest
+	(*AnonymizeBorrowingRequestsRequest)(nil),       // 30: interloan.requests.v1.AnonymizeBorrowingRequestsRequest
+	(*AnonymizeBorrowingRequestsResponse)(nil),      // 31: interloan.requests.v1.AnonymizeBorrowingRequestsResponse
+	(*CountBorrowingRequestsRequest)(nil),           // 32: interloan.requests.v1.CountBorrowingRequestsRequest
+	(*StatusCount)(nil),                             // 33: interloan.requests.v1.StatusCount
+	(*CountBorrowingRequestsResponse)(nil),          // 34: interloan.requests.v1.CountBorrowingRequestsResponse
+	(*ListAllowedActionsRequest)(nil),               // 35: interloan.requests.v1.ListAllowedActionsRequest
+	(*AllowedAction)(nil),                           // 36: interloan.requests.v1.AllowedAction
+	(*ListAllowedActionsResponse)(nil),              // 37: interloan.requests.v1.ListAllowedActionsResponse
+	(*BatchActTarget)(nil),                          // 38: interloan.requests.v1.BatchActTarget
+	(*BorrowingRequestFilter)(nil),                  // 39: interloan.requests.v1.BorrowingRequestFilter
+	(*BatchActBorrowingRequestsRequest)(nil),        // 40: interloan.requests.v1.BatchActBorrowingRequestsRequest
 	(*BatchActResult)(nil),                          // 41: interloan.requests.v1.BatchActResult
 	(*BatchActBorrowingRequestsResponse)(nil),       // 42: interloan.requests.v1.BatchActBorrowingRequestsResponse
 	(*ListRequestEventsRequest)(nil),                // 43: interloan.requests.v1.ListRequestEventsRequest
@@ -4382,13 +4439,13 @@ var file_interloan_requests_v1_requests_proto_goTypes = []any{
 	(*IngestBorrowingRequestsRequest)(nil),          // 48: interloan.requests.v1.IngestBorrowingRequestsRequest
 	(*IngestResult)(nil),                            // 49: interloan.requests.v1.IngestResult
 	(*IngestBorrowingRequestsResponse)(nil),         // 50: interloan.requests.v1.IngestBorrowingRequestsResponse
-	nil,                                             // 51: interloan.requests.v1.ActionError.MetadataEntry
-	(v1.ExternalSystem)(0),                          // 52: interloan.type.v1.ExternalSystem
-	(*timestamppb.Timestamp)(nil),                   // 53: google.protobuf.Timestamp
+	(v1.ExternalSystem)(0),                          // 51: interloan.type.v1.ExternalSystem
+	(*timestamppb.Timestamp)(nil),                   // 52: google.protobuf.Timestamp
+	(*status.Status)(nil),                           // 53: google.rpc.Status
 }
 var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
-	52, // 0: interloan.requests.v1.ExternalReference.system:type_name -> interloan.type.v1.ExternalSystem
-	53, // 1: interloan.requests.v1.ExternalReference.last_modified_time:type_name -> google.protobuf.Timestamp
+	51, // 0: interloan.requests.v1.ExternalReference.system:type_name -> interloan.type.v1.ExternalSystem
+	52, // 1: interloan.requests.v1.ExternalReference.last_modified_time:type_name -> google.protobuf.Timestamp
 	6,  // 2: interloan.requests.v1.BorrowingRequest.external_reference:type_name -> interloan.requests.v1.ExternalReference
 	0,  // 3: interloan.requests.v1.BorrowingRequest.status:type_name -> interloan.requests.v1.Status
 	9,  // 4: interloan.requests.v1.BorrowingRequest.rota:type_name -> interloan.requests.v1.RotaEntry
@@ -4396,37 +4453,37 @@ var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
 	2,  // 6: interloan.requests.v1.BorrowingRequest.format:type_name -> interloan.requests.v1.Format
 	3,  // 7: interloan.requests.v1.BorrowingRequest.media:type_name -> interloan.requests.v1.Media
 	8,  // 8: interloan.requests.v1.BorrowingRequest.requester:type_name -> interloan.requests.v1.Requester
-	53, // 9: interloan.requests.v1.BorrowingRequest.create_time:type_name -> google.protobuf.Timestamp
-	53, // 10: interloan.requests.v1.BorrowingRequest.update_time:type_name -> google.protobuf.Timestamp
+	52, // 9: interloan.requests.v1.BorrowingRequest.create_time:type_name -> google.protobuf.Timestamp
+	52, // 10: interloan.requests.v1.BorrowingRequest.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 11: interloan.requests.v1.BorrowingRequest.closed_from_status:type_name -> interloan.requests.v1.Status
-	53, // 12: interloan.requests.v1.BorrowingRequest.anonymize_time:type_name -> google.protobuf.Timestamp
-	0,  // 13: interloan.requests.v1.RequestEvent.from_status:type_name -> interloan.requests.v1.Status
-	0,  // 14: interloan.requests.v1.RequestEvent.to_status:type_name -> interloan.requests.v1.Status
-	53, // 15: interloan.requests.v1.RequestEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 16: interloan.requests.v1.RequestEvent.external_status:type_name -> interloan.requests.v1.Status
-	0,  // 17: interloan.requests.v1.ListBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
-	53, // 18: interloan.requests.v1.ListBorrowingRequestsRequest.created_after:type_name -> google.protobuf.Timestamp
-	53, // 19: interloan.requests.v1.ListBorrowingRequestsRequest.created_before:type_name -> google.protobuf.Timestamp
-	53, // 20: interloan.requests.v1.ListBorrowingRequestsRequest.updated_after:type_name -> google.protobuf.Timestamp
-	53, // 21: interloan.requests.v1.ListBorrowingRequestsRequest.updated_before:type_name -> google.protobuf.Timestamp
-	10, // 22: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
-	2,  // 23: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
-	4,  // 24: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
-	0,  // 25: interloan.requests.v1.StatusCount.status:type_name -> interloan.requests.v1.Status
-	32, // 26: interloan.requests.v1.CountBorrowingRequestsResponse.status_counts:type_name -> interloan.requests.v1.StatusCount
-	1,  // 27: interloan.requests.v1.AllowedAction.action:type_name -> interloan.requests.v1.Action
-	0,  // 28: interloan.requests.v1.AllowedAction.to_status:type_name -> interloan.requests.v1.Status
-	0,  // 29: interloan.requests.v1.ListAllowedActionsResponse.status:type_name -> interloan.requests.v1.Status
-	35, // 30: interloan.requests.v1.ListAllowedActionsResponse.allowed_actions:type_name -> interloan.requests.v1.AllowedAction
-	0,  // 31: interloan.requests.v1.BorrowingRequestFilter.status:type_name -> interloan.requests.v1.Status
-	53, // 32: interloan.requests.v1.BorrowingRequestFilter.updated_after:type_name -> google.protobuf.Timestamp
-	53, // 33: interloan.requests.v1.BorrowingRequestFilter.updated_before:type_name -> google.protobuf.Timestamp
-	1,  // 34: interloan.requests.v1.BatchActBorrowingRequestsRequest.action:type_name -> interloan.requests.v1.Action
-	37, // 35: interloan.requests.v1.BatchActBorrowingRequestsRequest.targets:type_name -> interloan.requests.v1.BatchActTarget
-	38, // 36: interloan.requests.v1.BatchActBorrowingRequestsRequest.filter:type_name -> interloan.requests.v1.BorrowingRequestFilter
-	51, // 37: interloan.requests.v1.ActionError.metadata:type_name -> interloan.requests.v1.ActionError.MetadataEntry
+	52, // 12: interloan.requests.v1.BorrowingRequest.anonymize_time:type_name -> google.protobuf.Timestamp
+	0,  // 13: interloan.requests.v1.BorrowingRequest.external_status:type_name -> interloan.requests.v1.Status
+	0,  // 14: interloan.requests.v1.RequestEvent.from_status:type_name -> interloan.requests.v1.Status
+	0,  // 15: interloan.requests.v1.RequestEvent.to_status:type_name -> interloan.requests.v1.Status
+	52, // 16: interloan.requests.v1.RequestEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 17: interloan.requests.v1.RequestEvent.external_status:type_name -> interloan.requests.v1.Status
+	0,  // 18: interloan.requests.v1.ListBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
+	52, // 19: interloan.requests.v1.ListBorrowingRequestsRequest.created_after:type_name -> google.protobuf.Timestamp
+	52, // 20: interloan.requests.v1.ListBorrowingRequestsRequest.created_before:type_name -> google.protobuf.Timestamp
+	52, // 21: interloan.requests.v1.ListBorrowingRequestsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	52, // 22: interloan.requests.v1.ListBorrowingRequestsRequest.updated_before:type_name -> google.protobuf.Timestamp
+	10, // 23: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
+	2,  // 24: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
+	4,  // 25: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
+	0,  // 26: interloan.requests.v1.StatusCount.status:type_name -> interloan.requests.v1.Status
+	33, // 27: interloan.requests.v1.CountBorrowingRequestsResponse.status_counts:type_name -> interloan.requests.v1.StatusCount
+	1,  // 28: interloan.requests.v1.AllowedAction.action:type_name -> interloan.requests.v1.Action
+	0,  // 29: interloan.requests.v1.AllowedAction.to_status:type_name -> interloan.requests.v1.Status
+	0,  // 30: interloan.requests.v1.ListAllowedActionsResponse.status:type_name -> interloan.requests.v1.Status
+	36, // 31: interloan.requests.v1.ListAllowedActionsResponse.allowed_actions:type_name -> interloan.requests.v1.AllowedAction
+	0,  // 32: interloan.requests.v1.BorrowingRequestFilter.status:type_name -> interloan.requests.v1.Status
+	52, // 33: interloan.requests.v1.BorrowingRequestFilter.updated_after:type_name -> google.protobuf.Timestamp
+	52, // 34: interloan.requests.v1.BorrowingRequestFilter.updated_before:type_name -> google.protobuf.Timestamp
+	1,  // 35: interloan.requests.v1.BatchActBorrowingRequestsRequest.action:type_name -> interloan.requests.v1.Action
+	38, // 36: interloan.requests.v1.BatchActBorrowingRequestsRequest.targets:type_name -> interloan.requests.v1.BatchActTarget
+	39, // 37: interloan.requests.v1.BatchActBorrowingRequestsRequest.filter:type_name -> interloan.requests.v1.BorrowingRequestFilter
 	0,  // 38: interloan.requests.v1.BatchActResult.status:type_name -> interloan.requests.v1.Status
-	40, // 39: interloan.requests.v1.BatchActResult.error:type_name -> interloan.requests.v1.ActionError
+	53, // 39: interloan.requests.v1.BatchActResult.error:type_name -> google.rpc.Status
 	41, // 40: interloan.requests.v1.BatchActBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.BatchActResult
 	11, // 41: interloan.requests.v1.ListRequestEventsResponse.request_events:type_name -> interloan.requests.v1.RequestEvent
 	0,  // 42: interloan.requests.v1.WatchBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
@@ -4444,8 +4501,8 @@ var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
 	49, // 54: interloan.requests.v1.IngestBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.IngestResult
 	12, // 55: interloan.requests.v1.RequestService.GetBorrowingRequest:input_type -> interloan.requests.v1.GetBorrowingRequestRequest
 	13, // 56: interloan.requests.v1.RequestService.ListBorrowingRequests:input_type -> interloan.requests.v1.ListBorrowingRequestsRequest
-	31, // 57: interloan.requests.v1.RequestService.CountBorrowingRequests:input_type -> interloan.requests.v1.CountBorrowingRequestsRequest
-	34, // 58: interloan.requests.v1.RequestService.ListAllowedActions:input_type -> interloan.requests.v1.ListAllowedActionsRequest
+	32, // 57: interloan.requests.v1.RequestService.CountBorrowingRequests:input_type -> interloan.requests.v1.CountBorrowingRequestsRequest
+	35, // 58: interloan.requests.v1.RequestService.ListAllowedActions:input_type -> interloan.requests.v1.ListAllowedActionsRequest
 	15, // 59: interloan.requests.v1.RequestService.MarkReadyToSend:input_type -> interloan.requests.v1.MarkReadyToSendRequest
 	16, // 60: interloan.requests.v1.RequestService.SendBorrowingRequest:input_type -> interloan.requests.v1.SendBorrowingRequestRequest
 	17, // 61: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:input_type -> interloan.requests.v1.ReceiveBorrowingRequestRequest
@@ -4453,43 +4510,45 @@ var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
 	19, // 63: interloan.requests.v1.RequestService.ReturnByPatron:input_type -> interloan.requests.v1.ReturnByPatronRequest
 	20, // 64: interloan.requests.v1.RequestService.ReturnToPartner:input_type -> interloan.requests.v1.ReturnToPartnerRequest
 	21, // 65: interloan.requests.v1.RequestService.CompleteBorrowingRequest:input_type -> interloan.requests.v1.CompleteBorrowingRequestRequest
-	22, // 66: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
-	23, // 67: interloan.requests.v1.RequestService.RejectBorrowingRequest:input_type -> interloan.requests.v1.RejectBorrowingRequestRequest
-	24, // 68: interloan.requests.v1.RequestService.ExpireBorrowingRequest:input_type -> interloan.requests.v1.ExpireBorrowingRequestRequest
-	25, // 69: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:input_type -> interloan.requests.v1.ReactivateBorrowingRequestRequest
-	26, // 70: interloan.requests.v1.RequestService.AddBorrowingRequestNote:input_type -> interloan.requests.v1.AddBorrowingRequestNoteRequest
-	27, // 71: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:input_type -> interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
-	28, // 72: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
-	29, // 73: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestsRequest
-	39, // 74: interloan.requests.v1.RequestService.BatchActBorrowingRequests:input_type -> interloan.requests.v1.BatchActBorrowingRequestsRequest
-	43, // 75: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
-	45, // 76: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
-	48, // 77: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
-	10, // 78: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	14, // 79: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
-	33, // 80: interloan.requests.v1.RequestService.CountBorrowingRequests:output_type -> interloan.requests.v1.CountBorrowingRequestsResponse
-	36, // 81: interloan.requests.v1.RequestService.ListAllowedActions:output_type -> interloan.requests.v1.ListAllowedActionsResponse
-	10, // 82: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 83: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 84: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 85: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 86: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 87: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 88: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 89: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 90: interloan.requests.v1.RequestService.RejectBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 91: interloan.requests.v1.RequestService.ExpireBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 92: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 93: interloan.requests.v1.RequestService.AddBorrowingRequestNote:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 94: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 95: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	30, // 96: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:output_type -> interloan.requests.v1.AnonymizeBorrowingRequestsResponse
-	42, // 97: interloan.requests.v1.RequestService.BatchActBorrowingRequests:output_type -> interloan.requests.v1.BatchActBorrowingRequestsResponse
-	44, // 98: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
-	46, // 99: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
-	50, // 100: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
-	78, // [78:101] is the sub-list for method output_type
-	55, // [55:78] is the sub-list for method input_type
+	22, // 66: interloan.requests.v1.RequestService.DeclareItemLost:input_type -> interloan.requests.v1.DeclareItemLostRequest
+	23, // 67: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
+	24, // 68: interloan.requests.v1.RequestService.RejectBorrowingRequest:input_type -> interloan.requests.v1.RejectBorrowingRequestRequest
+	25, // 69: interloan.requests.v1.RequestService.ExpireBorrowingRequest:input_type -> interloan.requests.v1.ExpireBorrowingRequestRequest
+	26, // 70: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:input_type -> interloan.requests.v1.ReactivateBorrowingRequestRequest
+	27, // 71: interloan.requests.v1.RequestService.AddBorrowingRequestNote:input_type -> interloan.requests.v1.AddBorrowingRequestNoteRequest
+	28, // 72: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:input_type -> interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
+	29, // 73: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
+	30, // 74: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestsRequest
+	40, // 75: interloan.requests.v1.RequestService.BatchActBorrowingRequests:input_type -> interloan.requests.v1.BatchActBorrowingRequestsRequest
+	43, // 76: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
+	45, // 77: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
+	48, // 78: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
+	10, // 79: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	14, // 80: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
+	34, // 81: interloan.requests.v1.RequestService.CountBorrowingRequests:output_type -> interloan.requests.v1.CountBorrowingRequestsResponse
+	37, // 82: interloan.requests.v1.RequestService.ListAllowedActions:output_type -> interloan.requests.v1.ListAllowedActionsResponse
+	10, // 83: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 84: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 85: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 86: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 87: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 88: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 89: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 90: interloan.requests.v1.RequestService.DeclareItemLost:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 91: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 92: interloan.requests.v1.RequestService.RejectBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 93: interloan.requests.v1.RequestService.ExpireBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 94: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 95: interloan.requests.v1.RequestService.AddBorrowingRequestNote:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 96: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:output_type -> interloan.requests.v1.BorrowingRequest
+	10, // 97: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	31, // 98: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:output_type -> interloan.requests.v1.AnonymizeBorrowingRequestsResponse
+	42, // 99: interloan.requests.v1.RequestService.BatchActBorrowingRequests:output_type -> interloan.requests.v1.BatchActBorrowingRequestsResponse
+	44, // 100: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
+	46, // 101: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
+	50, // 102: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
+	79, // [79:103] is the sub-list for method output_type
+	55, // [55:79] is the sub-list for method input_type
 	55, // [55:55] is the sub-list for extension type_name
 	55, // [55:55] is the sub-list for extension extendee
 	0,  // [0:55] is the sub-list for field type_name
@@ -4506,7 +4565,7 @@ func file_interloan_requests_v1_requests_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_requests_v1_requests_proto_rawDesc), len(file_interloan_requests_v1_requests_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   46,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

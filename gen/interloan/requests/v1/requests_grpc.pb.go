@@ -30,6 +30,7 @@ const (
 	RequestService_ReturnByPatron_FullMethodName                   = "/interloan.requests.v1.RequestService/ReturnByPatron"
 	RequestService_ReturnToPartner_FullMethodName                  = "/interloan.requests.v1.RequestService/ReturnToPartner"
 	RequestService_CompleteBorrowingRequest_FullMethodName         = "/interloan.requests.v1.RequestService/CompleteBorrowingRequest"
+	RequestService_DeclareItemLost_FullMethodName                  = "/interloan.requests.v1.RequestService/DeclareItemLost"
 	RequestService_CancelBorrowingRequest_FullMethodName           = "/interloan.requests.v1.RequestService/CancelBorrowingRequest"
 	RequestService_RejectBorrowingRequest_FullMethodName           = "/interloan.requests.v1.RequestService/RejectBorrowingRequest"
 	RequestService_ExpireBorrowingRequest_FullMethodName           = "/interloan.requests.v1.RequestService/ExpireBorrowingRequest"
@@ -80,8 +81,14 @@ type RequestServiceClient interface {
 	ReturnByPatron(ctx context.Context, in *ReturnByPatronRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
 	// Records shipping the item back to the partner (→ RETURNED_TO_PARTNER).
 	ReturnToPartner(ctx context.Context, in *ReturnToPartnerRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
-	// Closes the request (→ COMPLETED).
+	// Closes the request (→ COMPLETED): after the return to the partner, a received copy
+	// (media COPY), or a digital shipment.
 	CompleteBorrowingRequest(ctx context.Context, in *CompleteBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
+	// Declares the item lost and closes the request (→ COMPLETED): lost in transit
+	// (SHIPPED_PHYSICALLY), here (RECEIVED_PHYSICALLY, RETURNED_BY_PATRON) or by the patron
+	// (LOANED_TO_PATRON). The note, saying what happened, is required; reactivating returns
+	// the request to the status it was declared lost in (the item turned up).
+	DeclareItemLost(ctx context.Context, in *DeclareItemLostRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
 	// Cancels the request (→ CANCELLED_BY_STAFF or CANCELLED_BY_PATRON).
 	CancelBorrowingRequest(ctx context.Context, in *CancelBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
 	// Records that the partner said no (→ REJECTED_BY_PARTNER).
@@ -224,6 +231,16 @@ func (c *requestServiceClient) CompleteBorrowingRequest(ctx context.Context, in 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BorrowingRequest)
 	err := c.cc.Invoke(ctx, RequestService_CompleteBorrowingRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) DeclareItemLost(ctx context.Context, in *DeclareItemLostRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BorrowingRequest)
+	err := c.cc.Invoke(ctx, RequestService_DeclareItemLost_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -386,8 +403,14 @@ type RequestServiceServer interface {
 	ReturnByPatron(context.Context, *ReturnByPatronRequest) (*BorrowingRequest, error)
 	// Records shipping the item back to the partner (→ RETURNED_TO_PARTNER).
 	ReturnToPartner(context.Context, *ReturnToPartnerRequest) (*BorrowingRequest, error)
-	// Closes the request (→ COMPLETED).
+	// Closes the request (→ COMPLETED): after the return to the partner, a received copy
+	// (media COPY), or a digital shipment.
 	CompleteBorrowingRequest(context.Context, *CompleteBorrowingRequestRequest) (*BorrowingRequest, error)
+	// Declares the item lost and closes the request (→ COMPLETED): lost in transit
+	// (SHIPPED_PHYSICALLY), here (RECEIVED_PHYSICALLY, RETURNED_BY_PATRON) or by the patron
+	// (LOANED_TO_PATRON). The note, saying what happened, is required; reactivating returns
+	// the request to the status it was declared lost in (the item turned up).
+	DeclareItemLost(context.Context, *DeclareItemLostRequest) (*BorrowingRequest, error)
 	// Cancels the request (→ CANCELLED_BY_STAFF or CANCELLED_BY_PATRON).
 	CancelBorrowingRequest(context.Context, *CancelBorrowingRequestRequest) (*BorrowingRequest, error)
 	// Records that the partner said no (→ REJECTED_BY_PARTNER).
@@ -458,6 +481,9 @@ func (UnimplementedRequestServiceServer) ReturnToPartner(context.Context, *Retur
 }
 func (UnimplementedRequestServiceServer) CompleteBorrowingRequest(context.Context, *CompleteBorrowingRequestRequest) (*BorrowingRequest, error) {
 	return nil, status.Error(codes.Unimplemented, "method CompleteBorrowingRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) DeclareItemLost(context.Context, *DeclareItemLostRequest) (*BorrowingRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeclareItemLost not implemented")
 }
 func (UnimplementedRequestServiceServer) CancelBorrowingRequest(context.Context, *CancelBorrowingRequestRequest) (*BorrowingRequest, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelBorrowingRequest not implemented")
@@ -711,6 +737,24 @@ func _RequestService_CompleteBorrowingRequest_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RequestService_DeclareItemLost_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclareItemLostRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).DeclareItemLost(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_DeclareItemLost_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).DeclareItemLost(ctx, req.(*DeclareItemLostRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RequestService_CancelBorrowingRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CancelBorrowingRequestRequest)
 	if err := dec(in); err != nil {
@@ -952,6 +996,10 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompleteBorrowingRequest",
 			Handler:    _RequestService_CompleteBorrowingRequest_Handler,
+		},
+		{
+			MethodName: "DeclareItemLost",
+			Handler:    _RequestService_DeclareItemLost_Handler,
 		},
 		{
 			MethodName: "CancelBorrowingRequest",

@@ -3,13 +3,17 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/status"
+
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/paging"
+	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 	"github.com/interloan/interloan/services/requests/internal/store"
@@ -17,17 +21,15 @@ import (
 
 // Limits of the action methods.
 const (
-	maxNote          = 4096  // characters of a note, like the ledger's other free text
-	maxBatchTargets  = 1000  // named requests per batch action
-	maxAnonymize     = 1000  // requests one bulk anonymization call changes
-	anonymizeScan    = 20000 // candidates it examines (other owners' are skipped)
+	maxNote          = 4096 // characters of a note, like the ledger's other free text
+	maxBatchTargets  = 1000 // named requests per batch action
+	maxAnonymize     = 1000 // requests one bulk anonymization call changes
 	maxOlderThanDays = 36500
 )
 
 // action is one lifecycle action call: the fields every action request has.
 type action struct {
 	name, etag, note string
-	noteRequired     bool
 	cmd              store.Command
 	check            func(v *apierr.Violations) // extra fields of the method
 }
@@ -38,7 +40,9 @@ type action struct {
 func (s *Service) act(ctx context.Context, a action) (*requestsv1.BorrowingRequest, error) {
 	var v apierr.Violations
 	id := nameID(&v, "name", a.name)
-	checkNote(&v, "note", a.note, a.noteRequired)
+	// The note requirement is the action's (a receive picks its action later, and
+	// neither receive needs a note).
+	checkNote(&v, "note", a.note, lifecycle.NoteRequired(a.cmd.Action))
 	if a.check != nil {
 		a.check(&v)
 	}
@@ -116,6 +120,12 @@ func (s *Service) CompleteBorrowingRequest(ctx context.Context, req *requestsv1.
 	return s.act(ctx, action{name: req.GetName(), etag: req.GetEtag(), note: req.GetNote(), cmd: cmd(lifecycle.Complete)})
 }
 
+// DeclareItemLost: SHIPPED_PHYSICALLY, RECEIVED_PHYSICALLY, LOANED_TO_PATRON or
+// RETURNED_BY_PATRON → COMPLETED, with a note saying what happened.
+func (s *Service) DeclareItemLost(ctx context.Context, req *requestsv1.DeclareItemLostRequest) (*requestsv1.BorrowingRequest, error) {
+	return s.act(ctx, action{name: req.GetName(), etag: req.GetEtag(), note: req.GetNote(), cmd: cmd(lifecycle.DeclareLost)})
+}
+
 // CancelBorrowingRequest: → CANCELLED_BY_STAFF (the default) or CANCELLED_BY_PATRON.
 func (s *Service) CancelBorrowingRequest(ctx context.Context, req *requestsv1.CancelBorrowingRequestRequest) (*requestsv1.BorrowingRequest, error) {
 	c := cmd(lifecycle.CancelByStaff)
@@ -143,7 +153,7 @@ func (s *Service) ReactivateBorrowingRequest(ctx context.Context, req *requestsv
 
 // AddBorrowingRequestNote adds a note to the audit trail.
 func (s *Service) AddBorrowingRequestNote(ctx context.Context, req *requestsv1.AddBorrowingRequestNoteRequest) (*requestsv1.BorrowingRequest, error) {
-	return s.act(ctx, action{name: req.GetName(), etag: req.GetEtag(), note: req.GetNote(), noteRequired: true, cmd: cmd(lifecycle.AddNote)})
+	return s.act(ctx, action{name: req.GetName(), etag: req.GetEtag(), note: req.GetNote(), cmd: cmd(lifecycle.AddNote)})
 }
 
 // ResolveBorrowingRequestAttention clears needs_attention.
@@ -172,7 +182,8 @@ func (s *Service) ListAllowedActions(_ context.Context, req *requestsv1.ListAllo
 		if err != nil {
 			return nil, err // AllowedFor and Check disagree: a bug, reported as INTERNAL
 		}
-		out.AllowedActions = append(out.AllowedActions, &requestsv1.AllowedAction{Action: a, ToStatus: to, Method: lifecycle.Method(a)})
+		out.AllowedActions = append(out.AllowedActions, &requestsv1.AllowedAction{
+			Action: a, ToStatus: to, Method: lifecycle.Method(a), NoteRequired: lifecycle.NoteRequired(a)})
 	}
 	return out, nil
 }
@@ -191,7 +202,7 @@ func (s *Service) AnonymizeBorrowingRequests(ctx context.Context, req *requestsv
 	}
 	now := s.now()
 	cutoff := now.Add(-time.Duration(req.GetOlderThanDays()) * 24 * time.Hour)
-	names, more, err := s.store.AnonymizeOld(cutoff, req.GetOwner(), maxAnonymize, anonymizeScan, caller(ctx), now, req.GetValidateOnly())
+	names, more, err := s.store.AnonymizeOld(cutoff, req.GetOwner(), maxAnonymize, caller(ctx), now, req.GetValidateOnly())
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +214,7 @@ func (s *Service) AnonymizeBorrowingRequests(ctx context.Context, req *requestsv
 func (s *Service) BatchActBorrowingRequests(ctx context.Context, req *requestsv1.BatchActBorrowingRequestsRequest) (*requestsv1.BatchActBorrowingRequestsResponse, error) {
 	var v apierr.Violations
 	validate.Enum(&v, "action", req.GetAction(), true)
-	checkNote(&v, "note", req.GetNote(), req.GetAction() == lifecycle.AddNote)
+	checkNote(&v, "note", req.GetNote(), lifecycle.NoteRequired(req.GetAction()))
 	targets, filter := req.GetTargets(), req.GetFilter()
 	switch {
 	case len(targets) > 0 && filter != nil:
@@ -259,7 +270,7 @@ func (s *Service) BatchActBorrowingRequests(ctx context.Context, req *requestsv1
 		return nil, storeError(err, "")
 	}
 	for _, r := range results {
-		out.Results = append(out.Results, batchResult(r))
+		out.Results = append(out.Results, batchResult(ctx, r))
 	}
 	return out, nil
 }
@@ -270,23 +281,18 @@ func isEmpty(f store.Filter) bool {
 		!f.OpenOnly && !f.NeedsAttention && len(f.Words) == 0 && f.UpdatedAfter.IsZero() && f.UpdatedBefore.IsZero()
 }
 
-// batchResult is one request's outcome; its error is what the single-request method
-// would have answered.
-func batchResult(r store.ActResult) *requestsv1.BatchActResult {
+// batchResult is one request's outcome; its error is the google.rpc.Status the
+// single-request method would have answered, made by the same mapping the rpc edge
+// applies (code, message, ErrorInfo and, for invalid input, BadRequest).
+func batchResult(ctx context.Context, r store.ActResult) *requestsv1.BatchActResult {
 	name := store.Name(r.ID)
 	out := &requestsv1.BatchActResult{Name: name, Status: r.Request.GetStatus()}
 	if r.Err == nil {
 		out.Succeeded, out.Etag = true, r.Request.GetEtag()
 		return out
 	}
-	e, ok := apierr.As(storeError(r.Err, name))
-	if !ok { // itemError admits only errors storeError maps; kept so nothing is lost
-		e = &apierr.Error{Kind: apierr.KindInternal, Reason: "INTERNAL", Message: "internal error"}
-	}
-	code, ok := codeNames[e.Kind]
-	if !ok {
-		code = "INTERNAL"
-	}
-	out.Error = &requestsv1.ActionError{Code: code, Reason: e.Reason, Message: e.Error(), Metadata: e.Metadata}
+	// store.ActBatch admits only per-request domain errors here (anything else fails the
+	// whole call), so the mapping never meets an internal error it would log.
+	out.Error = status.Convert(rpc.ToStatus(ctx, slog.Default(), storeError(r.Err, name))).Proto()
 	return out
 }

@@ -158,6 +158,12 @@ func TestEveryActionOverGRPC(t *testing.T) {
 		{stSent, "send", func(n string) (*requestsv1.BorrowingRequest, error) { // again, keeping the partner
 			return f.requests.SendBorrowingRequest(ctx, &requestsv1.SendBorrowingRequestRequest{Name: n, Note: "note: send"})
 		}, stSent},
+		{stShipped, "declare_lost", func(n string) (*requestsv1.BorrowingRequest, error) { // lost in the post
+			return f.requests.DeclareItemLost(ctx, &requestsv1.DeclareItemLostRequest{Name: n, Note: "note: declare_lost"})
+		}, stCompleted},
+		{stLoaned, "declare_lost", func(n string) (*requestsv1.BorrowingRequest, error) { // never returned
+			return f.requests.DeclareItemLost(ctx, &requestsv1.DeclareItemLostRequest{Name: n, Note: "note: declare_lost"})
+		}, stCompleted},
 	} {
 		name := f.seedOne(t, fmt.Sprint(tc.action, tc.from), tc.from)
 		r, err := tc.call(name)
@@ -202,6 +208,14 @@ func TestActionRefusals(t *testing.T) {
 	noPartner := f.seedOne(t, "2", stReady, func(it *requestsv1.IngestItem) { it.Partner = "" })
 	_, err = f.requests.SendBorrowingRequest(ctx, &requestsv1.SendBorrowingRequestRequest{Name: noPartner})
 	servertest.RequireError(t, err, codes.FailedPrecondition, "PARTNER_REQUIRED")
+	// A received loan is not completed without going back; the refusal says why.
+	received := f.seedOne(t, "3", stRecPhys, func(it *requestsv1.IngestItem) { it.Media = requestsv1.Media_MEDIA_LOAN })
+	_, err = f.requests.CompleteBorrowingRequest(ctx, &requestsv1.CompleteBorrowingRequestRequest{Name: received})
+	servertest.RequireError(t, err, codes.FailedPrecondition, "ACTION_NOT_ALLOWED")
+	if md := errorInfo(t, err).Metadata; md["allowed_actions"] != "ACTION_LOAN_TO_PATRON,ACTION_RETURN_TO_PARTNER,ACTION_ADD_NOTE,ACTION_DECLARE_LOST" ||
+		!strings.Contains(status.Convert(err).Message(), "a loan goes back to the partner first") {
+		t.Errorf("complete a received loan: %v", err)
+	}
 
 	after, err := f.requests.GetBorrowingRequest(ctx, &requestsv1.GetBorrowingRequestRequest{Name: name})
 	noErr(t, err)
@@ -241,6 +255,15 @@ func TestActionInvalidInput(t *testing.T) {
 			_, err := f.requests.AnonymizeBorrowingRequest(ctx, &requestsv1.AnonymizeBorrowingRequestRequest{})
 			return err
 		}, []string{"name"}},
+		{func() error { // checked before the status: the missing note is the caller's to fix
+			_, err := f.requests.DeclareItemLost(ctx, &requestsv1.DeclareItemLostRequest{Name: name, Note: "  "})
+			return err
+		}, []string{"note"}},
+		{func() error {
+			_, err := f.requests.BatchActBorrowingRequests(ctx, &requestsv1.BatchActBorrowingRequestsRequest{
+				Action: requestsv1.Action_ACTION_DECLARE_LOST, Targets: []*requestsv1.BatchActTarget{{Name: name}}})
+			return err
+		}, []string{"note"}},
 		{func() error {
 			_, err := f.requests.ListAllowedActions(ctx, &requestsv1.ListAllowedActionsRequest{Name: "borrowingRequests/x"})
 			return err
@@ -327,20 +350,24 @@ func TestListAllowedActions(t *testing.T) {
 		}
 		var parts []string
 		for _, a := range resp.AllowedActions {
-			parts = append(parts, fmt.Sprintf("%s:%s→%s", strings.TrimPrefix(a.Action.String(), "ACTION_"), a.Method, strings.TrimPrefix(a.ToStatus.String(), "STATUS_")))
+			note := ""
+			if a.NoteRequired {
+				note = "(note)"
+			}
+			parts = append(parts, fmt.Sprintf("%s:%s%s→%s", strings.TrimPrefix(a.Action.String(), "ACTION_"), a.Method, note, strings.TrimPrefix(a.ToStatus.String(), "STATUS_")))
 		}
 		return strings.Join(parts, " ")
 	}
 	created := f.seedOne(t, "1", stCreated)
 	if got := summary(created); got != "MARK_READY_TO_SEND:markReadyToSend→READY_TO_SEND SEND:send→REQUEST_SENT "+
-		"CANCEL_BY_STAFF:cancel→CANCELLED_BY_STAFF CANCEL_BY_PATRON:cancel→CANCELLED_BY_PATRON EXPIRE:expire→EXPIRED ADD_NOTE:addNote→CREATED" {
+		"CANCEL_BY_STAFF:cancel→CANCELLED_BY_STAFF CANCEL_BY_PATRON:cancel→CANCELLED_BY_PATRON EXPIRE:expire→EXPIRED ADD_NOTE:addNote(note)→CREATED" {
 		t.Errorf("created: %s", got)
 	}
 	// A completed request lists where reactivating leads: where it was completed from.
 	done := f.seedOne(t, "2", stRecDig)
 	_, err := f.requests.CompleteBorrowingRequest(ctx, &requestsv1.CompleteBorrowingRequestRequest{Name: done})
 	noErr(t, err)
-	if got := summary(done); got != "REACTIVATE:reactivate→RECEIVED_DIGITALLY ADD_NOTE:addNote→COMPLETED ANONYMIZE:anonymize→COMPLETED" {
+	if got := summary(done); got != "REACTIVATE:reactivate→RECEIVED_DIGITALLY ADD_NOTE:addNote(note)→COMPLETED ANONYMIZE:anonymize→COMPLETED" {
 		t.Errorf("completed: %s", got)
 	}
 	// A flagged request offers resolving it.
@@ -349,7 +376,7 @@ func TestListAllowedActions(t *testing.T) {
 		it.ExternalStatus, it.ExternalReference.StatusRaw = stCancelled, "Avbeställd"
 	})))
 	noErr(t, err)
-	if got := summary(flagged); got != "RETURN_BY_PATRON:returnByPatron→RETURNED_BY_PATRON ADD_NOTE:addNote→LOANED_TO_PATRON RESOLVE_ATTENTION:resolveAttention→LOANED_TO_PATRON" {
+	if got := summary(flagged); got != "RETURN_BY_PATRON:returnByPatron→RETURNED_BY_PATRON ADD_NOTE:addNote(note)→LOANED_TO_PATRON RESOLVE_ATTENTION:resolveAttention→LOANED_TO_PATRON DECLARE_LOST:declareLost(note)→COMPLETED" {
 		t.Errorf("flagged: %s", got)
 	}
 	_, err = f.requests.ListAllowedActions(ctx, &requestsv1.ListAllowedActionsRequest{Name: "borrowingRequests/99"})
@@ -375,14 +402,14 @@ func TestBatchActTargets(t *testing.T) {
 		for _, r := range resp.Results {
 			s := fmt.Sprintf("%s:%v:%s", r.Name, r.Succeeded, strings.TrimPrefix(r.Status.String(), "STATUS_"))
 			if r.Error != nil {
-				s += ":" + r.Error.Code + "/" + r.Error.Reason
+				s += ":" + codes.Code(r.Error.Code).String() + "/" + errorInfo(t, status.FromProto(r.Error).Err()).Reason
 			}
 			parts = append(parts, s)
 		}
 		return strings.Join(parts, " ")
 	}
-	want := "borrowingRequests/1:true:CANCELLED_BY_STAFF borrowingRequests/2:false:COMPLETED:FAILED_PRECONDITION/ACTION_NOT_ALLOWED " +
-		"borrowingRequests/99:false:UNSPECIFIED:NOT_FOUND/BORROWING_REQUEST_NOT_FOUND borrowingRequests/3:false:WILL_SUPPLY:ABORTED/ETAG_MISMATCH"
+	want := "borrowingRequests/1:true:CANCELLED_BY_STAFF borrowingRequests/2:false:COMPLETED:FailedPrecondition/ACTION_NOT_ALLOWED " +
+		"borrowingRequests/99:false:UNSPECIFIED:NotFound/BORROWING_REQUEST_NOT_FOUND borrowingRequests/3:false:WILL_SUPPLY:Aborted/ETAG_MISMATCH"
 
 	req.ValidateOnly = true
 	resp, err := f.requests.BatchActBorrowingRequests(ctx, req)
@@ -399,8 +426,35 @@ func TestBatchActTargets(t *testing.T) {
 	if got := summary(resp); got != want {
 		t.Errorf("batch:\n got %s\nwant %s", got, want)
 	}
-	if md := resp.Results[1].Error.Metadata; md["status"] != "STATUS_COMPLETED" || !strings.Contains(md["allowed_actions"], "ACTION_REACTIVATE") {
+	if md := errorInfo(t, status.FromProto(resp.Results[1].Error).Err()).Metadata; md["status"] != "STATUS_COMPLETED" || !strings.Contains(md["allowed_actions"], "ACTION_REACTIVATE") {
 		t.Errorf("refusal metadata %v", md)
+	}
+	// Each failure is exactly the status the single call answers: code, message and
+	// details (ErrorInfo with its domain and metadata).
+	for i, single := range []error{
+		func() error {
+			_, err := f.requests.CancelBorrowingRequest(ctx, &requestsv1.CancelBorrowingRequestRequest{Name: b, Note: "budget"})
+			return err
+		}(),
+		func() error {
+			_, err := f.requests.CancelBorrowingRequest(ctx, &requestsv1.CancelBorrowingRequestRequest{Name: "borrowingRequests/99", Note: "budget"})
+			return err
+		}(),
+		func() error {
+			_, err := f.requests.CancelBorrowingRequest(ctx, &requestsv1.CancelBorrowingRequestRequest{Name: c, Etag: "stale", Note: "budget"})
+			return err
+		}(),
+	} {
+		got, want := status.FromProto(resp.Results[i+1].Error), status.Convert(single)
+		same := got.Code() == want.Code() && got.Message() == want.Message() && len(got.Details()) == len(want.Details())
+		for j := 0; same && j < len(got.Details()); j++ {
+			g, gok := got.Details()[j].(proto.Message)
+			w, wok := want.Details()[j].(proto.Message)
+			same = gok && wok && proto.Equal(g, w)
+		}
+		if !same {
+			t.Errorf("result %d:\n got %v\nwant %v", i+1, got.Proto(), want.Proto())
+		}
 	}
 	got, err := f.requests.GetBorrowingRequest(ctx, &requestsv1.GetBorrowingRequestRequest{Name: a})
 	noErr(t, err)

@@ -18,6 +18,7 @@ const (
 	reasonPartnerRequired = "PARTNER_REQUIRED"
 	reasonPositionExpired = "CHANGE_POSITION_EXPIRED"
 	reasonPositionAhead   = "CHANGE_POSITION_AHEAD"
+	reasonPositionForeign = "CHANGE_POSITION_OTHER_DATABASE"
 	reasonShuttingDown    = "SHUTTING_DOWN"
 )
 
@@ -28,6 +29,7 @@ func storeError(err error, name string) error {
 	var notAllowed *lifecycle.NotAllowedError
 	var expired *store.PositionExpiredError
 	var ahead *store.PositionAheadError
+	var foreign *store.PositionForeignError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return apierr.NotFound(reasonNotFound, name)
@@ -47,21 +49,16 @@ func storeError(err error, name string) error {
 		}, "%s: %s", name, notAllowed.Error())
 	case errors.As(err, &expired):
 		return apierr.FailedPrecondition(reasonPositionExpired, map[string]string{
-			"start_after": strconv.FormatUint(expired.Position, 10), "oldest_position": strconv.FormatUint(expired.Oldest, 10),
+			"start_after": expired.Position, "oldest_change": strconv.FormatUint(expired.Oldest, 10),
 		}, "%s", expired.Error())
 	case errors.As(err, &ahead):
 		return apierr.FailedPrecondition(reasonPositionAhead, map[string]string{
-			"start_after": strconv.FormatUint(ahead.Position, 10), "latest_position": strconv.FormatUint(ahead.Latest, 10),
+			"start_after": ahead.Position, "latest_change": strconv.FormatUint(ahead.Latest, 10),
 		}, "%s", ahead.Error())
+	case errors.As(err, &foreign):
+		return apierr.FailedPrecondition(reasonPositionForeign, map[string]string{
+			"start_after": foreign.Position, "database_id": foreign.Database, "restored": strconv.FormatBool(foreign.RolledBack),
+		}, "%s", foreign.Error())
 	}
 	return err
-}
-
-// codeNames are the canonical gRPC code names of the errors one request of a batch can
-// get (what the single-request method would answer).
-var codeNames = map[apierr.Kind]string{
-	apierr.KindInvalidArgument:    "INVALID_ARGUMENT",
-	apierr.KindNotFound:           "NOT_FOUND",
-	apierr.KindFailedPrecondition: "FAILED_PRECONDITION",
-	apierr.KindAborted:            "ABORTED",
 }

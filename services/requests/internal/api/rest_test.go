@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/interloan/interloan/gen"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
 // restFixture serves the ledger's REST bindings (the generated gateway handlers the
@@ -129,6 +129,18 @@ func TestREST(t *testing.T) {
 	if r := rf.call(t, "POST", "/v1/"+c+":resolveAttention", `{"note":"called the lender"}`, 200); r["needsAttention"] == true {
 		t.Errorf("resolve: %v", r)
 	}
+	rf.call(t, "POST", "/v1/"+c+":declareLost", `{}`, 400) // the note is required
+	if r := rf.call(t, "POST", "/v1/"+c+":declareLost", `{"note":"never returned"}`, 200); r["status"] != "STATUS_COMPLETED" {
+		t.Errorf("declare lost: %v", r)
+	}
+	// A batch item's error is a google.rpc.Status, details and all.
+	failed := rf.call(t, "POST", "/v1/borrowingRequests:batchAct",
+		`{"action":"ACTION_CANCEL_BY_STAFF","targets":[{"name":"`+a+`"}],"validateOnly":true}`, 200)
+	e := failed["results"].([]any)[0].(map[string]any)["error"].(map[string]any)
+	if d, _ := e["details"].([]any); e["code"] != float64(9) || len(d) != 1 ||
+		d[0].(map[string]any)["@type"] != "type.googleapis.com/google.rpc.ErrorInfo" || d[0].(map[string]any)["reason"] != "ACTION_NOT_ALLOWED" {
+		t.Errorf("batch error over REST: %v", e)
+	}
 	batch := rf.call(t, "POST", "/v1/borrowingRequests:batchAct",
 		`{"action":"ACTION_ADD_NOTE","note":"audit","filter":{"owner":"GUB"},"pageSize":10}`, 200)
 	if n := len(batch["results"].([]any)); n != 3 {
@@ -160,7 +172,8 @@ func TestREST(t *testing.T) {
 			Result map[string]any `json:"result"`
 		}
 		noErr(t, json.Unmarshal(lines.Bytes(), &msg))
-		if msg.Result["position"] != strconv.Itoa(i) || msg.Result["event"] == nil {
+		p, err := store.ParsePosition(msg.Result["position"].(string))
+		if err != nil || p.Seq != uint64(i) || msg.Result["event"] == nil {
 			t.Errorf("watch line %d: %s", i, lines.Bytes())
 		}
 	}
@@ -188,7 +201,7 @@ func TestREST(t *testing.T) {
 			}
 		}
 	}
-	if routes != 22 {
+	if routes != 23 {
 		t.Errorf("%d RequestService routes in the document", routes)
 	}
 }

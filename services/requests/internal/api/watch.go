@@ -39,15 +39,23 @@ func (s *Service) ListRequestEvents(_ context.Context, req *requestsv1.ListReque
 // is missed or repeated). A stream without start_after begins with a bookmark of the
 // latest position; a stream that skipped changes its filter did not match sends a
 // bookmark once it has caught up, so a client always resumes near where it stopped.
+// start_after "0" replays everything the log still holds.
 func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsRequest, stream grpc.ServerStreamingServer[requestsv1.WatchBorrowingRequestsResponse]) error {
 	var v apierr.Violations
-	var pos uint64
-	if sa := req.GetStartAfter(); sa != "" {
-		n, err := strconv.ParseUint(sa, 10, 64)
-		if err != nil || strconv.FormatUint(n, 10) != sa {
-			v.Add("start_after", "must be a position from a previous response (a decimal number), or empty to start from now")
+	var pos store.Position // zero: before the oldest retained change
+	if sa := req.GetStartAfter(); sa != "" && sa != "0" {
+		p, err := store.ParsePosition(sa)
+		switch {
+		case err == nil:
+			pos = p
+		case isDecimal(sa):
+			// A bare number is a position from before positions named their database:
+			// it cannot be checked against this database, so resuming there is refused
+			// like any foreign position, with the same way out.
+			return storeError(&store.PositionForeignError{Position: sa, Database: s.store.DatabaseID()}, "")
+		default:
+			v.Add("start_after", "must be a position from a previous response, \"0\" to replay every retained change, or empty to start from now")
 		}
-		pos = n
 	}
 	if o := req.GetOwner(); o != "" {
 		validate.Code(&v, "owner", o)
@@ -57,8 +65,8 @@ func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsR
 		return err
 	}
 	ctx := stream.Context()
-	bookmark := func(p uint64) error {
-		return stream.Send(&requestsv1.WatchBorrowingRequestsResponse{Position: strconv.FormatUint(p, 10), Bookmark: true})
+	bookmark := func(p store.Position) error {
+		return stream.Send(&requestsv1.WatchBorrowingRequestsResponse{Position: p.String(), Bookmark: true})
 	}
 	if req.GetStartAfter() == "" {
 		var err error
@@ -77,24 +85,23 @@ func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsR
 	known := pos // the latest position the client has been told
 	for {
 		wake := s.store.Changed() // before reading, so a change committed after the read wakes us
-		changes, last, err := s.store.ReadChanges(pos, watchScan, match)
+		changes, last, examined, err := s.store.ReadChanges(pos, watchScan, match)
 		if err != nil {
 			return storeError(err, "")
 		}
 		for _, c := range changes {
 			err := stream.Send(&requestsv1.WatchBorrowingRequestsResponse{
-				Position: strconv.FormatUint(c.Position, 10), BorrowingRequest: c.Request, Event: c.Event})
+				Position: c.Position.String(), BorrowingRequest: c.Request, Event: c.Event})
 			if err != nil {
 				return err
 			}
 			known = c.Position
 		}
-		caughtUp := last-pos < watchScan
 		pos = last
-		if !caughtUp {
-			continue
+		if examined == watchScan {
+			continue // not caught up yet
 		}
-		if pos > known {
+		if pos.Seq > known.Seq {
 			if err := bookmark(pos); err != nil {
 				return err
 			}
@@ -105,7 +112,17 @@ func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsR
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.stopping:
-			return apierr.Unavailable(reasonShuttingDown, "the ledger is shutting down; reconnect and resume with start_after=%d", known)
+			resume := known.String()
+			if known == (store.Position{}) {
+				resume = "0" // nothing sent yet: a stream from "0" resumes from "0"
+			}
+			return apierr.Unavailable(reasonShuttingDown, "the ledger is shutting down; reconnect and resume with start_after=%s", resume)
 		}
 	}
+}
+
+// isDecimal reports whether s is a plain decimal number.
+func isDecimal(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
 }

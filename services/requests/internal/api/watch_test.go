@@ -71,9 +71,14 @@ func (w *watcher) quiet(t *testing.T) {
 	}
 }
 
-func pos(r *requestsv1.WatchBorrowingRequestsResponse) uint64 {
-	n, _ := strconv.ParseUint(r.Position, 10, 64)
-	return n
+// seq is the change number in a response's position ("" for an unparsable one, so a
+// comparison fails).
+func seq(r *requestsv1.WatchBorrowingRequestsResponse) string {
+	p, err := store.ParsePosition(r.Position)
+	if err != nil {
+		return ""
+	}
+	return strconv.FormatUint(p.Seq, 10)
 }
 
 // TestWatchReconnectMissesNothing: while writers make changes concurrently (ingest
@@ -125,15 +130,15 @@ func TestWatchReconnectMissesNothing(t *testing.T) {
 	}
 	wg.Wait()
 	for i, r := range got {
-		if pos(r) != uint64(i+1) {
+		if seq(r) != fmt.Sprint(i+1) {
 			t.Fatalf("change %d has position %s: a change was missed or repeated", i, r.Position)
 		}
-		if r.Event.GetName() != r.BorrowingRequest.GetName()+"/events/"+r.Position {
+		if r.Event.GetName() != r.BorrowingRequest.GetName()+"/events/"+seq(r) {
 			t.Fatalf("change %s: event %s for %s", r.Position, r.Event.GetName(), r.BorrowingRequest.GetName())
 		}
 	}
-	if p, _ := f.store.Position(); p != total {
-		t.Errorf("ledger position %d, want %d", p, total)
+	if p, _ := f.store.Position(); p.Seq != total || p.String() != last {
+		t.Errorf("ledger position %v, want %d (%s)", p, total, last)
 	}
 	// Nothing more comes.
 	w := f.watch(t, &requestsv1.WatchBorrowingRequestsRequest{StartAfter: last})
@@ -147,14 +152,14 @@ func TestWatchFromNow(t *testing.T) {
 	f.seedOne(t, "1", stSent)
 	f.seedOne(t, "2", stSent)
 	w := f.watch(t, &requestsv1.WatchBorrowingRequestsRequest{})
-	if b := w.next(t); !b.Bookmark || b.Position != "2" || b.BorrowingRequest != nil || b.Event != nil {
+	if b := w.next(t); !b.Bookmark || seq(b) != "2" || b.BorrowingRequest != nil || b.Event != nil {
 		t.Fatalf("first response %v, want a bookmark at 2", b)
 	}
 	w.quiet(t)
 	_, err := f.requests.RejectBorrowingRequest(t.Context(), &requestsv1.RejectBorrowingRequestRequest{Name: "borrowingRequests/1", Note: "no"})
 	noErr(t, err)
 	r := w.next(t)
-	if r.Position != "3" || r.Bookmark || r.Event.Action != "reject" || r.Event.Note != "no" || r.BorrowingRequest.Status != stRejected {
+	if seq(r) != "3" || r.Bookmark || r.Event.Action != "reject" || r.Event.Note != "no" || r.BorrowingRequest.Status != stRejected {
 		t.Errorf("live change %v", r)
 	}
 }
@@ -181,11 +186,11 @@ func TestWatchFilters(t *testing.T) {
 		for {
 			r := w.next(t)
 			if r.Bookmark {
-				out += "b" + r.Position
+				out += "b" + seq(r)
 			} else {
-				out += r.Position
+				out += seq(r)
 			}
-			if r.Position == "5" {
+			if seq(r) == "5" {
 				w.quiet(t)
 				return out
 			}
@@ -211,38 +216,66 @@ func TestWatchFilters(t *testing.T) {
 
 func TestWatchErrors(t *testing.T) {
 	f := newFixture(t, store.Options{ChangeRetention: time.Minute})
+	var positions []string // of changes 1-5, from a stream that replays them
 	for i := range 5 {
 		f.seedOne(t, fmt.Sprint(i), stSent) // a second apart by the fixture's clock
 	}
+	w := f.watch(t, &requestsv1.WatchBorrowingRequestsRequest{StartAfter: "0"})
+	for range 5 {
+		positions = append(positions, w.next(t).Position)
+	}
+	w.cancel()
 	f.clock.advance(time.Hour)
 	f.seedOne(t, "x", stSent) // 6: prunes 1 and 2
-	recv := func(req *requestsv1.WatchBorrowingRequestsRequest) error {
+	recv := func(req *requestsv1.WatchBorrowingRequestsRequest) (*requestsv1.WatchBorrowingRequestsResponse, error) {
 		stream, err := f.requests.WatchBorrowingRequests(t.Context(), req)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = stream.Recv()
-		return err
+		return stream.Recv()
 	}
-	err := recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "1"})
+	// Change 2 was pruned: resuming after it cannot be checked.
+	_, err := recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: positions[1]})
 	servertest.RequireError(t, err, codes.FailedPrecondition, "CHANGE_POSITION_EXPIRED")
-	if md := errorInfo(t, err).Metadata; md["oldest_position"] != "2" || md["start_after"] != "1" {
+	if md := errorInfo(t, err).Metadata; md["oldest_change"] != "3" || md["start_after"] != positions[1] {
 		t.Errorf("metadata %v", md)
 	}
-	if err := recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "2"}); err != nil {
-		t.Errorf("the oldest position still resumes: %v", err)
+	if r, err := recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: positions[2]}); err != nil || seq(r) != "4" {
+		t.Errorf("the oldest kept position still resumes: %v %v", r, err)
 	}
-	err = recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "7"})
+	// "0" replays what is retained, from the oldest kept change, though 1 and 2 are gone.
+	if r, err := recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "0"}); err != nil || seq(r) != "3" {
+		t.Errorf("start_after 0 after pruning: %v %v", r, err)
+	}
+	p5, err := store.ParsePosition(positions[4])
+	noErr(t, err)
+	ahead := store.Position{Database: p5.Database, Seq: 7, Check: 1}
+	_, err = recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: ahead.String()})
 	servertest.RequireError(t, err, codes.FailedPrecondition, "CHANGE_POSITION_AHEAD")
+	// Another database's position, a position whose change differs (as after a restore
+	// from a backup) and a bare number from before positions named their database are
+	// refused alike, naming this database.
+	for _, sa := range []string{
+		store.Position{Database: p5.Database + 1, Seq: 5, Check: p5.Check}.String(),
+		store.Position{Database: p5.Database, Seq: 5, Check: p5.Check + 1}.String(),
+		"5",
+	} {
+		_, err = recv(&requestsv1.WatchBorrowingRequestsRequest{StartAfter: sa})
+		servertest.RequireError(t, err, codes.FailedPrecondition, "CHANGE_POSITION_OTHER_DATABASE")
+		if md := errorInfo(t, err).Metadata; md["database_id"] != f.store.DatabaseID() || md["start_after"] != sa {
+			t.Errorf("%s: metadata %v", sa, md)
+		}
+	}
 	for _, tc := range []struct {
 		req    *requestsv1.WatchBorrowingRequestsRequest
 		fields []string
 	}{
 		{&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "-1"}, []string{"start_after"}},
-		{&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "01"}, []string{"start_after"}},
+		{&requestsv1.WatchBorrowingRequestsRequest{StartAfter: positions[0] + "0"}, []string{"start_after"}},
 		{&requestsv1.WatchBorrowingRequestsRequest{StartAfter: "x", Owner: "a b", Status: 40}, []string{"start_after", "owner", "status"}},
 	} {
-		servertest.RequireError(t, recv(tc.req), codes.InvalidArgument, invalidArgument, tc.fields...)
+		_, err := recv(tc.req)
+		servertest.RequireError(t, err, codes.InvalidArgument, invalidArgument, tc.fields...)
 	}
 }
 
@@ -252,14 +285,15 @@ func TestWatchShutdown(t *testing.T) {
 	f := newFixture(t)
 	f.seedOne(t, "1", stSent)
 	w := f.watch(t, &requestsv1.WatchBorrowingRequestsRequest{StartAfter: "0"})
-	if r := w.next(t); r.Position != "1" {
+	r := w.next(t)
+	if seq(r) != "1" {
 		t.Fatalf("first %v", r)
 	}
 	f.svc.Close()
 	select {
 	case err := <-w.done:
 		servertest.RequireError(t, err, codes.Unavailable, "SHUTTING_DOWN")
-		if msg := status.Convert(err).Message(); msg != "the ledger is shutting down; reconnect and resume with start_after=1" {
+		if msg := status.Convert(err).Message(); msg != "the ledger is shutting down; reconnect and resume with start_after="+r.Position {
 			t.Errorf("message %q", msg)
 		}
 	case <-time.After(10 * time.Second):

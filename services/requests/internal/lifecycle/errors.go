@@ -5,23 +5,25 @@ import (
 	"strings"
 )
 
-// NotAllowedError is returned for an action the request's status (or, for resolving
-// attention, its flag) does not allow. It carries what a client needs to recover: the
-// current status and the actions allowed instead.
+// NotAllowedError is returned for an action the request's status (or a condition beside
+// it: the attention flag, the media) does not allow. It carries what a client needs to
+// recover: the current status and the actions allowed instead.
 type NotAllowedError struct {
-	Action         Action
-	Status         Status
-	Allowed        []Action
-	NeedsAttention bool
+	Action  Action
+	Status  Status
+	Allowed []Action
+	// Why names the condition beside the status that rules the action out; empty when
+	// the status itself does.
+	Why string
 }
 
 func (e *NotAllowedError) Error() string {
-	if e.Action == ResolveAttention && !e.NeedsAttention {
-		return "the request does not need attention; there is nothing to resolve"
-	}
 	allowed := e.AllowedList()
 	if allowed == "" {
 		allowed = "none"
+	}
+	if e.Why != "" {
+		return fmt.Sprintf("%s is not allowed: %s; allowed: %s", e.Action, e.Why, allowed)
 	}
 	return fmt.Sprintf("%s is not allowed in status %s; allowed: %s", e.Action, e.Status, allowed)
 }

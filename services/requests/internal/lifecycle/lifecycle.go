@@ -59,6 +59,7 @@ const (
 	AddNote           = requestsv1.Action_ACTION_ADD_NOTE
 	ResolveAttention  = requestsv1.Action_ACTION_RESOLVE_ATTENTION
 	Anonymize         = requestsv1.Action_ACTION_ANONYMIZE
+	DeclareLost       = requestsv1.Action_ACTION_DECLARE_LOST
 )
 
 // Final reports whether s is a closed status: completed, rejected, cancelled or expired.
@@ -82,10 +83,16 @@ type Target struct {
 	// from (BorrowingRequest.closed_from_status), as Alma's reactivate does; Status is the
 	// fallback when that is unknown (a request imported as completed).
 	Restore bool
+	// CopiesOnly: the action is allowed only for a copy (media COPY). Completing a
+	// received loan would skip its return to the partner; a copy is not returned.
+	CopiesOnly bool
 }
 
 // to is a plain transition target.
 func to(s Status) Target { return Target{Status: s} }
+
+// forCopies is a target only copies may reach.
+func forCopies(s Status) Target { return Target{Status: s, CopiesOnly: true} }
 
 // table is the transition table: for each status, the actions it allows and where they
 // lead. Every status also allows the actions in `anywhere`, which keep the status. An
@@ -101,7 +108,15 @@ func to(s Status) Target { return Target{Status: s} }
 //     only their own kind of shipment;
 //   - complete follows the return to the partner, a received copy (physical copies such
 //     as photocopies are not returned; ISO 18626 CompletedWithoutReturn), or a digital
-//     shipment that went straight to the patron;
+//     shipment that went straight to the patron; a received loan must go back first;
+//   - declare lost is the exit for a physical item that will never come back: lost in
+//     transit (shipped), here (received, returned by the patron) or by the patron
+//     (loaned). Alma reports such items to the partner ("Report lost item to partner")
+//     and closes them; DESIGN §6 has no lost status, so it completes the request with a
+//     required note that says what happened (the audit trail keeps it, the action name
+//     `declare_lost` tells it apart from a normal completion) and reactivate brings the
+//     request back to where it was lost if the item turns up. Cancel stays refused after
+//     shipment, as in Alma;
 //   - closed statuses allow only reactivate and anonymize (plus the `anywhere` actions);
 //     a completed request returns to where it was completed from (Alma: set "Request
 //     completed", then "Reactivate"), any other closed one starts again at ready to send,
@@ -124,19 +139,22 @@ var table = map[Status]map[Action]Target{
 		ReceivePhysically: to(receivedPhys), ReceiveDigitally: to(receivedDig),
 		CancelByStaff: to(cancStaff), CancelByPatron: to(cancPatron), Reject: to(rejected), Expire: to(expired),
 	},
-	shippedPhys:  {ReceivePhysically: to(receivedPhys)},
-	shippedDig:   {ReceiveDigitally: to(receivedDig), Complete: to(completed)},
-	receivedPhys: {LoanToPatron: to(loaned), ReturnToPartner: to(returnedToP), Complete: to(completed)},
-	receivedDig:  {Complete: to(completed)},
-	loaned:       {ReturnByPatron: to(returnedByP)},
-	returnedByP:  {ReturnToPartner: to(returnedToP)},
-	returnedToP:  {Complete: to(completed)},
-	completed:    {Reactivate: {Status: readyToSend, Restore: true}, Anonymize: {Status: completed}},
-	rejected:     {Reactivate: to(readyToSend), Anonymize: to(rejected)},
-	cancStaff:    {Reactivate: to(readyToSend), Anonymize: to(cancStaff)},
-	cancPatron:   {Reactivate: to(readyToSend), Anonymize: to(cancPatron)},
-	cancPartner:  {Reactivate: to(readyToSend), Anonymize: to(cancPartner)},
-	expired:      {Reactivate: to(readyToSend), Anonymize: to(expired)},
+	shippedPhys: {ReceivePhysically: to(receivedPhys), DeclareLost: to(completed)},
+	shippedDig:  {ReceiveDigitally: to(receivedDig), Complete: to(completed)},
+	receivedPhys: {
+		LoanToPatron: to(loaned), ReturnToPartner: to(returnedToP), Complete: forCopies(completed),
+		DeclareLost: to(completed),
+	},
+	receivedDig: {Complete: to(completed)},
+	loaned:      {ReturnByPatron: to(returnedByP), DeclareLost: to(completed)},
+	returnedByP: {ReturnToPartner: to(returnedToP), DeclareLost: to(completed)},
+	returnedToP: {Complete: to(completed)},
+	completed:   {Reactivate: {Status: readyToSend, Restore: true}, Anonymize: {Status: completed}},
+	rejected:    {Reactivate: to(readyToSend), Anonymize: to(rejected)},
+	cancStaff:   {Reactivate: to(readyToSend), Anonymize: to(cancStaff)},
+	cancPatron:  {Reactivate: to(readyToSend), Anonymize: to(cancPatron)},
+	cancPartner: {Reactivate: to(readyToSend), Anonymize: to(cancPartner)},
+	expired:     {Reactivate: to(readyToSend), Anonymize: to(expired)},
 }
 
 // anywhere are the actions every status allows; they never change the status.
@@ -193,17 +211,24 @@ func Statuses() []Status {
 	return out
 }
 
-// applicable reports whether a request-level condition beside its status rules an
-// allowed action out: resolving attention needs a flag to resolve.
-func applicable(r *requestsv1.BorrowingRequest, a Action) bool {
-	return a != ResolveAttention || r.GetNeedsAttention()
+// unmet names the request-level condition beside its status that rules out action a
+// with target t, or "" when there is none: resolving attention needs a flag to resolve,
+// and a copies-only target needs a copy.
+func unmet(r *requestsv1.BorrowingRequest, a Action, t Target) string {
+	switch {
+	case a == ResolveAttention && !r.GetNeedsAttention():
+		return "the request does not need attention; there is nothing to resolve"
+	case t.CopiesOnly && r.GetMedia() != requestsv1.Media_MEDIA_COPY:
+		return "only a copy is completed once received; a loan goes back to the partner first (returnToPartner), or is declared lost (declareLost)"
+	}
+	return ""
 }
 
 // AllowedFor lists the actions request r allows now, in enum order.
 func AllowedFor(r *requestsv1.BorrowingRequest) []Action {
 	var out []Action
 	for _, a := range Allowed(r.GetStatus()) {
-		if applicable(r, a) {
+		if t, _ := Next(r.GetStatus(), a); unmet(r, a, t) == "" {
 			out = append(out, a)
 		}
 	}
@@ -213,11 +238,19 @@ func AllowedFor(r *requestsv1.BorrowingRequest) []Action {
 // Check returns the status action a moves request r to, or a *NotAllowedError.
 func Check(r *requestsv1.BorrowingRequest, a Action) (Status, error) {
 	t, ok := Next(r.GetStatus(), a)
-	if !ok || !applicable(r, a) {
-		return 0, &NotAllowedError{Action: a, Status: r.GetStatus(), Allowed: AllowedFor(r), NeedsAttention: r.GetNeedsAttention()}
+	var why string
+	if ok {
+		why = unmet(r, a, t)
+	}
+	if !ok || why != "" {
+		return 0, &NotAllowedError{Action: a, Status: r.GetStatus(), Allowed: AllowedFor(r), Why: why}
 	}
 	return Resolve(r, t), nil
 }
+
+// NoteRequired reports whether action a needs a note: a note is the point of
+// ACTION_ADD_NOTE, and declaring an item lost must say what happened.
+func NoteRequired(a Action) bool { return a == AddNote || a == DeclareLost }
 
 // Resolve is the status target t means for request r.
 func Resolve(r *requestsv1.BorrowingRequest, t Target) Status {
@@ -258,6 +291,7 @@ var methods = map[Action]string{
 	Complete: "complete", CancelByStaff: "cancel", CancelByPatron: "cancel",
 	Reject: "reject", Expire: "expire", Reactivate: "reactivate",
 	AddNote: "addNote", ResolveAttention: "resolveAttention", Anonymize: "anonymize",
+	DeclareLost: "declareLost",
 }
 
 // Method is the custom method that performs a.

@@ -18,29 +18,33 @@ var abbrev = map[string]Status{
 
 // transitions is the expected transition table, written out by hand from the design
 // (docs/lifecycle.md), not derived from the code. Columns are the actions in enum order;
-// a cell is the status the action leads to, "=" for the same status, "<" for "back to the
-// status it was completed from" and "-" for not allowed. The last row is a status the
-// table does not know.
+// a cell is the status the action leads to ("CMP*": only for a copy, media COPY), "=" for
+// the same status, "<" for "back to the status it was completed from" and "-" for not
+// allowed. The last row is a status the table does not know.
+//
+// Since the review: a received loan is no longer completed without going back (RCP ×
+// CMP is copies only), and a physical item that will never come back is declared lost
+// (LST) in transit, here or by the patron.
 const transitions = `
-      MRS SND RCP RCD LNP RBP RTP CMP CXS CXU REJ EXP REA NOT RES ANO
-CRE   RDY SNT  -   -   -   -   -   -  CXS CXU  -  EXP  -   =   =   -
-RDY    -  SNT  -   -   -   -   -   -  CXS CXU  -  EXP  -   =   =   -
-SNT    -  SNT RCP RCD  -   -   -   -  CXS CXU REJ EXP  -   =   =   -
-WSP    -   -  RCP RCD  -   -   -   -  CXS CXU REJ EXP  -   =   =   -
-SHP    -   -  RCP  -   -   -   -   -   -   -   -   -   -   =   =   -
-SHD    -   -   -  RCD  -   -   -  CMP  -   -   -   -   -   =   =   -
-RCP    -   -   -   -  LNP  -  RTP CMP  -   -   -   -   -   =   =   -
-RCD    -   -   -   -   -   -   -  CMP  -   -   -   -   -   =   =   -
-LNP    -   -   -   -   -  RBP  -   -   -   -   -   -   -   =   =   -
-RBP    -   -   -   -   -   -  RTP  -   -   -   -   -   -   =   =   -
-RTP    -   -   -   -   -   -   -  CMP  -   -   -   -   -   =   =   -
-CMP    -   -   -   -   -   -   -   -   -   -   -   -   <   =   =   =
-REJ    -   -   -   -   -   -   -   -   -   -   -   -  RDY  =   =   =
-CXS    -   -   -   -   -   -   -   -   -   -   -   -  RDY  =   =   =
-CXU    -   -   -   -   -   -   -   -   -   -   -   -  RDY  =   =   =
-CXP    -   -   -   -   -   -   -   -   -   -   -   -  RDY  =   =   =
-EXP    -   -   -   -   -   -   -   -   -   -   -   -  RDY  =   =   =
-UNS    -   -   -   -   -   -   -   -   -   -   -   -   -   -   -   -
+      MRS SND RCP RCD LNP RBP RTP CMP  CXS CXU REJ EXP REA NOT RES ANO LST
+CRE   RDY SNT  -   -   -   -   -   -   CXS CXU  -  EXP  -   =   =   -   -
+RDY    -  SNT  -   -   -   -   -   -   CXS CXU  -  EXP  -   =   =   -   -
+SNT    -  SNT RCP RCD  -   -   -   -   CXS CXU REJ EXP  -   =   =   -   -
+WSP    -   -  RCP RCD  -   -   -   -   CXS CXU REJ EXP  -   =   =   -   -
+SHP    -   -  RCP  -   -   -   -   -    -   -   -   -   -   =   =   -  CMP
+SHD    -   -   -  RCD  -   -   -  CMP   -   -   -   -   -   =   =   -   -
+RCP    -   -   -   -  LNP  -  RTP CMP*  -   -   -   -   -   =   =   -  CMP
+RCD    -   -   -   -   -   -   -  CMP   -   -   -   -   -   =   =   -   -
+LNP    -   -   -   -   -  RBP  -   -    -   -   -   -   -   =   =   -  CMP
+RBP    -   -   -   -   -   -  RTP  -    -   -   -   -   -   =   =   -  CMP
+RTP    -   -   -   -   -   -   -  CMP   -   -   -   -   -   =   =   -   -
+CMP    -   -   -   -   -   -   -   -    -   -   -   -   <   =   =   =   -
+REJ    -   -   -   -   -   -   -   -    -   -   -   -  RDY  =   =   =   -
+CXS    -   -   -   -   -   -   -   -    -   -   -   -  RDY  =   =   =   -
+CXU    -   -   -   -   -   -   -   -    -   -   -   -  RDY  =   =   =   -
+CXP    -   -   -   -   -   -   -   -    -   -   -   -  RDY  =   =   =   -
+EXP    -   -   -   -   -   -   -   -    -   -   -   -  RDY  =   =   =   -
+UNS    -   -   -   -   -   -   -   -    -   -   -   -   -   -   -   -   -
 `
 
 // grid parses an expectation grid: the header's column count and, per row label, the cells.
@@ -89,12 +93,13 @@ func TestTransitionTable(t *testing.T) {
 					t.Errorf("%s × %s: %v %v, want the same status", s, a, got, allowed)
 				}
 			case "<":
-				if !allowed || !got.Restore || got.Status != readyToSend {
+				if !allowed || !got.Restore || got.Status != readyToSend || got.CopiesOnly {
 					t.Errorf("%s × %s: %v %v, want restore (fallback READY_TO_SEND)", s, a, got, allowed)
 				}
 			default:
-				if !allowed || got.Status != abbrev[want] || got.Restore {
-					t.Errorf("%s × %s: %v %v, want %s", s, a, got, allowed, abbrev[want])
+				status, copies := strings.CutSuffix(want, "*")
+				if !allowed || got.Status != abbrev[status] || got.Restore || got.CopiesOnly != copies {
+					t.Errorf("%s × %s: %+v %v, want %s", s, a, got, allowed, want)
 				}
 			}
 		}
@@ -109,7 +114,7 @@ func TestTransitionTable(t *testing.T) {
 	if _, ok := Next(Status(99), AddNote); ok {
 		t.Error("an unknown status allows notes")
 	}
-	if pairs != 18*16 {
+	if pairs != 18*17 {
 		t.Errorf("checked %d pairs", pairs)
 	}
 }
@@ -153,8 +158,8 @@ func TestCheck(t *testing.T) {
 		nae.AllowedList() != "ACTION_SEND,ACTION_RECEIVE_PHYSICALLY,ACTION_RECEIVE_DIGITALLY,ACTION_CANCEL_BY_STAFF,ACTION_CANCEL_BY_PATRON,ACTION_REJECT,ACTION_EXPIRE,ACTION_ADD_NOTE" {
 		t.Fatalf("loan from sent: %#v", err)
 	}
-	if !strings.Contains(err.Error(), "ACTION_LOAN_TO_PATRON is not allowed in status STATUS_REQUEST_SENT") {
-		t.Errorf("message: %s", err)
+	if !strings.Contains(err.Error(), "ACTION_LOAN_TO_PATRON is not allowed in status STATUS_REQUEST_SENT") || nae.Why != "" {
+		t.Errorf("message: %s (why %q)", err, nae.Why)
 	}
 	// Resolving attention needs a flag; with one, it is allowed and keeps the status.
 	if _, err := Check(r, ResolveAttention); err == nil || !strings.Contains(err.Error(), "nothing to resolve") {
@@ -166,6 +171,67 @@ func TestCheck(t *testing.T) {
 	}
 	if got := AllowedFor(r); got[len(got)-1] != ResolveAttention {
 		t.Errorf("allowed with a flag: %v", got)
+	}
+}
+
+// TestCompleteReceivedNeedsACopy: a received copy is completed (it is not returned); a
+// received loan, or an item of unknown media (a loan by default), goes back to the
+// partner first or is declared lost, and the refusal says so.
+func TestCompleteReceivedNeedsACopy(t *testing.T) {
+	for _, tc := range []struct {
+		media   requestsv1.Media
+		allowed string
+	}{
+		{requestsv1.Media_MEDIA_COPY, "ACTION_LOAN_TO_PATRON,ACTION_RETURN_TO_PARTNER,ACTION_COMPLETE,ACTION_ADD_NOTE,ACTION_DECLARE_LOST"},
+		{requestsv1.Media_MEDIA_LOAN, "ACTION_LOAN_TO_PATRON,ACTION_RETURN_TO_PARTNER,ACTION_ADD_NOTE,ACTION_DECLARE_LOST"},
+		{requestsv1.Media_MEDIA_UNSPECIFIED, "ACTION_LOAN_TO_PATRON,ACTION_RETURN_TO_PARTNER,ACTION_ADD_NOTE,ACTION_DECLARE_LOST"},
+	} {
+		r := &requestsv1.BorrowingRequest{Status: receivedPhys, Media: tc.media}
+		to, err := Check(r, Complete)
+		nae, _ := err.(*NotAllowedError)
+		switch {
+		case tc.media == requestsv1.Media_MEDIA_COPY && (err != nil || to != completed):
+			t.Errorf("%s: complete = %v, %v", tc.media, to, err)
+		case tc.media != requestsv1.Media_MEDIA_COPY && (nae == nil || !strings.Contains(err.Error(), "goes back to the partner first")):
+			t.Errorf("%s: complete = %v, %v", tc.media, to, err)
+		case nae != nil && nae.AllowedList() != tc.allowed:
+			t.Errorf("%s: allowed in the refusal %s", tc.media, nae.AllowedList())
+		}
+		var got []string
+		for _, a := range AllowedFor(r) {
+			got = append(got, a.String())
+		}
+		if strings.Join(got, ",") != tc.allowed {
+			t.Errorf("%s: allowed %v, want %s", tc.media, got, tc.allowed)
+		}
+	}
+	// Elsewhere complete does not depend on the media.
+	for _, s := range []Status{shippedDig, receivedDig, returnedToP} {
+		if to, err := Check(&requestsv1.BorrowingRequest{Status: s, Media: requestsv1.Media_MEDIA_LOAN}, Complete); err != nil || to != completed {
+			t.Errorf("complete a loan from %s: %v %v", s, to, err)
+		}
+	}
+}
+
+// TestDeclareLost: an item lost in transit, here or by the patron closes as completed,
+// and reactivating it (the item turned up) returns to where it was lost; the action
+// needs a note.
+func TestDeclareLost(t *testing.T) {
+	for _, from := range []Status{shippedPhys, receivedPhys, loaned, returnedByP} {
+		r := &requestsv1.BorrowingRequest{Status: from, Media: requestsv1.Media_MEDIA_LOAN}
+		to, err := Check(r, DeclareLost)
+		if err != nil || to != completed {
+			t.Fatalf("declare lost from %s: %v %v", from, to, err)
+		}
+		back, err := Check(&requestsv1.BorrowingRequest{Status: completed, ClosedFromStatus: from}, Reactivate)
+		if err != nil || back != from {
+			t.Errorf("reactivate a request lost in %s: %v %v", from, back, err)
+		}
+	}
+	for a, want := range map[Action]bool{DeclareLost: true, AddNote: true, Complete: false, CancelByStaff: false, ResolveAttention: false} {
+		if NoteRequired(a) != want {
+			t.Errorf("NoteRequired(%s) = %v", a, !want)
+		}
 	}
 }
 
@@ -207,8 +273,8 @@ func TestReceiveFor(t *testing.T) {
 }
 
 func TestNamesAndMethods(t *testing.T) {
-	if Name(ReceivePhysically) != "receive_physically" || Name(AddNote) != "add_note" {
-		t.Errorf("names: %s %s", Name(ReceivePhysically), Name(AddNote))
+	if Name(ReceivePhysically) != "receive_physically" || Name(AddNote) != "add_note" || Name(DeclareLost) != "declare_lost" {
+		t.Errorf("names: %s %s %s", Name(ReceivePhysically), Name(AddNote), Name(DeclareLost))
 	}
 	for _, a := range Actions() {
 		if Method(a) == "" {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,12 +62,20 @@ func (s *Store) act(tx *bolt.Tx, id uint64, etag string, c Command, now time.Tim
 	if err != nil {
 		return old, err
 	}
+	if lifecycle.NoteRequired(a) && strings.TrimSpace(c.Note) == "" {
+		// The API refuses this first; checked here too, so no caller can declare an item
+		// lost without saying what happened.
+		return old, apierr.Invalid("note", "is required for %s", a)
+	}
 	next := proto.CloneOf(old)
 	ev := &requestsv1.RequestEvent{Actor: c.Actor, Action: lifecycle.Name(a), Note: c.Note}
 	switch a {
 	case lifecycle.Send:
-		if c.Partner != "" {
+		if c.Partner != "" && c.Partner != old.GetPartner() {
+			// Chosen here: external updates keep it from now on (ingest.go), and the next
+			// one compares it with the external system's lender.
 			next.Partner = c.Partner
+			next.PartnerUnconfirmed = c.Partner != old.GetExternalPartner()
 		}
 		if next.GetPartner() == "" {
 			return old, ErrPartnerRequired
@@ -220,30 +229,33 @@ func (s *Store) ActFilter(f Filter, after []byte, limit, maxScan int, c Command,
 
 // AnonymizeOld anonymizes up to limit closed requests of owner (any owner when empty)
 // that may still hold personal data and were not changed since cutoff, oldest change
-// first, in one transaction, examining at most maxScan candidates. It returns their names
-// and whether more candidates remain. With dryRun nothing is written.
-func (s *Store) AnonymizeOld(cutoff time.Time, owner string, limit, maxScan int, actor string, now time.Time, dryRun bool) ([]string, bool, error) {
+// first, in one transaction. It returns their names and whether more candidates remain.
+// With dryRun nothing is written.
+//
+// Every entry it walks is a candidate (for one owner it walks that owner's part of
+// idx_identifiable_owner), so a call examines at most limit entries and always makes
+// progress: anonymized requests leave the index, so the next call goes on after them.
+func (s *Store) AnonymizeOld(cutoff time.Time, owner string, limit int, actor string, now time.Time, dryRun bool) ([]string, bool, error) {
 	var names []string
 	var more bool
+	ix, prefix := idxIdentifiable, []byte(nil)
+	if owner != "" {
+		ix, prefix = idxIdentifiableOwner, idxIdentifiableOwner.prefix(owner)
+	}
 	err := s.update(dryRun, func(tx *bolt.Tx) error {
 		names, more = names[:0], false
-		var ids []uint64
 		// Oldest first: a reverse walk of the newest-first index, down to the cutoff.
-		r := updatedRange(nil, time.Time{}, cutoff)
+		r := updatedRange(prefix, time.Time{}, cutoff)
 		if r.empty {
 			return nil
 		}
-		_, more0, err := walk(tx.Bucket(idxIdentifiable.name).Cursor(), nil, r.lo, nil, nil, true,
-			limit, maxScan, func(k []byte) (bool, error) {
+		var ids []uint64
+		var err error
+		_, more, err = walk(tx.Bucket(ix.name).Cursor(), prefix, r.lo, nil, nil, true, limit, 0,
+			func(k []byte) (bool, error) {
 				id, err := idOf(k)
 				if err != nil {
 					return false, err
-				}
-				if owner != "" {
-					r, err := indexed(tx, id)
-					if err != nil || r.GetOwner() != owner {
-						return false, err
-					}
 				}
 				ids = append(ids, id)
 				return true, nil
@@ -251,7 +263,7 @@ func (s *Store) AnonymizeOld(cutoff time.Time, owner string, limit, maxScan int,
 		if err != nil {
 			return err
 		}
-		more = more0
+		// Acted on after the walk: changing index entries under a walk can skip keys.
 		for _, id := range ids {
 			r, err := s.act(tx, id, "", Command{Action: lifecycle.Anonymize, Actor: actor}, now)
 			if err != nil {

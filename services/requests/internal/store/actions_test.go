@@ -274,7 +274,7 @@ func TestAnonymizeOld(t *testing.T) {
 	}
 	cutoff := t0.Add(-3 * day)
 	before := dump(t, s)
-	names, more, err := s.AnonymizeOld(cutoff, "", 100, 0, "anonymous", t0, true)
+	names, more, err := s.AnonymizeOld(cutoff, "", 100, "anonymous", t0, true)
 	noErr(t, err)
 	if strings.Join(names, " ") != "borrowingRequests/1 borrowingRequests/2 borrowingRequests/3 borrowingRequests/4 borrowingRequests/5 borrowingRequests/6" || more {
 		t.Fatalf("dry run: %v %v", names, more)
@@ -282,18 +282,18 @@ func TestAnonymizeOld(t *testing.T) {
 	if fmt.Sprint(dump(t, s)) != fmt.Sprint(before) {
 		t.Fatal("a dry run wrote something")
 	}
-	names, more, err = s.AnonymizeOld(cutoff, "KB", 2, 0, "anonymous", t0, false)
+	names, more, err = s.AnonymizeOld(cutoff, "KB", 2, "anonymous", t0, false)
 	noErr(t, err)
 	if strings.Join(names, " ") != "borrowingRequests/2 borrowingRequests/4" || !more {
 		t.Fatalf("KB, 2 at a time: %v %v", names, more)
 	}
-	names, more, err = s.AnonymizeOld(cutoff, "", 100, 0, "anonymous", t0, false)
+	names, more, err = s.AnonymizeOld(cutoff, "", 100, "anonymous", t0, false)
 	noErr(t, err)
 	if strings.Join(names, " ") != "borrowingRequests/1 borrowingRequests/3 borrowingRequests/5 borrowingRequests/6" || more {
 		t.Fatalf("the rest: %v %v", names, more)
 	}
 	// Anonymized requests are no candidates any more, however old they get.
-	names, _, err = s.AnonymizeOld(t0.Add(365*day), "", 100, 0, "anonymous", t0.Add(time.Hour), false)
+	names, _, err = s.AnonymizeOld(t0.Add(365*day), "", 100, "anonymous", t0.Add(time.Hour), false)
 	noErr(t, err)
 	if strings.Join(names, " ") != "borrowingRequests/8" {
 		t.Errorf("a year later: %v", names)
@@ -303,13 +303,72 @@ func TestAnonymizeOld(t *testing.T) {
 			t.Errorf("request %d anonymized at %v", id, r.AnonymizeTime)
 		}
 	}
-	// The scan budget bounds a call: with other owners' candidates in the way, a call
-	// can come back short with `more`.
+	// An owner without candidates: nothing, and nothing more.
 	apply(t, s, t0, item("9", t0.Add(-time.Hour), func(it *requestsv1.IngestItem) { it.ExternalStatus = stCompleted }))
-	names, more, err = s.AnonymizeOld(t0.Add(time.Hour), "NONE", 10, 1, "anonymous", t0.Add(2*time.Hour), false)
+	names, more, err = s.AnonymizeOld(t0.Add(time.Hour), "NONE", 10, "anonymous", t0.Add(2*time.Hour), false)
 	noErr(t, err)
 	if len(names) != 0 || more {
 		t.Errorf("nothing of NONE: %v %v", names, more)
+	}
+	checkIndexes(t, s)
+}
+
+// TestAnonymizeOldOwnerMakesProgress: one library's bulk anonymization is not held up by
+// other libraries' older candidates. Scaled down (calls of 3 behind 50 older candidates
+// of another owner; in production 1000 behind any number): every call anonymizes a full
+// batch of the owner's own until none are left, then answers more=false.
+func TestAnonymizeOldOwnerMakesProgress(t *testing.T) {
+	s := newStore(t)
+	day := 24 * time.Hour
+	var batch []*requestsv1.IngestItem
+	for i := range 50 { // KB's, all older than any of GUB's
+		batch = append(batch, item(fmt.Sprint("kb", i), t0.Add(-31*day), func(it *requestsv1.IngestItem) {
+			it.ExternalStatus, it.Owner = stCompleted, "KB"
+		}))
+	}
+	if res := apply(t, s, t0.Add(-30*day), batch...); res[49].Outcome != created {
+		t.Fatalf("KB's: %v", res[49])
+	}
+	batch = nil
+	for i := range 7 {
+		batch = append(batch, item(fmt.Sprint("gub", i), t0.Add(-21*day), func(it *requestsv1.IngestItem) {
+			it.ExternalStatus, it.Owner = stCompleted, "GUB"
+		}))
+	}
+	apply(t, s, t0.Add(-20*day), batch...)
+
+	cutoff := t0.Add(-10 * day)
+	var got []string
+	for i, want := range []struct {
+		n    int
+		more bool
+	}{{3, true}, {3, true}, {1, false}} {
+		names, more, err := s.AnonymizeOld(cutoff, "GUB", 3, "anonymous", t0, false)
+		noErr(t, err)
+		if len(names) != want.n || more != want.more {
+			t.Fatalf("call %d: %v more=%v, want %d more=%v", i+1, names, more, want.n, want.more)
+		}
+		got = append(got, names...)
+	}
+	for _, name := range got {
+		id, _ := idOfName(name)
+		if r := get(t, s, id); r.Owner != "GUB" || r.AnonymizeTime == nil {
+			t.Errorf("%s: owner %s, anonymized %v", name, r.Owner, r.AnonymizeTime)
+		}
+	}
+	if len(got) != 7 {
+		t.Errorf("anonymized %d of GUB's 7", len(got))
+	}
+	// KB's were left alone, and all owners' candidates are still found oldest first.
+	names, more, err := s.AnonymizeOld(cutoff, "", 60, "anonymous", t0, true)
+	noErr(t, err)
+	if len(names) != 50 || more {
+		t.Errorf("all owners: %d more=%v", len(names), more)
+	}
+	for _, name := range names {
+		if r := get(t, s, mustID(t, name)); r.Owner != "KB" || r.AnonymizeTime != nil {
+			t.Errorf("%s: %s anonymized %v", name, r.Owner, r.AnonymizeTime)
+		}
 	}
 	checkIndexes(t, s)
 }
@@ -501,4 +560,53 @@ func TestStripEventNotesOnlyTouchesItsRequest(t *testing.T) {
 	if r := get(t, s, 1); !proto.Equal(r.Requester, &requestsv1.Requester{PatronId: "P1", Name: "Ada", Approved: true}) {
 		t.Errorf("neighbour lost its requester: %v", r.Requester)
 	}
+}
+
+// TestLostAndCopies: a received loan cannot be completed without going back (a received
+// copy can); an item lost by the patron is declared lost with a required note, which
+// closes the request and is audited, and reactivating it (the item turned up) returns to
+// where it was lost.
+func TestLostAndCopies(t *testing.T) {
+	s := newStore(t)
+	clk := &clock{t: t0}
+	apply(t, s, clk.now(), item("loan", t0.Add(-time.Hour), func(it *requestsv1.IngestItem) { it.ExternalStatus = stSent }),
+		item("copy", t0.Add(-time.Hour), func(it *requestsv1.IngestItem) {
+			it.ExternalStatus, it.Media = stSent, requestsv1.Media_MEDIA_COPY
+		}))
+	for id := uint64(1); id <= 2; id++ {
+		do(t, s, id, Command{Action: lifecycle.ReceivePhysically}, clk.now())
+	}
+	var nae *lifecycle.NotAllowedError
+	if _, err := s.Act(1, "", Command{Action: lifecycle.Complete}, clk.now()); !errors.As(err, &nae) || nae.Why == "" {
+		t.Fatalf("complete a received loan: %v", err)
+	}
+	if r := do(t, s, 2, Command{Action: lifecycle.Complete}, clk.now()); r.Status != stCompleted {
+		t.Fatalf("complete a received copy: %s", r.Status)
+	}
+
+	do(t, s, 1, Command{Action: lifecycle.LoanToPatron}, clk.now())
+	before := dump(t, s)
+	for _, note := range []string{"", " \n"} {
+		_, err := s.Act(1, "", Command{Action: lifecycle.DeclareLost, Note: note}, clk.now())
+		if e, ok := apierr.As(err); !ok || e.Kind != apierr.KindInvalidArgument || e.Violations[0].Field != "note" {
+			t.Errorf("declare lost with note %q: %v", note, err)
+		}
+	}
+	if fmt.Sprint(dump(t, s)) != fmt.Sprint(before) {
+		t.Error("a refused declaration wrote something")
+	}
+	r := do(t, s, 1, Command{Action: lifecycle.DeclareLost, Note: "never returned; fee invoiced"}, clk.now())
+	if r.Status != stCompleted || r.ClosedFromStatus != requestsv1.Status_STATUS_LOANED_TO_PATRON {
+		t.Fatalf("declared lost: %s from %s", r.Status, r.ClosedFromStatus)
+	}
+	evs, _, err := s.Events(1, nil, 100)
+	noErr(t, err)
+	if ev := evs[len(evs)-1]; ev.Action != "declare_lost" || ev.Note != "never returned; fee invoiced" ||
+		ev.FromStatus != requestsv1.Status_STATUS_LOANED_TO_PATRON || ev.ToStatus != stCompleted {
+		t.Errorf("event %v", ev)
+	}
+	if r := do(t, s, 1, Command{Action: lifecycle.Reactivate, Note: "found it"}, clk.now()); r.Status != requestsv1.Status_STATUS_LOANED_TO_PATRON {
+		t.Errorf("reactivated: %s", r.Status)
+	}
+	checkIndexes(t, s)
 }

@@ -3,7 +3,11 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,12 +81,77 @@ func prune(changes *bolt.Bucket, cutoff time.Time) error {
 	return nil
 }
 
-// Position is the latest change-log position (0 before the first change).
-func (s *Store) Position() (uint64, error) {
-	var pos uint64
+// Position is a place in the change log as a watcher holds it: the database, the change's
+// number (its sequence in the changes bucket; 0 before the first change) and a check of
+// the change stored there. The database id tells another ledger's positions apart; the
+// check tells this database's positions from before a restore from backup apart, since
+// after a restore the same numbers are given to new changes: a client holding such a
+// position would otherwise silently miss changes.
+type Position struct {
+	Database uint64
+	Seq      uint64
+	Check    uint32 // of the entry at Seq (0 for Seq 0)
+}
+
+// String is the opaque form clients hold: "<database id, 16 hex>-<seq>-<check, 8 hex>".
+func (p Position) String() string {
+	return formatDatabaseID(p.Database) + "-" + strconv.FormatUint(p.Seq, 10) + "-" + fmt.Sprintf("%08x", p.Check)
+}
+
+func formatDatabaseID(id uint64) string { return fmt.Sprintf("%016x", id) }
+
+// ErrBadPosition is returned by ParsePosition for a string no stream ever sent.
+var ErrBadPosition = errors.New("not a change position")
+
+// ParsePosition reads a position's String form; only the canonical form is accepted, so
+// one position has one spelling.
+func ParsePosition(s string) (Position, error) {
+	parts := strings.Split(s, "-")
+	if len(parts) != 3 || len(parts[0]) != 16 || len(parts[2]) != 8 {
+		return Position{}, ErrBadPosition
+	}
+	db, err1 := strconv.ParseUint(parts[0], 16, 64)
+	seq, err2 := strconv.ParseUint(parts[1], 10, 64)
+	check, err3 := strconv.ParseUint(parts[2], 16, 32)
+	p := Position{Database: db, Seq: seq, Check: uint32(check)}
+	if err1 != nil || err2 != nil || err3 != nil || db == 0 || p.String() != s {
+		return Position{}, ErrBadPosition
+	}
+	return p, nil
+}
+
+// checkOf is the check of a change-log entry: a hash of the entry as stored (its time,
+// request, statuses and owners), so a different change at the same number has, in all
+// likelihood, a different check.
+func checkOf(entry []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(entry)
+	return h.Sum32()
+}
+
+// position is the position of change seq of this database, read in tx.
+func (s *Store) position(changes *bolt.Bucket, seq uint64) (Position, error) {
+	p := Position{Database: s.dbID, Seq: seq}
+	if seq == 0 {
+		return p, nil
+	}
+	v := changes.Get(boltdb.Uint64Key(seq))
+	if v == nil {
+		return p, fmt.Errorf("change %d is not in the change log", seq)
+	}
+	p.Check = checkOf(v)
+	return p, nil
+}
+
+// Position is the latest change-log position (Seq 0 before the first change). The
+// latest change is never pruned, so its entry is always there to check.
+func (s *Store) Position() (Position, error) {
+	var pos Position
 	err := s.db.View(func(tx *bolt.Tx) error {
-		pos = tx.Bucket(bucketChanges).Sequence()
-		return nil
+		changes := tx.Bucket(bucketChanges)
+		var err error
+		pos, err = s.position(changes, changes.Sequence())
+		return err
 	})
 	return pos, err
 }
@@ -102,39 +171,44 @@ type ChangeInfo struct {
 // Change is one change read from the log: its position, the audit event describing it
 // and the request as it is now.
 type Change struct {
-	Position uint64
+	Position Position
 	Event    *requestsv1.RequestEvent
 	Request  *requestsv1.BorrowingRequest
 }
 
 // ReadChanges returns the changes after position `after` that match, examining at most
-// scan entries in one short read transaction, and the position of the last entry
-// examined (after itself when none followed). A position the log no longer covers is a
-// *PositionExpiredError, one it never reached a *PositionAheadError.
-func (s *Store) ReadChanges(after uint64, scan int, match func(ChangeInfo) bool) ([]Change, uint64, error) {
+// scan entries in one short read transaction, the position of the last entry examined
+// (after itself when none followed) and how many it examined. The zero Position means
+// "before the oldest change the log still holds": everything retained is replayed.
+//
+// Any other position must be safe to resume after, else nothing is read: one of another
+// database, or whose change differs from the one stored under its number here (this
+// database was restored from a backup since), is a *PositionForeignError; one the log no
+// longer holds a *PositionExpiredError; one it never reached a *PositionAheadError.
+func (s *Store) ReadChanges(after Position, scan int, match func(ChangeInfo) bool) ([]Change, Position, int, error) {
 	var out []Change
-	last := after
+	last, examined := after, 0
 	err := s.db.View(func(tx *bolt.Tx) error {
 		changes := tx.Bucket(bucketChanges)
-		if latest := changes.Sequence(); after > latest {
-			return &PositionAheadError{Position: after, Latest: latest}
-		}
 		c := changes.Cursor()
-		// Positions are consecutive (one per committed change), so a first entry past
-		// after+1 means the ones between were pruned.
+		var oldest uint64 // the oldest change the log holds; 0 when it holds none
 		if first, _ := c.First(); first != nil {
-			oldest, err := idOf(first)
-			if err != nil {
+			var err error
+			if oldest, err = idOf(first); err != nil {
 				return err
 			}
-			if oldest > after+1 {
-				return &PositionExpiredError{Position: after, Oldest: oldest - 1}
+		}
+		start := oldest
+		if after != (Position{}) {
+			var err error
+			if start, err = s.resumable(changes, after, oldest); err != nil {
+				return err
 			}
 		}
-		k, v := c.Seek(boltdb.Uint64Key(after + 1))
-		for n := 0; k != nil && n < scan; k, v = c.Next() {
-			n++
-			pos, err := idOf(k)
+		k, v := c.Seek(boltdb.Uint64Key(start))
+		for ; k != nil && examined < scan; k, v = c.Next() {
+			examined++
+			seq, err := idOf(k)
 			if err != nil {
 				return err
 			}
@@ -142,11 +216,11 @@ func (s *Store) ReadChanges(after uint64, scan int, match func(ChangeInfo) bool)
 			if err != nil {
 				return err
 			}
-			last = pos
+			last = Position{Database: s.dbID, Seq: seq, Check: checkOf(v)}
 			if !match(ChangeInfo{ID: e.id, From: e.from, To: e.to, OwnerBefore: e.ownerBefore, OwnerAfter: e.ownerAfter}) {
 				continue
 			}
-			ev, err := loadEvent(tx, e.id, pos)
+			ev, err := loadEvent(tx, e.id, seq)
 			if err != nil {
 				return err
 			}
@@ -154,14 +228,39 @@ func (s *Store) ReadChanges(after uint64, scan int, match func(ChangeInfo) bool)
 			if err != nil {
 				return err
 			}
-			out = append(out, Change{Position: pos, Event: ev, Request: r})
+			out = append(out, Change{Position: last, Event: ev, Request: r})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, after, err
+		return nil, after, 0, err
 	}
-	return out, last, nil
+	return out, last, examined, nil
+}
+
+// resumable checks that resuming after p misses nothing and repeats nothing, and returns
+// the first change number to read. oldest is the oldest change the log holds (0: none).
+func (s *Store) resumable(changes *bolt.Bucket, p Position, oldest uint64) (uint64, error) {
+	latest := changes.Sequence()
+	switch {
+	case p.Database != s.dbID:
+		return 0, &PositionForeignError{Position: p.String(), Database: s.DatabaseID()}
+	case p.Seq > latest:
+		return 0, &PositionAheadError{Position: p.String(), Latest: latest}
+	case p.Seq == 0 && oldest > 1:
+		// Before the first change: only while the log still holds the first change.
+		return 0, &PositionExpiredError{Position: p.String(), Oldest: oldest}
+	case p.Seq == 0:
+		return 1, nil
+	case oldest == 0 || p.Seq < oldest:
+		// The change itself was pruned, so it cannot be checked: resuming is refused even
+		// when the next one is still there (one change earlier than strictly needed).
+		return 0, &PositionExpiredError{Position: p.String(), Oldest: oldest}
+	}
+	if v := changes.Get(boltdb.Uint64Key(p.Seq)); v == nil || checkOf(v) != p.Check {
+		return 0, &PositionForeignError{Position: p.String(), Database: s.DatabaseID(), RolledBack: true}
+	}
+	return p.Seq + 1, nil
 }
 
 // loadEvent reads the event at position pos of request id; a change without its event is

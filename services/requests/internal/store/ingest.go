@@ -42,8 +42,9 @@ const (
 // in one write transaction and returns one result per item, in order. An item whose
 // (profile, external id) is new is CREATED with its external status (audited as an
 // import by the harvester); one whose external last-modified time is newer than the
-// stored one UPDATES the request, its external status reconciled with ours (audited as
-// an external update by the external system); an older or equal one leaves it UNCHANGED.
+// stored one UPDATES the request, its external status, when it changed, reconciled with
+// ours (audited as an external update by the external system); an older or equal one
+// leaves it UNCHANGED.
 // An invalid item, or a second item with the identity of an earlier one in the batch, is
 // REJECTED with a reason and writes nothing. An error (storage failure, ctx ended) means
 // nothing of the batch was written.
@@ -97,7 +98,7 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 // applyItem creates or updates the request a valid item describes and records the outcome.
 func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, run string, now time.Time, res *requestsv1.IngestResult) error {
 	ref := it.GetExternalReference()
-	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run}
+	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run, Partner: it.GetPartner()}
 	idKey := tx.Bucket(bucketByExternal).Get(key)
 	if idKey == nil {
 		id, err := tx.Bucket(bucketRequests).NextSequence()
@@ -126,8 +127,9 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 		return nil
 	}
 	// The external system stays the source of the description (reference, bibliography,
-	// rota, partner, pickup, the patron's message); the ledger keeps its own status, flag
-	// and history, and what anonymizing removed stays removed.
+	// rota, pickup, the patron's message) and of the partner unless staff chose one here;
+	// the ledger keeps its own status, flag and history, and what anonymizing removed
+	// stays removed.
 	next := fromItem(it)
 	next.CreateTime, next.NeedsAttention, next.AttentionReason = old.GetCreateTime(), old.GetNeedsAttention(), old.GetAttentionReason()
 	next.Status, next.ClosedFromStatus, next.AnonymizeTime = old.GetStatus(), old.GetClosedFromStatus(), old.GetAnonymizeTime()
@@ -143,12 +145,25 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 	if ref.GetSystem() == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED {
 		ev.Actor, system = actorExternal, "the external system"
 	}
-	switch verdict, hint := lifecycle.Reconcile(old.GetStatus(), it.GetExternalStatus()); verdict {
-	case lifecycle.Apply:
-		setStatus(next, old.GetStatus(), it.GetExternalStatus())
-	case lifecycle.Conflict:
-		reason := fmt.Sprintf("%s reported %q (%s) while the request is %s here: %s",
-			system, ref.GetStatusRaw(), it.GetExternalStatus(), old.GetStatus(), hint)
+	var conflicts []string
+	// Only news is reconciled: an external status the ledger has already seen says
+	// nothing new, and applying it again would undo local steps taken since (a request
+	// rejected there, then reactivated and sent here, would be rejected again) or raise
+	// a conflict staff have already resolved.
+	if externalStatusChanged(old, it) {
+		switch verdict, hint := lifecycle.Reconcile(old.GetStatus(), it.GetExternalStatus()); verdict {
+		case lifecycle.Apply:
+			setStatus(next, old.GetStatus(), it.GetExternalStatus())
+		case lifecycle.Conflict:
+			conflicts = append(conflicts, fmt.Sprintf("%s reported %q (%s) while the request is %s here: %s",
+				system, ref.GetStatusRaw(), it.GetExternalStatus(), old.GetStatus(), hint))
+		}
+	}
+	if c := reconcilePartner(old, next, system); c != "" {
+		conflicts = append(conflicts, c)
+	}
+	if len(conflicts) > 0 {
+		reason := strings.Join(conflicts, ". Also: ")
 		next.NeedsAttention, next.AttentionReason, ev.AttentionReason = true, reason, reason
 	}
 	if _, err := s.commit(tx, id, old, next, ev, now); err != nil {
@@ -158,6 +173,54 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 	return nil
 }
 
+// externalStatusChanged reports whether item it reports another external status than
+// the one the ledger last saw for old: another raw status, or another mapped one (the
+// same raw status maps differently for a loan and a copy). A request stored before
+// schema 3 has no mapped status on record; its raw status decides.
+func externalStatusChanged(old *requestsv1.BorrowingRequest, it *requestsv1.IngestItem) bool {
+	if it.GetExternalReference().GetStatusRaw() != old.GetExternalReference().GetStatusRaw() {
+		return true
+	}
+	last := old.GetExternalStatus()
+	return last != requestsv1.Status_STATUS_UNSPECIFIED && last != it.GetExternalStatus()
+}
+
+// reconcilePartner settles next's partner (fromItem set it, and external_partner, to
+// the lender the external system names) against old's, and returns a conflict to flag,
+// or "". The partner is ours while staff chose it here: sent to another partner than the
+// external system named (old.partner_unconfirmed, or old's partner differs from the
+// lender last reported). Then the external lender is news when it differs from ours at
+// the first update after the send, or when it changed since the last update; an
+// unchanged one was seen (and flagged, if it differed) before, so it is not flagged
+// again. Once the external system names our partner, the two agree and later external
+// lenders are taken over again.
+func reconcilePartner(old, next *requestsv1.BorrowingRequest, system string) string {
+	external := next.GetExternalPartner()
+	next.PartnerUnconfirmed = false
+	if !old.GetPartnerUnconfirmed() && old.GetPartner() == old.GetExternalPartner() {
+		return "" // not chosen here: the external lender is ours
+	}
+	next.Partner = old.GetPartner()
+	if external == old.GetPartner() || (!old.GetPartnerUnconfirmed() && external == old.GetExternalPartner()) {
+		return ""
+	}
+	ours := orNone(old.GetPartner())
+	if external == "" {
+		return fmt.Sprintf("%s names no active lender while the request was sent to %s here: "+
+			"the ledger does not update %s; move the request to %s there too, or settle it with the partner", system, ours, system, ours)
+	}
+	return fmt.Sprintf("%s names %s as the active lender while the request was sent to %s here: "+
+		"the ledger does not update %s; move the request to %s there too (or close it at %s there), or send it to %s here",
+		system, external, ours, system, ours, external, external)
+}
+
+func orNone(partner string) string {
+	if partner == "" {
+		return "no partner"
+	}
+	return partner
+}
+
 // fromItem is the request an item describes, before stamping. It shares the item's
 // sub-messages rather than copying them: the record is marshalled within the batch and
 // never kept, and nothing modifies them.
@@ -165,8 +228,10 @@ func fromItem(it *requestsv1.IngestItem) *requestsv1.BorrowingRequest {
 	return &requestsv1.BorrowingRequest{
 		ExternalReference: it.GetExternalReference(),
 		Status:            it.GetExternalStatus(),
+		ExternalStatus:    it.GetExternalStatus(),
 		Owner:             it.GetOwner(),
 		Partner:           it.GetPartner(),
+		ExternalPartner:   it.GetPartner(),
 		Rota:              it.GetRota(),
 		Bibliographic:     it.GetBibliographic(),
 		Format:            it.GetFormat(),

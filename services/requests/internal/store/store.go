@@ -8,6 +8,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -56,9 +57,11 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 //	requests      id (8-byte big-endian, from NextSequence) → BorrowingRequest
 //	by_external   profile name + 0x00 + external id → id: the unique identity
 //	idx_*         see `indexes`: [value + 0x00 +] inverted time (8 bytes) + id → empty
+//	index_values  id → the values the request is indexed and counted under (values.go)
 //	index_counts  index name + 0x00 + value → entries (8-byte big-endian)
 //	events        id + position (8 bytes each) → RequestEvent: a request's audit trail
 //	changes       position (8 bytes; the bucket's sequence is the latest) → change entry
+//	meta          (platform/boltdb's) "database_id" → 8 random bytes, set once
 //
 // The inverted time (MaxUint64 − Unix nanoseconds) makes a forward walk newest first, and
 // the id after it breaks ties, so every index key is unique. Indexed values never contain
@@ -67,13 +70,20 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 // fewest entries and answers CountBorrowingRequests.
 //
 // Schema 2 added events, changes, idx_created, idx_identifiable, idx_attention, idx_word
-// and the count-only owner counts; migrate fills the new indexes from the records.
+// and the count-only owner counts; schema 3 added index_values and
+// idx_identifiable_owner, and external_partner on the records. migrate fills what is new
+// from the records.
 var (
-	bucketRequests   = []byte("requests")
-	bucketByExternal = []byte("by_external")
-	bucketCounts     = []byte("index_counts")
-	bucketEvents     = []byte("events")
-	bucketChanges    = []byte("changes")
+	bucketRequests    = []byte("requests")
+	bucketByExternal  = []byte("by_external")
+	bucketIndexValues = []byte("index_values")
+	bucketCounts      = []byte("index_counts")
+	bucketEvents      = []byte("events")
+	bucketChanges     = []byte("changes")
+	// bucketMeta is platform/boltdb's bucket (it keeps the schema version there); the
+	// ledger adds its database id.
+	bucketMeta    = []byte("meta")
+	keyDatabaseID = []byte("database_id")
 
 	idxAll = &index{id: 1, name: []byte("idx_all"), entries: true, counted: true,
 		values: func(*requestsv1.BorrowingRequest) []string { return all }}
@@ -95,21 +105,30 @@ var (
 		values: func(*requestsv1.BorrowingRequest) []string { return all }}
 	// Closed requests that may still hold personal data: never anonymized, or changed
 	// (e.g. a note added) since. The bulk anonymization walks it from its age cutoff, so
-	// requests already anonymized cost it nothing.
+	// requests already anonymized cost it nothing; for one owner it walks
+	// idx_identifiable_owner, so other owners' candidates cost it nothing either.
 	idxIdentifiable = &index{id: 9, name: []byte("idx_identifiable"), entries: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return when(identifiable(r)) }}
+	idxIdentifiableOwner = &index{id: 12, name: []byte("idx_identifiable_owner"), entries: true, keyed: true,
+		values: func(r *requestsv1.BorrowingRequest) []string {
+			if !identifiable(r) {
+				return nil
+			}
+			return one(r.GetOwner())
+		}}
 	// The requests flagged for attention: the exception queue.
 	idxAttention = &index{id: 10, name: []byte("idx_attention"), entries: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return when(r.GetNeedsAttention()) }}
 	// Search words of title, author, external id, ISBN/ISSN (search.go).
 	idxWord = &index{id: 11, name: []byte("idx_word"), entries: true, keyed: true, counted: true,
 		values: indexWords}
-	// Counts only, for CountBorrowingRequests with an owner.
-	cntOwnerStatus = &index{name: []byte("cnt_owner_status"), counted: true,
+	// Counts only, for CountBorrowingRequests with an owner. (Their ids name them in
+	// index_values.)
+	cntOwnerStatus = &index{id: 13, name: []byte("cnt_owner_status"), counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string {
 			return one(ownerStatusValue(r.GetOwner(), r.GetStatus()))
 		}}
-	cntOwnerAttention = &index{name: []byte("cnt_owner_attention"), counted: true,
+	cntOwnerAttention = &index{id: 14, name: []byte("cnt_owner_attention"), counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string {
 			if !r.GetNeedsAttention() {
 				return nil
@@ -118,17 +137,18 @@ var (
 		}}
 
 	indexes = []*index{idxAll, idxOpen, idxStatus, idxOwner, idxPartner, idxProfile, idxExternalID,
-		idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention}
-	// addedInSchema2 are the indexes a schema-1 file lacks.
+		idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention, idxIdentifiableOwner}
+	// addedInSchema2 and addedInSchema3 are the indexes older files lack.
 	addedInSchema2 = []*index{idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention}
+	addedInSchema3 = []*index{idxIdentifiableOwner}
 
-	schema = boltdb.Schema{Version: 2, Buckets: buckets(), Migrate: migrate}
+	schema = boltdb.Schema{Version: 3, Buckets: buckets(), Migrate: migrate}
 
 	all = []string{""}
 )
 
 func buckets() [][]byte {
-	b := [][]byte{bucketRequests, bucketByExternal, bucketCounts, bucketEvents, bucketChanges}
+	b := [][]byte{bucketRequests, bucketByExternal, bucketIndexValues, bucketCounts, bucketEvents, bucketChanges}
 	for _, ix := range indexes {
 		if ix.entries {
 			b = append(b, ix.name)
@@ -137,13 +157,29 @@ func buckets() [][]byte {
 	return b
 }
 
-// migrate upgrades a schema-1 file: the indexes added since are filled from the records.
-// Requests imported before have no audit trail before the upgrade.
+// migrate upgrades a schema-1 or schema-2 file from its records: the indexes added since
+// are filled, and index_values records what every request is indexed under (computed
+// now, with the code that wrote the older indexes: word splitting has not changed since
+// schema 1). Requests imported before schema 2 have no audit trail before the upgrade.
+//
+// external_partner is new in schema 3: it starts as the request's partner, i.e. as if
+// the external system named it (a send here to another partner before the upgrade is
+// not known as such). Filling it leaves update_time and etag alone: no one changed the
+// request. external_status stays unset; ingest then compares only the raw status.
 func migrate(tx *bolt.Tx, from uint32) error {
-	if from != 1 {
+	if from < 1 || from > 2 {
 		return fmt.Errorf("no migration from schema %d", from)
 	}
-	return tx.Bucket(bucketRequests).ForEach(func(k, v []byte) error {
+	var added []*index
+	if from < 2 {
+		added = append(added, addedInSchema2...)
+	}
+	added = append(added, addedInSchema3...)
+	requests := tx.Bucket(bucketRequests)
+	// Records are rewritten after the walk: writing under a cursor can skip keys.
+	var ids []uint64
+	var records []*requestsv1.BorrowingRequest
+	err := requests.ForEach(func(k, v []byte) error {
 		id, err := idOf(k)
 		if err != nil {
 			return err
@@ -152,13 +188,33 @@ func migrate(tx *bolt.Tx, from uint32) error {
 		if err := proto.Unmarshal(v, r); err != nil {
 			return fmt.Errorf("decode borrowing request %d: %w", id, err)
 		}
-		for _, ix := range addedInSchema2 {
-			if err := ix.move(tx, id, nil, r); err != nil {
+		ids, records = append(ids, id), append(records, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		r := records[i]
+		vals := valuesOf(r)
+		for _, ix := range added {
+			if err := ix.move(tx, id, nil, r, nil, vals[ix.id]); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		if err := putValues(tx, id, vals); err != nil {
+			return err
+		}
+		r.ExternalPartner = r.GetPartner()
+		v, err := proto.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode borrowing request %d: %w", id, err)
+		}
+		if err := requests.Put(boltdb.Uint64Key(id), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Options tune a store; the zero value is the default.
@@ -170,6 +226,7 @@ type Options struct {
 // Store is the ledger's bbolt file.
 type Store struct {
 	db        *bolt.DB
+	dbID      uint64 // this database's id (meta database_id): it names its change positions
 	retention time.Duration
 	feed      feed
 	// afterItem, when set (tests only), runs inside the batch transaction after each
@@ -186,8 +243,45 @@ func Open(path string, o Options) (*Store, error) {
 	if o.ChangeRetention <= 0 {
 		o.ChangeRetention = DefaultChangeRetention
 	}
-	return &Store{db: db, retention: o.ChangeRetention}, nil
+	dbID, err := databaseID(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: database id: %w", path, err)
+	}
+	return &Store{db: db, dbID: dbID, retention: o.ChangeRetention}, nil
 }
+
+// databaseID returns the file's database id, choosing it (at random, never 0) the first
+// time. Change positions carry it, so a position from another ledger is refused instead
+// of being read as one of ours.
+func databaseID(db *bolt.DB) (uint64, error) {
+	var id uint64
+	err := db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return errors.New("no meta bucket")
+		}
+		if v := meta.Get(keyDatabaseID); v != nil {
+			if len(v) != 8 || binary.BigEndian.Uint64(v) == 0 {
+				return fmt.Errorf("corrupt database id %x", v)
+			}
+			id = binary.BigEndian.Uint64(v)
+			return nil
+		}
+		for id == 0 {
+			var b [8]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return err
+			}
+			id = binary.BigEndian.Uint64(b[:])
+		}
+		return meta.Put(keyDatabaseID, boltdb.Uint64Key(id))
+	})
+	return id, err
+}
+
+// DatabaseID is this database's id, as change positions name it.
+func (s *Store) DatabaseID() string { return formatDatabaseID(s.dbID) }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
@@ -312,12 +406,27 @@ var errDryRun = errors.New("dry run")
 // create): it stamps next (name, times, etag), moves the identity, every index entry and
 // every count, appends ev to the request's audit trail and appends the change to the
 // change log, whose new position names the event. It returns that position.
+//
+// The entries and counts removed are the ones stored in index_values when old was
+// written, not old's values computed again: a change in how values are computed (word
+// splitting, say) can then never leave an entry or a count behind.
 func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest, ev *requestsv1.RequestEvent, now time.Time) (uint64, error) {
 	resource.Stamp(next, Name(id), now, old == nil)
-	for _, ix := range indexes {
-		if err := ix.move(tx, id, old, next); err != nil {
+	var before indexValues
+	if old != nil {
+		var err error
+		if before, err = loadValues(tx, id); err != nil {
 			return 0, err
 		}
+	}
+	after := valuesOf(next)
+	for _, ix := range indexes {
+		if err := ix.move(tx, id, old, next, before[ix.id], after[ix.id]); err != nil {
+			return 0, err
+		}
+	}
+	if err := putValues(tx, id, after); err != nil {
+		return 0, err
 	}
 	key := boltdb.Uint64Key(id)
 	if old == nil {
@@ -366,7 +475,7 @@ func putEvent(tx *bolt.Tx, id, pos uint64, ev *requestsv1.RequestEvent) error {
 // prefix walk lists one value's requests newest first. A count-only index keeps no
 // entries, only counts per value.
 type index struct {
-	id       byte   // names the index in List cursors; never reuse a retired id
+	id       byte   // names the index in List cursors and index_values; never reuse a retired id
 	name     []byte // the entries' bucket, and the index's name in index_counts
 	entries  bool   // false: counts only
 	keyed    bool   // entries start with value + 0x00
@@ -402,14 +511,13 @@ func (ix *index) key(value string, r *requestsv1.BorrowingRequest, id uint64) []
 	return append(ix.prefix(value), boltdb.ReverseTimeKey(t.AsTime(), boltdb.Uint64Key(id))...)
 }
 
-// move replaces old's entries (if any) by next's, and counts values that appear or
-// disappear. The old entries are deleted first, so an unchanged key survives.
-func (ix *index) move(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest) error {
-	var before, after []string
-	if old != nil {
-		before = ix.values(old)
+// move replaces old's entries (if any), written under the values before, by next's under
+// the values after, and counts values that appear or disappear. The old entries are
+// deleted first, so an unchanged key survives.
+func (ix *index) move(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest, before, after []string) error {
+	if old == nil && len(before) > 0 {
+		return fmt.Errorf("index %s: values without a record to key them (id %d)", ix.name, id)
 	}
-	after = ix.values(next)
 	if ix.entries {
 		b := tx.Bucket(ix.name)
 		for _, v := range before {
@@ -457,12 +565,15 @@ func (ix *index) count(tx *bolt.Tx, value string) uint64 {
 }
 
 // addCount adds delta to value's count, dropping counts that reach zero so values no
-// request has any more leave no trace. A count that were wrong would mislead the planner
-// and the dashboard, never lose data, so it is clamped rather than failing a write.
+// request has any more leave no trace. A count would only drop below zero if the counts
+// disagreed with the entries they count: that is an error (the write fails and nothing
+// of it is kept), never hidden by clamping.
 func (ix *index) addCount(tx *bolt.Tx, value string, delta int) error {
 	n := ix.count(tx, value)
 	switch {
-	case delta < 0 && n <= uint64(-delta):
+	case delta < 0 && n < uint64(-delta):
+		return fmt.Errorf("index %s: the count of %q would drop below zero (%d%+d): the counts disagree with the entries", ix.name, value, n, delta)
+	case delta < 0 && n == uint64(-delta):
 		return tx.Bucket(bucketCounts).Delete(ix.countKey(value))
 	case delta < 0:
 		n -= uint64(-delta)

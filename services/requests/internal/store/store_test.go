@@ -19,6 +19,7 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/boltdb"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
 
 const (
@@ -118,10 +119,10 @@ func dump(t *testing.T, s *Store) map[string]string {
 	return out
 }
 
-// checkIndexes rebuilds the identity bucket, every index bucket and every count from the
-// records and requires the stored ones to be exactly that: each index holds one entry per
-// request and value it covers, with the request's current values and update (or create)
-// time, and nothing else. It also checks the history: every change-log entry has its
+// checkIndexes rebuilds the identity bucket, every index bucket, every count and the
+// stored index values from the records and requires the stored ones to be exactly that:
+// each index holds one entry per request and value it covers, with the request's current
+// values and update (or create) time, and nothing else. It also checks the history: every change-log entry has its
 // event, every event names its own position, and every request's latest event is its
 // latest change (so no change went unaudited).
 func checkIndexes(t *testing.T, s *Store) {
@@ -132,7 +133,7 @@ func checkIndexes(t *testing.T, s *Store) {
 // checkLedger is checkIndexes, with the history checks only when history is set.
 func checkLedger(t *testing.T, s *Store, history bool) {
 	t.Helper()
-	want := map[string]map[string]string{string(bucketByExternal): {}, string(bucketCounts): {}}
+	want := map[string]map[string]string{string(bucketByExternal): {}, string(bucketCounts): {}, string(bucketIndexValues): {}}
 	for _, ix := range indexes {
 		if ix.entries {
 			want[string(ix.name)] = map[string]string{}
@@ -152,6 +153,8 @@ func checkLedger(t *testing.T, s *Store, history bool) {
 			}
 			ref := r.GetExternalReference()
 			want[string(bucketByExternal)][string(externalKey(ref.GetProfile(), ref.GetExternalId()))] = string(k)
+			vals := valuesOf(&r)
+			want[string(bucketIndexValues)][string(k)] = string(vals.encode())
 			for _, ix := range indexes {
 				for _, value := range ix.values(&r) {
 					if ix.entries {
@@ -604,5 +607,119 @@ func BenchmarkIngestBatch(b *testing.B) {
 			}
 			b.ReportMetric(float64(rounds*MaxBatch)/b.Elapsed().Seconds(), "items/s")
 		})
+	}
+}
+
+// TestIndexValuesOutliveTheCode: the entries and counts a write removes are the ones the
+// previous write stored, not the old record's values computed again. Word splitting
+// changes between two writes here (as in an upgrade); nothing of the old words is left,
+// and the counts stay exact.
+func TestIndexValuesOutliveTheCode(t *testing.T) {
+	s := newStore(t)
+	apply(t, s, t0, item("1", t0.Add(-time.Hour)), item("2", t0.Add(-time.Hour)))
+	checkIndexes(t, s)
+
+	split := idxWord.values
+	t.Cleanup(func() { idxWord.values = split })
+	// Tomorrow's splitter: every word with a prefix.
+	idxWord.values = func(r *requestsv1.BorrowingRequest) []string {
+		var out []string
+		for _, w := range split(r) {
+			out = append(out, "v2:"+w)
+		}
+		return out
+	}
+	// Both requests written again under the new splitter: exactly the new words remain.
+	apply(t, s, t0.Add(time.Minute), item("1", t0, func(it *requestsv1.IngestItem) { it.Bibliographic.Title = "Hemsöborna" }),
+		item("2", t0))
+	checkIndexes(t, s) // would find old words left behind had they been recomputed on delete
+	noErr(t, s.db.View(func(tx *bolt.Tx) error {
+		if n := idxWord.count(tx, "strindberg"); n != 0 {
+			t.Errorf("count of strindberg %d, want 0", n)
+		}
+		if n := idxWord.count(tx, "v2:strindberg"); n != 2 {
+			t.Errorf("count of v2:strindberg %d, want 2", n)
+		}
+		return nil
+	}))
+}
+
+// TestCountsNeverGoBelowZero: a count that would drop below zero means the counts and the
+// entries disagree; the write fails and writes nothing, instead of clamping and hiding it.
+func TestCountsNeverGoBelowZero(t *testing.T) {
+	s := newStore(t)
+	apply(t, s, t0, item("1", t0.Add(-time.Hour)))
+	noErr(t, s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCounts).Delete(idxOwner.countKey("GUB")) }))
+	before := dump(t, s)
+	_, err := s.ApplyBatch(context.Background(), "", []*requestsv1.IngestItem{
+		item("1", t0, func(it *requestsv1.IngestItem) { it.Owner = "KB" })}, t0.Add(time.Minute))
+	if err == nil || !strings.Contains(err.Error(), "would drop below zero") {
+		t.Fatalf("update over a missing count: %v", err)
+	}
+	if after := dump(t, s); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Error("the failed write changed the file")
+	}
+	noErr(t, s.db.Update(func(tx *bolt.Tx) error {
+		for _, tc := range []struct {
+			n, delta int
+			err      bool
+		}{{0, 1, false}, {2, -1, false}, {1, -1, false}, {0, -1, true}, {1, -2, true}} {
+			k := idxOwner.countKey("X")
+			if err := tx.Bucket(bucketCounts).Delete(k); err != nil {
+				return err
+			}
+			if tc.n > 0 {
+				if err := tx.Bucket(bucketCounts).Put(k, boltdb.Uint64Key(uint64(tc.n))); err != nil {
+					return err
+				}
+			}
+			err := idxOwner.addCount(tx, "X", tc.delta)
+			if (err != nil) != tc.err {
+				t.Errorf("%d%+d: %v", tc.n, tc.delta, err)
+			}
+			if want := tc.n + tc.delta; !tc.err && idxOwner.count(tx, "X") != uint64(want) {
+				t.Errorf("%d%+d = %d", tc.n, tc.delta, idxOwner.count(tx, "X"))
+			}
+		}
+		if v := tx.Bucket(bucketCounts).Get(idxOwner.countKey("X")); v != nil && binary.BigEndian.Uint64(v) == 0 {
+			t.Error("a zero count is stored")
+		}
+		return nil
+	}))
+}
+
+// TestIndexValuesDamaged: a request whose stored index values are missing or malformed
+// cannot be changed (its entries could not be removed): an error, not a guess.
+func TestIndexValuesDamaged(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value []byte // nil: deleted
+	}{
+		{"missing", nil},
+		{"unknown index", []byte{99, 1, 0}},
+		{"truncated", []byte{idxOwner.id, 1, 5, 'G'}},
+		{"repeated index", []byte{idxOwner.id, 0, idxOwner.id, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			apply(t, s, t0, item("1", t0.Add(-time.Hour)))
+			noErr(t, s.db.Update(func(tx *bolt.Tx) error {
+				if tc.value == nil {
+					return tx.Bucket(bucketIndexValues).Delete(boltdb.Uint64Key(1))
+				}
+				return tx.Bucket(bucketIndexValues).Put(boltdb.Uint64Key(1), tc.value)
+			}))
+			if _, err := s.Act(1, "", Command{Action: lifecycle.AddNote, Note: "x"}, t0.Add(time.Minute)); err == nil ||
+				!strings.Contains(err.Error(), "borrowing request 1") {
+				t.Errorf("act: %v", err)
+			}
+		})
+	}
+	// encode and decode agree, including an empty value and no values.
+	v := indexValues{}
+	v[idxAll.id], v[idxWord.id], v[idxOwner.id] = []string{""}, []string{"a", "röda"}, []string{}
+	got, err := decodeValues(v.encode())
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(v) {
+		t.Errorf("round trip %v, %v", got, err)
 	}
 }
