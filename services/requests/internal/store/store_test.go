@@ -661,9 +661,15 @@ func TestCountsNeverGoBelowZero(t *testing.T) {
 	}
 	noErr(t, s.db.Update(func(tx *bolt.Tx) error {
 		for _, tc := range []struct {
-			n, delta int
-			err      bool
-		}{{0, 1, false}, {2, -1, false}, {1, -1, false}, {0, -1, true}, {1, -2, true}} {
+			n      int
+			deltas []int
+			err    bool
+		}{
+			{0, []int{1}, false}, {2, []int{-1}, false}, {1, []int{-1}, false}, {0, []int{-1}, true}, {1, []int{-2}, true},
+			{3, []int{-1, -1, 1, -1}, false},
+			// Checked change by change, not by the net change: -1 on 0 fails though +1 follows.
+			{0, []int{-1, 1}, true},
+		} {
 			k := idxOwner.countKey("X")
 			if err := tx.Bucket(bucketCounts).Delete(k); err != nil {
 				return err
@@ -673,16 +679,29 @@ func TestCountsNeverGoBelowZero(t *testing.T) {
 					return err
 				}
 			}
-			err := idxOwner.addCount(tx, "X", tc.delta)
+			c := newCountCache(tx)
+			var err error
+			want := tc.n
+			for _, d := range tc.deltas {
+				if err = c.add(idxOwner, "X", d); err != nil {
+					break
+				}
+				want += d
+			}
 			if (err != nil) != tc.err {
-				t.Errorf("%d%+d: %v", tc.n, tc.delta, err)
+				t.Errorf("%d%v: %v", tc.n, tc.deltas, err)
 			}
-			if want := tc.n + tc.delta; !tc.err && idxOwner.count(tx, "X") != uint64(want) {
-				t.Errorf("%d%+d = %d", tc.n, tc.delta, idxOwner.count(tx, "X"))
+			if err == nil {
+				if err := c.flush(); err != nil {
+					return err
+				}
+				if idxOwner.count(tx, "X") != uint64(want) {
+					t.Errorf("%d%v = %d", tc.n, tc.deltas, idxOwner.count(tx, "X"))
+				}
+				if v := tx.Bucket(bucketCounts).Get(k); want == 0 && v != nil {
+					t.Error("a zero count is stored")
+				}
 			}
-		}
-		if v := tx.Bucket(bucketCounts).Get(idxOwner.countKey("X")); v != nil && binary.BigEndian.Uint64(v) == 0 {
-			t.Error("a zero count is stored")
 		}
 		return nil
 	}))
@@ -721,5 +740,24 @@ func TestIndexValuesDamaged(t *testing.T) {
 	got, err := decodeValues(v.encode())
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(v) {
 		t.Errorf("round trip %v, %v", got, err)
+	}
+}
+
+// TestIndexKeyLayout: an entry's key is the value's prefix and boltdb.ReverseTimeKey of
+// the request's time and id, which List's ranges and cursors rely on.
+func TestIndexKeyLayout(t *testing.T) {
+	r := &requestsv1.BorrowingRequest{UpdateTime: timestamppb.New(t0), CreateTime: timestamppb.New(t0.Add(-time.Hour))}
+	for _, tc := range []struct {
+		ix    *index
+		value string
+		want  []byte
+	}{
+		{idxOwner, "GUB", append([]byte("GUB\x00"), boltdb.ReverseTimeKey(t0, boltdb.Uint64Key(7))...)},
+		{idxAll, "", boltdb.ReverseTimeKey(t0, boltdb.Uint64Key(7))},
+		{idxCreated, "", boltdb.ReverseTimeKey(t0.Add(-time.Hour), boltdb.Uint64Key(7))},
+	} {
+		if got := tc.ix.key(tc.value, r, 7); !bytes.Equal(got, tc.want) {
+			t.Errorf("%s key %x, want %x", tc.ix.name, got, tc.want)
+		}
 	}
 }
