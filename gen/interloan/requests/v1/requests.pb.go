@@ -1099,7 +1099,8 @@ func (x *BorrowingRequest) GetPartnerUnconfirmed() bool {
 
 // One entry of a request's audit trail, appended in the same transaction as the change it
 // describes. Resource name: `borrowingRequests/{id}/events/{position}`, where position is
-// the change's position in the ledger-wide change stream (WatchBorrowingRequests).
+// the change's number in the ledger-wide change stream (the middle part of its opaque
+// WatchBorrowingRequests position).
 type RequestEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `borrowingRequests/{id}/events/{position}`.
