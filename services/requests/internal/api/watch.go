@@ -43,16 +43,14 @@ func (s *Service) ListRequestEvents(_ context.Context, req *requestsv1.ListReque
 func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsRequest, stream grpc.ServerStreamingServer[requestsv1.WatchBorrowingRequestsResponse]) error {
 	var v apierr.Violations
 	var pos store.Position // zero: before the oldest retained change
+	legacy := false
 	if sa := req.GetStartAfter(); sa != "" && sa != "0" {
 		p, err := store.ParsePosition(sa)
 		switch {
 		case err == nil:
 			pos = p
 		case isDecimal(sa):
-			// A bare number is a position from before positions named their database:
-			// it cannot be checked against this database, so resuming there is refused
-			// like any foreign position, with the same way out.
-			return storeError(&store.PositionForeignError{Position: sa, Database: s.store.DatabaseID()}, "")
+			legacy = true
 		default:
 			v.Add("start_after", "must be a position from a previous response, \"0\" to replay every retained change, or empty to start from now")
 		}
@@ -63,6 +61,12 @@ func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsR
 	validate.Enum(&v, "status", req.GetStatus(), false)
 	if err := v.Err(); err != nil {
 		return err
+	}
+	if legacy {
+		// A bare number is a position from before positions named their database: it
+		// cannot be checked against this database, so resuming there is refused like any
+		// foreign position, with the same way out.
+		return storeError(&store.PositionForeignError{Position: req.GetStartAfter(), Database: s.store.DatabaseID()}, "")
 	}
 	ctx := stream.Context()
 	bookmark := func(p store.Position) error {

@@ -178,9 +178,10 @@ func migrate(tx *bolt.Tx, from uint32) error {
 	added = append(added, addedInSchema3...)
 	requests := tx.Bucket(bucketRequests)
 	counts := newCountCache(tx)
-	// Records are rewritten after the walk: writing under a cursor can skip keys.
+	// The walk writes only other buckets; the records get external_partner after it
+	// (writing a bucket under its own walk is undefined), read again by id so that only
+	// the ids are held, however large the ledger.
 	var ids []uint64
-	var records []*requestsv1.BorrowingRequest
 	err := requests.ForEach(func(k, v []byte) error {
 		id, err := idOf(k)
 		if err != nil {
@@ -190,21 +191,21 @@ func migrate(tx *bolt.Tx, from uint32) error {
 		if err := proto.Unmarshal(v, r); err != nil {
 			return fmt.Errorf("decode borrowing request %d: %w", id, err)
 		}
-		ids, records = append(ids, id), append(records, r)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, id := range ids {
-		r := records[i]
 		vals := valuesOf(r)
 		for _, ix := range added {
 			if err := ix.move(tx, counts, id, nil, r, nil, vals[ix.id]); err != nil {
 				return err
 			}
 		}
-		if err := putValues(tx, id, vals); err != nil {
+		ids = append(ids, id)
+		return putValues(tx, id, vals)
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		r, err := load(tx, id)
+		if err != nil {
 			return err
 		}
 		r.ExternalPartner = r.GetPartner()
