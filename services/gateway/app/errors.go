@@ -18,7 +18,7 @@ import (
 // Errors are JSON google.rpc.Status bodies ({code, message, details}) with the HTTP
 // status grpc-gateway maps from the gRPC code (INVALID_ARGUMENT and FAILED_PRECONDITION
 // 400, NOT_FOUND 404, ALREADY_EXISTS and ABORTED 409, UNIMPLEMENTED 501, UNAVAILABLE
-// 503, ...). Upstream errors keep their ErrorInfo and BadRequest details untouched.
+// 503, UNAUTHENTICATED 401 with `WWW-Authenticate: Bearer`, PERMISSION_DENIED 403, ...). Upstream errors keep their ErrorInfo and BadRequest details untouched.
 // Errors the gateway itself makes (a body that is not valid JSON, an unknown route, an
 // unreachable upstream) get an ErrorInfo too, so a client can always switch on
 // details[].reason.
@@ -44,6 +44,11 @@ func (g *gateway) httpError(ctx context.Context, mux *runtime.ServeMux, m runtim
 		err = &runtime.HTTPStatusError{HTTPStatus: withHTTP.HTTPStatus, Err: g.normalize(ctx, inner).Err()}
 	} else {
 		err = g.normalize(ctx, status.Convert(err)).Err()
+	}
+	if status.Code(err) == codes.Unauthenticated {
+		// grpc-gateway would put the status message in WWW-Authenticate; RFC 6750 wants
+		// the scheme, and nothing more helps an attacker.
+		w = bearerChallenge{w}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
@@ -104,4 +109,15 @@ func (g *gateway) routingError(ctx context.Context, mux *runtime.ServeMux, m run
 		st = gatewayStatus(codes.Internal, "INTERNAL", "unexpected routing error", nil)
 	}
 	runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: st.Err()})
+}
+
+// bearerChallenge answers a 401 with `WWW-Authenticate: Bearer realm="interloan"`,
+// replacing whatever the error handler set before writing the header.
+type bearerChallenge struct{ http.ResponseWriter }
+
+func (b bearerChallenge) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		b.Header().Set("WWW-Authenticate", `Bearer realm="interloan"`)
+	}
+	b.ResponseWriter.WriteHeader(code)
 }

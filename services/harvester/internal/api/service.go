@@ -12,6 +12,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/platform/validate"
@@ -36,9 +37,15 @@ func New(r *run.Runner, st *store.Store, jobs Jobs) *Service {
 	return &Service{runner: r, store: st, jobs: jobs}
 }
 
-// caller names the caller in the job history. Until authentication exists (the security
-// issue) callers are anonymous.
-func caller(context.Context) string { return "anonymous" }
+// caller names the caller in the job history: the principal the auth interceptor
+// authenticated. Every StartRun/CancelRun call has one; "unknown" only guards against a
+// server built without the interceptor.
+func caller(ctx context.Context) string {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p.Name
+	}
+	return "unknown"
+}
 
 // StartRun starts a manual run of a profile.
 func (s *Service) StartRun(ctx context.Context, req *harvesterv1.StartRunRequest) (*harvesterv1.Run, error) {
