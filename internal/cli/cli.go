@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/telemetry"
 )
@@ -23,6 +25,8 @@ const usage = `interloan: interlibrary-loan borrowing requests, imported from Li
 Usage:
   interloan demo [flags]  fake Libris + the whole suite + one import run, with its report
   interloan up [flags]    run every service in one process (data in ./data)
+  interloan token create --role ROLE[,ROLE] --principal NAME [--tokens-file data/tokens]
+                          create a bearer token: printed once, its hash added to the file
 
 Run "interloan <command> -h" for the flags.
 `
@@ -38,6 +42,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return up(args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -58,20 +64,28 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "credential encryption key file; with neither this nor --secret-key, <data-dir>/profiles-secret.key is created")
 	set.Secret(&cfg.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "credential encryption key itself (prefer the file)")
 	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	set.String(&cfg.TokensFile, "tokens-file", "INTERLOAN_TOKENS_FILE", "", "bearer-token file of every service (default <data-dir>/tokens, created with an admin token in <data-dir>/admin.token)")
+	set.String(&cfg.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "the harvester's token file (default <data-dir>/harvester.token, created when missing)")
 	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {
 		return 2
 	}
 	cfg.Ready = func(a suite.Addrs) {
+		// Where the token is, never the token: stdout may be a log.
+		admin := "an admin token: interloan token create --role admin --principal NAME --tokens-file " + a.TokensFile
+		if a.AdminTokenFile != "" {
+			admin = "the admin token is in " + a.AdminTokenFile
+		}
 		fmt.Fprintf(stdout, `Interloan is up (data in %s). Press Ctrl-C to stop.
   profiles  gRPC %s
   mapping   gRPC %s
   harvester gRPC %s
   requests  gRPC %s
   gateway   HTTP http://%s/healthz
-Try: grpcurl -plaintext %s list
-`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, a.Gateway, a.Profiles)
+Every call needs a bearer token (tokens file %s); %s.
+Try: grpcurl -plaintext -H "authorization: Bearer $(cat %s)" %s list
+`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, a.Gateway, a.TokensFile, admin, orPlaceholder(a.AdminTokenFile), a.Profiles)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -114,4 +128,57 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func orPlaceholder(file string) string {
+	if file == "" {
+		return "TOKEN-FILE"
+	}
+	return file
+}
+
+// token is `interloan token create`: the token goes to stdout once, only its hash to the
+// file; services watching the file accept it within seconds.
+func token(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 || args[0] != "create" {
+		fmt.Fprint(stderr, "usage: interloan token create --role ROLE[,ROLE] --principal NAME [--tokens-file data/tokens]\n")
+		return 2
+	}
+	var roles, principal, file string
+	set := config.New("interloan token create")
+	set.SetOutput(stderr)
+	set.StringVar(&roles, "role", "", "roles, comma-separated: admin, operator, viewer, harvester")
+	set.StringVar(&principal, "principal", "", "who the token is for (a person or service name; appears in logs and run history)")
+	set.String(&file, "tokens-file", "INTERLOAN_TOKENS_FILE", "data/tokens", "tokens file to add the token's hash to (created if missing)")
+	if err := set.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
+	}
+	tok, err := CreateToken(file, principal, roles)
+	if err != nil {
+		fmt.Fprintln(stderr, "interloan token create:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, tok)
+	fmt.Fprintf(stderr, "Token for %s (%s) added to %s; it is shown only now. Send it as `Authorization: Bearer <token>`.\n", principal, roles, file)
+	return 0
+}
+
+// CreateToken creates a token for principal with the comma-separated roles, adds its
+// hash to tokensFile and returns it (what `interloan token create` does).
+func CreateToken(tokensFile, principal, roles string) (string, error) {
+	rs, err := auth.ParseRoles(roles)
+	if err != nil {
+		return "", fmt.Errorf("--role: %w", err)
+	}
+	if principal == "" {
+		return "", errors.New("--principal is required")
+	}
+	if dir := filepath.Dir(tokensFile); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", err
+		}
+	}
+	return suite.CreateToken(tokensFile, "", principal, rs...)
 }

@@ -27,6 +27,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
 )
 
@@ -127,7 +128,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		err = errors.Join(err, <-done)
 	}()
 
-	c, closeConns, err := dial(addrs)
+	// The demo acts as the administrator whose token the suite created in its data
+	// directory (a data directory from `interloan up` has one too).
+	adminToken, err := readToken(addrs.AdminTokenFile)
+	if err != nil {
+		return err
+	}
+	c, closeConns, err := dial(addrs, adminToken)
 	if err != nil {
 		return err
 	}
@@ -158,16 +165,21 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		}
 		return nil
 	}
+	// The token is printed here, once, for the person exploring; the services never log it.
 	fmt.Fprintf(out, `
-The suite keeps running (data in %s). Explore it, then press Ctrl-C:
-  curl -s http://%[2]s/v1/%[3]s
-  curl -s 'http://%[2]s/v1/%[3]s/events?pageSize=5'
-  curl -s 'http://%[2]s/v1/borrowingRequests?pageSize=3'
-  curl -s -X POST http://%[2]s/v1/runs:start -d '{"profile":"integrationProfiles/%[4]s"}'
-  grpcurl -plaintext %[5]s list
-  grpcurl -plaintext -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' %[6]s interloan.requests.v1.RequestService/ListBorrowingRequests
-  grpcurl -plaintext -d '{"name":"%[3]s"}' %[5]s interloan.harvester.v1.HarvesterService/GetRun
-`, o.DataDir, addrs.Gateway, run.GetName(), profileCode, addrs.Harvester, addrs.Requests)
+The suite keeps running (data in %s). Every call needs a token; this demo's admin token
+(also in %[7]s):
+  export TOKEN=%[8]s
+Explore it, then press Ctrl-C:
+  curl -s -H "Authorization: Bearer $TOKEN" http://%[2]s/v1/%[3]s
+  curl -s -H "Authorization: Bearer $TOKEN" 'http://%[2]s/v1/%[3]s/events?pageSize=5'
+  curl -s -H "Authorization: Bearer $TOKEN" 'http://%[2]s/v1/borrowingRequests?pageSize=3'
+  curl -s -H "Authorization: Bearer $TOKEN" -X POST http://%[2]s/v1/runs:start -d '{"profile":"integrationProfiles/%[4]s"}'
+  grpcurl -plaintext -H "authorization: Bearer $TOKEN" %[5]s list
+  grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' %[6]s interloan.requests.v1.RequestService/ListBorrowingRequests
+  grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"name":"%[3]s"}' %[5]s interloan.harvester.v1.HarvesterService/GetRun
+More tokens: interloan token create --role viewer --principal NAME --tokens-file %[9]s
+`, o.DataDir, addrs.Gateway, run.GetName(), profileCode, addrs.Harvester, addrs.Requests, addrs.AdminTokenFile, adminToken, addrs.TokensFile)
 	<-ctx.Done()
 	return nil
 }
@@ -185,7 +197,19 @@ type clients struct {
 	harvester harvesterv1.HarvesterServiceClient
 }
 
-func dial(a suite.Addrs) (*clients, func(), error) {
+// readToken reads a token file the suite wrote.
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("the data directory has no admin token (admin.token); create one with `interloan token create --role admin`")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func dial(a suite.Addrs, token string) (*clients, func(), error) {
 	var conns []*grpc.ClientConn
 	closeAll := func() {
 		for _, c := range conns {
@@ -193,7 +217,9 @@ func dial(a suite.Addrs) (*clients, func(), error) {
 		}
 	}
 	for _, addr := range []string{a.Profiles, a.Mapping, a.Harvester} {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		// Loopback only, so no TLS is required to send the token (issue 6 item 3 adds TLS).
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
 		if err != nil {
 			closeAll()
 			return nil, nil, err

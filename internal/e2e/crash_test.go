@@ -10,20 +10,20 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/internal/demo"
+	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 	harvester "github.com/interloan/interloan/services/harvester/app"
@@ -41,6 +41,8 @@ const (
 	crashProfilesEnv = "INTERLOAN_E2E_CRASH_PROFILES"
 	crashMappingEnv  = "INTERLOAN_E2E_CRASH_MAPPING"
 	crashRequestsEnv = "INTERLOAN_E2E_CRASH_REQUESTS"
+	crashTokensEnv   = "INTERLOAN_E2E_CRASH_TOKENS"
+	crashServiceEnv  = "INTERLOAN_E2E_CRASH_SERVICE_TOKEN"
 	crashReadyLine   = "interloan-crash-child-ready"
 )
 
@@ -74,14 +76,15 @@ func crashChild(role string) int {
 		return 1
 	}
 	common := server.Common{
-		DataDir: os.Getenv(crashDirEnv), Logger: logging.New(os.Stderr, role, "info"), GRPCListener: lis,
+		DataDir: os.Getenv(crashDirEnv), Logger: logging.New(os.Stderr, role, "info"), GRPCListener: lis, TokensFile: os.Getenv(crashTokensEnv),
 		Ready: func(net.Addr, net.Addr) { fmt.Println(crashReadyLine) },
 	}
 	ctx := context.Background()
 	switch role {
 	case "harvester":
 		err = harvester.Run(ctx, harvester.Config{Common: common,
-			ProfilesAddr: os.Getenv(crashProfilesEnv), MappingAddr: os.Getenv(crashMappingEnv), RequestsAddr: os.Getenv(crashRequestsEnv)})
+			ProfilesAddr: os.Getenv(crashProfilesEnv), MappingAddr: os.Getenv(crashMappingEnv), RequestsAddr: os.Getenv(crashRequestsEnv),
+			ServiceTokenFile: os.Getenv(crashServiceEnv)})
 	case "requests":
 		err = requests.Run(ctx, requests.Config{Common: common})
 	default:
@@ -142,19 +145,30 @@ func TestCrashRecovery(t *testing.T) {
 	t.Cleanup(gate.open) // a handler still held would block srv.Close
 
 	// Profiles and mapping stay up in this process; only the harvester and ledger crash.
+	// All of them share one tokens file: the test calls as admin, the harvester as itself.
 	dir := t.TempDir()
+	tokensFile := filepath.Join(dir, "tokens")
+	adminToken, err := suite.CreateToken(tokensFile, "", "admin", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serviceTokenFile := filepath.Join(dir, "harvester.token")
+	if _, err := suite.CreateToken(tokensFile, serviceTokenFile, "harvester", auth.RoleHarvester); err != nil {
+		t.Fatal(err)
+	}
 	keyFile, err := profiles.EnsureDevKey(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	profilesAddr := crashServeHere(t, ctx, func(ctx context.Context, c server.Common) error {
 		return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: keyFile})
-	}, dir)
+	}, dir, tokensFile)
 	mappingAddr := crashServeHere(t, ctx, func(ctx context.Context, c server.Common) error {
 		return mapping.Run(ctx, mapping.Config{Common: c})
-	}, dir)
-	e := &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + fakelibris.DefaultBasePath,
-		profiles: profilesv1.NewProfileServiceClient(crashDial(t, profilesAddr)), mapping: mappingv1.NewMappingServiceClient(crashDial(t, mappingAddr))}
+	}, dir, tokensFile)
+	e := &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + fakelibris.DefaultBasePath, adminToken: adminToken, tokensFile: tokensFile,
+		profiles: profilesv1.NewProfileServiceClient(dialAs(t, profilesAddr, adminToken)), mapping: mappingv1.NewMappingServiceClient(dialAs(t, mappingAddr, adminToken))}
+	e.serviceTokenFile = serviceTokenFile
 	e.library("MAIN")
 	e.mapLibris("Abc", "MAIN")
 	e.partner("Xyz")
@@ -317,11 +331,12 @@ func newCrashCluster(t *testing.T, parent *env, profilesAddr, mappingAddr string
 	ledgerLis := crashListenHeld(t)
 	harvesterLis := crashListenHeld(t)
 	c := &crashCluster{t: t, e: &e, perChunk: perChunk, proxy: startLedgerProxy(t, ledgerLis.Addr().String())}
-	c.ledger = startCrashProc(t, "requests", t.TempDir(), ledgerLis)
-	c.harvester = startCrashProc(t, "harvester", t.TempDir(), harvesterLis,
+	tokens := crashTokensEnv + "=" + e.tokensFile
+	c.ledger = startCrashProc(t, "requests", t.TempDir(), ledgerLis, tokens)
+	c.harvester = startCrashProc(t, "harvester", t.TempDir(), harvesterLis, tokens, crashServiceEnv+"="+e.serviceTokenFile,
 		crashProfilesEnv+"="+profilesAddr, crashMappingEnv+"="+mappingAddr, crashRequestsEnv+"="+c.proxy.addr)
-	e.requests = requestsv1.NewRequestServiceClient(crashDial(t, ledgerLis.Addr().String()))
-	e.harvester = harvesterv1.NewHarvesterServiceClient(crashDial(t, harvesterLis.Addr().String()))
+	e.requests = requestsv1.NewRequestServiceClient(dialAs(t, ledgerLis.Addr().String(), e.adminToken))
+	e.harvester = harvesterv1.NewHarvesterServiceClient(dialAs(t, harvesterLis.Addr().String(), e.adminToken))
 	return c
 }
 
@@ -619,7 +634,7 @@ func (f *h2Frames) scan(p []byte, least int) bool {
 }
 
 // crashServeHere runs a service in this process on a loopback listener and returns its address.
-func crashServeHere(t *testing.T, ctx context.Context, run func(context.Context, server.Common) error, dir string) string {
+func crashServeHere(t *testing.T, ctx context.Context, run func(context.Context, server.Common) error, dir, tokensFile string) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -629,7 +644,7 @@ func crashServeHere(t *testing.T, ctx context.Context, run func(context.Context,
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, server.Common{DataDir: dir, Logger: logging.Discard(), GRPCListener: lis,
+		done <- run(ctx, server.Common{DataDir: dir, Logger: logging.Discard(), GRPCListener: lis, TokensFile: tokensFile,
 			Ready: func(net.Addr, net.Addr) { close(ready) }})
 	}()
 	t.Cleanup(func() {
@@ -644,16 +659,6 @@ func crashServeHere(t *testing.T, ctx context.Context, run func(context.Context,
 		t.Fatalf("in-process service did not start: %v", err)
 	}
 	return lis.Addr().String()
-}
-
-func crashDial(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // crashListenHeld binds a port this process keeps for the whole scenario and hands to each

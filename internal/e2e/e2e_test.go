@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
 )
@@ -38,6 +41,10 @@ type env struct {
 	mapping   mappingv1.MappingServiceClient
 	harvester harvesterv1.HarvesterServiceClient
 	requests  requestsv1.RequestServiceClient
+	// adminToken is the suite's admin token, which every client above sends;
+	// tokensFile is the suite's tokens file, for tests that create more tokens.
+	adminToken, tokensFile string
+	serviceTokenFile       string // the harvester's (crash test only)
 }
 
 func start(t *testing.T) *env {
@@ -64,19 +71,32 @@ func start(t *testing.T) *env {
 	case err := <-done:
 		t.Fatalf("suite did not start: %v", err)
 	}
-	conn := func(addr string) *grpc.ClientConn {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+	token, err := os.ReadFile(e.addrs.AdminTokenFile)
+	if err != nil {
+		t.Fatalf("the suite's admin token: %v", err)
 	}
+	e.adminToken, e.tokensFile = strings.TrimSpace(string(token)), e.addrs.TokensFile
+	conn := func(addr string) *grpc.ClientConn { return dialAs(t, addr, e.adminToken) }
 	e.profiles = profilesv1.NewProfileServiceClient(conn(e.addrs.Profiles))
 	e.mapping = mappingv1.NewMappingServiceClient(conn(e.addrs.Mapping))
 	e.harvester = harvesterv1.NewHarvesterServiceClient(conn(e.addrs.Harvester))
 	e.requests = requestsv1.NewRequestServiceClient(conn(e.addrs.Requests))
 	return e
+}
+
+// dialAs connects to addr sending token on every call (none if token is "").
+func dialAs(t *testing.T, addr, token string) *grpc.ClientConn {
+	t.Helper()
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
+	}
+	c, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func (e *env) must(err error) {
@@ -263,7 +283,10 @@ func TestImportEndToEnd(t *testing.T) {
 	}
 
 	// The job history lists the four runs newest first, through the REST gateway too.
-	resp, err := http.Get("http://" + e.addrs.Gateway + "/v1/runs?profile=" + profile)
+	req, err := http.NewRequestWithContext(e.ctx, "GET", "http://"+e.addrs.Gateway+"/v1/runs?profile="+profile, nil)
+	e.must(err)
+	req.Header.Set("Authorization", "Bearer "+e.adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	e.must(err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

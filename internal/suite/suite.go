@@ -36,6 +36,12 @@ type Config struct {
 	// development key is created in DataDir.
 	SecretKeyFile string
 	SecretKey     string
+	// TokensFile is the bearer-token file every service loads and watches; "" means
+	// DataDir/tokens, created on first start with an admin token in DataDir/admin.token.
+	TokensFile string
+	// ServiceTokenFile holds the harvester's token; "" means DataDir/harvester.token,
+	// created (and its hash added to TokensFile) when missing.
+	ServiceTokenFile string
 	// LogLevel for every service.
 	LogLevel string
 	// Logger, if set, replaces the default JSON logger on stderr.
@@ -48,6 +54,9 @@ type Config struct {
 type Addrs struct {
 	Profiles, Mapping, Harvester, Requests string // gRPC
 	Gateway                                string // HTTP
+	// TokensFile is the tokens file the services use; AdminTokenFile holds the admin
+	// token created with it ("" if the data directory has none).
+	TokensFile, AdminTokenFile string
 }
 
 type service struct {
@@ -74,6 +83,10 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("dev encryption key: %w", err)
 		}
 	}
+	adminFile, err := ensureTokens(&cfg)
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
 	var addrs Addrs // set once every listener is bound, before any service starts
 	services := []service{
 		{"profiles", 1, func(ctx context.Context, c server.Common) error {
@@ -81,7 +94,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}},
 		{"mapping", 2, func(ctx context.Context, c server.Common) error { return mapping.Run(ctx, mapping.Config{Common: c}) }},
 		{"harvester", 3, func(ctx context.Context, c server.Common) error {
-			return harvester.Run(ctx, harvester.Config{Common: c, ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, RequestsAddr: addrs.Requests})
+			return harvester.Run(ctx, harvester.Config{Common: c, ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, RequestsAddr: addrs.Requests,
+				ServiceTokenFile: cfg.ServiceTokenFile})
 		}},
 		{"requests", 4, func(ctx context.Context, c server.Common) error { return requests.Run(ctx, requests.Config{Common: c}) }},
 	}
@@ -115,7 +129,8 @@ func Run(ctx context.Context, cfg Config) error {
 	addrs = Addrs{
 		Profiles: grpcLis[0].Addr().String(), Mapping: grpcLis[1].Addr().String(),
 		Harvester: grpcLis[2].Addr().String(), Requests: grpcLis[3].Addr().String(),
-		Gateway: gwLis.Addr().String(),
+		Gateway:    gwLis.Addr().String(),
+		TokensFile: cfg.TokensFile, AdminTokenFile: adminFile,
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -139,7 +154,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	for i, s := range services {
 		c := server.Common{
-			DataDir: cfg.DataDir, LogLevel: cfg.LogLevel, Logger: logFor(s.name),
+			DataDir: cfg.DataDir, LogLevel: cfg.LogLevel, Logger: logFor(s.name), TokensFile: cfg.TokensFile,
 			GRPCListener: grpcLis[i], HTTPListener: httpLis[i],
 			Ready: func(net.Addr, net.Addr) { ready <- struct{}{} },
 		}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 )
 
@@ -37,8 +41,9 @@ func TestAllInOne(t *testing.T) {
 		t.Fatalf("suite stopped early: %v", err)
 	}
 
-	profConn := dial(t, addrs.Profiles)
-	mapConn := dial(t, addrs.Mapping)
+	token := readToken(t, addrs.AdminTokenFile)
+	profConn := dial(t, addrs.Profiles, token)
+	mapConn := dial(t, addrs.Mapping, token)
 	if got := listServices(t, profConn); !slices.Contains(got, "interloan.profiles.v1.ProfileService") {
 		t.Fatalf("reflection on profiles lists %v", got)
 	}
@@ -130,9 +135,19 @@ func TestFailingServiceStopsTheSuite(t *testing.T) {
 	}
 }
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
+func readToken(t *testing.T, path string) string {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func dial(t *testing.T, addr, token string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,4 +174,59 @@ func listServices(t *testing.T, conn *grpc.ClientConn) []string {
 		names = append(names, s.Name)
 	}
 	return names
+}
+
+// TestEnsureTokens: a fresh data directory gets a tokens file of hashes, an admin and a
+// harvester token, all 0600; a second start keeps them; a given tokens file without a
+// service token gets a harvester token added.
+func TestEnsureTokens(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir}
+	admin, err := ensureTokens(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if admin != filepath.Join(dir, AdminTokenName) || cfg.TokensFile != filepath.Join(dir, TokensFileName) || cfg.ServiceTokenFile != filepath.Join(dir, HarvesterTokenName) {
+		t.Fatalf("files: %q %+v", admin, cfg)
+	}
+	for _, f := range []string{admin, cfg.TokensFile, cfg.ServiceTokenFile} {
+		fi, err := os.Stat(f)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, fi, err)
+		}
+	}
+	tokens, err := auth.Load(cfg.TokensFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(cfg.TokensFile)
+	for file, role := range map[string]auth.Role{admin: auth.RoleAdmin, cfg.ServiceTokenFile: auth.RoleHarvester} {
+		tok := readToken(t, file)
+		if p, ok := tokens.Authenticate(tok); !ok || !p.Has(role) || len(p.Roles) != 1 {
+			t.Errorf("%s: %v %v", file, p, ok)
+		}
+		if strings.Contains(string(data), tok) {
+			t.Errorf("the tokens file holds a token, not only its hash")
+		}
+	}
+
+	again := Config{DataDir: dir}
+	if _, err := ensureTokens(&again); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(cfg.TokensFile); string(after) != string(data) {
+		t.Error("a second start changed the tokens file")
+	}
+
+	own := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(own, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	given := Config{DataDir: t.TempDir(), TokensFile: own}
+	if admin, err := ensureTokens(&given); err != nil || admin != "" {
+		t.Fatalf("given tokens file: %q %v", admin, err)
+	}
+	if tokens, err := auth.Load(own); err != nil || tokens.Len() != 1 {
+		t.Fatalf("given tokens file should have gained the harvester token: %v", err)
+	}
 }

@@ -1,6 +1,6 @@
 // Package server is the one way an Interloan service serves: a gRPC server with
-// reflection, grpc.health.v1, OpenTelemetry stats handler, panic recovery, error mapping
-// and access logging, plus an HTTP port with /healthz and /readyz; both stop gracefully
+// reflection, grpc.health.v1, OpenTelemetry stats handler, panic recovery, error mapping,
+// access logging and bearer-token authentication with role checks (platform/auth), plus an HTTP port with /healthz and /readyz; both stop gracefully
 // when the context ends.
 package server
 
@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/rpc"
 )
 
@@ -46,15 +47,34 @@ type Options struct {
 	Logger *slog.Logger
 	// Ready, if set, is called once both listeners accept connections.
 	Ready func(grpcAddr, httpAddr net.Addr)
+	// TokensFile is the bearer-token file Run loads (a missing or invalid file stops the
+	// start) and re-reads every TokensReload while serving. Required unless
+	// Authenticator is set.
+	TokensFile string
+	// Authenticator, if set, is used instead of TokensFile (tests and embedding programs
+	// that hold their tokens in memory). There is no way to serve without one.
+	Authenticator auth.Authenticator
+	// Policy says which roles may call which method (nil: auth.DefaultPolicy()).
+	Policy auth.Policy
 }
 
+// TokensReload is how often a running server looks for a changed tokens file, so a token
+// created by `interloan token create` works within seconds, without a restart.
+const TokensReload = 2 * time.Second
+
 // New builds the gRPC server with the shared interceptors, health and reflection. Tests
-// use it directly with bufconn; Run uses it for real listeners.
-func New(log *slog.Logger, register func(*grpc.Server), services ...string) (*grpc.Server, *health.Server) {
+// use it directly with bufconn (servertest); Run uses it for real listeners. Every call
+// is checked against policy with authn; a nil authn refuses every non-public call. The
+// auth interceptors run after the rpc ones, so refusals are access-logged and a panic
+// anywhere is still recovered.
+func New(log *slog.Logger, authn auth.Authenticator, policy auth.Policy, register func(*grpc.Server), services ...string) (*grpc.Server, *health.Server) {
+	if policy == nil {
+		policy = auth.DefaultPolicy()
+	}
 	srv := grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
-		grpc.ChainUnaryInterceptor(rpc.UnaryInterceptor(log)),
-		grpc.ChainStreamInterceptor(rpc.StreamInterceptor(log)),
+		grpc.ChainUnaryInterceptor(rpc.UnaryInterceptor(log), auth.UnaryServerInterceptor(authn, policy, log)),
+		grpc.ChainStreamInterceptor(rpc.StreamInterceptor(log), auth.StreamServerInterceptor(authn, policy, log)),
 		grpc.MaxRecvMsgSize(16<<20),
 	)
 	if register != nil {
@@ -79,6 +99,24 @@ func Run(ctx context.Context, o Options) error {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 10 * time.Second
 	}
+	authn := o.Authenticator
+	if authn == nil {
+		// Refuse to start rather than serve a service nobody can call, or everyone can.
+		if o.TokensFile == "" {
+			return fmt.Errorf("%s: no tokens file: set --tokens-file or INTERLOAN_TOKENS_FILE (create tokens with `interloan token create`)", o.Name)
+		}
+		tokens, err := auth.Load(o.TokensFile, auth.WithLogger(o.Logger))
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.Name, err)
+		}
+		if tokens.Len() == 0 {
+			o.Logger.Warn("tokens file holds no tokens: every call but health will be refused", "path", o.TokensFile)
+		}
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go tokens.Watch(wctx, TokensReload)
+		authn = tokens
+	}
 	glis := o.GRPCListener
 	if glis == nil {
 		l, err := net.Listen("tcp", o.GRPCAddr)
@@ -97,7 +135,7 @@ func Run(ctx context.Context, o Options) error {
 		hlis = l
 	}
 
-	srv, hs := New(o.Logger, o.Register, o.Services...)
+	srv, hs := New(o.Logger, authn, o.Policy, o.Register, o.Services...)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(glis) }()
 

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 )
@@ -23,7 +24,9 @@ func TestReadyzNamesDownUpstreams(t *testing.T) {
 	defer cancel()
 	up := make(chan net.Addr, 1)
 	go func() {
-		_ = server.Run(ctx, server.Options{Name: "up", GRPCAddr: "127.0.0.1:0", Logger: logging.Discard(), Ready: func(g, _ net.Addr) { up <- g }})
+		tokens, _ := auth.Parse([]byte(testTokenLine))
+		_ = server.Run(ctx, server.Options{Name: "up", GRPCAddr: "127.0.0.1:0", Logger: logging.Discard(), Authenticator: tokens,
+			Ready: func(g, _ net.Addr) { up <- g }})
 	}()
 	live := (<-up).String()
 	dead := deadAddr(t)

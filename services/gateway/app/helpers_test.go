@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 	mapping "github.com/interloan/interloan/services/mapping/app"
@@ -109,10 +112,21 @@ func startMapping(t *testing.T) string {
 	return lis.Addr().String()
 }
 
+// testToken is an admin token every real service in these tests accepts (runService
+// gives each a tokens file granting it); send adds it to requests that carry no
+// Authorization header of their own.
+const testToken = "il_gateway-test-token"
+
+var testTokenLine = auth.HashToken(testToken) + " gateway-test admin"
+
 // runService starts run and waits until it serves; cleanup stops it and checks that it
 // stopped cleanly.
 func runService(t *testing.T, run func(context.Context, server.Common) error, c server.Common) {
 	t.Helper()
+	c.TokensFile = filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(c.TokensFile, []byte(testTokenLine+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ready := make(chan struct{})
 	c.Logger = logging.Discard()
 	c.Ready = func(net.Addr, net.Addr) { close(ready) }
@@ -179,6 +193,9 @@ func do(t *testing.T, method, url, body string, headers ...string) response {
 
 func send(t *testing.T, req *http.Request) response {
 	t.Helper()
+	if _, set := req.Header["Authorization"]; !set {
+		req.Header.Set("Authorization", "Bearer "+testToken)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

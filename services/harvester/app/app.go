@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -20,6 +22,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
@@ -45,6 +48,9 @@ type Config struct {
 	RefreshDelay   time.Duration
 	EventRetention time.Duration
 	SchedulePoll   time.Duration
+	// ServiceTokenFile holds the harvester's own bearer token (role harvester), sent on
+	// every call to profiles, mapping and the ledger.
+	ServiceTokenFile string
 }
 
 // Bind registers the flags (and their INTERLOAN_* env fallbacks).
@@ -57,6 +63,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Int(&c.RefreshLimit, "refresh-limit", "INTERLOAN_REFRESH_LIMIT", 200, "open ledger requests outside the window re-read per run (-1 disables)")
 	s.Duration(&c.RefreshDelay, "refresh-delay", "INTERLOAN_REFRESH_DELAY", 200*time.Millisecond, "pause between single-request fetches (retry set, refresh), to spare the external system")
 	s.Duration(&c.EventRetention, "event-retention", "INTERLOAN_EVENT_RETENTION", 90*24*time.Hour, "run events older than this are pruned (run summaries stay)")
+	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required)")
 	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
 }
 
@@ -77,8 +84,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
 
+	token, err := ReadServiceToken(cfg.ServiceTokenFile, log)
+	if err != nil {
+		return err
+	}
 	dial := func(name, addr string) (*grpc.ClientConn, error) {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		// requireTLS is false until the listeners get TLS (issue 6 item 3); the suite's
+		// listeners default to loopback meanwhile.
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+			grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
 		if err != nil {
 			return nil, fmt.Errorf("harvester: %s address %q: %w", name, addr, err)
 		}
@@ -141,6 +155,34 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	})
 	opts.Register = func(s *grpc.Server) { harvesterv1.RegisterHarvesterServiceServer(s, svc) }
 	return server.Run(ctx, opts)
+}
+
+// ReadServiceToken reads the harvester's bearer token from path (surrounding whitespace
+// trimmed). Errors name the file, never its content; a file others may read is only
+// warned about, since some secret mounts cannot be 0600.
+func ReadServiceToken(path string, log *slog.Logger) (string, error) {
+	if path == "" {
+		return "", errors.New("harvester: no service token: set --service-token-file or INTERLOAN_SERVICE_TOKEN_FILE (a token with role harvester)")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("harvester: service token file: %w", err)
+	}
+	if fi.Size() > auth.MaxTokenLen+2 {
+		return "", fmt.Errorf("harvester: service token file %s is too large to hold one token", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("harvester: service token file: %w", err)
+	}
+	token := strings.TrimSpace(string(data))
+	if token == "" || strings.ContainsAny(token, " \t\r\n") {
+		return "", fmt.Errorf("harvester: service token file %s must hold exactly one token", path)
+	}
+	if fi.Mode().Perm()&0o077 != 0 && log != nil {
+		log.Warn("service token file is readable by others; make it 0600", "path", path, "mode", fi.Mode().Perm().String())
+	}
+	return token, nil
 }
 
 // Connect builds the connector of a profile's external system.

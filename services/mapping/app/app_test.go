@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -11,6 +13,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/services/mapping/app"
@@ -20,11 +23,19 @@ import (
 // SERVING and stores a library, the second (after a clean shutdown) still has it.
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
+	token, line, err := auth.NewToken("test", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for round := range 2 {
 		lis := bufconn.Listen(1 << 20)
 		ready := make(chan struct{})
 		cfg := app.Config{Common: server.Common{
-			DataDir: dir, Logger: logging.Discard(), GRPCListener: lis,
+			DataDir: dir, Logger: logging.Discard(), GRPCListener: lis, TokensFile: tokens,
 			Ready: func(net.Addr, net.Addr) { close(ready) },
 		}}
 		ctx, stop := context.WithCancel(t.Context())
@@ -38,7 +49,7 @@ func TestRun(t *testing.T) {
 
 		conn, err := grpc.NewClient("passthrough:///bufnet",
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()))
+			grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
 		if err != nil {
 			t.Fatal(err)
 		}

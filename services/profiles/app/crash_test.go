@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 )
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 func runChild() {
 	dir := os.Getenv(dataDirEnv)
 	cfg := Config{
-		Common:        server.Common{DataDir: dir, GRPCAddr: "127.0.0.1:0", Logger: logging.Discard()},
+		Common:        server.Common{DataDir: dir, GRPCAddr: "127.0.0.1:0", Logger: logging.Discard(), TokensFile: filepath.Join(dir, "tokens")},
 		SecretKeyFile: filepath.Join(dir, "key"),
 	}
 	cfg.Ready = func(g, _ net.Addr) {
@@ -65,7 +66,15 @@ func TestKillDuringWritesLosesNothingAcknowledged(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "key"), []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	child, conn := startChild(t, dir)
+	// One token to configure profiles and, as the harvester would, read their keys back.
+	token, line, err := auth.NewToken("test", auth.RoleAdmin, auth.RoleHarvester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	child, conn := startChild(t, dir, token)
 	client := profilesv1.NewProfileServiceClient(conn)
 
 	var mu sync.Mutex
@@ -106,7 +115,7 @@ func TestKillDuringWritesLosesNothingAcknowledged(t *testing.T) {
 	stop()
 	wg.Wait()
 
-	child, conn = startChild(t, dir)
+	child, conn = startChild(t, dir, token)
 	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
 	client = profilesv1.NewProfileServiceClient(conn)
 	creds := profilesv1.NewProfileCredentialsServiceClient(conn)
@@ -124,7 +133,7 @@ func TestKillDuringWritesLosesNothingAcknowledged(t *testing.T) {
 }
 
 // startChild starts the server process on dir and returns it with a connection to it.
-func startChild(t *testing.T, dir string) (*exec.Cmd, *grpc.ClientConn) {
+func startChild(t *testing.T, dir, token string) (*exec.Cmd, *grpc.ClientConn) {
 	t.Helper()
 	_ = os.Remove(filepath.Join(dir, "addr"))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -144,7 +153,8 @@ func startChild(t *testing.T, dir string) (*exec.Cmd, *grpc.ClientConn) {
 			t.Fatal("child server did not start")
 		}
 	}
-	conn, err := grpc.NewClient(string(addr), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(string(addr), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/services/requests/app"
@@ -25,12 +28,21 @@ import (
 // services SERVING and ingests a request, the second (after a clean shutdown) still has it.
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
+	// One token that may ingest (as the harvester) and read.
+	token, line, err := auth.NewToken("test", auth.RoleHarvester, auth.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var firstPosition string
 	for round := range 2 {
 		lis := bufconn.Listen(1 << 20)
 		ready := make(chan struct{})
 		cfg := app.Config{Common: server.Common{
-			DataDir: dir, Logger: logging.Discard(), GRPCListener: lis,
+			DataDir: dir, Logger: logging.Discard(), GRPCListener: lis, TokensFile: tokens,
 			Ready:         func(net.Addr, net.Addr) { close(ready) },
 			ShutdownGrace: time.Minute, // an open watch must not hold the stop this long
 		}}
@@ -45,7 +57,7 @@ func TestRun(t *testing.T) {
 
 		conn, err := grpc.NewClient("passthrough:///bufnet",
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()))
+			grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
 		if err != nil {
 			t.Fatal(err)
 		}
