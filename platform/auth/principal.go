@@ -27,3 +27,13 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(Principal)
 	return p, ok
 }
+
+// Caller names the authenticated principal of ctx for audit trails and job histories;
+// "unknown" only where no authentication ran (never in a served call: the interceptor
+// refuses those first).
+func Caller(ctx context.Context) string {
+	if p, ok := FromContext(ctx); ok {
+		return p.Name
+	}
+	return "unknown"
+}

@@ -40,12 +40,7 @@ func New(r *run.Runner, st *store.Store, jobs Jobs) *Service {
 // caller names the caller in the job history: the principal the auth interceptor
 // authenticated. Every StartRun/CancelRun call has one; "unknown" only guards against a
 // server built without the interceptor.
-func caller(ctx context.Context) string {
-	if p, ok := auth.FromContext(ctx); ok {
-		return p.Name
-	}
-	return "unknown"
-}
+func caller(ctx context.Context) string { return auth.Caller(ctx) }
 
 // StartRun starts a manual run of a profile.
 func (s *Service) StartRun(ctx context.Context, req *harvesterv1.StartRunRequest) (*harvesterv1.Run, error) {

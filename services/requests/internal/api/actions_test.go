@@ -80,7 +80,7 @@ func TestEveryActionOverGRPC(t *testing.T) {
 		etag = r.Etag
 		evs := f.events(t, name)
 		last := evs[len(evs)-1]
-		if last.Action != action || last.Actor != "anonymous" || last.ToStatus != want || last.Note != "note: "+action {
+		if last.Action != action || last.Actor != servertest.Principal || last.ToStatus != want || last.Note != "note: "+action {
 			t.Fatalf("%s: event %v", action, last)
 		}
 	}

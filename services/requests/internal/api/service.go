@@ -11,6 +11,7 @@ import (
 	"time"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
@@ -36,6 +37,5 @@ func New(st *store.Store, now func() time.Time) *Service {
 // work; call it when the server starts stopping.
 func (s *Service) Close() { s.stopOnce.Do(func() { close(s.stopping) }) }
 
-// caller names who makes an API call, for the audit trail. Until authentication exists
-// (the security issue) every caller is anonymous.
-func caller(context.Context) string { return "anonymous" }
+// caller names who makes an API call, for the audit trail.
+func caller(ctx context.Context) string { return auth.Caller(ctx) }

@@ -36,8 +36,8 @@ const (
 	PartnersCollection = "partners"
 )
 
-// Actors of the changes the ledger makes on its own behalf (API callers are named by the
-// caller; until authentication exists that is "anonymous").
+// Actors of the changes the ledger makes on its own behalf (API callers are named by
+// their authenticated principal).
 const (
 	ActorHarvester = "harvester" // an import through IngestService
 	actorExternal  = "external"  // prefix of "external:<SYSTEM>": an external status update
