@@ -6,9 +6,9 @@ MODULES := $(shell go list -m -f '{{.Dir}}')
 BINARIES := cmd/interloan services/profiles/cmd/profiles services/mapping/cmd/mapping \
             services/harvester/cmd/harvester services/requests/cmd/requests services/gateway/cmd/gateway
 
-.PHONY: test fmt-check vet buf-lint check-gen go-test gen build up tidy
+.PHONY: test fmt-check vet buf-lint check-gen go-test fuzz-smoke gen build up tidy
 
-test: fmt-check vet buf-lint check-gen go-test
+test: fmt-check vet buf-lint check-gen go-test fuzz-smoke
 
 fmt-check:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -31,6 +31,13 @@ check-gen:
 
 go-test:
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 ./...) || exit 1; done
+
+# Run every fuzz target briefly (FUZZTIME per target, 3s by default: about 1.5 minutes
+# for all on 2 CPUs); `FUZZTIME=1m make fuzz-smoke` for a real session. A failing input
+# is saved under the package's testdata/fuzz/ and fails the run.
+FUZZTIME ?= 3s
+fuzz-smoke:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz-smoke.sh
 
 build:
 	@mkdir -p bin
