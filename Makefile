@@ -32,7 +32,7 @@ check-gen:
 go-test:
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 ./...) || exit 1; done
 
-# Run every fuzz target briefly (FUZZTIME per target, 3s by default: about 1.5 minutes
+# Run every fuzz target briefly (FUZZTIME per target, 3s by default: about a minute
 # for all on 2 CPUs); `FUZZTIME=1m make fuzz-smoke` for a real session. A failing input
 # is saved under the package's testdata/fuzz/ and fails the run.
 FUZZTIME ?= 3s
