@@ -12,11 +12,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -210,6 +213,13 @@ func (g *gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 // would read it whole into memory anyway, and doing it here lets an oversized or slow
 // body get its own status (413, 408) instead of a generic decoding error.
 func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
+	// Path and query values become proto strings, which must be UTF-8: refuse them here
+	// with a 400 rather than let marshalling fail later as a 500 without a reason.
+	if invalidUTF8(r.URL) {
+		g.reject(w, r, http.StatusBadRequest, gatewayStatus(codes.InvalidArgument, "MALFORMED_REQUEST",
+			"the request path or query is not valid UTF-8 once percent-decoded", nil).Err())
+		return
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > g.opts.MaxBodyBytes {
 			w.Header().Set("Connection", "close") // do not read a body we refuse
@@ -244,6 +254,20 @@ func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	g.api.ServeHTTP(w, snakeMasks(r))
+}
+
+// invalidUTF8 reports whether the decoded path or a decoded query key or value of u is
+// not valid UTF-8.
+func invalidUTF8(u *url.URL) bool {
+	if !utf8.ValidString(u.Path) {
+		return true
+	}
+	for k, vs := range u.Query() {
+		if !utf8.ValidString(k) || slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *gateway) tooLarge() error {
