@@ -54,7 +54,7 @@ func (s *Service) act(ctx context.Context, a action) (*requestsv1.BorrowingReque
 	if err != nil {
 		return nil, storeError(err, a.name)
 	}
-	return r, nil
+	return forCaller(ctx, r), nil
 }
 
 func checkNote(v *apierr.Violations, field, note string, required bool) {
@@ -167,7 +167,7 @@ func (s *Service) AnonymizeBorrowingRequest(ctx context.Context, req *requestsv1
 }
 
 // ListAllowedActions lists what the request allows now.
-func (s *Service) ListAllowedActions(_ context.Context, req *requestsv1.ListAllowedActionsRequest) (*requestsv1.ListAllowedActionsResponse, error) {
+func (s *Service) ListAllowedActions(ctx context.Context, req *requestsv1.ListAllowedActionsRequest) (*requestsv1.ListAllowedActionsResponse, error) {
 	id, err := parseName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -185,7 +185,7 @@ func (s *Service) ListAllowedActions(_ context.Context, req *requestsv1.ListAllo
 		out.AllowedActions = append(out.AllowedActions, &requestsv1.AllowedAction{
 			Action: a, ToStatus: to, Method: lifecycle.Method(a), NoteRequired: lifecycle.NoteRequired(a)})
 	}
-	return out, nil
+	return forCaller(ctx, out), nil
 }
 
 // AnonymizeBorrowingRequests anonymizes closed requests not changed for older_than_days.
@@ -206,7 +206,7 @@ func (s *Service) AnonymizeBorrowingRequests(ctx context.Context, req *requestsv
 	if err != nil {
 		return nil, err
 	}
-	return &requestsv1.AnonymizeBorrowingRequestsResponse{BorrowingRequests: names, More: more}, nil
+	return forCaller(ctx, &requestsv1.AnonymizeBorrowingRequestsResponse{BorrowingRequests: names, More: more}), nil
 }
 
 // BatchActBorrowingRequests applies one action to named requests or to those matching a
@@ -272,7 +272,7 @@ func (s *Service) BatchActBorrowingRequests(ctx context.Context, req *requestsv1
 	for _, r := range results {
 		out.Results = append(out.Results, batchResult(ctx, r))
 	}
-	return out, nil
+	return forCaller(ctx, out), nil
 }
 
 // isEmpty reports whether a batch filter selects everything.

@@ -38,7 +38,7 @@ func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_Ingest
 		if err != nil {
 			return storeError(err, "")
 		}
-		if err := stream.Send(&requestsv1.IngestBorrowingRequestsResponse{BatchId: req.GetBatchId(), Results: results}); err != nil {
+		if err := stream.Send(forCaller(ctx, &requestsv1.IngestBorrowingRequestsResponse{BatchId: req.GetBatchId(), Results: results})); err != nil {
 			return err
 		}
 	}

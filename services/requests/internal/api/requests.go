@@ -29,7 +29,7 @@ const (
 func scanBudget(limit int) int { return max(minScan, scanPerItem*limit) }
 
 // GetBorrowingRequest returns one borrowing request.
-func (s *Service) GetBorrowingRequest(_ context.Context, req *requestsv1.GetBorrowingRequestRequest) (*requestsv1.BorrowingRequest, error) {
+func (s *Service) GetBorrowingRequest(ctx context.Context, req *requestsv1.GetBorrowingRequestRequest) (*requestsv1.BorrowingRequest, error) {
 	id, err := parseName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (s *Service) GetBorrowingRequest(_ context.Context, req *requestsv1.GetBorr
 	if err != nil {
 		return nil, storeError(err, req.GetName())
 	}
-	return r, nil
+	return forCaller(ctx, r), nil
 }
 
 // ListBorrowingRequests lists requests matching every filter given, in the requested
@@ -46,7 +46,7 @@ func (s *Service) GetBorrowingRequest(_ context.Context, req *requestsv1.GetBorr
 // refused. A request changed while a client pages moves ahead of the token (ordered by
 // update time): it is listed at most once, and not at all if it moved before its page
 // was read.
-func (s *Service) ListBorrowingRequests(_ context.Context, req *requestsv1.ListBorrowingRequestsRequest) (*requestsv1.ListBorrowingRequestsResponse, error) {
+func (s *Service) ListBorrowingRequests(ctx context.Context, req *requestsv1.ListBorrowingRequestsRequest) (*requestsv1.ListBorrowingRequestsResponse, error) {
 	var v apierr.Violations
 	f := filterOf(&v, "", filterInput{
 		status: req.GetStatus(), owner: req.GetOwner(), partner: req.GetPartner(), profile: req.GetProfile(),
@@ -65,7 +65,7 @@ func (s *Service) ListBorrowingRequests(_ context.Context, req *requestsv1.ListB
 	if err != nil {
 		return nil, storeError(err, "")
 	}
-	return &requestsv1.ListBorrowingRequestsResponse{BorrowingRequests: items, NextPageToken: next}, nil
+	return forCaller(ctx, &requestsv1.ListBorrowingRequestsResponse{BorrowingRequests: items, NextPageToken: next}), nil
 }
 
 // filterInput gathers the filter fields that ListBorrowingRequestsRequest and
@@ -175,7 +175,7 @@ func filterKey(scope string, f store.Filter) []string {
 }
 
 // CountBorrowingRequests answers the dashboard from the counters the store keeps.
-func (s *Service) CountBorrowingRequests(_ context.Context, req *requestsv1.CountBorrowingRequestsRequest) (*requestsv1.CountBorrowingRequestsResponse, error) {
+func (s *Service) CountBorrowingRequests(ctx context.Context, req *requestsv1.CountBorrowingRequestsRequest) (*requestsv1.CountBorrowingRequestsResponse, error) {
 	if o := req.GetOwner(); o != "" {
 		var v apierr.Violations
 		validate.Code(&v, "owner", o)
@@ -191,7 +191,7 @@ func (s *Service) CountBorrowingRequests(_ context.Context, req *requestsv1.Coun
 	for _, st := range lifecycle.Statuses() {
 		out.StatusCounts = append(out.StatusCounts, &requestsv1.StatusCount{Status: st, Count: int64(c.ByStatus[st])})
 	}
-	return out, nil
+	return forCaller(ctx, out), nil
 }
 
 // parseName returns the ID in a `borrowingRequests/{id}` name.

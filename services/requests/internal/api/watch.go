@@ -18,7 +18,7 @@ import (
 const watchScan = 500
 
 // ListRequestEvents lists a request's audit trail, oldest first.
-func (s *Service) ListRequestEvents(_ context.Context, req *requestsv1.ListRequestEventsRequest) (*requestsv1.ListRequestEventsResponse, error) {
+func (s *Service) ListRequestEvents(ctx context.Context, req *requestsv1.ListRequestEventsRequest) (*requestsv1.ListRequestEventsResponse, error) {
 	id, err := parseName("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -30,7 +30,7 @@ func (s *Service) ListRequestEvents(_ context.Context, req *requestsv1.ListReque
 	if err != nil {
 		return nil, storeError(err, req.GetParent())
 	}
-	return &requestsv1.ListRequestEventsResponse{RequestEvents: events, NextPageToken: next}, nil
+	return forCaller(ctx, &requestsv1.ListRequestEventsResponse{RequestEvents: events, NextPageToken: next}), nil
 }
 
 // WatchBorrowingRequests streams the change log: first what follows start_after (read
@@ -69,8 +69,10 @@ func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsR
 		return storeError(&store.PositionForeignError{Position: req.GetStartAfter(), Database: s.store.DatabaseID()}, "")
 	}
 	ctx := stream.Context()
+	// send is the stream's only way out, so every change goes through forCaller.
+	send := func(r *requestsv1.WatchBorrowingRequestsResponse) error { return stream.Send(forCaller(ctx, r)) }
 	bookmark := func(p store.Position) error {
-		return stream.Send(&requestsv1.WatchBorrowingRequestsResponse{Position: p.String(), Bookmark: true})
+		return send(&requestsv1.WatchBorrowingRequestsResponse{Position: p.String(), Bookmark: true})
 	}
 	if req.GetStartAfter() == "" {
 		var err error
@@ -94,7 +96,7 @@ func (s *Service) WatchBorrowingRequests(req *requestsv1.WatchBorrowingRequestsR
 			return storeError(err, "")
 		}
 		for _, c := range changes {
-			err := stream.Send(&requestsv1.WatchBorrowingRequestsResponse{
+			err := send(&requestsv1.WatchBorrowingRequestsResponse{
 				Position: c.Position.String(), BorrowingRequest: c.Request, Event: c.Event})
 			if err != nil {
 				return err

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/auth"
+)
+
+// Masked replaces each piece of patron data a caller may not see. A fixed text rather
+// than an empty string, so a client can tell "hidden from you" from "there is none"
+// (an anonymized request, a request without a message); it says nothing about the value
+// it replaces, not even its length.
+const Masked = "***"
+
+// seesPatronData reports whether the caller of ctx may see patron data: admin and
+// operator, who handle requests (an operator loans the item to the patron by name).
+// Viewers read the ledger for an overview, and the harvester needs only external
+// references to refresh open requests; neither needs to know who borrows what, so they
+// get it masked (issue 6 item 2, data minimisation). A context without a principal is
+// masked too: should a path ever be served without the auth interceptor, it fails closed.
+func seesPatronData(ctx context.Context) bool {
+	p, ok := auth.FromContext(ctx)
+	return ok && (p.Has(auth.RoleAdmin) || p.Has(auth.RoleOperator))
+}
+
+// forCaller is the one place patron data is masked: every handler passes its response
+// through it before returning or sending it, so the rule cannot differ between Get,
+// List, Watch, the audit trail and the actions. For a caller who may see patron data it
+// returns resp itself (nothing to copy on the staff path); for anyone else, a copy with
+// every Requester's patron_id and name, every BorrowingRequest's note and every
+// RequestEvent's note replaced by Masked wherever they sit in the response (approved
+// stays: it is a flag about eligibility, not about who the patron is). It copies
+// because the store's messages are not ours to change: a watch may share them, and the
+// store itself is left untouched (masking is a view, not a change to the ledger).
+func forCaller[M proto.Message](ctx context.Context, resp M) M {
+	if seesPatronData(ctx) || !resp.ProtoReflect().IsValid() {
+		return resp
+	}
+	out := proto.Clone(resp).(M)
+	maskPatronData(out.ProtoReflect())
+	return out
+}
+
+// maskPatronData masks m and every message inside it. It walks the message generically
+// rather than naming each response type, so a response that gains a BorrowingRequest or
+// RequestEvent field later is masked without anyone remembering to.
+func maskPatronData(m protoreflect.Message) {
+	switch x := m.Interface().(type) {
+	case *requestsv1.Requester:
+		x.PatronId, x.Name = mask(x.PatronId), mask(x.Name)
+	case *requestsv1.BorrowingRequest:
+		x.Note = mask(x.Note) // the patron's message from the external system
+	case *requestsv1.RequestEvent:
+		x.Note = mask(x.Note) // staff may write anything there, the patron's name included
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList():
+			if fd.Message() != nil {
+				l := v.List()
+				for i := range l.Len() {
+					maskPatronData(l.Get(i).Message())
+				}
+			}
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+					maskPatronData(e.Message())
+					return true
+				})
+			}
+		case fd.Message() != nil:
+			maskPatronData(v.Message())
+		}
+		return true
+	})
+}
+
+// mask hides a non-empty value; an empty one stays empty (see Masked).
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return Masked
+}
