@@ -18,6 +18,7 @@ import (
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/telemetry"
+	profilesapp "github.com/interloan/interloan/services/profiles/app"
 )
 
 const usage = `interloan: interlibrary-loan borrowing requests, imported from Libris and Netpunkt.
@@ -27,6 +28,10 @@ Usage:
   interloan up [flags]    run every service in one process (data in ./data)
   interloan token create --role ROLE[,ROLE] --principal NAME [--tokens-file data/tokens]
                           create a bearer token: printed once, its hash added to the file
+  interloan keys new --out FILE
+                          create a credential encryption key file (0600; never overwrites)
+  interloan keys rotate --secret-key-file NEW --previous-secret-key-files OLD[,OLD2] [--data-dir data]
+                          re-encrypt every profile API key under NEW (profiles service stopped)
 
 Run "interloan <command> -h" for the flags.
 `
@@ -44,6 +49,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runDemo(args[1:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "keys":
+		return keys(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -181,4 +188,82 @@ func CreateToken(tokensFile, principal, roles string) (string, error) {
 		}
 	}
 	return suite.CreateToken(tokensFile, "", principal, rs...)
+}
+
+const keysUsage = `usage:
+  interloan keys new --out FILE
+  interloan keys rotate --secret-key-file NEW --previous-secret-key-files OLD[,OLD2] [--data-dir data]
+`
+
+// keys is `interloan keys new|rotate`: the credential encryption keys of the profiles
+// service. Rotation is an offline operation on the profiles bbolt file, so it needs no
+// RPC, no token and no key-handling code in a running service.
+func keys(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprint(stderr, keysUsage)
+		return 2
+	}
+	switch args[0] {
+	case "new":
+		return keysNew(args[1:], stdout, stderr)
+	case "rotate":
+		return keysRotate(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "unknown keys command %q\n%s", args[0], keysUsage)
+		return 2
+	}
+}
+
+func keysNew(args []string, stdout, stderr io.Writer) int {
+	var out string
+	set := config.New("interloan keys new")
+	set.SetOutput(stderr)
+	set.StringVar(&out, "out", "", "file to write the new key to (mode 0600; must not exist)")
+	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
+	}
+	if out == "" || set.NArg() > 0 {
+		fmt.Fprint(stderr, "interloan keys new: --out FILE is required (and nothing else)\n")
+		return 2
+	}
+	id, err := profilesapp.NewKeyFile(out)
+	if err != nil {
+		fmt.Fprintln(stderr, "interloan keys new:", err)
+		return 1
+	}
+	// The key id, never the key: stdout may be a log.
+	fmt.Fprintf(stdout, "wrote key %s to %s\n", id, out)
+	return 0
+}
+
+func keysRotate(args []string, stdout, stderr io.Writer) int {
+	var cfg profilesapp.RotateConfig
+	set := config.New("interloan keys rotate")
+	set.SetOutput(stderr)
+	set.String(&cfg.DataDir, "data-dir", "INTERLOAN_DATA_DIR", "data", "directory holding profiles.db (the profiles service must be stopped)")
+	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "the new key file: every secret is re-encrypted under it")
+	set.Secret(&cfg.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "the new key itself (prefer the file)")
+	set.String(&cfg.PreviousSecretKeyFiles, "previous-secret-key-files", "INTERLOAN_PREVIOUS_SECRET_KEY_FILES", "", "comma-separated files of the keys secrets may still be sealed with")
+	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
+	}
+	if cfg.SecretKeyFile == "" && cfg.SecretKey == "" || set.NArg() > 0 {
+		fmt.Fprint(stderr, "interloan keys rotate: --secret-key-file NEW is required (and no arguments)\n")
+		return 2
+	}
+	// Ctrl-C before the commit rolls the transaction back: all or nothing still holds.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := profilesapp.RotateKeys(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "interloan keys rotate:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "every secret is now under key %s: %d re-encrypted, %d already current, 0 undecryptable\n",
+		rep.KeyID, rep.Reencrypted, rep.Current)
+	return 0
 }

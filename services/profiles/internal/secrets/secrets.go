@@ -104,6 +104,16 @@ func (k *Keyring) Open(data []byte, aad string) ([]byte, error) {
 	return pt, nil
 }
 
+// SealedKeyID returns the id of the key that sealed data, without decrypting it, so a
+// rotation can tell which secrets still need re-encrypting.
+func SealedKeyID(data []byte) (string, error) {
+	var s sealed
+	if err := json.Unmarshal(data, &s); err != nil || s.KeyID == "" {
+		return "", ErrCorrupt
+	}
+	return s.KeyID, nil
+}
+
 // ParseKey reads a key given as text: base64 (standard or URL alphabet) or hex encoding
 // of 32 bytes, surrounding whitespace ignored.
 func ParseKey(text []byte) ([]byte, error) {
@@ -136,20 +146,37 @@ func ReadKeyFile(path string) ([]byte, error) {
 // EnsureKeyFile creates a new random key file (mode 0600, base64) unless path exists.
 // For local development only (the all-in-one); deployments mount a key.
 func EnsureKeyFile(path string) error {
+	if err := CreateKeyFile(path); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// CreateKeyFile writes a new random key to path (mode 0600, base64) and fails with an
+// error wrapping os.ErrExist if path exists: overwriting a key file would make every
+// secret sealed with it unreadable. The file is synced before returning, because a
+// rotation that re-encrypts under a key lost in a crash loses every credential.
+func CreateKeyFile(path string) error {
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-		f.Close()
+	_, err = f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// A half-written file would later parse as a bad key, or not at all; remove it
+		// so a retry starts clean.
+		_ = os.Remove(path)
 		return err
 	}
-	return f.Close()
+	return nil
 }

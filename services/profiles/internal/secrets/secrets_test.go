@@ -118,3 +118,35 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+// TestSealedKeyIDAndCreateKeyFile: the key id is readable without the key; a new key file
+// is 0600 and never replaces an existing one.
+func TestSealedKeyIDAndCreateKeyFile(t *testing.T) {
+	k, _ := NewKeyring(key(7))
+	ct, _ := k.Seal([]byte("x"), "aad")
+	if id, err := SealedKeyID(ct); err != nil || id != KeyID(key(7)) {
+		t.Fatalf("SealedKeyID = %q, %v", id, err)
+	}
+	for _, bad := range []string{"", "{}", "not json"} {
+		if _, err := SealedKeyID([]byte(bad)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("SealedKeyID(%q) = %v, want ErrCorrupt", bad, err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "key")
+	if err := CreateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ReadKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", fi.Mode().Perm())
+	}
+	if err := CreateKeyFile(path); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second CreateKeyFile = %v, want ErrExist", err)
+	}
+	if second, _ := ReadKeyFile(path); !bytes.Equal(first, second) {
+		t.Fatal("CreateKeyFile replaced an existing key")
+	}
+}

@@ -5,6 +5,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -159,6 +160,48 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 		return err
 	})
 	return out, next, err
+}
+
+// RewriteSecrets offers every profile that has a sealed credential to fn, in code order,
+// inside one write transaction, and stores the secret fn returns in its place (nil: leave
+// it as it is). fn is called for every profile even after one fails, so a caller can
+// report every failure at once; if any call failed, the transaction is rolled back,
+// nothing changes, and the failures are returned joined. Key rotation uses it: a rotation
+// that stopped half-way would leave secrets under a key the operator is about to drop.
+func (s *Store) RewriteSecrets(fn func(rec Record) (replacement []byte, err error)) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		type change struct{ code, secret []byte }
+		var changes []change
+		var errs []error
+		// Writes wait until the walk is done: bbolt does not allow changing a bucket
+		// while a cursor walks it.
+		c := tx.Bucket(bucketSecrets).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			code := boltdb.Copy(k)
+			rec, err := read(tx, code)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("profile %s: %w", code, err))
+				continue
+			}
+			next, err := fn(rec)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if next != nil {
+				changes = append(changes, change{code, next})
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			if err := tx.Bucket(bucketSecrets).Put(ch.code, ch.secret); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func read(tx *bolt.Tx, code []byte) (Record, error) {

@@ -117,3 +117,50 @@ func TestRequestIDDoesNotFollowARecreatedCode(t *testing.T) {
 		t.Fatalf("retry after delete and re-create: %v, want ErrExists", err)
 	}
 }
+
+// TestRewriteSecretsAllOrNothing: replacements are stored in one transaction; one failing
+// record rolls back all of them, and every record is still offered so all failures show.
+func TestRewriteSecretsAllOrNothing(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "profiles.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, r := range []Record{rec("A", "a"), rec("B", "b"), rec("C", "c"), rec("NONE", "")} {
+		if _, _, err := s.Create(r, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	errBad := errors.New("bad")
+	err = s.RewriteSecrets(func(r Record) ([]byte, error) {
+		seen = append(seen, r.Profile.Code)
+		if r.Profile.Code == "A" || r.Profile.Code == "C" {
+			return nil, errBad
+		}
+		return []byte("new-" + string(r.Secret)), nil
+	})
+	if !errors.Is(err, errBad) || len(seen) != 3 {
+		t.Fatalf("err = %v, seen %v; want errBad after offering A, B and C (not NONE)", err, seen)
+	}
+	if got, _ := s.Get("B"); string(got.Secret) != "b" {
+		t.Fatalf("B = %q after a failed rewrite", got.Secret)
+	}
+	err = s.RewriteSecrets(func(r Record) ([]byte, error) {
+		if r.Profile.Code == "B" {
+			return nil, nil // left as it is
+		}
+		return []byte("new-" + string(r.Secret)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]string{"A": "new-a", "B": "b", "C": "new-c"} {
+		if got, _ := s.Get(code); string(got.Secret) != want {
+			t.Errorf("%s = %q, want %q", code, got.Secret, want)
+		}
+	}
+	if got, _ := s.Get("NONE"); got.Secret != nil {
+		t.Errorf("NONE got a secret: %q", got.Secret)
+	}
+}
