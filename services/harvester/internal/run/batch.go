@@ -64,6 +64,11 @@ func (x *execution) flush() error {
 			b.Refreshed = append(b.Refreshed, id)
 		}
 	}
+	return x.commit(b)
+}
+
+// commit records b with the run's counters for its events, and wakes the run's watchers.
+func (x *execution) commit(b store.Batch) error {
 	b.Update = func(run *harvesterv1.Run) {
 		for _, e := range b.Events {
 			count(run.Counters, e.GetOutcome())

@@ -362,15 +362,7 @@ func (x *execution) record(events []*harvesterv1.RunEvent, retry []store.RetryEn
 	if refreshed != "" && x.refreshes[refreshed] {
 		b.Refreshed = []string{refreshed}
 	}
-	b.Update = func(run *harvesterv1.Run) {
-		for _, e := range events {
-			count(run.Counters, e.GetOutcome())
-		}
-		run.Progress.Handled = run.Counters.Fetched
-	}
-	_, err := x.r.d.Store.RecordBatch(b)
-	x.r.notify(x.id)
-	return err
+	return x.commit(b)
 }
 
 // retry fetches, one by one and least recently tried first, the requests of the retry
