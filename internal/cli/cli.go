@@ -73,10 +73,8 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	set.String(&cfg.TokensFile, "tokens-file", "INTERLOAN_TOKENS_FILE", "", "bearer-token file of every service (default <data-dir>/tokens, created with an admin token in <data-dir>/admin.token)")
 	set.String(&cfg.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "the harvester's token file (default <data-dir>/harvester.token, created when missing)")
-	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2
+	if code, ok := parse(set, args); !ok {
+		return code
 	}
 	cfg.Ready = func(a suite.Addrs) {
 		// Where the token is, never the token: stdout may be a log.
@@ -122,10 +120,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	set.IntVar(&seed, "seed", 1, "seed of the generated data")
 	set.BoolVar(&o.Exit, "exit", false, "stop after the report; exit 0 only if the run imported every request it fetched")
 	set.String(&o.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "warn", "log level of the services: debug, info, warn, error")
-	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2
+	if code, ok := parse(set, args); !ok {
+		return code
 	}
 	o.Seed = int64(seed)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -135,6 +131,18 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parse parses args into set. When ok is false the command ends with code: 0 after -h,
+// 2 after a flag or environment error, which set has already printed.
+func parse(set *config.Set, args []string) (code int, ok bool) {
+	switch err := set.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	case err != nil:
+		return 2, false
+	}
+	return 0, true
 }
 
 func orPlaceholder(file string) string {
@@ -157,10 +165,8 @@ func token(args []string, stdout, stderr io.Writer) int {
 	set.StringVar(&roles, "role", "", "roles, comma-separated: admin, operator, viewer, harvester")
 	set.StringVar(&principal, "principal", "", "who the token is for (a person or service name; appears in logs and run history)")
 	set.String(&file, "tokens-file", "INTERLOAN_TOKENS_FILE", "data/tokens", "tokens file to add the token's hash to (created if missing)")
-	if err := set.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2
+	if code, ok := parse(set, args[1:]); !ok {
+		return code
 	}
 	tok, err := CreateToken(file, principal, roles)
 	if err != nil {
@@ -219,10 +225,8 @@ func keysNew(args []string, stdout, stderr io.Writer) int {
 	set := config.New("interloan keys new")
 	set.SetOutput(stderr)
 	set.StringVar(&out, "out", "", "file to write the new key to (mode 0600; must not exist)")
-	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2
+	if code, ok := parse(set, args); !ok {
+		return code
 	}
 	if out == "" || set.NArg() > 0 {
 		fmt.Fprint(stderr, "interloan keys new: --out FILE is required (and nothing else)\n")
@@ -246,10 +250,8 @@ func keysRotate(args []string, stdout, stderr io.Writer) int {
 	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "the new key file: every secret is re-encrypted under it")
 	set.Secret(&cfg.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "the new key itself (prefer the file)")
 	set.String(&cfg.PreviousSecretKeyFiles, "previous-secret-key-files", "INTERLOAN_PREVIOUS_SECRET_KEY_FILES", "", "comma-separated files of the keys secrets may still be sealed with")
-	if err := set.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2
+	if code, ok := parse(set, args); !ok {
+		return code
 	}
 	if cfg.SecretKeyFile == "" && cfg.SecretKey == "" || set.NArg() > 0 {
 		fmt.Fprint(stderr, "interloan keys rotate: --secret-key-file NEW is required (and no arguments)\n")
