@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func (x *execution) resolve(batch []*pending) error {
 		}
 	}
 	partners := map[string]*mappingv1.Partner{}
-	for _, chunk := range chunks(partnerCodes, resolveMax) {
+	for chunk := range slices.Chunk(partnerCodes, resolveMax) {
 		var res *mappingv1.ResolvePartnerCodesResponse
 		err := x.call(func(ctx context.Context) (err error) {
 			res, err = x.r.d.Mapping.ResolvePartnerCodes(ctx, &mappingv1.ResolvePartnerCodesRequest{Codes: chunk})
@@ -156,7 +157,7 @@ func (x *execution) resolve(batch []*pending) error {
 		}
 	}
 	libraries := map[string]string{}
-	for _, chunk := range chunks(libraryCodes, resolveMax) {
+	for chunk := range slices.Chunk(libraryCodes, resolveMax) {
 		var res *mappingv1.ResolveLibraryCodesResponse
 		err := x.call(func(ctx context.Context) (err error) {
 			res, err = x.r.d.Mapping.ResolveLibraryCodes(ctx, &mappingv1.ResolveLibraryCodesRequest{System: x.profile.GetSystem(), ExternalCodes: chunk})
@@ -284,16 +285,4 @@ func (x *execution) ledgerFailure(err error) error {
 		return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger did not answer a batch within %s", x.r.d.BatchTimeout)
 	}
 	return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger failed during ingest (%s): %s", status.Code(err), status.Convert(err).Message())
-}
-
-func chunks(s []string, n int) [][]string {
-	var out [][]string
-	for len(s) > n {
-		out = append(out, s[:n])
-		s = s[n:]
-	}
-	if len(s) > 0 {
-		out = append(out, s)
-	}
-	return out
 }
