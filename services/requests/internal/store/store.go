@@ -413,10 +413,11 @@ func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
 // errDryRun rolls a dry-run transaction back.
 var errDryRun = errors.New("dry run")
 
-// commit is the one place records change. It stores next under id, replacing old (nil on
-// create): it stamps next (name, times, etag), moves the identity, every index entry and
-// every count, appends ev to the request's audit trail and appends the change to the
-// change log, whose new position names the event. It returns that position.
+// commit is the one place records change; call it inside update, whose count cache it
+// fills. It stores next under id, replacing old (nil on create): it stamps next (name,
+// times, etag), moves the identity, every index entry and every count, appends ev to the
+// request's audit trail and appends the change to the change log, whose new position
+// names the event. It returns that position.
 //
 // The entries and counts removed are the ones stored in index_values when old was
 // written, not old's values computed again: a change in how values are computed (word
@@ -431,17 +432,8 @@ func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRe
 		}
 	}
 	after := valuesOf(next)
-	counts, own := s.counts, false
-	if counts == nil || counts.tx != tx { // a transaction update did not open (tests)
-		counts, own = newCountCache(tx), true
-	}
 	for _, ix := range indexes {
-		if err := ix.move(tx, counts, id, old, next, before[ix.id], after[ix.id]); err != nil {
-			return 0, err
-		}
-	}
-	if own {
-		if err := counts.flush(); err != nil {
+		if err := ix.move(tx, s.counts, id, old, next, before[ix.id], after[ix.id]); err != nil {
 			return 0, err
 		}
 	}
