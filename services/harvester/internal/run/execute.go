@@ -376,16 +376,24 @@ func (x *execution) retry() error {
 	if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "retrying requests not imported before" }); err != nil {
 		return err
 	}
-	fetched := 0
+	var ids []string
 	for _, e := range entries {
 		if x.seen[e.ExternalID] {
 			continue
 		}
-		if fetched == x.r.d.MaxRetryFetches {
+		if len(ids) == x.r.d.MaxRetryFetches {
 			break // the rest waits for the next run; the least recently tried go first then
 		}
-		fetched++
-		stop, err := x.fetchOne(e.ExternalID, "retrying "+e.ExternalID)
+		ids = append(ids, e.ExternalID)
+	}
+	return x.fetchEach(ids, "retrying ")
+}
+
+// fetchEach fetches ids one by one (fetchOne) and ingests what they bring; it stops
+// early when a fetch ends the phase, still flushing what was collected before.
+func (x *execution) fetchEach(ids []string, phase string) error {
+	for _, id := range ids {
+		stop, err := x.fetchOne(id, phase+id)
 		if err != nil || stop {
 			if ferr := x.flush(); err == nil {
 				err = ferr
@@ -433,17 +441,11 @@ func (x *execution) refresh() error {
 		return err
 	}
 	slices.SortStableFunc(open, func(a, b string) int { return last[a].Compare(last[b]) })
-	for _, id := range open[:min(len(open), d.RefreshLimit)] {
+	open = open[:min(len(open), d.RefreshLimit)]
+	for _, id := range open {
 		x.refreshes[id] = true
-		stop, err := x.fetchOne(id, "refreshing "+id)
-		if err != nil || stop {
-			if ferr := x.flush(); err == nil {
-				err = ferr
-			}
-			return err
-		}
 	}
-	return x.flush()
+	return x.fetchEach(open, "refreshing ")
 }
 
 func (x *execution) event(externalID string, o harvesterv1.Outcome, code, reason, br string) *harvesterv1.RunEvent {
