@@ -38,14 +38,9 @@ var rank = map[Status]int{
 	loaned: 6, returnedByP: 7, returnedToP: 8, completed: 9,
 }
 
-// negative are the statuses that close a request without supply.
-func negative(s Status) bool {
-	switch s {
-	case rejected, cancStaff, cancPatron, cancPartner, expired:
-		return true
-	}
-	return false
-}
+// negative are the statuses that close a request without supply: every closed status
+// but completed.
+func negative(s Status) bool { return Final(s) && s != completed }
 
 // partnerSide are the statuses only the partner (through the external system) knows
 // best: the external system may correct one into another of the same rank (a shipment
