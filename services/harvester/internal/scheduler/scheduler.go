@@ -57,6 +57,7 @@ import (
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/schedule"
 )
@@ -66,7 +67,6 @@ const (
 	defaultCallTimeout = 30 * time.Second
 	listPageSize       = 1000
 	maxListPages       = 10000 // guards against a server whose page token never ends
-	profilesCollection = "integrationProfiles/"
 	// Catching up more occurrences than this after a stall stops at a real, if not the
 	// latest, passed occurrence; it only bounds the work (a week of 1-minute runs).
 	maxCatchUp = 10080
@@ -303,7 +303,7 @@ func (s *Scheduler) refresh(ctx context.Context, now time.Time) {
 	for _, p := range profiles {
 		name := p.GetName()
 		if name == "" && p.GetCode() != "" {
-			name = profilesCollection + p.GetCode()
+			name = resource.Name(run.ProfilesCollection, p.GetCode())
 		}
 		if name == "" || !p.GetActive() || !p.GetReadiness().GetRunnable() {
 			continue
@@ -467,7 +467,7 @@ func profileCode(p *profilesv1.IntegrationProfile) string {
 	if c := p.GetCode(); c != "" {
 		return c
 	}
-	return strings.TrimPrefix(p.GetName(), profilesCollection)
+	return strings.TrimPrefix(p.GetName(), run.ProfilesCollection+"/")
 }
 
 func fmtNext(t time.Time) string {
