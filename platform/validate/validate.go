@@ -18,6 +18,9 @@ import (
 // MaxDisplayName bounds every display_name.
 const MaxDisplayName = 200
 
+// MaxRequestID bounds an AIP-155 request_id, as the protos document.
+const MaxRequestID = 128
+
 // Code checks a caller-chosen ID (profile, library or partner code) or a reference to one.
 func Code(v *apierr.Violations, field, code string) {
 	switch {
@@ -38,6 +41,13 @@ func CodeName(v *apierr.Violations, field, name, collection string) {
 		v.Add(field, "is required")
 	case !ok || !resource.ValidCode(code):
 		v.Add(field, "must have the form %s/{code}, where the code %s", collection, resource.CodeRule)
+	}
+}
+
+// RequestID checks the length of an optional AIP-155 request_id.
+func RequestID(v *apierr.Violations, field, id string) {
+	if n := utf8.RuneCountInString(id); n > MaxRequestID {
+		v.Add(field, "must be at most %d characters (got %d)", MaxRequestID, n)
 	}
 }
 

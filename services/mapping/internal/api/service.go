@@ -11,6 +11,7 @@ import (
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
 
@@ -63,7 +64,7 @@ func (k *kind[T, P]) create(in P, requestID string) (P, error) {
 		m = proto.CloneOf(in) // leave the request as received
 	}
 	var v apierr.Violations
-	checkRequestID(&v, requestID)
+	validate.RequestID(&v, "request_id", requestID)
 	k.validateInto(&v, m)
 	if err := v.Err(); err != nil {
 		return nil, err

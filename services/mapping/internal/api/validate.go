@@ -16,7 +16,6 @@ const (
 	maxContactLine  = 200 // person, phone
 	maxAddress      = 1000
 	maxBatch        = 1000 // codes per Resolve call
-	maxRequestID    = 128  // AIP-155 request_id, as the proto documents
 	// maxResolveCode bounds each code of a Resolve call, before trimming (the raw code is
 	// echoed back). No stored external code or partner code is longer, so a longer one
 	// can only be a mistake or abuse.
@@ -51,13 +50,6 @@ func validatePartner(v *apierr.Violations, prefix string, p *mappingv1.Partner) 
 	validate.Email(v, prefix+".contact.email", c.GetEmail())
 	validate.Text(v, prefix+".contact.phone", c.GetPhone(), maxContactLine, false)
 	validate.Text(v, prefix+".contact.address", c.GetAddress(), maxAddress, true)
-}
-
-// checkRequestID enforces the length of an optional AIP-155 request_id.
-func checkRequestID(v *apierr.Violations, id string) {
-	if n := utf8.RuneCountInString(id); n > maxRequestID {
-		v.Add("request_id", "must be at most %d characters (got %d)", maxRequestID, n)
-	}
 }
 
 // checkBatch enforces the 1..maxBatch codes of a Resolve call and the length of each

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -17,6 +16,7 @@ import (
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/profiles/internal/secrets"
 	"github.com/interloan/interloan/services/profiles/internal/store"
 )
@@ -50,8 +50,10 @@ func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.Cr
 	if in == nil {
 		return nil, apierr.Invalid("integration_profile", "is required")
 	}
-	if utf8.RuneCountInString(req.RequestId) > 128 {
-		return nil, apierr.Invalid("request_id", "must be at most 128 characters")
+	var v apierr.Violations
+	validate.RequestID(&v, "request_id", req.RequestId)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	p := proto.Clone(in).(*profilesv1.IntegrationProfile)
 	// Output-only fields in input are ignored (AIP-203).
