@@ -12,6 +12,7 @@ import (
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/validate"
@@ -49,7 +50,7 @@ func (s *Service) act(ctx context.Context, a action) (*requestsv1.BorrowingReque
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	a.cmd.Note, a.cmd.Actor = a.note, caller(ctx)
+	a.cmd.Note, a.cmd.Actor = a.note, auth.Caller(ctx)
 	r, err := s.store.Act(id, a.etag, a.cmd, s.now())
 	if err != nil {
 		return nil, storeError(err, a.name)
@@ -202,7 +203,7 @@ func (s *Service) AnonymizeBorrowingRequests(ctx context.Context, req *requestsv
 	}
 	now := s.now()
 	cutoff := now.Add(-time.Duration(req.GetOlderThanDays()) * 24 * time.Hour)
-	names, more, err := s.store.AnonymizeOld(cutoff, req.GetOwner(), maxAnonymize, caller(ctx), now, req.GetValidateOnly())
+	names, more, err := s.store.AnonymizeOld(cutoff, req.GetOwner(), maxAnonymize, auth.Caller(ctx), now, req.GetValidateOnly())
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func (s *Service) BatchActBorrowingRequests(ctx context.Context, req *requestsv1
 		return nil, err
 	}
 
-	c := store.Command{Action: req.GetAction(), Note: req.GetNote(), Actor: caller(ctx)}
+	c := store.Command{Action: req.GetAction(), Note: req.GetNote(), Actor: auth.Caller(ctx)}
 	now, dry := s.now(), req.GetValidateOnly()
 	var results []store.ActResult
 	out := &requestsv1.BatchActBorrowingRequestsResponse{}

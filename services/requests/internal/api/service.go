@@ -6,12 +6,10 @@
 package api
 
 import (
-	"context"
 	"sync"
 	"time"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
@@ -36,6 +34,3 @@ func New(st *store.Store, now func() time.Time) *Service {
 // after), so a graceful stop need not wait out its deadline for them. Other calls still
 // work; call it when the server starts stopping.
 func (s *Service) Close() { s.stopOnce.Do(func() { close(s.stopping) }) }
-
-// caller names who makes an API call, for the audit trail.
-func caller(ctx context.Context) string { return auth.Caller(ctx) }
