@@ -54,7 +54,7 @@ func (s *Service) GetRun(_ context.Context, req *harvesterv1.GetRunRequest) (*ha
 		return nil, err
 	}
 	r, err := s.store.GetRun(id)
-	return r, notFound(err, req.GetName())
+	return r, run.RunError(err, req.GetName())
 }
 
 // WatchRun streams the run now and after every change until it ends.
@@ -126,7 +126,7 @@ func (s *Service) ListRunEvents(_ context.Context, req *harvesterv1.ListRunEvent
 			return s.store.ListRunEvents(id, f, after, limit)
 		})
 	if err != nil {
-		return nil, notFound(err, req.GetParent())
+		return nil, run.RunError(err, req.GetParent())
 	}
 	return &harvesterv1.ListRunEventsResponse{RunEvents: events, NextPageToken: next}, nil
 }
@@ -158,11 +158,4 @@ func (s *Service) ListScheduledJobs(_ context.Context, req *harvesterv1.ListSche
 		return nil, err
 	}
 	return &harvesterv1.ListScheduledJobsResponse{ScheduledJobs: page, NextPageToken: next}, nil
-}
-
-func notFound(err error, name string) error {
-	if err == store.ErrNotFound {
-		return apierr.NotFound(run.ReasonRunNotFound, name)
-	}
-	return err
 }

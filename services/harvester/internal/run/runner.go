@@ -233,7 +233,7 @@ func (r *Runner) Cancel(ctx context.Context, name, by string) (*harvesterv1.Run,
 	}
 	run, err := r.d.Store.GetRun(id)
 	if err != nil {
-		return nil, runError(err, name)
+		return nil, RunError(err, name)
 	}
 	code, _ := resource.ParseName("profile", run.GetProfile(), ProfilesCollection)
 	r.mu.Lock()
@@ -250,7 +250,7 @@ func (r *Runner) Cancel(ctx context.Context, name, by string) (*harvesterv1.Run,
 		return nil, ctx.Err()
 	}
 	final, err := r.d.Store.GetRun(id)
-	return final, runError(err, name)
+	return final, RunError(err, name)
 }
 
 // Watch sends the run now and after every change until it ends or ctx ends.
@@ -263,7 +263,7 @@ func (r *Runner) Watch(ctx context.Context, name string, send func(*harvesterv1.
 		changed := r.changed(id) // before reading, so no change between read and wait is missed
 		run, err := r.d.Store.GetRun(id)
 		if err != nil {
-			return runError(err, name)
+			return RunError(err, name)
 		}
 		if err := send(run); err != nil {
 			return err
@@ -346,7 +346,9 @@ func ParseRunName(name string) (uint64, error) {
 	return id, nil
 }
 
-func runError(err error, name string) error {
+// RunError is the API error for err from a store lookup of run name: RUN_NOT_FOUND
+// when the store has no such run, err itself otherwise.
+func RunError(err error, name string) error {
 	if err == store.ErrNotFound {
 		return apierr.NotFound(ReasonRunNotFound, name)
 	}
