@@ -105,8 +105,10 @@ func (s *Service) GetIntegrationProfile(_ context.Context, req *profilesv1.GetIn
 
 // ListIntegrationProfiles pages through profiles in code order.
 func (s *Service) ListIntegrationProfiles(_ context.Context, req *profilesv1.ListIntegrationProfilesRequest) (*profilesv1.ListIntegrationProfilesResponse, error) {
-	if _, ok := typev1.ExternalSystem_name[int32(req.System)]; !ok {
-		return nil, apierr.Invalid("system", "unknown system %d", req.System)
+	var v apierr.Violations
+	validate.Enum(&v, "system", req.System, false)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	list, next, err := paging.List(req.PageSize, req.PageToken, []string{collection, req.System.String(), boolString(req.ActiveOnly)},
 		func(after []byte, limit int) ([]*profilesv1.IntegrationProfile, []byte, error) {
