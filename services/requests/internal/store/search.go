@@ -45,7 +45,7 @@ func compounds(s string) [][]string {
 	rs := []rune(s)
 	for i, r := range rs {
 		switch {
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+		case isWordRune(r):
 			word = append(word, r)
 		case isHyphen(r) && len(word) > 0 && i+1 < len(rs) && isWordRune(rs[i+1]):
 			endWord() // a hyphen inside a compound
