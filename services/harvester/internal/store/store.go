@@ -78,6 +78,9 @@ func (s *Store) Close() error { return s.db.Close() }
 
 func runKey(id uint64) []byte { return boltdb.Uint64Key(math.MaxUint64 - id) }
 
+// runID is the id of a runs key (the inverse of runKey).
+func runID(k []byte) uint64 { return math.MaxUint64 - decodeUint64(k) }
+
 func profileRunKey(profile string, id uint64) []byte {
 	return append(append([]byte(profile), 0), runKey(id)...)
 }
@@ -110,13 +113,10 @@ func putRun(tx *bolt.Tx, id uint64, r *harvesterv1.Run) error {
 func (s *Store) CreateRun(profileCode, requestID string, build func(id uint64) *harvesterv1.Run) (run *harvesterv1.Run, created bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if requestID != "" {
-			if k := createRequests.Lookup(tx, runsID, requestID); k != nil {
-				r, err := getRun(tx, math.MaxUint64-decodeUint64(k))
-				if err != nil {
-					return err
-				}
+			r, err := runByRequest(tx, requestID)
+			if err != nil || r != nil {
 				run = r
-				return nil
+				return err
 			}
 		}
 		id, err := tx.Bucket(bucketRuns).NextSequence()
@@ -143,18 +143,22 @@ func (s *Store) CreateRun(profileCode, requestID string, build func(id uint64) *
 
 func decodeUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
+// runByRequest returns the run a StartRun with requestID created; nil when none did.
+func runByRequest(tx *bolt.Tx, requestID string) (*harvesterv1.Run, error) {
+	k := createRequests.Lookup(tx, runsID, requestID)
+	if k == nil {
+		return nil, nil
+	}
+	return getRun(tx, runID(k))
+}
+
 // RunByRequest returns the run a StartRun with requestID created, if any.
 func (s *Store) RunByRequest(requestID string) (run *harvesterv1.Run, ok bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		k := createRequests.Lookup(tx, runsID, requestID)
-		if k == nil {
-			return nil
-		}
-		run, err = getRun(tx, math.MaxUint64-decodeUint64(k))
-		ok = err == nil
+	err = s.db.View(func(tx *bolt.Tx) (err error) {
+		run, err = runByRequest(tx, requestID)
 		return err
 	})
-	return run, ok, err
+	return run, run != nil && err == nil, err
 }
 
 // GetRun returns run id.
@@ -525,7 +529,7 @@ func (s *Store) PruneEvents(before time.Time) (int, error) {
 				return err
 			}
 			if r.GetEndTime() != nil && r.GetEndTime().AsTime().Before(before) {
-				ended = append(ended, math.MaxUint64-decodeUint64(k))
+				ended = append(ended, runID(k))
 			}
 			return nil
 		})
