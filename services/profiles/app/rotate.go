@@ -113,15 +113,9 @@ func RotateKeys(ctx context.Context, cfg RotateConfig) (RotateReport, error) {
 // NewKeyFile writes a fresh random key to path (mode 0600) and returns its id; it refuses
 // to overwrite an existing file, which would strand every secret sealed with that key.
 func NewKeyFile(path string) (string, error) {
-	if err := secrets.CreateKeyFile(path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("%s already exists; not overwriting a key file", path)
-		}
-		return "", err
+	id, err := secrets.CreateKeyFile(path)
+	if errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("%s already exists; not overwriting a key file", path)
 	}
-	key, err := secrets.ReadKeyFile(path)
-	if err != nil {
-		return "", err
-	}
-	return secrets.KeyID(key), nil
+	return id, err
 }

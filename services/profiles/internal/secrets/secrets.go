@@ -146,24 +146,24 @@ func ReadKeyFile(path string) ([]byte, error) {
 // EnsureKeyFile creates a new random key file (mode 0600, base64) unless path exists.
 // For local development only (the all-in-one); deployments mount a key.
 func EnsureKeyFile(path string) error {
-	if err := CreateKeyFile(path); err != nil && !errors.Is(err, os.ErrExist) {
+	if _, err := CreateKeyFile(path); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	return nil
 }
 
-// CreateKeyFile writes a new random key to path (mode 0600, base64) and fails with an
-// error wrapping os.ErrExist if path exists: overwriting a key file would make every
-// secret sealed with it unreadable. The file is synced before returning, because a
-// rotation that re-encrypts under a key lost in a crash loses every credential.
-func CreateKeyFile(path string) error {
+// CreateKeyFile writes a new random key to path (mode 0600, base64) and returns its id.
+// It fails with an error wrapping os.ErrExist if path exists: overwriting a key file
+// would make every secret sealed with it unreadable. The file is synced before returning,
+// because a rotation that re-encrypts under a key lost in a crash loses every credential.
+func CreateKeyFile(path string) (keyID string, err error) {
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, err = f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
 	if err == nil {
@@ -176,7 +176,7 @@ func CreateKeyFile(path string) error {
 		// A half-written file would later parse as a bad key, or not at all; remove it
 		// so a retry starts clean.
 		_ = os.Remove(path)
-		return err
+		return "", err
 	}
-	return nil
+	return KeyID(key), nil
 }

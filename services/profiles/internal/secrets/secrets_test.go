@@ -133,17 +133,21 @@ func TestSealedKeyIDAndCreateKeyFile(t *testing.T) {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "key")
-	if err := CreateKeyFile(path); err != nil {
+	id, err := CreateKeyFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	first, err := ReadKeyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if id != KeyID(first) {
+		t.Fatalf("CreateKeyFile id %s, file's key %s", id, KeyID(first))
+	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v", fi.Mode().Perm())
 	}
-	if err := CreateKeyFile(path); !errors.Is(err, os.ErrExist) {
+	if _, err := CreateKeyFile(path); !errors.Is(err, os.ErrExist) {
 		t.Fatalf("second CreateKeyFile = %v, want ErrExist", err)
 	}
 	if second, _ := ReadKeyFile(path); !bytes.Equal(first, second) {
