@@ -24,6 +24,7 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/harvester/internal/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
@@ -170,8 +171,10 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 	if err != nil {
 		return nil, err
 	}
-	if len([]rune(requestID)) > 128 {
-		return nil, apierr.Invalid("request_id", "must be at most 128 characters")
+	var v apierr.Violations
+	validate.RequestID(&v, "request_id", requestID)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	if requestID != "" {
 		// A retried StartRun gets its run back, even while that run is still active.
