@@ -88,15 +88,9 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 // Uint64Key encodes n as 8 big-endian bytes, so byte order is numeric order.
 func Uint64Key(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
-// TimeKey is an 8-byte big-endian Unix-nanosecond prefix followed by suffix, so byte
-// order is time order (for times after 1970).
-func TimeKey(t time.Time, suffix []byte) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(suffix)), uint64(t.UnixNano()))
-	return append(k, suffix...)
-}
-
-// ReverseTimeKey is TimeKey with the time inverted (MaxUint64 − Unix nanoseconds), so
-// byte order is newest first: a forward cursor walk lists the most recent entries first.
+// ReverseTimeKey is 8 big-endian bytes of MaxUint64 − the Unix-nanosecond time, followed
+// by suffix, so byte order is newest first (for times after 1970): a forward cursor walk
+// lists the most recent entries first.
 func ReverseTimeKey(t time.Time, suffix []byte) []byte {
 	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(suffix)), math.MaxUint64-uint64(t.UnixNano()))
 	return append(k, suffix...)
