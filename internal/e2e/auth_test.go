@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -142,7 +143,7 @@ func TestRoleMatrix(t *testing.T) {
 			switch {
 			case c.name == "none" || c.name == "bad":
 				want = []codes.Code{codes.Unauthenticated}
-			case contains(rpc.allowed, c.name):
+			case slices.Contains(rpc.allowed, c.name):
 				// Allowed: the call reaches the service, whose answer (OK, NOT_FOUND for
 				// the made-up names) is not an auth refusal.
 				if got == codes.Unauthenticated || got == codes.PermissionDenied {
@@ -152,7 +153,7 @@ func TestRoleMatrix(t *testing.T) {
 			default:
 				want = []codes.Code{codes.PermissionDenied}
 			}
-			if !containsCode(want, got) {
+			if !slices.Contains(want, got) {
 				t.Errorf("%s as %s: %v, want %v", rpc.name, c.name, err, want)
 			}
 			if got == codes.Unauthenticated && len(status.Convert(err).Details()) != 0 {
@@ -237,22 +238,4 @@ func TestTokenCreateTakesEffectWithoutRestart(t *testing.T) {
 	if _, err := c.mapping.CreateLibrary(e.ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{Code: "X", DisplayName: "X"}}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("operator CreateLibrary: %v, want PERMISSION_DENIED", err)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsCode(list []codes.Code, c codes.Code) bool {
-	for _, x := range list {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }

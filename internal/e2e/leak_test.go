@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -410,7 +411,7 @@ func TestSecretLeak(t *testing.T) {
 	}
 	dbs, err := filepath.Glob(filepath.Join(l.dataDir, "*.db"))
 	l.must(err)
-	if len(dbs) != 4 || !contains(dbs, filepath.Join(l.dataDir, "profiles.db")) {
+	if len(dbs) != 4 || !slices.Contains(dbs, filepath.Join(l.dataDir, "profiles.db")) {
 		t.Errorf("bbolt files in the data directory: %v", dbs)
 	}
 	for _, db := range dbs {
