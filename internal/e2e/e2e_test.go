@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,23 +51,37 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
+	e, _, _ := startSuite(t, logging.Discard(), "")
+	return e
+}
+
+// startSuite runs the whole suite over a fake Libris, logging to logger at level, and
+// returns it with admin clients, its data directory and stop, which stops the suite and
+// waits for it (idempotent; also run when the test ends).
+func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDir string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	fake := fakelibris.New(fakelibris.Options{})
 	srv := httptest.NewServer(fake)
+	dataDir = t.TempDir()
 	ready := make(chan suite.Addrs, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- suite.Run(ctx, suite.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Logger: logging.Discard(),
+		done <- suite.Run(ctx, suite.Config{DataDir: dataDir, Host: "127.0.0.1", LogLevel: level, Logger: logger,
 			Ready: func(a suite.Addrs) { ready <- a }})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("suite: %v", err)
-		}
-		srv.Close()
-	})
-	e := &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + "/librisfjarrlan/api"}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("suite: %v", err)
+			}
+			srv.Close()
+		})
+	}
+	t.Cleanup(stop)
+	e = &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + "/librisfjarrlan/api"}
 	select {
 	case e.addrs = <-ready:
 	case err := <-done:
@@ -81,7 +97,7 @@ func start(t *testing.T) *env {
 	e.mapping = mappingv1.NewMappingServiceClient(conn(e.addrs.Mapping))
 	e.harvester = harvesterv1.NewHarvesterServiceClient(conn(e.addrs.Harvester))
 	e.requests = requestsv1.NewRequestServiceClient(conn(e.addrs.Requests))
-	return e
+	return e, dataDir, stop
 }
 
 // dialAs connects to addr sending token on every call (none if token is "").

@@ -9,7 +9,6 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,40 +103,9 @@ func startCaptured(t *testing.T) *leakEnv {
 		_ = tp.Shutdown(context.Background())
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	fake := fakelibris.New(fakelibris.Options{})
-	srv := httptest.NewServer(fake)
-	dataDir := t.TempDir()
-	ready := make(chan suite.Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- suite.Run(ctx, suite.Config{DataDir: dataDir, Host: "127.0.0.1", LogLevel: "debug", Logger: logger,
-			Ready: func(a suite.Addrs) { ready <- a }})
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("suite: %v", err)
-			}
-			srv.Close()
-		})
-	}
-	t.Cleanup(stop)
-	e := &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + "/librisfjarrlan/api"}
-	select {
-	case e.addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("suite did not start: %v", err)
-	}
-	admin, err := os.ReadFile(e.addrs.AdminTokenFile)
-	e.must(err)
+	e, dataDir, stop := startSuite(t, logger, "debug")
 	harvester, err := os.ReadFile(filepath.Join(dataDir, suite.HarvesterTokenName))
 	e.must(err)
-	e.adminToken, e.tokensFile = strings.TrimSpace(string(admin)), e.addrs.TokensFile
-	c := e.caller("admin", e.adminToken)
-	e.profiles, e.mapping, e.harvester = c.profiles, c.mapping, c.harvester
 	return &leakEnv{env: e, dataDir: dataDir, harvesterToken: strings.TrimSpace(string(harvester)),
 		logs: logs, spans: spans, stop: stop}
 }
