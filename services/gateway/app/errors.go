@@ -74,7 +74,7 @@ func (g *gateway) normalize(ctx context.Context, st *status.Status) *status.Stat
 	case codes.OK:
 		return gatewayStatus(codes.Internal, "INTERNAL", "internal error", nil) // an error without a code is a bug
 	case codes.Unavailable:
-		g.log.WarnContext(ctx, "upstream unavailable", "service", svc, "error", st.Message())
+		g.opts.Logger.WarnContext(ctx, "upstream unavailable", "service", svc, "error", st.Message())
 		var md map[string]string
 		msg := "the service is unavailable; retry later"
 		if svc != "" {
@@ -83,7 +83,7 @@ func (g *gateway) normalize(ctx context.Context, st *status.Status) *status.Stat
 		}
 		return gatewayStatus(codes.Unavailable, "UPSTREAM_UNAVAILABLE", msg, md)
 	case codes.Unknown, codes.Internal, codes.DataLoss:
-		g.log.ErrorContext(ctx, "gateway or upstream failure", "service", svc, "code", st.Code().String(), "error", st.Message())
+		g.opts.Logger.ErrorContext(ctx, "gateway or upstream failure", "service", svc, "code", st.Code().String(), "error", st.Message())
 		return gatewayStatus(codes.Internal, "INTERNAL", "internal error", nil)
 	}
 	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: code.Code(st.Code()).String(), Domain: apierr.Domain})

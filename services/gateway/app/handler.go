@@ -61,7 +61,6 @@ type gateway struct {
 	openAPI []byte
 	etag    string
 	opts    Options
-	log     *slog.Logger
 }
 
 type upstreamHealth struct {
@@ -95,7 +94,6 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 		openAPI: doc,
 		etag:    `"` + hex.EncodeToString(sum[:12]) + `"`,
 		opts:    o,
-		log:     o.Logger,
 		health: []upstreamHealth{
 			{"harvester", healthpb.NewHealthClient(up.Harvester)},
 			{"mapping", healthpb.NewHealthClient(up.Mapping)},
