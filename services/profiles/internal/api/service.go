@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -110,7 +111,7 @@ func (s *Service) ListIntegrationProfiles(_ context.Context, req *profilesv1.Lis
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	list, next, err := paging.List(req.PageSize, req.PageToken, []string{collection, req.System.String(), boolString(req.ActiveOnly)},
+	list, next, err := paging.List(req.PageSize, req.PageToken, []string{collection, req.System.String(), strconv.FormatBool(req.ActiveOnly)},
 		func(after []byte, limit int) ([]*profilesv1.IntegrationProfile, []byte, error) {
 			return s.store.List(after, limit, func(p *profilesv1.IntegrationProfile) bool {
 				return (req.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED || p.System == req.System) &&
@@ -258,11 +259,4 @@ func output(p *profilesv1.IntegrationProfile) *profilesv1.IntegrationProfile {
 	p.ApiKey = ""
 	p.Readiness = readiness(p)
 	return p
-}
-
-func boolString(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
 }
