@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -143,10 +144,7 @@ func (s *Service) UpdateIntegrationProfile(_ context.Context, req *profilesv1.Up
 	if err != nil {
 		return nil, err
 	}
-	setsKey := false
-	for _, p := range paths {
-		setsKey = setsKey || p == "api_key"
-	}
+	setsKey := slices.Contains(paths, "api_key")
 	if setsKey && in.ApiKey != "" {
 		if err := validateAPIKey(in.ApiKey, "integration_profile.api_key"); err != nil {
 			return nil, err
