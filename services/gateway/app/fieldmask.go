@@ -16,14 +16,9 @@ var maskParams = []string{"updateMask", "update_mask"}
 // the services compare proto names (display_name, libris.base_url). Paths already in
 // snake_case, and `*`, pass unchanged, so both spellings work. (grpc-gateway's own hook
 // for this, SetQueryParameterParser, sets a package global, hence the rewrite here.)
-func snakeMasks(r *http.Request) *http.Request {
-	if r.URL.RawQuery == "" {
-		return r
-	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return r // grpc-gateway reports the malformed query itself
-	}
+//
+// q is r's parsed query; it is changed in place.
+func snakeMasks(r *http.Request, q url.Values) *http.Request {
 	changed := false
 	for _, k := range maskParams {
 		for i, v := range q[k] {

@@ -213,7 +213,8 @@ func (g *gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// Path and query values become proto strings, which must be UTF-8: refuse them here
 	// with a 400 rather than let marshalling fail later as a 500 without a reason.
-	if invalidUTF8(r.URL) {
+	query, queryErr := url.ParseQuery(r.URL.RawQuery) // once, for both uses below
+	if invalidUTF8(r.URL.Path, query) {
 		g.reject(w, r, http.StatusBadRequest, gatewayStatus(codes.InvalidArgument, "MALFORMED_REQUEST",
 			"the request path or query is not valid UTF-8 once percent-decoded", nil).Err())
 		return
@@ -251,16 +252,19 @@ func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(r.Context())
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	g.api.ServeHTTP(w, snakeMasks(r))
+	if queryErr == nil { // grpc-gateway reports a malformed query itself
+		r = snakeMasks(r, query)
+	}
+	g.api.ServeHTTP(w, r)
 }
 
-// invalidUTF8 reports whether the decoded path or a decoded query key or value of u is
-// not valid UTF-8.
-func invalidUTF8(u *url.URL) bool {
-	if !utf8.ValidString(u.Path) {
+// invalidUTF8 reports whether the decoded path or a decoded query key or value is not
+// valid UTF-8.
+func invalidUTF8(path string, query url.Values) bool {
+	if !utf8.ValidString(path) {
 		return true
 	}
-	for k, vs := range u.Query() {
+	for k, vs := range query {
 		if !utf8.ValidString(k) || slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
 			return true
 		}
