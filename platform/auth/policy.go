@@ -52,11 +52,7 @@ func (p Policy) Allows(method string, principal *Principal) bool {
 	if !ok {
 		return false
 	}
-	var m mask
-	for _, r := range roles {
-		m |= policyBit(r)
-	}
-	return m.allows(principal)
+	return policyMask(roles).allows(principal)
 }
 
 // allows is the one authorisation decision, shared by Allows and the interceptors.
@@ -77,13 +73,18 @@ func (m mask) allows(p *Principal) bool {
 func compile(p Policy) map[string]mask {
 	out := make(map[string]mask, len(p))
 	for method, roles := range p {
-		var m mask
-		for _, r := range roles {
-			m |= policyBit(r)
-		}
-		out[method] = m
+		out[method] = policyMask(roles)
 	}
 	return out
+}
+
+// policyMask is the mask of a policy entry's roles and pseudo-roles.
+func policyMask(roles []Role) mask {
+	var m mask
+	for _, r := range roles {
+		m |= policyBit(r)
+	}
+	return m
 }
 
 func validMethodName(s string) bool {
