@@ -98,7 +98,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	librisSrv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = librisSrv.Serve(lis) }()
 	defer librisSrv.Close()
-	librisURL := "http://" + lis.Addr().String() + "/librisfjarrlan/api"
+	librisURL := "http://" + lis.Addr().String() + fakelibris.DefaultBasePath
 
 	// The suite, in this process, over loopback gRPC.
 	ctx, cancel := context.WithCancel(ctx)

@@ -81,7 +81,7 @@ func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDi
 		})
 	}
 	t.Cleanup(stop)
-	e = &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + "/librisfjarrlan/api"}
+	e = &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + fakelibris.DefaultBasePath}
 	select {
 	case e.addrs = <-ready:
 	case err := <-done:
