@@ -188,10 +188,8 @@ func CreateToken(tokensFile, principal, roles string) (string, error) {
 	if principal == "" {
 		return "", errors.New("--principal is required")
 	}
-	if dir := filepath.Dir(tokensFile); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", err
-		}
+	if err := os.MkdirAll(filepath.Dir(tokensFile), 0o700); err != nil {
+		return "", err
 	}
 	return suite.CreateToken(tokensFile, "", principal, rs...)
 }
