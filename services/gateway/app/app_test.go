@@ -56,14 +56,11 @@ func TestReadyzNamesDownUpstreams(t *testing.T) {
 	}
 }
 
-func deadAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+// deadAddr is a loopback address where nothing listens.
+func deadAddr(t testing.TB) string {
+	l := listen(t)
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -71,17 +70,9 @@ func fuzzRoutes(tb testing.TB) []fuzzRoute {
 func fuzzHandler(f *testing.F, down bool) http.Handler {
 	addr := ""
 	if down {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			f.Fatal(err)
-		}
-		addr = l.Addr().String()
-		l.Close()
+		addr = deadAddr(f)
 	} else {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			f.Fatal(err)
-		}
+		l := listen(f)
 		srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 			var in emptypb.Empty // the request's fields are kept as unknown fields
 			if err := stream.RecvMsg(&in); err != nil {
