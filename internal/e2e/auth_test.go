@@ -174,41 +174,26 @@ func TestRoleMatrix(t *testing.T) {
 	}
 
 	// REST through the gateway: the same decisions, as HTTP statuses.
-	rest := func(method, path, token, body string) (int, http.Header, string) {
-		req, err := http.NewRequestWithContext(e.ctx, method, "http://"+e.addrs.Gateway+path, strings.NewReader(body))
-		e.must(err)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		e.must(err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(b)
-	}
 	for _, path := range []string{"/healthz", "/readyz", "/openapi.json"} {
-		if code, _, _ := rest("GET", path, "", ""); code != http.StatusOK {
+		if code, _, _ := e.rest("GET", path, "", ""); code != http.StatusOK {
 			t.Errorf("GET %s without a token = %d, want 200 (public)", path, code)
 		}
 	}
-	code, hdr, body := rest("GET", "/v1/libraries", "", "")
+	code, hdr, body := e.rest("GET", "/v1/libraries", "", "")
 	if code != http.StatusUnauthorized || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("GET /v1/libraries without a token = %d %q %s, want 401 with WWW-Authenticate: Bearer", code, hdr.Get("WWW-Authenticate"), body)
 	}
-	if code, _, body := rest("GET", "/v1/libraries", "il_not-a-real-token", ""); code != http.StatusUnauthorized {
+	if code, _, body := e.rest("GET", "/v1/libraries", "il_not-a-real-token", ""); code != http.StatusUnauthorized {
 		t.Errorf("GET /v1/libraries with a bad token = %d %s, want 401", code, body)
 	}
 	partner := `{"code":"RESTP","displayName":"REST partner","system":"EXTERNAL_SYSTEM_LIBRIS"}`
-	if code, _, body := rest("POST", "/v1/partners", callers[2].token, partner); code != http.StatusForbidden {
+	if code, _, body := e.rest("POST", "/v1/partners", callers[2].token, partner); code != http.StatusForbidden {
 		t.Errorf("viewer POST /v1/partners = %d %s, want 403", code, body)
 	}
-	if code, _, body := rest("GET", "/v1/partners", callers[2].token, ""); code != http.StatusOK {
+	if code, _, body := e.rest("GET", "/v1/partners", callers[2].token, ""); code != http.StatusOK {
 		t.Errorf("viewer GET /v1/partners = %d %s, want 200", code, body)
 	}
-	if code, _, body := rest("POST", "/v1/partners", e.adminToken, partner); code != http.StatusOK {
+	if code, _, body := e.rest("POST", "/v1/partners", e.adminToken, partner); code != http.StatusOK {
 		t.Errorf("admin POST /v1/partners = %d %s, want 200", code, body)
 	}
 }

@@ -115,6 +115,25 @@ func dialAs(t *testing.T, addr, token string) *grpc.ClientConn {
 	return c
 }
 
+// rest calls the gateway with token (none if "") and a JSON body (none if "").
+func (e *env) rest(method, path, token, body string) (int, http.Header, string) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, method, "http://"+e.addrs.Gateway+path, strings.NewReader(body))
+	e.must(err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	e.must(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	e.must(err)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
 func (e *env) must(err error) {
 	e.t.Helper()
 	if err != nil {
@@ -299,18 +318,12 @@ func TestImportEndToEnd(t *testing.T) {
 	}
 
 	// The job history lists the four runs newest first, through the REST gateway too.
-	req, err := http.NewRequestWithContext(e.ctx, "GET", "http://"+e.addrs.Gateway+"/v1/runs?profile="+profile, nil)
-	e.must(err)
-	req.Header.Set("Authorization", "Bearer "+e.adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	e.must(err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	code, _, body := e.rest("GET", "/v1/runs?profile="+profile, e.adminToken, "")
 	var history struct {
 		Runs []struct{ Name, State string }
 	}
-	if resp.StatusCode != 200 || json.Unmarshal(body, &history) != nil || len(history.Runs) != 4 || history.Runs[0].Name != fourth.GetName() {
-		t.Fatalf("GET /v1/runs: %d %s", resp.StatusCode, body)
+	if code != 200 || json.Unmarshal([]byte(body), &history) != nil || len(history.Runs) != 4 || history.Runs[0].Name != fourth.GetName() {
+		t.Fatalf("GET /v1/runs: %d %s", code, body)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net/http"
@@ -150,26 +149,14 @@ func (l *leakEnv) keepRun(r *harvesterv1.Run) {
 	}
 }
 
-// rest calls the gateway and keeps the answer's status line, headers and body.
+// rest is env.rest that keeps the answer's status, headers and body.
 func (l *leakEnv) rest(method, path, token, body string) (int, string) {
 	l.t.Helper()
-	req, err := http.NewRequestWithContext(l.ctx, method, "http://"+l.addrs.Gateway+path, strings.NewReader(body))
-	l.must(err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	l.must(err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	l.must(err)
+	code, header, b := l.env.rest(method, path, token, body)
 	l.mu.Lock()
-	fmt.Fprintf(&l.received, "%s %s → %s %v\n%s\n", method, path, resp.Status, resp.Header, b)
+	fmt.Fprintf(&l.received, "%s %s → %d %v\n%s\n", method, path, code, header, b)
 	l.mu.Unlock()
-	return resp.StatusCode, string(b)
+	return code, b
 }
 
 // spanText is everything a span carries that could hold a secret: its name, status
