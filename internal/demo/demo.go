@@ -154,13 +154,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := PrintReport(ctx, out, c.harvester, run); err != nil {
+	if err := printReport(ctx, out, c.harvester, run); err != nil {
 		return err
 	}
-	complete := Complete(run)
-
 	if o.Exit {
-		if !complete {
+		if !complete(run) {
 			return ErrIncomplete
 		}
 		return nil
@@ -184,8 +182,8 @@ More tokens: interloan token create --role viewer --principal NAME --tokens-file
 	return nil
 }
 
-// Complete reports whether a run ended well and imported every request it fetched.
-func Complete(run *harvesterv1.Run) bool {
+// complete reports whether a run ended well and imported every request it fetched.
+func complete(run *harvesterv1.Run) bool {
 	c := run.GetCounters()
 	ok := run.GetState() == harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetState() == harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS
 	return ok && c.GetCreated()+c.GetUpdated()+c.GetUnchanged() == c.GetFetched()
@@ -296,9 +294,9 @@ func Await(ctx context.Context, h harvesterv1.HarvesterServiceClient, name strin
 	}
 }
 
-// PrintReport writes a run's report like Alma's job report: state, window, counters,
+// printReport writes a run's report like Alma's job report: state, window, counters,
 // alerts and the first events.
-func PrintReport(ctx context.Context, out io.Writer, h harvesterv1.HarvesterServiceClient, run *harvesterv1.Run) error {
+func printReport(ctx context.Context, out io.Writer, h harvesterv1.HarvesterServiceClient, run *harvesterv1.Run) error {
 	c := run.GetCounters()
 	fmt.Fprintf(out, "%s — %s\n", run.GetDisplayName(), run.GetName())
 	fmt.Fprintf(out, "  state:     %s\n", strings.TrimPrefix(run.GetState().String(), "RUN_STATE_"))
