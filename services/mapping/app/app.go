@@ -17,6 +17,9 @@ import (
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
 
+// DefaultGRPCPort is the mapping service's gRPC port (DESIGN §10).
+const DefaultGRPCPort = 9102
+
 // Config is the mapping service's configuration.
 type Config struct {
 	server.Common
@@ -24,7 +27,7 @@ type Config struct {
 
 // Bind registers the flags (and their INTERLOAN_* env fallbacks).
 func (c *Config) Bind(s *config.Set) {
-	c.Common.Bind(s, 9102, "data")
+	c.Common.Bind(s, DefaultGRPCPort, "data")
 }
 
 // Run serves the mapping service until ctx ends, with its data in DataDir/mapping.db.
