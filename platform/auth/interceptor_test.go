@@ -253,9 +253,10 @@ func expect(t *testing.T, method string, roles []Role) codes.Code {
 	case ingest:
 		internal = true
 	case profiles, mapping:
-		// Resolve* of mapping only looks codes up; on requests it is an action.
-		read = has("Get", "List") || svc == mapping && has("Resolve")
-		configure = has("Create", "Update", "Delete")
+		// Resolve* of mapping only looks codes up; on requests it is an action. The audit
+		// trail of configuration changes is read by administrators alone, like configure.
+		read = has("Get", "List") && name != "ListAuditEvents" || svc == mapping && has("Resolve")
+		configure = has("Create", "Update", "Delete") || name == "ListAuditEvents"
 	case harvester, requests:
 		read = has("Get", "List", "Watch", "Count")
 		act = !read

@@ -117,6 +117,9 @@ var (
 	read = []Role{RoleAdmin, RoleOperator, RoleViewer}
 	// readHarvest: reads the harvester needs for an import, besides people.
 	readHarvest = []Role{RoleAdmin, RoleOperator, RoleViewer, RoleHarvester}
+	// auditTrail: reading who changed the configuration. Admin only: the trail names every
+	// administrator and what they touched, which operators and viewers have no need for.
+	auditTrail = []Role{RoleAdmin}
 	// harvesterOnly: the decrypted credentials and the ledger's way in; not even admin,
 	// so a stolen admin token cannot read external API keys.
 	harvesterOnly = []Role{RoleHarvester}
@@ -152,6 +155,7 @@ func defaultRules() []rule {
 	return []rule{
 		{profileSvc, configure, []string{"CreateIntegrationProfile", "UpdateIntegrationProfile", "DeleteIntegrationProfile"}},
 		{profileSvc, readHarvest, []string{"GetIntegrationProfile", "ListIntegrationProfiles"}},
+		{profileSvc, auditTrail, []string{"ListAuditEvents"}},
 		{credentialsSvc, harvesterOnly, []string{"GetProfileCredentials"}},
 
 		{mappingSvc, configure, []string{
@@ -161,6 +165,7 @@ func defaultRules() []rule {
 		}},
 		{mappingSvc, readHarvest, []string{"GetLibrary", "ResolveLibraryCodes", "ResolvePartnerCodes"}},
 		{mappingSvc, read, []string{"ListLibraries", "GetLibraryMapping", "ListLibraryMappings", "GetPartner", "ListPartners"}},
+		{mappingSvc, auditTrail, []string{"ListAuditEvents"}},
 
 		{harvesterSvc, act, []string{"StartRun", "CancelRun"}},
 		{harvesterSvc, read, []string{"GetRun", "ListRuns", "ListRunEvents", "WatchRun", "ListScheduledJobs"}},

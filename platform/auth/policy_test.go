@@ -169,6 +169,12 @@ func TestPolicyRules(t *testing.T) {
 	if got := p["/interloan.profiles.v1.ProfileCredentialsService/GetProfileCredentials"]; !slices.Equal(got, []Role{RoleHarvester}) {
 		t.Errorf("GetProfileCredentials: %v, want harvester only", got)
 	}
+	// The audit trail of configuration changes is the administrators' (item 6).
+	for _, m := range []string{"/interloan.profiles.v1.ProfileService/ListAuditEvents", "/interloan.mapping.v1.MappingService/ListAuditEvents"} {
+		if got := p[m]; !slices.Equal(got, []Role{RoleAdmin}) {
+			t.Errorf("%s: %v, want admin only", m, got)
+		}
+	}
 }
 
 func TestPolicyValidate(t *testing.T) {

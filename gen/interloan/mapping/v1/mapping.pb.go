@@ -1809,6 +1809,134 @@ func (x *ResolvePartnerCodesResponse) GetResolutions() []*PartnerCodeResolution 
 	return nil
 }
 
+// Request for ListAuditEvents.
+type ListAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trail to list: `services/mapping`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Maximum results per page; 0 means 50, values above 1000 are coerced to 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response's `next_page_token`.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only events about this resource, e.g. `partners/ABC`; empty means all.
+	Resource      string `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsRequest) Reset() {
+	*x = ListAuditEventsRequest{}
+	mi := &file_interloan_mapping_v1_mapping_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_mapping_v1_mapping_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_mapping_v1_mapping_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListAuditEventsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+// Response of ListAuditEvents.
+type ListAuditEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, newest first.
+	AuditEvents []*v1.AuditEvent `protobuf:"bytes,1,rep,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsResponse) Reset() {
+	*x = ListAuditEventsResponse{}
+	mi := &file_interloan_mapping_v1_mapping_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_mapping_v1_mapping_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_mapping_v1_mapping_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListAuditEventsResponse) GetAuditEvents() []*v1.AuditEvent {
+	if x != nil {
+		return x.AuditEvents
+	}
+	return nil
+}
+
+func (x *ListAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_interloan_mapping_v1_mapping_proto protoreflect.FileDescriptor
 
 const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
@@ -1932,11 +2060,20 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x127\n" +
 	"\apartner\x18\x03 \x01(\v2\x1d.interloan.mapping.v1.PartnerR\apartner\"l\n" +
 	"\x1bResolvePartnerCodesResponse\x12M\n" +
-	"\vresolutions\x18\x01 \x03(\v2+.interloan.mapping.v1.PartnerCodeResolutionR\vresolutions*g\n" +
+	"\vresolutions\x18\x01 \x03(\v2+.interloan.mapping.v1.PartnerCodeResolutionR\vresolutions\"\x8e\x01\n" +
+	"\x16ListAuditEventsRequest\x12\x1c\n" +
+	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\"\x83\x01\n" +
+	"\x17ListAuditEventsResponse\x12@\n" +
+	"\faudit_events\x18\x01 \x03(\v2\x1d.interloan.type.v1.AuditEventR\vauditEvents\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*g\n" +
 	"\rPartnerStatus\x12\x1e\n" +
 	"\x1aPARTNER_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PARTNER_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
-	"\x17PARTNER_STATUS_INACTIVE\x10\x022\xc6\x12\n" +
+	"\x17PARTNER_STATUS_INACTIVE\x10\x022\xea\x13\n" +
 	"\x0eMappingService\x12z\n" +
 	"\rCreateLibrary\x12*.interloan.mapping.v1.CreateLibraryRequest\x1a\x1d.interloan.mapping.v1.Library\"\x1e\x82\xd3\xe4\x93\x02\x18:\alibrary\"\r/v1/libraries\x12t\n" +
 	"\n" +
@@ -1956,7 +2093,8 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"\rUpdatePartner\x12*.interloan.mapping.v1.UpdatePartnerRequest\x1a\x1d.interloan.mapping.v1.Partner\".\x82\xd3\xe4\x93\x02(:\apartner2\x1d/v1/{partner.name=partners/*}\x12r\n" +
 	"\rDeletePartner\x12*.interloan.mapping.v1.DeletePartnerRequest\x1a\x16.google.protobuf.Empty\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/{name=partners/*}\x12\xa2\x01\n" +
 	"\x13ResolveLibraryCodes\x120.interloan.mapping.v1.ResolveLibraryCodesRequest\x1a1.interloan.mapping.v1.ResolveLibraryCodesResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/libraryMappings:resolve\x12\x9b\x01\n" +
-	"\x13ResolvePartnerCodes\x120.interloan.mapping.v1.ResolvePartnerCodesRequest\x1a1.interloan.mapping.v1.ResolvePartnerCodesResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/partners:resolveBCZAgithub.com/interloan/interloan/gen/interloan/mapping/v1;mappingv1b\x06proto3"
+	"\x13ResolvePartnerCodes\x120.interloan.mapping.v1.ResolvePartnerCodesRequest\x1a1.interloan.mapping.v1.ResolvePartnerCodesResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/partners:resolve\x12\xa1\x01\n" +
+	"\x0fListAuditEvents\x12,.interloan.mapping.v1.ListAuditEventsRequest\x1a-.interloan.mapping.v1.ListAuditEventsResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/{parent=services/mapping}/auditEventsBCZAgithub.com/interloan/interloan/gen/interloan/mapping/v1;mappingv1b\x06proto3"
 
 var (
 	file_interloan_mapping_v1_mapping_proto_rawDescOnce sync.Once
@@ -1971,7 +2109,7 @@ func file_interloan_mapping_v1_mapping_proto_rawDescGZIP() []byte {
 }
 
 var file_interloan_mapping_v1_mapping_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_interloan_mapping_v1_mapping_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_interloan_mapping_v1_mapping_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_interloan_mapping_v1_mapping_proto_goTypes = []any{
 	(PartnerStatus)(0),                  // 0: interloan.mapping.v1.PartnerStatus
 	(*Library)(nil),                     // 1: interloan.mapping.v1.Library
@@ -2002,80 +2140,86 @@ var file_interloan_mapping_v1_mapping_proto_goTypes = []any{
 	(*ResolvePartnerCodesRequest)(nil),  // 26: interloan.mapping.v1.ResolvePartnerCodesRequest
 	(*PartnerCodeResolution)(nil),       // 27: interloan.mapping.v1.PartnerCodeResolution
 	(*ResolvePartnerCodesResponse)(nil), // 28: interloan.mapping.v1.ResolvePartnerCodesResponse
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
-	(v1.ExternalSystem)(0),              // 30: interloan.type.v1.ExternalSystem
-	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),               // 32: google.protobuf.Empty
+	(*ListAuditEventsRequest)(nil),      // 29: interloan.mapping.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),     // 30: interloan.mapping.v1.ListAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(v1.ExternalSystem)(0),              // 32: interloan.type.v1.ExternalSystem
+	(*fieldmaskpb.FieldMask)(nil),       // 33: google.protobuf.FieldMask
+	(*v1.AuditEvent)(nil),               // 34: interloan.type.v1.AuditEvent
+	(*emptypb.Empty)(nil),               // 35: google.protobuf.Empty
 }
 var file_interloan_mapping_v1_mapping_proto_depIdxs = []int32{
-	29, // 0: interloan.mapping.v1.Library.create_time:type_name -> google.protobuf.Timestamp
-	29, // 1: interloan.mapping.v1.Library.update_time:type_name -> google.protobuf.Timestamp
-	30, // 2: interloan.mapping.v1.LibraryMapping.system:type_name -> interloan.type.v1.ExternalSystem
-	29, // 3: interloan.mapping.v1.LibraryMapping.create_time:type_name -> google.protobuf.Timestamp
-	29, // 4: interloan.mapping.v1.LibraryMapping.update_time:type_name -> google.protobuf.Timestamp
+	31, // 0: interloan.mapping.v1.Library.create_time:type_name -> google.protobuf.Timestamp
+	31, // 1: interloan.mapping.v1.Library.update_time:type_name -> google.protobuf.Timestamp
+	32, // 2: interloan.mapping.v1.LibraryMapping.system:type_name -> interloan.type.v1.ExternalSystem
+	31, // 3: interloan.mapping.v1.LibraryMapping.create_time:type_name -> google.protobuf.Timestamp
+	31, // 4: interloan.mapping.v1.LibraryMapping.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: interloan.mapping.v1.Partner.status:type_name -> interloan.mapping.v1.PartnerStatus
-	30, // 6: interloan.mapping.v1.Partner.system:type_name -> interloan.type.v1.ExternalSystem
+	32, // 6: interloan.mapping.v1.Partner.system:type_name -> interloan.type.v1.ExternalSystem
 	3,  // 7: interloan.mapping.v1.Partner.contact:type_name -> interloan.mapping.v1.Contact
-	29, // 8: interloan.mapping.v1.Partner.create_time:type_name -> google.protobuf.Timestamp
-	29, // 9: interloan.mapping.v1.Partner.update_time:type_name -> google.protobuf.Timestamp
+	31, // 8: interloan.mapping.v1.Partner.create_time:type_name -> google.protobuf.Timestamp
+	31, // 9: interloan.mapping.v1.Partner.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 10: interloan.mapping.v1.CreateLibraryRequest.library:type_name -> interloan.mapping.v1.Library
 	1,  // 11: interloan.mapping.v1.ListLibrariesResponse.libraries:type_name -> interloan.mapping.v1.Library
 	1,  // 12: interloan.mapping.v1.UpdateLibraryRequest.library:type_name -> interloan.mapping.v1.Library
-	31, // 13: interloan.mapping.v1.UpdateLibraryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 13: interloan.mapping.v1.UpdateLibraryRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 14: interloan.mapping.v1.CreateLibraryMappingRequest.library_mapping:type_name -> interloan.mapping.v1.LibraryMapping
-	30, // 15: interloan.mapping.v1.ListLibraryMappingsRequest.system:type_name -> interloan.type.v1.ExternalSystem
+	32, // 15: interloan.mapping.v1.ListLibraryMappingsRequest.system:type_name -> interloan.type.v1.ExternalSystem
 	2,  // 16: interloan.mapping.v1.ListLibraryMappingsResponse.library_mappings:type_name -> interloan.mapping.v1.LibraryMapping
 	2,  // 17: interloan.mapping.v1.UpdateLibraryMappingRequest.library_mapping:type_name -> interloan.mapping.v1.LibraryMapping
-	31, // 18: interloan.mapping.v1.UpdateLibraryMappingRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 18: interloan.mapping.v1.UpdateLibraryMappingRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 19: interloan.mapping.v1.CreatePartnerRequest.partner:type_name -> interloan.mapping.v1.Partner
-	30, // 20: interloan.mapping.v1.ListPartnersRequest.system:type_name -> interloan.type.v1.ExternalSystem
+	32, // 20: interloan.mapping.v1.ListPartnersRequest.system:type_name -> interloan.type.v1.ExternalSystem
 	0,  // 21: interloan.mapping.v1.ListPartnersRequest.status:type_name -> interloan.mapping.v1.PartnerStatus
 	4,  // 22: interloan.mapping.v1.ListPartnersResponse.partners:type_name -> interloan.mapping.v1.Partner
 	4,  // 23: interloan.mapping.v1.UpdatePartnerRequest.partner:type_name -> interloan.mapping.v1.Partner
-	31, // 24: interloan.mapping.v1.UpdatePartnerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	30, // 25: interloan.mapping.v1.ResolveLibraryCodesRequest.system:type_name -> interloan.type.v1.ExternalSystem
+	33, // 24: interloan.mapping.v1.UpdatePartnerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	32, // 25: interloan.mapping.v1.ResolveLibraryCodesRequest.system:type_name -> interloan.type.v1.ExternalSystem
 	24, // 26: interloan.mapping.v1.ResolveLibraryCodesResponse.resolutions:type_name -> interloan.mapping.v1.LibraryCodeResolution
 	4,  // 27: interloan.mapping.v1.PartnerCodeResolution.partner:type_name -> interloan.mapping.v1.Partner
 	27, // 28: interloan.mapping.v1.ResolvePartnerCodesResponse.resolutions:type_name -> interloan.mapping.v1.PartnerCodeResolution
-	5,  // 29: interloan.mapping.v1.MappingService.CreateLibrary:input_type -> interloan.mapping.v1.CreateLibraryRequest
-	6,  // 30: interloan.mapping.v1.MappingService.GetLibrary:input_type -> interloan.mapping.v1.GetLibraryRequest
-	7,  // 31: interloan.mapping.v1.MappingService.ListLibraries:input_type -> interloan.mapping.v1.ListLibrariesRequest
-	9,  // 32: interloan.mapping.v1.MappingService.UpdateLibrary:input_type -> interloan.mapping.v1.UpdateLibraryRequest
-	10, // 33: interloan.mapping.v1.MappingService.DeleteLibrary:input_type -> interloan.mapping.v1.DeleteLibraryRequest
-	11, // 34: interloan.mapping.v1.MappingService.CreateLibraryMapping:input_type -> interloan.mapping.v1.CreateLibraryMappingRequest
-	12, // 35: interloan.mapping.v1.MappingService.GetLibraryMapping:input_type -> interloan.mapping.v1.GetLibraryMappingRequest
-	13, // 36: interloan.mapping.v1.MappingService.ListLibraryMappings:input_type -> interloan.mapping.v1.ListLibraryMappingsRequest
-	15, // 37: interloan.mapping.v1.MappingService.UpdateLibraryMapping:input_type -> interloan.mapping.v1.UpdateLibraryMappingRequest
-	16, // 38: interloan.mapping.v1.MappingService.DeleteLibraryMapping:input_type -> interloan.mapping.v1.DeleteLibraryMappingRequest
-	17, // 39: interloan.mapping.v1.MappingService.CreatePartner:input_type -> interloan.mapping.v1.CreatePartnerRequest
-	18, // 40: interloan.mapping.v1.MappingService.GetPartner:input_type -> interloan.mapping.v1.GetPartnerRequest
-	19, // 41: interloan.mapping.v1.MappingService.ListPartners:input_type -> interloan.mapping.v1.ListPartnersRequest
-	21, // 42: interloan.mapping.v1.MappingService.UpdatePartner:input_type -> interloan.mapping.v1.UpdatePartnerRequest
-	22, // 43: interloan.mapping.v1.MappingService.DeletePartner:input_type -> interloan.mapping.v1.DeletePartnerRequest
-	23, // 44: interloan.mapping.v1.MappingService.ResolveLibraryCodes:input_type -> interloan.mapping.v1.ResolveLibraryCodesRequest
-	26, // 45: interloan.mapping.v1.MappingService.ResolvePartnerCodes:input_type -> interloan.mapping.v1.ResolvePartnerCodesRequest
-	1,  // 46: interloan.mapping.v1.MappingService.CreateLibrary:output_type -> interloan.mapping.v1.Library
-	1,  // 47: interloan.mapping.v1.MappingService.GetLibrary:output_type -> interloan.mapping.v1.Library
-	8,  // 48: interloan.mapping.v1.MappingService.ListLibraries:output_type -> interloan.mapping.v1.ListLibrariesResponse
-	1,  // 49: interloan.mapping.v1.MappingService.UpdateLibrary:output_type -> interloan.mapping.v1.Library
-	32, // 50: interloan.mapping.v1.MappingService.DeleteLibrary:output_type -> google.protobuf.Empty
-	2,  // 51: interloan.mapping.v1.MappingService.CreateLibraryMapping:output_type -> interloan.mapping.v1.LibraryMapping
-	2,  // 52: interloan.mapping.v1.MappingService.GetLibraryMapping:output_type -> interloan.mapping.v1.LibraryMapping
-	14, // 53: interloan.mapping.v1.MappingService.ListLibraryMappings:output_type -> interloan.mapping.v1.ListLibraryMappingsResponse
-	2,  // 54: interloan.mapping.v1.MappingService.UpdateLibraryMapping:output_type -> interloan.mapping.v1.LibraryMapping
-	32, // 55: interloan.mapping.v1.MappingService.DeleteLibraryMapping:output_type -> google.protobuf.Empty
-	4,  // 56: interloan.mapping.v1.MappingService.CreatePartner:output_type -> interloan.mapping.v1.Partner
-	4,  // 57: interloan.mapping.v1.MappingService.GetPartner:output_type -> interloan.mapping.v1.Partner
-	20, // 58: interloan.mapping.v1.MappingService.ListPartners:output_type -> interloan.mapping.v1.ListPartnersResponse
-	4,  // 59: interloan.mapping.v1.MappingService.UpdatePartner:output_type -> interloan.mapping.v1.Partner
-	32, // 60: interloan.mapping.v1.MappingService.DeletePartner:output_type -> google.protobuf.Empty
-	25, // 61: interloan.mapping.v1.MappingService.ResolveLibraryCodes:output_type -> interloan.mapping.v1.ResolveLibraryCodesResponse
-	28, // 62: interloan.mapping.v1.MappingService.ResolvePartnerCodes:output_type -> interloan.mapping.v1.ResolvePartnerCodesResponse
-	46, // [46:63] is the sub-list for method output_type
-	29, // [29:46] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	34, // 29: interloan.mapping.v1.ListAuditEventsResponse.audit_events:type_name -> interloan.type.v1.AuditEvent
+	5,  // 30: interloan.mapping.v1.MappingService.CreateLibrary:input_type -> interloan.mapping.v1.CreateLibraryRequest
+	6,  // 31: interloan.mapping.v1.MappingService.GetLibrary:input_type -> interloan.mapping.v1.GetLibraryRequest
+	7,  // 32: interloan.mapping.v1.MappingService.ListLibraries:input_type -> interloan.mapping.v1.ListLibrariesRequest
+	9,  // 33: interloan.mapping.v1.MappingService.UpdateLibrary:input_type -> interloan.mapping.v1.UpdateLibraryRequest
+	10, // 34: interloan.mapping.v1.MappingService.DeleteLibrary:input_type -> interloan.mapping.v1.DeleteLibraryRequest
+	11, // 35: interloan.mapping.v1.MappingService.CreateLibraryMapping:input_type -> interloan.mapping.v1.CreateLibraryMappingRequest
+	12, // 36: interloan.mapping.v1.MappingService.GetLibraryMapping:input_type -> interloan.mapping.v1.GetLibraryMappingRequest
+	13, // 37: interloan.mapping.v1.MappingService.ListLibraryMappings:input_type -> interloan.mapping.v1.ListLibraryMappingsRequest
+	15, // 38: interloan.mapping.v1.MappingService.UpdateLibraryMapping:input_type -> interloan.mapping.v1.UpdateLibraryMappingRequest
+	16, // 39: interloan.mapping.v1.MappingService.DeleteLibraryMapping:input_type -> interloan.mapping.v1.DeleteLibraryMappingRequest
+	17, // 40: interloan.mapping.v1.MappingService.CreatePartner:input_type -> interloan.mapping.v1.CreatePartnerRequest
+	18, // 41: interloan.mapping.v1.MappingService.GetPartner:input_type -> interloan.mapping.v1.GetPartnerRequest
+	19, // 42: interloan.mapping.v1.MappingService.ListPartners:input_type -> interloan.mapping.v1.ListPartnersRequest
+	21, // 43: interloan.mapping.v1.MappingService.UpdatePartner:input_type -> interloan.mapping.v1.UpdatePartnerRequest
+	22, // 44: interloan.mapping.v1.MappingService.DeletePartner:input_type -> interloan.mapping.v1.DeletePartnerRequest
+	23, // 45: interloan.mapping.v1.MappingService.ResolveLibraryCodes:input_type -> interloan.mapping.v1.ResolveLibraryCodesRequest
+	26, // 46: interloan.mapping.v1.MappingService.ResolvePartnerCodes:input_type -> interloan.mapping.v1.ResolvePartnerCodesRequest
+	29, // 47: interloan.mapping.v1.MappingService.ListAuditEvents:input_type -> interloan.mapping.v1.ListAuditEventsRequest
+	1,  // 48: interloan.mapping.v1.MappingService.CreateLibrary:output_type -> interloan.mapping.v1.Library
+	1,  // 49: interloan.mapping.v1.MappingService.GetLibrary:output_type -> interloan.mapping.v1.Library
+	8,  // 50: interloan.mapping.v1.MappingService.ListLibraries:output_type -> interloan.mapping.v1.ListLibrariesResponse
+	1,  // 51: interloan.mapping.v1.MappingService.UpdateLibrary:output_type -> interloan.mapping.v1.Library
+	35, // 52: interloan.mapping.v1.MappingService.DeleteLibrary:output_type -> google.protobuf.Empty
+	2,  // 53: interloan.mapping.v1.MappingService.CreateLibraryMapping:output_type -> interloan.mapping.v1.LibraryMapping
+	2,  // 54: interloan.mapping.v1.MappingService.GetLibraryMapping:output_type -> interloan.mapping.v1.LibraryMapping
+	14, // 55: interloan.mapping.v1.MappingService.ListLibraryMappings:output_type -> interloan.mapping.v1.ListLibraryMappingsResponse
+	2,  // 56: interloan.mapping.v1.MappingService.UpdateLibraryMapping:output_type -> interloan.mapping.v1.LibraryMapping
+	35, // 57: interloan.mapping.v1.MappingService.DeleteLibraryMapping:output_type -> google.protobuf.Empty
+	4,  // 58: interloan.mapping.v1.MappingService.CreatePartner:output_type -> interloan.mapping.v1.Partner
+	4,  // 59: interloan.mapping.v1.MappingService.GetPartner:output_type -> interloan.mapping.v1.Partner
+	20, // 60: interloan.mapping.v1.MappingService.ListPartners:output_type -> interloan.mapping.v1.ListPartnersResponse
+	4,  // 61: interloan.mapping.v1.MappingService.UpdatePartner:output_type -> interloan.mapping.v1.Partner
+	35, // 62: interloan.mapping.v1.MappingService.DeletePartner:output_type -> google.protobuf.Empty
+	25, // 63: interloan.mapping.v1.MappingService.ResolveLibraryCodes:output_type -> interloan.mapping.v1.ResolveLibraryCodesResponse
+	28, // 64: interloan.mapping.v1.MappingService.ResolvePartnerCodes:output_type -> interloan.mapping.v1.ResolvePartnerCodesResponse
+	30, // 65: interloan.mapping.v1.MappingService.ListAuditEvents:output_type -> interloan.mapping.v1.ListAuditEventsResponse
+	48, // [48:66] is the sub-list for method output_type
+	30, // [30:48] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_interloan_mapping_v1_mapping_proto_init() }
@@ -2089,7 +2233,7 @@ func file_interloan_mapping_v1_mapping_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_mapping_v1_mapping_proto_rawDesc), len(file_interloan_mapping_v1_mapping_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	MappingService_DeletePartner_FullMethodName        = "/interloan.mapping.v1.MappingService/DeletePartner"
 	MappingService_ResolveLibraryCodes_FullMethodName  = "/interloan.mapping.v1.MappingService/ResolveLibraryCodes"
 	MappingService_ResolvePartnerCodes_FullMethodName  = "/interloan.mapping.v1.MappingService/ResolvePartnerCodes"
+	MappingService_ListAuditEvents_FullMethodName      = "/interloan.mapping.v1.MappingService/ListAuditEvents"
 )
 
 // MappingServiceClient is the client API for MappingService service.
@@ -92,6 +93,9 @@ type MappingServiceClient interface {
 	// Resolves external lender codes to partners, case-insensitively and trimmed (at most
 	// 1000 codes). Unknown codes are answered with `found = false`, not an error.
 	ResolvePartnerCodes(ctx context.Context, in *ResolvePartnerCodesRequest, opts ...grpc.CallOption) (*ResolvePartnerCodesResponse, error)
+	// Lists the audit trail of changes to libraries, library mappings and partners, newest
+	// first: who changed what, and when (AuditEvent). Admin only.
+	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
 
 type mappingServiceClient struct {
@@ -272,6 +276,16 @@ func (c *mappingServiceClient) ResolvePartnerCodes(ctx context.Context, in *Reso
 	return out, nil
 }
 
+func (c *mappingServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEventsResponse)
+	err := c.cc.Invoke(ctx, MappingService_ListAuditEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MappingServiceServer is the server API for MappingService service.
 // All implementations must embed UnimplementedMappingServiceServer
 // for forward compatibility.
@@ -325,6 +339,9 @@ type MappingServiceServer interface {
 	// Resolves external lender codes to partners, case-insensitively and trimmed (at most
 	// 1000 codes). Unknown codes are answered with `found = false`, not an error.
 	ResolvePartnerCodes(context.Context, *ResolvePartnerCodesRequest) (*ResolvePartnerCodesResponse, error)
+	// Lists the audit trail of changes to libraries, library mappings and partners, newest
+	// first: who changed what, and when (AuditEvent). Admin only.
+	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedMappingServiceServer()
 }
 
@@ -385,6 +402,9 @@ func (UnimplementedMappingServiceServer) ResolveLibraryCodes(context.Context, *R
 }
 func (UnimplementedMappingServiceServer) ResolvePartnerCodes(context.Context, *ResolvePartnerCodesRequest) (*ResolvePartnerCodesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolvePartnerCodes not implemented")
+}
+func (UnimplementedMappingServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
 }
 func (UnimplementedMappingServiceServer) mustEmbedUnimplementedMappingServiceServer() {}
 func (UnimplementedMappingServiceServer) testEmbeddedByValue()                        {}
@@ -713,6 +733,24 @@ func _MappingService_ResolvePartnerCodes_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MappingService_ListAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MappingServiceServer).ListAuditEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MappingService_ListAuditEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MappingServiceServer).ListAuditEvents(ctx, req.(*ListAuditEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MappingService_ServiceDesc is the grpc.ServiceDesc for MappingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -787,6 +825,10 @@ var MappingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolvePartnerCodes",
 			Handler:    _MappingService_ResolvePartnerCodes_Handler,
+		},
+		{
+			MethodName: "ListAuditEvents",
+			Handler:    _MappingService_ListAuditEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1396,6 +1396,135 @@ func (x *ProfileCredentials) GetEtag() string {
 	return ""
 }
 
+// Request for ListAuditEvents.
+type ListAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trail to list: `services/profiles`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Maximum results per page; 0 means 50, values above 1000 are coerced to 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response's `next_page_token`.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only events about this resource, e.g. `integrationProfiles/GUB-LIBRIS`; empty means
+	// all.
+	Resource      string `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsRequest) Reset() {
+	*x = ListAuditEventsRequest{}
+	mi := &file_interloan_profiles_v1_profiles_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_profiles_v1_profiles_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_profiles_v1_profiles_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListAuditEventsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+// Response of ListAuditEvents.
+type ListAuditEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, newest first.
+	AuditEvents []*v1.AuditEvent `protobuf:"bytes,1,rep,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsResponse) Reset() {
+	*x = ListAuditEventsResponse{}
+	mi := &file_interloan_profiles_v1_profiles_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_profiles_v1_profiles_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_profiles_v1_profiles_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListAuditEventsResponse) GetAuditEvents() []*v1.AuditEvent {
+	if x != nil {
+		return x.AuditEvents
+	}
+	return nil
+}
+
+func (x *ListAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_interloan_profiles_v1_profiles_proto protoreflect.FileDescriptor
 
 const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
@@ -1484,20 +1613,30 @@ const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"\x12ProfileCredentials\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag*Z\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\x8e\x01\n" +
+	"\x16ListAuditEventsRequest\x12\x1c\n" +
+	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\"\x83\x01\n" +
+	"\x17ListAuditEventsResponse\x12@\n" +
+	"\faudit_events\x18\x01 \x03(\v2\x1d.interloan.type.v1.AuditEventR\vauditEvents\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*Z\n" +
 	"\x0fIntegrationType\x12 \n" +
 	"\x1cINTEGRATION_TYPE_UNSPECIFIED\x10\x00\x12%\n" +
 	"!INTEGRATION_TYPE_RESOURCE_SHARING\x10\x01*v\n" +
 	"\x12HarvestGranularity\x12#\n" +
 	"\x1fHARVEST_GRANULARITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17HARVEST_GRANULARITY_DAY\x10\x01\x12\x1e\n" +
-	"\x1aHARVEST_GRANULARITY_SECOND\x10\x022\x80\a\n" +
+	"\x1aHARVEST_GRANULARITY_SECOND\x10\x022\xa7\b\n" +
 	"\x0eProfileService\x12\xb3\x01\n" +
 	"\x18CreateIntegrationProfile\x126.interloan.profiles.v1.CreateIntegrationProfileRequest\x1a).interloan.profiles.v1.IntegrationProfile\"4\x82\xd3\xe4\x93\x02.:\x13integration_profile\"\x17/v1/integrationProfiles\x12\xa1\x01\n" +
 	"\x15GetIntegrationProfile\x123.interloan.profiles.v1.GetIntegrationProfileRequest\x1a).interloan.profiles.v1.IntegrationProfile\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{name=integrationProfiles/*}\x12\xa9\x01\n" +
 	"\x17ListIntegrationProfiles\x125.interloan.profiles.v1.ListIntegrationProfilesRequest\x1a6.interloan.profiles.v1.ListIntegrationProfilesResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/integrationProfiles\x12\xd0\x01\n" +
 	"\x18UpdateIntegrationProfile\x126.interloan.profiles.v1.UpdateIntegrationProfileRequest\x1a).interloan.profiles.v1.IntegrationProfile\"Q\x82\xd3\xe4\x93\x02K:\x13integration_profile24/v1/{integration_profile.name=integrationProfiles/*}\x12\x94\x01\n" +
-	"\x18DeleteIntegrationProfile\x126.interloan.profiles.v1.DeleteIntegrationProfileRequest\x1a\x16.google.protobuf.Empty\"(\x82\xd3\xe4\x93\x02\"* /v1/{name=integrationProfiles/*}2\x94\x01\n" +
+	"\x18DeleteIntegrationProfile\x126.interloan.profiles.v1.DeleteIntegrationProfileRequest\x1a\x16.google.protobuf.Empty\"(\x82\xd3\xe4\x93\x02\"* /v1/{name=integrationProfiles/*}\x12\xa4\x01\n" +
+	"\x0fListAuditEvents\x12-.interloan.profiles.v1.ListAuditEventsRequest\x1a..interloan.profiles.v1.ListAuditEventsResponse\"2\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=services/profiles}/auditEvents2\x94\x01\n" +
 	"\x19ProfileCredentialsService\x12w\n" +
 	"\x15GetProfileCredentials\x123.interloan.profiles.v1.GetProfileCredentialsRequest\x1a).interloan.profiles.v1.ProfileCredentialsBEZCgithub.com/interloan/interloan/gen/interloan/profiles/v1;profilesv1b\x06proto3"
 
@@ -1514,7 +1653,7 @@ func file_interloan_profiles_v1_profiles_proto_rawDescGZIP() []byte {
 }
 
 var file_interloan_profiles_v1_profiles_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_interloan_profiles_v1_profiles_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_interloan_profiles_v1_profiles_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_interloan_profiles_v1_profiles_proto_goTypes = []any{
 	(IntegrationType)(0),                    // 0: interloan.profiles.v1.IntegrationType
 	(HarvestGranularity)(0),                 // 1: interloan.profiles.v1.HarvestGranularity
@@ -1536,56 +1675,62 @@ var file_interloan_profiles_v1_profiles_proto_goTypes = []any{
 	(*DeleteIntegrationProfileRequest)(nil), // 17: interloan.profiles.v1.DeleteIntegrationProfileRequest
 	(*GetProfileCredentialsRequest)(nil),    // 18: interloan.profiles.v1.GetProfileCredentialsRequest
 	(*ProfileCredentials)(nil),              // 19: interloan.profiles.v1.ProfileCredentials
-	(v1.ExternalSystem)(0),                  // 20: interloan.type.v1.ExternalSystem
-	(*timestamppb.Timestamp)(nil),           // 21: google.protobuf.Timestamp
-	(*v1.Date)(nil),                         // 22: interloan.type.v1.Date
-	(*v1.TimeOfDay)(nil),                    // 23: interloan.type.v1.TimeOfDay
-	(v1.DayOfWeek)(0),                       // 24: interloan.type.v1.DayOfWeek
-	(*fieldmaskpb.FieldMask)(nil),           // 25: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),                   // 26: google.protobuf.Empty
+	(*ListAuditEventsRequest)(nil),          // 20: interloan.profiles.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),         // 21: interloan.profiles.v1.ListAuditEventsResponse
+	(v1.ExternalSystem)(0),                  // 22: interloan.type.v1.ExternalSystem
+	(*timestamppb.Timestamp)(nil),           // 23: google.protobuf.Timestamp
+	(*v1.Date)(nil),                         // 24: interloan.type.v1.Date
+	(*v1.TimeOfDay)(nil),                    // 25: interloan.type.v1.TimeOfDay
+	(v1.DayOfWeek)(0),                       // 26: interloan.type.v1.DayOfWeek
+	(*fieldmaskpb.FieldMask)(nil),           // 27: google.protobuf.FieldMask
+	(*v1.AuditEvent)(nil),                   // 28: interloan.type.v1.AuditEvent
+	(*emptypb.Empty)(nil),                   // 29: google.protobuf.Empty
 }
 var file_interloan_profiles_v1_profiles_proto_depIdxs = []int32{
 	0,  // 0: interloan.profiles.v1.IntegrationProfile.integration_type:type_name -> interloan.profiles.v1.IntegrationType
-	20, // 1: interloan.profiles.v1.IntegrationProfile.system:type_name -> interloan.type.v1.ExternalSystem
+	22, // 1: interloan.profiles.v1.IntegrationProfile.system:type_name -> interloan.type.v1.ExternalSystem
 	3,  // 2: interloan.profiles.v1.IntegrationProfile.libris:type_name -> interloan.profiles.v1.LibrisConfig
 	4,  // 3: interloan.profiles.v1.IntegrationProfile.netpunkt:type_name -> interloan.profiles.v1.NetpunktConfig
 	5,  // 4: interloan.profiles.v1.IntegrationProfile.harvest_start:type_name -> interloan.profiles.v1.HarvestStart
 	6,  // 5: interloan.profiles.v1.IntegrationProfile.schedule:type_name -> interloan.profiles.v1.Schedule
 	11, // 6: interloan.profiles.v1.IntegrationProfile.readiness:type_name -> interloan.profiles.v1.Readiness
-	21, // 7: interloan.profiles.v1.IntegrationProfile.create_time:type_name -> google.protobuf.Timestamp
-	21, // 8: interloan.profiles.v1.IntegrationProfile.update_time:type_name -> google.protobuf.Timestamp
-	22, // 9: interloan.profiles.v1.HarvestStart.date:type_name -> interloan.type.v1.Date
+	23, // 7: interloan.profiles.v1.IntegrationProfile.create_time:type_name -> google.protobuf.Timestamp
+	23, // 8: interloan.profiles.v1.IntegrationProfile.update_time:type_name -> google.protobuf.Timestamp
+	24, // 9: interloan.profiles.v1.HarvestStart.date:type_name -> interloan.type.v1.Date
 	1,  // 10: interloan.profiles.v1.HarvestStart.granularity:type_name -> interloan.profiles.v1.HarvestGranularity
-	23, // 11: interloan.profiles.v1.HarvestStart.time:type_name -> interloan.type.v1.TimeOfDay
+	25, // 11: interloan.profiles.v1.HarvestStart.time:type_name -> interloan.type.v1.TimeOfDay
 	7,  // 12: interloan.profiles.v1.Schedule.none:type_name -> interloan.profiles.v1.NoSchedule
 	8,  // 13: interloan.profiles.v1.Schedule.daily:type_name -> interloan.profiles.v1.DailySchedule
 	9,  // 14: interloan.profiles.v1.Schedule.weekly:type_name -> interloan.profiles.v1.WeeklySchedule
 	10, // 15: interloan.profiles.v1.Schedule.interval:type_name -> interloan.profiles.v1.IntervalSchedule
-	23, // 16: interloan.profiles.v1.DailySchedule.time:type_name -> interloan.type.v1.TimeOfDay
-	24, // 17: interloan.profiles.v1.WeeklySchedule.day:type_name -> interloan.type.v1.DayOfWeek
-	23, // 18: interloan.profiles.v1.WeeklySchedule.time:type_name -> interloan.type.v1.TimeOfDay
+	25, // 16: interloan.profiles.v1.DailySchedule.time:type_name -> interloan.type.v1.TimeOfDay
+	26, // 17: interloan.profiles.v1.WeeklySchedule.day:type_name -> interloan.type.v1.DayOfWeek
+	25, // 18: interloan.profiles.v1.WeeklySchedule.time:type_name -> interloan.type.v1.TimeOfDay
 	2,  // 19: interloan.profiles.v1.CreateIntegrationProfileRequest.integration_profile:type_name -> interloan.profiles.v1.IntegrationProfile
-	20, // 20: interloan.profiles.v1.ListIntegrationProfilesRequest.system:type_name -> interloan.type.v1.ExternalSystem
+	22, // 20: interloan.profiles.v1.ListIntegrationProfilesRequest.system:type_name -> interloan.type.v1.ExternalSystem
 	2,  // 21: interloan.profiles.v1.ListIntegrationProfilesResponse.integration_profiles:type_name -> interloan.profiles.v1.IntegrationProfile
 	2,  // 22: interloan.profiles.v1.UpdateIntegrationProfileRequest.integration_profile:type_name -> interloan.profiles.v1.IntegrationProfile
-	25, // 23: interloan.profiles.v1.UpdateIntegrationProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 24: interloan.profiles.v1.ProfileService.CreateIntegrationProfile:input_type -> interloan.profiles.v1.CreateIntegrationProfileRequest
-	13, // 25: interloan.profiles.v1.ProfileService.GetIntegrationProfile:input_type -> interloan.profiles.v1.GetIntegrationProfileRequest
-	14, // 26: interloan.profiles.v1.ProfileService.ListIntegrationProfiles:input_type -> interloan.profiles.v1.ListIntegrationProfilesRequest
-	16, // 27: interloan.profiles.v1.ProfileService.UpdateIntegrationProfile:input_type -> interloan.profiles.v1.UpdateIntegrationProfileRequest
-	17, // 28: interloan.profiles.v1.ProfileService.DeleteIntegrationProfile:input_type -> interloan.profiles.v1.DeleteIntegrationProfileRequest
-	18, // 29: interloan.profiles.v1.ProfileCredentialsService.GetProfileCredentials:input_type -> interloan.profiles.v1.GetProfileCredentialsRequest
-	2,  // 30: interloan.profiles.v1.ProfileService.CreateIntegrationProfile:output_type -> interloan.profiles.v1.IntegrationProfile
-	2,  // 31: interloan.profiles.v1.ProfileService.GetIntegrationProfile:output_type -> interloan.profiles.v1.IntegrationProfile
-	15, // 32: interloan.profiles.v1.ProfileService.ListIntegrationProfiles:output_type -> interloan.profiles.v1.ListIntegrationProfilesResponse
-	2,  // 33: interloan.profiles.v1.ProfileService.UpdateIntegrationProfile:output_type -> interloan.profiles.v1.IntegrationProfile
-	26, // 34: interloan.profiles.v1.ProfileService.DeleteIntegrationProfile:output_type -> google.protobuf.Empty
-	19, // 35: interloan.profiles.v1.ProfileCredentialsService.GetProfileCredentials:output_type -> interloan.profiles.v1.ProfileCredentials
-	30, // [30:36] is the sub-list for method output_type
-	24, // [24:30] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	27, // 23: interloan.profiles.v1.UpdateIntegrationProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 24: interloan.profiles.v1.ListAuditEventsResponse.audit_events:type_name -> interloan.type.v1.AuditEvent
+	12, // 25: interloan.profiles.v1.ProfileService.CreateIntegrationProfile:input_type -> interloan.profiles.v1.CreateIntegrationProfileRequest
+	13, // 26: interloan.profiles.v1.ProfileService.GetIntegrationProfile:input_type -> interloan.profiles.v1.GetIntegrationProfileRequest
+	14, // 27: interloan.profiles.v1.ProfileService.ListIntegrationProfiles:input_type -> interloan.profiles.v1.ListIntegrationProfilesRequest
+	16, // 28: interloan.profiles.v1.ProfileService.UpdateIntegrationProfile:input_type -> interloan.profiles.v1.UpdateIntegrationProfileRequest
+	17, // 29: interloan.profiles.v1.ProfileService.DeleteIntegrationProfile:input_type -> interloan.profiles.v1.DeleteIntegrationProfileRequest
+	20, // 30: interloan.profiles.v1.ProfileService.ListAuditEvents:input_type -> interloan.profiles.v1.ListAuditEventsRequest
+	18, // 31: interloan.profiles.v1.ProfileCredentialsService.GetProfileCredentials:input_type -> interloan.profiles.v1.GetProfileCredentialsRequest
+	2,  // 32: interloan.profiles.v1.ProfileService.CreateIntegrationProfile:output_type -> interloan.profiles.v1.IntegrationProfile
+	2,  // 33: interloan.profiles.v1.ProfileService.GetIntegrationProfile:output_type -> interloan.profiles.v1.IntegrationProfile
+	15, // 34: interloan.profiles.v1.ProfileService.ListIntegrationProfiles:output_type -> interloan.profiles.v1.ListIntegrationProfilesResponse
+	2,  // 35: interloan.profiles.v1.ProfileService.UpdateIntegrationProfile:output_type -> interloan.profiles.v1.IntegrationProfile
+	29, // 36: interloan.profiles.v1.ProfileService.DeleteIntegrationProfile:output_type -> google.protobuf.Empty
+	21, // 37: interloan.profiles.v1.ProfileService.ListAuditEvents:output_type -> interloan.profiles.v1.ListAuditEventsResponse
+	19, // 38: interloan.profiles.v1.ProfileCredentialsService.GetProfileCredentials:output_type -> interloan.profiles.v1.ProfileCredentials
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_interloan_profiles_v1_profiles_proto_init() }
@@ -1609,7 +1754,7 @@ func file_interloan_profiles_v1_profiles_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_profiles_v1_profiles_proto_rawDesc), len(file_interloan_profiles_v1_profiles_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -25,6 +25,7 @@ const (
 	ProfileService_ListIntegrationProfiles_FullMethodName  = "/interloan.profiles.v1.ProfileService/ListIntegrationProfiles"
 	ProfileService_UpdateIntegrationProfile_FullMethodName = "/interloan.profiles.v1.ProfileService/UpdateIntegrationProfile"
 	ProfileService_DeleteIntegrationProfile_FullMethodName = "/interloan.profiles.v1.ProfileService/DeleteIntegrationProfile"
+	ProfileService_ListAuditEvents_FullMethodName          = "/interloan.profiles.v1.ProfileService/ListAuditEvents"
 )
 
 // ProfileServiceClient is the client API for ProfileService service.
@@ -48,6 +49,9 @@ type ProfileServiceClient interface {
 	UpdateIntegrationProfile(ctx context.Context, in *UpdateIntegrationProfileRequest, opts ...grpc.CallOption) (*IntegrationProfile, error)
 	// Deletes a profile and its stored secret.
 	DeleteIntegrationProfile(ctx context.Context, in *DeleteIntegrationProfileRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Lists the audit trail of changes to integration profiles (create, update, delete),
+	// newest first: who changed what, and when (AuditEvent). Admin only.
+	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
 
 type profileServiceClient struct {
@@ -108,6 +112,16 @@ func (c *profileServiceClient) DeleteIntegrationProfile(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *profileServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEventsResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ListAuditEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProfileServiceServer is the server API for ProfileService service.
 // All implementations must embed UnimplementedProfileServiceServer
 // for forward compatibility.
@@ -129,6 +143,9 @@ type ProfileServiceServer interface {
 	UpdateIntegrationProfile(context.Context, *UpdateIntegrationProfileRequest) (*IntegrationProfile, error)
 	// Deletes a profile and its stored secret.
 	DeleteIntegrationProfile(context.Context, *DeleteIntegrationProfileRequest) (*emptypb.Empty, error)
+	// Lists the audit trail of changes to integration profiles (create, update, delete),
+	// newest first: who changed what, and when (AuditEvent). Admin only.
+	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedProfileServiceServer()
 }
 
@@ -153,6 +170,9 @@ func (UnimplementedProfileServiceServer) UpdateIntegrationProfile(context.Contex
 }
 func (UnimplementedProfileServiceServer) DeleteIntegrationProfile(context.Context, *DeleteIntegrationProfileRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteIntegrationProfile not implemented")
+}
+func (UnimplementedProfileServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
 }
 func (UnimplementedProfileServiceServer) mustEmbedUnimplementedProfileServiceServer() {}
 func (UnimplementedProfileServiceServer) testEmbeddedByValue()                        {}
@@ -265,6 +285,24 @@ func _ProfileService_DeleteIntegrationProfile_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProfileService_ListAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ListAuditEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ListAuditEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ListAuditEvents(ctx, req.(*ListAuditEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProfileService_ServiceDesc is the grpc.ServiceDesc for ProfileService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -291,6 +329,10 @@ var ProfileService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteIntegrationProfile",
 			Handler:    _ProfileService_DeleteIntegrationProfile_Handler,
+		},
+		{
+			MethodName: "ListAuditEvents",
+			Handler:    _ProfileService_ListAuditEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

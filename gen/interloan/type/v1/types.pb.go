@@ -9,6 +9,7 @@ package typev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -147,6 +148,63 @@ func (DayOfWeek) EnumDescriptor() ([]byte, []int) {
 	return file_interloan_type_v1_types_proto_rawDescGZIP(), []int{1}
 }
 
+// What a change did to its resource.
+type AuditAction int32
+
+const (
+	// Not set; never recorded.
+	AuditAction_AUDIT_ACTION_UNSPECIFIED AuditAction = 0
+	// The resource was created.
+	AuditAction_AUDIT_ACTION_CREATE AuditAction = 1
+	// The resource was updated.
+	AuditAction_AUDIT_ACTION_UPDATE AuditAction = 2
+	// The resource was deleted.
+	AuditAction_AUDIT_ACTION_DELETE AuditAction = 3
+)
+
+// Enum value maps for AuditAction.
+var (
+	AuditAction_name = map[int32]string{
+		0: "AUDIT_ACTION_UNSPECIFIED",
+		1: "AUDIT_ACTION_CREATE",
+		2: "AUDIT_ACTION_UPDATE",
+		3: "AUDIT_ACTION_DELETE",
+	}
+	AuditAction_value = map[string]int32{
+		"AUDIT_ACTION_UNSPECIFIED": 0,
+		"AUDIT_ACTION_CREATE":      1,
+		"AUDIT_ACTION_UPDATE":      2,
+		"AUDIT_ACTION_DELETE":      3,
+	}
+)
+
+func (x AuditAction) Enum() *AuditAction {
+	p := new(AuditAction)
+	*p = x
+	return p
+}
+
+func (x AuditAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuditAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_interloan_type_v1_types_proto_enumTypes[2].Descriptor()
+}
+
+func (AuditAction) Type() protoreflect.EnumType {
+	return &file_interloan_type_v1_types_proto_enumTypes[2]
+}
+
+func (x AuditAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuditAction.Descriptor instead.
+func (AuditAction) EnumDescriptor() ([]byte, []int) {
+	return file_interloan_type_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
 // A whole calendar date with no time zone, like google.type.Date. All three parts are set
 // unless a field's documentation says otherwise.
 type Date struct {
@@ -267,18 +325,147 @@ func (x *TimeOfDay) GetMinutes() int32 {
 	return 0
 }
 
+// One recorded change to a service's configuration (issue 6 item 6, "who changed what"):
+// written in the same transaction as the change itself, so every committed change has
+// exactly one event and a refused or failed call has none. Values are never recorded,
+// only the names of the fields that changed, so no secret can leak through the trail.
+type AuditEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, `services/{service}/auditEvents/{id}`. IDs grow with every change, so
+	// a larger ID is a later change.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When the change was committed.
+	EventTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// The authenticated principal that made the change, as named in the token file (or the
+	// service identity of a client certificate).
+	Principal string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The RPC that made the change, e.g. `CreatePartner`.
+	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
+	// The resource that changed, e.g. `partners/XYZ`.
+	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
+	// What happened to the resource.
+	Action AuditAction `protobuf:"varint,6,opt,name=action,proto3,enum=interloan.type.v1.AuditAction" json:"action,omitempty"`
+	// Top-level fields the change set or altered, in field-number order: on create the
+	// fields given a value, on update those whose value differs afterwards, on delete none.
+	// Bookkeeping fields (`name`, `create_time`, `update_time`, `etag`) are never listed.
+	// `api_key` means a profile's credential was set, replaced or removed.
+	ChangedFields []string `protobuf:"bytes,7,rep,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The create's idempotency key (AIP-155 `request_id`), if it had one.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_interloan_type_v1_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_type_v1_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_interloan_type_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AuditEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetAction() AuditAction {
+	if x != nil {
+		return x.Action
+	}
+	return AuditAction_AUDIT_ACTION_UNSPECIFIED
+}
+
+func (x *AuditEvent) GetChangedFields() []string {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_interloan_type_v1_types_proto protoreflect.FileDescriptor
 
 const file_interloan_type_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x1dinterloan/type/v1/types.proto\x12\x11interloan.type.v1\"B\n" +
+	"\x1dinterloan/type/v1/types.proto\x12\x11interloan.type.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n" +
 	"\x04Date\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x14\n" +
 	"\x05month\x18\x02 \x01(\x05R\x05month\x12\x10\n" +
 	"\x03day\x18\x03 \x01(\x05R\x03day\";\n" +
 	"\tTimeOfDay\x12\x14\n" +
 	"\x05hours\x18\x01 \x01(\x05R\x05hours\x12\x18\n" +
-	"\aminutes\x18\x02 \x01(\x05R\aminutes*k\n" +
+	"\aminutes\x18\x02 \x01(\x05R\aminutes\"\xab\x02\n" +
+	"\n" +
+	"AuditEvent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
+	"\n" +
+	"event_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\x12\x1a\n" +
+	"\bresource\x18\x05 \x01(\tR\bresource\x126\n" +
+	"\x06action\x18\x06 \x01(\x0e2\x1e.interloan.type.v1.AuditActionR\x06action\x12%\n" +
+	"\x0echanged_fields\x18\a \x03(\tR\rchangedFields\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId*k\n" +
 	"\x0eExternalSystem\x12\x1f\n" +
 	"\x1bEXTERNAL_SYSTEM_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16EXTERNAL_SYSTEM_LIBRIS\x10\x01\x12\x1c\n" +
@@ -291,7 +478,12 @@ const file_interloan_type_v1_types_proto_rawDesc = "" +
 	"\x14DAY_OF_WEEK_THURSDAY\x10\x04\x12\x16\n" +
 	"\x12DAY_OF_WEEK_FRIDAY\x10\x05\x12\x18\n" +
 	"\x14DAY_OF_WEEK_SATURDAY\x10\x06\x12\x16\n" +
-	"\x12DAY_OF_WEEK_SUNDAY\x10\aB=Z;github.com/interloan/interloan/gen/interloan/type/v1;typev1b\x06proto3"
+	"\x12DAY_OF_WEEK_SUNDAY\x10\a*v\n" +
+	"\vAuditAction\x12\x1c\n" +
+	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13AUDIT_ACTION_CREATE\x10\x01\x12\x17\n" +
+	"\x13AUDIT_ACTION_UPDATE\x10\x02\x12\x17\n" +
+	"\x13AUDIT_ACTION_DELETE\x10\x03B=Z;github.com/interloan/interloan/gen/interloan/type/v1;typev1b\x06proto3"
 
 var (
 	file_interloan_type_v1_types_proto_rawDescOnce sync.Once
@@ -305,20 +497,25 @@ func file_interloan_type_v1_types_proto_rawDescGZIP() []byte {
 	return file_interloan_type_v1_types_proto_rawDescData
 }
 
-var file_interloan_type_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_interloan_type_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_interloan_type_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_interloan_type_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_interloan_type_v1_types_proto_goTypes = []any{
-	(ExternalSystem)(0), // 0: interloan.type.v1.ExternalSystem
-	(DayOfWeek)(0),      // 1: interloan.type.v1.DayOfWeek
-	(*Date)(nil),        // 2: interloan.type.v1.Date
-	(*TimeOfDay)(nil),   // 3: interloan.type.v1.TimeOfDay
+	(ExternalSystem)(0),           // 0: interloan.type.v1.ExternalSystem
+	(DayOfWeek)(0),                // 1: interloan.type.v1.DayOfWeek
+	(AuditAction)(0),              // 2: interloan.type.v1.AuditAction
+	(*Date)(nil),                  // 3: interloan.type.v1.Date
+	(*TimeOfDay)(nil),             // 4: interloan.type.v1.TimeOfDay
+	(*AuditEvent)(nil),            // 5: interloan.type.v1.AuditEvent
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_interloan_type_v1_types_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	6, // 0: interloan.type.v1.AuditEvent.event_time:type_name -> google.protobuf.Timestamp
+	2, // 1: interloan.type.v1.AuditEvent.action:type_name -> interloan.type.v1.AuditAction
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_interloan_type_v1_types_proto_init() }
@@ -331,8 +528,8 @@ func file_interloan_type_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_type_v1_types_proto_rawDesc), len(file_interloan_type_v1_types_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   2,
+			NumEnums:      3,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
