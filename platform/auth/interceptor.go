@@ -8,6 +8,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -96,21 +97,53 @@ func (g *guard) check(ctx context.Context, method string) (context.Context, erro
 	return NewContext(ctx, p), nil
 }
 
+// authenticate finds the caller: by bearer token when the call carries an authorization
+// header (a wrong token is never rescued by a certificate), else by the verified client
+// certificate of an mTLS connection, if it names roles.
 func (g *guard) authenticate(ctx context.Context) (Principal, bool) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if len(md.Get("authorization")) == 0 {
+		return CertificatePrincipal(ctx)
+	}
 	if g.auth == nil {
 		return Principal{}, false
 	}
-	token, ok := bearer(ctx)
+	token, ok := bearer(md)
 	if !ok {
 		return Principal{}, false
 	}
 	return g.auth.Authenticate(token)
 }
 
+// CertificatePrincipal is the caller named by the client certificate the TLS handshake
+// verified against the server's client CA: its common name, with its organizational
+// units as roles. A certificate without a known role, or one that was presented but not
+// verified, names nobody: the gateway's certificate, for one, only secures the transport.
+func CertificatePrincipal(ctx context.Context) (Principal, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return Principal{}, false
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return Principal{}, false
+	}
+	leaf := info.State.VerifiedChains[0][0]
+	var roles []Role
+	for _, ou := range leaf.Subject.OrganizationalUnit {
+		if r, err := ParseRole(ou); err == nil {
+			roles = append(roles, r)
+		}
+	}
+	if leaf.Subject.CommonName == "" || len(roles) == 0 {
+		return Principal{}, false
+	}
+	return Principal{Name: leaf.Subject.CommonName, Roles: roles}, true
+}
+
 // bearer extracts the token of the one `authorization: Bearer <token>` header (scheme
 // case-insensitive, RFC 6750); several authorization headers are refused as ambiguous.
-func bearer(ctx context.Context) (string, bool) {
-	md, _ := metadata.FromIncomingContext(ctx)
+func bearer(md metadata.MD) (string, bool) {
 	vals := md.Get("authorization")
 	if len(vals) != 1 {
 		return "", false

@@ -54,6 +54,11 @@ func (s *Set) Int(p *int, name, env string, def int, usage string) {
 	s.IntVar(p, name, envDefault(s, env, def, strconv.Atoi), usage+" (env "+env+")")
 }
 
+// Bool binds a boolean flag with env fallback (strconv.ParseBool: 1, true, 0, false …).
+func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
+	s.BoolVar(p, name, envDefault(s, env, def, strconv.ParseBool), usage+" (env "+env+")")
+}
+
 // envDefault is the flag default: the env value when set and well-formed, else def (a
 // malformed env value is kept as an error for Parse to report).
 func envDefault[T any](s *Set, env string, def T, parse func(string) (T, error)) T {

@@ -11,15 +11,18 @@ func TestEnvThenFlag(t *testing.T) {
 	t.Setenv("X_ADDR", ":1")
 	t.Setenv("X_GRACE", "3s")
 	t.Setenv("X_N", "7")
+	t.Setenv("X_ON", "true")
 	s := New("t")
 	var addr string
 	var grace time.Duration
 	var n int
+	var on bool
 	s.String(&addr, "addr", "X_ADDR", ":0", "")
 	s.Duration(&grace, "grace", "X_GRACE", time.Second, "")
 	s.Int(&n, "n", "X_N", 1, "")
-	if err := s.Parse(nil); err != nil || addr != ":1" || grace != 3*time.Second || n != 7 {
-		t.Fatalf("env default: %q %v %d %v", addr, grace, n, err)
+	s.Bool(&on, "on", "X_ON", false, "")
+	if err := s.Parse(nil); err != nil || addr != ":1" || grace != 3*time.Second || n != 7 || !on {
+		t.Fatalf("env default: %q %v %d %v %v", addr, grace, n, on, err)
 	}
 	s = New("t")
 	s.String(&addr, "addr", "X_ADDR", ":0", "")
@@ -32,6 +35,7 @@ func TestBadEnvIsAnError(t *testing.T) {
 	for _, bind := range []func(*Set){
 		func(s *Set) { var d time.Duration; s.Duration(&d, "grace", "X_BAD", time.Second, "") },
 		func(s *Set) { var n int; s.Int(&n, "n", "X_BAD", 1, "") },
+		func(s *Set) { var b bool; s.Bool(&b, "on", "X_BAD", false, "") },
 	} {
 		t.Setenv("X_BAD", "soon")
 		s := New("t")

@@ -9,6 +9,7 @@ import (
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // Common is the configuration every service shares. Services embed it in their Config.
@@ -19,6 +20,7 @@ type Common struct {
 	LogLevel      string        // debug, info, warn, error
 	ShutdownGrace time.Duration // GracefulStop bound before a hard stop
 	TokensFile    string        // bearer-token file (auth.Load); required, watched for changes
+	TLS           tlsconfig.Config
 
 	// Set by embedding programs (the all-in-one, tests), not by flags.
 	Logger       *slog.Logger
@@ -29,14 +31,16 @@ type Common struct {
 
 // Bind registers the common flags with their env fallbacks. The HTTP port defaults to
 // the gRPC port + 100 (DESIGN §10). Every call but health needs a bearer token from the
-// tokens file; listeners still default to loopback because there is no TLS yet, so
-// exposing a service (e.g. --grpc-addr=:9101 in Kubernetes) sends tokens in clear text.
+// tokens file (or, with mTLS, a client certificate naming roles). Listeners default to
+// loopback: exposing a service (--grpc-addr=:9101 in Kubernetes) without --tls-cert
+// sends tokens in clear text.
 func (c *Common) Bind(s *config.Set, grpcPort int, dataDir string) {
 	s.String(&c.GRPCAddr, "grpc-addr", "INTERLOAN_GRPC_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort), "gRPC listen address")
 	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort+100), "HTTP listen address for /healthz and /readyz (empty disables)")
 	s.String(&c.DataDir, "data-dir", "INTERLOAN_DATA_DIR", dataDir, "directory for the service's bbolt file")
 	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
+	c.TLS.Bind(s)
 	s.String(&c.TokensFile, "tokens-file", "INTERLOAN_TOKENS_FILE", "", "bearer-token file, one `<sha256-hex> <principal> <roles>` line per token (required; reloaded on change; see `interloan token create`)")
 }
 
@@ -52,6 +56,6 @@ func (c *Common) Options(name string, services []string) Options {
 		Name: name, GRPCAddr: c.GRPCAddr, HTTPAddr: c.HTTPAddr,
 		GRPCListener: c.GRPCListener, HTTPListener: c.HTTPListener,
 		Services: services, ShutdownGrace: c.ShutdownGrace, Logger: log, Ready: c.Ready,
-		TokensFile: c.TokensFile, Policy: auth.DefaultPolicy(),
+		TokensFile: c.TokensFile, Policy: auth.DefaultPolicy(), TLS: c.TLS,
 	}
 }

@@ -1,7 +1,8 @@
 // Package server is the one way an Interloan service serves: a gRPC server with
 // reflection, grpc.health.v1, OpenTelemetry stats handler, panic recovery, error mapping,
-// access logging and bearer-token authentication with role checks (platform/auth), plus an HTTP port with /healthz and /readyz; both stop gracefully
-// when the context ends.
+// access logging, bearer-token or client-certificate authentication with role checks
+// (platform/auth) and optional TLS/mTLS (platform/tlsconfig), plus an HTTP port with
+// /healthz and /readyz; both stop gracefully when the context ends.
 package server
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/rpc"
+	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // Options configure Run.
@@ -56,6 +58,9 @@ type Options struct {
 	Authenticator auth.Authenticator
 	// Policy says which roles may call which method (nil: auth.DefaultPolicy()).
 	Policy auth.Policy
+	// TLS, when it names a certificate, makes both listeners serve TLS only, the gRPC
+	// one verifying client certificates as configured (mTLS).
+	TLS tlsconfig.Config
 }
 
 // TokensReload is how often a running server looks for a changed tokens file, so a token
@@ -68,15 +73,20 @@ const TokensReload = 2 * time.Second
 // auth interceptors run after the rpc ones, so refusals are access-logged and a panic
 // anywhere is still recovered.
 func New(log *slog.Logger, authn auth.Authenticator, policy auth.Policy, register func(*grpc.Server), services ...string) (*grpc.Server, *health.Server) {
+	return newServer(log, authn, policy, register, nil, services)
+}
+
+// newServer is New with extra server options (Run's transport credentials).
+func newServer(log *slog.Logger, authn auth.Authenticator, policy auth.Policy, register func(*grpc.Server), extra []grpc.ServerOption, services []string) (*grpc.Server, *health.Server) {
 	if policy == nil {
 		policy = auth.DefaultPolicy()
 	}
-	srv := grpc.NewServer(
+	srv := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
 		grpc.ChainUnaryInterceptor(rpc.UnaryInterceptor(log), auth.UnaryServerInterceptor(authn, policy, log)),
 		grpc.ChainStreamInterceptor(rpc.StreamInterceptor(log), auth.StreamServerInterceptor(authn, policy, log)),
-		grpc.MaxRecvMsgSize(16<<20),
-	)
+		grpc.MaxRecvMsgSize(16 << 20),
+	}, extra...)...)
 	if register != nil {
 		register(srv)
 	}
@@ -98,6 +108,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 10 * time.Second
+	}
+	tlsSet, err := tlsconfig.Load(o.TLS)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.Name, err)
 	}
 	authn := o.Authenticator
 	if authn == nil {
@@ -135,22 +149,22 @@ func Run(ctx context.Context, o Options) error {
 		hlis = l
 	}
 
-	srv, hs := New(o.Logger, authn, o.Policy, o.Register, o.Services...)
+	srv, hs := newServer(o.Logger, authn, o.Policy, o.Register, tlsSet.ServerOption(), o.Services)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(glis) }()
 
 	var hsrv *http.Server
 	var httpAddr net.Addr
 	if hlis != nil {
-		hsrv = &http.Server{Handler: HealthMux(hs), ReadHeaderTimeout: 5 * time.Second}
+		hsrv = &http.Server{Handler: HealthMux(hs), ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP()}
 		httpAddr = hlis.Addr()
 		go func() {
-			if err := hsrv.Serve(hlis); !errors.Is(err, http.ErrServerClosed) {
+			if err := ServeHTTP(hsrv, hlis); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()
 	}
-	o.Logger.Info("serving", "grpc_addr", glis.Addr().String(), "http_addr", fmt.Sprint(httpAddr))
+	o.Logger.Info("serving", "grpc_addr", glis.Addr().String(), "http_addr", fmt.Sprint(httpAddr), "tls", tlsSet.Enabled(), "client_certs", o.TLS.ClientCAFile != "")
 	if o.Ready != nil {
 		o.Ready(glis.Addr(), httpAddr)
 	}
@@ -180,6 +194,15 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("%s: serve: %w", o.Name, serveErr)
 	}
 	return nil
+}
+
+// ServeHTTP serves srv on lis, with TLS when srv has a TLSConfig (its certificate comes
+// from TLSConfig.GetCertificate, hence the empty file names).
+func ServeHTTP(srv *http.Server, lis net.Listener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(lis, "", "")
+	}
+	return srv.Serve(lis)
 }
 
 // HealthMux serves /healthz (the process is up) and /readyz (the gRPC health server
