@@ -48,3 +48,13 @@ up:
 
 tidy:
 	@for m in $(MODULES); do (cd $$m && GOWORK=off go mod tidy) || exit 1; done
+
+# Speed figures (issue 8; docs/performance.md): name=value lines and a JSON file.
+# BENCH_FLAGS=-save keeps them in bench/results/<date>.json.
+.PHONY: bench bench-quick
+bench:
+	go run ./tools/bench $(BENCH_FLAGS)
+
+# The same figures at sizes that finish in under a minute.
+bench-quick:
+	go run ./tools/bench -n 10000 -ledger 50000 -list-samples 500 -rest-duration 2s $(BENCH_FLAGS)

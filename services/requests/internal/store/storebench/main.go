@@ -1,0 +1,154 @@
+// Command storebench writes ingest items straight into a ledger file through the store's
+// own ApplyBatch, as the requests service does for each ingest batch, but without gRPC.
+// tools/bench runs it as a child (the store is internal to the requests service, so the
+// harness cannot call it itself) for two figures:
+//
+//   - store_rps: the items an import brought, applied to a fresh file in the harvester's
+//     batch size: the physical limit of this design on this machine;
+//   - a large ledger to measure listing and importing against, filled in minutes instead
+//     of an hour of imports: the same items again and again under another profile, each
+//     round with its own external ids, so every one is a distinct request.
+//
+// It reads length-delimited IngestItems (protodelim) and prints one JSON object: the
+// items applied, their outcomes and the seconds ApplyBatch took.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/proto"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/services/requests/internal/store"
+)
+
+// Result is what storebench prints.
+type Result struct {
+	Items     int     `json:"items"`
+	Created   int     `json:"created"`
+	Updated   int     `json:"updated"`
+	Unchanged int     `json:"unchanged"`
+	Rejected  int     `json:"rejected"`
+	Seconds   float64 `json:"seconds"` // inside ApplyBatch only: reading and cloning items is not counted
+}
+
+func main() {
+	itemsFile := flag.String("items", "", "length-delimited IngestItems to apply (required)")
+	dbPath := flag.String("db", "", "ledger file to write; created if missing (required)")
+	batch := flag.Int("batch", 500, "items per ApplyBatch (the harvester's batch size)")
+	count := flag.Int("count", 0, "items to apply: the file's items, repeated with fresh external ids as often as needed (0: each once)")
+	profile := flag.String("profile", "", "profile name to give every item instead of its own (keeps a fill apart from imports)")
+	flag.Parse()
+	if err := run(*itemsFile, *dbPath, *batch, *count, *profile); err != nil {
+		fmt.Fprintln(os.Stderr, "storebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(itemsFile, dbPath string, batch, count int, profile string) error {
+	if itemsFile == "" || dbPath == "" {
+		return errors.New("-items and -db are required")
+	}
+	if batch < 1 || batch > store.MaxBatch {
+		return fmt.Errorf("-batch must be between 1 and %d", store.MaxBatch)
+	}
+	items, err := readItems(itemsFile)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return fmt.Errorf("%s holds no items", itemsFile)
+	}
+	if count <= 0 {
+		count = len(items)
+	}
+	s, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		return err
+	}
+	res := Result{Items: count}
+	var elapsed time.Duration
+	ctx := context.Background()
+	for done := 0; done < count; {
+		n := min(batch, count-done)
+		b := make([]*requestsv1.IngestItem, n)
+		for i := range b {
+			b[i] = variant(items, done+i, profile)
+		}
+		start := time.Now()
+		results, err := s.ApplyBatch(ctx, "", b, time.Now())
+		elapsed += time.Since(start)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("batch at item %d: %w", done, err)
+		}
+		for _, r := range results {
+			switch r.GetOutcome() {
+			case requestsv1.IngestOutcome_INGEST_OUTCOME_CREATED:
+				res.Created++
+			case requestsv1.IngestOutcome_INGEST_OUTCOME_UPDATED:
+				res.Updated++
+			case requestsv1.IngestOutcome_INGEST_OUTCOME_UNCHANGED:
+				res.Unchanged++
+			default:
+				res.Rejected++
+			}
+		}
+		done += n
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	res.Seconds = elapsed.Seconds()
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// variant is the i-th item to apply: items[i mod len], from the second round on with an
+// external id of its own (the round appended), and under profile when one is given.
+func variant(items []*requestsv1.IngestItem, i int, profile string) *requestsv1.IngestItem {
+	it := items[i%len(items)]
+	round := i / len(items)
+	if round == 0 && profile == "" {
+		return it
+	}
+	it = proto.CloneOf(it)
+	ref := it.GetExternalReference()
+	if round > 0 {
+		ref.ExternalId += "-r" + strconv.Itoa(round)
+	}
+	if profile != "" {
+		ref.Profile = profile
+	}
+	return it
+}
+
+func readItems(path string) ([]*requestsv1.IngestItem, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var items []*requestsv1.IngestItem
+	for {
+		it := &requestsv1.IngestItem{}
+		err := protodelim.UnmarshalFrom(r, it)
+		if errors.Is(err, io.EOF) {
+			return items, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s, item %d: %w", path, len(items), err)
+		}
+		items = append(items, it)
+	}
+}

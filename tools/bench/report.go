@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// figure is one measured value, named as it is printed.
+type figure struct {
+	name  string
+	value float64
+}
+
+// figures keeps the order they were measured in, which is the order they are printed in.
+type figures []figure
+
+func (f *figures) add(name string, v float64) { *f = append(*f, figure{name, v}) }
+
+// get is the named figure, or NaN when it was not measured.
+func (f figures) get(name string) float64 {
+	for _, x := range f {
+		if x.name == name {
+			return x.value
+		}
+	}
+	return math.NaN()
+}
+
+// formatValue prints a figure with three decimals at most and no trailing zeros.
+func formatValue(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+}
+
+// target is one of issue 8's goals for this machine.
+type target struct {
+	Figure string  `json:"figure"`
+	Op     string  `json:"op"` // ">=" or "<="
+	Value  float64 `json:"value"`
+	Met    *bool   `json:"met"` // null when the figure was not measured
+}
+
+func (t target) verdict() string {
+	switch {
+	case t.Met == nil:
+		return "not measured"
+	case *t.Met:
+		return "met"
+	}
+	return "MISSED"
+}
+
+// targets are issue 8's. large_vs_empty stands for "no growth of import cost per request
+// with ledger size", allowing for the noise of a shared machine.
+var targets = []target{
+	{Figure: "import_rps", Op: ">=", Value: 20000},
+	{Figure: "import_vs_store", Op: ">=", Value: 0.25},
+	{Figure: "reimport_vs_import", Op: ">=", Value: 3},
+	{Figure: "list_p99_ms", Op: "<=", Value: 5},
+	{Figure: "harvester_peak_rss_mb", Op: "<=", Value: 150},
+	{Figure: "large_vs_empty", Op: ">=", Value: 0.9},
+}
+
+// report is the JSON file: when, where, with which sizes, the figures and the targets.
+type report struct {
+	Time     time.Time          `json:"time"`
+	Commit   string             `json:"commit,omitempty"`
+	Machine  machine            `json:"machine"`
+	Settings map[string]any     `json:"settings"`
+	Figures  map[string]float64 `json:"figures"`
+	Targets  []target           `json:"targets"`
+}
+
+type machine struct {
+	NProc int    `json:"nproc"`
+	CPU   string `json:"cpu"`
+	OS    string `json:"os"`
+	Go    string `json:"go"`
+}
+
+func newReport(o Options, f figures) report {
+	r := report{
+		Time:    time.Now().UTC(),
+		Commit:  gitCommit(),
+		Machine: machine{NProc: runtime.NumCPU(), CPU: cpuModel(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()},
+		Settings: map[string]any{
+			"n": o.N, "ledger": o.Ledger, "batch": o.Batch, "list_samples": o.ListSamples,
+			"rest_duration": o.RESTDuration.String(), "rest_concurrency": o.RESTConcurrency,
+			"harvester": "own process", "window_days": windowDays,
+		},
+		Figures: map[string]float64{},
+	}
+	if o.ProfileDir != "" {
+		r.Settings["harvester"] = "in the suite's process (profiling)"
+	}
+	for _, x := range f {
+		if !math.IsNaN(x.value) {
+			r.Figures[x.name] = x.value
+		}
+	}
+	for _, t := range targets {
+		if v, ok := r.Figures[t.Figure]; ok {
+			met := v >= t.Value
+			if t.Op == "<=" {
+				met = v <= t.Value
+			}
+			t.Met = &met
+		}
+		r.Targets = append(r.Targets, t)
+	}
+	return r
+}
+
+func (r report) write(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// resultsPath is dir/<date>.json, or <date>-2.json, -3, … when that day has results.
+func resultsPath(dir string, now time.Time) (string, error) {
+	day := now.UTC().Format(time.DateOnly)
+	for i := 1; ; i++ {
+		name := day + ".json"
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d.json", day, i)
+		}
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		} else if err != nil {
+			return "", err
+		}
+	}
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo ("" where there is none).
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return modelName(f)
+}
+
+func modelName(r io.Reader) string {
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// gitCommit is the checked-out commit, "" outside a git checkout.
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
