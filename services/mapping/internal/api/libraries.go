@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/services/mapping/internal/store"
@@ -25,8 +26,8 @@ func libraryKind(st *store.Store) *kind[mappingv1.Library, *mappingv1.Library] {
 }
 
 // CreateLibrary creates a local library.
-func (s *Service) CreateLibrary(_ context.Context, req *mappingv1.CreateLibraryRequest) (*mappingv1.Library, error) {
-	return s.libraries.create(req.GetLibrary(), req.GetRequestId())
+func (s *Service) CreateLibrary(ctx context.Context, req *mappingv1.CreateLibraryRequest) (*mappingv1.Library, error) {
+	return s.libraries.create(audit.CallFrom(ctx, "CreateLibrary", req.GetRequestId()), req.GetLibrary())
 }
 
 // GetLibrary returns a local library.
@@ -47,11 +48,11 @@ func (s *Service) ListLibraries(_ context.Context, req *mappingv1.ListLibrariesR
 }
 
 // UpdateLibrary updates a library's display name or resource-sharing flag.
-func (s *Service) UpdateLibrary(_ context.Context, req *mappingv1.UpdateLibraryRequest) (*mappingv1.Library, error) {
-	return s.libraries.update(req.GetLibrary(), req.GetUpdateMask())
+func (s *Service) UpdateLibrary(ctx context.Context, req *mappingv1.UpdateLibraryRequest) (*mappingv1.Library, error) {
+	return s.libraries.update(audit.CallFrom(ctx, "UpdateLibrary", ""), req.GetLibrary(), req.GetUpdateMask())
 }
 
 // DeleteLibrary deletes a library that no mapping points at.
-func (s *Service) DeleteLibrary(_ context.Context, req *mappingv1.DeleteLibraryRequest) (*emptypb.Empty, error) {
-	return s.libraries.delete(req.GetName(), req.GetEtag())
+func (s *Service) DeleteLibrary(ctx context.Context, req *mappingv1.DeleteLibraryRequest) (*emptypb.Empty, error) {
+	return s.libraries.delete(audit.CallFrom(ctx, "DeleteLibrary", ""), req.GetName(), req.GetEtag())
 }

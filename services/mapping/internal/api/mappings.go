@@ -9,6 +9,7 @@ import (
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/mapping/internal/store"
@@ -40,8 +41,8 @@ func validMappingID(id string) bool {
 }
 
 // CreateLibraryMapping maps an external library code to an existing local library.
-func (s *Service) CreateLibraryMapping(_ context.Context, req *mappingv1.CreateLibraryMappingRequest) (*mappingv1.LibraryMapping, error) {
-	return s.mappings.create(req.GetLibraryMapping(), req.GetRequestId())
+func (s *Service) CreateLibraryMapping(ctx context.Context, req *mappingv1.CreateLibraryMappingRequest) (*mappingv1.LibraryMapping, error) {
+	return s.mappings.create(audit.CallFrom(ctx, "CreateLibraryMapping", req.GetRequestId()), req.GetLibraryMapping())
 }
 
 // GetLibraryMapping returns a library mapping.
@@ -71,11 +72,11 @@ func (s *Service) ListLibraryMappings(_ context.Context, req *mappingv1.ListLibr
 }
 
 // UpdateLibraryMapping points a mapping at another existing local library.
-func (s *Service) UpdateLibraryMapping(_ context.Context, req *mappingv1.UpdateLibraryMappingRequest) (*mappingv1.LibraryMapping, error) {
-	return s.mappings.update(req.GetLibraryMapping(), req.GetUpdateMask())
+func (s *Service) UpdateLibraryMapping(ctx context.Context, req *mappingv1.UpdateLibraryMappingRequest) (*mappingv1.LibraryMapping, error) {
+	return s.mappings.update(audit.CallFrom(ctx, "UpdateLibraryMapping", ""), req.GetLibraryMapping(), req.GetUpdateMask())
 }
 
 // DeleteLibraryMapping deletes a library mapping.
-func (s *Service) DeleteLibraryMapping(_ context.Context, req *mappingv1.DeleteLibraryMappingRequest) (*emptypb.Empty, error) {
-	return s.mappings.delete(req.GetName(), req.GetEtag())
+func (s *Service) DeleteLibraryMapping(ctx context.Context, req *mappingv1.DeleteLibraryMappingRequest) (*emptypb.Empty, error) {
+	return s.mappings.delete(audit.CallFrom(ctx, "DeleteLibraryMapping", ""), req.GetName(), req.GetEtag())
 }

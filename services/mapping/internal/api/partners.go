@@ -8,6 +8,7 @@ import (
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/platform/validate"
@@ -37,8 +38,8 @@ func partnerKind(st *store.Store) *kind[mappingv1.Partner, *mappingv1.Partner] {
 
 // CreatePartner creates a partner; its code must differ from every other partner's
 // ignoring case.
-func (s *Service) CreatePartner(_ context.Context, req *mappingv1.CreatePartnerRequest) (*mappingv1.Partner, error) {
-	return s.partners.create(req.GetPartner(), req.GetRequestId())
+func (s *Service) CreatePartner(ctx context.Context, req *mappingv1.CreatePartnerRequest) (*mappingv1.Partner, error) {
+	return s.partners.create(audit.CallFrom(ctx, "CreatePartner", req.GetRequestId()), req.GetPartner())
 }
 
 // GetPartner returns a partner by its exact code.
@@ -73,11 +74,11 @@ func (s *Service) ListPartners(_ context.Context, req *mappingv1.ListPartnersReq
 }
 
 // UpdatePartner updates a partner's display name, status, system or contact.
-func (s *Service) UpdatePartner(_ context.Context, req *mappingv1.UpdatePartnerRequest) (*mappingv1.Partner, error) {
-	return s.partners.update(req.GetPartner(), req.GetUpdateMask())
+func (s *Service) UpdatePartner(ctx context.Context, req *mappingv1.UpdatePartnerRequest) (*mappingv1.Partner, error) {
+	return s.partners.update(audit.CallFrom(ctx, "UpdatePartner", ""), req.GetPartner(), req.GetUpdateMask())
 }
 
 // DeletePartner deletes a partner.
-func (s *Service) DeletePartner(_ context.Context, req *mappingv1.DeletePartnerRequest) (*emptypb.Empty, error) {
-	return s.partners.delete(req.GetName(), req.GetEtag())
+func (s *Service) DeletePartner(ctx context.Context, req *mappingv1.DeletePartnerRequest) (*emptypb.Empty, error) {
+	return s.partners.delete(audit.CallFrom(ctx, "DeletePartner", ""), req.GetName(), req.GetEtag())
 }

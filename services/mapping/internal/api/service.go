@@ -4,12 +4,15 @@
 package api
 
 import (
+	"context"
+
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/mapping/internal/store"
@@ -28,6 +31,15 @@ type Service struct {
 // New returns the service over st.
 func New(st *store.Store) *Service {
 	return &Service{store: st, libraries: libraryKind(st), mappings: mappingKind(st), partners: partnerKind(st)}
+}
+
+// ListAuditEvents lists who changed libraries, mappings and partners, newest first.
+func (s *Service) ListAuditEvents(_ context.Context, req *mappingv1.ListAuditEventsRequest) (*mappingv1.ListAuditEventsResponse, error) {
+	events, next, err := s.store.ListAuditEvents(req)
+	if err != nil {
+		return nil, err
+	}
+	return &mappingv1.ListAuditEventsResponse{AuditEvents: events, NextPageToken: next}, nil
 }
 
 // resourceMsg is what the shared plumbing needs of a resource message.
@@ -58,18 +70,21 @@ type kind[T any, P resourceMsg[T]] struct {
 // overwritten by the store. A repeated requestID (AIP-155) returns the resource that
 // request created, if it still exists; the same requestID asking for another resource is
 // refused, since answering with a resource the caller did not ask for would be a lie.
-func (k *kind[T, P]) create(in P, requestID string) (P, error) {
+//
+// call says who asks and through which RPC, for the audit trail; its RequestID is the
+// create's idempotency key.
+func (k *kind[T, P]) create(call audit.Call, in P) (P, error) {
 	m := P(new(T))
 	if in != nil {
 		m = proto.CloneOf(in) // leave the request as received
 	}
 	var v apierr.Violations
-	validate.RequestID(&v, "request_id", requestID)
+	validate.RequestID(&v, "request_id", call.RequestID)
 	k.validateInto(&v, m)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	out, err := k.records.Create(m, requestID)
+	out, err := k.records.Create(call, m)
 	if err != nil {
 		return nil, k.storeError(err, "", m)
 	}
@@ -92,7 +107,7 @@ func (k *kind[T, P]) get(name string) (P, error) {
 // the etag, refusing changes to immutable fields (AIP-203: whatever the mask, since a
 // silently ignored change would look applied) and validating the result inside the write
 // transaction, so a concurrent update between read and write is impossible.
-func (k *kind[T, P]) update(in P, mask *fieldmaskpb.FieldMask) (P, error) {
+func (k *kind[T, P]) update(call audit.Call, in P, mask *fieldmaskpb.FieldMask) (P, error) {
 	if in == nil {
 		in = P(new(T))
 	}
@@ -111,7 +126,7 @@ func (k *kind[T, P]) update(in P, mask *fieldmaskpb.FieldMask) (P, error) {
 	if k.normalize != nil {
 		k.normalize(normalized)
 	}
-	out, err := k.records.Update(id, func(cur P) error {
+	out, err := k.records.Update(call, id, func(cur P) error {
 		if err := resource.CheckEtag(name, in.GetEtag(), cur.GetEtag()); err != nil {
 			return err
 		}
@@ -127,12 +142,12 @@ func (k *kind[T, P]) update(in P, mask *fieldmaskpb.FieldMask) (P, error) {
 	return out, nil
 }
 
-func (k *kind[T, P]) delete(name, etag string) (*emptypb.Empty, error) {
+func (k *kind[T, P]) delete(call audit.Call, name, etag string) (*emptypb.Empty, error) {
 	id, err := k.parseName("name", name)
 	if err != nil {
 		return nil, err
 	}
-	err = k.records.Delete(id, func(cur P) error { return resource.CheckEtag(name, etag, cur.GetEtag()) })
+	err = k.records.Delete(call, id, func(cur P) error { return resource.CheckEtag(name, etag, cur.GetEtag()) })
 	if err != nil {
 		return nil, k.storeError(err, name, nil)
 	}

@@ -19,6 +19,7 @@ import (
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/boltdb"
 	"github.com/interloan/interloan/platform/resource"
 )
@@ -33,6 +34,8 @@ import (
 //	partners_by_fold     fold(code) → code: case-insensitive uniqueness and resolution
 //	create_requests      collection ID + 0x00 + request_id → record key (AIP-155)
 //	create_requests_by_record  collection ID + 0x00 + record key → request_id
+//	audit_events         reverse event id → AuditEvent (platform/audit: newest first)
+//	audit_events_by_resource  resource name + 0x00 + reverse event id → empty
 //
 // mappings_by_library ends in (system, external code) rather than the id so that a list
 // filtered by library keeps the documented "system, then external code" order; 0x00 cannot
@@ -44,10 +47,14 @@ import (
 // code deleted and then taken again by another create is never mistaken for the first
 // request's record. Collection IDs contain no 0x00, so the key prefixes are unambiguous.
 //
-// Both request buckets came after schema version 1 was written but before any release
-// shipped, so the version stays 1: boltdb.Open creates missing buckets in existing files,
-// and empty request buckets are exactly right for records created before them. Once a
-// release has shipped, a new bucket needs a version bump and a Schema.Migrate instead.
+// Every create, update and delete appends its audit event in its own transaction (see
+// Collection.write's callers), so the trail holds exactly the changes that committed.
+//
+// The request and audit buckets came after schema version 1 was written but before any
+// release shipped, so the version stays 1: boltdb.Open creates missing buckets in existing
+// files, and empty buckets are exactly right for records created before them (changes
+// made before the trail existed have no events, which is the truth). Once a release has
+// shipped, a new bucket needs a version bump and a Schema.Migrate instead.
 var (
 	bucketLibraries         = []byte("libraries")
 	bucketMappings          = []byte("mappings")
@@ -57,12 +64,21 @@ var (
 	bucketPartnersByFold    = []byte("partners_by_fold")
 	bucketCreateRequests    = []byte("create_requests")
 	bucketRequestsByRecord  = []byte("create_requests_by_record")
+	bucketAuditEvents       = []byte("audit_events")
+	bucketAuditByResource   = []byte("audit_events_by_resource")
 
 	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateRequests, ByRecord: bucketRequestsByRecord}
+	trail          = audit.Trail{
+		Service:     "mapping",
+		Collections: []string{librariesID, mappingsID, partnersID},
+		Events:      bucketAuditEvents,
+		ByResource:  bucketAuditByResource,
+	}
 
 	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
 		bucketLibraries, bucketMappings, bucketMappingsByCode, bucketMappingsByLibrary,
 		bucketPartners, bucketPartnersByFold, bucketCreateRequests, bucketRequestsByRecord,
+		bucketAuditEvents, bucketAuditByResource,
 	}}
 )
 
@@ -207,14 +223,17 @@ func (c *Collection[T, P]) Get(id string) (P, error) {
 	return out, err
 }
 
-// Create stores m as a new record, setting its name, create and update times and etag. It
-// returns a *ConflictError when the ID or another unique key is taken.
+// Create stores m as a new record, setting its name, create and update times and etag, and
+// records call's audit event with the fields m sets. It returns a *ConflictError when the
+// ID or another unique key is taken.
 //
-// A non-empty requestID makes the create idempotent (AIP-155): if a create with the same
-// requestID made a record that still exists, Create writes nothing and returns that record
-// as stored now, or a *RequestReusedError when m asks for another identity. The request
-// is remembered in the same transaction as the record, so a refused create leaves no trace.
-func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
+// A non-empty call.RequestID makes the create idempotent (AIP-155): if a create with the
+// same request ID made a record that still exists, Create writes nothing (no event
+// either: nothing changed) and returns that record as stored now, or a
+// *RequestReusedError when m asks for another identity. The request and the event are
+// written in the same transaction as the record, so a refused create leaves no trace.
+func (c *Collection[T, P]) Create(call audit.Call, m P) (P, error) {
+	requestID := call.RequestID
 	var out P
 	err := c.s.db.Update(func(tx *bolt.Tx) error {
 		if requestID != "" {
@@ -251,6 +270,9 @@ func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
 				return err
 			}
 		}
+		if err := trail.Append(tx, call, c.s.now(), audit.Create, m.GetName(), audit.ChangedFields(nil, m, nil)); err != nil {
+			return err
+		}
 		out = m
 		return nil
 	})
@@ -261,8 +283,9 @@ func (c *Collection[T, P]) Create(m P, requestID string) (P, error) {
 }
 
 // Update lets change modify a copy of the record with id, then stores it with a new update
-// time and etag. An error from change aborts the update and is returned unchanged.
-func (c *Collection[T, P]) Update(id string, change func(P) error) (P, error) {
+// time and etag, and records call's audit event with the fields that differ. An error
+// from change aborts the update and is returned unchanged.
+func (c *Collection[T, P]) Update(call audit.Call, id string, change func(P) error) (P, error) {
 	var out P
 	err := c.s.db.Update(func(tx *bolt.Tx) error {
 		key, old, err := c.load(tx, id)
@@ -273,8 +296,12 @@ func (c *Collection[T, P]) Update(id string, change func(P) error) (P, error) {
 		if err := change(next); err != nil {
 			return err
 		}
-		resource.Stamp(next, c.Name(id), c.s.now(), false)
+		now := c.s.now()
+		resource.Stamp(next, c.Name(id), now, false)
 		if err := c.write(tx, key, old, next); err != nil {
+			return err
+		}
+		if err := trail.Append(tx, call, now, audit.Update, next.GetName(), audit.ChangedFields(old, next, nil)); err != nil {
 			return err
 		}
 		out = next
@@ -283,9 +310,9 @@ func (c *Collection[T, P]) Update(id string, change func(P) error) (P, error) {
 	return out, err
 }
 
-// Delete removes the record with id once check accepts it; an error from check is
-// returned unchanged.
-func (c *Collection[T, P]) Delete(id string, check func(P) error) error {
+// Delete removes the record with id once check accepts it and records call's audit event;
+// an error from check is returned unchanged.
+func (c *Collection[T, P]) Delete(call audit.Call, id string, check func(P) error) error {
 	return c.s.db.Update(func(tx *bolt.Tx) error {
 		key, old, err := c.load(tx, id)
 		if err != nil {
@@ -294,7 +321,10 @@ func (c *Collection[T, P]) Delete(id string, check func(P) error) error {
 		if err := check(old); err != nil {
 			return err
 		}
-		return c.write(tx, key, old, nil)
+		if err := c.write(tx, key, old, nil); err != nil {
+			return err
+		}
+		return trail.Append(tx, call, c.s.now(), audit.Delete, c.Name(id), nil)
 	})
 }
 
@@ -462,6 +492,17 @@ func libraryPrefix(library string) []byte { return append([]byte(library), 0) }
 
 func mappingLibraryKey(m *mappingv1.LibraryMapping) []byte {
 	return append(libraryPrefix(m.GetLocalLibraryCode()), mappingCodeKey(m.GetSystem(), m.GetExternalCode())...)
+}
+
+// ListAuditEvents serves a ListAuditEvents request from the trail (newest first).
+func (s *Store) ListAuditEvents(req audit.Request) ([]*typev1.AuditEvent, string, error) {
+	return trail.ListPage(req, func(resource string, after []byte, limit int) (out []*typev1.AuditEvent, next []byte, err error) {
+		err = s.db.View(func(tx *bolt.Tx) error {
+			out, next, err = trail.List(tx, resource, after, limit)
+			return err
+		})
+		return out, next, err
+	})
 }
 
 // ListMappings pages through mappings ordered by system, then external code, optionally

@@ -13,6 +13,7 @@ import (
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/resource"
 )
 
@@ -40,21 +41,21 @@ func noErr(t *testing.T, err error) {
 
 func createLibrary(t *testing.T, s *Store, code string) *mappingv1.Library {
 	t.Helper()
-	l, err := s.Libraries.Create(library(code), "")
+	l, err := s.Libraries.Create(by(""), library(code))
 	noErr(t, err)
 	return l
 }
 
 func createMapping(t *testing.T, s *Store, m *mappingv1.LibraryMapping) *mappingv1.LibraryMapping {
 	t.Helper()
-	m, err := s.Mappings.Create(m, "")
+	m, err := s.Mappings.Create(by(""), m)
 	noErr(t, err)
 	return m
 }
 
 func createPartner(t *testing.T, s *Store, code string) *mappingv1.Partner {
 	t.Helper()
-	p, err := s.Partners.Create(&mappingv1.Partner{Code: code}, "")
+	p, err := s.Partners.Create(by(""), &mappingv1.Partner{Code: code})
 	noErr(t, err)
 	return p
 }
@@ -68,6 +69,11 @@ func mapping(system typev1.ExternalSystem, code, library string) *mappingv1.Libr
 }
 
 func accept[P any](P) error { return nil }
+
+// by is the audit call of a test change; requestID is its AIP-155 idempotency key.
+func by(requestID string) audit.Call {
+	return audit.Call{Principal: "tester", Method: "Test", RequestID: requestID}
+}
 
 // dump returns every key and value of every bucket, to prove failed writes change nothing.
 func dump(t *testing.T, s *Store) map[string]string {
@@ -198,26 +204,26 @@ func TestIndexesFollowRecords(t *testing.T) {
 		err  error
 		ok   func(error) bool
 	}{
-		{"duplicate mapping", second(s.Mappings.Create(mapping(libris, "Gbg", "KB"), "")), func(err error) bool {
+		{"duplicate mapping", second(s.Mappings.Create(by(""), mapping(libris, "Gbg", "KB"))), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == m1.Name
 		}},
-		{"mapping to a missing library", second(s.Mappings.Create(mapping(libris, "Xyz", "NOPE"), "")), func(err error) bool {
+		{"mapping to a missing library", second(s.Mappings.Create(by(""), mapping(libris, "Xyz", "NOPE"))), func(err error) bool {
 			return errors.As(err, &missing) && missing.Library == "libraries/NOPE"
 		}},
-		{"re-pointing to a missing library", second(s.Mappings.Update("1", func(m *mappingv1.LibraryMapping) error {
+		{"re-pointing to a missing library", second(s.Mappings.Update(by(""), "1", func(m *mappingv1.LibraryMapping) error {
 			m.LocalLibraryCode = "NOPE"
 			return nil
 		})), func(err error) bool { return errors.As(err, &missing) }},
-		{"library in use", s.Libraries.Delete("GUB", accept), func(err error) bool {
+		{"library in use", s.Libraries.Delete(by(""), "GUB", accept), func(err error) bool {
 			return errors.As(err, &inUse) && inUse.Mappings == 2
 		}},
-		{"partner code differing in case", second(s.Partners.Create(&mappingv1.Partner{Code: "abc"}, "")), func(err error) bool {
+		{"partner code differing in case", second(s.Partners.Create(by(""), &mappingv1.Partner{Code: "abc"})), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == "partners/ABC"
 		}},
-		{"duplicate library", second(s.Libraries.Create(library("KB"), "")), func(err error) bool {
+		{"duplicate library", second(s.Libraries.Create(by(""), library("KB"))), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == "libraries/KB"
 		}},
-		{"unknown mapping", s.Mappings.Delete("99", accept), func(err error) bool { return errors.Is(err, ErrNotFound) }},
+		{"unknown mapping", s.Mappings.Delete(by(""), "99", accept), func(err error) bool { return errors.Is(err, ErrNotFound) }},
 		{"malformed mapping id", second(s.Mappings.Get("x")), func(err error) bool { return errors.Is(err, ErrNotFound) }},
 	} {
 		if !tc.ok(tc.err) {
@@ -228,25 +234,25 @@ func TestIndexesFollowRecords(t *testing.T) {
 		t.Error("a refused write changed the file")
 	}
 
-	if _, err := s.Mappings.Update("1", func(m *mappingv1.LibraryMapping) error {
+	if _, err := s.Mappings.Update(by(""), "1", func(m *mappingv1.LibraryMapping) error {
 		m.LocalLibraryCode = "KB"
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	checkIndexes(t, s)
-	if err := s.Mappings.Delete("2", accept); err != nil {
+	if err := s.Mappings.Delete(by(""), "2", accept); err != nil {
 		t.Fatal(err)
 	}
 	checkIndexes(t, s)
-	if err := s.Libraries.Delete("GUB", accept); err != nil {
+	if err := s.Libraries.Delete(by(""), "GUB", accept); err != nil {
 		t.Fatalf("GUB has no mappings left: %v", err)
 	}
-	if err := s.Partners.Delete("ABC", accept); err != nil {
+	if err := s.Partners.Delete(by(""), "ABC", accept); err != nil {
 		t.Fatal(err)
 	}
 	checkIndexes(t, s)
-	if _, err := s.Partners.Create(&mappingv1.Partner{Code: "abc"}, ""); err != nil {
+	if _, err := s.Partners.Create(by(""), &mappingv1.Partner{Code: "abc"}); err != nil {
 		t.Fatalf("deleting ABC must free its folded code: %v", err)
 	}
 	checkIndexes(t, s)
@@ -308,7 +314,7 @@ func TestStamp(t *testing.T) {
 	s.now = func() time.Time { return t0 }
 	in := library("GUB")
 	in.Name, in.Etag = "libraries/forged", "forged"
-	created, err := s.Libraries.Create(in, "")
+	created, err := s.Libraries.Create(by(""), in)
 	noErr(t, err)
 	if created.Name != "libraries/GUB" || !created.CreateTime.AsTime().Equal(t0) || !created.UpdateTime.AsTime().Equal(t0) {
 		t.Fatalf("created = %v", created)
@@ -316,7 +322,7 @@ func TestStamp(t *testing.T) {
 	checkEtag(t, created)
 
 	s.now = func() time.Time { return t0.Add(time.Hour) }
-	updated, err := s.Libraries.Update("GUB", func(l *mappingv1.Library) error {
+	updated, err := s.Libraries.Update(by(""), "GUB", func(l *mappingv1.Library) error {
 		l.DisplayName = "Renamed"
 		return nil
 	})
@@ -428,11 +434,11 @@ func requestEntries(t *testing.T, s *Store) int {
 
 func TestCreateRequestID(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "mapping.db"))
-	lib, err := s.Libraries.Create(library("GUB"), "r1")
+	lib, err := s.Libraries.Create(by("r1"), library("GUB"))
 	noErr(t, err)
-	m1, err := s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "r1")
+	m1, err := s.Mappings.Create(by("r1"), mapping(libris, "Gbg", "GUB"))
 	noErr(t, err)
-	p, err := s.Partners.Create(&mappingv1.Partner{Code: "ABC"}, "r1") // request IDs are per collection
+	p, err := s.Partners.Create(by("r1"), &mappingv1.Partner{Code: "ABC"}) // request IDs are per collection
 	noErr(t, err)
 	checkIndexes(t, s)
 	if n := requestEntries(t, s); n != 6 {
@@ -446,10 +452,10 @@ func TestCreateRequestID(t *testing.T) {
 		got  func() (proto.Message, error)
 		want proto.Message
 	}{
-		{"library", func() (proto.Message, error) { return s.Libraries.Create(library("GUB"), "r1") }, lib},
-		{"mapping", func() (proto.Message, error) { return s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "r1") }, m1},
-		{"mapping to another library", func() (proto.Message, error) { return s.Mappings.Create(mapping(libris, "Gbg", "KB"), "r1") }, m1},
-		{"partner", func() (proto.Message, error) { return s.Partners.Create(&mappingv1.Partner{Code: "ABC"}, "r1") }, p},
+		{"library", func() (proto.Message, error) { return s.Libraries.Create(by("r1"), library("GUB")) }, lib},
+		{"mapping", func() (proto.Message, error) { return s.Mappings.Create(by("r1"), mapping(libris, "Gbg", "GUB")) }, m1},
+		{"mapping to another library", func() (proto.Message, error) { return s.Mappings.Create(by("r1"), mapping(libris, "Gbg", "KB")) }, m1},
+		{"partner", func() (proto.Message, error) { return s.Partners.Create(by("r1"), &mappingv1.Partner{Code: "ABC"}) }, p},
 	} {
 		got, err := tc.got()
 		if err != nil || !proto.Equal(got, tc.want) {
@@ -469,28 +475,28 @@ func TestCreateRequestID(t *testing.T) {
 		err  error
 		ok   func(error) bool
 	}{
-		{"library reused for another code", second(s.Libraries.Create(library("KB"), "r1")), func(err error) bool {
+		{"library reused for another code", second(s.Libraries.Create(by("r1"), library("KB"))), func(err error) bool {
 			return errors.As(err, &reused) && reused.Created == "libraries/GUB"
 		}},
-		{"mapping reused for another code", second(s.Mappings.Create(mapping(libris, "GBG", "GUB"), "r1")), func(err error) bool {
+		{"mapping reused for another code", second(s.Mappings.Create(by("r1"), mapping(libris, "GBG", "GUB"))), func(err error) bool {
 			return errors.As(err, &reused) && reused.Created == m1.Name
 		}},
-		{"mapping reused for another system", second(s.Mappings.Create(mapping(netpunkt, "Gbg", "GUB"), "r1")), func(err error) bool {
+		{"mapping reused for another system", second(s.Mappings.Create(by("r1"), mapping(netpunkt, "Gbg", "GUB"))), func(err error) bool {
 			return errors.As(err, &reused) && reused.Created == m1.Name
 		}},
-		{"partner reused for a code differing in case", second(s.Partners.Create(&mappingv1.Partner{Code: "abc"}, "r1")), func(err error) bool {
+		{"partner reused for a code differing in case", second(s.Partners.Create(by("r1"), &mappingv1.Partner{Code: "abc"})), func(err error) bool {
 			return errors.As(err, &reused) && reused.Created == "partners/ABC"
 		}},
-		{"duplicate mapping", second(s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "x1")), func(err error) bool {
+		{"duplicate mapping", second(s.Mappings.Create(by("x1"), mapping(libris, "Gbg", "GUB"))), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == m1.Name
 		}},
-		{"mapping to a missing library", second(s.Mappings.Create(mapping(libris, "Xyz", "NOPE"), "x2")), func(err error) bool {
+		{"mapping to a missing library", second(s.Mappings.Create(by("x2"), mapping(libris, "Xyz", "NOPE"))), func(err error) bool {
 			return errors.As(err, &missing)
 		}},
-		{"duplicate library", second(s.Libraries.Create(library("GUB"), "x3")), func(err error) bool {
+		{"duplicate library", second(s.Libraries.Create(by("x3"), library("GUB"))), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == "libraries/GUB"
 		}},
-		{"partner code differing in case", second(s.Partners.Create(&mappingv1.Partner{Code: "abc"}, "x4")), func(err error) bool {
+		{"partner code differing in case", second(s.Partners.Create(by("x4"), &mappingv1.Partner{Code: "abc"})), func(err error) bool {
 			return errors.As(err, &conflict) && conflict.Existing == "partners/ABC"
 		}},
 	} {
@@ -502,24 +508,24 @@ func TestCreateRequestID(t *testing.T) {
 		t.Error("a refused create changed the file")
 	}
 	// A request ID whose create was refused is free for a create that succeeds.
-	m2, err := s.Mappings.Create(mapping(libris, "Xyz", "GUB"), "x2")
+	m2, err := s.Mappings.Create(by("x2"), mapping(libris, "Xyz", "GUB"))
 	noErr(t, err)
 	if m2.Name != "libraryMappings/2" {
 		t.Errorf("mapping after refused creates is %s, want libraryMappings/2", m2.Name)
 	}
 
 	// Deleting a record forgets its request: a retry creates anew.
-	noErr(t, s.Mappings.Delete("1", accept))
+	noErr(t, s.Mappings.Delete(by(""), "1", accept))
 	checkIndexes(t, s)
-	again, err := s.Mappings.Create(mapping(libris, "Gbg", "GUB"), "r1")
+	again, err := s.Mappings.Create(by("r1"), mapping(libris, "Gbg", "GUB"))
 	noErr(t, err)
 	if again.Name != "libraryMappings/3" {
 		t.Errorf("retry after delete made %s, want libraryMappings/3", again.Name)
 	}
 	// A code deleted and taken again by another create is not the first request's record.
-	noErr(t, s.Partners.Delete("ABC", accept))
+	noErr(t, s.Partners.Delete(by(""), "ABC", accept))
 	other := createPartner(t, s, "ABC")
-	if _, err := s.Partners.Create(&mappingv1.Partner{Code: "ABC"}, "r1"); !errors.As(err, &conflict) {
+	if _, err := s.Partners.Create(by("r1"), &mappingv1.Partner{Code: "ABC"}); !errors.As(err, &conflict) {
 		t.Errorf("retry after the code was re-taken = %v, want a conflict", err)
 	}
 	if got, err := s.Partners.Get("ABC"); err != nil || !proto.Equal(got, other) {
@@ -528,5 +534,35 @@ func TestCreateRequestID(t *testing.T) {
 	checkIndexes(t, s)
 	if n := requestEntries(t, s); n != 6 { // library r1, mappings x2 and r1 (again), both ways
 		t.Errorf("%d request entries, want 6", n)
+	}
+}
+
+// TestChangeWithoutAuditCallIsRefused: a change nobody can account for is not stored;
+// the record, its indexes, its request entry and the trail all stay as they were.
+func TestChangeWithoutAuditCallIsRefused(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "m.db"))
+	createLibrary(t, s, "GUB")
+	createMapping(t, s, mapping(libris, "Gbg", "GUB"))
+	before := dump(t, s)
+	anonymous := audit.Call{RequestID: "r1"}
+	changes := []struct {
+		name string
+		err  error
+	}{
+		{"create library", second(s.Libraries.Create(anonymous, library("KB")))},
+		{"create partner", second(s.Partners.Create(audit.Call{Principal: "tester"}, &mappingv1.Partner{Code: "ABC"}))},
+		{"update mapping", second(s.Mappings.Update(audit.Call{Method: "Test"}, "1", func(m *mappingv1.LibraryMapping) error {
+			m.LocalLibraryCode = "GUB"
+			return nil
+		}))},
+		{"delete mapping", s.Mappings.Delete(anonymous, "1", accept)},
+	}
+	for _, c := range changes {
+		if !errors.Is(c.err, audit.ErrIncomplete) {
+			t.Errorf("%s: %v, want audit.ErrIncomplete", c.name, c.err)
+		}
+	}
+	if after := dump(t, s); !mapsEqual(before, after) {
+		t.Errorf("refused changes wrote to the file")
 	}
 }
