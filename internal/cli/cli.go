@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/interloan/interloan/internal/ctl"
 	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
@@ -33,6 +34,7 @@ Usage:
   interloan keys rotate --secret-key-file NEW --previous-secret-key-files OLD[,OLD2] [--data-dir data]
                           re-encrypt every profile API key under NEW (profiles service stopped)
 
+` + ctl.Usage + `
 Run "interloan <command> -h" for the flags.
 `
 
@@ -51,6 +53,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return token(args[1:], stdout, stderr)
 	case "keys":
 		return keys(args[1:], stdout, stderr)
+	case "profiles", "import", "runs", "requests", "mappings", "partners":
+		return ctl.Main(args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
