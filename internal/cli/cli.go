@@ -76,7 +76,8 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.Secret(&cfg.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "credential encryption key itself (prefer the file)")
 	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	set.String(&cfg.TokensFile, "tokens-file", "INTERLOAN_TOKENS_FILE", "", "bearer-token file of every service (default <data-dir>/tokens, created with an admin token in <data-dir>/admin.token)")
-	set.String(&cfg.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "the harvester's token file (default <data-dir>/harvester.token, created when missing)")
+	set.String(&cfg.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "the harvester's token file (default without TLS: <data-dir>/harvester.token, created when missing; with TLS its certificate authenticates it)")
+	set.Bool(&cfg.TLS, "tls", "INTERLOAN_TLS", true, "TLS on every listener and mTLS between the services, with a throw-away CA created in <data-dir>/tls at each start")
 	if code, ok := parse(set, args); !ok {
 		return code
 	}
@@ -86,15 +87,19 @@ func up(args []string, stdout, stderr io.Writer) int {
 		if a.AdminTokenFile != "" {
 			admin = "the admin token is in " + a.AdminTokenFile
 		}
+		scheme, grpcurl := "http", "grpcurl -plaintext"
+		if a.CAFile != "" {
+			scheme, grpcurl = "https", "grpcurl -cacert "+a.CAFile
+		}
 		fmt.Fprintf(stdout, `Interloan is up (data in %s). Press Ctrl-C to stop.
   profiles  gRPC %s
   mapping   gRPC %s
   harvester gRPC %s
   requests  gRPC %s
-  gateway   HTTP http://%s/healthz
+  gateway   %s://%s/healthz
 Every call needs a bearer token (tokens file %s); %s.
-Try: grpcurl -plaintext -H "authorization: Bearer $(cat %s)" %s list
-`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, a.Gateway, a.TokensFile, admin, orPlaceholder(a.AdminTokenFile), a.Profiles)
+Try: %s -H "authorization: Bearer $(cat %s)" %s list
+`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, scheme, a.Gateway, a.TokensFile, admin, grpcurl, orPlaceholder(a.AdminTokenFile), a.Profiles)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -123,6 +128,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	set.IntVar(&o.Days, "days", 14, "spread the requests over the last N days")
 	set.IntVar(&seed, "seed", 1, "seed of the generated data")
 	set.BoolVar(&o.Exit, "exit", false, "stop after the report; exit 0 only if the run imported every request it fetched")
+	set.Bool(&o.TLS, "tls", "INTERLOAN_TLS", true, "TLS on every listener and mTLS between the services, with a throw-away CA")
 	set.String(&o.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "warn", "log level of the services: debug, info, warn, error")
 	if code, ok := parse(set, args); !ok {
 		return code

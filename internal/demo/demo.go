@@ -19,7 +19,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
@@ -28,6 +27,7 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
 )
 
@@ -42,6 +42,7 @@ type Options struct {
 	Days        int // spread over the last Days days
 	Seed        int64
 	Exit        bool // stop after the report
+	TLS         bool // TLS on every listener and mTLS between the services (suite.Config.TLS)
 	LogLevel    string
 	Now         func() time.Time
 }
@@ -112,7 +113,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	go func() {
 		done <- suite.Run(ctx, suite.Config{
 			DataDir: o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, LogLevel: logLevel,
-			Ready: func(a suite.Addrs) { ready <- a },
+			TLS: o.TLS, Ready: func(a suite.Addrs) { ready <- a },
 		})
 	}()
 	var addrs suite.Addrs
@@ -164,22 +165,37 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		return nil
 	}
 	// The token is printed here, once, for the person exploring; the services never log it.
-	fmt.Fprintf(out, `
-The suite keeps running (data in %s). Every call needs a token; this demo's admin token
-(also in %[7]s):
-  export TOKEN=%[8]s
-Explore it, then press Ctrl-C:
-  curl -s -H "Authorization: Bearer $TOKEN" http://%[2]s/v1/%[3]s
-  curl -s -H "Authorization: Bearer $TOKEN" 'http://%[2]s/v1/%[3]s/events?pageSize=5'
-  curl -s -H "Authorization: Bearer $TOKEN" 'http://%[2]s/v1/borrowingRequests?pageSize=3'
-  curl -s -H "Authorization: Bearer $TOKEN" -X POST http://%[2]s/v1/runs:start -d '{"profile":"integrationProfiles/%[4]s"}'
-  grpcurl -plaintext -H "authorization: Bearer $TOKEN" %[5]s list
-  grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' %[6]s interloan.requests.v1.RequestService/ListBorrowingRequests
-  grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"name":"%[3]s"}' %[5]s interloan.harvester.v1.HarvesterService/GetRun
-More tokens: interloan token create --role viewer --principal NAME --tokens-file %[9]s
-`, o.DataDir, addrs.Gateway, run.GetName(), profileCode, addrs.Harvester, addrs.Requests, addrs.AdminTokenFile, adminToken, addrs.TokensFile)
+	fmt.Fprint(out, explore(o.DataDir, addrs, adminToken, run.GetName()))
 	<-ctx.Done()
 	return nil
+}
+
+// explore is the text that tells the person running the demo how to look around: the
+// admin token, and curl and grpcurl lines that work with the suite's transport security.
+func explore(dataDir string, a suite.Addrs, token, run string) string {
+	scheme, curl, grpcurl, tlsNote := "http", "curl -s", "grpcurl -plaintext", ""
+	if a.CAFile != "" {
+		scheme, curl, grpcurl = "https", "curl -s --cacert "+a.CAFile, "grpcurl -cacert "+a.CAFile
+		tlsNote = "Every listener serves TLS (certificates from a throw-away CA in " + a.CAFile + "),\nthe services call each other with client certificates (mTLS).\n"
+	}
+	return strings.NewReplacer(
+		"DATA", dataDir, "TLSNOTE", tlsNote, "TOKENFILE", a.AdminTokenFile, "TOKENS", a.TokensFile, "TOKEN", token,
+		"CURL", curl, "GRPCURL", grpcurl, "GATEWAY", scheme+"://"+a.Gateway,
+		"HARVESTER", a.Harvester, "REQUESTS", a.Requests, "RUN", run, "PROFILE", profileCode,
+	).Replace(`
+The suite keeps running (data in DATA).
+TLSNOTEEvery call needs a token; this demo's admin token (also in TOKENFILE):
+  export TOKEN=TOKEN
+Explore it, then press Ctrl-C:
+  CURL -H "Authorization: Bearer $TOKEN" GATEWAY/v1/RUN
+  CURL -H "Authorization: Bearer $TOKEN" 'GATEWAY/v1/RUN/events?pageSize=5'
+  CURL -H "Authorization: Bearer $TOKEN" 'GATEWAY/v1/borrowingRequests?pageSize=3'
+  CURL -H "Authorization: Bearer $TOKEN" -X POST GATEWAY/v1/runs:start -d '{"profile":"integrationProfiles/PROFILE"}'
+  GRPCURL -H "authorization: Bearer $TOKEN" HARVESTER list
+  GRPCURL -H "authorization: Bearer $TOKEN" -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' REQUESTS interloan.requests.v1.RequestService/ListBorrowingRequests
+  GRPCURL -H "authorization: Bearer $TOKEN" -d '{"name":"RUN"}' HARVESTER interloan.harvester.v1.HarvesterService/GetRun
+More tokens: interloan token create --role viewer --principal NAME --tokens-file TOKENS
+`)
 }
 
 // complete reports whether a run ended well and imported every request it fetched.
@@ -214,10 +230,13 @@ func dial(a suite.Addrs, token string) (*clients, func(), error) {
 			c.Close()
 		}
 	}
+	transport, err := tlsconfig.Load(tlsconfig.Config{CAFile: a.CAFile})
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, addr := range []string{a.Profiles, a.Mapping, a.Harvester} {
-		// Loopback only, so no TLS is required to send the token (issue 6 item 3 adds TLS).
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
+		// Without the suite's TLS the token goes over loopback in plain text.
+		c, err := grpc.NewClient(addr, transport.DialOption(), grpc.WithPerRPCCredentials(auth.BearerToken(token, transport.Secure())))
 		if err != nil {
 			closeAll()
 			return nil, nil, err

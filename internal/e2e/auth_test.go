@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -23,7 +22,6 @@ import (
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/cli"
-	"github.com/interloan/interloan/internal/suite"
 )
 
 // caller is one identity of the matrix, with clients that send its token.
@@ -38,8 +36,8 @@ type caller struct {
 }
 
 func (e *env) caller(name, token string) caller {
-	p, m, h, r := dialAs(e.t, e.addrs.Profiles, token), dialAs(e.t, e.addrs.Mapping, token),
-		dialAs(e.t, e.addrs.Harvester, token), dialAs(e.t, e.addrs.Requests, token)
+	p, m, h, r := e.dial(e.addrs.Profiles, token), e.dial(e.addrs.Mapping, token),
+		e.dial(e.addrs.Harvester, token), e.dial(e.addrs.Requests, token)
 	return caller{name: name, token: token,
 		profiles: profilesv1.NewProfileServiceClient(p), creds: profilesv1.NewProfileCredentialsServiceClient(p),
 		mapping: mappingv1.NewMappingServiceClient(m), harvester: harvesterv1.NewHarvesterServiceClient(h),
@@ -83,13 +81,11 @@ func (e *env) awaitToken(tok string) time.Duration {
 // the REST gateway. (Every method × role is covered in platform/auth.)
 func TestRoleMatrix(t *testing.T) {
 	e := start(t)
-	harvesterToken, err := os.ReadFile(filepath.Join(filepath.Dir(e.addrs.AdminTokenFile), suite.HarvesterTokenName))
-	e.must(err)
 	callers := []caller{
 		e.caller("admin", e.adminToken),
 		e.caller("operator", e.newToken("ops", "operator")),
 		e.caller("viewer", e.newToken("eve", "viewer")),
-		e.caller("harvester", strings.TrimSpace(string(harvesterToken))),
+		e.caller("harvester", e.newToken("svc", "harvester")),
 		e.caller("none", ""),
 		e.caller("bad", "il_not-a-real-token"),
 	}

@@ -167,7 +167,7 @@ func TestCrashRecovery(t *testing.T) {
 		return mapping.Run(ctx, mapping.Config{Common: c})
 	}, dir, tokensFile)
 	e := &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + fakelibris.DefaultBasePath, adminToken: adminToken, tokensFile: tokensFile,
-		profiles: profilesv1.NewProfileServiceClient(dialAs(t, profilesAddr, adminToken)), mapping: mappingv1.NewMappingServiceClient(dialAs(t, mappingAddr, adminToken))}
+		profiles: profilesv1.NewProfileServiceClient(dialAs(t, "", profilesAddr, adminToken)), mapping: mappingv1.NewMappingServiceClient(dialAs(t, "", mappingAddr, adminToken))}
 	e.serviceTokenFile = serviceTokenFile
 	e.library("MAIN")
 	e.mapLibris("Abc", "MAIN")
@@ -335,8 +335,8 @@ func newCrashCluster(t *testing.T, parent *env, profilesAddr, mappingAddr string
 	c.ledger = startCrashProc(t, "requests", t.TempDir(), ledgerLis, tokens)
 	c.harvester = startCrashProc(t, "harvester", t.TempDir(), harvesterLis, tokens, crashServiceEnv+"="+e.serviceTokenFile,
 		crashProfilesEnv+"="+profilesAddr, crashMappingEnv+"="+mappingAddr, crashRequestsEnv+"="+c.proxy.addr)
-	e.requests = requestsv1.NewRequestServiceClient(dialAs(t, ledgerLis.Addr().String(), e.adminToken))
-	e.harvester = harvesterv1.NewHarvesterServiceClient(dialAs(t, harvesterLis.Addr().String(), e.adminToken))
+	e.requests = requestsv1.NewRequestServiceClient(dialAs(t, "", ledgerLis.Addr().String(), e.adminToken))
+	e.harvester = harvesterv1.NewHarvesterServiceClient(dialAs(t, "", harvesterLis.Addr().String(), e.adminToken))
 	return c
 }
 

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
@@ -30,6 +29,7 @@ import (
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
 )
 
@@ -47,6 +47,8 @@ type env struct {
 	// tokensFile is the suite's tokens file, for tests that create more tokens.
 	adminToken, tokensFile string
 	serviceTokenFile       string // the harvester's (crash test only)
+	// http calls the gateway: over TLS verified by the suite's CA when it has one.
+	http *http.Client
 }
 
 func start(t *testing.T) *env {
@@ -67,7 +69,9 @@ func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDi
 	ready := make(chan suite.Addrs, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- suite.Run(ctx, suite.Config{DataDir: dataDir, Host: "127.0.0.1", LogLevel: level, Logger: logger,
+		// TLS on: every e2e call, and every call between the services, goes over TLS, and
+		// the harvester authenticates with its client certificate (mTLS).
+		done <- suite.Run(ctx, suite.Config{DataDir: dataDir, Host: "127.0.0.1", LogLevel: level, Logger: logger, TLS: true,
 			Ready: func(a suite.Addrs) { ready <- a }})
 	}()
 	var once sync.Once
@@ -92,7 +96,8 @@ func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDi
 		t.Fatalf("the suite's admin token: %v", err)
 	}
 	e.adminToken, e.tokensFile = strings.TrimSpace(string(token)), e.addrs.TokensFile
-	conn := func(addr string) *grpc.ClientConn { return dialAs(t, addr, e.adminToken) }
+	e.http = httpClient(t, e.addrs.CAFile)
+	conn := func(addr string) *grpc.ClientConn { return e.dial(addr, e.adminToken) }
 	e.profiles = profilesv1.NewProfileServiceClient(conn(e.addrs.Profiles))
 	e.mapping = mappingv1.NewMappingServiceClient(conn(e.addrs.Mapping))
 	e.harvester = harvesterv1.NewHarvesterServiceClient(conn(e.addrs.Harvester))
@@ -100,12 +105,23 @@ func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDi
 	return e, dataDir, stop
 }
 
-// dialAs connects to addr sending token on every call (none if token is "").
-func dialAs(t *testing.T, addr, token string) *grpc.ClientConn {
+// dial connects to one of the suite's services with token (none if ""), over TLS when
+// the suite has it.
+func (e *env) dial(addr, token string) *grpc.ClientConn {
+	return dialAs(e.t, e.addrs.CAFile, addr, token)
+}
+
+// dialAs connects to addr sending token on every call (none if token is ""), over TLS
+// verified by caFile when it is set (plain text otherwise).
+func dialAs(t *testing.T, caFile, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	transport, err := tlsconfig.Load(tlsconfig.Config{CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []grpc.DialOption{transport.DialOption()}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
+		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerToken(token, transport.Secure())))
 	}
 	c, err := grpc.NewClient(addr, opts...)
 	if err != nil {
@@ -118,7 +134,7 @@ func dialAs(t *testing.T, addr, token string) *grpc.ClientConn {
 // rest calls the gateway with token (none if "") and a JSON body (none if "").
 func (e *env) rest(method, path, token, body string) (int, http.Header, string) {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, method, "http://"+e.addrs.Gateway+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(e.ctx, method, e.gatewayURL()+path, strings.NewReader(body))
 	e.must(err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -126,12 +142,33 @@ func (e *env) rest(method, path, token, body string) (int, http.Header, string) 
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.http.Do(req)
 	e.must(err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	e.must(err)
 	return resp.StatusCode, resp.Header, string(b)
+}
+
+// gatewayURL is the gateway's base URL: https when the suite serves TLS.
+func (e *env) gatewayURL() string {
+	if e.addrs.CAFile != "" {
+		return "https://" + e.addrs.Gateway
+	}
+	return "http://" + e.addrs.Gateway
+}
+
+// httpClient trusts caFile's CA (the default client when caFile is "").
+func httpClient(t *testing.T, caFile string) *http.Client {
+	t.Helper()
+	transport, err := tlsconfig.Load(tlsconfig.Config{CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := transport.Client(); c != nil {
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: c}}
+	}
+	return http.DefaultClient
 }
 
 func (e *env) must(err error) {

@@ -65,11 +65,11 @@ func (s *syncBuffer) String() string {
 // which keeps everything the test received from it.
 type leakEnv struct {
 	*env
-	dataDir        string
-	harvesterToken string
-	logs           *syncBuffer
-	spans          *tracetest.SpanRecorder
-	stop           func() // stops the suite and waits for it; idempotent
+	dataDir      string
+	harvesterKey string // a line of the harvester's TLS private key (its identity in the suite)
+	logs         *syncBuffer
+	spans        *tracetest.SpanRecorder
+	stop         func() // stops the suite and waits for it; idempotent
 
 	mu       sync.Mutex
 	received strings.Builder // every gRPC/REST answer and error the test got
@@ -103,9 +103,13 @@ func startCaptured(t *testing.T) *leakEnv {
 	})
 
 	e, dataDir, stop := startSuite(t, logger, "debug")
-	harvester, err := os.ReadFile(filepath.Join(dataDir, suite.HarvesterTokenName))
+	key, err := os.ReadFile(filepath.Join(dataDir, suite.TLSDirName, "harvester.key"))
 	e.must(err)
-	return &leakEnv{env: e, dataDir: dataDir, harvesterToken: strings.TrimSpace(string(harvester)),
+	lines := strings.Split(string(key), "\n") // "-----BEGIN PRIVATE KEY-----", base64 lines …
+	if len(lines) < 3 {
+		t.Fatalf("harvester key file: %d lines", len(lines))
+	}
+	return &leakEnv{env: e, dataDir: dataDir, harvesterKey: lines[1],
 		logs: logs, spans: spans, stop: stop}
 }
 
@@ -192,13 +196,12 @@ func spanText(s sdktrace.ReadOnlySpan) string {
 func TestSecretLeak(t *testing.T) {
 	l := startCaptured(t)
 	secrets := map[string]string{
-		"the Libris API key":              leakAPIKey,
-		"the refused Libris API key":      leakWrongKey,
-		"the admin token":                 l.adminToken,
-		"the admin token, unprefixed":     strings.TrimPrefix(l.adminToken, "il_"),
-		"the harvester token":             l.harvesterToken,
-		"the harvester token, unprefixed": strings.TrimPrefix(l.harvesterToken, "il_"),
-		"the rejected bearer token":       leakBadToken,
+		"the Libris API key":          leakAPIKey,
+		"the refused Libris API key":  leakWrongKey,
+		"the admin token":             l.adminToken,
+		"the admin token, unprefixed": strings.TrimPrefix(l.adminToken, "il_"),
+		"the harvester's private key": l.harvesterKey,
+		"the rejected bearer token":   leakBadToken,
 	}
 	for what, s := range secrets {
 		if len(s) < 16 {

@@ -9,10 +9,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/server"
+	"github.com/interloan/interloan/platform/tlsconfig"
 	gateway "github.com/interloan/interloan/services/gateway/app"
 	harvester "github.com/interloan/interloan/services/harvester/app"
 	mapping "github.com/interloan/interloan/services/mapping/app"
@@ -40,8 +45,15 @@ type Config struct {
 	// DataDir/tokens, created on first start with an admin token in DataDir/admin.token.
 	TokensFile string
 	// ServiceTokenFile holds the harvester's token; "" means DataDir/harvester.token,
-	// created (and its hash added to TokensFile) when missing.
+	// created (and its hash added to TokensFile) when missing — or, with TLS, no token:
+	// the harvester's client certificate (OU=harvester) authenticates it.
 	ServiceTokenFile string
+	// TLS serves every listener with TLS, the services calling each other with client
+	// certificates (mTLS; the harvester is authenticated by its own), from a throw-away CA
+	// and certificates created in DataDir/tls on every start (platform/pki). Client
+	// certificates are verified when given but not required, so people and scripts can
+	// still call a service with the CA and a token alone. Addrs.CAFile is the CA to trust.
+	TLS bool
 	// LogLevel for every service.
 	LogLevel string
 	// Logger, if set, replaces the default JSON logger on stderr.
@@ -57,6 +69,43 @@ type Addrs struct {
 	// TokensFile is the tokens file the services use; AdminTokenFile holds the admin
 	// token created with it ("" if the data directory has none).
 	TokensFile, AdminTokenFile string
+	// CAFile is the CA certificate that verifies the listeners when TLS is on ("" without).
+	CAFile string
+}
+
+// TLSDirName is the directory of DataDir holding the throw-away CA and certificates.
+const TLSDirName = "tls"
+
+// certificates creates the suite's throw-away CA and one certificate per service, for
+// the names clients use to reach the listeners, and returns each service's TLS
+// configuration: its own certificate, the CA for the services it calls, and — on the
+// gRPC services — client certificates verified against the same CA.
+func certificates(cfg Config) (map[string]tlsconfig.Config, string, error) {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if cfg.Host != "" && !unspecified(cfg.Host) {
+		hosts = append(hosts, cfg.Host)
+	}
+	if name, err := os.Hostname(); err == nil {
+		hosts = append(hosts, name)
+	}
+	files, err := pki.WriteSuite(filepath.Join(cfg.DataDir, TLSDirName), pki.SuiteIdentities(), hosts, 90*24*time.Hour)
+	if err != nil {
+		return nil, "", err
+	}
+	out := map[string]tlsconfig.Config{}
+	for name := range files.Cert {
+		c := tlsconfig.Config{CertFile: files.Cert[name], KeyFile: files.Key[name], CAFile: files.CA}
+		if name != "gateway" {
+			c.ClientCAFile = files.CA
+		}
+		out[name] = c
+	}
+	return out, files.CA, nil
+}
+
+func unspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 type service struct {
@@ -86,6 +135,13 @@ func Run(ctx context.Context, cfg Config) error {
 	adminFile, err := ensureTokens(&cfg)
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
+	}
+	var tlsFor map[string]tlsconfig.Config // by service name; nil without TLS
+	var caFile string
+	if cfg.TLS {
+		if tlsFor, caFile, err = certificates(cfg); err != nil {
+			return fmt.Errorf("certificates: %w", err)
+		}
 	}
 	var addrs Addrs // set once every listener is bound, before any service starts
 	services := []service{
@@ -127,10 +183,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	addrs = Addrs{
-		Profiles: grpcLis[0].Addr().String(), Mapping: grpcLis[1].Addr().String(),
-		Harvester: grpcLis[2].Addr().String(), Requests: grpcLis[3].Addr().String(),
-		Gateway:    gwLis.Addr().String(),
-		TokensFile: cfg.TokensFile, AdminTokenFile: adminFile,
+		Profiles: dialAddr(grpcLis[0]), Mapping: dialAddr(grpcLis[1]),
+		Harvester: dialAddr(grpcLis[2]), Requests: dialAddr(grpcLis[3]),
+		Gateway:    dialAddr(gwLis),
+		TokensFile: cfg.TokensFile, AdminTokenFile: adminFile, CAFile: caFile,
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -154,7 +210,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	for i, s := range services {
 		c := server.Common{
-			DataDir: cfg.DataDir, LogLevel: cfg.LogLevel, Logger: logFor(s.name), TokensFile: cfg.TokensFile,
+			DataDir: cfg.DataDir, LogLevel: cfg.LogLevel, Logger: logFor(s.name), TokensFile: cfg.TokensFile, TLS: tlsFor[s.name],
 			GRPCListener: grpcLis[i], HTTPListener: httpLis[i],
 			Ready: func(net.Addr, net.Addr) { ready <- struct{}{} },
 		}
@@ -163,7 +219,7 @@ func Run(ctx context.Context, cfg Config) error {
 	start("gateway", func() error {
 		return gateway.Run(ctx, gateway.Config{
 			ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, HarvesterAddr: addrs.Harvester, RequestsAddr: addrs.Requests,
-			Logger: logFor("gateway"), HTTPListener: gwLis,
+			Logger: logFor("gateway"), HTTPListener: gwLis, TLS: tlsFor["gateway"],
 			Ready: func(net.Addr) { ready <- struct{}{} },
 		})
 	})
@@ -185,6 +241,16 @@ func Run(ctx context.Context, cfg Config) error {
 	closeAll() // a service that failed before serving never took ownership of its listeners
 	gwLis.Close()
 	return errors.Join(errs...)
+}
+
+// dialAddr is the address to reach l at: a listener on every interface is reached on
+// loopback, a name its certificate holds.
+func dialAddr(l net.Listener) string {
+	a, ok := l.Addr().(*net.TCPAddr)
+	if ok && a.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(a.Port))
+	}
+	return l.Addr().String()
 }
 
 func listen(host string, base, offset int) (net.Listener, error) {

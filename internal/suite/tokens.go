@@ -18,9 +18,9 @@ const (
 	HarvesterTokenName = "harvester.token" // the harvester's service identity
 )
 
-// ensureTokens fills in cfg.TokensFile and cfg.ServiceTokenFile, creating in DataDir
-// what is missing: a tokens file with an admin token (admin.token) and a harvester token
-// (harvester.token), all 0600. It returns the admin token file if there is one. Tokens
+// ensureTokens fills in cfg.TokensFile and, without TLS, cfg.ServiceTokenFile, creating
+// in DataDir what is missing: a tokens file with an admin token (admin.token) and a
+// harvester token (harvester.token), all 0600. It returns the admin token file if there is one. Tokens
 // are only ever written to their own files, never logged.
 func ensureTokens(cfg *Config) (adminFile string, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -40,7 +40,8 @@ func ensureTokens(cfg *Config) (adminFile string, err error) {
 			return "", err
 		}
 	}
-	if cfg.ServiceTokenFile == "" {
+	// With TLS the harvester authenticates with its certificate (OU=harvester) instead.
+	if cfg.ServiceTokenFile == "" && !cfg.TLS {
 		cfg.ServiceTokenFile = filepath.Join(cfg.DataDir, HarvesterTokenName)
 		if _, err := os.Stat(cfg.ServiceTokenFile); errors.Is(err, fs.ErrNotExist) {
 			if _, err := CreateToken(cfg.TokensFile, cfg.ServiceTokenFile, "harvester", auth.RoleHarvester); err != nil {

@@ -19,10 +19,11 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/server"
+	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // Config configures the gateway.
@@ -34,6 +35,9 @@ type Config struct {
 	RequestsAddr  string
 	LogLevel      string
 	ShutdownGrace time.Duration
+	// TLS secures the REST listener (with its certificate) and the upstream connections
+	// (verified against its CA, presenting the certificate for mTLS).
+	TLS tlsconfig.Config
 
 	// Set by embedding programs, not flags.
 	Logger       *slog.Logger
@@ -50,6 +54,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.String(&c.RequestsAddr, "requests-addr", "INTERLOAN_REQUESTS_ADDR", "localhost:9104", "requests gRPC address")
 	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
+	c.TLS.BindHTTP(s)
 }
 
 // Upstreams are the gRPC connections to the four services the gateway exposes. One set
@@ -62,9 +67,10 @@ type Upstreams struct {
 // page the upstream may send is not refused by the gateway.
 const maxUpstreamMsg = 16 << 20
 
-// Dial creates the client connections to the upstream addresses in cfg. grpc.NewClient
-// connects lazily, so Dial succeeds while an upstream is still down; /readyz reports it.
-func Dial(cfg Config) (Upstreams, error) {
+// Dial creates the client connections to the upstream addresses in cfg, with the
+// transport security of tlsSet. grpc.NewClient connects lazily, so Dial succeeds while an
+// upstream is still down; /readyz reports it.
+func Dial(cfg Config, tlsSet *tlsconfig.Set) (Upstreams, error) {
 	var up Upstreams
 	for _, u := range []struct {
 		name, addr string
@@ -76,7 +82,7 @@ func Dial(cfg Config) (Upstreams, error) {
 		{"requests", cfg.RequestsAddr, &up.Requests},
 	} {
 		conn, err := grpc.NewClient(u.addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			tlsSet.DialOption(),
 			// Readiness checks would drown the traces, as they do on the servers' side.
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxUpstreamMsg)))
@@ -111,7 +117,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 10 * time.Second
 	}
-	up, err := Dial(cfg)
+	tlsSet, err := tlsconfig.Load(cfg.TLS)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	up, err := Dial(cfg, tlsSet)
 	if err != nil {
 		return err
 	}
@@ -137,10 +147,11 @@ func Run(ctx context.Context, cfg Config) error {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:      tlsSet.ServerHTTP(),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	log.Info("serving", "http_addr", lis.Addr().String())
+	go func() { errc <- server.ServeHTTP(srv, lis) }()
+	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())
 	}

@@ -84,7 +84,7 @@ func fuzzHandler(f *testing.F, down bool) http.Handler {
 		f.Cleanup(srv.Stop)
 		addr = l.Addr().String()
 	}
-	up, err := Dial(Config{ProfilesAddr: addr, MappingAddr: addr, HarvesterAddr: addr, RequestsAddr: addr})
+	up, err := Dial(Config{ProfilesAddr: addr, MappingAddr: addr, HarvesterAddr: addr, RequestsAddr: addr}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -150,7 +150,7 @@ func runService(t *testing.T, run func(context.Context, server.Common) error, c 
 // startGateway serves NewHandler over the upstreams in cfg on an httptest server.
 func startGateway(t *testing.T, cfg Config, o Options) string {
 	t.Helper()
-	up, err := Dial(cfg)
+	up, err := Dial(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

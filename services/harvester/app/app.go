@@ -10,12 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
@@ -26,6 +27,7 @@ import (
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
+	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/internal/api"
 	"github.com/interloan/interloan/services/harvester/internal/connector"
 	"github.com/interloan/interloan/services/harvester/internal/connector/libris"
@@ -63,7 +65,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Int(&c.RefreshLimit, "refresh-limit", "INTERLOAN_REFRESH_LIMIT", 200, "open ledger requests outside the window re-read per run (-1 disables)")
 	s.Duration(&c.RefreshDelay, "refresh-delay", "INTERLOAN_REFRESH_DELAY", 200*time.Millisecond, "pause between single-request fetches (retry set, refresh), to spare the external system")
 	s.Duration(&c.EventRetention, "event-retention", "INTERLOAN_EVENT_RETENTION", 90*24*time.Hour, "run events older than this are pruned (run summaries stay)")
-	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required)")
+	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required unless --tls-cert has OU=harvester)")
 	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
 }
 
@@ -84,15 +86,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
 
-	token, err := ReadServiceToken(cfg.ServiceTokenFile, log)
+	tlsSet, err := tlsconfig.Load(cfg.TLS)
+	if err != nil {
+		return fmt.Errorf("harvester: %w", err)
+	}
+	identity, err := callerIdentity(cfg, tlsSet, log)
 	if err != nil {
 		return err
 	}
 	dial := func(name, addr string) (*grpc.ClientConn, error) {
-		// requireTLS is false until the listeners get TLS (issue 6 item 3); the suite's
-		// listeners default to loopback meanwhile.
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-			grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
+		opts := []grpc.DialOption{tlsSet.DialOption(), grpc.WithStatsHandler(otelgrpc.NewClientHandler())}
+		if identity != nil {
+			opts = append(opts, grpc.WithPerRPCCredentials(identity))
+		}
+		conn, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("harvester: %s address %q: %w", name, addr, err)
 		}
@@ -157,12 +164,34 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	return server.Run(ctx, opts)
 }
 
+// callerIdentity is how the harvester authenticates to profiles, mapping and the ledger:
+// its bearer token when a token file is configured (required without TLS), or else the
+// client certificate of --tls-cert, which must then name the harvester role (nil
+// credentials: the certificate speaks for it).
+func callerIdentity(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger) (credentials.PerRPCCredentials, error) {
+	if cfg.ServiceTokenFile == "" && cfg.TLS.CertFile != "" {
+		roles, err := tlsconfig.CertificateRoles(cfg.TLS.CertFile)
+		if err != nil {
+			return nil, fmt.Errorf("harvester: %w", err)
+		}
+		if !slices.Contains(roles, string(auth.RoleHarvester)) {
+			return nil, errors.New("harvester: no service token, and the --tls-cert certificate has no OU=harvester to authenticate with: set --service-token-file or issue the certificate with the harvester role")
+		}
+		return nil, nil
+	}
+	token, err := ReadServiceToken(cfg.ServiceTokenFile, log)
+	if err != nil {
+		return nil, err
+	}
+	return auth.BearerToken(token, tlsSet.Secure()), nil
+}
+
 // ReadServiceToken reads the harvester's bearer token from path (surrounding whitespace
 // trimmed). Errors name the file, never its content; a file others may read is only
 // warned about, since some secret mounts cannot be 0600.
 func ReadServiceToken(path string, log *slog.Logger) (string, error) {
 	if path == "" {
-		return "", errors.New("harvester: no service token: set --service-token-file or INTERLOAN_SERVICE_TOKEN_FILE (a token with role harvester)")
+		return "", errors.New("harvester: no service token: set --service-token-file or INTERLOAN_SERVICE_TOKEN_FILE (a token with role harvester), or give it a --tls-cert certificate with OU=harvester")
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
