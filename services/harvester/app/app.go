@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,6 +54,9 @@ type Config struct {
 	// ServiceTokenFile holds the harvester's own bearer token (role harvester), sent on
 	// every call to profiles, mapping and the ledger.
 	ServiceTokenFile string
+	// AllowedHosts, when set, is the comma-separated list of the only hosts the harvester
+	// calls external systems on (exact names, or "*.example.org" for its subdomains).
+	AllowedHosts string
 }
 
 // Bind registers the flags (and their INTERLOAN_* env fallbacks).
@@ -66,6 +70,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Duration(&c.RefreshDelay, "refresh-delay", "INTERLOAN_REFRESH_DELAY", 200*time.Millisecond, "pause between single-request fetches (retry set, refresh), to spare the external system")
 	s.Duration(&c.EventRetention, "event-retention", "INTERLOAN_EVENT_RETENTION", 90*24*time.Hour, "run events older than this are pruned (run summaries stay)")
 	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required unless --tls-cert has OU=harvester)")
+	s.String(&c.AllowedHosts, "allowed-hosts", "INTERLOAN_ALLOWED_HOSTS", "", "comma-separated hosts external systems may be called on (exact, or *.domain for its subdomains); empty allows the host of any profile's base URL")
 	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
 }
 
@@ -89,6 +94,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	tlsSet, err := tlsconfig.Load(cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("harvester: %w", err)
+	}
+	allowed, err := ParseAllowedHosts(cfg.AllowedHosts)
+	if err != nil {
+		return fmt.Errorf("harvester: --allowed-hosts: %w", err)
 	}
 	identity, err := callerIdentity(cfg, tlsSet, log)
 	if err != nil {
@@ -128,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Mapping:      mappingv1.NewMappingServiceClient(mappingConn),
 		Ingest:       requestsv1.NewIngestServiceClient(requestsConn),
 		Requests:     requestsv1.NewRequestServiceClient(requestsConn),
-		Connect:      Connect,
+		Connect:      allowed.Connect,
 		Log:          log,
 		OverlapDays:  cfg.OverlapDays,
 		RefreshLimit: cfg.RefreshLimit,
@@ -214,15 +223,58 @@ func ReadServiceToken(path string, log *slog.Logger) (string, error) {
 	return token, nil
 }
 
-// Connect builds the connector of a profile's external system.
-func Connect(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error) {
+// AllowedHosts are the hosts the harvester may call external systems on; empty allows
+// every host. Redirects never leave the base URL's origin (the connectors check that),
+// so the base URL's host is the only one to check.
+type AllowedHosts []string
+
+// ParseAllowedHosts parses a comma-separated list of host names, each exact or
+// "*.domain" (any subdomain of domain, not domain itself). Names are compared
+// case-insensitively; ports and schemes are not part of a host.
+func ParseAllowedHosts(list string) (AllowedHosts, error) {
+	var out AllowedHosts
+	for _, h := range strings.Split(list, ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue
+		}
+		name := strings.TrimPrefix(h, "*.")
+		if name == "" || strings.ContainsAny(name, "*/:@ ") {
+			return nil, fmt.Errorf("%q is not a host name or *.domain pattern", h)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Allows reports whether host may be called.
+func (a AllowedHosts) Allows(host string) bool {
+	if len(a) == 0 {
+		return true
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, h := range a {
+		if suffix, ok := strings.CutPrefix(h, "*"); ok {
+			if strings.HasSuffix(host, suffix) && len(host) > len(suffix) {
+				return true
+			}
+		} else if host == h {
+			return true
+		}
+	}
+	return false
+}
+
+// Connect builds the connector of a profile's external system, refusing a base URL
+// whose host is not allowed.
+func (a AllowedHosts) Connect(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error) {
 	switch p.GetSystem() {
 	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
-		c, err := libris.New(libris.Config{
-			BaseURL: p.GetLibris().GetBaseUrl(),
-			Sigel:   p.GetLibris().GetLibraryCode(),
-			APIKey:  apiKey,
-		})
+		base := p.GetLibris().GetBaseUrl()
+		if u, err := url.Parse(base); err == nil && !a.Allows(u.Hostname()) {
+			return nil, fmt.Errorf("its base URL's host %q is not in the harvester's --allowed-hosts", u.Hostname())
+		}
+		c, err := libris.New(libris.Config{BaseURL: base, Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey})
 		if err != nil {
 			return nil, err // not c: a nil *Client in the interface would not compare to nil
 		}
