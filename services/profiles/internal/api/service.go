@@ -16,6 +16,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/paging"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/platform/validate"
@@ -47,7 +48,7 @@ func New(st *store.Store, keys *secrets.Keyring, now func() time.Time) *Service 
 }
 
 // CreateIntegrationProfile creates the general part, and the system part if given.
-func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.CreateIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
+func (s *Service) CreateIntegrationProfile(ctx context.Context, req *profilesv1.CreateIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
 	in := req.GetIntegrationProfile()
 	if in == nil {
 		return nil, apierr.Invalid("integration_profile", "is required")
@@ -83,7 +84,8 @@ func (s *Service) CreateIntegrationProfile(_ context.Context, req *profilesv1.Cr
 		return output(p), nil
 	}
 	resource.Stamp(p, p.Name, s.now(), true)
-	rec, _, err := s.store.Create(store.Record{Profile: p, Secret: sealed}, req.RequestId)
+	call := audit.CallFrom(ctx, "CreateIntegrationProfile", req.RequestId)
+	rec, _, err := s.store.Create(call, store.Record{Profile: p, Secret: sealed})
 	if errors.Is(err, store.ErrExists) {
 		return nil, errAlreadyExists(p.Name)
 	}
@@ -131,7 +133,7 @@ func (s *Service) ListIntegrationProfiles(_ context.Context, req *profilesv1.Lis
 
 // UpdateIntegrationProfile applies the masked fields to the stored profile, validates the
 // result as a whole, and stores it (or only validates, with validate_only).
-func (s *Service) UpdateIntegrationProfile(_ context.Context, req *profilesv1.UpdateIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
+func (s *Service) UpdateIntegrationProfile(ctx context.Context, req *profilesv1.UpdateIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
 	in := req.GetIntegrationProfile()
 	if in == nil {
 		return nil, apierr.Invalid("integration_profile", "is required")
@@ -150,7 +152,7 @@ func (s *Service) UpdateIntegrationProfile(_ context.Context, req *profilesv1.Up
 			return nil, err
 		}
 	}
-	rec, err := s.store.Update(code, func(cur store.Record) (store.Record, bool, error) {
+	rec, err := s.store.Update(audit.CallFrom(ctx, "UpdateIntegrationProfile", ""), code, func(cur store.Record) (store.Record, bool, error) {
 		if err := resource.CheckEtag(in.Name, in.Etag, cur.Profile.Etag); err != nil {
 			return store.Record{}, false, err
 		}
@@ -191,18 +193,28 @@ func (s *Service) UpdateIntegrationProfile(_ context.Context, req *profilesv1.Up
 }
 
 // DeleteIntegrationProfile deletes a profile and its secret.
-func (s *Service) DeleteIntegrationProfile(_ context.Context, req *profilesv1.DeleteIntegrationProfileRequest) (*emptypb.Empty, error) {
+func (s *Service) DeleteIntegrationProfile(ctx context.Context, req *profilesv1.DeleteIntegrationProfileRequest) (*emptypb.Empty, error) {
 	code, err := resource.ParseName("name", req.GetName(), collection)
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.Delete(code, func(cur store.Record) error {
+	err = s.store.Delete(audit.CallFrom(ctx, "DeleteIntegrationProfile", ""), code, func(cur store.Record) error {
 		return resource.CheckEtag(req.Name, req.Etag, cur.Profile.Etag)
 	})
 	if err != nil {
 		return nil, s.storeErr(err, req.Name)
 	}
 	return &emptypb.Empty{}, nil
+}
+
+// ListAuditEvents lists who changed which profile, newest first. Events name the fields
+// a change touched, never their values, so the trail holds no credential.
+func (s *Service) ListAuditEvents(_ context.Context, req *profilesv1.ListAuditEventsRequest) (*profilesv1.ListAuditEventsResponse, error) {
+	events, next, err := s.store.ListAuditEvents(req)
+	if err != nil {
+		return nil, err
+	}
+	return &profilesv1.ListAuditEventsResponse{AuditEvents: events, NextPageToken: next}, nil
 }
 
 // GetProfileCredentials decrypts a profile's credential for the harvester.

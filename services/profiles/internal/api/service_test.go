@@ -17,6 +17,7 @@ import (
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/server/servertest"
 	"github.com/interloan/interloan/services/profiles/internal/secrets"
 	"github.com/interloan/interloan/services/profiles/internal/store"
@@ -505,7 +506,7 @@ func TestCredentialsWithAnotherKeyAreRefused(t *testing.T) {
 	wrong, _ := secrets.NewKeyring(bytes.Repeat([]byte{7}, secrets.KeySize))
 	sealed, _ := secrets.NewKeyring(bytes.Repeat([]byte{9}, secrets.KeySize))
 	ct, _ := sealed.Seal([]byte(apiKey), "integrationProfiles/ROT")
-	if _, _, err := st.Create(store.Record{Profile: general("ROT"), Secret: ct}, ""); err != nil {
+	if _, _, err := st.Create(audit.Call{Principal: "tester", Method: "Test"}, store.Record{Profile: general("ROT"), Secret: ct}); err != nil {
 		t.Fatal(err)
 	}
 	svc := New(st, wrong, func() time.Time { return fixedNow })

@@ -4,14 +4,19 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/boltdb"
+	"github.com/interloan/interloan/platform/resource"
 )
 
 var (
@@ -20,10 +25,32 @@ var (
 	// AIP-155 idempotent creates: which profile each request_id made, and the inverse.
 	bucketCreateRequests   = []byte("create_requests")
 	bucketRequestsByRecord = []byte("create_requests_by_record")
+	// The audit trail of profile changes (platform/audit), appended by Create, Update and
+	// Delete in their own transactions.
+	bucketAuditEvents     = []byte("audit_events")
+	bucketAuditByResource = []byte("audit_events_by_resource")
 
 	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateRequests, ByRecord: bucketRequestsByRecord}
-	schema         = boltdb.Schema{Version: 1, Buckets: [][]byte{bucketProfiles, bucketSecrets, bucketCreateRequests, bucketRequestsByRecord}}
+	trail          = audit.Trail{
+		Service:     "profiles",
+		Collections: []string{scope},
+		Events:      bucketAuditEvents,
+		ByResource:  bucketAuditByResource,
+	}
+	// The request and audit buckets came after version 1 but before any release shipped,
+	// so the version stays 1: boltdb.Open creates missing buckets in existing files, and
+	// empty ones are right for profiles written before them. Once a release has shipped,
+	// a new bucket needs a version bump and a Schema.Migrate instead.
+	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
+		bucketProfiles, bucketSecrets, bucketCreateRequests, bucketRequestsByRecord,
+		bucketAuditEvents, bucketAuditByResource,
+	}}
 )
+
+// notAudited are profile fields an event never lists: api_key_set and readiness follow
+// from other fields, and the stored profile never holds api_key (the sealed credential
+// is compared instead, see changedFields).
+var notAudited = []string{"api_key", "api_key_set", "readiness"}
 
 // scope names profiles in the create-request buckets.
 const scope = "integrationProfiles"
@@ -35,7 +62,10 @@ var (
 )
 
 // Store is the profiles backend.
-type Store struct{ db *bolt.DB }
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time // the audit trail's clock
+}
 
 // Open opens or creates the bbolt file at path.
 func Open(path string) (*Store, error) {
@@ -43,7 +73,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, now: time.Now}, nil
 }
 
 // Close closes the file.
@@ -55,10 +85,12 @@ type Record struct {
 	Secret  []byte
 }
 
-// Create stores a new profile. With a requestID seen before, it returns the profile that
-// request created (created=false) instead of failing, so retries are safe.
-func (s *Store) Create(rec Record, requestID string) (got Record, created bool, err error) {
+// Create stores a new profile and records call's audit event. With a call.RequestID seen
+// before, it returns the profile that request created (created=false, no event: nothing
+// changed) instead of failing, so retries are safe.
+func (s *Store) Create(call audit.Call, rec Record) (got Record, created bool, err error) {
 	code := []byte(rec.Profile.GetCode())
+	requestID := call.RequestID
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if requestID != "" {
 			if prev := createRequests.Lookup(tx, scope, requestID); prev != nil {
@@ -81,6 +113,9 @@ func (s *Store) Create(rec Record, requestID string) (got Record, created bool, 
 				return err
 			}
 		}
+		if err := trail.Append(tx, call, s.now(), audit.Create, name(code), changedFields(Record{}, rec)); err != nil {
+			return err
+		}
 		got, created = rec, true
 		return nil
 	})
@@ -96,10 +131,10 @@ func (s *Store) Get(code string) (rec Record, err error) {
 	return rec, err
 }
 
-// Update reads the record, lets fn compute its replacement, and writes that in the same
-// transaction, so concurrent updates cannot interleave. If fn returns an error or
-// write=false, nothing changes.
-func (s *Store) Update(code string, fn func(cur Record) (next Record, write bool, err error)) (Record, error) {
+// Update reads the record, lets fn compute its replacement, and writes that with call's
+// audit event in the same transaction, so concurrent updates cannot interleave. If fn
+// returns an error or write=false, nothing changes and nothing is recorded.
+func (s *Store) Update(call audit.Call, code string, fn func(cur Record) (next Record, write bool, err error)) (Record, error) {
 	var out Record
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		cur, err := read(tx, []byte(code))
@@ -114,13 +149,17 @@ func (s *Store) Update(code string, fn func(cur Record) (next Record, write bool
 		if !doWrite {
 			return nil
 		}
-		return write(tx, []byte(code), next)
+		if err := write(tx, []byte(code), next); err != nil {
+			return err
+		}
+		return trail.Append(tx, call, s.now(), audit.Update, name([]byte(code)), changedFields(cur, next))
 	})
 	return out, err
 }
 
-// Delete removes a profile and its credential after check approves the current record.
-func (s *Store) Delete(code string, check func(cur Record) error) error {
+// Delete removes a profile and its credential after check approves the current record,
+// and records call's audit event.
+func (s *Store) Delete(call audit.Call, code string, check func(cur Record) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		cur, err := read(tx, []byte(code))
 		if err != nil {
@@ -135,8 +174,38 @@ func (s *Store) Delete(code string, check func(cur Record) error) error {
 		if err := tx.Bucket(bucketProfiles).Delete([]byte(code)); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketSecrets).Delete([]byte(code))
+		if err := tx.Bucket(bucketSecrets).Delete([]byte(code)); err != nil {
+			return err
+		}
+		return trail.Append(tx, call, s.now(), audit.Delete, name([]byte(code)), nil)
 	})
+}
+
+// ListAuditEvents serves a ListAuditEvents request from the trail (newest first).
+func (s *Store) ListAuditEvents(req audit.Request) ([]*typev1.AuditEvent, string, error) {
+	return trail.ListPage(req, func(resource string, after []byte, limit int) (out []*typev1.AuditEvent, next []byte, err error) {
+		err = s.db.View(func(tx *bolt.Tx) error {
+			out, next, err = trail.List(tx, resource, after, limit)
+			return err
+		})
+		return out, next, err
+	})
+}
+
+// name is the resource name of the profile stored under code.
+func name(code []byte) string { return resource.Name(scope, string(code)) }
+
+// changedFields names what a change did to a profile, for its audit event. The
+// credential is named `api_key` when the sealed secret differs (set, replaced, removed):
+// sealing is randomised, so setting the same key again also counts, which is what the
+// caller did. Its value, sealed or not, never reaches the event.
+func changedFields(cur, next Record) []string {
+	var force []string
+	if !bytes.Equal(cur.Secret, next.Secret) {
+		force = append(force, "api_key")
+	}
+	// On create cur.Profile is nil, and every field next sets is listed.
+	return audit.ChangedFields(cur.Profile, next.Profile, notAudited, force...)
 }
 
 // List returns up to limit profiles in code order after the code `after` (nil: from the

@@ -9,7 +9,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	"github.com/interloan/interloan/platform/audit"
 )
+
+// by is the audit call of a test change; requestID is its AIP-155 idempotency key.
+func by(requestID string) audit.Call {
+	return audit.Call{Principal: "tester", Method: "Test", RequestID: requestID}
+}
 
 func rec(code, secret string) Record {
 	r := Record{Profile: &profilesv1.IntegrationProfile{Code: code, DisplayName: code, ApiKey: "must-not-be-stored"}}
@@ -25,14 +31,14 @@ func TestCreateGetReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, created, err := s.Create(rec("A", "sealed-a"), "req-1"); err != nil || !created {
+	if _, created, err := s.Create(by("req-1"), rec("A", "sealed-a")); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
 	// Same request id: the first result, not a duplicate or an error.
-	if got, created, err := s.Create(rec("A", "other"), "req-1"); err != nil || created || string(got.Secret) != "sealed-a" {
+	if got, created, err := s.Create(by("req-1"), rec("A", "other")); err != nil || created || string(got.Secret) != "sealed-a" {
 		t.Fatalf("retry: %v %v %v", got, created, err)
 	}
-	if _, _, err := s.Create(rec("A", ""), ""); !errors.Is(err, ErrExists) {
+	if _, _, err := s.Create(by(""), rec("A", "")); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	s.Close()
@@ -60,17 +66,17 @@ func TestUpdateAndDeleteAreAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, _, err := s.Create(rec("A", "sealed"), ""); err != nil {
+	if _, _, err := s.Create(by(""), rec("A", "sealed")); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	if _, err := s.Update("A", func(cur Record) (Record, bool, error) {
+	if _, err := s.Update(by(""), "A", func(cur Record) (Record, bool, error) {
 		cur.Profile.DisplayName = "changed"
 		return cur, true, boom
 	}); !errors.Is(err, boom) {
 		t.Fatalf("update error: %v", err)
 	}
-	if err := s.Delete("A", func(Record) error { return boom }); !errors.Is(err, boom) {
+	if err := s.Delete(by(""), "A", func(Record) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("delete error: %v", err)
 	}
 	got, _ := s.Get("A")
@@ -78,13 +84,13 @@ func TestUpdateAndDeleteAreAllOrNothing(t *testing.T) {
 		t.Fatalf("a failed update or delete changed the record: %v", got)
 	}
 	// Clearing the secret removes it; Delete removes both buckets' entries.
-	if _, err := s.Update("A", func(cur Record) (Record, bool, error) { cur.Secret = nil; return cur, true, nil }); err != nil {
+	if _, err := s.Update(by(""), "A", func(cur Record) (Record, bool, error) { cur.Secret = nil; return cur, true, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Get("A"); got.Secret != nil {
 		t.Fatal("secret not cleared")
 	}
-	if err := s.Delete("A", func(Record) error { return nil }); err != nil {
+	if err := s.Delete(by(""), "A", func(Record) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get("A"); !errors.Is(err, ErrNotFound) {
@@ -100,20 +106,20 @@ func TestRequestIDDoesNotFollowARecreatedCode(t *testing.T) {
 	defer s.Close()
 	first := rec("A", "")
 	first.Profile.CreateTime = timestamppb.New(time.Unix(1, 0))
-	if _, _, err := s.Create(first, "req-1"); err != nil {
+	if _, _, err := s.Create(by("req-1"), first); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete("A", func(Record) error { return nil }); err != nil {
+	if err := s.Delete(by(""), "A", func(Record) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	second := rec("A", "")
 	second.Profile.CreateTime = timestamppb.New(time.Unix(2, 0))
 	second.Profile.DisplayName = "someone else's"
-	if _, _, err := s.Create(second, ""); err != nil {
+	if _, _, err := s.Create(by(""), second); err != nil {
 		t.Fatal(err)
 	}
 	// A late retry of req-1 must not be handed the other profile.
-	if _, _, err := s.Create(first, "req-1"); !errors.Is(err, ErrExists) {
+	if _, _, err := s.Create(by("req-1"), first); !errors.Is(err, ErrExists) {
 		t.Fatalf("retry after delete and re-create: %v, want ErrExists", err)
 	}
 }
@@ -127,7 +133,7 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 	}
 	defer s.Close()
 	for _, r := range []Record{rec("A", "a"), rec("B", "b"), rec("C", "c"), rec("NONE", "")} {
-		if _, _, err := s.Create(r, ""); err != nil {
+		if _, _, err := s.Create(by(""), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,5 +168,36 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 	}
 	if got, _ := s.Get("NONE"); got.Secret != nil {
 		t.Errorf("NONE got a secret: %q", got.Secret)
+	}
+}
+
+// TestChangeWithoutAuditCallIsRefused: a change nobody can account for is not stored.
+func TestChangeWithoutAuditCallIsRefused(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "profiles.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Create(by(""), rec("A", "sealed-a")); err != nil {
+		t.Fatal(err)
+	}
+	anonymous := audit.Call{Method: "Test"}
+	if _, _, err := s.Create(anonymous, rec("B", "sealed-b")); !errors.Is(err, audit.ErrIncomplete) {
+		t.Errorf("create: %v, want audit.ErrIncomplete", err)
+	}
+	if _, err := s.Get("B"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the refused create stored B: %v", err)
+	}
+	if _, err := s.Update(anonymous, "A", func(cur Record) (Record, bool, error) {
+		cur.Secret = []byte("sealed-new")
+		return cur, true, nil
+	}); !errors.Is(err, audit.ErrIncomplete) {
+		t.Errorf("update: %v, want audit.ErrIncomplete", err)
+	}
+	if err := s.Delete(anonymous, "A", func(Record) error { return nil }); !errors.Is(err, audit.ErrIncomplete) {
+		t.Errorf("delete: %v, want audit.ErrIncomplete", err)
+	}
+	if got, err := s.Get("A"); err != nil || string(got.Secret) != "sealed-a" {
+		t.Errorf("after refused changes: %v %v, want A unchanged", got, err)
 	}
 }
