@@ -11,13 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/interloan/interloan/internal/ctl"
 	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/telemetry"
 	profilesapp "github.com/interloan/interloan/services/profiles/app"
 )
@@ -33,6 +36,8 @@ Usage:
                           create a credential encryption key file (0600; never overwrites)
   interloan keys rotate --secret-key-file NEW --previous-secret-key-files OLD[,OLD2] [--data-dir data]
                           re-encrypt every profile API key under NEW (profiles service stopped)
+  interloan certs create --dir DIR [--hosts H1,H2] [--namespace NS] [--valid 2160h]
+                          a throw-away CA and one TLS certificate per service (dev clusters, tests)
 
 ` + ctl.Usage + `
 Run "interloan <command> -h" for the flags.
@@ -53,6 +58,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return token(args[1:], stdout, stderr)
 	case "keys":
 		return keys(args[1:], stdout, stderr)
+	case "certs":
+		return certs(args[1:], stdout, stderr)
 	case "profiles", "import", "runs", "requests", "mappings", "partners":
 		return ctl.Main(args, stdout, stderr)
 	case "help", "-h", "--help":
@@ -226,6 +233,46 @@ func keys(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown keys command %q\n%s", args[0], keysUsage)
 		return 2
 	}
+}
+
+// certs is `interloan certs create`: pki.WriteSuite for a directory, with the service
+// names of a Kubernetes namespace when given.
+func certs(args []string, stdout, stderr io.Writer) int {
+	const certsUsage = "usage: interloan certs create --dir DIR [--hosts H1,H2] [--namespace NS] [--valid 2160h]\n"
+	if len(args) < 1 || args[0] != "create" {
+		fmt.Fprint(stderr, certsUsage)
+		return 2
+	}
+	var dir, hosts, namespace string
+	var valid time.Duration
+	set := config.New("interloan certs create")
+	set.SetOutput(stderr)
+	set.StringVar(&dir, "dir", "", "directory to write ca.crt and <service>.crt/.key to (keys 0600)")
+	set.StringVar(&hosts, "hosts", "localhost,127.0.0.1,::1", "comma-separated host names and IPs every certificate is valid for")
+	set.StringVar(&namespace, "namespace", "", "Kubernetes namespace: each service's certificate is also valid for <service>, <service>.NS, <service>.NS.svc and <service>.NS.svc.cluster.local")
+	set.DurationVar(&valid, "valid", 90*24*time.Hour, "validity of the CA and the certificates")
+	if code, ok := parse(set, args[1:]); !ok {
+		return code
+	}
+	if dir == "" || set.NArg() > 0 || valid <= 0 {
+		fmt.Fprint(stderr, certsUsage)
+		return 2
+	}
+	ids := pki.SuiteIdentities()
+	for i := range ids {
+		ids[i].Hosts = append(ids[i].Hosts, ids[i].Name)
+		if namespace != "" {
+			n := ids[i].Name + "." + namespace
+			ids[i].Hosts = append(ids[i].Hosts, n, n+".svc", n+".svc.cluster.local")
+		}
+	}
+	files, err := pki.WriteSuite(dir, ids, strings.Split(hosts, ","), valid)
+	if err != nil {
+		fmt.Fprintln(stderr, "interloan certs create:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote CA %s and certificates for %d services to %s (the CA key was not kept)\n", files.CA, len(files.Cert), dir)
+	return 0
 }
 
 func keysNew(args []string, stdout, stderr io.Writer) int {

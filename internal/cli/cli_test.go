@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 func TestMainExitCodes(t *testing.T) {
@@ -66,5 +69,49 @@ func TestTokenCreate(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(file); string(after) != string(before) {
 		t.Error("a failed create changed the tokens file")
+	}
+}
+
+// TestCertsCreate: a CA and a certificate per service, each valid for the common hosts
+// and its own in-cluster names, the harvester's carrying its role; usage errors write
+// nothing.
+func TestCertsCreate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"certs", "create", "--dir", dir, "--namespace", "interloan"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	roots := x509.NewCertPool()
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil || !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("ca.crt: %v", err)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "profiles.crt"), filepath.Join(dir, "profiles.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"localhost", "profiles", "profiles.interloan.svc.cluster.local"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: host}); err != nil {
+			t.Errorf("profiles certificate for %s: %v", host, err)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "mapping.interloan.svc"}); err == nil {
+		t.Error("the profiles certificate is valid for mapping's name")
+	}
+	if roles, err := tlsconfig.CertificateRoles(filepath.Join(dir, "harvester.crt")); err != nil || len(roles) != 1 || roles[0] != "harvester" {
+		t.Errorf("harvester roles %v %v", roles, err)
+	}
+	other := filepath.Join(t.TempDir(), "none")
+	for _, args := range [][]string{{"certs"}, {"certs", "create"}, {"certs", "create", "--dir", other, "extra"}, {"certs", "create", "--dir", other, "--valid", "-1h"}} {
+		if code := Main(args, &stdout, &stderr); code != 2 {
+			t.Errorf("Main(%q) = %d, want 2", args, code)
+		}
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Error("a usage error wrote files")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -113,10 +114,12 @@ func (ca *CA) Issue(commonName string, roles []string, hosts []string, validFor 
 	return Leaf{CertPEM: encode("CERTIFICATE", der), KeyPEM: encode("PRIVATE KEY", keyDER)}, nil
 }
 
-// Identity names one certificate of a suite: its common name and roles.
+// Identity names one certificate of a suite: its common name, roles, and the host names
+// it serves under besides the suite's common ones.
 type Identity struct {
 	Name  string
 	Roles []string
+	Hosts []string
 }
 
 // SuiteIdentities are the certificates a whole suite needs: one per service. Only the
@@ -154,7 +157,7 @@ func WriteSuite(dir string, ids []Identity, hosts []string, validFor time.Durati
 		return Files{}, fmt.Errorf("pki: %w", err)
 	}
 	for _, id := range ids {
-		leaf, err := ca.Issue(id.Name, id.Roles, hosts, validFor)
+		leaf, err := ca.Issue(id.Name, id.Roles, append(slices.Clip(hosts), id.Hosts...), validFor)
 		if err != nil {
 			return Files{}, err
 		}
