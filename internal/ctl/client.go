@@ -185,12 +185,14 @@ func (c *client) send(ctx context.Context, rpc string, req proto.Message) (*http
 	if err != nil {
 		return nil, err
 	}
-	u := *c.base
-	u.Path += path
+	// path is already escaped segment by segment, and the base has no query (newClient
+	// checks): the two join as strings.
+	target := c.base.String() + path
+	var q url.Values
 	var body io.Reader
 	switch rt.body {
 	case "":
-		u.RawQuery = query(req.ProtoReflect(), used).Encode()
+		q = query(req.ProtoReflect(), used)
 	case "*":
 		rest := proto.Clone(req).ProtoReflect()
 		for f := range used {
@@ -216,9 +218,12 @@ func (c *client) send(ctx context.Context, rpc string, req proto.Message) (*http
 		for f := range used {
 			skip[f] = true
 		}
-		u.RawQuery = query(req.ProtoReflect(), skip).Encode()
+		q = query(req.ProtoReflect(), skip)
 	}
-	httpReq, err := http.NewRequestWithContext(ctx, rt.method, u.String(), body)
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, rt.method, target, body)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,398 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/yaml"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/services/harvester/fakelibris"
+)
+
+// live is the whole suite in this process with a fake Libris, and the CLI pointed at
+// its gateway with the admin token.
+type live struct {
+	t          *testing.T
+	ctx        context.Context
+	addrs      suite.Addrs
+	fake       *fakelibris.Server
+	librisURL  string
+	tokenFile  string // the admin token
+	adminToken string
+	mapping    mappingv1.MappingServiceClient
+	dir        string // scratch files
+}
+
+func startLive(t *testing.T) *live {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	fake := fakelibris.New(fakelibris.Options{})
+	libris := httptest.NewServer(fake)
+	ready := make(chan suite.Addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- suite.Run(ctx, suite.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Logger: logging.Discard(),
+			Ready: func(a suite.Addrs) { ready <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("suite: %v", err)
+		}
+		libris.Close()
+	})
+	l := &live{t: t, ctx: ctx, fake: fake, librisURL: libris.URL + fakelibris.DefaultBasePath, dir: t.TempDir()}
+	select {
+	case l.addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("suite did not start: %v", err)
+	}
+	l.tokenFile = l.addrs.AdminTokenFile
+	b, err := os.ReadFile(l.tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.adminToken = strings.TrimSpace(string(b))
+	conn, err := grpc.NewClient(l.addrs.Mapping, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.BearerToken(l.adminToken, false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	l.mapping = mappingv1.NewMappingServiceClient(conn)
+	return l
+}
+
+// seed gives the fake Libris n requests of sigel in status (the Libris string) lent by
+// lenders, and maps sigel to the local library MAIN. The profile is created by the test,
+// through the CLI.
+func (l *live) seed(sigel, key string, n int, status string, lenders ...string) {
+	l.t.Helper()
+	l.fake.AddKey(key, sigel)
+	today := time.Now()
+	l.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 11, Sigel: sigel, Count: n, From: today.AddDate(0, 0, -1), To: today,
+		Lenders: lenders, Statuses: []string{status}})...)
+	if _, err := l.mapping.CreateLibraryMapping(l.ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
+		System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, ExternalCode: sigel, LocalLibraryCode: "MAIN"}}); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func (l *live) library(code string) {
+	l.t.Helper()
+	if _, err := l.mapping.CreateLibrary(l.ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{Code: code, DisplayName: code, IsResourceSharingLibrary: true}}); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func (l *live) partner(code string) {
+	l.t.Helper()
+	if _, err := l.mapping.CreatePartner(l.ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
+		Code: code, DisplayName: code + " library", System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
+		Contact: &mappingv1.Contact{Email: strings.ToLower(code) + "@example.org"}}}); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func (l *live) file(name, content string) string {
+	l.t.Helper()
+	p := filepath.Join(l.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
+	return p
+}
+
+// result is one CLI invocation.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// cli runs the CLI against the suite's gateway as admin.
+func (l *live) cli(args ...string) result {
+	l.t.Helper()
+	return l.cliAs(l.tokenFile, args...)
+}
+
+// cliAs runs the CLI with the token in tokenFile.
+func (l *live) cliAs(tokenFile string, args ...string) result {
+	l.t.Helper()
+	return invoke(l.ctx, append(args, "--server", "http://"+l.addrs.Gateway, "--token-file", tokenFile)...)
+}
+
+func invoke(ctx context.Context, args ...string) result {
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &out, &errb)
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// must fails the test unless the invocation exited with want.
+func (r result) must(t *testing.T, want int) result {
+	t.Helper()
+	if r.code != want {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// row is the first n whitespace-separated cells of the first table line containing key.
+func row(t *testing.T, table, key string, n int) string {
+	t.Helper()
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); strings.Contains(line, key) && len(f) >= n {
+			return strings.Join(f[:n], " ")
+		}
+	}
+	t.Fatalf("no row with %q and %d cells:\n%s", key, n, table)
+	return ""
+}
+
+// decode reads JSON (or YAML) output into m, strictly.
+func decode(t *testing.T, out string, m proto.Message) {
+	t.Helper()
+	j, err := yaml.YAMLToJSON([]byte(out))
+	if err != nil {
+		t.Fatalf("output is not JSON or YAML: %v\n%s", err, out)
+	}
+	if err := protojson.Unmarshal(j, m); err != nil {
+		t.Fatalf("output is not a %T: %v\n%s", m, err, out)
+	}
+}
+
+// TestOperatorCLI walks an operator's day through the CLI against the whole suite:
+// create a profile, import with --wait, read the report and events, and work a request.
+func TestOperatorCLI(t *testing.T) {
+	l := startLive(t)
+	const n = 30
+	l.library("MAIN")
+	l.partner("Xyz")
+	l.partner("Qrs")
+	// Every request "Ej avbeställd!": sent to a lender, so REQUEST_SENT in the ledger.
+	l.seed("Abc", "key-abc", n, fakelibris.StatusEjAvbestalld, "Xyz", "Qrs")
+	keyFile := l.file("abc.key", "key-abc\n")
+
+	t.Run("profiles create from flags", func(t *testing.T) {
+		r := l.cli("profiles", "create", "--code", "abc", "--display-name", "Libris Abc", "--base-url", l.librisURL,
+			"--library-code", "Abc", "--resource-sharing-library", "MAIN", "--api-key-file", keyFile,
+			"--harvest-start", time.Now().AddDate(0, 0, -1).Format(time.DateOnly), "--active", "--daily", "06:30",
+			"--time-zone", "Europe/Stockholm").must(t, exitOK)
+		for _, want := range []string{"integrationProfiles/abc", "API key set:", "Runnable:                  yes", "daily 06:30 Europe/Stockholm"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("create output lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout+r.stderr, "key-abc") {
+			t.Fatal("the API key was printed")
+		}
+	})
+
+	t.Run("profiles create from a YAML file, validate only", func(t *testing.T) {
+		f := l.file("p.yaml", "code: other\ndisplayName: Other\nsystem: EXTERNAL_SYSTEM_LIBRIS\nlibris:\n  baseUrl: "+l.librisURL+"\n  libraryCode: Oth\n")
+		l.cli("profiles", "create", "-f", f, "--validate-only", "-o", "json").must(t, exitOK)
+		if r := l.cli("profiles", "get", "other"); r.code != exitServer || !strings.Contains(r.stderr, "NOT_FOUND") {
+			t.Fatalf("--validate-only stored the profile: %+v", r)
+		}
+		bad := l.file("bad.yaml", "code: x\ndisplayNam: typo\n")
+		if r := l.cli("profiles", "create", "-f", bad); r.code != exitUsage || !strings.Contains(r.stderr, "displayNam") {
+			t.Fatalf("a misspelt field: %+v", r)
+		}
+	})
+
+	t.Run("profiles list in every format", func(t *testing.T) {
+		table := l.cli("profiles", "list").must(t, exitOK).stdout
+		lines := strings.Split(strings.TrimSpace(table), "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "CODE") || !strings.HasPrefix(lines[1], "abc ") || !strings.Contains(lines[1], "daily 06:30") {
+			t.Fatalf("table:\n%s", table)
+		}
+		for _, format := range []string{"json", "yaml"} {
+			var resp profilesv1.ListIntegrationProfilesResponse
+			decode(t, l.cli("profiles", "list", "--output", format).must(t, exitOK).stdout, &resp)
+			if p := resp.GetIntegrationProfiles(); len(p) != 1 || p[0].GetCode() != "abc" || !p[0].GetApiKeySet() || p[0].GetApiKey() != "" {
+				t.Fatalf("%s: %v", format, &resp)
+			}
+		}
+	})
+
+	var runName string
+	t.Run("import run --wait", func(t *testing.T) {
+		r := l.cli("import", "run", "--profile", "abc", "--wait", "-o", "json").must(t, exitOK)
+		var run harvesterv1.Run
+		decode(t, r.stdout, &run)
+		if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetCounters().GetCreated() != n {
+			t.Fatalf("run: %v", &run)
+		}
+		runName = run.GetName()
+		// Not a terminal: one plain line per change, ending at 100%.
+		if strings.Contains(r.stderr, "\r") || !strings.Contains(r.stderr, "started "+runName) ||
+			!strings.Contains(r.stderr, "100% COMPLETED_SUCCESS · fetched 30 created 30") {
+			t.Fatalf("progress:\n%s", r.stderr)
+		}
+	})
+
+	t.Run("import run without --wait, then runs watch", func(t *testing.T) {
+		name := strings.TrimSpace(l.cli("import", "run", "--profile", "integrationProfiles/abc").must(t, exitOK).stdout)
+		if !strings.HasPrefix(name, "runs/") || name == runName {
+			t.Fatalf("import run printed %q", name)
+		}
+		r := l.cli("runs", "watch", lastSegment(name)).must(t, exitOK)
+		if !strings.Contains(r.stdout, "State:      COMPLETED_SUCCESS") || !strings.Contains(r.stdout, "unchanged 30") {
+			t.Fatalf("watch:\n%s", r.stdout)
+		}
+	})
+
+	t.Run("runs list, report and events", func(t *testing.T) {
+		var runs harvesterv1.ListRunsResponse
+		decode(t, l.cli("runs", "list", "--profile", "abc", "-o", "yaml").must(t, exitOK).stdout, &runs)
+		if len(runs.GetRuns()) != 2 || runs.GetRuns()[1].GetName() != runName {
+			t.Fatalf("runs list: %v", &runs)
+		}
+		report := l.cli("runs", "report", runName).must(t, exitOK).stdout
+		if !strings.Contains(report, "fetched 30, created 30, updated 0") {
+			t.Fatalf("report:\n%s", report)
+		}
+		// Pages of 7 followed to the end give every event once.
+		var events harvesterv1.ListRunEventsResponse
+		decode(t, l.cli("runs", "events", runName, "--outcome", "created", "--page-size", "7", "--all", "-o", "json").must(t, exitOK).stdout, &events)
+		seen := map[string]bool{}
+		for _, ev := range events.GetRunEvents() {
+			seen[ev.GetExternalId()] = true
+		}
+		if len(events.GetRunEvents()) != n || len(seen) != n || events.GetNextPageToken() != "" {
+			t.Fatalf("%d events, %d distinct, next %q", len(events.GetRunEvents()), len(seen), events.GetNextPageToken())
+		}
+		// One page in a table says how to go on.
+		if r := l.cli("runs", "events", runName, "--page-size", "7").must(t, exitOK); strings.Count(r.stdout, "\n") != 8 || !strings.Contains(r.stderr, "--page-token") {
+			t.Fatalf("one page:\n%s\n%s", r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("requests list, get, actions, act", func(t *testing.T) {
+		var list requestsv1.ListBorrowingRequestsResponse
+		decode(t, l.cli("requests", "list", "--profile", "abc", "--status", "request-sent", "--all", "-o", "json").must(t, exitOK).stdout, &list)
+		if len(list.GetBorrowingRequests()) != n {
+			t.Fatalf("%d requests in REQUEST_SENT, want all %d", len(list.GetBorrowingRequests()), n)
+		}
+		id := lastSegment(list.GetBorrowingRequests()[0].GetName())
+		var br requestsv1.BorrowingRequest
+		decode(t, l.cli("requests", "get", id, "-o", "json").must(t, exitOK).stdout, &br)
+		actions := l.cli("requests", "actions", id).must(t, exitOK).stdout
+		if !strings.Contains(actions, "receive-physically") || !strings.Contains(actions, br.GetEtag()) {
+			t.Fatalf("actions:\n%s", actions)
+		}
+
+		r := l.cli("requests", "act", id, "--action", "receive-physically", "--etag", br.GetEtag(), "--note", "arrived in the post").must(t, exitOK)
+		if !strings.Contains(r.stdout, "RECEIVED_PHYSICALLY") {
+			t.Fatalf("act:\n%s", r.stdout)
+		}
+		// The etag read before the action is stale now.
+		r = l.cli("requests", "act", id, "--action", "add-note", "--etag", br.GetEtag(), "--note", "late").must(t, exitServer)
+		if !strings.Contains(r.stderr, "ABORTED") || !strings.Contains(r.stderr, "ETAG_MISMATCH") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Fatalf("stale etag: %q", r.stderr)
+		}
+		// An action the status does not allow: the server says which are.
+		r = l.cli("requests", "act", id, "--action", "send").must(t, exitServer)
+		if !strings.Contains(r.stderr, "FAILED_PRECONDITION") || !strings.Contains(r.stderr, "ACTION_NOT_ALLOWED") {
+			t.Fatalf("not allowed: %q", r.stderr)
+		}
+		decode(t, l.cli("requests", "get", "borrowingRequests/"+id, "-o", "yaml").must(t, exitOK).stdout, &br)
+		if br.GetStatus() != requestsv1.Status_STATUS_RECEIVED_PHYSICALLY {
+			t.Fatalf("status after act: %v", br.GetStatus())
+		}
+	})
+
+	t.Run("mappings and partners", func(t *testing.T) {
+		out := l.cli("mappings").must(t, exitOK).stdout
+		if got := row(t, out, "Abc", 4); got != "1 LIBRIS Abc MAIN" {
+			t.Fatalf("mappings row %q:\n%s", got, out)
+		}
+		out = l.cli("partners", "list", "--system", "libris").must(t, exitOK).stdout
+		if got := row(t, out, "qrs@example.org", 6); got != "Qrs Qrs library ACTIVE LIBRIS qrs@example.org" {
+			t.Fatalf("partners row %q:\n%s", got, out)
+		}
+	})
+
+	t.Run("a bad token is a clear error that does not echo it", func(t *testing.T) {
+		bad := l.file("bad.token", "il_not-a-real-token\n")
+		r := l.cliAs(bad, "runs", "list").must(t, exitServer)
+		if !strings.Contains(r.stderr, "UNAUTHENTICATED") || strings.Contains(r.stderr, "il_not-a-real-token") || r.stdout != "" {
+			t.Fatalf("bad token: %+v", r)
+		}
+	})
+
+	t.Run("the token from the environment", func(t *testing.T) {
+		t.Setenv("INTERLOAN_TOKEN", l.adminToken)
+		t.Setenv("INTERLOAN_SERVER", "http://"+l.addrs.Gateway)
+		invoke(l.ctx, "profiles", "get", "abc").must(t, exitOK)
+	})
+
+	t.Run("a viewer may read but not start a run", func(t *testing.T) {
+		tok, err := suite.CreateToken(l.addrs.TokensFile, "", "reader", auth.RoleViewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := l.file("viewer.token", tok)
+		// The services reload the tokens file within seconds.
+		deadline := time.Now().Add(30 * time.Second)
+		for l.cliAs(f, "profiles", "list").code != exitOK {
+			if time.Now().After(deadline) {
+				t.Fatal("the viewer token was never accepted")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r := l.cliAs(f, "import", "run", "--profile", "abc").must(t, exitServer)
+		if !strings.Contains(r.stderr, "PERMISSION_DENIED") {
+			t.Fatalf("viewer start: %q", r.stderr)
+		}
+	})
+}
+
+// TestImportWaitExitCodes: --wait turns the run's final state into the exit code.
+func TestImportWaitExitCodes(t *testing.T) {
+	l := startLive(t)
+	l.library("MAIN")
+	l.partner("Xyz")
+	keyFile := l.file("k", "key")
+	// Def: one lender is no partner, so its requests are not imported (warnings).
+	l.seed("Def", "key", 10, fakelibris.StatusEjAvbestalld, "Xyz", "Nope")
+	// Ghi: no library mapping at all, so the run fails before fetching.
+	l.fake.AddKey("key", "Ghi")
+	start := time.Now().AddDate(0, 0, -1).Format(time.DateOnly)
+	for _, sigel := range []string{"Def", "Ghi"} {
+		l.cli("profiles", "create", "--code", strings.ToLower(sigel), "--display-name", sigel, "--base-url", l.librisURL,
+			"--library-code", sigel, "--resource-sharing-library", "MAIN", "--api-key-file", keyFile, "--harvest-start", start).must(t, exitOK)
+	}
+	for _, tc := range []struct {
+		profile string
+		code    int
+		stderr  string
+	}{
+		{"def", exitRunNotClean, "not every request was imported"},
+		{"ghi", exitRunFailed, "ended FAILED — MAPPING_MISSING"},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			r := l.cli("import", "run", "--profile", tc.profile, "--wait").must(t, tc.code)
+			if !strings.Contains(r.stderr, tc.stderr) || !strings.Contains(r.stdout, "State:") {
+				t.Fatalf("stderr %q\nstdout:\n%s", r.stderr, r.stdout)
+			}
+		})
+	}
+}
