@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +110,14 @@ func TestRoleMatrix(t *testing.T) {
 				Code: code, DisplayName: code, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS}})
 			return err
 		}},
+		{"ListAuditEvents of profiles (admin only)", []string{"admin"}, func(ctx context.Context, c caller) error {
+			_, err := c.profiles.ListAuditEvents(ctx, &profilesv1.ListAuditEventsRequest{Parent: "services/profiles"})
+			return err
+		}},
+		{"ListAuditEvents of mapping (admin only)", []string{"admin"}, func(ctx context.Context, c caller) error {
+			_, err := c.mapping.ListAuditEvents(ctx, &mappingv1.ListAuditEventsRequest{Parent: "services/mapping"})
+			return err
+		}},
 		{"CancelRun (operator action)", []string{"admin", "operator"}, func(ctx context.Context, c caller) error {
 			_, err := c.harvester.CancelRun(ctx, &harvesterv1.CancelRunRequest{Name: "runs/none"})
 			return err
@@ -158,6 +167,20 @@ func TestRoleMatrix(t *testing.T) {
 		}
 	}
 
+	// The audit trail holds exactly the one partner create that was allowed, under the
+	// admin's principal: refused attempts by every other caller left nothing.
+	trail, err := callers[0].mapping.ListAuditEvents(e.ctx, &mappingv1.ListAuditEventsRequest{Parent: "services/mapping"})
+	e.must(err)
+	var creates []string
+	for _, ev := range trail.GetAuditEvents() {
+		if ev.GetMethod() == "CreatePartner" {
+			creates = append(creates, ev.GetPrincipal()+" "+ev.GetResource())
+		}
+	}
+	if len(creates) != 1 || !strings.HasPrefix(creates[0], "admin partners/P") {
+		t.Errorf("CreatePartner events = %v, want one by admin", creates)
+	}
+
 	// A manual run names its caller in the job history.
 	e.library("MAIN")
 	e.mapLibris("Abc", "MAIN")
@@ -191,6 +214,23 @@ func TestRoleMatrix(t *testing.T) {
 	}
 	if code, _, body := e.rest("POST", "/v1/partners", e.adminToken, partner); code != http.StatusOK {
 		t.Errorf("admin POST /v1/partners = %d %s, want 200", code, body)
+	}
+	for _, path := range []string{"/v1/services/profiles/auditEvents", "/v1/services/mapping/auditEvents"} {
+		if code, _, body := e.rest("GET", path, callers[1].token, ""); code != http.StatusForbidden {
+			t.Errorf("operator GET %s = %d %s, want 403", path, code, body)
+		}
+		if code, _, body := e.rest("GET", path, e.adminToken, ""); code != http.StatusOK {
+			t.Errorf("admin GET %s = %d %s, want 200", path, code, body)
+		}
+	}
+	// The REST create is in the trail under the admin's principal too.
+	code, _, body = e.rest("GET", "/v1/services/mapping/auditEvents?resource=partners/RESTP", e.adminToken, "")
+	var restTrail struct {
+		AuditEvents []struct{ Principal, Method string }
+	}
+	if err := json.Unmarshal([]byte(body), &restTrail); code != http.StatusOK || err != nil || len(restTrail.AuditEvents) != 1 ||
+		restTrail.AuditEvents[0].Principal != "admin" || restTrail.AuditEvents[0].Method != "CreatePartner" {
+		t.Errorf("admin GET the trail of partners/RESTP = %d %s, want its create by admin", code, body)
 	}
 }
 
