@@ -33,6 +33,8 @@ const (
 	Create = typev1.AuditAction_AUDIT_ACTION_CREATE
 	Update = typev1.AuditAction_AUDIT_ACTION_UPDATE
 	Delete = typev1.AuditAction_AUDIT_ACTION_DELETE
+	// Reencrypt: a stored secret was sealed again under a new key, its value unchanged.
+	Reencrypt = typev1.AuditAction_AUDIT_ACTION_REENCRYPT
 )
 
 // Call is what the API layer knows about a change before the store makes it: who asks,
@@ -91,7 +93,7 @@ func (t Trail) Append(tx *bolt.Tx, call Call, at time.Time, action typev1.AuditA
 	if !validResource(resource) {
 		missing = append(missing, "resource")
 	}
-	if action != Create && action != Update && action != Delete {
+	if action != Create && action != Update && action != Delete && action != Reencrypt {
 		missing = append(missing, "action")
 	}
 	if len(missing) > 0 {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/services/profiles/internal/secrets"
 	"github.com/interloan/interloan/services/profiles/internal/store"
 )
@@ -72,7 +74,7 @@ func RotateKeys(ctx context.Context, cfg RotateConfig) (RotateReport, error) {
 
 	var reencrypted, current int
 	var bad []string
-	err = st.RewriteSecrets(func(rec store.Record) ([]byte, error) {
+	err = st.RewriteSecrets(rotateCall(), func(rec store.Record) ([]byte, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -108,6 +110,16 @@ func RotateKeys(ctx context.Context, cfg RotateConfig) (RotateReport, error) {
 	}
 	rep.Reencrypted, rep.Current = reencrypted, current
 	return rep, nil
+}
+
+// rotateCall is the audit trail's account of a rotation: no token is involved offline, so
+// the principal is the operating-system user who ran it (who could open the data file).
+func rotateCall() audit.Call {
+	who := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		who = u.Username
+	}
+	return audit.Call{Principal: "os-user:" + who, Method: "keys rotate"}
 }
 
 // NewKeyFile writes a fresh random key to path (mode 0600) and returns its id; it refuses

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
@@ -65,6 +67,32 @@ func secretsOf(t *testing.T, dir string, codes ...string) map[string][]byte {
 			t.Fatal(err)
 		}
 		out[c] = rec.Secret
+	}
+	return out
+}
+
+// reencrypted lists the resources of the REENCRYPT events in dir's audit trail, newest
+// first, checking that each names the rotation and an OS user.
+func reencrypted(t *testing.T, dir string) []string {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, "profiles.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	events, _, err := st.ListAuditEvents(&profilesv1.ListAuditEventsRequest{Parent: "services/profiles", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		if e.GetAction() != audit.Reencrypt {
+			continue
+		}
+		if e.GetMethod() != "keys rotate" || !strings.HasPrefix(e.GetPrincipal(), "os-user:") || len(e.GetChangedFields()) != 0 {
+			t.Errorf("rotation event %v", e)
+		}
+		out = append(out, e.GetResource())
 	}
 	return out
 }
@@ -173,6 +201,10 @@ func TestRotateKeys(t *testing.T) {
 	if !bytes.Equal(before["LIBRIS-C"], after["LIBRIS-C"]) {
 		t.Error("a secret already under the current key was rewritten")
 	}
+	// The trail holds one event per re-encrypted secret, in code order.
+	if got, want := reencrypted(t, dir), []string{"integrationProfiles/LIBRIS-B", "integrationProfiles/LIBRIS-A"}; !slices.Equal(got, want) {
+		t.Errorf("re-encryption events = %v, want %v", got, want)
+	}
 	file, err := os.ReadFile(filepath.Join(dir, "profiles.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +218,9 @@ func TestRotateKeys(t *testing.T) {
 	rep, err = RotateKeys(context.Background(), cfg)
 	if err != nil || rep.Reencrypted != 0 || rep.Current != 3 {
 		t.Fatalf("second rotation = %+v, %v; want 0 re-encrypted, 3 current", rep, err)
+	}
+	if got := reencrypted(t, dir); len(got) != 2 {
+		t.Errorf("a rotation that changed nothing recorded events: %v", got)
 	}
 
 	// The service now starts with B alone and the harvester gets the same keys.
@@ -231,6 +266,9 @@ func TestRotateKeysUndecryptableChangesNothing(t *testing.T) {
 		if !bytes.Equal(before[c], after[c]) {
 			t.Errorf("%s changed although the rotation failed", c)
 		}
+	}
+	if got := reencrypted(t, dir); len(got) != 0 {
+		t.Errorf("a failed rotation recorded %v", got)
 	}
 }
 

@@ -160,6 +160,9 @@ const (
 	AuditAction_AUDIT_ACTION_UPDATE AuditAction = 2
 	// The resource was deleted.
 	AuditAction_AUDIT_ACTION_DELETE AuditAction = 3
+	// The resource's stored secret was re-encrypted under the current encryption key
+	// (`interloan keys rotate`); its value did not change.
+	AuditAction_AUDIT_ACTION_REENCRYPT AuditAction = 4
 )
 
 // Enum value maps for AuditAction.
@@ -169,12 +172,14 @@ var (
 		1: "AUDIT_ACTION_CREATE",
 		2: "AUDIT_ACTION_UPDATE",
 		3: "AUDIT_ACTION_DELETE",
+		4: "AUDIT_ACTION_REENCRYPT",
 	}
 	AuditAction_value = map[string]int32{
 		"AUDIT_ACTION_UNSPECIFIED": 0,
 		"AUDIT_ACTION_CREATE":      1,
 		"AUDIT_ACTION_UPDATE":      2,
 		"AUDIT_ACTION_DELETE":      3,
+		"AUDIT_ACTION_REENCRYPT":   4,
 	}
 )
 
@@ -337,9 +342,10 @@ type AuditEvent struct {
 	// When the change was committed.
 	EventTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	// The authenticated principal that made the change, as named in the token file (or the
-	// service identity of a client certificate).
+	// service identity of a client certificate); `os-user:{name}` for an offline command.
 	Principal string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
-	// The RPC that made the change, e.g. `CreatePartner`.
+	// The RPC that made the change, e.g. `CreatePartner`, or the offline command
+	// (`keys rotate`).
 	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
 	// The resource that changed, e.g. `partners/XYZ`.
 	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
@@ -478,12 +484,13 @@ const file_interloan_type_v1_types_proto_rawDesc = "" +
 	"\x14DAY_OF_WEEK_THURSDAY\x10\x04\x12\x16\n" +
 	"\x12DAY_OF_WEEK_FRIDAY\x10\x05\x12\x18\n" +
 	"\x14DAY_OF_WEEK_SATURDAY\x10\x06\x12\x16\n" +
-	"\x12DAY_OF_WEEK_SUNDAY\x10\a*v\n" +
+	"\x12DAY_OF_WEEK_SUNDAY\x10\a*\x92\x01\n" +
 	"\vAuditAction\x12\x1c\n" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13AUDIT_ACTION_CREATE\x10\x01\x12\x17\n" +
 	"\x13AUDIT_ACTION_UPDATE\x10\x02\x12\x17\n" +
-	"\x13AUDIT_ACTION_DELETE\x10\x03B=Z;github.com/interloan/interloan/gen/interloan/type/v1;typev1b\x06proto3"
+	"\x13AUDIT_ACTION_DELETE\x10\x03\x12\x1a\n" +
+	"\x16AUDIT_ACTION_REENCRYPT\x10\x04B=Z;github.com/interloan/interloan/gen/interloan/type/v1;typev1b\x06proto3"
 
 var (
 	file_interloan_type_v1_types_proto_rawDescOnce sync.Once

@@ -237,7 +237,9 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 // report every failure at once; if any call failed, the transaction is rolled back,
 // nothing changes, and the failures are returned joined. Key rotation uses it: a rotation
 // that stopped half-way would leave secrets under a key the operator is about to drop.
-func (s *Store) RewriteSecrets(fn func(rec Record) (replacement []byte, err error)) error {
+// Each replaced secret records call's audit event (action REENCRYPT) in the same
+// transaction.
+func (s *Store) RewriteSecrets(call audit.Call, fn func(rec Record) (replacement []byte, err error)) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		type change struct{ code, secret []byte }
 		var changes []change
@@ -264,8 +266,12 @@ func (s *Store) RewriteSecrets(fn func(rec Record) (replacement []byte, err erro
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		now := s.now()
 		for _, ch := range changes {
 			if err := tx.Bucket(bucketSecrets).Put(ch.code, ch.secret); err != nil {
+				return err
+			}
+			if err := trail.Append(tx, call, now, audit.Reencrypt, name(ch.code), nil); err != nil {
 				return err
 			}
 		}

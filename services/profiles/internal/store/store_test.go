@@ -2,7 +2,9 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -139,7 +141,7 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 	}
 	var seen []string
 	errBad := errors.New("bad")
-	err = s.RewriteSecrets(func(r Record) ([]byte, error) {
+	err = s.RewriteSecrets(by(""), func(r Record) ([]byte, error) {
 		seen = append(seen, r.Profile.Code)
 		if r.Profile.Code == "A" || r.Profile.Code == "C" {
 			return nil, errBad
@@ -152,7 +154,10 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 	if got, _ := s.Get("B"); string(got.Secret) != "b" {
 		t.Fatalf("B = %q after a failed rewrite", got.Secret)
 	}
-	err = s.RewriteSecrets(func(r Record) ([]byte, error) {
+	if got := trailOf(t, s); len(got) != 4 {
+		t.Fatalf("trail after a failed rewrite = %v, want the 4 creates only", got)
+	}
+	err = s.RewriteSecrets(by(""), func(r Record) ([]byte, error) {
 		if r.Profile.Code == "B" {
 			return nil, nil // left as it is
 		}
@@ -169,6 +174,25 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 	if got, _ := s.Get("NONE"); got.Secret != nil {
 		t.Errorf("NONE got a secret: %q", got.Secret)
 	}
+	// One event per re-encrypted secret, none for B, left as it was.
+	want := []string{"tester AUDIT_ACTION_REENCRYPT integrationProfiles/C []", "tester AUDIT_ACTION_REENCRYPT integrationProfiles/A []"}
+	if got := trailOf(t, s); len(got) != 6 || !slices.Equal(got[:2], want) {
+		t.Errorf("trail = %v, want %v on top of the 4 creates", got, want)
+	}
+}
+
+// trailOf lists the store's audit trail, newest first, as "principal action resource fields".
+func trailOf(t *testing.T, s *Store) []string {
+	t.Helper()
+	events, _, err := s.ListAuditEvents(&profilesv1.ListAuditEventsRequest{Parent: "services/profiles", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		out = append(out, fmt.Sprintf("%s %s %s %v", e.GetPrincipal(), e.GetAction(), e.GetResource(), e.GetChangedFields()))
+	}
+	return out
 }
 
 // TestChangeWithoutAuditCallIsRefused: a change nobody can account for is not stored.
