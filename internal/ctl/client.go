@@ -45,7 +45,7 @@ type clientConfig struct {
 func newClient(cfg clientConfig) (*client, error) {
 	server := strings.TrimSpace(cfg.server)
 	if !strings.Contains(server, "://") {
-		server = "http://" + server
+		server = "https://" + server // host:port alone: the default scheme
 	}
 	base, err := url.Parse(server)
 	if err != nil {
@@ -251,11 +251,21 @@ type transportError struct {
 }
 
 func (e *transportError) Error() string {
+	cause := e.err
 	var uerr *url.Error
 	if errors.As(e.err, &uerr) {
-		return fmt.Sprintf("cannot reach %s: %v", e.server, uerr.Err)
+		cause = uerr.Err
 	}
-	return fmt.Sprintf("cannot reach %s: %v", e.server, e.err)
+	msg := fmt.Sprintf("cannot reach %s: %v", e.server, cause)
+	// The two mistakes everyone makes once get the fix in the message.
+	var unknownCA x509.UnknownAuthorityError
+	switch {
+	case errors.As(e.err, &unknownCA):
+		msg += " (trust the server's CA with --ca-file; interloan up writes it to <data-dir>/tls/ca.crt)"
+	case strings.Contains(cause.Error(), "server gave HTTP response to HTTPS client"):
+		msg += " (the server speaks plain http: --server http://HOST:PORT)"
+	}
+	return msg
 }
 
 func (e *transportError) Unwrap() error { return e.err }

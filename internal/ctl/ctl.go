@@ -20,6 +20,10 @@ import (
 	"github.com/interloan/interloan/platform/config"
 )
 
+// defaultServer is where `interloan up` serves the gateway: TLS by default, with its CA
+// in <data-dir>/tls/ca.crt for --ca-file.
+const defaultServer = "https://127.0.0.1:8080"
+
 // Exit codes, the same for every operator command (and in Usage).
 const (
 	exitOK          = 0
@@ -38,9 +42,9 @@ const Usage = `Operator commands (through the REST gateway; table output, or --o
   interloan runs list [--profile CODE] [--state S] | report RUN | events RUN [--outcome O] | watch RUN | cancel RUN
   interloan requests list [filters] | get ID | actions ID | act ID --action A [--etag E] [--note N]
   interloan mappings [list] | partners [list]
-  Common flags: --server URL (INTERLOAN_SERVER, default http://127.0.0.1:8080),
-    --token T (INTERLOAN_TOKEN) or --token-file F (INTERLOAN_TOKEN_FILE),
-    --ca-file F (INTERLOAN_CA_FILE), --output table|json|yaml, --timeout D.
+  Common flags: --server URL (INTERLOAN_SERVER, default https://127.0.0.1:8080),
+    --token-file F (INTERLOAN_TOKEN_FILE) or --token T (INTERLOAN_TOKEN),
+    --ca-file F (INTERLOAN_CA_FILE; interloan up: data/tls/ca.crt), --output table|json|yaml, --timeout D.
   Exit codes: 0 ok; 1 the server answered an error or could not be reached; 2 usage
     error (nothing sent); import run --wait: 3 finished with warnings or errors (not
     everything imported), 4 failed or aborted; 130 interrupted.
@@ -121,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	set := config.New(name)
 	set.SetOutput(stderr)
-	set.String(&cfg.server, "server", "INTERLOAN_SERVER", "http://127.0.0.1:8080", "REST gateway URL")
+	set.String(&cfg.server, "server", "INTERLOAN_SERVER", defaultServer, "REST gateway URL")
 	set.Secret(&cfg.token, "token", "INTERLOAN_TOKEN", "bearer token (prefer --token-file: a flag shows in the process list)")
 	set.String(&tokFile, "token-file", "INTERLOAN_TOKEN_FILE", "", "file holding the bearer token")
 	set.String(&cfg.caFile, "ca-file", "INTERLOAN_CA_FILE", "", "PEM CA certificate(s) to trust for an https server (default: the system's)")

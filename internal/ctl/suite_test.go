@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -41,7 +42,7 @@ type live struct {
 	dir        string // scratch files
 }
 
-func startLive(t *testing.T) *live {
+func startLive(t *testing.T, tls bool) *live {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	fake := fakelibris.New(fakelibris.Options{})
@@ -49,7 +50,7 @@ func startLive(t *testing.T) *live {
 	ready := make(chan suite.Addrs, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- suite.Run(ctx, suite.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Logger: logging.Discard(),
+		done <- suite.Run(ctx, suite.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Logger: logging.Discard(), TLS: tls,
 			Ready: func(a suite.Addrs) { ready <- a }})
 	}()
 	t.Cleanup(func() {
@@ -71,8 +72,14 @@ func startLive(t *testing.T) *live {
 		t.Fatal(err)
 	}
 	l.adminToken = strings.TrimSpace(string(b))
-	conn, err := grpc.NewClient(l.addrs.Mapping, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.BearerToken(l.adminToken, false)))
+	creds := insecure.NewCredentials()
+	if tls {
+		if creds, err = credentials.NewClientTLSFromFile(l.addrs.CAFile, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := grpc.NewClient(l.addrs.Mapping, grpc.WithTransportCredentials(creds),
+		grpc.WithPerRPCCredentials(auth.BearerToken(l.adminToken, tls)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +143,12 @@ func (l *live) cli(args ...string) result {
 // cliAs runs the CLI with the token in tokenFile.
 func (l *live) cliAs(tokenFile string, args ...string) result {
 	l.t.Helper()
-	return invoke(l.ctx, append(args, "--server", "http://"+l.addrs.Gateway, "--token-file", tokenFile)...)
+	if l.addrs.CAFile != "" {
+		args = append(args, "--server", "https://"+l.addrs.Gateway, "--ca-file", l.addrs.CAFile)
+	} else {
+		args = append(args, "--server", "http://"+l.addrs.Gateway)
+	}
+	return invoke(l.ctx, append(args, "--token-file", tokenFile)...)
 }
 
 func invoke(ctx context.Context, args ...string) result {
@@ -181,7 +193,7 @@ func decode(t *testing.T, out string, m proto.Message) {
 // TestOperatorCLI walks an operator's day through the CLI against the whole suite:
 // create a profile, import with --wait, read the report and events, and work a request.
 func TestOperatorCLI(t *testing.T) {
-	l := startLive(t)
+	l := startLive(t, false)
 	const n = 30
 	l.library("MAIN")
 	l.partner("Xyz")
@@ -367,7 +379,7 @@ func TestOperatorCLI(t *testing.T) {
 
 // TestImportWaitExitCodes: --wait turns the run's final state into the exit code.
 func TestImportWaitExitCodes(t *testing.T) {
-	l := startLive(t)
+	l := startLive(t, false)
 	l.library("MAIN")
 	l.partner("Xyz")
 	keyFile := l.file("k", "key")
@@ -394,5 +406,24 @@ func TestImportWaitExitCodes(t *testing.T) {
 				t.Fatalf("stderr %q\nstdout:\n%s", r.stderr, r.stdout)
 			}
 		})
+	}
+}
+
+// Over TLS, as `interloan up` runs by default: the CLI trusts the suite's CA with
+// --ca-file, and says what to do without it.
+func TestOverTLS(t *testing.T) {
+	l := startLive(t, true)
+	l.library("MAIN")
+	l.partner("Xyz")
+	if out := l.cli("partners").must(t, exitOK).stdout; row(t, out, "Xyz", 1) != "Xyz" {
+		t.Fatalf("partners:\n%s", out)
+	}
+	r := invoke(l.ctx, "partners", "--server", "https://"+l.addrs.Gateway, "--token-file", l.tokenFile).must(t, exitServer)
+	if !strings.Contains(r.stderr, "--ca-file") {
+		t.Fatalf("without the CA: %q", r.stderr)
+	}
+	r = invoke(l.ctx, "partners", "--server", "http://"+l.addrs.Gateway, "--token-file", l.tokenFile).must(t, exitServer)
+	if !strings.Contains(r.stderr, "HTTP 400") || !strings.Contains(r.stderr, "HTTPS server") {
+		t.Fatalf("plain http to the TLS gateway: %q", r.stderr)
 	}
 }
