@@ -167,12 +167,10 @@ type Request interface {
 	GetResource() string
 }
 
-// Fetch reads one page of the trail, as List does, in a read transaction of its own.
-type Fetch func(resource string, after []byte, limit int) ([]*typev1.AuditEvent, []byte, error)
-
-// ListPage serves a ListAuditEvents call: it checks the parent and the resource filter,
-// then pages through fetch with AIP-158 tokens bound to the filter.
-func (t Trail) ListPage(req Request, fetch Fetch) ([]*typev1.AuditEvent, string, error) {
+// ListFrom serves a ListAuditEvents call from the service's bbolt file db: it checks the
+// parent and the resource filter, then reads one page (in a read transaction of its own)
+// with AIP-158 tokens bound to the filter.
+func (t Trail) ListFrom(db *bolt.DB, req Request) ([]*typev1.AuditEvent, string, error) {
 	var v apierr.Violations
 	switch req.GetParent() {
 	case t.Parent():
@@ -182,8 +180,9 @@ func (t Trail) ListPage(req Request, fetch Fetch) ([]*typev1.AuditEvent, string,
 		v.Add("parent", "must be %s", t.Parent())
 	}
 	if r := req.GetResource(); r != "" {
+		n := v.Len()
 		validate.Token(&v, "resource", r, maxResource)
-		if !t.validFilter(r) {
+		if v.Len() == n && !t.validFilter(r) { // one complaint per field
 			v.Add("resource", "must be the name of a resource of this service: %s/{id}", strings.Join(t.Collections, "/{id}, "))
 		}
 	}
@@ -191,8 +190,12 @@ func (t Trail) ListPage(req Request, fetch Fetch) ([]*typev1.AuditEvent, string,
 		return nil, "", err
 	}
 	return paging.List(req.GetPageSize(), req.GetPageToken(), []string{t.Parent(), req.GetResource()},
-		func(after []byte, limit int) ([]*typev1.AuditEvent, []byte, error) {
-			return fetch(req.GetResource(), after, limit)
+		func(after []byte, limit int) (out []*typev1.AuditEvent, next []byte, err error) {
+			err = db.View(func(tx *bolt.Tx) error {
+				out, next, err = t.List(tx, req.GetResource(), after, limit)
+				return err
+			})
+			return out, next, err
 		})
 }
 

@@ -223,7 +223,7 @@ func (r listRequest) GetPageSize() int32   { return r.size }
 func (r listRequest) GetPageToken() string { return r.token }
 func (r listRequest) GetResource() string  { return r.resource }
 
-func TestListPage(t *testing.T) {
+func TestListFrom(t *testing.T) {
 	db := openDB(t)
 	call := Call{Principal: "ada", Method: "CreateThing"}
 	for _, r := range []string{"things/a", "others/a", "things/a"} {
@@ -231,19 +231,12 @@ func TestListPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fetch := func(resource string, after []byte, limit int) (out []*typev1.AuditEvent, next []byte, err error) {
-		err = db.View(func(tx *bolt.Tx) error {
-			out, next, err = trail.List(tx, resource, after, limit)
-			return err
-		})
-		return out, next, err
-	}
 	// Paging with a filter, the token carrying it.
-	got, tok, err := trail.ListPage(listRequest{parent: "services/things", resource: "things/a", size: 1}, fetch)
+	got, tok, err := trail.ListFrom(db, listRequest{parent: "services/things", resource: "things/a", size: 1})
 	if err != nil || !slices.Equal(names(got), []string{"services/things/auditEvents/3"}) || tok == "" {
 		t.Fatalf("page 1 = %v %q %v", names(got), tok, err)
 	}
-	got, tok2, err := trail.ListPage(listRequest{parent: "services/things", resource: "things/a", size: 1, token: tok}, fetch)
+	got, tok2, err := trail.ListFrom(db, listRequest{parent: "services/things", resource: "things/a", size: 1, token: tok})
 	if err != nil || !slices.Equal(names(got), []string{"services/things/auditEvents/1"}) || tok2 != "" {
 		t.Fatalf("page 2 = %v %q %v", names(got), tok2, err)
 	}
@@ -264,7 +257,7 @@ func TestListPage(t *testing.T) {
 		{"token of another filter", listRequest{parent: "services/things", token: tok}, "page_token"},
 	}
 	for _, tt := range bad {
-		_, _, err := trail.ListPage(tt.req, fetch)
+		_, _, err := trail.ListFrom(db, tt.req)
 		e, ok := apierr.As(err)
 		if !ok || e.Kind != apierr.KindInvalidArgument || !slices.ContainsFunc(e.Violations, func(v apierr.FieldViolation) bool { return v.Field == tt.field }) {
 			t.Errorf("%s: %v, want INVALID_ARGUMENT on %s", tt.name, err, tt.field)

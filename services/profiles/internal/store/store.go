@@ -183,13 +183,7 @@ func (s *Store) Delete(call audit.Call, code string, check func(cur Record) erro
 
 // ListAuditEvents serves a ListAuditEvents request from the trail (newest first).
 func (s *Store) ListAuditEvents(req audit.Request) ([]*typev1.AuditEvent, string, error) {
-	return trail.ListPage(req, func(resource string, after []byte, limit int) (out []*typev1.AuditEvent, next []byte, err error) {
-		err = s.db.View(func(tx *bolt.Tx) error {
-			out, next, err = trail.List(tx, resource, after, limit)
-			return err
-		})
-		return out, next, err
-	})
+	return trail.ListFrom(s.db, req)
 }
 
 // name is the resource name of the profile stored under code.
