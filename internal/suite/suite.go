@@ -71,6 +71,8 @@ type Addrs struct {
 	TokensFile, AdminTokenFile string
 	// CAFile is the CA certificate that verifies the listeners when TLS is on ("" without).
 	CAFile string
+	// HTTP maps each gRPC service's name to its HTTP address (/healthz, /readyz, /metrics).
+	HTTP map[string]string
 }
 
 // TLSDirName is the directory of DataDir holding the throw-away CA and certificates.
@@ -187,6 +189,10 @@ func Run(ctx context.Context, cfg Config) error {
 		Harvester: dialAddr(grpcLis[2]), Requests: dialAddr(grpcLis[3]),
 		Gateway:    dialAddr(gwLis),
 		TokensFile: cfg.TokensFile, AdminTokenFile: adminFile, CAFile: caFile,
+		HTTP: map[string]string{},
+	}
+	for i, s := range services {
+		addrs.HTTP[s.name] = dialAddr(httpLis[i])
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

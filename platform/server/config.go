@@ -15,7 +15,7 @@ import (
 // Common is the configuration every service shares. Services embed it in their Config.
 type Common struct {
 	GRPCAddr      string        // gRPC listen address
-	HTTPAddr      string        // health (and later metrics) HTTP address; empty disables
+	HTTPAddr      string        // health and metrics HTTP address; empty disables
 	DataDir       string        // directory of the service's bbolt file
 	LogLevel      string        // debug, info, warn, error
 	ShutdownGrace time.Duration // GracefulStop bound before a hard stop
@@ -36,7 +36,7 @@ type Common struct {
 // sends tokens in clear text.
 func (c *Common) Bind(s *config.Set, grpcPort int, dataDir string) {
 	s.String(&c.GRPCAddr, "grpc-addr", "INTERLOAN_GRPC_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort), "gRPC listen address")
-	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort+100), "HTTP listen address for /healthz and /readyz (empty disables)")
+	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort+100), "HTTP listen address for /healthz, /readyz and /metrics (empty disables)")
 	s.String(&c.DataDir, "data-dir", "INTERLOAN_DATA_DIR", dataDir, "directory for the service's bbolt file")
 	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")

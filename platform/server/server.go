@@ -2,7 +2,7 @@
 // reflection, grpc.health.v1, OpenTelemetry stats handler, panic recovery, error mapping,
 // access logging, bearer-token or client-certificate authentication with role checks
 // (platform/auth) and optional TLS/mTLS (platform/tlsconfig), plus an HTTP port with
-// /healthz and /readyz; both stop gracefully when the context ends.
+// /healthz, /readyz and /metrics (Prometheus); both stop gracefully when the context ends.
 package server
 
 import (
@@ -23,6 +23,7 @@ import (
 
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/rpc"
+	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
@@ -156,7 +157,10 @@ func Run(ctx context.Context, o Options) error {
 	var hsrv *http.Server
 	var httpAddr net.Addr
 	if hlis != nil {
-		hsrv = &http.Server{Handler: HealthMux(hs), ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP()}
+		mux := http.NewServeMux()
+		mux.Handle("/", HealthMux(hs))
+		mux.Handle("GET /metrics", telemetry.MetricsHandler())
+		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP()}
 		httpAddr = hlis.Addr()
 		go func() {
 			if err := ServeHTTP(hsrv, hlis); !errors.Is(err, http.ErrServerClosed) {

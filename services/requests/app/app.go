@@ -50,6 +50,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("requests: %w", err)
 	}
+	stopGauge, err := observeLedger(st)
+	if err != nil {
+		return errors.Join(fmt.Errorf("requests: metrics: %w", err), st.Close())
+	}
 	svc := api.New(st, time.Now)
 	// Watch streams never end by themselves: end them as the stop begins, so the graceful
 	// stop need not wait out its deadline.
@@ -61,5 +65,6 @@ func Run(ctx context.Context, cfg Config) error {
 		requestsv1.RegisterIngestServiceServer(s, svc)
 	}
 	err = server.Run(ctx, opts)
-	return errors.Join(err, st.Close())
+	// The gauge stops before the store closes: a scrape must not read a closed store.
+	return errors.Join(err, stopGauge(), st.Close())
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -81,6 +83,8 @@ func (r *Runner) execute(ctx context.Context, id uint64, code string) {
 		log.Error("run end not recorded", "error", ferr)
 		return
 	}
+	runMetrics.record(ctx, code, final)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("interloan.run.state", final.GetState().String()))
 	c := final.GetCounters()
 	log.Info("run ended", "state", final.GetState().String(), "fetched", c.GetFetched(), "created", c.GetCreated(),
 		"updated", c.GetUpdated(), "unchanged", c.GetUnchanged(), "skipped", c.GetSkipped(), "failed", c.GetFailed())

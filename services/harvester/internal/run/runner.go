@@ -210,12 +210,14 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 	}
 	id, _ := ParseRunName(run.GetName())
 	runCtx, cancelRun := context.WithCancelCause(r.ctx)
+	runCtx, span := startRunSpan(runCtx, ctx, run.GetName(), code)
 	a := &activeRun{name: run.GetName(), cancel: cancelRun, done: make(chan struct{})}
 	r.active[code] = a
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		defer close(a.done)
+		defer span.End()
 		defer cancelRun(nil)
 		defer func() {
 			r.mu.Lock()

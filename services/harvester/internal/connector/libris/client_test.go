@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 
 	"github.com/interloan/interloan/services/harvester/internal/connector"
@@ -68,9 +70,11 @@ func TestNewDefaults(t *testing.T) {
 	if c.hc.Timeout != 0 {
 		t.Errorf("default client has an overall Timeout %s, which would cut long answers", c.hc.Timeout)
 	}
-	tr, ok := c.hc.Transport.(*http.Transport)
-	if !ok || tr.ResponseHeaderTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
-		t.Errorf("default transport lacks phase timeouts: %#v", c.hc.Transport)
+	if _, ok := c.hc.Transport.(*otelhttp.Transport); !ok {
+		t.Errorf("default transport is not traced: %T", c.hc.Transport)
+	}
+	if tr := defaultTransport(); tr.ResponseHeaderTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
+		t.Errorf("default transport lacks phase timeouts: %#v", tr)
 	}
 }
 
