@@ -11,11 +11,12 @@ import (
 // etag) that every write sets: listing them would say nothing about what was changed.
 var bookkeeping = []protoreflect.Name{"name", "create_time", "update_time", "etag"}
 
-// ChangedFields names the top-level fields of next whose values differ from old's, in
-// field-number order: on a create (old nil) the fields next sets. It compares values but
-// returns only names, so it is safe on messages holding secrets. The bookkeeping fields
-// and those in skip are left out; those in force are listed whatever the values say,
-// for a change the message cannot show (a credential stored elsewhere).
+// ChangedFields names the top-level fields of next whose values differ from old's (a
+// message of the same type), in field-number order: on a create (old nil) the fields next
+// sets. It compares values but returns only names, so it is safe on messages holding
+// secrets. The bookkeeping fields and those in skip are left out; those in force are
+// listed whatever the values say, for a change the message cannot show (a credential
+// stored elsewhere).
 func ChangedFields(old, next proto.Message, skip []string, force ...string) []string {
 	nm := next.ProtoReflect()
 	om := nm.Type().Zero()
