@@ -187,7 +187,7 @@ func exitCode(name string, err error, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "%s: interrupted\n", name)
+		fmt.Fprintf(stderr, "%s: interrupted%s\n", name, strings.TrimPrefix(err.Error(), context.Canceled.Error()))
 		return exitInterrupted
 	case errors.Is(err, context.DeadlineExceeded):
 		fmt.Fprintf(stderr, "%s: no answer within --timeout\n", name)

@@ -420,3 +420,19 @@ func TestSanitizeAndCells(t *testing.T) {
 		t.Error("an empty cell must show -")
 	}
 }
+
+// Ctrl-C while following a run stops the watch, not the run, and says so.
+func TestInterruptedWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := newFakeGateway(t, false, func(w http.ResponseWriter, r *http.Request, _ int) {
+		streamLines(w, &harvesterv1.Run{Name: "runs/5", State: harvesterv1.RunState_RUN_STATE_RUNNING})
+		w.(http.Flusher).Flush()
+		cancel() // the operator presses Ctrl-C once the first state is shown
+		<-r.Context().Done()
+	})
+	r := invoke(ctx, "runs", "watch", "5", "--server", g.URL)
+	if r.code != exitInterrupted || !strings.Contains(r.stderr, "interrupted; runs/5 goes on (interloan runs watch 5") {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}

@@ -1,6 +1,8 @@
 package ctl
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -192,6 +194,10 @@ func (e *env) follow(name string) error {
 			})
 		if err != nil {
 			bar.done()
+			if errors.Is(err, context.Canceled) {
+				// Only the watch stops: say so, or the operator may think the run did.
+				return fmt.Errorf("%w; %s goes on (interloan runs watch %s to follow it again, runs cancel to stop it)", err, name, lastSegment(name))
+			}
 			return err
 		}
 		if last != nil && final(last.GetState()) {

@@ -362,9 +362,10 @@ func TestOperatorCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := l.file("viewer.token", tok)
-		// The services reload the tokens file within seconds.
+		// Each service reloads the tokens file within seconds, on its own: wait for the
+		// harvester, which StartRun reaches.
 		deadline := time.Now().Add(30 * time.Second)
-		for l.cliAs(f, "profiles", "list").code != exitOK {
+		for l.cliAs(f, "runs", "list").code != exitOK {
 			if time.Now().After(deadline) {
 				t.Fatal("the viewer token was never accepted")
 			}
