@@ -61,8 +61,7 @@ func newClient(cfg clientConfig) (*client, error) {
 	if err := checkToken(cfg.token); err != nil {
 		return nil, err
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.Proxy = http.ProxyFromEnvironment
+	transport := http.DefaultTransport.(*http.Transport).Clone() // proxies from the environment, as curl
 	if cfg.caFile != "" {
 		pem, err := os.ReadFile(cfg.caFile)
 		if err != nil {

@@ -247,12 +247,15 @@ func parseInterspersed(set *config.Set, args []string) ([]string, error) {
 		if err := set.Parse(args); err != nil {
 			return nil, err
 		}
-		args = set.Args()
-		if len(args) == 0 {
+		rest := set.Args()
+		if len(rest) == 0 {
 			return pos, nil
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil // after "--" nothing is a flag
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/config"
 )
 
 // Usage errors are refused before anything is sent (the server here does not exist),
@@ -434,5 +435,48 @@ func TestInterruptedWatch(t *testing.T) {
 	r := invoke(ctx, "runs", "watch", "5", "--server", g.URL)
 	if r.code != exitInterrupted || !strings.Contains(r.stderr, "interrupted; runs/5 goes on (interloan runs watch 5") {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		pos  string
+		note string
+	}{
+		{[]string{"a", "--note", "n", "b"}, "a b", "n"},
+		{[]string{"--note", "n", "a"}, "a", "n"},
+		{[]string{"a", "--", "--note", "-b"}, "a --note -b", ""},
+		{[]string{"--note=-x", "a"}, "a", "-x"},
+	} {
+		set := config.New("t")
+		var note string
+		set.StringVar(&note, "note", "", "")
+		pos, err := parseInterspersed(set, tc.args)
+		if err != nil || strings.Join(pos, " ") != tc.pos || note != tc.note {
+			t.Errorf("%q: positional %q, note %q, %v", tc.args, pos, note, err)
+		}
+	}
+}
+
+// A token sent in clear text off this machine gets a warning; loopback and https do not.
+func TestPlainTextWarning(t *testing.T) {
+	for server, warn := range map[string]bool{
+		"http://127.0.0.1:8080":       false,
+		"http://localhost:8080":       false,
+		"http://[::1]:8080":           false,
+		"https://gateway.example:443": false,
+		"http://gateway.example:8080": true,
+		"http://10.0.0.5:8080":        true,
+		"gateway.example:8080":        false, // https by default
+	} {
+		c, err := newClient(clientConfig{server: server, token: "t"})
+		if err != nil || c.plainTextToRemote() != warn {
+			t.Errorf("%s: warn=%v, %v", server, !warn, err)
+		}
+	}
+	c, _ := newClient(clientConfig{server: "http://gateway.example:8080"})
+	if c.plainTextToRemote() {
+		t.Error("no token, nothing to warn about")
 	}
 }

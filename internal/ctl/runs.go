@@ -53,7 +53,45 @@ func runsReport(e *env, pos []string) error {
 	if err != nil {
 		return err
 	}
-	return e.out.print(run, func() view { return runReport(run) })
+	if e.out.format != formatTable {
+		return e.out.print(run, nil) // the Run message itself, as GetRun answers
+	}
+	report := views{runReport(run)}
+	c := run.GetCounters()
+	if c.GetSkipped()+c.GetFailed() > 0 {
+		notImported, err := e.notImported(run.GetName())
+		if err != nil {
+			return err
+		}
+		report = append(report, notImported)
+	}
+	return report.render(e.out.w)
+}
+
+// reportEvents is how many skipped and how many failed events a report shows.
+const reportEvents = 10
+
+// notImported is the first events of a run that were skipped or failed, with why.
+func (e *env) notImported(run string) (view, error) {
+	t := table{header: []string{"NOT IMPORTED", "OUTCOME", "REASON CODE", "ATTEMPT", "REASON"}}
+	for _, outcome := range []harvesterv1.Outcome{harvesterv1.Outcome_OUTCOME_FAILED, harvesterv1.Outcome_OUTCOME_SKIPPED} {
+		ctx, cancel := e.unary()
+		resp := &harvesterv1.ListRunEventsResponse{}
+		err := e.client.call(ctx, harvesterv1.HarvesterService_ListRunEvents_FullMethodName,
+			&harvesterv1.ListRunEventsRequest{Parent: run, Outcome: outcome, PageSize: reportEvents}, resp)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range resp.GetRunEvents() {
+			t.rows = append(t.rows, []string{ev.GetExternalId(), enumName(ev.GetOutcome()), ev.GetReasonCode(),
+				strconv.Itoa(int(ev.GetAttempt())), ev.GetReason()})
+		}
+		if resp.GetNextPageToken() != "" {
+			t.rows = append(t.rows, []string{"…", enumName(outcome), "", "", "more: interloan runs events " + lastSegment(run) + " --outcome " + strings.ToLower(enumName(outcome))})
+		}
+	}
+	return t, nil
 }
 
 func (e *env) getRun(name string) (*harvesterv1.Run, error) {

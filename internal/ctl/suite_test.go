@@ -408,6 +408,15 @@ func TestImportWaitExitCodes(t *testing.T) {
 			}
 		})
 	}
+
+	// The report of the run with warnings names the requests it did not import, and why.
+	var runs harvesterv1.ListRunsResponse
+	decode(t, l.cli("runs", "list", "--profile", "def", "-o", "json").must(t, exitOK).stdout, &runs)
+	report := l.cli("runs", "report", runs.GetRuns()[0].GetName()).must(t, exitOK).stdout
+	skipped := runs.GetRuns()[0].GetCounters().GetSkipped()
+	if skipped == 0 || strings.Count(report, "PARTNER_UNKNOWN") != int(min(skipped, reportEvents)) || !strings.Contains(report, "NOT IMPORTED") {
+		t.Fatalf("%d skipped; report:\n%s", skipped, report)
+	}
 }
 
 // Over TLS, as `interloan up` runs by default: the CLI trusts the suite's CA with
