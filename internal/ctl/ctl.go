@@ -101,8 +101,8 @@ type runExit struct {
 
 func (e *runExit) Error() string { return e.msg }
 
-// Main runs an operator command (args start with one of Commands) and returns the exit
-// code.
+// Main runs an operator command (args[0] is profiles, import, runs, requests, mappings
+// or partners) and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -150,7 +150,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: --output %q: want table, json or yaml\n", name, output)
 		return exitUsage
 	}
-	if cfg.token, err = chooseToken(set, cfg.token, tokFile); err != nil {
+	if timeout <= 0 {
+		fmt.Fprintf(stderr, "%s: --timeout must be positive\n", name)
+		return exitUsage
+	}
+	given := map[string]bool{}
+	set.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if cfg.token, err = chooseToken(given, cfg.token, tokFile); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage
 	}
@@ -162,11 +168,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.plainTextToRemote() {
 		fmt.Fprintf(stderr, "%s: warning: sending the token over plain http to %s; use https\n", name, c.base.Host)
 	}
-	given := map[string]bool{}
-	set.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	e := &env{ctx: ctx, client: c, out: printer{format: output, w: stdout}, stderr: stderr,
 		tty: isTerminal(stderr), timeout: timeout, o: &o, given: given}
-	return exitCode(name, cmd.run(e, pos), stderr)
+	err = cmd.run(e, pos)
+	var api *apiError
+	if errors.As(err, &api) && api.code == "UNAUTHENTICATED" && c.token == "" {
+		err = fmt.Errorf("%w\n  (no token was sent: give --token-file or INTERLOAN_TOKEN_FILE, or --token or INTERLOAN_TOKEN)", err)
+	}
+	return exitCode(name, err, stderr)
 }
 
 // exitCode reports err on stderr in one line (plus field violations) and maps it to the
@@ -194,10 +203,6 @@ func exitCode(name string, err error, stderr io.Writer) int {
 		return exitServer
 	default:
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		var api *apiError
-		if errors.As(err, &api) && api.code == "UNAUTHENTICATED" {
-			fmt.Fprintf(stderr, "  (give a token with --token-file or INTERLOAN_TOKEN_FILE, or --token or INTERLOAN_TOKEN)\n")
-		}
 		return exitServer
 	}
 }
@@ -261,9 +266,7 @@ func parseInterspersed(set *config.Set, args []string) ([]string, error) {
 
 // chooseToken picks the token: a flag over the environment, and never both a token and
 // a token file at the same level.
-func chooseToken(set *config.Set, token, file string) (string, error) {
-	given := map[string]bool{}
-	set.Visit(func(f *flag.Flag) { given[f.Name] = true })
+func chooseToken(given map[string]bool, token, file string) (string, error) {
 	switch {
 	case given["token"] && given["token-file"]:
 		return "", errors.New("give --token or --token-file, not both")

@@ -48,6 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"runs", "list", "--page-size", "-1"}, "--page-size must not be negative"},
 		{[]string{"runs", "list", "--output", "xml"}, `--output "xml": want table, json or yaml`},
 		{[]string{"runs", "list", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"runs", "list", "--timeout", "0s"}, "--timeout must be positive"},
 		{[]string{"runs", "list", "--server", "ftp://x"}, `--server "ftp://x": want http(s)://host:port`},
 		{[]string{"runs", "list", "--server", "http://user:pw@x"}, "--server: give scheme, host, port"},
 		{[]string{"runs", "list", "--token", "a", "--token-file", "b"}, "give --token or --token-file, not both"},
@@ -131,6 +132,11 @@ func streamLines(w http.ResponseWriter, runs ...*harvesterv1.Run) {
 
 func TestTokenSources(t *testing.T) {
 	g := newFakeGateway(t, false, func(w http.ResponseWriter, r *http.Request, _ int) {
+		if r.Header.Get("Authorization") == "" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"code":16,"message":"authentication required"}`)
+			return
+		}
 		writeJSON(w, 200, &mappingv1.ListPartnersResponse{})
 	})
 	dir := t.TempDir()
@@ -145,7 +151,7 @@ func TestTokenSources(t *testing.T) {
 		code              int
 		header            string // what the server saw
 	}{
-		{"none", "", "", nil, exitOK, ""},
+		{"none", "", "", nil, exitServer, ""},
 		{"env token", "tok-env", "", nil, exitOK, "Bearer tok-env"},
 		{"env file", "", fileA, nil, exitOK, "Bearer tok-file-a"},
 		{"flag token beats env file", "", fileA, []string{"--token", "tok-flag"}, exitOK, "Bearer tok-flag"},
@@ -168,9 +174,12 @@ func TestTokenSources(t *testing.T) {
 					t.Fatalf("output shows the token %q: %s", secret, r.stderr)
 				}
 			}
+			if tc.code == exitServer && !strings.Contains(r.stderr, "UNAUTHENTICATED: authentication required\n  (no token was sent: give --token-file") {
+				t.Fatalf("no token: %q", r.stderr)
+			}
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			if tc.code != exitOK {
+			if tc.code == exitUsage {
 				if len(g.auths) != 0 {
 					t.Fatal("a usage error sent a request")
 				}

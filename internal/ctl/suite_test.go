@@ -345,7 +345,8 @@ func TestOperatorCLI(t *testing.T) {
 	t.Run("a bad token is a clear error that does not echo it", func(t *testing.T) {
 		bad := l.file("bad.token", "il_not-a-real-token\n")
 		r := l.cliAs(bad, "runs", "list").must(t, exitServer)
-		if !strings.Contains(r.stderr, "UNAUTHENTICATED") || strings.Contains(r.stderr, "il_not-a-real-token") || r.stdout != "" {
+		if !strings.Contains(r.stderr, "UNAUTHENTICATED") || strings.Contains(r.stderr, "no token was sent") ||
+			strings.Contains(r.stderr, "il_not-a-real-token") || r.stdout != "" {
 			t.Fatalf("bad token: %+v", r)
 		}
 	})
