@@ -108,12 +108,9 @@ func (c *client) call(ctx context.Context, rpc string, req, resp proto.Message) 
 		return err
 	}
 	defer httpResp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(httpResp.Body, maxResponse+1))
+	body, err := readBody(httpResp)
 	if err != nil {
-		return fmt.Errorf("reading the answer: %w", err)
-	}
-	if len(body) > maxResponse {
-		return fmt.Errorf("the answer is larger than %d MiB", maxResponse>>20)
+		return err
 	}
 	if httpResp.StatusCode != http.StatusOK {
 		return decodeError(httpResp.StatusCode, body)
@@ -136,7 +133,10 @@ func (c *client) stream(ctx context.Context, rpc string, req proto.Message, newM
 	}
 	defer httpResp.Body.Close()
 	if httpResp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(httpResp.Body, maxResponse))
+		body, err := readBody(httpResp)
+		if err != nil {
+			return err
+		}
 		return decodeError(httpResp.StatusCode, body)
 	}
 	sc := bufio.NewScanner(httpResp.Body)
@@ -171,6 +171,18 @@ func (c *client) stream(ctx context.Context, rpc string, req proto.Message, newM
 		return fmt.Errorf("the stream broke: %w", err)
 	}
 	return nil
+}
+
+// readBody reads a whole answer of at most maxResponse bytes.
+func readBody(resp *http.Response) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if len(body) > maxResponse {
+		return nil, fmt.Errorf("the answer (HTTP %d) is larger than %d MiB", resp.StatusCode, maxResponse>>20)
+	}
+	return body, nil
 }
 
 // send builds and sends the HTTP request of an RPC: path variables from req's fields,
@@ -311,7 +323,11 @@ func decodeError(httpStatus int, body []byte) error {
 		} `json:"details"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil || st.Code == 0 {
-		return &apiError{httpStatus: httpStatus, code: fmt.Sprintf("HTTP %d %s", httpStatus, http.StatusText(httpStatus)), message: firstLine(body)}
+		what := fmt.Sprintf("HTTP %d %s", httpStatus, http.StatusText(httpStatus))
+		if httpStatus == 0 {
+			what = "error in the stream"
+		}
+		return &apiError{httpStatus: httpStatus, code: what, message: firstLine(body)}
 	}
 	e := &apiError{httpStatus: httpStatus, code: code.Code(st.Code).String(), message: st.Message}
 	for _, d := range st.Details {

@@ -296,6 +296,7 @@ func TestDecodeError(t *testing.T) {
 		{"no details", 404, `{"code":5,"message":"runs/9 not found"}`, "NOT_FOUND: runs/9 not found"},
 		{"a proxy's page", 502, "<html>\x1b[31mBad gateway</html>\nmore", "HTTP 502 Bad Gateway: <html> [31mBad gateway</html>"},
 		{"empty", 503, "", "HTTP 503 Service Unavailable"},
+		{"a stream's error that is no status", 0, `"oops"`, `error in the stream: "oops"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := decodeError(tc.status, []byte(tc.body)).Error(); got != tc.want {
