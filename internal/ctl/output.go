@@ -191,7 +191,7 @@ func lastSegment(name string) string {
 	return name[strings.LastIndexByte(name, '/')+1:]
 }
 
-// since formats how long ago t was, for a run's duration; "" when a time is missing.
+// duration is the time from start to end, for a run; "" when either is missing.
 func duration(start, end *timestamppb.Timestamp) string {
 	if start == nil || end == nil {
 		return ""

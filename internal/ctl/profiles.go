@@ -29,14 +29,11 @@ func profilesList(e *env, pos []string) error {
 	if err := wantArgs(pos); err != nil {
 		return err
 	}
-	req := &profilesv1.ListIntegrationProfilesRequest{ActiveOnly: e.o.activeOnly}
-	if e.o.system != "" {
-		s, err := parseEnum[typev1.ExternalSystem](e.o.system, "--system")
-		if err != nil {
-			return err
-		}
-		req.System = s
+	system, err := e.systemFilter()
+	if err != nil {
+		return err
 	}
+	req := &profilesv1.ListIntegrationProfilesRequest{ActiveOnly: e.o.activeOnly, System: system}
 	resp := &profilesv1.ListIntegrationProfilesResponse{}
 	if err := e.list(profilesv1.ProfileService_ListIntegrationProfiles_FullMethodName, req, resp); err != nil {
 		return err
@@ -45,7 +42,7 @@ func profilesList(e *env, pos []string) error {
 		t := table{header: []string{"CODE", "DISPLAY NAME", "SYSTEM", "ACTIVE", "RUNNABLE", "SCHEDULE", "UPDATED"}}
 		for _, p := range resp.GetIntegrationProfiles() {
 			t.rows = append(t.rows, []string{p.GetCode(), p.GetDisplayName(), enumName(p.GetSystem()),
-				yesNo(p.GetActive()), runnable(p), schedule(p.GetSchedule()), when(p.GetUpdateTime())})
+				yesNo(p.GetActive()), yesNo(p.GetReadiness().GetRunnable()), schedule(p.GetSchedule()), when(p.GetUpdateTime())})
 		}
 		return t
 	})
@@ -147,9 +144,7 @@ func (e *env) profileFromInput() (*profilesv1.IntegrationProfile, error) {
 		p.System = s
 	}
 	if given["base-url"] || given["library-code"] {
-		if err := setSystemConfig(p, c); err != nil {
-			return nil, err
-		}
+		setSystemConfig(p, c)
 	}
 	if c.apiKeyFile != "" {
 		b, err := os.ReadFile(c.apiKeyFile)
@@ -181,7 +176,7 @@ func (e *env) profileFromInput() (*profilesv1.IntegrationProfile, error) {
 
 // setSystemConfig fills the system's configuration; the system comes from --system or
 // the file, and is Libris when neither says.
-func setSystemConfig(p *profilesv1.IntegrationProfile, c profileFlags) error {
+func setSystemConfig(p *profilesv1.IntegrationProfile, c profileFlags) {
 	switch p.System {
 	case typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED, typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
 		p.System = typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS
@@ -209,7 +204,6 @@ func setSystemConfig(p *profilesv1.IntegrationProfile, c profileFlags) error {
 		}
 		p.SystemConfig = &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: n}
 	}
-	return nil
 }
 
 func setSchedule(p *profilesv1.IntegrationProfile, c profileFlags, given map[string]bool) error {
@@ -246,13 +240,6 @@ func readInput(name string) ([]byte, error) {
 		return io.ReadAll(io.LimitReader(os.Stdin, maxResponse))
 	}
 	return os.ReadFile(name)
-}
-
-func runnable(p *profilesv1.IntegrationProfile) string {
-	if p.GetReadiness().GetRunnable() {
-		return "yes"
-	}
-	return "no"
 }
 
 // schedule in words, e.g. `daily 06:00 Europe/Stockholm`.
