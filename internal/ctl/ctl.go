@@ -44,7 +44,8 @@ const Usage = `Operator commands (through the REST gateway; table output, or --o
   interloan mappings [list] | partners [list]
   Common flags: --server URL (INTERLOAN_SERVER, default https://127.0.0.1:8080),
     --token-file F (INTERLOAN_TOKEN_FILE) or --token T (INTERLOAN_TOKEN),
-    --ca-file F (INTERLOAN_CA_FILE; interloan up: data/tls/ca.crt), --output table|json|yaml, --timeout D.
+    --ca-file F (INTERLOAN_CA_FILE; interloan up: data/tls/ca.crt),
+    --output table|json|yaml (INTERLOAN_OUTPUT), --timeout D (INTERLOAN_TIMEOUT, default 30s).
   Exit codes: 0 ok; 1 the server answered an error or could not be reached; 2 usage
     error (nothing sent); import run --wait: 3 finished with warnings or errors (not
     everything imported), 4 failed or aborted; 130 interrupted.
@@ -129,9 +130,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set.Secret(&cfg.token, "token", "INTERLOAN_TOKEN", "bearer token (prefer --token-file: a flag shows in the process list)")
 	set.String(&tokFile, "token-file", "INTERLOAN_TOKEN_FILE", "", "file holding the bearer token")
 	set.String(&cfg.caFile, "ca-file", "INTERLOAN_CA_FILE", "", "PEM CA certificate(s) to trust for an https server (default: the system's)")
-	set.StringVar(&output, "output", formatTable, "output format: table, json or yaml")
+	// -o first: defining a flag stores its default, and --output's may come from the env.
 	set.StringVar(&output, "o", formatTable, "shorthand for --output")
-	set.DurationVar(&timeout, "timeout", 30*time.Second, "limit of each call (watching a run has none)")
+	set.String(&output, "output", "INTERLOAN_OUTPUT", formatTable, "output format: table, json or yaml")
+	set.Duration(&timeout, "timeout", "INTERLOAN_TIMEOUT", 30*time.Second, "limit of each call (watching a run has none)")
 	if cmd.flags != nil {
 		cmd.flags(set, &o)
 	}
@@ -145,6 +147,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case err != nil:
 		return exitUsage // the set has printed why
+	}
+	if output == "" {
+		output = formatTable // INTERLOAN_OUTPUT set but empty
 	}
 	if !slices.Contains([]string{formatTable, formatJSON, formatYAML}, output) {
 		fmt.Fprintf(stderr, "%s: --output %q: want table, json or yaml\n", name, output)

@@ -77,6 +77,11 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Setenv("INTERLOAN_OUTPUT", "csv")
+	if r := invoke(context.Background(), "runs", "list", "--server", dead); r.code != exitUsage || !strings.Contains(r.stderr, `--output "csv"`) {
+		t.Fatalf("INTERLOAN_OUTPUT=csv: %+v", r)
+	}
+	t.Setenv("INTERLOAN_OUTPUT", "")
 	if r := invoke(context.Background(), "runs", "list", "-h"); r.code != exitOK || !strings.Contains(r.stderr, "-page-size") {
 		t.Fatalf("-h: %+v", r)
 	}
