@@ -36,6 +36,10 @@ Usage:
                           create a credential encryption key file (0600; never overwrites)
   interloan keys rotate --secret-key-file NEW --previous-secret-key-files OLD[,OLD2] [--data-dir data]
                           re-encrypt every profile API key under NEW (profiles service stopped)
+  interloan backup --service SVC --token-file F [--addr HOST:PORT] [--ca-file CA] [--out FILE]
+                          stream a consistent snapshot of a running service's data file (admin)
+  interloan restore --service SVC [--data-dir data] [--in FILE] [--force]
+                          replace a stopped service's data file with a backup (checked first)
   interloan certs create --dir DIR [--hosts H1,H2] [--namespace NS] [--valid 2160h]
                           a throw-away CA and one TLS certificate per service (dev clusters, tests)
 
@@ -60,6 +64,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return keys(args[1:], stdout, stderr)
 	case "certs":
 		return certs(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "profiles", "import", "runs", "requests", "mappings", "partners":
 		return ctl.Main(args, stdout, stderr)
 	case "help", "-h", "--help":

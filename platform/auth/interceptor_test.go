@@ -245,6 +245,7 @@ func expect(t *testing.T, method string, roles []Role) codes.Code {
 		harvester   = "interloan.harvester.v1.HarvesterService"
 		requests    = "interloan.requests.v1.RequestService"
 		ingest      = "interloan.requests.v1.IngestService"
+		backup      = "interloan.admin.v1.BackupService"
 	)
 	var secret, internal, read, act, configure bool
 	switch svc {
@@ -252,6 +253,8 @@ func expect(t *testing.T, method string, roles []Role) codes.Code {
 		secret = true
 	case ingest:
 		internal = true
+	case backup:
+		configure = true // a whole data file: the administrator's alone
 	case profiles, mapping:
 		// Resolve* of mapping only looks codes up; on requests it is an action. The audit
 		// trail of configuration changes is read by administrators alone, like configure.

@@ -101,6 +101,7 @@ const (
 	harvesterSvc   = "/interloan.harvester.v1.HarvesterService/"
 	requestSvc     = "/interloan.requests.v1.RequestService/"
 	ingestSvc      = "/interloan.requests.v1.IngestService/"
+	backupSvc      = "/interloan.admin.v1.BackupService/"
 	healthSvc      = "/grpc.health.v1.Health/"
 	reflectionSvc  = "/grpc.reflection.v1.ServerReflection/"
 	reflectionV1a  = "/grpc.reflection.v1alpha.ServerReflection/"
@@ -120,6 +121,9 @@ var (
 	// auditTrail: reading who changed the configuration. Admin only: the trail names every
 	// administrator and what they touched, which operators and viewers have no need for.
 	auditTrail = []Role{RoleAdmin}
+	// backup: a snapshot holds everything a service stores (sealed API keys, patron
+	// data), so only the administrator may take one.
+	backup = []Role{RoleAdmin}
 	// harvesterOnly: the decrypted credentials and the ledger's way in; not even admin,
 	// so a stolen admin token cannot read external API keys.
 	harvesterOnly = []Role{RoleHarvester}
@@ -184,6 +188,8 @@ func defaultRules() []rule {
 			"AnonymizeBorrowingRequest", "AnonymizeBorrowingRequests", "BatchActBorrowingRequests",
 		}},
 		{ingestSvc, harvesterOnly, []string{"IngestBorrowingRequests"}},
+
+		{backupSvc, backup, []string{"Backup"}},
 
 		{healthSvc, anyone, []string{"Check", "List", "Watch"}},
 		{reflectionSvc, anyToken, []string{"ServerReflectionInfo"}},

@@ -12,6 +12,7 @@ import (
 
 	// Every generated package with services registers its descriptors; a new package
 	// must be added here, which TestEveryGeneratedPackageIsImported enforces.
+	_ "github.com/interloan/interloan/gen/interloan/admin/v1"
 	_ "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	_ "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	_ "github.com/interloan/interloan/gen/interloan/profiles/v1"

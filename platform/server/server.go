@@ -21,7 +21,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
 	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/backup"
 	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/platform/tlsconfig"
@@ -59,6 +61,9 @@ type Options struct {
 	Authenticator auth.Authenticator
 	// Policy says which roles may call which method (nil: auth.DefaultPolicy()).
 	Policy auth.Policy
+	// Snapshot, when set, serves BackupService over the service's data file
+	// (boltdb.Backup), admin only.
+	Snapshot backup.Snapshot
 	// TLS, when it names a certificate, makes both listeners serve TLS only, the gRPC
 	// one verifying client certificates as configured (mTLS).
 	TLS tlsconfig.Config
@@ -150,7 +155,16 @@ func Run(ctx context.Context, o Options) error {
 		hlis = l
 	}
 
-	srv, hs := newServer(o.Logger, authn, o.Policy, o.Register, tlsSet.ServerOption(), o.Services)
+	register := o.Register
+	if o.Snapshot != nil {
+		register = func(s *grpc.Server) {
+			if o.Register != nil {
+				o.Register(s)
+			}
+			adminv1.RegisterBackupServiceServer(s, backup.NewService(o.Snapshot))
+		}
+	}
+	srv, hs := newServer(o.Logger, authn, o.Policy, register, tlsSet.ServerOption(), o.Services)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(glis) }()
 

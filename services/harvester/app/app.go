@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	// Runs and the scheduler stop with ctx, or when the server fails for another reason.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	st, err := store.Open(filepath.Join(cfg.DataDir, "harvester.db"))
+	st, err := store.Open(filepath.Join(cfg.DataDir, DataFile))
 	if err != nil {
 		return fmt.Errorf("harvester: %w", err)
 	}
@@ -149,6 +149,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer runner.Wait()
 
 	opts := cfg.Common.Options("harvester", []string{harvesterv1.HarvesterService_ServiceDesc.ServiceName})
+	opts.Snapshot = st.Backup
 	pruneDone := make(chan struct{})
 	go func() { defer close(pruneDone); prune(ctx, st, cfg.EventRetention, log) }()
 	defer func() { <-pruneDone }()

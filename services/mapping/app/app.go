@@ -32,11 +32,12 @@ func (c *Config) Bind(s *config.Set) {
 
 // Run serves the mapping service until ctx ends, with its data in DataDir/mapping.db.
 func Run(ctx context.Context, cfg Config) error {
-	st, err := store.Open(filepath.Join(cfg.DataDir, "mapping.db"))
+	st, err := store.Open(filepath.Join(cfg.DataDir, DataFile))
 	if err != nil {
 		return fmt.Errorf("mapping: %w", err)
 	}
 	opts := cfg.Common.Options("mapping", []string{mappingv1.MappingService_ServiceDesc.ServiceName})
+	opts.Snapshot = st.Backup
 	svc := api.New(st)
 	opts.Register = func(s *grpc.Server) { mappingv1.RegisterMappingServiceServer(s, svc) }
 	err = server.Run(ctx, opts)

@@ -57,13 +57,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("profiles: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "profiles.db"))
+	st, err := store.Open(filepath.Join(cfg.DataDir, DataFile))
 	if err != nil {
 		return fmt.Errorf("profiles: %w", err)
 	}
 	defer st.Close()
 	svc := api.New(st, keys, time.Now)
 	opts := cfg.Common.Options("profiles", Services)
+	opts.Snapshot = st.Backup
 	opts.Register = func(s *grpc.Server) {
 		profilesv1.RegisterProfileServiceServer(s, svc)
 		profilesv1.RegisterProfileCredentialsServiceServer(s, svc)

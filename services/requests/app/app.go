@@ -46,7 +46,7 @@ var Services = []string{
 
 // Run serves until ctx ends, with the ledger in DataDir/requests.db.
 func Run(ctx context.Context, cfg Config) error {
-	st, err := store.Open(filepath.Join(cfg.DataDir, "requests.db"), store.Options{ChangeRetention: cfg.ChangeRetention})
+	st, err := store.Open(filepath.Join(cfg.DataDir, DataFile), store.Options{ChangeRetention: cfg.ChangeRetention})
 	if err != nil {
 		return fmt.Errorf("requests: %w", err)
 	}
@@ -60,6 +60,7 @@ func Run(ctx context.Context, cfg Config) error {
 	stop := context.AfterFunc(ctx, svc.Close)
 	defer stop()
 	opts := cfg.Common.Options("requests", Services)
+	opts.Snapshot = st.Backup
 	opts.Register = func(s *grpc.Server) {
 		requestsv1.RegisterRequestServiceServer(s, svc)
 		requestsv1.RegisterIngestServiceServer(s, svc)

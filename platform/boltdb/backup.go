@@ -1,0 +1,101 @@
+package boltdb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Backup writes a consistent copy of db to w from one read transaction: writers carry on
+// meanwhile (bbolt readers never block them), and the copy is the database as of the
+// transaction's start.
+func Backup(db *bolt.DB, w io.Writer) (int64, error) {
+	var n int64
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// Restore replaces the data file at path with the snapshot read from src, for a service
+// that is stopped. The snapshot is written next to path and checked by check (the
+// service's own open, which refuses a foreign file or a newer schema) before it is renamed
+// into place, so a bad snapshot changes nothing. An existing file is refused unless force
+// is set; then it is kept beside the new one as path.before-restore-<time>. A file still
+// locked by a running service is always refused.
+func Restore(path string, src io.Reader, check func(path string) error, force bool) (int64, error) {
+	if _, err := os.Stat(path); err == nil {
+		if !force {
+			return 0, fmt.Errorf("%s exists: restore into an empty data directory, or pass --force to replace it (the old file is kept)", path)
+		}
+		if err := notInUse(path); err != nil {
+			return 0, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".restore-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	n, err := io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write the snapshot: %w", err)
+	}
+	if n == 0 {
+		return 0, errors.New("the snapshot is empty")
+	}
+	if err := check(tmp.Name()); err != nil {
+		return 0, fmt.Errorf("the snapshot is not a usable data file: %w", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		kept := path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+		if err := os.Rename(path, kept); err != nil {
+			return 0, err
+		}
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, err
+	}
+	return n, syncDir(dir)
+}
+
+// notInUse fails when another process holds path's bbolt lock (a running service).
+func notInUse(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("%s is in use: stop the service before restoring", path)
+	}
+	if err != nil {
+		return nil // a damaged file is what a restore is for
+	}
+	return db.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
