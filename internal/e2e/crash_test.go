@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,7 +81,9 @@ func crashChild(role string) int {
 		DataDir: os.Getenv(crashDirEnv), Logger: logging.New(os.Stderr, role, "info"), GRPCListener: lis, TokensFile: os.Getenv(crashTokensEnv),
 		Ready: func(net.Addr, net.Addr) { fmt.Println(crashReadyLine) },
 	}
-	ctx := context.Background()
+	// SIGTERM is the graceful stop Kubernetes sends, as the binaries' server.Main handles it.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
 	switch role {
 	case "harvester":
 		err = harvester.Run(ctx, harvester.Config{Common: common,
@@ -106,6 +110,7 @@ type killPoint struct {
 	gate     int
 	atLeast  int
 	inFlight bool
+	term     bool // SIGTERM (a graceful stop) instead of SIGKILL
 }
 
 // TestCrashRecovery kills the harvester or the ledger (SIGKILL, separate processes) early,
@@ -184,9 +189,14 @@ func TestCrashRecovery(t *testing.T) {
 		{name: "answer-in-flight", gate: 2, inFlight: true},
 		// All but the last chunk imported; the harvester waits for Libris.
 		{name: "late", gate: 4, atLeast: perChunk[0] + perChunk[1] + perChunk[2]},
+		// Kubernetes stops the pod: the harvester ends the run as ABORTED itself and exits.
+		{name: "sigterm", gate: 2, atLeast: 1, term: true},
 	}
 	for _, victim := range []string{"harvester", "requests"} {
 		for _, kp := range points {
+			if kp.term && victim != "harvester" {
+				continue
+			}
 			t.Run(victim+"-killed-"+kp.name, func(t *testing.T) {
 				began := time.Now()
 				c := newCrashCluster(t, e, profilesAddr, mappingAddr, perChunk)
@@ -215,6 +225,17 @@ func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim s
 		crashWait(t, answer, "the ledger to answer a batch")
 		killed.kill()
 		c.proxy.release()
+	} else if kp.term {
+		c.waitLedger(profile, kp.atLeast)
+		if err := killed.terminate(); err != nil {
+			t.Fatalf("the %s did not exit cleanly on SIGTERM: %v", victim, err)
+		}
+		// The run was ended by the harvester itself, before it exited, not by the next
+		// start's crash recovery.
+		if out := killed.stderr.String(); !strings.Contains(out, `"msg":"run ended"`) || !strings.Contains(out, "RUN_STATE_ABORTED") {
+			t.Fatalf("no ABORTED run end logged before the exit:\n%s", out)
+		}
+		gate.open()
 	} else {
 		c.waitLedger(profile, kp.atLeast)
 		killed.kill()
@@ -736,6 +757,21 @@ func (c *crashProc) kill() {
 	_ = c.cmd.Process.Kill()
 	<-c.exited
 	c.stdin.Close()
+}
+
+// terminate sends SIGTERM and waits (bounded) for the process to exit; it returns the
+// exit error (nil: status 0).
+func (c *crashProc) terminate() error {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("still running 30s after SIGTERM")
+	}
+	c.stdin.Close()
+	return c.err
 }
 
 // restart starts the next incarnation on the same data and listener.
