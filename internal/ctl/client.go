@@ -139,7 +139,16 @@ func (c *client) stream(ctx context.Context, rpc string, req proto.Message, newM
 		}
 		return decodeError(httpResp.StatusCode, body)
 	}
-	sc := bufio.NewScanner(httpResp.Body)
+	err = readStream(httpResp.Body, newMsg, each)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// readStream decodes grpc-gateway's stream framing from r until it ends.
+func readStream(r io.Reader, newMsg func() proto.Message, each func(proto.Message) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxResponse)
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
@@ -165,9 +174,6 @@ func (c *client) stream(ctx context.Context, rpc string, req proto.Message, newM
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		return fmt.Errorf("the stream broke: %w", err)
 	}
 	return nil
@@ -329,6 +335,8 @@ func decodeError(httpStatus int, body []byte) error {
 		}
 		return &apiError{httpStatus: httpStatus, code: what, message: firstLine(body)}
 	}
+	// Messages can quote caller input and external data; exitCode sanitizes them on the
+	// way to the terminal.
 	e := &apiError{httpStatus: httpStatus, code: code.Code(st.Code).String(), message: st.Message}
 	for _, d := range st.Details {
 		switch {
@@ -349,5 +357,5 @@ func firstLine(body []byte) string {
 	if r := []rune(line); len(r) > 200 {
 		line = string(r[:200]) + "…"
 	}
-	return sanitize(line)
+	return line
 }

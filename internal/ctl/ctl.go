@@ -186,6 +186,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // exitCode reports err on stderr in one line (plus field violations) and maps it to the
 // exit code.
 func exitCode(name string, err error, stderr io.Writer) int {
+	if err != nil {
+		// The last line of defence for the operator's terminal: errors quote what
+		// servers and decoders said.
+		err = sanitizedError{err}
+	}
 	var (
 		usage *usageError
 		nameE *nameError
@@ -195,7 +200,7 @@ func exitCode(name string, err error, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &runE):
-		fmt.Fprintf(stderr, "%s: %s\n", name, runE.msg)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return runE.code
 	case errors.As(err, &usage), errors.As(err, &nameE):
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
@@ -211,6 +216,20 @@ func exitCode(name string, err error, stderr io.Writer) int {
 		return exitServer
 	}
 }
+
+// sanitizedError is an error whose message has control characters replaced in each of
+// its lines; errors.As and errors.Is still see the original.
+type sanitizedError struct{ error }
+
+func (e sanitizedError) Error() string {
+	lines := strings.Split(e.error.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = sanitize(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e sanitizedError) Unwrap() error { return e.error }
 
 // find picks the command named by the first words of args.
 func find(args []string) (command, []string, error) {

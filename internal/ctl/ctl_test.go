@@ -299,13 +299,19 @@ func TestDecodeError(t *testing.T) {
 			{"@type":"type.googleapis.com/some.Unknown","x":1}]}`,
 			"INVALID_ARGUMENT: invalid request (reason INVALID_ARGUMENT)\n  code: is required"},
 		{"no details", 404, `{"code":5,"message":"runs/9 not found"}`, "NOT_FOUND: runs/9 not found"},
-		{"a proxy's page", 502, "<html>\x1b[31mBad gateway</html>\nmore", "HTTP 502 Bad Gateway: <html> [31mBad gateway</html>"},
+		{"a proxy's page", 502, "<html>\x1b[31mBad gateway</html>\nmore", "HTTP 502 Bad Gateway: <html>\x1b[31mBad gateway</html>"},
 		{"empty", 503, "", "HTTP 503 Service Unavailable"},
 		{"a stream's error that is no status", 0, `"oops"`, `error in the stream: "oops"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := decodeError(tc.status, []byte(tc.body)).Error(); got != tc.want {
+			err := decodeError(tc.status, []byte(tc.body))
+			if got := err.Error(); got != tc.want {
 				t.Fatalf("got  %q\nwant %q", got, tc.want)
+			}
+			// What reaches the terminal has its control characters replaced.
+			var printed bytes.Buffer
+			if exitCode("x", err, &printed) != exitServer || printed.String() != "x: "+strings.ReplaceAll(tc.want, "\x1b", " ")+"\n" {
+				t.Fatalf("printed %q", printed.String())
 			}
 		})
 	}

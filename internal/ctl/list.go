@@ -49,7 +49,7 @@ func (e *env) list(rpc string, req, resp proto.Message) error {
 		acc.Set(nextToken, protoreflect.ValueOfString(token))
 		if !e.o.all || token == "" || seen[token] {
 			if token != "" && e.out.format == formatTable {
-				fmt.Fprintf(e.stderr, "more results: --page-token %s (or --all)\n", token)
+				fmt.Fprintf(e.stderr, "more results: --page-token %s (or --all)\n", sanitize(token))
 			}
 			return nil
 		}

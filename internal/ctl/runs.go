@@ -201,12 +201,12 @@ func importRun(e *env, pos []string) error {
 	}
 	if !e.o.wait {
 		if e.out.format == formatTable {
-			fmt.Fprintln(e.out.w, run.GetName())
+			fmt.Fprintln(e.out.w, sanitize(run.GetName()))
 			return nil
 		}
 		return e.out.print(run, nil)
 	}
-	fmt.Fprintf(e.stderr, "started %s (%s)\n", run.GetName(), run.GetDisplayName())
+	fmt.Fprintf(e.stderr, "started %s (%s)\n", sanitize(run.GetName()), sanitize(run.GetDisplayName()))
 	return e.follow(run.GetName())
 }
 
@@ -268,7 +268,7 @@ func runOutcome(r *harvesterv1.Run) error {
 func alertsBrief(r *harvesterv1.Run) string {
 	var parts []string
 	for _, a := range r.GetAlerts() {
-		parts = append(parts, enumName(a.GetCode())+": "+sanitize(a.GetMessage()))
+		parts = append(parts, enumName(a.GetCode())+": "+a.GetMessage())
 	}
 	if len(parts) == 0 {
 		return ""
