@@ -6,7 +6,7 @@ MODULES := $(shell go list -m -f '{{.Dir}}')
 BINARIES := cmd/interloan services/profiles/cmd/profiles services/mapping/cmd/mapping \
             services/harvester/cmd/harvester services/requests/cmd/requests services/gateway/cmd/gateway
 
-.PHONY: test fmt-check vet buf-lint check-gen go-test fuzz-smoke gen build up tidy
+.PHONY: docs test fmt-check vet buf-lint check-gen go-test fuzz-smoke gen build up tidy
 .PHONY: build-static images
 
 test: fmt-check vet buf-lint check-gen go-test fuzz-smoke
@@ -39,6 +39,10 @@ go-test:
 FUZZTIME ?= 3s
 fuzz-smoke:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz-smoke.sh
+
+# Regenerate docs/config.md from the binaries' flags (a test fails when it is stale).
+docs:
+	go test ./internal/configdoc -run TestConfigReference -update
 
 build:
 	@mkdir -p bin
