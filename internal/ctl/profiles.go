@@ -268,6 +268,9 @@ func profileDetail(p *profilesv1.IntegrationProfile) view {
 		{"Display name", p.GetDisplayName()},
 		{"System", enumName(p.GetSystem())},
 	}
+	if p.GetDescription() != "" {
+		d = append(d, field{"Description", p.GetDescription()})
+	}
 	if l := p.GetLibris(); l != nil {
 		d = append(d, field{"Libris", l.GetBaseUrl() + " sigel " + l.GetLibraryCode()})
 	}

@@ -203,11 +203,11 @@ func TestOperatorCLI(t *testing.T) {
 	keyFile := l.file("abc.key", "key-abc\n")
 
 	t.Run("profiles create from flags", func(t *testing.T) {
-		r := l.cli("profiles", "create", "--code", "abc", "--display-name", "Libris Abc", "--base-url", l.librisURL,
+		r := l.cli("profiles", "create", "--code", "abc", "--display-name", "Libris Abc", "--description", "Borrowing\tfrom Libris", "--base-url", l.librisURL,
 			"--library-code", "Abc", "--resource-sharing-library", "MAIN", "--api-key-file", keyFile,
 			"--harvest-start", time.Now().AddDate(0, 0, -1).Format(time.DateOnly), "--active", "--daily", "06:30",
 			"--time-zone", "Europe/Stockholm").must(t, exitOK)
-		for _, want := range []string{"integrationProfiles/abc", "API key set:", "Runnable:                  yes", "daily 06:30 Europe/Stockholm"} {
+		for _, want := range []string{"integrationProfiles/abc", "Borrowing from Libris", "API key set:", "Runnable:                  yes", "daily 06:30 Europe/Stockholm"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("create output lacks %q:\n%s", want, r.stdout)
 			}
