@@ -60,6 +60,12 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 			results[i].Outcome, results[i].Reason = outcomeRejected, reason
 		}
 	}
+	if held, err := s.heldUnchanged(ctx, items, results); err != nil || held {
+		if err != nil {
+			return nil, err
+		}
+		return results, nil
+	}
 	err := s.update(false, func(tx *bolt.Tx) error {
 		first := make(map[string]int, len(items)) // identity → index of the item applying it
 		for i, it := range items {
@@ -67,17 +73,10 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 				return err
 			}
 			res := results[i]
-			if res.Outcome == outcomeRejected {
+			key, ok := identity(first, it, i, res)
+			if !ok {
 				continue
 			}
-			ref := it.GetExternalReference()
-			key := externalKey(ref.GetProfile(), ref.GetExternalId())
-			if j, dup := first[string(key)]; dup {
-				res.Outcome = outcomeRejected
-				res.Reason = fmt.Sprintf("duplicate of items[%d]: a batch may hold each (profile, external_id) once", j)
-				continue
-			}
-			first[string(key)] = i
 			if err := s.applyItem(tx, it, key, run, now, res); err != nil {
 				return err
 			}
@@ -93,6 +92,76 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 		return nil, err
 	}
 	return results, nil
+}
+
+// identity returns the by_external key of item i, or false when the item is to be
+// skipped: rejected by validation, or rejected here as a repeat of an earlier item of the
+// batch (first maps the identities seen to their item).
+func identity(first map[string]int, it *requestsv1.IngestItem, i int, res *requestsv1.IngestResult) ([]byte, bool) {
+	if res.Outcome == outcomeRejected {
+		return nil, false
+	}
+	ref := it.GetExternalReference()
+	key := externalKey(ref.GetProfile(), ref.GetExternalId())
+	if j, dup := first[string(key)]; dup {
+		res.Outcome = outcomeRejected
+		res.Reason = fmt.Sprintf("duplicate of items[%d]: a batch may hold each (profile, external_id) once", j)
+		return nil, false
+	}
+	first[string(key)] = i
+	return key, true
+}
+
+// heldUnchanged answers a batch the ledger already holds in full, as a re-import of a
+// window brings it, from a read transaction: every valid item names a stored request
+// whose external last-modified time is not older than the item's, so the batch would
+// change nothing. It then fills results (UNCHANGED, or REJECTED for repeats) and reports
+// true, having taken no write lock and made no commit (no fsync). When any item would
+// change the ledger it reports false and leaves results as they were; the write
+// transaction then decides every item again.
+func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestItem, results []*requestsv1.IngestResult) (bool, error) {
+	scratch := make([]*requestsv1.IngestResult, len(results))
+	for i, r := range results {
+		scratch[i] = &requestsv1.IngestResult{ExternalId: r.GetExternalId(), Outcome: r.GetOutcome(), Reason: r.GetReason()}
+	}
+	held := true
+	err := s.db.View(func(tx *bolt.Tx) error {
+		first := make(map[string]int, len(items))
+		byExternal := tx.Bucket(bucketByExternal)
+		for i, it := range items {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			key, ok := identity(first, it, i, scratch[i])
+			if !ok {
+				continue
+			}
+			idKey := byExternal.Get(key)
+			if idKey == nil {
+				held = false
+				return nil
+			}
+			id, err := idOf(idKey)
+			if err != nil {
+				return err
+			}
+			old, err := indexed(tx, id)
+			if err != nil {
+				return err
+			}
+			if newer(it.GetExternalReference().GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
+				held = false
+				return nil
+			}
+			scratch[i].Outcome, scratch[i].BorrowingRequest = outcomeUnchanged, old.GetName()
+		}
+		return nil
+	})
+	if err != nil || !held {
+		return false, err
+	}
+	copy(results, scratch)
+	return true, nil
 }
 
 // applyItem creates or updates the request a valid item describes and records the outcome.

@@ -388,6 +388,9 @@ func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		s.counts = newCountCache(tx)
 		defer func() { s.counts = nil }()
+		for _, name := range appendedBuckets {
+			tx.Bucket(name).FillPercent = appendedFill
+		}
 		before := tx.Bucket(bucketChanges).Sequence()
 		if err := fn(tx); err != nil {
 			return err
@@ -409,6 +412,17 @@ func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
 	}
 	return err
 }
+
+// appendedBuckets grow at their end: their keys start with an id from NextSequence (a
+// new request's record, index values and first event) or are the change log's next
+// position. bbolt splits a full page in half by default, which suits keys arriving in
+// random order but leaves every page of an appended bucket half empty: twice the pages
+// to write at each commit and to keep in the file. Filled to appendedFill instead, they
+// stay dense; the few writes in the middle (an older request's next event) split a page
+// once, as before.
+var appendedBuckets = [][]byte{bucketRequests, bucketIndexValues, bucketEvents, bucketChanges}
+
+const appendedFill = 0.95
 
 // errDryRun rolls a dry-run transaction back.
 var errDryRun = errors.New("dry run")

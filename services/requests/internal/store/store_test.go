@@ -353,6 +353,48 @@ func TestDuplicatesInBatch(t *testing.T) {
 	checkIndexes(t, s)
 }
 
+// TestHeldBatchTakesNoWrite: a batch the ledger already holds (a re-import) is answered
+// without a write transaction, with the outcomes the write path gives; a batch with
+// anything new or newer goes through the write path whole.
+func TestHeldBatchTakesNoWrite(t *testing.T) {
+	lm := t0.Add(-time.Hour)
+	invalid := func(it *requestsv1.IngestItem) { it.Owner = "" }
+	for _, tc := range []struct {
+		name  string
+		batch []*requestsv1.IngestItem
+		want  string
+		write bool
+	}{
+		{"held, with a repeat and an invalid item", []*requestsv1.IngestItem{item("1", lm), item("2", lm.Add(-time.Minute)), item("1", lm), item("3", lm, invalid)},
+			"UNCHANGED UNCHANGED REJECTED REJECTED", false},
+		{"one newer", []*requestsv1.IngestItem{item("1", lm), item("2", lm.Add(time.Minute))}, "UNCHANGED UPDATED", true},
+		{"one new", []*requestsv1.IngestItem{item("1", lm), item("9", lm)}, "UNCHANGED CREATED", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			apply(t, s, t0, item("1", lm), item("2", lm))
+			writes := writesOf(s)
+			res := apply(t, s, t0.Add(time.Second), tc.batch...)
+			if got := outcomes(res); got != tc.want {
+				t.Fatalf("outcomes %s, want %s", got, tc.want)
+			}
+			if res[0].BorrowingRequest != "borrowingRequests/1" {
+				t.Errorf("unchanged result names %q", res[0].BorrowingRequest)
+			}
+			if wrote := writesOf(s) > writes; wrote != tc.write {
+				t.Errorf("wrote %v, want %v", wrote, tc.write)
+			}
+			checkIndexes(t, s)
+		})
+	}
+}
+
+// writesOf is how many page writes the store's committed transactions have made.
+func writesOf(s *Store) int64 {
+	st := s.db.Stats()
+	return st.TxStats.GetWrite()
+}
+
 // TestRejections checks every per-item rule: the item is rejected with a reason naming
 // the field, nothing of it is written, and the valid items around it are applied.
 func TestRejections(t *testing.T) {

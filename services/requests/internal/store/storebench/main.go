@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -48,9 +49,23 @@ func main() {
 	batch := flag.Int("batch", 500, "items per ApplyBatch (the harvester's batch size)")
 	count := flag.Int("count", 0, "items to apply: the file's items, repeated with fresh external ids as often as needed (0: each once)")
 	profile := flag.String("profile", "", "profile name to give every item instead of its own (keeps a fill apart from imports)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storebench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*itemsFile, *dbPath, *batch, *count, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "storebench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
