@@ -45,6 +45,9 @@ type settings struct {
 	grpcAddr, httpAddr, dataDir string
 	grace                       time.Duration
 	upstreams                   map[string]string // workload name → address dialled
+	// identity is set for a binary that calls other services as itself (the harvester):
+	// whether it has a token or a client certificate to do it with.
+	identity *bool
 }
 
 func common(c *server.Common) settings {
@@ -80,6 +83,10 @@ var binaries = map[string]binary{
 			return func() settings {
 				st := common(&c.Common)
 				st.upstreams = map[string]string{"profiles": c.ProfilesAddr, "mapping": c.MappingAddr, "requests": c.RequestsAddr}
+				// Its service token, or else its TLS certificate (which must carry
+				// OU=harvester: the harvester checks that at start).
+				id := c.ServiceTokenFile != "" || c.TLS.CertFile != ""
+				st.identity = &id
 				return st
 			}
 		},

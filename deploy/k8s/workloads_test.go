@@ -163,6 +163,9 @@ func checkWorkload(t *testing.T, o *objects, ws map[string]workload, w workload,
 		checkGatewayProbes(t, c, httpPort, tls)
 	}
 
+	if st.identity != nil && !*st.identity {
+		t.Error("no service token and no client certificate: the binary has nothing to authenticate its calls with")
+	}
 	checkFiles(t, o, w, c, env, st.dataDir)
 	checkGrace(t, spec, c, b, st)
 
