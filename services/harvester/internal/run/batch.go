@@ -27,9 +27,25 @@ type pending struct {
 	item  *requestsv1.IngestItem
 }
 
-// flush validates, resolves and ingests the collected batch, then records its events,
-// counters and retry-set changes in one transaction of the harvester's store.
+// flush ingests the collected batch (dispatch) and waits until every batch dispatched
+// is ingested and recorded.
 func (x *execution) flush() error {
+	if err := x.dispatch(); err != nil {
+		return err
+	}
+	return x.wait()
+}
+
+// dispatch hands the collected batch to a goroutine that ingests and records it (ingest),
+// once the batch before it is done. The fetch meanwhile decodes the next batch, so the
+// harvester's decoding and the ledger's commit of the previous batch overlap instead of
+// taking turns; batches still reach the ledger one at a time and in order, and at most
+// two are held in memory. After a batch failed, every later dispatch and wait returns
+// its error, so the fetch stops and nothing after the failure is ingested.
+func (x *execution) dispatch() error {
+	if err := x.wait(); err != nil {
+		return err
+	}
 	if len(x.batch) == 0 {
 		return nil
 	}
@@ -38,7 +54,24 @@ func (x *execution) flush() error {
 		batch[i] = &pending{req: req}
 	}
 	x.batch = x.batch[:0]
+	done := make(chan error, 1)
+	x.inflight = done
+	go func() { done <- x.ingestBatch(batch) }()
+	return nil
+}
 
+// wait waits for the batch in flight, if any, and returns the first batch failure.
+func (x *execution) wait() error {
+	if x.inflight != nil {
+		x.batchErr = <-x.inflight
+		x.inflight = nil
+	}
+	return x.batchErr
+}
+
+// ingestBatch validates, resolves and ingests a batch, then records its events, counters
+// and retry-set changes in one transaction of the harvester's store.
+func (x *execution) ingestBatch(batch []*pending) error {
 	for _, p := range batch {
 		x.validate(p)
 	}

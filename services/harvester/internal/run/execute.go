@@ -43,9 +43,14 @@ type execution struct {
 	refreshes map[string]bool // external ids fetched by the open-request refresh
 	batch     []*connector.Request
 	batchNo   int
-	warned    bool
-	acked     bool                 // the whole window was fetched and acknowledged
-	alerts    []*harvesterv1.Alert // non-fatal alerts (a phase after the window failed)
+	// inflight is the batch being ingested in the background (dispatch), nil when none;
+	// batchErr the first batch failure. Only the batch goroutine touches batchNo, warned
+	// and the ingest stream while a batch is in flight.
+	inflight chan error
+	batchErr error
+	warned   bool
+	acked    bool                 // the whole window was fetched and acknowledged
+	alerts   []*harvesterv1.Alert // non-fatal alerts (a phase after the window failed)
 }
 
 var errBatchTimeout = errors.New("ledger batch timeout")
@@ -68,6 +73,11 @@ func (r *Runner) execute(ctx context.Context, id uint64, code string) {
 	log.Info("run started")
 
 	window, err := x.run()
+	// A run cut short (a fetch failure, a cancel) may leave a batch in flight: it ends
+	// before the run does, so its events are recorded and the stream is no longer used.
+	if berr := x.wait(); err == nil {
+		err = berr
+	}
 	if x.ingestCancel != nil {
 		x.ingestCancel(nil)
 	}
@@ -323,7 +333,7 @@ func (x *execution) add(req *connector.Request) error {
 	}
 	x.batch = append(x.batch, req)
 	if len(x.batch) >= x.r.d.BatchSize {
-		return x.flush()
+		return x.dispatch()
 	}
 	return nil
 }

@@ -433,6 +433,33 @@ func TestRunFailures(t *testing.T) {
 	}
 }
 
+// TestBatchFailureStopsThePipeline: batches are ingested in the background while the
+// fetch goes on, but a batch the ledger fails stops the run there: no later batch is
+// sent, and the batches before it stay recorded.
+func TestBatchFailureStopsThePipeline(t *testing.T) {
+	h := newHarness(t)
+	for i := range 30 {
+		h.conn.reqs = append(h.conn.reqs, req(fmt.Sprintf("Abc-261126-%04d", i+1), 26, "Xyz", 100))
+	}
+	h.ledger.failAt = 3
+	run := h.runOnce(t)
+	if run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED {
+		t.Fatalf("state = %v", run.GetState())
+	}
+	h.ledger.mu.Lock()
+	batches := h.ledger.batches
+	h.ledger.mu.Unlock()
+	if batches != 3 {
+		t.Errorf("the ledger saw %d batches, want 3 (none after the failed one)", batches)
+	}
+	if c := run.GetCounters(); c.GetCreated() != 6 || c.GetFetched() != 6 {
+		t.Errorf("counters %v, want the two batches before the failure (6 created)", c)
+	}
+	if n := len(h.events(t, run)); n != 6 {
+		t.Errorf("%d events, want 6", n)
+	}
+}
+
 func TestRunNoRecordsAndOneAtATime(t *testing.T) {
 	h := newHarness(t)
 	if r := h.runOnce(t); r.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_NO_RECORDS {
