@@ -178,23 +178,30 @@ func explore(dataDir string, a suite.Addrs, token, run string) string {
 		scheme, curl, grpcurl = "https", "curl -s --cacert "+a.CAFile, "grpcurl -cacert "+a.CAFile
 		tlsNote = "Every listener serves TLS (certificates from a throw-away CA in " + a.CAFile + "),\nthe services call each other with client certificates (mTLS).\n"
 	}
+	cliEnv := "INTERLOAN_SERVER=" + scheme + "://" + a.Gateway + " INTERLOAN_TOKEN_FILE=" + a.AdminTokenFile
+	if a.CAFile != "" {
+		cliEnv += " INTERLOAN_CA_FILE=" + a.CAFile
+	}
 	return strings.NewReplacer(
-		"DATA", dataDir, "TLSNOTE", tlsNote, "TOKENFILE", a.AdminTokenFile, "TOKENS", a.TokensFile, "TOKEN", token,
-		"CURL", curl, "GRPCURL", grpcurl, "GATEWAY", scheme+"://"+a.Gateway,
-		"HARVESTER", a.Harvester, "REQUESTS", a.Requests, "RUN", run, "PROFILE", profileCode,
+		"{data}", dataDir, "{tlsnote}", tlsNote, "{tokenfile}", a.AdminTokenFile, "{tokens}", a.TokensFile, "{token}", token,
+		"{curl}", curl, "{grpcurl}", grpcurl, "{gateway}", scheme+"://"+a.Gateway,
+		"{harvester}", a.Harvester, "{requests}", a.Requests, "{run}", run, "{profile}", profileCode, "{clienv}", cliEnv,
 	).Replace(`
-The suite keeps running (data in DATA).
-TLSNOTEEvery call needs a token; this demo's admin token (also in TOKENFILE):
-  export TOKEN=TOKEN
+The suite keeps running (data in {data}).
+{tlsnote}Every call needs a token; this demo's admin token (also in {tokenfile}):
+  export TOKEN={token}
 Explore it, then press Ctrl-C:
-  CURL -H "Authorization: Bearer $TOKEN" GATEWAY/v1/RUN
-  CURL -H "Authorization: Bearer $TOKEN" 'GATEWAY/v1/RUN/events?pageSize=5'
-  CURL -H "Authorization: Bearer $TOKEN" 'GATEWAY/v1/borrowingRequests?pageSize=3'
-  CURL -H "Authorization: Bearer $TOKEN" -X POST GATEWAY/v1/runs:start -d '{"profile":"integrationProfiles/PROFILE"}'
-  GRPCURL -H "authorization: Bearer $TOKEN" HARVESTER list
-  GRPCURL -H "authorization: Bearer $TOKEN" -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' REQUESTS interloan.requests.v1.RequestService/ListBorrowingRequests
-  GRPCURL -H "authorization: Bearer $TOKEN" -d '{"name":"RUN"}' HARVESTER interloan.harvester.v1.HarvesterService/GetRun
-More tokens: interloan token create --role viewer --principal NAME --tokens-file TOKENS
+  {curl} -H "Authorization: Bearer $TOKEN" {gateway}/v1/{run}
+  {curl} -H "Authorization: Bearer $TOKEN" '{gateway}/v1/{run}/events?pageSize=5'
+  {curl} -H "Authorization: Bearer $TOKEN" '{gateway}/v1/borrowingRequests?pageSize=3'
+  {curl} -H "Authorization: Bearer $TOKEN" -X POST {gateway}/v1/runs:start -d '{"profile":"integrationProfiles/{profile}"}'
+  {grpcurl} -H "authorization: Bearer $TOKEN" {harvester} list
+  {grpcurl} -H "authorization: Bearer $TOKEN" -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' {requests} interloan.requests.v1.RequestService/ListBorrowingRequests
+  {grpcurl} -H "authorization: Bearer $TOKEN" -d '{"name":"{run}"}' {harvester} interloan.harvester.v1.HarvesterService/GetRun
+Or with the operator CLI:
+  export {clienv}
+  go run ./cmd/interloan runs report {run}
+More tokens: interloan token create --role viewer --principal NAME --tokens-file {tokens}
 `)
 }
 
