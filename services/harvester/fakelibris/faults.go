@@ -2,6 +2,7 @@ package fakelibris
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,7 +14,8 @@ import (
 // first queued fault whose Match it contains, so Inject(A); Inject(B) with the same Match
 // affects the next A.Times calls with A, then B. Within one fault the effects run in this
 // order: Delay, Late, Churn, then the answer (Status, else NonJSON, else Truncate, else the
-// normal answer). Faults act before routing and the api-key check.
+// normal answer, changed by Mangle and sent at the pace of Drip). Faults act before routing
+// and the api-key check.
 type Fault struct {
 	Match    string        // substring of the request path after BasePath; "" matches every call
 	Times    int           // how many matching calls it affects; <= 0 = until ClearFaults
@@ -23,6 +25,23 @@ type Fault struct {
 	Truncate bool          // the normal answer cut off in the middle: Content-Length of the whole, half the bytes, connection closed
 	Churn    int           // bump last_modified of this many stored requests of the path's sigel (evenly spread over its lf_numbers)
 	Late     []Request     // Put into the store just before answering: requests that "appear late"
+	Drip     time.Duration // send the answer in DripBytes pieces with this pause between them: slow, but never silent
+	Mangle   *Mangle       // change one ill_requests item of a 200 envelope answer (not with Truncate)
+}
+
+// DripBytes is the size of the pieces a Drip fault sends.
+const DripBytes = 256
+
+// Mangle breaks one item of an envelope answer the way a buggy Libris release might. The
+// envelope's count always matches the items sent, so a client sees a consistent answer
+// with a bad item in it, not a truncated one.
+type Mangle struct {
+	Item        int    // index of the item changed; outside the answer means the last one
+	Drop        string // remove this field (e.g. "lf_number")
+	WrongType   string // replace this field's value with one of another JSON type (object for a scalar, string for an object or array)
+	InvalidUTF8 string // replace this field's value with a string whose bytes are not UTF-8
+	Duplicate   bool   // send the item twice in a row (the same lf_number twice in one answer)
+	Pad         int    // add an unknown field "padding" of this many bytes to the item
 }
 
 type faultSlot struct {
@@ -32,6 +51,10 @@ type faultSlot struct {
 
 // Inject queues a fault.
 func (s *Server) Inject(f Fault) {
+	if f.Mangle != nil {
+		m := *f.Mangle // the caller may reuse it
+		f.Mangle = &m
+	}
 	late := make([]Request, len(f.Late))
 	for i := range f.Late { // the caller may reuse its slice
 		late[i] = f.Late[i].clone()
@@ -180,4 +203,113 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.body.Write(b)
+}
+
+// serveAltered renders the normal answer into memory, applies f.Mangle to it and sends it,
+// in DripBytes pieces f.Drip apart when set. A client that goes away ends the drip.
+func (s *Server) serveAltered(w http.ResponseWriter, r *http.Request, segs []string, f Fault) {
+	rec := &recorder{header: http.Header{}}
+	s.route(rec, r, segs)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	body := rec.body.Bytes()
+	if f.Mangle != nil && rec.status == http.StatusOK {
+		if changed, ok := f.Mangle.apply(body); ok {
+			body = changed
+		}
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.status)
+	if f.Drip <= 0 {
+		w.Write(body)
+		return
+	}
+	fl, _ := w.(http.Flusher)
+	for len(body) > 0 {
+		n := min(DripBytes, len(body))
+		if _, err := w.Write(body[:n]); err != nil {
+			return
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		body = body[n:]
+		if len(body) == 0 {
+			return
+		}
+		t := time.NewTimer(f.Drip)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// invalidUTF8 stands in for the broken string while the item goes through encoding/json,
+// which would repair the bytes; it is replaced in the finished body.
+const (
+	invalidUTF8Mark  = "\x1e\x1einvalid-utf8\x1e\x1e"
+	invalidUTF8Bytes = "Ogiltig \xff\xfe text \xc3"
+)
+
+// apply returns the envelope body with m applied to one item; false when body is not an
+// envelope with items (an error answer, /libraries), which is then sent unchanged.
+func (m Mangle) apply(body []byte) ([]byte, bool) {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(body, &env) != nil {
+		return nil, false
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(env["ill_requests"], &items) != nil || len(items) == 0 {
+		return nil, false
+	}
+	k := m.Item
+	if k < 0 || k >= len(items) {
+		k = len(items) - 1
+	}
+	var item map[string]json.RawMessage
+	if json.Unmarshal(items[k], &item) != nil {
+		return nil, false
+	}
+	if m.Drop != "" {
+		delete(item, m.Drop)
+	}
+	if m.WrongType != "" {
+		v := bytes.TrimSpace(item[m.WrongType])
+		if len(v) > 0 && (v[0] == '{' || v[0] == '[') {
+			item[m.WrongType] = json.RawMessage(`"not the expected type"`)
+		} else {
+			item[m.WrongType] = json.RawMessage(`{"unexpected":["object"]}`)
+		}
+	}
+	if m.InvalidUTF8 != "" {
+		item[m.InvalidUTF8], _ = json.Marshal(invalidUTF8Mark)
+	}
+	if m.Pad > 0 {
+		item["padding"], _ = json.Marshal(strings.Repeat("x", m.Pad))
+	}
+	changed, err := json.Marshal(item)
+	if err != nil {
+		return nil, false
+	}
+	out := append(items[:k:k], json.RawMessage(changed))
+	if m.Duplicate {
+		out = append(out, json.RawMessage(changed))
+	}
+	out = append(out, items[k+1:]...)
+	env["ill_requests"], _ = json.Marshal(out)
+	env["count"] = json.RawMessage(strconv.Itoa(len(out)))
+	enc, err := json.Marshal(env)
+	if err != nil {
+		return nil, false
+	}
+	mark, _ := json.Marshal(invalidUTF8Mark)
+	enc = bytes.ReplaceAll(enc, mark, []byte(`"`+invalidUTF8Bytes+`"`))
+	return append(enc, '\n'), true
 }

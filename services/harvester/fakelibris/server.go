@@ -326,6 +326,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveTruncated(w, r, segs)
 			return
 		}
+		if f.Mangle != nil || f.Drip > 0 {
+			s.serveAltered(w, r, segs, f)
+			return
+		}
 	}
 	s.route(w, r, segs)
 }
