@@ -2,17 +2,18 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"google.golang.org/grpc"
 
 	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
+	"github.com/interloan/interloan/internal/ctl"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/backup"
 	"github.com/interloan/interloan/platform/config"
@@ -43,7 +44,7 @@ func serviceNames() string { return "profiles, mapping, harvester or requests" }
 // streamed over gRPC from the running service (admin token), verified against its
 // checksum, to --out or stdout.
 func backupCmd(args []string, stdout, stderr io.Writer) int {
-	var service, addr, out, tokenFile string
+	var service, addr, out, token, tokenFile string
 	var tlsCfg tlsconfig.Config
 	set := config.New("interloan backup")
 	set.SetOutput(stderr)
@@ -51,27 +52,31 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	set.String(&addr, "addr", "INTERLOAN_BACKUP_ADDR", "", "the service's gRPC address (default localhost:<its port>)")
 	set.StringVar(&out, "out", "", "file to write (default stdout; on failure the file is removed)")
 	set.String(&tokenFile, "token-file", "INTERLOAN_TOKEN_FILE", "", "file holding an admin bearer token")
+	set.Secret(&token, "token", "INTERLOAN_TOKEN", "admin bearer token (prefer --token-file: a flag shows in the process list)")
 	set.String(&tlsCfg.CAFile, "ca-file", "INTERLOAN_CA_FILE", "", "CA verifying the service's TLS certificate (interloan up: data/tls/ca.crt); TLS is off without it or --tls-cert")
 	set.String(&tlsCfg.CertFile, "tls-cert", "INTERLOAN_TLS_CERT", "", "client certificate, for a service that requires one (mTLS)")
 	set.String(&tlsCfg.KeyFile, "tls-key", "INTERLOAN_TLS_KEY", "", "key of --tls-cert")
 	if code, ok := parse(set, args); !ok {
 		return code
 	}
+	given := map[string]bool{}
+	set.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	token, err := ctl.ChooseToken(given, token, tokenFile)
 	svc, known := dataServices[service]
-	if !known || set.NArg() > 0 || tokenFile == "" {
-		fmt.Fprintf(stderr, "interloan backup: --service (%s) and --token-file are required, and nothing else\n", serviceNames())
+	if !known || set.NArg() > 0 || token == "" || err != nil {
+		fmt.Fprintf(stderr, "interloan backup: --service (%s) and an admin token (--token-file or --token) are required, and nothing else (%v)\n", serviceNames(), err)
 		return 2
 	}
 	if addr == "" {
 		addr = fmt.Sprintf("localhost:%d", svc.port)
 	}
-	if out == "" && isTerminal(stdout) {
+	if out == "" && ctl.IsTerminal(stdout) {
 		fmt.Fprintln(stderr, "interloan backup: refusing to write a binary snapshot to a terminal; use --out FILE or redirect stdout")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := fetchBackup(ctx, addr, tokenFile, tlsCfg, out, stdout)
+	n, err := fetchBackup(ctx, addr, token, tlsCfg, out, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "interloan backup:", err)
 		return 1
@@ -80,16 +85,12 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func fetchBackup(ctx context.Context, addr, tokenFile string, tlsCfg tlsconfig.Config, out string, stdout io.Writer) (n int64, err error) {
-	token, err := os.ReadFile(tokenFile)
-	if err != nil {
-		return 0, fmt.Errorf("token file: %w", err) // the path, never the content
-	}
+func fetchBackup(ctx context.Context, addr, token string, tlsCfg tlsconfig.Config, out string, stdout io.Writer) (n int64, err error) {
 	transport, err := tlsconfig.Load(tlsCfg)
 	if err != nil {
 		return 0, err
 	}
-	conn, err := grpc.NewClient(addr, transport.DialOption(), grpc.WithPerRPCCredentials(auth.BearerToken(strings.TrimSpace(string(token)), transport.Secure())),
+	conn, err := grpc.NewClient(addr, transport.DialOption(), grpc.WithPerRPCCredentials(auth.BearerToken(token, transport.Secure())),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(2*backup.ChunkSize)))
 	if err != nil {
 		return 0, err
@@ -154,14 +155,4 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "restored %s: %d bytes into %s\n", service, n, filepath.Clean(dataDir))
 	return 0
-}
-
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

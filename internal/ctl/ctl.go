@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	given := map[string]bool{}
 	set.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if cfg.token, err = chooseToken(given, cfg.token, tokFile); err != nil {
+	if cfg.token, err = ChooseToken(given, cfg.token, tokFile); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitUsage
 	}
@@ -174,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: warning: sending the token over plain http to %s; use https\n", name, c.base.Host)
 	}
 	e := &env{ctx: ctx, client: c, out: printer{format: output, w: stdout}, stderr: stderr,
-		tty: isTerminal(stderr), timeout: timeout, o: &o, given: given}
+		tty: IsTerminal(stderr), timeout: timeout, o: &o, given: given}
 	err = cmd.run(e, pos)
 	var api *apiError
 	if errors.As(err, &api) && api.code == "UNAUTHENTICATED" && c.token == "" {
@@ -288,9 +288,9 @@ func parseInterspersed(set *config.Set, args []string) ([]string, error) {
 	}
 }
 
-// chooseToken picks the token: a flag over the environment, and never both a token and
+// ChooseToken picks the token: a flag over the environment, and never both a token and
 // a token file at the same level.
-func chooseToken(given map[string]bool, token, file string) (string, error) {
+func ChooseToken(given map[string]bool, token, file string) (string, error) {
 	switch {
 	case given["token"] && given["token-file"]:
 		return "", errors.New("give --token or --token-file, not both")
@@ -317,9 +317,9 @@ func chooseToken(given map[string]bool, token, file string) (string, error) {
 	return tok, nil
 }
 
-// isTerminal reports whether w is a character device (a terminal), where a progress
+// IsTerminal reports whether w is a character device (a terminal), where a progress
 // line can be redrawn in place.
-func isTerminal(w io.Writer) bool {
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

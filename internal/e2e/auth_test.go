@@ -34,6 +34,7 @@ type caller struct {
 	mapping   mappingv1.MappingServiceClient
 	harvester harvesterv1.HarvesterServiceClient
 	ingest    requestsv1.IngestServiceClient
+	requests  requestsv1.RequestServiceClient
 }
 
 func (e *env) caller(name, token string) caller {
@@ -42,7 +43,7 @@ func (e *env) caller(name, token string) caller {
 	return caller{name: name, token: token,
 		profiles: profilesv1.NewProfileServiceClient(p), creds: profilesv1.NewProfileCredentialsServiceClient(p),
 		mapping: mappingv1.NewMappingServiceClient(m), harvester: harvesterv1.NewHarvesterServiceClient(h),
-		ingest: requestsv1.NewIngestServiceClient(r)}
+		ingest: requestsv1.NewIngestServiceClient(r), requests: requestsv1.NewRequestServiceClient(r)}
 }
 
 // newToken creates a token the way `interloan token create` does, against the running
@@ -55,9 +56,9 @@ func (e *env) newToken(principal, roles string) string {
 	return tok
 }
 
-// awaitToken waits until the services accept tok (they re-read the file every 2 s and
-// apply a change once it has held still). Health is public, so it asks reflection-free
-// ListLibraries/ListIntegrationProfiles and only looks at UNAUTHENTICATED.
+// awaitToken waits until every service accepts tok (each re-reads the file every 2 s and
+// applies a change once it has held still). Health is public, so it asks a read of each
+// service and only looks at UNAUTHENTICATED.
 func (e *env) awaitToken(tok string) time.Duration {
 	e.t.Helper()
 	began := time.Now()
@@ -67,11 +68,13 @@ func (e *env) awaitToken(tok string) time.Duration {
 		_, err1 := c.mapping.ListLibraries(e.ctx, &mappingv1.ListLibrariesRequest{})
 		_, err2 := c.profiles.ListIntegrationProfiles(e.ctx, &profilesv1.ListIntegrationProfilesRequest{})
 		_, err3 := c.harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: "runs/none"})
-		if status.Code(err1) != codes.Unauthenticated && status.Code(err2) != codes.Unauthenticated && status.Code(err3) != codes.Unauthenticated {
+		_, err4 := c.requests.CountBorrowingRequests(e.ctx, &requestsv1.CountBorrowingRequestsRequest{})
+		if status.Code(err1) != codes.Unauthenticated && status.Code(err2) != codes.Unauthenticated &&
+			status.Code(err3) != codes.Unauthenticated && status.Code(err4) != codes.Unauthenticated {
 			return time.Since(began)
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("a new token was not accepted within 15s: %v %v %v", err1, err2, err3)
+			e.t.Fatalf("a new token was not accepted within 15s: %v %v %v %v", err1, err2, err3, err4)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
