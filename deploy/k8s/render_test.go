@@ -32,6 +32,8 @@ type objects struct {
 	deployments  map[string]*appsv1.Deployment
 	pdbs         []*policyv1.PodDisruptionBudget
 	policies     []*networkingv1.NetworkPolicy
+	// placed is kind/name → namespace of every namespaced object.
+	placed map[string]string
 }
 
 // render builds overlay (a directory under deploy/k8s) with the kustomize API on a copy
@@ -74,11 +76,17 @@ func render(t *testing.T, overlay string) *objects {
 // add decodes one document strictly (unknown or duplicate fields are errors) into the
 // type of its kind; a kind the suite does not expect is an error too.
 func (o *objects) add(doc []byte) error {
-	var tm metav1.TypeMeta
-	if err := yaml.Unmarshal(doc, &tm); err != nil {
+	var meta metav1.PartialObjectMetadata
+	if err := yaml.Unmarshal(doc, &meta); err != nil {
 		return err
 	}
-	switch gvk := tm.APIVersion + " " + tm.Kind; gvk {
+	if meta.Kind != "Namespace" {
+		if o.placed == nil {
+			o.placed = map[string]string{}
+		}
+		o.placed[meta.Kind+"/"+meta.Name] = meta.Namespace
+	}
+	switch gvk := meta.APIVersion + " " + meta.Kind; gvk {
 	case "v1 Namespace":
 		return decodeInto(doc, &o.namespaces)
 	case "v1 ConfigMap":

@@ -91,31 +91,9 @@ func checkNamespace(t *testing.T, o *objects) {
 	if got := o.namespaces[0].Labels["pod-security.kubernetes.io/enforce"]; got != "restricted" {
 		t.Errorf("namespace enforces pod security %q, want restricted", got)
 	}
-	var metas []metav1.ObjectMeta
-	for _, m := range o.configMaps {
-		metas = append(metas, m.ObjectMeta)
-	}
-	for _, s := range o.secrets {
-		metas = append(metas, s.ObjectMeta)
-	}
-	for _, s := range o.services {
-		metas = append(metas, s.ObjectMeta)
-	}
-	for _, s := range o.statefulSets {
-		metas = append(metas, s.ObjectMeta)
-	}
-	for _, d := range o.deployments {
-		metas = append(metas, d.ObjectMeta)
-	}
-	for _, p := range o.pdbs {
-		metas = append(metas, p.ObjectMeta)
-	}
-	for _, p := range o.policies {
-		metas = append(metas, p.ObjectMeta)
-	}
-	for _, m := range metas {
-		if m.Namespace != namespace {
-			t.Errorf("%s is in namespace %q, want %q", m.Name, m.Namespace, namespace)
+	for obj, ns := range o.placed {
+		if ns != namespace {
+			t.Errorf("%s is in namespace %q, want %q", obj, ns, namespace)
 		}
 	}
 }
