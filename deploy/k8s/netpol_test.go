@@ -39,7 +39,8 @@ func matches(sel *metav1.LabelSelector, set labels.Set) bool {
 	return err == nil && s.Matches(set)
 }
 
-// selecting are the policies of type typ that select w, and whether any does.
+// selecting are the policies of type typ that select w; none means w is not isolated
+// in that direction.
 func (n netpol) selecting(w workload, typ networkingv1.PolicyType) []*networkingv1.NetworkPolicy {
 	var out []*networkingv1.NetworkPolicy
 	for _, p := range n.policies {
