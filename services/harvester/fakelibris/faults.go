@@ -37,6 +37,7 @@ const DripBytes = 256
 // with a bad item in it, not a truncated one.
 type Mangle struct {
 	Item        int    // index of the item changed; outside the answer means the last one
+	LFNumber    string // when set, the item with this lf_number instead (none in the answer: nothing changes)
 	Drop        string // remove this field (e.g. "lf_number")
 	WrongType   string // replace this field's value with one of another JSON type (object for a scalar, string for an object or array)
 	InvalidUTF8 string // replace this field's value with a string whose bytes are not UTF-8
@@ -272,6 +273,17 @@ func (m Mangle) apply(body []byte) ([]byte, bool) {
 	k := m.Item
 	if k < 0 || k >= len(items) {
 		k = len(items) - 1
+	}
+	if m.LFNumber != "" {
+		k = slices.IndexFunc(items, func(raw json.RawMessage) bool {
+			var it struct {
+				LF string `json:"lf_number"`
+			}
+			return json.Unmarshal(raw, &it) == nil && it.LF == m.LFNumber
+		})
+		if k < 0 {
+			return nil, false
+		}
 	}
 	var item map[string]json.RawMessage
 	if json.Unmarshal(items[k], &item) != nil {

@@ -52,6 +52,16 @@ func TestFaultMangle(t *testing.T) {
 				t.Fatalf("count %d, items %v", count, got)
 			}
 		}},
+		{"by lf_number", fakelibris.Mangle{LFNumber: "Abc-240801-0002", Drop: "status"}, func(t *testing.T, count int, got []map[string]any) {
+			if _, ok := got[1]["status"]; ok || got[0]["status"] != "Läst" {
+				t.Fatalf("items %v", got)
+			}
+		}},
+		{"an lf_number not in the answer changes nothing", fakelibris.Mangle{LFNumber: "Abc-240815-0001", Duplicate: true}, func(t *testing.T, count int, got []map[string]any) {
+			if count != 2 || len(got) != 2 {
+				t.Fatalf("count %d, items %v", count, got)
+			}
+		}},
 		{"pad", fakelibris.Mangle{Pad: 1000}, func(t *testing.T, count int, got []map[string]any) {
 			if p, _ := got[0]["padding"].(string); len(p) != 1000 {
 				t.Fatalf("padding of %d bytes", len(p))
