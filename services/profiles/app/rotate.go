@@ -74,22 +74,22 @@ func RotateKeys(ctx context.Context, cfg RotateConfig) (RotateReport, error) {
 
 	var reencrypted, current int
 	var bad []string
-	err = st.RewriteSecrets(rotateCall(), func(rec store.Record) ([]byte, error) {
+	err = st.RewriteSecrets(rotateCall(), func(rec store.Record, cred store.Credential) ([]byte, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		name := rec.Profile.GetName()
-		plain, err := keys.Open(rec.Secret, name)
+		plain, err := keys.Open(cred.Sealed, cred.AAD)
 		if err != nil {
 			bad = append(bad, name)
 			// The error names the key id at most, never the secret.
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if id, _ := secrets.SealedKeyID(rec.Secret); id == keys.PrimaryKeyID() {
+		if id, _ := secrets.SealedKeyID(cred.Sealed); id == keys.PrimaryKeyID() {
 			current++
 			return nil, nil
 		}
-		sealed, err := keys.Seal(plain, name)
+		sealed, err := keys.Seal(plain, cred.AAD)
 		if err != nil {
 			return nil, err
 		}

@@ -336,3 +336,37 @@ func TestRotateKeysCancelled(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateKeysReencryptsReceiptPasswords: a Netpunkt profile's receipt password is
+// rotated with its credential and still opens afterwards, under its own associated data.
+func TestRotateKeysReencryptsReceiptPasswords(t *testing.T) {
+	dir := t.TempDir()
+	keyA, keyB := writeKey(t, 0xA), writeKey(t, 0xB)
+	kr, err := secrets.NewKeyring(bytes.Repeat([]byte{0xA}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "profiles.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := api.New(st, kr, time.Now)
+	_, err = svc.CreateIntegrationProfile(context.Background(), &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: &profilesv1.IntegrationProfile{
+		Code: "NP", DisplayName: "NP", ApiKey: "dbc-password", ReceiptPassword: "receipt-password",
+		SystemConfig: &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: &profilesv1.NetpunktConfig{BaseUrl: "https://netpunkt.example/", AgencyId: "775100"}},
+	}})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := RotateKeys(context.Background(), RotateConfig{DataDir: dir, SecretKeyFile: keyB, PreviousSecretKeyFiles: keyA})
+	if err != nil || rep.Reencrypted != 2 {
+		t.Fatalf("rotation = %+v, %v; want both secrets re-encrypted", rep, err)
+	}
+	conn, stop := serve(t, dir, Config{SecretKeyFile: keyB})
+	defer stop()
+	got, err := profilesv1.NewProfileCredentialsServiceClient(conn).GetProfileCredentials(context.Background(), &profilesv1.GetProfileCredentialsRequest{Name: "integrationProfiles/NP"})
+	if err != nil || got.ApiKey != "dbc-password" || got.ReceiptPassword != "receipt-password" {
+		t.Fatalf("credentials after rotation = %v, %v", got, err)
+	}
+}

@@ -178,9 +178,16 @@ type IntegrationProfile struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version tag for optimistic concurrency (AIP-154): pass it back on update or
 	// delete to fail with ABORTED if the profile changed meanwhile.
-	Etag          string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Netpunkt only: the password Netpunkt sends as `authenticationPassword` in each
+	// pushed OpenReceipt message. Input only: stored encrypted and never returned; changed
+	// only when named in `update_mask` ("" removes it). Without it, pushed receipts are
+	// refused.
+	ReceiptPassword string `protobuf:"bytes,20,opt,name=receipt_password,json=receiptPassword,proto3" json:"receipt_password,omitempty"`
+	// Whether a receipt password is stored.
+	ReceiptPasswordSet bool `protobuf:"varint,21,opt,name=receipt_password_set,json=receiptPasswordSet,proto3" json:"receipt_password_set,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *IntegrationProfile) Reset() {
@@ -357,6 +364,20 @@ func (x *IntegrationProfile) GetEtag() string {
 	return ""
 }
 
+func (x *IntegrationProfile) GetReceiptPassword() string {
+	if x != nil {
+		return x.ReceiptPassword
+	}
+	return ""
+}
+
+func (x *IntegrationProfile) GetReceiptPasswordSet() bool {
+	if x != nil {
+		return x.ReceiptPasswordSet
+	}
+	return false
+}
+
 type isIntegrationProfile_SystemConfig interface {
 	isIntegrationProfile_SystemConfig()
 }
@@ -437,8 +458,14 @@ type NetpunktConfig struct {
 	// Base URL of the Netpunkt order service. Absolute http(s) URL without credentials,
 	// query or fragment.
 	BaseUrl string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
-	// Our library's six-digit DBC agency id (e.g. `710100`).
-	AgencyId      string `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	// Our library's six-digit DBC agency id (e.g. `710100`). The ISIL form `DK-710100` is
+	// accepted on input and stored as the six digits.
+	AgencyId string `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	// DBC authentication user (`userIdAut`). The password is the profile's `api_key`.
+	User string `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	// DBC authentication group (`groupIdAut`); usually the agency id, which is used when
+	// it is empty.
+	Group         string `protobuf:"bytes,4,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -483,6 +510,20 @@ func (x *NetpunktConfig) GetBaseUrl() string {
 func (x *NetpunktConfig) GetAgencyId() string {
 	if x != nil {
 		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *NetpunktConfig) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *NetpunktConfig) GetGroup() string {
+	if x != nil {
+		return x.Group
 	}
 	return ""
 }
@@ -1169,8 +1210,8 @@ type UpdateIntegrationProfileRequest struct {
 	// must match the stored profile.
 	IntegrationProfile *IntegrationProfile `protobuf:"bytes,1,opt,name=integration_profile,json=integrationProfile,proto3" json:"integration_profile,omitempty"`
 	// Fields to update (e.g. `system,libris,resource_sharing_library,api_key`); `*` replaces
-	// every updatable field except `api_key`, which changes only when named, so writing
-	// back a profile read with Get never erases its key. Without a mask, the updatable fields set in
+	// every updatable field except `api_key` and `receipt_password`, which change only when
+	// named, so writing back a profile read with Get never erases a secret. Without a mask, the updatable fields set in
 	// `integration_profile` are updated (AIP-134); a field cannot be cleared that way.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// Validate only; store nothing.
@@ -1340,9 +1381,11 @@ type ProfileCredentials struct {
 	ApiKey string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
 	// The profile's etag when the credential was read, so the harvester can tell whether
 	// the profile changed during a run.
-	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The decrypted Netpunkt receipt password, empty when none is stored.
+	ReceiptPassword string `protobuf:"bytes,4,opt,name=receipt_password,json=receiptPassword,proto3" json:"receipt_password,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ProfileCredentials) Reset() {
@@ -1392,6 +1435,13 @@ func (x *ProfileCredentials) GetApiKey() string {
 func (x *ProfileCredentials) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *ProfileCredentials) GetReceiptPassword() string {
+	if x != nil {
+		return x.ReceiptPassword
 	}
 	return ""
 }
@@ -1529,7 +1579,7 @@ var File_interloan_profiles_v1_profiles_proto protoreflect.FileDescriptor
 
 const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/profiles/v1/profiles.proto\x12\x15interloan.profiles.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xf8\a\n" +
+	"$interloan/profiles/v1/profiles.proto\x12\x15interloan.profiles.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xe1\b\n" +
 	"\x12IntegrationProfile\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12\x19\n" +
 	"\x04code\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\x04code\x12'\n" +
@@ -1552,14 +1602,18 @@ const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x13 \x01(\tR\x04etagB\x0f\n" +
+	"\x04etag\x18\x13 \x01(\tR\x04etag\x12/\n" +
+	"\x10receipt_password\x18\x14 \x01(\tB\x04\xe2A\x01\x04R\x0freceiptPassword\x126\n" +
+	"\x14receipt_password_set\x18\x15 \x01(\bB\x04\xe2A\x01\x03R\x12receiptPasswordSetB\x0f\n" +
 	"\rsystem_config\"L\n" +
 	"\fLibrisConfig\x12\x19\n" +
 	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12!\n" +
-	"\flibrary_code\x18\x02 \x01(\tR\vlibraryCode\"H\n" +
+	"\flibrary_code\x18\x02 \x01(\tR\vlibraryCode\"r\n" +
 	"\x0eNetpunktConfig\x12\x19\n" +
 	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x1b\n" +
-	"\tagency_id\x18\x02 \x01(\tR\bagencyId\"\xba\x01\n" +
+	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x14\n" +
+	"\x05group\x18\x04 \x01(\tR\x05group\"\xba\x01\n" +
 	"\fHarvestStart\x12+\n" +
 	"\x04date\x18\x01 \x01(\v2\x17.interloan.type.v1.DateR\x04date\x12K\n" +
 	"\vgranularity\x18\x02 \x01(\x0e2).interloan.profiles.v1.HarvestGranularityR\vgranularity\x120\n" +
@@ -1609,11 +1663,12 @@ const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"8\n" +
 	"\x1cGetProfileCredentialsRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"U\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x80\x01\n" +
 	"\x12ProfileCredentials\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"\x8e\x01\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12)\n" +
+	"\x10receipt_password\x18\x04 \x01(\tR\x0freceiptPassword\"\x8e\x01\n" +
 	"\x16ListAuditEventsRequest\x12\x1c\n" +
 	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

@@ -1,6 +1,7 @@
 package api
 
 import (
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 )
 
@@ -32,4 +33,10 @@ func errSecretUnusable(name string, cause error) error {
 // caller would otherwise get back a profile it did not ask for.
 func errRequestIDReused(created string) error {
 	return apierr.Invalid("request_id", "was already used to create %s; use a new request_id for a new profile", created)
+}
+
+// errReceiptPasswordSystem refuses a receipt password on a profile that is not Netpunkt's:
+// only Netpunkt pushes receipts, so the secret would be stored for nothing.
+func errReceiptPasswordSystem(system typev1.ExternalSystem) error {
+	return apierr.Invalid("integration_profile.receipt_password", "is only for Netpunkt profiles (this one is %s)", system)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -31,6 +32,7 @@ const collection = "integrationProfiles"
 var updatable = []string{
 	"display_name", "description", "system", "libris", "netpunkt", "resource_sharing_library",
 	"api_key", "require_authentication", "active", "harvest_start", "schedule",
+	"receipt_password",
 }
 
 // Service implements ProfileService and ProfileCredentialsService.
@@ -61,6 +63,7 @@ func (s *Service) CreateIntegrationProfile(ctx context.Context, req *profilesv1.
 	p := proto.Clone(in).(*profilesv1.IntegrationProfile)
 	// Output-only fields in input are ignored (AIP-203).
 	p.Name, p.ApiKeySet, p.Readiness, p.CreateTime, p.UpdateTime, p.Etag = resource.Name(collection, p.Code), false, nil, nil, nil, ""
+	p.ReceiptPasswordSet = false
 	if p.IntegrationType == profilesv1.IntegrationType_INTEGRATION_TYPE_UNSPECIFIED {
 		p.IntegrationType = profilesv1.IntegrationType_INTEGRATION_TYPE_RESOURCE_SHARING
 	}
@@ -80,12 +83,16 @@ func (s *Service) CreateIntegrationProfile(ctx context.Context, req *profilesv1.
 		p.ApiKeySet = true
 	}
 	p.ApiKey = ""
+	receipt, err := s.sealReceiptPassword(p)
+	if err != nil {
+		return nil, err
+	}
 	if req.ValidateOnly {
 		return output(p), nil
 	}
 	resource.Stamp(p, p.Name, s.now(), true)
 	call := audit.CallFrom(ctx, "CreateIntegrationProfile", req.RequestId)
-	rec, _, err := s.store.Create(call, store.Record{Profile: p, Secret: sealed})
+	rec, _, err := s.store.Create(call, store.Record{Profile: p, Secret: sealed, ReceiptSecret: receipt})
 	if errors.Is(err, store.ErrExists) {
 		return nil, errAlreadyExists(p.Name)
 	}
@@ -159,7 +166,7 @@ func (s *Service) UpdateIntegrationProfile(ctx context.Context, req *profilesv1.
 		if err := resource.CheckImmutable(cur.Profile, in, "integration_profile."); err != nil {
 			return store.Record{}, false, err
 		}
-		next := store.Record{Profile: proto.Clone(cur.Profile).(*profilesv1.IntegrationProfile), Secret: cur.Secret}
+		next := store.Record{Profile: proto.Clone(cur.Profile).(*profilesv1.IntegrationProfile), Secret: cur.Secret, ReceiptSecret: cur.ReceiptSecret}
 		resource.ApplyPaths(next.Profile, in, paths)
 		p := next.Profile
 		normalize(p)
@@ -180,6 +187,14 @@ func (s *Service) UpdateIntegrationProfile(ctx context.Context, req *profilesv1.
 			}
 		}
 		p.ApiKey, p.ApiKeySet = "", next.Secret != nil
+		if slices.Contains(paths, "receipt_password") {
+			sealed, err := s.sealReceiptPassword(p)
+			if err != nil {
+				return store.Record{}, false, err
+			}
+			next.ReceiptSecret = sealed
+		}
+		p.ReceiptPassword, p.ReceiptPasswordSet = "", next.ReceiptSecret != nil
 		if req.ValidateOnly {
 			return next, false, nil
 		}
@@ -223,14 +238,25 @@ func (s *Service) GetProfileCredentials(_ context.Context, req *profilesv1.GetPr
 	if err != nil {
 		return nil, err
 	}
-	if rec.Secret == nil {
+	if rec.Secret == nil && rec.ReceiptSecret == nil {
 		return nil, errAPIKeyMissing(req.Name)
 	}
-	key, err := s.keys.Open(rec.Secret, rec.Profile.Name)
-	if err != nil {
-		return nil, errSecretUnusable(req.Name, err)
+	out := &profilesv1.ProfileCredentials{Name: rec.Profile.Name, Etag: rec.Profile.Etag}
+	if rec.Secret != nil {
+		key, err := s.keys.Open(rec.Secret, rec.Profile.Name)
+		if err != nil {
+			return nil, errSecretUnusable(req.Name, err)
+		}
+		out.ApiKey = string(key)
 	}
-	return &profilesv1.ProfileCredentials{Name: rec.Profile.Name, ApiKey: string(key), Etag: rec.Profile.Etag}, nil
+	if rec.ReceiptSecret != nil {
+		pw, err := s.keys.Open(rec.ReceiptSecret, store.ReceiptAAD(rec.Profile.Name))
+		if err != nil {
+			return nil, errSecretUnusable(req.Name, err)
+		}
+		out.ReceiptPassword = string(pw)
+	}
+	return out, nil
 }
 
 func (s *Service) get(name string) (store.Record, error) {
@@ -252,9 +278,42 @@ func (s *Service) storeErr(err error, name string) error {
 	return err
 }
 
-// normalize fills defaults the API documents: the system follows its configuration, and
-// harvest granularity defaults to DAY.
+// sealReceiptPassword validates and seals p's receipt password (nil when it is empty)
+// and clears it from p. Only a Netpunkt profile has one: Netpunkt pushes receipts.
+func (s *Service) sealReceiptPassword(p *profilesv1.IntegrationProfile) ([]byte, error) {
+	pw := p.ReceiptPassword
+	p.ReceiptPassword, p.ReceiptPasswordSet = "", false
+	if pw == "" {
+		return nil, nil
+	}
+	if p.System != typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT {
+		return nil, errReceiptPasswordSystem(p.System)
+	}
+	if err := validateAPIKey(pw, "integration_profile.receipt_password"); err != nil {
+		return nil, err
+	}
+	sealed, err := s.keys.Seal([]byte(pw), store.ReceiptAAD(p.Name))
+	if err != nil {
+		return nil, err
+	}
+	p.ReceiptPasswordSet = true
+	return sealed, nil
+}
+
+// normalize fills defaults the API documents: the system follows its configuration,
+// harvest granularity defaults to DAY, and a Netpunkt agency id given as ISIL
+// (`DK-nnnnnn`, any case) is stored as its six digits.
 func normalize(p *profilesv1.IntegrationProfile) {
+	if c := p.GetNetpunkt(); c != nil {
+		id := strings.TrimSpace(c.AgencyId)
+		if len(id) == 9 && strings.EqualFold(id[:3], "DK-") && agencyIDPattern.MatchString(id[3:]) {
+			id = id[3:]
+		}
+		if agencyIDPattern.MatchString(id) {
+			c.AgencyId = id
+		}
+		c.User, c.Group = strings.TrimSpace(c.User), strings.TrimSpace(c.Group)
+	}
 	if p.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED {
 		p.System = configSystem(p)
 	}
@@ -266,7 +325,7 @@ func normalize(p *profilesv1.IntegrationProfile) {
 // output is what callers see: never the key, always the readiness.
 func output(p *profilesv1.IntegrationProfile) *profilesv1.IntegrationProfile {
 	p = proto.Clone(p).(*profilesv1.IntegrationProfile)
-	p.ApiKey = ""
+	p.ApiKey, p.ReceiptPassword = "", ""
 	p.Readiness = readiness(p)
 	return p
 }

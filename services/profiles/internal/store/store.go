@@ -22,6 +22,9 @@ import (
 var (
 	bucketProfiles = []byte("profiles") // code → IntegrationProfile (api_key always empty)
 	bucketSecrets  = []byte("secrets")  // code → sealed credential
+	// code → sealed Netpunkt receipt password. A bucket of its own so that code reading
+	// the credential can never hand out the receipt password, or the reverse.
+	bucketReceiptSecrets = []byte("receipt_secrets")
 	// AIP-155 idempotent creates: which profile each request_id made, and the inverse.
 	bucketCreateRequests   = []byte("create_requests")
 	bucketRequestsByRecord = []byte("create_requests_by_record")
@@ -43,14 +46,14 @@ var (
 	// a new bucket needs a version bump and a Schema.Migrate instead.
 	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
 		bucketProfiles, bucketSecrets, bucketCreateRequests, bucketRequestsByRecord,
-		bucketAuditEvents, bucketAuditByResource,
+		bucketAuditEvents, bucketAuditByResource, bucketReceiptSecrets,
 	}}
 )
 
 // notAudited are profile fields an event never lists: api_key_set and readiness follow
 // from other fields, and the stored profile never holds api_key (the sealed credential
 // is compared instead, see changedFields).
-var notAudited = []string{"api_key", "api_key_set", "readiness"}
+var notAudited = []string{"api_key", "api_key_set", "readiness", "receipt_password", "receipt_password_set"}
 
 // scope names profiles in the create-request buckets.
 const scope = "integrationProfiles"
@@ -79,11 +82,25 @@ func Open(path string) (*Store, error) {
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Record is a profile with its sealed credential (nil when none is stored).
+// Record is a profile with its sealed credential and sealed Netpunkt receipt password
+// (each nil when none is stored).
 type Record struct {
-	Profile *profilesv1.IntegrationProfile
-	Secret  []byte
+	Profile       *profilesv1.IntegrationProfile
+	Secret        []byte
+	ReceiptSecret []byte
 }
+
+// Credential is one sealed secret of a profile, as RewriteSecrets offers it.
+type Credential struct {
+	Field  string // the profile field it is set through: api_key or receipt_password
+	Sealed []byte
+	AAD    string // what it was sealed with: the profile's name, bound to the field
+}
+
+// ReceiptAAD is the associated data the receipt password of the profile named name is
+// sealed with; distinct from the credential's (the name itself), so one sealed value can
+// never be moved into the other's place.
+func ReceiptAAD(name string) string { return name + "#receipt_password" }
 
 // Create stores a new profile and records call's audit event. With a call.RequestID seen
 // before, it returns the profile that request created (created=false, no event: nothing
@@ -177,6 +194,9 @@ func (s *Store) Delete(call audit.Call, code string, check func(cur Record) erro
 		if err := tx.Bucket(bucketSecrets).Delete([]byte(code)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketReceiptSecrets).Delete([]byte(code)); err != nil {
+			return err
+		}
 		return trail.Append(tx, call, s.now(), audit.Delete, name([]byte(code)), nil)
 	})
 }
@@ -197,6 +217,9 @@ func changedFields(cur, next Record) []string {
 	var force []string
 	if !bytes.Equal(cur.Secret, next.Secret) {
 		force = append(force, "api_key")
+	}
+	if !bytes.Equal(cur.ReceiptSecret, next.ReceiptSecret) {
+		force = append(force, "receipt_password")
 	}
 	// On create cur.Profile is nil, and every field next sets is listed.
 	return audit.ChangedFields(cur.Profile, next.Profile, notAudited, force...)
@@ -225,36 +248,47 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 	return out, next, err
 }
 
-// RewriteSecrets offers every profile that has a sealed credential to fn, in code order,
-// inside one write transaction, and stores the secret fn returns in its place (nil: leave
-// it as it is). fn is called for every profile even after one fails, so a caller can
+// RewriteSecrets offers every sealed secret (credential, then receipt password) of every
+// profile to fn, in code order, inside one write transaction, and stores the secret fn
+// returns in its place (nil: leave it as it is). fn is called for every profile even after one fails, so a caller can
 // report every failure at once; if any call failed, the transaction is rolled back,
 // nothing changes, and the failures are returned joined. Key rotation uses it: a rotation
 // that stopped half-way would leave secrets under a key the operator is about to drop.
 // Each replaced secret records call's audit event (action REENCRYPT) in the same
 // transaction.
-func (s *Store) RewriteSecrets(call audit.Call, fn func(rec Record) (replacement []byte, err error)) error {
+func (s *Store) RewriteSecrets(call audit.Call, fn func(rec Record, c Credential) (replacement []byte, err error)) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		type change struct{ code, secret []byte }
+		type change struct {
+			bucket, code, secret []byte
+		}
 		var changes []change
 		var errs []error
 		// Writes wait until the walk is done: bbolt does not allow changing a bucket
 		// while a cursor walks it.
-		c := tx.Bucket(bucketSecrets).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			code := boltdb.Copy(k)
-			rec, err := read(tx, code)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("profile %s: %w", code, err))
-				continue
-			}
-			next, err := fn(rec)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if next != nil {
-				changes = append(changes, change{code, next})
+		for _, b := range []struct {
+			bucket []byte
+			field  string
+		}{{bucketSecrets, "api_key"}, {bucketReceiptSecrets, "receipt_password"}} {
+			c := tx.Bucket(b.bucket).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				code := boltdb.Copy(k)
+				rec, err := read(tx, code)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("profile %s: %w", code, err))
+					continue
+				}
+				cred := Credential{Field: b.field, Sealed: boltdb.Copy(v), AAD: rec.Profile.GetName()}
+				if b.field == "receipt_password" {
+					cred.AAD = ReceiptAAD(rec.Profile.GetName())
+				}
+				next, err := fn(rec, cred)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if next != nil {
+					changes = append(changes, change{b.bucket, code, next})
+				}
 			}
 		}
 		if err := errors.Join(errs...); err != nil {
@@ -262,7 +296,7 @@ func (s *Store) RewriteSecrets(call audit.Call, fn func(rec Record) (replacement
 		}
 		now := s.now()
 		for _, ch := range changes {
-			if err := tx.Bucket(bucketSecrets).Put(ch.code, ch.secret); err != nil {
+			if err := tx.Bucket(ch.bucket).Put(ch.code, ch.secret); err != nil {
 				return err
 			}
 			if err := trail.Append(tx, call, now, audit.Reencrypt, name(ch.code), nil); err != nil {
@@ -282,12 +316,13 @@ func read(tx *bolt.Tx, code []byte) (Record, error) {
 	if err := proto.Unmarshal(v, p); err != nil {
 		return Record{}, err
 	}
-	return Record{Profile: p, Secret: boltdb.Copy(tx.Bucket(bucketSecrets).Get(code))}, nil
+	return Record{Profile: p, Secret: boltdb.Copy(tx.Bucket(bucketSecrets).Get(code)),
+		ReceiptSecret: boltdb.Copy(tx.Bucket(bucketReceiptSecrets).Get(code))}, nil
 }
 
 func write(tx *bolt.Tx, code []byte, rec Record) error {
 	p := proto.Clone(rec.Profile).(*profilesv1.IntegrationProfile)
-	p.ApiKey = "" // defence in depth: the readable bucket never holds the credential
+	p.ApiKey, p.ReceiptPassword = "", "" // defence in depth: the readable bucket never holds a secret
 	p.Readiness = nil
 	v, err := proto.Marshal(p)
 	if err != nil {
@@ -296,8 +331,15 @@ func write(tx *bolt.Tx, code []byte, rec Record) error {
 	if err := tx.Bucket(bucketProfiles).Put(code, v); err != nil {
 		return err
 	}
-	if rec.Secret == nil {
-		return tx.Bucket(bucketSecrets).Delete(code)
+	if err := putOrDelete(tx.Bucket(bucketReceiptSecrets), code, rec.ReceiptSecret); err != nil {
+		return err
 	}
-	return tx.Bucket(bucketSecrets).Put(code, rec.Secret)
+	return putOrDelete(tx.Bucket(bucketSecrets), code, rec.Secret)
+}
+
+func putOrDelete(b *bolt.Bucket, key, v []byte) error {
+	if v == nil {
+		return b.Delete(key)
+	}
+	return b.Put(key, v)
 }

@@ -141,7 +141,7 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 	}
 	var seen []string
 	errBad := errors.New("bad")
-	err = s.RewriteSecrets(by(""), func(r Record) ([]byte, error) {
+	err = s.RewriteSecrets(by(""), func(r Record, _ Credential) ([]byte, error) {
 		seen = append(seen, r.Profile.Code)
 		if r.Profile.Code == "A" || r.Profile.Code == "C" {
 			return nil, errBad
@@ -157,7 +157,7 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 	if got := trailOf(t, s); len(got) != 4 {
 		t.Fatalf("trail after a failed rewrite = %v, want the 4 creates only", got)
 	}
-	err = s.RewriteSecrets(by(""), func(r Record) ([]byte, error) {
+	err = s.RewriteSecrets(by(""), func(r Record, _ Credential) ([]byte, error) {
 		if r.Profile.Code == "B" {
 			return nil, nil // left as it is
 		}
