@@ -43,10 +43,8 @@ type objects struct {
 func render(t *testing.T, overlay string) *objects {
 	t.Helper()
 	root := t.TempDir()
-	for _, dir := range []string{"base", "overlays"} {
-		if err := copyTree(dir, filepath.Join(root, dir)); err != nil {
-			t.Fatal(err)
-		}
+	if err := copyTree(".", root); err != nil {
+		t.Fatal(err)
 	}
 	dir := filepath.Join(root, overlay)
 	if err := writeGeneratorPlaceholders(dir); err != nil {
