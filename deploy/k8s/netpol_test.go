@@ -242,7 +242,7 @@ func TestNetworkPolicyIsTheCallGraph(t *testing.T) {
 	want = sortedFlows(want)
 	dns := []string{dnsPeer + " TCP/53", dnsPeer + " UDP/53"}
 
-	for _, overlay := range overlays {
+	for _, overlay := range overlays(t) {
 		t.Run(overlay, func(t *testing.T) {
 			o := render(t, overlay)
 			n := netpol{policies: o.policies, ws: o.workloads()}

@@ -55,7 +55,7 @@ func deref[T any](p *T, def T) T {
 // binaries they run: env names, ports, probes, mounted files, data volumes, shutdown
 // timing, upstream addresses and Services, plus the security baseline.
 func TestManifestsMatchConfiguration(t *testing.T) {
-	for _, overlay := range overlays {
+	for _, overlay := range overlays(t) {
 		t.Run(overlay, func(t *testing.T) {
 			o := render(t, overlay)
 			checkNamespace(t, o)
