@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -25,8 +24,9 @@ func mappingKind(st *store.Store) *kind[mappingv1.LibraryMapping, *mappingv1.Lib
 		validID:   validMappingID,
 		idRule:    "must be a positive decimal number without leading zeros",
 		// The proto stores external codes trimmed: codes copied from other systems often
-		// carry stray spaces, and lookups trim too.
-		normalize: func(m *mappingv1.LibraryMapping) { m.ExternalCode = strings.TrimSpace(m.ExternalCode) },
+		// carry stray spaces, and lookups trim too. Netpunkt agency ids are stored as
+		// DK-nnnnnn whichever way they were typed (netpunktCode).
+		normalize: func(m *mappingv1.LibraryMapping) { m.ExternalCode = externalCode(m.GetSystem(), m.ExternalCode) },
 		validate:  validateMapping,
 		notFound:  reasonMappingNotFound,
 		conflict:  mappingExists,

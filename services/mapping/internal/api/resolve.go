@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/validate"
 )
@@ -14,8 +15,8 @@ import (
 // consistent state.
 
 // ResolveLibraryCodes resolves external library codes of one system. Codes are trimmed,
-// then compared exactly: Libris sigels are case-sensitive and Netpunkt agency ids are
-// exact digit strings.
+// then compared exactly: Libris sigels are case-sensitive; Netpunkt agency ids are
+// compared as DK-nnnnnn, so `775100` and `dk-775100` find the same mapping.
 func (s *Service) ResolveLibraryCodes(_ context.Context, req *mappingv1.ResolveLibraryCodesRequest) (*mappingv1.ResolveLibraryCodesResponse, error) {
 	codes := req.GetExternalCodes()
 	var v apierr.Violations
@@ -24,9 +25,22 @@ func (s *Service) ResolveLibraryCodes(_ context.Context, req *mappingv1.ResolveL
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	found, err := s.store.ResolveLibraryCodes(req.GetSystem(), trimAll(codes))
+	keys := make([]string, len(codes))
+	for i, c := range codes {
+		keys[i] = externalCode(req.GetSystem(), c)
+	}
+	found, err := s.store.ResolveLibraryCodes(req.GetSystem(), keys)
 	if err != nil {
 		return nil, err
+	}
+	if req.GetSystem() == typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT {
+		// A mapping stored before codes were normalised may hold the bare digits.
+		err := resolveAgain(found, codes, func(alt []string) ([]*mappingv1.LibraryMapping, error) {
+			return s.store.ResolveLibraryCodes(req.GetSystem(), alt)
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	resp := &mappingv1.ResolveLibraryCodesResponse{Resolutions: make([]*mappingv1.LibraryCodeResolution, len(codes))}
 	for i, m := range found {
@@ -39,7 +53,9 @@ func (s *Service) ResolveLibraryCodes(_ context.Context, req *mappingv1.ResolveL
 	return resp, nil
 }
 
-// ResolvePartnerCodes resolves lender codes to partners, trimmed and ignoring case.
+// ResolvePartnerCodes resolves lender codes to partners, trimmed and ignoring case. A
+// Danish library number (`710100` or `DK-710100`) also finds a Netpunkt partner stored
+// created under the other spelling: staff and Netpunkt write either.
 func (s *Service) ResolvePartnerCodes(_ context.Context, req *mappingv1.ResolvePartnerCodesRequest) (*mappingv1.ResolvePartnerCodesResponse, error) {
 	codes := req.GetCodes()
 	var v apierr.Violations
@@ -51,11 +67,39 @@ func (s *Service) ResolvePartnerCodes(_ context.Context, req *mappingv1.ResolveP
 	if err != nil {
 		return nil, err
 	}
+	err = resolveAgain(found, codes, s.store.ResolvePartnerCodes)
+	if err != nil {
+		return nil, err
+	}
 	resp := &mappingv1.ResolvePartnerCodesResponse{Resolutions: make([]*mappingv1.PartnerCodeResolution, len(codes))}
 	for i, p := range found {
 		resp.Resolutions[i] = &mappingv1.PartnerCodeResolution{Code: codes[i], Found: p != nil, Partner: p}
 	}
 	return resp, nil
+}
+
+// resolveAgain looks the codes not found up once more under their other spelling as a
+// Danish library number (otherSpelling), filling found in place.
+func resolveAgain[P comparable](found []P, codes []string, resolve func([]string) ([]P, error)) error {
+	var zero P
+	var retry []int
+	var alt []string
+	for i, p := range found {
+		if other, ok := otherSpelling(codes[i]); p == zero && ok {
+			retry, alt = append(retry, i), append(alt, other)
+		}
+	}
+	if len(alt) == 0 {
+		return nil
+	}
+	more, err := resolve(alt)
+	if err != nil {
+		return err
+	}
+	for j, i := range retry {
+		found[i] = more[j]
+	}
+	return nil
 }
 
 func trimAll(codes []string) []string {
