@@ -272,6 +272,20 @@ func (p *proc) kill() {
 	<-p.exited
 }
 
+// Running reports whether service s's current incarnation is alive.
+func (c *Cluster) Running(s string) bool {
+	p := c.procs[s]
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // Pid is the process id of service s's current incarnation.
 func (c *Cluster) Pid(s string) int { return c.procs[s].cmd.Process.Pid }
 

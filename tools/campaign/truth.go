@@ -75,6 +75,7 @@ type Tally struct {
 	Lost       int      // in Libris, not in the ledger
 	Duplicated int      // ledger requests beyond the first for one external id
 	Mismatched int      // in both, but the ledger's copy is not Libris's current one; or in the ledger only
+	Unknown    int      // of Mismatched, those in the ledger only
 	Examples   []string // a few of each, for the report
 }
 
@@ -128,6 +129,7 @@ func (w *World) tally(ledger map[string][]*requestsv1.BorrowingRequest) Tally {
 	for id, brs := range ledger {
 		if !known[id] {
 			t.Mismatched += len(brs)
+			t.Unknown += len(brs)
 			t.example("the ledger holds %s, which Libris never had", id)
 		}
 	}
