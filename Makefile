@@ -84,3 +84,13 @@ bench:
 # The same figures at sizes that finish in under a minute.
 bench-quick:
 	go run ./tools/bench -n 10000 -ledger 50000 -list-samples 500 -rest-duration 2s $(BENCH_FLAGS)
+
+# Robustness campaigns (issue 8; docs/robustness.md), against the real service binaries
+# as separate processes. CHAOS_FLAGS / FAULTS_FLAGS pass options, e.g.
+# CHAOS_FLAGS="-cycles 50 -seed 42" or FAULTS_FLAGS="-quick".
+.PHONY: chaos faults
+chaos:
+	go run ./tools/chaos $(CHAOS_FLAGS)
+
+faults:
+	go run ./tools/faults $(FAULTS_FLAGS)
