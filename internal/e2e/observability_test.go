@@ -104,8 +104,8 @@ func TestTracesAcrossServices(t *testing.T) {
 	}
 }
 
-// TestMetricsScrape: each process's /metrics (here the all-in-one's, on the harvester's,
-// the ledger's and the gateway's ports) shows the run, request, run duration, ledger,
+// TestMetricsScrape: each process's /metrics (here the all-in-one's, on the harvester's
+// and the ledger's HTTP ports) shows the run, request, run duration, ledger,
 // external API and gRPC metrics with their labels after an import.
 func TestMetricsScrape(t *testing.T) {
 	if err := telemetry.SetupMetrics(); err != nil {
@@ -134,7 +134,6 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	harvester := scrape("https://" + e.addrs.HTTP["harvester"] + "/metrics")
 	ledger := scrape("https://" + e.addrs.HTTP["requests"] + "/metrics")
-	gateway := scrape(e.gatewayURL() + "/metrics")
 	for _, want := range []struct {
 		text    string
 		pattern string
@@ -146,14 +145,14 @@ func TestMetricsScrape(t *testing.T) {
 		{harvester, `rpc_server_call_duration_seconds_count\{[^}]*rpc_method="interloan.harvester.v1.HarvesterService/StartRun"`},
 		{ledger, `interloan_ledger_requests\{[^}]*status="REQUEST_SENT"[^}]*\} [0-9]+`},
 		{ledger, `rpc_server_call_duration_seconds_count\{[^}]*rpc_method="interloan.requests.v1.IngestService/IngestBorrowingRequests"`},
-		{gateway, `go_goroutines [0-9]+`},
+		{ledger, `go_goroutines [0-9]+`},
 	} {
 		if !regexp.MustCompile(want.pattern).MatchString(want.text) {
 			t.Errorf("no line matching %s; metric names seen:\n%s", want.pattern, names(want.text))
 		}
 	}
 	for what, s := range map[string]string{"admin token": e.adminToken, "Libris key": "key-abc"} {
-		if strings.Contains(harvester+ledger+gateway, s) {
+		if strings.Contains(harvester+ledger, s) {
 			t.Errorf("the metrics contain the %s", what)
 		}
 	}

@@ -23,12 +23,14 @@ import (
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
+	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // Config configures the gateway.
 type Config struct {
 	HTTPAddr      string
+	MetricsAddr   string // /metrics, apart from the public REST port; empty disables
 	ProfilesAddr  string
 	MappingAddr   string
 	HarvesterAddr string
@@ -40,14 +42,16 @@ type Config struct {
 	TLS tlsconfig.Config
 
 	// Set by embedding programs, not flags.
-	Logger       *slog.Logger
-	HTTPListener net.Listener
-	Ready        func(httpAddr net.Addr)
+	Logger          *slog.Logger
+	HTTPListener    net.Listener
+	MetricsListener net.Listener // used instead of MetricsAddr when set
+	Ready           func(httpAddr net.Addr)
 }
 
 // Bind registers the flags.
 func (c *Config) Bind(s *config.Set) {
 	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", "127.0.0.1:8080", "REST listen address")
+	s.String(&c.MetricsAddr, "metrics-addr", "INTERLOAN_METRICS_ADDR", "127.0.0.1:8180", "Prometheus /metrics listen address, kept off the public REST port (empty disables)")
 	s.String(&c.ProfilesAddr, "profiles-addr", "INTERLOAN_PROFILES_ADDR", "localhost:9101", "profiles gRPC address")
 	s.String(&c.MappingAddr, "mapping-addr", "INTERLOAN_MAPPING_ADDR", "localhost:9102", "mapping gRPC address")
 	s.String(&c.HarvesterAddr, "harvester-addr", "INTERLOAN_HARVESTER_ADDR", "localhost:9103", "harvester gRPC address")
@@ -55,6 +59,33 @@ func (c *Config) Bind(s *config.Set) {
 	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
 	c.TLS.BindHTTP(s)
+}
+
+// serveMetrics serves /metrics on its own listener, so the public REST port does not
+// show the process's internals; a serve failure goes to errc. Nil when disabled.
+func serveMetrics(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	lis := cfg.MetricsListener
+	if lis == nil {
+		if cfg.MetricsAddr == "" {
+			return nil, nil
+		}
+		l, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: listen metrics %s: %w", cfg.MetricsAddr, err)
+		}
+		lis = l
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", telemetry.MetricsHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP(),
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := server.ServeHTTP(srv, lis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+	log.Info("serving metrics", "metrics_addr", lis.Addr().String())
+	return srv, nil
 }
 
 // Upstreams are the gRPC connections to the four services the gateway exposes. One set
@@ -149,8 +180,16 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:      tlsSet.ServerHTTP(),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- server.ServeHTTP(srv, lis) }()
+	metrics, err := serveMetrics(cfg, tlsSet, log, errc)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	if metrics != nil {
+		defer metrics.Close()
+	}
 	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())

@@ -18,7 +18,7 @@ import (
 
 // TestReadyzNamesDownUpstreams runs the gateway against one live upstream and three
 // addresses where nothing listens: /healthz is fine, /readyz is 503 naming the others,
-// and the REST routes Run serves reach the live one.
+// the REST routes Run serves reach the live one, and /metrics is on its own port only.
 func TestReadyzNamesDownUpstreams(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -33,11 +33,19 @@ func TestReadyzNamesDownUpstreams(t *testing.T) {
 
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
+	metricsLis := listen(t)
 	go func() {
 		done <- Run(ctx, Config{HTTPAddr: "127.0.0.1:0", ProfilesAddr: live, MappingAddr: dead, HarvesterAddr: dead, RequestsAddr: dead,
-			Logger: logging.Discard(), ShutdownGrace: time.Second, Ready: func(a net.Addr) { ready <- a }})
+			Logger: logging.Discard(), ShutdownGrace: time.Second, Ready: func(a net.Addr) { ready <- a }, MetricsListener: metricsLis})
 	}()
 	base := "http://" + (<-ready).String()
+	// Metrics are served on their own listener, never on the public REST port.
+	if code, body := get(t, "http://"+metricsLis.Addr().String()+"/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics on the metrics port = %d", code)
+	}
+	if code, body := get(t, base+"/metrics"); code == http.StatusOK || strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics on the REST port = %d", code)
+	}
 	if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz = %d", code)
 	}

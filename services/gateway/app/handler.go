@@ -36,7 +36,6 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/logging"
-	"github.com/interloan/interloan/platform/telemetry"
 )
 
 // Defaults of Options.
@@ -62,7 +61,6 @@ type gateway struct {
 	openAPI []byte
 	etag    string
 	opts    Options
-	metrics http.Handler // the process's Prometheus metrics (platform/telemetry)
 }
 
 type upstreamHealth struct {
@@ -71,7 +69,7 @@ type upstreamHealth struct {
 }
 
 // NewHandler builds the gateway's whole HTTP surface over the upstream connections: the
-// REST routes of the four public services, /openapi.json, /healthz, /readyz and /metrics, wrapped
+// REST routes of the four public services, /openapi.json, /healthz and /readyz, wrapped
 // in OpenTelemetry instrumentation. It needs no listener, so tests can serve it with
 // httptest.
 func NewHandler(up Upstreams, o Options) (http.Handler, error) {
@@ -96,7 +94,6 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 		openAPI: doc,
 		etag:    `"` + hex.EncodeToString(sum[:12]) + `"`,
 		opts:    o,
-		metrics: telemetry.MetricsHandler(),
 		health: []upstreamHealth{
 			{"harvester", healthpb.NewHealthClient(up.Harvester)},
 			{"mapping", healthpb.NewHealthClient(up.Mapping)},
@@ -139,7 +136,7 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 		}
 	}
 	return otelhttp.NewHandler(g, "gateway", otelhttp.WithFilter(func(r *http.Request) bool {
-		return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && r.URL.Path != "/metrics" // probes and scrapes would drown the traces
+		return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" // probes would drown the traces
 	})), nil
 }
 
@@ -154,8 +151,6 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		getOnly(w, r, g.readyz)
 	case "/openapi.json":
 		getOnly(w, r, g.serveOpenAPI)
-	case "/metrics":
-		getOnly(w, r, g.metrics.ServeHTTP)
 	default:
 		g.serveAPI(w, r)
 	}
