@@ -47,7 +47,7 @@ const (
 	// re-import reads exactly the same requests.
 	windowDays = 3
 	// harvesterBatch is the harvester's ingest batch size (run.Deps' default).
-	harvesterBatch = 500
+	harvesterBatch = 1000
 )
 
 var lenders = []string{"Xyz", "Qrs", "Lkp"}

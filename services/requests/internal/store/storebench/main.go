@@ -46,7 +46,7 @@ type Result struct {
 func main() {
 	itemsFile := flag.String("items", "", "length-delimited IngestItems to apply (required)")
 	dbPath := flag.String("db", "", "ledger file to write; created if missing (required)")
-	batch := flag.Int("batch", 500, "items per ApplyBatch (the harvester's batch size)")
+	batch := flag.Int("batch", 1000, "items per ApplyBatch (the harvester's batch size)")
 	count := flag.Int("count", 0, "items to apply: the file's items, repeated with fresh external ids as often as needed (0: each once)")
 	profile := flag.String("profile", "", "profile name to give every item instead of its own (keeps a fill apart from imports)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
