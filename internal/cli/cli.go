@@ -20,6 +20,7 @@ import (
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/telemetry"
 	profilesapp "github.com/interloan/interloan/services/profiles/app"
@@ -116,6 +117,7 @@ Every call needs a bearer token (tokens file %s); %s.
 Try: %s -H "authorization: Bearer $(cat %s)" %s list
 `, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, scheme, a.Gateway, a.TokensFile, admin, grpcurl, orPlaceholder(a.AdminTokenFile), a.Profiles)
 	}
+	logging.CaptureLibraries(logging.New(nil, "interloan", cfg.LogLevel))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	shutdown, err := telemetry.Setup(ctx, "interloan")

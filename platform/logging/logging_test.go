@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/grpclog"
 )
 
 func TestJSONWithServiceAndTraceIDs(t *testing.T) {
@@ -21,5 +27,25 @@ func TestJSONWithServiceAndTraceIDs(t *testing.T) {
 	}
 	if rec["service"] != "profiles" || rec["k"] != "v" || rec["trace_id"] != sc.TraceID().String() || rec["span_id"] != sc.SpanID().String() {
 		t.Fatalf("record %v", rec)
+	}
+}
+
+// TestCaptureLibraries: gRPC's errors and OpenTelemetry's errors come out as JSON records
+// of the process's logger.
+func TestCaptureLibraries(t *testing.T) {
+	var buf bytes.Buffer
+	CaptureLibraries(New(&buf, "svc", "info"))
+	t.Cleanup(func() { slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil))) })
+	grpclog.Error("transport: something broke")
+	grpclog.Info("chatter that stays out")
+	otel.Handle(errors.New("exporter unreachable"))
+	out := buf.String()
+	for _, want := range []string{`"library":"grpc"`, "something broke", `"library":"opentelemetry"`, "exporter unreachable", `"service":"svc"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in %s", want, out)
+		}
+	}
+	if strings.Contains(out, "chatter") {
+		t.Error("gRPC info lines are logged")
 	}
 }

@@ -10,12 +10,13 @@ import (
 	"syscall"
 
 	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/telemetry"
 )
 
 // Main is the body of every service binary's main: bind flags (with env fallbacks),
-// parse them, set up tracing from the environment, run until SIGINT/SIGTERM, and exit
-// non-zero on failure.
+// parse them, send the libraries' logs to the JSON log, set up tracing from the
+// environment, run until SIGINT/SIGTERM, and exit non-zero on failure.
 func Main(name string, bind func(*config.Set), run func(context.Context) error) {
 	set := config.New(name)
 	bind(set)
@@ -24,6 +25,7 @@ func Main(name string, bind func(*config.Set), run func(context.Context) error) 
 	} else if err != nil {
 		os.Exit(2)
 	}
+	logging.CaptureLibraries(logging.New(nil, name, os.Getenv("INTERLOAN_LOG_LEVEL")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	shutdown, err := telemetry.Setup(ctx, name)
