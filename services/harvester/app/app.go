@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,6 +34,7 @@ import (
 	"github.com/interloan/interloan/services/harvester/internal/api"
 	"github.com/interloan/interloan/services/harvester/internal/connector"
 	"github.com/interloan/interloan/services/harvester/internal/connector/libris"
+	"github.com/interloan/interloan/services/harvester/internal/connector/netpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/scheduler"
 	"github.com/interloan/interloan/services/harvester/internal/store"
@@ -57,6 +60,12 @@ type Config struct {
 	// AllowedHosts, when set, is the comma-separated list of the only hosts the harvester
 	// calls external systems on (exact names, or "*.example.org" for its subdomains).
 	AllowedHosts string
+	// ReceiptAddr, when set, is the HTTP address Netpunkt posts OpenReceipt messages to
+	// (api.ReceiptPath). A listener of its own, apart from the health and metrics port,
+	// so that only it needs to be reachable from DBC. ReceiptListener, when set, is used
+	// instead (tests and the all-in-one).
+	ReceiptAddr     string
+	ReceiptListener net.Listener
 }
 
 // Bind registers the flags (and their INTERLOAN_* env fallbacks).
@@ -71,6 +80,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Duration(&c.EventRetention, "event-retention", "INTERLOAN_EVENT_RETENTION", 90*24*time.Hour, "run events older than this are pruned (run summaries stay)")
 	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required unless --tls-cert has OU=harvester)")
 	s.String(&c.AllowedHosts, "allowed-hosts", "INTERLOAN_ALLOWED_HOSTS", "", "comma-separated hosts external systems may be called on (exact, or *.domain for its subdomains); empty allows the host of any profile's base URL")
+	s.String(&c.ReceiptAddr, "receipt-addr", "INTERLOAN_RECEIPT_ADDR", "", "HTTP address Netpunkt posts OpenReceipt messages to (POST /netpunkt/receipts/{profile}; TLS with --tls-cert; no bearer token: each message carries the profile's receipt password); empty disables")
 	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
 }
 
@@ -148,6 +158,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer runner.Wait()
 
+	receiptsDone, err := serveReceipts(ctx, cfg, tlsSet, runner, profilesConn, st, log)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, <-receiptsDone) }()
+
 	opts := cfg.Common.Options("harvester", []string{harvesterv1.HarvesterService_ServiceDesc.ServiceName})
 	opts.Snapshot = st.Backup
 	pruneDone := make(chan struct{})
@@ -173,6 +189,67 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	opts.Register = func(s *grpc.Server) { harvesterv1.RegisterHarvesterServiceServer(s, svc) }
 	return server.Run(ctx, opts)
 }
+
+// serveReceipts serves Netpunkt's pushed receipts on their own listener until ctx ends,
+// and starts a run of a profile soon after each receipt it accepts. The returned channel
+// yields the listener's failure (or nil) once it has stopped; with no receipt address it
+// yields nil at once.
+func serveReceipts(ctx context.Context, cfg Config, tlsSet *tlsconfig.Set, runner *run.Runner, profilesConn *grpc.ClientConn, st *store.Store, log *slog.Logger) (<-chan error, error) {
+	done := make(chan error, 1)
+	lis := cfg.ReceiptListener
+	if lis == nil && cfg.ReceiptAddr == "" {
+		done <- nil
+		return done, nil
+	}
+	if lis == nil {
+		var err error
+		if lis, err = net.Listen("tcp", cfg.ReceiptAddr); err != nil {
+			return nil, fmt.Errorf("harvester: --receipt-addr: %w", err)
+		}
+	}
+	kicker := &api.Kicker{Log: log, Start: func(ctx context.Context, name string) error {
+		_, err := runner.Start(ctx, name, harvesterv1.Trigger_TRIGGER_API, ReceiptSubmitter, "")
+		return err
+	}}
+	receipts := &api.Receipts{
+		Profiles:    profilesv1.NewProfileServiceClient(profilesConn),
+		Credentials: profilesv1.NewProfileCredentialsServiceClient(profilesConn),
+		Store:       st, Kick: kicker.Kick, Log: log,
+	}
+	mux := http.NewServeMux()
+	mux.Handle(api.ReceiptPath, receipts)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, TLSConfig: tlsSet.ServerHTTP()}
+	kickerDone := make(chan struct{})
+	go func() { defer close(kickerDone); kicker.Run(ctx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- server.ServeHTTP(srv, lis) }()
+	log.Info("serving Netpunkt receipts", "addr", lis.Addr().String(), "path", api.ReceiptPath+"{profile}")
+	go func() {
+		var err error
+		select {
+		case err = <-serveErr:
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = srv.Shutdown(sctx)
+			cancel()
+			if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+				err = errors.Join(err, serr)
+			}
+		}
+		<-kickerDone
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		if err != nil {
+			err = fmt.Errorf("harvester: receipt listener: %w", err)
+		}
+		done <- err
+	}()
+	return done, nil
+}
+
+// ReceiptSubmitter is who the job history names for runs a pushed receipt started.
+const ReceiptSubmitter = "Netpunkt receipt"
 
 // callerIdentity is how the harvester authenticates to profiles, mapping and the ledger:
 // its bearer token when a token file is configured (required without TLS), or else the
@@ -278,6 +355,17 @@ func (a AllowedHosts) Connect(p *profilesv1.IntegrationProfile, apiKey string) (
 		c, err := libris.New(libris.Config{BaseURL: base, Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey})
 		if err != nil {
 			return nil, err // not c: a nil *Client in the interface would not compare to nil
+		}
+		return c, nil
+	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
+		np := p.GetNetpunkt()
+		if u, err := url.Parse(np.GetBaseUrl()); err == nil && !a.Allows(u.Hostname()) {
+			return nil, fmt.Errorf("its base URL's host %q is not in the harvester's --allowed-hosts", u.Hostname())
+		}
+		// The profile's api_key is the DBC password (passwordAut).
+		c, err := netpunkt.New(netpunkt.Config{BaseURL: np.GetBaseUrl(), AgencyID: np.GetAgencyId(), User: np.GetUser(), Group: np.GetGroup(), Password: apiKey})
+		if err != nil {
+			return nil, err
 		}
 		return c, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
+	"github.com/interloan/interloan/services/harvester/internal/connector/netpunkt"
 )
 
 // TestCallerIdentity: the harvester authenticates with its token when it has one, with
@@ -122,5 +123,29 @@ func TestConnectChecksAllowedHosts(t *testing.T) {
 	_, err := allowed.Connect(profile("https://attacker.example/api"), "secret-api-key")
 	if err == nil || !strings.Contains(err.Error(), "attacker.example") || strings.Contains(err.Error(), "secret-api-key") {
 		t.Fatalf("a host outside the list: %v", err)
+	}
+}
+
+func TestConnectNetpunkt(t *testing.T) {
+	profile := func(base, agency string) *profilesv1.IntegrationProfile {
+		return &profilesv1.IntegrationProfile{System: typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
+			SystemConfig: &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: &profilesv1.NetpunktConfig{BaseUrl: base, AgencyId: agency, User: "u"}}}
+	}
+	allowed := AllowedHosts{"*.addi.dk"}
+	c, err := allowed.Connect(profile("https://openfindorder.addi.dk/2.8/", "775100"), "dbc-password")
+	if err != nil {
+		t.Fatalf("allowed host refused: %v", err)
+	}
+	if np, ok := c.(*netpunkt.Client); !ok || np.Agency() != "DK-775100" {
+		t.Fatalf("connector = %T %v", c, c)
+	}
+	for _, tc := range []struct{ base, agency, want string }{
+		{"https://attacker.example/", "775100", "attacker.example"},
+		{"https://openfindorder.addi.dk/", "77", "agency id"},
+	} {
+		_, err := allowed.Connect(profile(tc.base, tc.agency), "dbc-password")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "dbc-password") {
+			t.Errorf("Connect(%s, %s) = %v", tc.base, tc.agency, err)
+		}
 	}
 }

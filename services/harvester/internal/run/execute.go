@@ -200,6 +200,10 @@ func (x *execution) run() (connector.Window, error) {
 			return w, err
 		}
 	}
+	// Pushed messages (Netpunkt receipts) go through the same path as fetched requests.
+	if err := x.drainInbox(); err != nil {
+		return w, err
+	}
 	x.acked = true
 	if err := x.retry(); err != nil {
 		return w, err

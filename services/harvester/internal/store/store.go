@@ -31,6 +31,7 @@ import (
 //	retry             profile code + 0x00 + external id → retryValue (JSON): seen, not imported yet
 //	refreshed         profile code + 0x00 + external id → last refresh (8-byte Unix nanoseconds)
 //	create_requests(_by_record)  AIP-155 request_id of StartRun → run key
+//	inbox             profile code + 0x00 + seq (8 bytes) → InboxItem (JSON): pushed, not drained yet
 //
 // The cursor carries a fingerprint of what it was harvested from (system, base URL,
 // library code, harvest start): a profile pointed elsewhere starts again from its harvest
@@ -44,12 +45,13 @@ var (
 	bucketRefreshed     = []byte("refreshed")
 	bucketCreateReqs    = []byte("create_requests")
 	bucketReqsByRecord  = []byte("create_requests_by_record")
+	bucketInbox         = []byte("inbox")
 
 	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateReqs, ByRecord: bucketReqsByRecord}
 
 	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
 		bucketRuns, bucketRunsByProfile, bucketRunEvents, bucketCursors, bucketRetry, bucketRefreshed,
-		bucketCreateReqs, bucketReqsByRecord,
+		bucketCreateReqs, bucketReqsByRecord, bucketInbox,
 	}}
 )
 
@@ -62,7 +64,10 @@ const (
 var ErrNotFound = errors.New("not found")
 
 // Store is the harvester's bbolt file.
-type Store struct{ db *bolt.DB }
+type Store struct {
+	db         *bolt.DB
+	inboxLimit int // MaxInbox; tests lower it
+}
 
 // Open opens (creating) the file at path.
 func Open(path string) (*Store, error) {
@@ -70,7 +75,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, inboxLimit: MaxInbox}, nil
 }
 
 // Close closes the file.

@@ -85,3 +85,7 @@ func DecodeOrder(data []byte, agency string) *connector.Request {
 	}
 	return mapOrder(&so.order, ag)
 }
+
+// DecodeInbox reads back an order ParseReceipt stored, as a request of the client's
+// agency: the run drains a profile's inbox through it.
+func (c *Client) DecodeInbox(message []byte) *connector.Request { return DecodeOrder(message, c.agency) }

@@ -1,0 +1,241 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/services/harvester/internal/connector/netpunkt"
+	"github.com/interloan/interloan/services/harvester/internal/run"
+	"github.com/interloan/interloan/services/harvester/internal/store"
+)
+
+// ReceiptPath is where Netpunkt posts OpenReceipt messages for a profile:
+// ReceiptPath + "{profile code}".
+const ReceiptPath = "/netpunkt/receipts/"
+
+// Receipts is the push endpoint of Netpunkt profiles. It is not behind a bearer token:
+// Netpunkt authenticates each message with authenticationPassword, compared in constant
+// time with the profile's receipt password. An accepted message is stored in the
+// profile's inbox before it is acknowledged, then a run of the profile is asked for; a
+// refused one stores nothing. Passwords are never logged.
+type Receipts struct {
+	Profiles    profilesv1.ProfileServiceClient
+	Credentials profilesv1.ProfileCredentialsServiceClient
+	Store       *store.Store
+	// Kick asks for a run of the named profile soon (a Kicker's Kick).
+	Kick func(profileName string)
+	Log  *slog.Logger
+	Now  func() time.Time
+	// CallTimeout bounds each call to the profiles service (default 10s).
+	CallTimeout time.Duration
+}
+
+// receiptAnswer is the acknowledgement (or refusal) sent back.
+type receiptAnswer struct {
+	XMLName xml.Name `xml:"receiptResponse"`
+	Status  string   `xml:"status"`
+	OrderID string   `xml:"orderId,omitempty"`
+	Error   string   `xml:"error,omitempty"`
+}
+
+func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code, ok := strings.CutPrefix(r.URL.Path, ReceiptPath)
+	if !ok || !resource.ValidCode(code) {
+		h.answer(w, http.StatusNotFound, "", "no such receipt endpoint; post to "+ReceiptPath+"{profile code}")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.answer(w, http.StatusMethodNotAllowed, "", "post OpenReceipt messages")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, netpunkt.MaxReceiptBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		h.answer(w, http.StatusRequestEntityTooLarge, "", "the message is larger than the limit of "+strconv.Itoa(netpunkt.MaxReceiptBytes>>10)+" KiB")
+		return
+	case err != nil:
+		h.answer(w, http.StatusBadRequest, "", "the message could not be read")
+		return
+	}
+	rc, err := netpunkt.ParseReceipt(body)
+	if err != nil {
+		h.answer(w, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	name := run.ProfilesCollection + "/" + code
+	status, msg := h.authenticate(r.Context(), name, rc.Password)
+	if status != http.StatusOK {
+		h.log().Warn("Netpunkt receipt refused", "profile", name, "order", rc.OrderID, "status", status, "remote", r.RemoteAddr, "reason", msg)
+		h.answer(w, status, rc.OrderID, msg)
+		return
+	}
+	_, err = h.Store.PutInbox(code, store.InboxItem{ExternalID: rc.OrderID, Received: h.now(), Message: rc.Order})
+	if errors.Is(err, store.ErrInboxFull) {
+		w.Header().Set("Retry-After", "300")
+		h.answer(w, http.StatusServiceUnavailable, rc.OrderID, "the profile's inbox is full until a run drains it; retry later")
+		return
+	}
+	if err != nil {
+		h.log().Error("storing a Netpunkt receipt", "profile", name, "order", rc.OrderID, "error", err)
+		h.answer(w, http.StatusInternalServerError, rc.OrderID, "the message could not be stored; retry later")
+		return
+	}
+	h.log().Info("Netpunkt receipt accepted", "profile", name, "order", rc.OrderID)
+	if h.Kick != nil {
+		h.Kick(name)
+	}
+	h.answer(w, http.StatusOK, rc.OrderID, "")
+}
+
+// authenticate checks that name is a Netpunkt profile whose receipt password is
+// password. An unknown profile and a profile of another system answer alike, so the
+// endpoint does not reveal which profiles exist.
+func (h *Receipts) authenticate(ctx context.Context, name, password string) (int, string) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout())
+	defer cancel()
+	p, err := h.Profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: name})
+	switch {
+	case status.Code(err) == codes.NotFound || err == nil && p.GetSystem() != typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
+		return http.StatusNotFound, "no Netpunkt profile " + name
+	case err != nil:
+		h.log().Error("reading a profile for a Netpunkt receipt", "profile", name, "error", err)
+		return http.StatusServiceUnavailable, "the profile could not be read; retry later"
+	}
+	creds, err := h.Credentials.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: name})
+	switch {
+	case status.Code(err) == codes.FailedPrecondition || err == nil && creds.GetReceiptPassword() == "":
+		return http.StatusForbidden, "profile " + name + " has no receipt password, so it accepts no receipts"
+	case err != nil:
+		h.log().Error("reading credentials for a Netpunkt receipt", "profile", name, "error", err)
+		return http.StatusServiceUnavailable, "the profile could not be read; retry later"
+	}
+	if subtle.ConstantTimeCompare([]byte(password), []byte(creds.GetReceiptPassword())) != 1 {
+		return http.StatusUnauthorized, "authenticationPassword is wrong for profile " + name
+	}
+	return http.StatusOK, ""
+}
+
+func (h *Receipts) answer(w http.ResponseWriter, code int, orderID, msg string) {
+	a := receiptAnswer{Status: "accepted", OrderID: orderID}
+	if code != http.StatusOK {
+		a.Status, a.Error = "refused", msg
+	}
+	body, _ := xml.Marshal(a) // of plain strings: cannot fail
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(append([]byte(xml.Header), body...))
+}
+
+func (h *Receipts) log() *slog.Logger {
+	if h.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Log
+}
+
+func (h *Receipts) now() time.Time {
+	if h.Now == nil {
+		return time.Now()
+	}
+	return h.Now()
+}
+
+func (h *Receipts) timeout() time.Duration {
+	if h.CallTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return h.CallTimeout
+}
+
+// Kicker turns pushes into runs: Kick marks a profile as wanting a run, and Run starts
+// one for each marked profile within Retry. A profile whose run is in progress stays
+// marked until that run has ended, since its inbox may have been drained before the
+// push arrived; any other refusal (an incomplete profile, say) unmarks it, and the
+// schedule's next run drains the inbox instead.
+type Kicker struct {
+	Start func(ctx context.Context, profileName string) error
+	Log   *slog.Logger
+	// Retry is how often marked profiles are tried again (default 2s).
+	Retry time.Duration
+
+	mu      sync.Mutex
+	pending map[string]uint64 // profile → kicks so far; a later kick keeps it marked
+	wake    chan struct{}
+	once    sync.Once
+}
+
+func (k *Kicker) init() {
+	k.once.Do(func() {
+		k.pending = map[string]uint64{}
+		k.wake = make(chan struct{}, 1)
+	})
+}
+
+// Kick asks for a run of the named profile.
+func (k *Kicker) Kick(profileName string) {
+	k.init()
+	k.mu.Lock()
+	k.pending[profileName]++
+	k.mu.Unlock()
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run starts the wanted runs until ctx ends.
+func (k *Kicker) Run(ctx context.Context) {
+	k.init()
+	retry := k.Retry
+	if retry <= 0 {
+		retry = 2 * time.Second
+	}
+	t := time.NewTicker(retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.wake:
+		case <-t.C:
+		}
+		k.mu.Lock()
+		marked := make(map[string]uint64, len(k.pending))
+		for n, kicks := range k.pending {
+			marked[n] = kicks
+		}
+		k.mu.Unlock()
+		for n, kicks := range marked {
+			err := k.Start(ctx, n)
+			if e, ok := apierr.As(err); ok && e.Reason == run.ReasonRunInProgress {
+				continue // stays marked: the run in progress may have missed the push
+			}
+			if err != nil && ctx.Err() == nil && k.Log != nil {
+				k.Log.Warn("a pushed receipt could not start a run; the schedule's next run imports it", "profile", n, "error", err)
+			}
+			k.mu.Lock()
+			if k.pending[n] == kicks { // not kicked again meanwhile
+				delete(k.pending, n)
+			}
+			k.mu.Unlock()
+		}
+	}
+}

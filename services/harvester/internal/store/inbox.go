@@ -1,0 +1,101 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/interloan/interloan/platform/boltdb"
+)
+
+// MaxInbox is how many pushed messages one profile's inbox holds before new ones are
+// refused: a bound on what a sender (or an attacker who learnt the receipt password) can
+// make the harvester store while its runs are failing.
+const MaxInbox = 10000
+
+// ErrInboxFull is returned by PutInbox when the profile's inbox is at its bound.
+var ErrInboxFull = errors.New("inbox full")
+
+// InboxItem is one message an external system pushed for a profile (a Netpunkt
+// OpenReceipt), kept until a run of the profile has ingested it or recorded why not.
+type InboxItem struct {
+	Seq        uint64    `json:"-"`
+	ExternalID string    `json:"external_id"`
+	Received   time.Time `json:"received"`
+	// Message is the system's own encoding of the order, without credentials; the
+	// profile's connector decodes it.
+	Message []byte `json:"message"`
+}
+
+func inboxPrefix(profile string) []byte { return append([]byte(profile), 0) }
+
+// PutInbox stores item durably (the transaction is fsynced before it returns) under the
+// next sequence number and returns that number.
+func (s *Store) PutInbox(profile string, item InboxItem) (uint64, error) {
+	if profile == "" || bytes.IndexByte([]byte(profile), 0) >= 0 {
+		return 0, fmt.Errorf("inbox: invalid profile code %q", profile)
+	}
+	v, err := json.Marshal(item)
+	if err != nil {
+		return 0, err
+	}
+	var seq uint64
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketInbox)
+		prefix := inboxPrefix(profile)
+		n := 0
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if n++; n >= s.inboxLimit {
+				return ErrInboxFull
+			}
+		}
+		seq, err = b.NextSequence()
+		if err != nil {
+			return err
+		}
+		return b.Put(append(prefix, boltdb.Uint64Key(seq)...), v)
+	})
+	return seq, err
+}
+
+// Inbox returns up to limit of the profile's messages after sequence number after, oldest
+// first.
+func (s *Store) Inbox(profile string, after uint64, limit int) ([]InboxItem, error) {
+	var out []InboxItem
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := inboxPrefix(profile)
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, v := c.Seek(append(prefix, boltdb.Uint64Key(after+1)...)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
+			var it InboxItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return fmt.Errorf("inbox of %s: decode message: %w", profile, err)
+			}
+			it.Seq = decodeUint64(k[len(prefix):])
+			out = append(out, it)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteInbox removes the profile's messages with the given sequence numbers, once a run
+// has handled them; unknown numbers are ignored.
+func (s *Store) DeleteInbox(profile string, seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketInbox)
+		for _, seq := range seqs {
+			if err := b.Delete(append(inboxPrefix(profile), boltdb.Uint64Key(seq)...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
