@@ -135,18 +135,28 @@ func Chaos(ctx context.Context, o ChaosOptions, out io.Writer) (ChaosResult, err
 		if err != nil {
 			return res, fmt.Errorf("cycle %d: reading the ledger: %w", cycle, err)
 		}
-		logf("cycle %2d: +%d new, %d changed; killed %-9s at %5s (down %3s): run %s %s; ledger %d", cycle, grown, churned,
-			victim, at.Round(time.Millisecond), down.Round(time.Millisecond), strings.TrimPrefix(run.GetState().String(), "RUN_STATE_"), alerts(run), len(ledger))
+		logf("cycle %2d: +%d new, %d changed; killed %-9s at %5s (down %3s): run %s; ledger %d %s", cycle, grown, churned,
+			victim, at.Round(time.Millisecond), down.Round(time.Millisecond), strings.TrimPrefix(run.GetState().String(), "RUN_STATE_"), len(ledger), brief(run))
 	}
 
-	// Let runs finish: start runs until one completes with nobody killed.
+	// Let runs finish: start runs until one completes with nobody killed. A service
+	// restarted in the last cycles may not be reachable by the harvester at once (its
+	// gRPC channel waits out a reconnect backoff; docs/robustness.md), so keep trying,
+	// a second apart, for up to 30s.
 	var final *harvesterv1.Run
-	for i := 1; i <= 3; i++ {
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 1; ; i++ {
 		if final, err = c.importOnce(ctx, fmt.Sprintf("chaos-%d-final-%d", o.Seed, i)); err != nil {
 			return res, err
 		}
-		if completed(final) {
+		if completed(final) || time.Now().After(deadline) {
 			break
+		}
+		logf("final run %d: %s %s", i, strings.TrimPrefix(final.GetState().String(), "RUN_STATE_"), alertTexts(final))
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 	logf("final run: %s %s %s", strings.TrimPrefix(final.GetState().String(), "RUN_STATE_"), counters(final), alerts(final))
@@ -165,6 +175,15 @@ func Chaos(ctx context.Context, o ChaosOptions, out io.Writer) (ChaosResult, err
 	}
 	logf("kills: %v (%d while a run was going); Libris holds %d requests", res.Killed, res.InRun, world.Revealed())
 	return res, nil
+}
+
+// brief is a run's first alert, shortened for the cycle line.
+func brief(r *harvesterv1.Run) string {
+	a := alertTexts(r)
+	if len(a) > 140 {
+		a = a[:140] + "…"
+	}
+	return a
 }
 
 // runTime is how long a run took, by the harvester's clock.
