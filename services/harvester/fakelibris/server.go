@@ -22,7 +22,9 @@
 //	base := srv.URL + "/librisfjarrlan/api"
 //
 // Faults (Inject) simulate an unreliable service: error statuses, slowness, HTML or truncated
-// bodies, last_modified churn and requests that appear late.
+// bodies, answers that drip in slowly, a broken item in an otherwise good answer (a field
+// missing or of the wrong type, invalid UTF-8, an lf_number twice, an oversized item),
+// last_modified churn and requests that appear late.
 package fakelibris
 
 import (
