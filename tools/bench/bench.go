@@ -114,11 +114,10 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, lib
 	}
 	h := e.harvester
 	var child *childHarvester
-	var stopProfile func() error
+	// profile profiles one import into the named files when asked to.
+	profile := func(name string) (func() error, error) { return func() error { return nil }, nil }
 	if o.ProfileDir != "" {
-		if stopProfile, err = startProfile(o.ProfileDir); err != nil {
-			return nil, err
-		}
+		profile = func(name string) (func() error, error) { return startProfile(o.ProfileDir, name) }
 	} else {
 		if child, err = startHarvester(ctx, bins.harvester, e, filepath.Join(work, "empty-harvester")); err != nil {
 			return nil, err
@@ -127,11 +126,12 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, lib
 		h = child.client
 	}
 
-	first, err := importOnce(ctx, h, o.N, harvesterv1.Outcome_OUTCOME_CREATED)
-	if stopProfile != nil {
-		err = errors.Join(err, stopProfile())
-	}
+	stopProfile, err := profile("import")
 	if err != nil {
+		return nil, err
+	}
+	first, err := importOnce(ctx, h, o.N, harvesterv1.Outcome_OUTCOME_CREATED)
+	if err := errors.Join(err, stopProfile()); err != nil {
 		return nil, err
 	}
 	f.add("import_rps", first.rps())
@@ -143,8 +143,11 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, lib
 		f.add("harvester_peak_rss_mb", rss)
 	}
 
+	if stopProfile, err = profile("reimport"); err != nil {
+		return nil, err
+	}
 	again, err := importOnce(ctx, h, o.N, harvesterv1.Outcome_OUTCOME_UNCHANGED)
-	if err != nil {
+	if err := errors.Join(err, stopProfile()); err != nil {
 		return nil, err
 	}
 	f.add("reimport_rps", again.rps())
@@ -224,12 +227,13 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, lib
 }
 
 // startProfile starts a CPU profile of this process (the suite, its harvester included)
-// into dir; the returned function stops it and adds an allocation profile.
-func startProfile(dir string) (func() error, error) {
+// into dir/<name>.cpu.pprof; the returned function stops it and adds an allocation
+// profile (dir/<name>.allocs.pprof, allocations since the process started).
+func startProfile(dir, name string) (func() error, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	cpu, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +244,7 @@ func startProfile(dir string) (func() error, error) {
 	return func() error {
 		pprof.StopCPUProfile()
 		err := cpu.Close()
-		allocs, cerr := os.Create(filepath.Join(dir, "allocs.pprof"))
+		allocs, cerr := os.Create(filepath.Join(dir, name+".allocs.pprof"))
 		if cerr != nil {
 			return errors.Join(err, cerr)
 		}

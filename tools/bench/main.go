@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&o.JSONPath, "json", "", "JSON file for the figures (default <workdir>/bench.json, or bench/results/<date>.json with -save)")
 	flag.BoolVar(&o.Save, "save", false, "write the figures to bench/results/<date>.json")
 	flag.StringVar(&o.ResultsDir, "results-dir", "bench/results", "directory -save writes to")
-	flag.StringVar(&o.ProfileDir, "profile", "", "write CPU and allocation profiles of the first import into this directory; the import then runs on the suite's own harvester, so harvester_peak_rss_mb is not measured")
+	flag.StringVar(&o.ProfileDir, "profile", "", "write CPU and allocation profiles of the import and the re-import into this directory; they then run on the suite's own harvester, so harvester_peak_rss_mb is not measured")
 	flag.BoolVar(&o.Verbose, "v", false, "show the services' warnings")
 	flag.Parse()
 	if err := o.check(); err != nil {
