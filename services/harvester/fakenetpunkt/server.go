@@ -51,9 +51,10 @@ type Server struct {
 	creds  map[Credential]map[string]bool // → agencies (DK-nnnnnn) it may read
 	orders map[string]Order               // by orderId
 
-	fmu    sync.Mutex
-	faults []*faultSlot
-	calls  int
+	fmu     sync.Mutex
+	faults  []*faultSlot
+	calls   int
+	actions map[string]int // action → calls
 }
 
 // New returns an empty server.
@@ -69,7 +70,7 @@ func New(o Options) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{base: base, now: now, creds: map[Credential]map[string]bool{}, orders: map[string]Order{}}
+	return &Server{base: base, now: now, creds: map[Credential]map[string]bool{}, orders: map[string]Order{}, actions: map[string]int{}}
 }
 
 // BasePath returns the path the server answers on.
@@ -111,6 +112,13 @@ func (s *Server) Calls() int {
 	return s.calls
 }
 
+// CallsOf returns how many well-formed calls asked for action.
+func (s *Server) CallsOf(action string) int {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.actions[action]
+}
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.fmu.Lock()
 	s.calls++
@@ -130,6 +138,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := r.PostForm.Get("action")
+	s.fmu.Lock()
+	s.actions[action]++
+	s.fmu.Unlock()
 	if f, ok := s.takeFault(action); ok {
 		if !s.applyFault(w, r, f) {
 			return

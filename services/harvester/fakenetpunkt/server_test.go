@@ -51,6 +51,9 @@ func TestServer(t *testing.T) {
 		}
 	}
 
+	if got := s.CallsOf("findSpecificOrder"); got != 1 {
+		t.Fatalf("CallsOf(findSpecificOrder) = %d", got)
+	}
 	s.Inject(Fault{Match: "findAll", Times: 1, Status: 503})
 	if code, _ := call(t, s, "POST", DefaultBasePath, page); code != 503 {
 		t.Fatalf("fault: %d", code)

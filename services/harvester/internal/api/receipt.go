@@ -166,64 +166,70 @@ func (h *Receipts) timeout() time.Duration {
 }
 
 // Kicker turns pushes into runs: Kick marks a profile as wanting a run, and Run starts
-// one for each marked profile within Retry. A profile whose run is in progress stays
-// marked until that run has ended, since its inbox may have been drained before the
-// push arrived; any other refusal (an incomplete profile, say) unmarks it, and the
-// schedule's next run drains the inbox instead.
+// one for each profile marked at least Delay ago, so that a burst of receipts becomes one
+// run rather than one each. A profile whose run is in progress stays marked until that
+// run has ended, since its inbox may have been drained before the push arrived; any other
+// refusal (an incomplete profile, say) unmarks it, and the schedule's next run drains the
+// inbox instead.
 type Kicker struct {
 	Start func(ctx context.Context, profileName string) error
 	Log   *slog.Logger
-	// Retry is how often marked profiles are tried again (default 2s).
-	Retry time.Duration
+	// Delay is how long a mark waits for more receipts (default 1s; negative: none).
+	Delay time.Duration
+	// Poll is how often marks are looked at (default 250ms).
+	Poll time.Duration
 
 	mu      sync.Mutex
-	pending map[string]uint64 // profile → kicks so far; a later kick keeps it marked
-	wake    chan struct{}
-	once    sync.Once
+	pending map[string]*mark
 }
 
-func (k *Kicker) init() {
-	k.once.Do(func() {
-		k.pending = map[string]uint64{}
-		k.wake = make(chan struct{}, 1)
-	})
+// mark is a profile's wish for a run.
+type mark struct {
+	kicks uint64 // a kick after Start was called keeps the profile marked
+	since time.Time
 }
 
 // Kick asks for a run of the named profile.
 func (k *Kicker) Kick(profileName string) {
-	k.init()
 	k.mu.Lock()
-	k.pending[profileName]++
-	k.mu.Unlock()
-	select {
-	case k.wake <- struct{}{}:
-	default:
+	defer k.mu.Unlock()
+	if k.pending == nil {
+		k.pending = map[string]*mark{}
 	}
+	m := k.pending[profileName]
+	if m == nil {
+		m = &mark{since: time.Now()}
+		k.pending[profileName] = m
+	}
+	m.kicks++
 }
 
 // Run starts the wanted runs until ctx ends.
 func (k *Kicker) Run(ctx context.Context) {
-	k.init()
-	retry := k.Retry
-	if retry <= 0 {
-		retry = 2 * time.Second
+	delay, poll := k.Delay, k.Poll
+	if delay == 0 {
+		delay = time.Second
 	}
-	t := time.NewTicker(retry)
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-k.wake:
 		case <-t.C:
 		}
+		due := map[string]uint64{}
 		k.mu.Lock()
-		marked := make(map[string]uint64, len(k.pending))
-		for n, kicks := range k.pending {
-			marked[n] = kicks
+		for n, m := range k.pending {
+			if time.Since(m.since) >= delay {
+				due[n] = m.kicks
+			}
 		}
 		k.mu.Unlock()
-		for n, kicks := range marked {
+		for n, kicks := range due {
 			err := k.Start(ctx, n)
 			if e, ok := apierr.As(err); ok && e.Reason == run.ReasonRunInProgress {
 				continue // stays marked: the run in progress may have missed the push
@@ -232,8 +238,10 @@ func (k *Kicker) Run(ctx context.Context) {
 				k.Log.Warn("a pushed receipt could not start a run; the schedule's next run imports it", "profile", n, "error", err)
 			}
 			k.mu.Lock()
-			if k.pending[n] == kicks { // not kicked again meanwhile
+			if m := k.pending[n]; m != nil && m.kicks == kicks {
 				delete(k.pending, n)
+			} else if m != nil {
+				m.since = time.Now() // kicked again meanwhile: another run, after the delay
 			}
 			k.mu.Unlock()
 		}

@@ -133,7 +133,7 @@ func TestKickerRetriesWhileARunIsInProgress(t *testing.T) {
 	var calls []string
 	inProgress := 2
 	started := make(chan struct{})
-	k := &Kicker{Retry: time.Millisecond, Start: func(_ context.Context, name string) error {
+	k := &Kicker{Delay: -1, Poll: time.Millisecond, Start: func(_ context.Context, name string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, name)
@@ -185,4 +185,39 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestKickerCoalescesABurst: receipts arriving together start one run.
+func TestKickerCoalescesABurst(t *testing.T) {
+	var mu sync.Mutex
+	starts := 0
+	k := &Kicker{Delay: 50 * time.Millisecond, Poll: time.Millisecond, Start: func(context.Context, string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		starts++
+		return nil
+	}}
+	for i := 0; i < 5; i++ {
+		k.Kick("integrationProfiles/NP")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx) }()
+	for {
+		mu.Lock()
+		n := starts
+		mu.Unlock()
+		k.mu.Lock()
+		left := len(k.pending)
+		k.mu.Unlock()
+		if n > 0 && left == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if starts != 1 {
+		t.Fatalf("%d runs started for one burst", starts)
+	}
 }
