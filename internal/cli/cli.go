@@ -29,7 +29,7 @@ import (
 const usage = `interloan: interlibrary-loan borrowing requests, imported from Libris and Netpunkt.
 
 Usage:
-  interloan demo [flags]  fake Libris + the whole suite + one import run, with its report
+  interloan demo [flags]  fake Libris (or --system netpunkt) + the whole suite + an import run, with its report
   interloan up [flags]    run every service in one process (data in ./data)
   interloan token create --role ROLE[,ROLE] --principal NAME [--tokens-file data/tokens]
                           create a bearer token: printed once, its hash added to the file
@@ -141,6 +141,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	set.IntVar(&o.BasePort, "base-port", 9100, "gRPC ports are base+1..base+4, as for `interloan up` (0: free ports)")
 	set.IntVar(&o.GatewayPort, "gateway-port", 8080, "REST gateway port (0: a free port)")
 	set.IntVar(&o.LibrisPort, "libris-port", 8089, "fake Libris HTTP port (0: a free port)")
+	set.StringVar(&o.System, "system", demo.SystemLibris, "external system to import from: libris, or netpunkt (pull, then pushed receipts)")
+	set.IntVar(&o.NetpunktPort, "netpunkt-port", 8090, "fake Netpunkt HTTP port, with --system netpunkt (0: a free port)")
+	set.IntVar(&o.ReceiptPort, "receipt-port", 9190, "the harvester's receipt listener, with --system netpunkt (0: a free port)")
 	set.IntVar(&o.Count, "count", 200, "borrowing requests the fake Libris holds")
 	set.IntVar(&o.Days, "days", 14, "spread the requests over the last N days")
 	set.IntVar(&seed, "seed", 1, "seed of the generated data")

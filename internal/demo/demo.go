@@ -1,7 +1,9 @@
-// Package demo is `interloan demo`: a fake Libris with generated borrowing requests, the
-// whole suite, a seeded library, library mapping, partners and Libris profile, and one
-// import run whose report is printed. Everything goes through the public gRPC APIs, as a
-// real client would configure Interloan; nothing needs the network.
+// Package demo is `interloan demo`: a fake external system (Libris, or Netpunkt with
+// --system netpunkt) with generated borrowing requests, the whole suite, a seeded library,
+// library mapping, partners and profile, and one import run whose report is printed; for
+// Netpunkt, then receipts pushed to the harvester and the runs they start. Everything goes
+// through the public APIs, as a real client would configure Interloan; nothing needs the
+// network.
 package demo
 
 import (
@@ -12,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -28,7 +29,6 @@ import (
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
 )
 
 // Options configure the demo.
@@ -38,23 +38,27 @@ type Options struct {
 	BasePort    int // as `interloan up`; 0 picks free ports
 	GatewayPort int
 	LibrisPort  int // fake Libris HTTP port; 0 picks a free one
-	Count       int // generated Libris requests
-	Days        int // spread over the last Days days
-	Seed        int64
-	Exit        bool // stop after the report
-	TLS         bool // TLS on every listener and mTLS between the services (suite.Config.TLS)
-	LogLevel    string
-	Now         func() time.Time
+	// System is "libris" (default) or "netpunkt".
+	System       string
+	NetpunktPort int // fake Netpunkt HTTP port; 0 picks a free one
+	ReceiptPort  int // the harvester's receipt listener (Netpunkt); 0 picks a free one
+	Count        int // generated Libris requests
+	Days         int // spread over the last Days days
+	Seed         int64
+	Exit         bool // stop after the report
+	TLS          bool // TLS on every listener and mTLS between the services (suite.Config.TLS)
+	LogLevel     string
+	Now          func() time.Time
 }
 
-// The demo's world: our library "Abc" (sigel) is local library MAIN; its lenders.
+// The systems --system chooses between.
 const (
-	sigel       = "Abc"
-	localLib    = "MAIN"
-	profileCode = "libris-abc"
+	SystemLibris   = "libris"
+	SystemNetpunkt = "netpunkt"
 )
 
-var lenders = []string{"Xyz", "Qrs", "Lkp"}
+// localLib is the local library that owns the imported requests, in either world.
+const localLib = "MAIN"
 
 // ErrIncomplete is returned with --exit when the run did not import every request it fetched.
 var ErrIncomplete = errors.New("the import run did not import every request it fetched")
@@ -74,6 +78,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
 	}
+	switch o.System {
+	case "", SystemLibris, SystemNetpunkt:
+	default:
+		return fmt.Errorf("--system %q: want %s or %s", o.System, SystemLibris, SystemNetpunkt)
+	}
 	if o.DataDir == "" {
 		dir, err := os.MkdirTemp("", "interloan-demo-")
 		if err != nil {
@@ -83,23 +92,24 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		o.DataDir = dir
 	}
 
-	// The fake Libris, with a throw-away key only this demo knows.
-	key := randomKey()
 	today := o.Now()
-	fake := fakelibris.New(fakelibris.Options{})
-	fake.AddKey(key, sigel)
-	fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{
-		Seed: o.Seed, Sigel: sigel, Count: o.Count,
-		From: today.AddDate(0, 0, -(o.Days - 1)), To: today, Lenders: lenders,
-	})...)
-	lis, err := net.Listen("tcp", net.JoinHostPort(o.Host, fmt.Sprint(o.LibrisPort)))
-	if err != nil {
-		return fmt.Errorf("fake Libris: %w", err)
+	var w *world
+	if o.System == SystemNetpunkt {
+		w, err = netpunktWorld(o, today)
+	} else {
+		w, err = librisWorld(o, today)
 	}
-	librisSrv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = librisSrv.Serve(lis) }()
-	defer librisSrv.Close()
-	librisURL := "http://" + lis.Addr().String() + fakelibris.DefaultBasePath
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	var receiptLis net.Listener
+	if w.push != nil {
+		if receiptLis, err = net.Listen("tcp", net.JoinHostPort(o.Host, fmt.Sprint(o.ReceiptPort))); err != nil {
+			return fmt.Errorf("receipt listener: %w", err)
+		}
+		defer receiptLis.Close() // the harvester closes it too; this covers a suite that never started
+	}
 
 	// The suite, in this process, over loopback gRPC.
 	ctx, cancel := context.WithCancel(ctx)
@@ -113,7 +123,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	go func() {
 		done <- suite.Run(ctx, suite.Config{
 			DataDir: o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, LogLevel: logLevel,
-			TLS: o.TLS, Ready: func(a suite.Addrs) { ready <- a },
+			TLS: o.TLS, Ready: func(a suite.Addrs) { ready <- a }, ReceiptListener: receiptLis,
 		})
 	}()
 	var addrs suite.Addrs
@@ -140,14 +150,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		return err
 	}
 	defer closeConns()
-	fmt.Fprintf(out, "Fake Libris at %s with %d borrowing requests of library %s over the last %d days.\n", librisURL, o.Count, sigel, o.Days)
-	if err := seed(ctx, c, librisURL, key, today.AddDate(0, 0, -(o.Days-1))); err != nil {
+	fmt.Fprintln(out, w.intro)
+	if err := w.seed(ctx, c); err != nil {
 		return fmt.Errorf("seeding: %w", err)
 	}
-	fmt.Fprintf(out, "Seeded library %s, mapping LIBRIS %s → %s, partners %s, profile integrationProfiles/%s.\n\n",
-		localLib, sigel, localLib, strings.Join(lenders, ", "), profileCode)
+	fmt.Fprintf(out, "%s\n\n", w.seeded)
 
-	run, err := c.harvester.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: "integrationProfiles/" + profileCode})
+	run, err := c.harvester.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: "integrationProfiles/" + w.profile})
 	if err != nil {
 		return fmt.Errorf("start run: %w", err)
 	}
@@ -158,21 +167,44 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	if err := printReport(ctx, out, c.harvester, run); err != nil {
 		return err
 	}
+	ok := complete(run)
+	if w.push != nil {
+		scheme := "http"
+		if addrs.CAFile != "" {
+			scheme = "https"
+		}
+		pushed, err := w.push(ctx, out, scheme+"://"+receiptLis.Addr().String(), addrs.CAFile)
+		if err != nil {
+			return fmt.Errorf("pushing receipts: %w", err)
+		}
+		runs, err := awaitPushRuns(ctx, c.harvester, "integrationProfiles/"+w.profile, run.GetName(), pushed)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			fmt.Fprintln(out)
+			if err := printReport(ctx, out, c.harvester, r); err != nil {
+				return err
+			}
+			ok = ok && complete(r)
+		}
+		run = runs[len(runs)-1]
+	}
 	if o.Exit {
-		if !complete(run) {
+		if !ok {
 			return ErrIncomplete
 		}
 		return nil
 	}
 	// The token is printed here, once, for the person exploring; the services never log it.
-	fmt.Fprint(out, explore(o.DataDir, addrs, adminToken, run.GetName()))
+	fmt.Fprint(out, explore(o.DataDir, addrs, adminToken, run.GetName(), w.profile))
 	<-ctx.Done()
 	return nil
 }
 
 // explore is the text that tells the person running the demo how to look around: the
 // admin token, and curl and grpcurl lines that work with the suite's transport security.
-func explore(dataDir string, a suite.Addrs, token, run string) string {
+func explore(dataDir string, a suite.Addrs, token, run, profileCode string) string {
 	scheme, curl, grpcurl, tlsNote := "http", "curl -s", "grpcurl -plaintext", ""
 	if a.CAFile != "" {
 		scheme, curl, grpcurl = "https", "curl -s --cacert "+a.CAFile, "grpcurl -cacert "+a.CAFile
@@ -258,10 +290,10 @@ func dial(a suite.Addrs, token string) (*clients, func(), error) {
 }
 
 // seed configures what an administrator would: the local library, the mapping of our
-// sigel to it, the lenders as partners, and the Libris profile. Re-running the demo on
+// external code to it, the lenders as partners, and the profile. Re-running the demo on
 // the same data directory finds them in place (ALREADY_EXISTS is fine) but refreshes the
-// profile's URL and key, which change with every demo.
-func seed(ctx context.Context, c *clients, librisURL, key string, start time.Time) error {
+// profile, whose URL and secrets change with every demo.
+func seed(ctx context.Context, c *clients, system typev1.ExternalSystem, ourCode string, partners []string, p *profilesv1.IntegrationProfile) error {
 	exists := func(err error) error {
 		if status.Code(err) == codes.AlreadyExists {
 			return nil
@@ -274,30 +306,28 @@ func seed(ctx context.Context, c *clients, librisURL, key string, start time.Tim
 		return err
 	}
 	_, err = c.mapping.CreateLibraryMapping(ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
-		System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, ExternalCode: sigel, LocalLibraryCode: localLib}})
+		System: system, ExternalCode: ourCode, LocalLibraryCode: localLib}})
 	if err := exists(err); err != nil {
 		return err
 	}
-	for _, l := range lenders {
+	for _, l := range partners {
 		_, err := c.mapping.CreatePartner(ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
-			Code: l, DisplayName: l + " universitetsbibliotek", Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE,
-			System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS}})
+			Code: l, DisplayName: l + " bibliotek", Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE, System: system}})
 		if err := exists(err); err != nil {
 			return err
 		}
 	}
-	p := &profilesv1.IntegrationProfile{
-		Code: profileCode, DisplayName: "Libris " + sigel, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
-		SystemConfig:           &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: librisURL, LibraryCode: sigel}},
-		ResourceSharingLibrary: localLib, ApiKey: key, Active: true,
-		HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(start.Year()), Month: int32(start.Month()), Day: int32(start.Day())}},
-	}
 	_, err = c.profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p})
 	if status.Code(err) == codes.AlreadyExists {
-		p.Name = "integrationProfiles/" + profileCode
+		p.Name = "integrationProfiles/" + p.Code
 		_, err = c.profiles.UpdateIntegrationProfile(ctx, &profilesv1.UpdateIntegrationProfileRequest{IntegrationProfile: p})
 	}
 	return err
+}
+
+// harvestStart is a profile's harvest start on day t.
+func harvestStart(t time.Time) *profilesv1.HarvestStart {
+	return &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(t.Year()), Month: int32(t.Month()), Day: int32(t.Day())}}
 }
 
 // Await polls a run until it ends.

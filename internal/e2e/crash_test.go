@@ -29,7 +29,6 @@ import (
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 	harvester "github.com/interloan/interloan/services/harvester/app"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
 	mapping "github.com/interloan/interloan/services/mapping/app"
 	profiles "github.com/interloan/interloan/services/profiles/app"
 	requests "github.com/interloan/interloan/services/requests/app"
@@ -115,7 +114,8 @@ type killPoint struct {
 
 // TestCrashRecovery kills the harvester or the ledger (SIGKILL, separate processes) early,
 // mid-way and late in an import, restarts it on the same data, and checks that the next
-// run brings the ledger to exactly what Libris holds: nothing lost, nothing twice.
+// run brings the ledger to exactly what the external system holds: nothing lost, nothing
+// twice. It runs once per connector.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -123,28 +123,28 @@ func TestCrashRecovery(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("hands listeners to child processes as inherited file descriptors")
 	}
+	forEachSystem(t, testCrashRecovery)
+}
+
+func testCrashRecovery(t *testing.T, sys *system) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 
 	today := time.Now().UTC()
 	start := today.AddDate(0, 0, -(crashDays - 1))
-	fake := fakelibris.New(fakelibris.Options{})
-	fake.AddKey("key", "Abc")
-	generated := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 11, Sigel: "Abc", Count: crashN, From: start, To: today, Lenders: []string{"Xyz", "Qrs"}})
-	fake.Put(generated...)
+	sys.grant("key", sys.ours)
+	generated := sys.generate(11, sys.ours, crashN, start, today, sys.lenders)
 	want := map[string]bool{}
 	perChunk := make([]int, crashDays/crashChunkDays)
 	startDay := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, time.UTC)
 	for _, g := range generated {
-		want[g.LFNumber] = true
-		d, err := time.Parse("060102", strings.Split(g.LFNumber, "-")[1])
-		if err != nil {
-			t.Fatal(err)
-		}
+		want[g.id] = true
+		d := g.day.UTC()
+		d = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 		perChunk[int(d.Sub(startDay).Hours()/24)/crashChunkDays]++
 	}
-	gate := &outgoingGate{next: fake}
+	gate := &outgoingGate{next: sys.fake, isChunkStart: sys.isChunkStart}
 	srv := httptest.NewServer(gate)
 	t.Cleanup(srv.Close)
 	t.Cleanup(gate.open) // a handler still held would block srv.Close
@@ -171,23 +171,24 @@ func TestCrashRecovery(t *testing.T) {
 	mappingAddr := crashServeHere(t, ctx, func(ctx context.Context, c server.Common) error {
 		return mapping.Run(ctx, mapping.Config{Common: c})
 	}, dir, tokensFile)
-	e := &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + fakelibris.DefaultBasePath, adminToken: adminToken, tokensFile: tokensFile,
+	e := &env{t: t, ctx: ctx, sys: sys, extURL: srv.URL + sys.basePath, adminToken: adminToken, tokensFile: tokensFile,
 		profiles: profilesv1.NewProfileServiceClient(dialAs(t, "", profilesAddr, adminToken)), mapping: mappingv1.NewMappingServiceClient(dialAs(t, "", mappingAddr, adminToken))}
 	e.serviceTokenFile = serviceTokenFile
 	e.library("MAIN")
-	e.mapLibris("Abc", "MAIN")
-	e.partner("Xyz")
-	e.partner("Qrs")
-	profile := e.profile("abc", "Abc", "key", "MAIN", start)
+	e.mapOurs(sys.ours, "MAIN")
+	for _, l := range sys.lenders {
+		e.partner(l)
+	}
+	profile := e.profile("abc", sys.ours, "key", "MAIN", start)
 	t.Logf("%d requests over %d days, per 7-day chunk %v", crashN, crashDays, perChunk)
 
 	points := []killPoint{
 		// As soon as the first batch is in the ledger: the harvester is recording it or
-		// asking Libris for the next chunk.
+		// asking the external system for the next chunk.
 		{name: "early", gate: 2, atLeast: 1},
 		// The ledger committed chunk 2 but the harvester never hears so.
 		{name: "answer-in-flight", gate: 2, inFlight: true},
-		// All but the last chunk imported; the harvester waits for Libris.
+		// All but the last chunk imported; the harvester waits for the external system.
 		{name: "late", gate: 4, atLeast: perChunk[0] + perChunk[1] + perChunk[2]},
 		// Kubernetes stops the pod: the harvester ends the run as ABORTED itself and exits.
 		{name: "sigterm", gate: 2, atLeast: 1, term: true},
@@ -219,7 +220,7 @@ func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim s
 		killed = c.ledger
 	}
 	if kp.inFlight {
-		crashWait(t, held, "the run to ask Libris for chunk %d", kp.gate)
+		crashWait(t, held, "the run to ask the external system for chunk %d", kp.gate)
 		answer := c.proxy.hold()
 		gate.open()
 		crashWait(t, answer, "the ledger to answer a batch")
@@ -286,7 +287,7 @@ func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim s
 	}
 	for id := range before {
 		if !want[id] {
-			t.Fatalf("the ledger holds %s, which Libris never had", id)
+			t.Fatalf("the ledger holds %s, which the external system never had", id)
 		}
 	}
 
@@ -383,14 +384,14 @@ func (c *crashCluster) checkLedger(profile string, want map[string]bool) map[str
 	t, e := c.t, c.e
 	all := e.ledger(profile) // fails on a duplicate external id
 	if len(all) != len(want) {
-		t.Fatalf("the ledger holds %d requests, Libris %d", len(all), len(want))
+		t.Fatalf("the ledger holds %d requests, the external system %d", len(all), len(want))
 	}
 	byStatus := map[requestsv1.Status]int{}
 	byPartner := map[string]int{}
 	names := map[string]bool{}
 	for id, br := range all {
 		if !want[id] {
-			t.Fatalf("the ledger holds %s, which Libris never had", id)
+			t.Fatalf("the ledger holds %s, which the external system never had", id)
 		}
 		if names[br.GetName()] {
 			t.Fatalf("two external ids share %s", br.GetName())
@@ -451,15 +452,17 @@ func crashList(ctx context.Context, rs requestsv1.RequestServiceClient, req *req
 	}
 }
 
-// outgoingGate sits in front of the fake Libris. Once armed with k, the k-th and later
-// calls to /outgoing wait until open, so a run cannot finish before the test crashes it.
+// outgoingGate sits in front of the fake external system. Once armed with k, the k-th and
+// later calls that start a window chunk (Libris /outgoing, Netpunkt's first page) wait
+// until open, so a run cannot finish before the test crashes it.
 type outgoingGate struct {
-	next    http.Handler
-	mu      sync.Mutex
-	calls   int
-	from    int
-	held    chan struct{} // closed when the first call is held
-	release chan struct{}
+	next         http.Handler
+	isChunkStart func(*http.Request) bool
+	mu           sync.Mutex
+	calls        int
+	from         int
+	held         chan struct{} // closed when the first call is held
+	release      chan struct{}
 }
 
 // arm holds the k-th and later calls; the channel closes when the k-th arrives.
@@ -480,7 +483,7 @@ func (g *outgoingGate) open() {
 }
 
 func (g *outgoingGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, "/outgoing") {
+	if g.isChunkStart(r) {
 		g.mu.Lock()
 		g.calls++
 		held := g.from > 0 && g.calls >= g.from

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,15 +35,21 @@ import (
 )
 
 type env struct {
-	t         *testing.T
-	ctx       context.Context
-	addrs     suite.Addrs
+	t     *testing.T
+	ctx   context.Context
+	addrs suite.Addrs
+	// sys is the external system the suite imports from, served at extURL; fake and
+	// librisURL are the same for a Libris suite (nil and "" otherwise).
+	sys       *system
+	extURL    string
 	fake      *fakelibris.Server
 	librisURL string
-	profiles  profilesv1.ProfileServiceClient
-	mapping   mappingv1.MappingServiceClient
-	harvester harvesterv1.HarvesterServiceClient
-	requests  requestsv1.RequestServiceClient
+	// receiptURL is the harvester's Netpunkt receipt listener ("" unless started).
+	receiptURL string
+	profiles   profilesv1.ProfileServiceClient
+	mapping    mappingv1.MappingServiceClient
+	harvester  harvesterv1.HarvesterServiceClient
+	requests   requestsv1.RequestServiceClient
 	// adminToken is the suite's admin token, which every client above sends;
 	// tokensFile is the suite's tokens file, for tests that create more tokens.
 	adminToken, tokensFile string
@@ -57,14 +64,30 @@ func start(t *testing.T) *env {
 	return e
 }
 
+// startWith runs the whole suite over sys's fake, with the harvester's receipt listener.
+func startWith(t *testing.T, sys *system) *env {
+	t.Helper()
+	e, _, _ := startSuiteWith(t, sys, logging.Discard(), "")
+	return e
+}
+
 // startSuite runs the whole suite over a fake Libris, logging to logger at level, and
 // returns it with admin clients, its data directory and stop, which stops the suite and
 // waits for it (idempotent; also run when the test ends).
 func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDir string, stop func()) {
 	t.Helper()
+	return startSuiteWith(t, librisSystem(), logger, level)
+}
+
+// startSuiteWith is startSuite over sys's fake.
+func startSuiteWith(t *testing.T, sys *system, logger *slog.Logger, level string) (e *env, dataDir string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	fake := fakelibris.New(fakelibris.Options{})
-	srv := httptest.NewServer(fake)
+	srv := httptest.NewServer(sys.fake)
+	receipts, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dataDir = t.TempDir()
 	ready := make(chan suite.Addrs, 1)
 	done := make(chan error, 1)
@@ -72,7 +95,7 @@ func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDi
 		// TLS on: every e2e call, and every call between the services, goes over TLS, and
 		// the harvester authenticates with its client certificate (mTLS).
 		done <- suite.Run(ctx, suite.Config{DataDir: dataDir, Host: "127.0.0.1", LogLevel: level, Logger: logger, TLS: true,
-			Ready: func(a suite.Addrs) { ready <- a }})
+			Ready: func(a suite.Addrs) { ready <- a }, ReceiptListener: receipts})
 	}()
 	var once sync.Once
 	stop = func() {
@@ -85,7 +108,10 @@ func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDi
 		})
 	}
 	t.Cleanup(stop)
-	e = &env{t: t, ctx: ctx, fake: fake, librisURL: srv.URL + fakelibris.DefaultBasePath}
+	e = &env{t: t, ctx: ctx, sys: sys, extURL: srv.URL + sys.basePath, receiptURL: "https://" + receipts.Addr().String()}
+	if fake, ok := sys.fake.(*fakelibris.Server); ok {
+		e.fake, e.librisURL = fake, e.extURL
+	}
 	select {
 	case e.addrs = <-ready:
 	case err := <-done:
@@ -189,19 +215,29 @@ func (e *env) mapLibris(sigel, local string) {
 	e.must(err)
 }
 
-func (e *env) partner(code string) {
-	_, err := e.mapping.CreatePartner(e.ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
-		Code: code, DisplayName: code, Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS}})
+// mapOurs maps library, a code of the suite's external system, to the local library.
+func (e *env) mapOurs(library, local string) {
+	_, err := e.mapping.CreateLibraryMapping(e.ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
+		System: e.sys.enum, ExternalCode: library, LocalLibraryCode: local}})
 	e.must(err)
 }
 
-func (e *env) profile(code, sigel, key, local string, start time.Time) string {
-	_, err := e.profiles.CreateIntegrationProfile(e.ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: &profilesv1.IntegrationProfile{
-		Code: code, DisplayName: "Libris " + sigel, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
-		SystemConfig:           &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: e.librisURL, LibraryCode: sigel}},
+func (e *env) partner(code string) {
+	_, err := e.mapping.CreatePartner(e.ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
+		Code: code, DisplayName: code, Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE, System: e.sys.enum}})
+	e.must(err)
+}
+
+// profile creates an active profile of the suite's external system for library (a sigel,
+// an agency id) with credential key, and returns its name.
+func (e *env) profile(code, library, key, local string, start time.Time) string {
+	p := &profilesv1.IntegrationProfile{
+		Code: code, DisplayName: e.sys.title + " " + library, System: e.sys.enum,
 		ResourceSharingLibrary: local, ApiKey: key, Active: true,
 		HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(start.Year()), Month: int32(start.Month()), Day: int32(start.Day())}},
-	}})
+	}
+	e.sys.config(p, e.extURL, library)
+	_, err := e.profiles.CreateIntegrationProfile(e.ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p})
 	e.must(err)
 	return "integrationProfiles/" + code
 }
@@ -261,39 +297,36 @@ func counters(r *harvesterv1.Run) string {
 		c.GetFetched(), c.GetCreated(), c.GetUpdated(), c.GetUnchanged(), c.GetSkipped(), c.GetFailed())
 }
 
-func TestImportEndToEnd(t *testing.T) {
-	e := start(t)
+func TestImportEndToEnd(t *testing.T) { forEachSystem(t, testImportEndToEnd) }
+
+func testImportEndToEnd(t *testing.T, sys *system) {
+	e := startWith(t, sys)
 	today := time.Now()
 	const n = 250
-	e.fake.AddKey("key-abc", "Abc")
-	generated := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 7, Sigel: "Abc", Count: n,
-		From: today.AddDate(0, 0, -2), To: today, Lenders: []string{"Xyz", "Qrs"}})
+	sys.grant("key-abc", sys.ours)
+	generated := sys.generate(7, sys.ours, n, today.AddDate(0, 0, -2), today, sys.lenders)
 	// One request lent by a library that is not (yet) a partner.
 	stranger := generated[n-1]
-	stranger.ActiveLibrary = "Okand"
-	for i := range stranger.Recipients {
-		stranger.Recipients[i].LibraryCode = "Okand"
-	}
-	generated[n-1] = stranger
-	e.fake.Put(generated...)
+	sys.setLender(stranger.id, sys.stranger)
 
 	e.library("MAIN")
-	e.mapLibris("Abc", "MAIN")
-	e.partner("XYZ") // Libris says "Xyz": resolution ignores case
-	e.partner("Qrs")
-	profile := e.profile("abc", "Abc", "key-abc", "MAIN", today.AddDate(0, 0, -2))
+	e.mapOurs(sys.ours, "MAIN")
+	first := strings.ToUpper(sys.lenders[0]) // the system's spelling differs: resolution ignores case
+	e.partner(first)
+	e.partner(sys.lenders[1])
+	profile := e.profile("abc", sys.ours, "key-abc", "MAIN", today.AddDate(0, 0, -2))
 
 	// First run: everything but the stranger's request is created, exactly once.
-	first := e.run(profile)
-	if first.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS ||
-		counters(first) != fmt.Sprintf("fetched=%d created=%d updated=0 unchanged=0 skipped=1 failed=0", n, n-1) {
-		t.Fatalf("first run: %v %s %v", first.GetState(), counters(first), first.GetAlerts())
+	run1 := e.run(profile)
+	if run1.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS ||
+		counters(run1) != fmt.Sprintf("fetched=%d created=%d updated=0 unchanged=0 skipped=1 failed=0", n, n-1) {
+		t.Fatalf("first run: %v %s %v", run1.GetState(), counters(run1), run1.GetAlerts())
 	}
-	ev := e.events(first)
+	ev := e.events(run1)
 	if len(ev) != n {
 		t.Fatalf("%d events for %d fetched requests", len(ev), n)
 	}
-	if s := ev[stranger.LFNumber]; s.GetOutcome() != harvesterv1.Outcome_OUTCOME_SKIPPED || s.GetReasonCode() != "PARTNER_UNKNOWN" {
+	if s := ev[stranger.id]; s.GetOutcome() != harvesterv1.Outcome_OUTCOME_SKIPPED || s.GetReasonCode() != "PARTNER_UNKNOWN" {
 		t.Fatalf("stranger's event: %v", s)
 	}
 	led := e.ledger(profile)
@@ -301,18 +334,18 @@ func TestImportEndToEnd(t *testing.T) {
 		t.Fatalf("ledger holds %d requests, want %d", len(led), n-1)
 	}
 	for _, g := range generated[:n-1] {
-		br, ok := led[g.LFNumber]
+		br, ok := led[g.id]
 		if !ok {
-			t.Fatalf("%s was fetched but is not in the ledger", g.LFNumber)
+			t.Fatalf("%s was fetched but is not in the ledger", g.id)
 		}
-		if ev[g.LFNumber].GetBorrowingRequest() != br.GetName() {
-			t.Fatalf("event of %s links %s, ledger has %s", g.LFNumber, ev[g.LFNumber].GetBorrowingRequest(), br.GetName())
+		if ev[g.id].GetBorrowingRequest() != br.GetName() {
+			t.Fatalf("event of %s links %s, ledger has %s", g.id, ev[g.id].GetBorrowingRequest(), br.GetName())
 		}
-		if br.GetExternalReference().GetStatusRaw() != g.Status || br.GetOwner() != "MAIN" {
-			t.Fatalf("ledger copy of %s: status %q owner %q", g.LFNumber, br.GetExternalReference().GetStatusRaw(), br.GetOwner())
+		if br.GetExternalReference().GetStatusRaw() != g.statusRaw || br.GetOwner() != "MAIN" {
+			t.Fatalf("ledger copy of %s: status %q owner %q", g.id, br.GetExternalReference().GetStatusRaw(), br.GetOwner())
 		}
-		if g.ActiveLibrary == "Xyz" && br.GetPartner() != "partners/XYZ" {
-			t.Fatalf("%s lent by Xyz resolved to partner %q", g.LFNumber, br.GetPartner())
+		if g.lender == sys.lenders[0] && br.GetPartner() != "partners/"+first {
+			t.Fatalf("%s lent by %s resolved to partner %q", g.id, g.lender, br.GetPartner())
 		}
 	}
 
@@ -322,11 +355,9 @@ func TestImportEndToEnd(t *testing.T) {
 		t.Fatalf("second run: %s", counters(second))
 	}
 
-	// Libris changes one request: exactly that one is UPDATED.
-	changed := generated[3].LFNumber
-	if !e.fake.Touch(changed, func(r *fakelibris.Request) { r.Status = "Levererad"; r.StatusCode = "10" }) {
-		t.Fatal("touch failed")
-	}
+	// The system changes one request: exactly that one is UPDATED.
+	changed := generated[3].id
+	status := sys.touch(changed)
 	third := e.run(profile)
 	if counters(third) != fmt.Sprintf("fetched=%d created=0 updated=1 unchanged=%d skipped=1 failed=0", n, n-2) {
 		t.Fatalf("third run: %s", counters(third))
@@ -334,21 +365,18 @@ func TestImportEndToEnd(t *testing.T) {
 	if e.events(third)[changed].GetOutcome() != harvesterv1.Outcome_OUTCOME_UPDATED {
 		t.Fatalf("touched request not UPDATED")
 	}
-	if got := e.ledger(profile)[changed].GetExternalReference().GetStatusRaw(); got != "Levererad" {
-		t.Fatalf("ledger status of the touched request = %q", got)
+	if got := e.ledger(profile)[changed].GetExternalReference().GetStatusRaw(); got != status {
+		t.Fatalf("ledger status of the touched request = %q, want %q", got, status)
 	}
 
 	// The stranger becomes a partner, and a new request appears late: both imported.
-	e.partner("Okand")
-	late := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 99, Sigel: "Abc", Count: 1, From: today, To: today, Lenders: []string{"Qrs"}})[0]
-	late.LFNumber = fmt.Sprintf("Abc-%s-9999", today.Format("060102"))
-	late.RequestID = "99999999"
-	e.fake.Put(late)
+	e.partner(sys.stranger)
+	late := sys.late(sys.ours, sys.lenders[1], today)
 	fourth := e.run(profile)
 	ev = e.events(fourth)
 	if fourth.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS ||
-		ev[stranger.LFNumber].GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED || ev[late.LFNumber].GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED {
-		t.Fatalf("fourth run: %v %s; stranger %v; late %v", fourth.GetState(), counters(fourth), ev[stranger.LFNumber], ev[late.LFNumber])
+		ev[stranger.id].GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED || ev[late.id].GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED {
+		t.Fatalf("fourth run: %v %s; stranger %v; late %v", fourth.GetState(), counters(fourth), ev[stranger.id], ev[late.id])
 	}
 	if got := len(e.ledger(profile)); got != n+1 {
 		t.Fatalf("ledger holds %d requests, want %d", got, n+1)
@@ -365,104 +393,115 @@ func TestImportEndToEnd(t *testing.T) {
 }
 
 func TestUnmappedProfileLibraryFailsAndImportsNothing(t *testing.T) {
-	e := start(t)
-	today := time.Now()
-	e.fake.AddKey("key-def", "Def")
-	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 3, Sigel: "Def", Count: 20, From: today, To: today, Lenders: []string{"Xyz"}})...)
-	e.library("MAIN")
-	e.partner("Xyz")
-	profile := e.profile("def", "Def", "key-def", "MAIN", today)
+	forEachSystem(t, func(t *testing.T, sys *system) {
+		e := startWith(t, sys)
+		today := time.Now()
+		sys.grant("key-def", sys.other)
+		sys.generate(3, sys.other, 20, today, today, sys.lenders[:1])
+		e.library("MAIN")
+		e.partner(sys.lenders[0])
+		profile := e.profile("def", sys.other, "key-def", "MAIN", today)
 
-	run := e.run(profile)
-	if run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED {
-		t.Fatalf("state = %v", run.GetState())
-	}
-	if a := run.GetAlerts(); len(a) != 1 || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING {
-		t.Fatalf("alerts = %v", a)
-	}
-	if calls := e.fake.Calls("/illrequests/"); calls != 0 {
-		t.Fatalf("the run called Libris %d times without a library mapping", calls)
-	}
-	if got := len(e.ledger(profile)); got != 0 {
-		t.Fatalf("ledger holds %d requests of the failed profile", got)
-	}
+		run := e.run(profile)
+		if run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED {
+			t.Fatalf("state = %v", run.GetState())
+		}
+		if a := run.GetAlerts(); len(a) != 1 || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING {
+			t.Fatalf("alerts = %v", a)
+		}
+		if calls := sys.calls(); calls != 0 {
+			t.Fatalf("the run called %s %d times without a library mapping", sys.name, calls)
+		}
+		if got := len(e.ledger(profile)); got != 0 {
+			t.Fatalf("ledger holds %d requests of the failed profile", got)
+		}
 
-	// With the mapping in place the same profile imports.
-	e.mapLibris("Def", "MAIN")
-	if run := e.run(profile); run.GetCounters().GetCreated() != 20 {
-		t.Fatalf("after mapping: %v %s %v", run.GetState(), counters(run), run.GetAlerts())
-	}
+		// With the mapping in place the same profile imports.
+		e.mapOurs(sys.other, "MAIN")
+		if run := e.run(profile); run.GetCounters().GetCreated() != 20 {
+			t.Fatalf("after mapping: %v %s %v", run.GetState(), counters(run), run.GetAlerts())
+		}
+	})
 }
 
 func TestWrongKeyIsAuthFailed(t *testing.T) {
-	e := start(t)
-	e.fake.AddKey("right", "Abc")
-	e.library("MAIN")
-	e.mapLibris("Abc", "MAIN")
-	run := e.run(e.profile("abc", "Abc", "wrong", "MAIN", time.Now()))
-	if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || len(a) != 1 || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_AUTH_FAILED {
-		t.Fatalf("run: %v %v", run.GetState(), a)
-	}
+	forEachSystem(t, func(t *testing.T, sys *system) {
+		e := startWith(t, sys)
+		sys.grant("right", sys.ours)
+		e.library("MAIN")
+		e.mapOurs(sys.ours, "MAIN")
+		run := e.run(e.profile("abc", sys.ours, "wrong", "MAIN", time.Now()))
+		if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || len(a) != 1 || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_AUTH_FAILED {
+			t.Fatalf("run: %v %v", run.GetState(), a)
+		}
+	})
 }
 
-// The demo, as a newcomer runs it with --exit, imports everything it fetched.
+// The demo, as a newcomer runs it with --exit, imports everything it fetched (for
+// Netpunkt: pulled, then pushed).
 func TestDemoExit(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	err := demo.Run(ctx, demo.Options{Host: "127.0.0.1", Count: 120, Exit: true, LogLevel: "error"}, &out)
-	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
+	for _, system := range []string{demo.SystemLibris, demo.SystemNetpunkt} {
+		t.Run(system, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var out bytes.Buffer
+			err := demo.Run(ctx, demo.Options{Host: "127.0.0.1", Count: 120, Exit: true, LogLevel: "error", System: system}, &out)
+			if err != nil {
+				t.Fatalf("demo: %v\n%s", err, out.String())
+			}
+			t.Log(out.String())
+		})
 	}
-	t.Log(out.String())
 }
 
 // Faults of the external system: retried when transient, reported when not, and a later
 // run recovers with every request imported exactly once.
 func TestExternalFaults(t *testing.T) {
-	e := start(t)
-	today := time.Now()
-	const n = 60
-	e.fake.AddKey("key", "Abc")
-	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 5, Sigel: "Abc", Count: n, From: today, To: today, Lenders: []string{"Xyz"}})...)
-	e.library("MAIN")
-	e.mapLibris("Abc", "MAIN")
-	e.partner("Xyz")
-	profile := e.profile("abc", "Abc", "key", "MAIN", today)
+	forEachSystem(t, func(t *testing.T, sys *system) {
+		e := startWith(t, sys)
+		today := time.Now()
+		const n = 60
+		sys.grant("key", sys.ours)
+		sys.generate(5, sys.ours, n, today, today, sys.lenders[:1])
+		e.library("MAIN")
+		e.mapOurs(sys.ours, "MAIN")
+		e.partner(sys.lenders[0])
+		profile := e.profile("abc", sys.ours, "key", "MAIN", today)
 
-	// Two 503s, then an answer: the connector retries and the run succeeds.
-	e.fake.Inject(fakelibris.Fault{Match: "/outgoing", Times: 2, Status: http.StatusServiceUnavailable})
-	run := e.run(profile)
-	if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetCounters().GetCreated() != n {
-		t.Fatalf("after 503s: %v %s %v", run.GetState(), counters(run), run.GetAlerts())
-	}
-	if calls := e.fake.Calls("/outgoing"); calls != 3 {
-		t.Fatalf("outgoing called %d times, want 3 (two refused, one answered)", calls)
-	}
-
-	// An answer cut off mid-body (the connection breaks after half the requests were
-	// imported) and an HTML page fail the run with a clear alert; the cursor stays.
-	for _, tc := range []struct {
-		fault fakelibris.Fault
-		alert harvesterv1.AlertCode
-	}{
-		{fakelibris.Fault{Match: "/outgoing", Times: 1, Truncate: true}, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE},
-		{fakelibris.Fault{Match: "/outgoing", Times: 1, NonJSON: true}, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE},
-	} {
-		e.fake.Inject(tc.fault)
-		run = e.run(profile)
-		if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || len(a) != 1 || a[0].GetCode() != tc.alert {
-			t.Fatalf("fault %+v: %v %v", tc.fault, run.GetState(), a)
+		// Two 503s, then an answer: the connector retries and the run succeeds.
+		sys.inject(faultUnavailable, 2)
+		run := e.run(profile)
+		if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetCounters().GetCreated() != n {
+			t.Fatalf("after 503s: %v %s %v", run.GetState(), counters(run), run.GetAlerts())
 		}
-	}
-	// Libris answers again: the next run covers the window; nothing is duplicated.
-	run = e.run(profile)
-	if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetCounters().GetFetched() != n || run.GetCounters().GetCreated() != 0 {
-		t.Fatalf("recovery run: %v %s", run.GetState(), counters(run))
-	}
-	if got := len(e.ledger(profile)); got != n {
-		t.Fatalf("ledger holds %d, want %d", got, n)
-	}
+		if calls, want := sys.listCalls(), 2+sys.pages(n); calls != want {
+			t.Fatalf("the listing was called %d times, want %d (two refused, then the answer's pages)", calls, want)
+		}
+
+		// An answer cut off mid-body (the connection breaks after part of the requests
+		// were imported) and an HTML page fail the run with a clear alert; the cursor stays.
+		for _, tc := range []struct {
+			fault faultKind
+			alert harvesterv1.AlertCode
+		}{
+			{faultTruncated, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE},
+			{faultGarbage, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE},
+		} {
+			sys.inject(tc.fault, 1)
+			run = e.run(profile)
+			if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || len(a) != 1 || a[0].GetCode() != tc.alert {
+				t.Fatalf("fault %v: %v %v", tc.fault, run.GetState(), a)
+			}
+		}
+		// The system answers again: the next run covers the window; nothing is duplicated.
+		run = e.run(profile)
+		if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || run.GetCounters().GetFetched() != n || run.GetCounters().GetCreated() != 0 {
+			t.Fatalf("recovery run: %v %s", run.GetState(), counters(run))
+		}
+		if got := len(e.ledger(profile)); got != n {
+			t.Fatalf("ledger holds %d, want %d", got, n)
+		}
+	})
 }
 
 // The scheduler lists every active, runnable profile's job within a poll, and WatchRun

@@ -60,6 +60,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready is called once every listener is up.
 	Ready func(Addrs)
+	// ReceiptListener, if set, is where the harvester serves Netpunkt's pushed receipts
+	// (harvester --receipt-addr), with TLS when TLS is on.
+	ReceiptListener net.Listener
 }
 
 // Addrs are the bound addresses of a running suite.
@@ -153,7 +156,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{"mapping", 2, func(ctx context.Context, c server.Common) error { return mapping.Run(ctx, mapping.Config{Common: c}) }},
 		{"harvester", 3, func(ctx context.Context, c server.Common) error {
 			return harvester.Run(ctx, harvester.Config{Common: c, ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, RequestsAddr: addrs.Requests,
-				ServiceTokenFile: cfg.ServiceTokenFile})
+				ServiceTokenFile: cfg.ServiceTokenFile, ReceiptListener: cfg.ReceiptListener})
 		}},
 		{"requests", 4, func(ctx context.Context, c server.Common) error { return requests.Run(ctx, requests.Config{Common: c}) }},
 	}

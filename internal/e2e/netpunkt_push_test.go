@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	"github.com/interloan/interloan/services/harvester/fakenetpunkt"
+)
+
+// TestNetpunktPushEndToEnd: Netpunkt pushes OpenReceipt messages to the harvester over
+// TLS. Refused ones (wrong password, malformed, unknown profile, too large) store nothing;
+// accepted ones start a run within seconds that imports them through the same path as
+// pulled orders, and each ends in the ledger or in a run event that says why not.
+func TestNetpunktPushEndToEnd(t *testing.T) {
+	sys := netpunktSystem()
+	e := startWith(t, sys)
+	today := time.Now()
+	sys.grant("dbc-password", sys.ours)
+	sys.generate(1, sys.ours, 30, today.AddDate(0, 0, -1), today, sys.lenders)
+	e.library("MAIN")
+	e.mapOurs(sys.ours, "MAIN")
+	for _, l := range sys.lenders {
+		e.partner(l)
+	}
+	profile := e.profile("np", sys.ours, "dbc-password", "MAIN", today.AddDate(0, 0, -1))
+	const receiptPassword = "receipt-S3CRET"
+	_, err := e.profiles.UpdateIntegrationProfile(e.ctx, &profilesv1.UpdateIntegrationProfileRequest{
+		IntegrationProfile: &profilesv1.IntegrationProfile{Name: profile, ReceiptPassword: receiptPassword},
+		UpdateMask:         &fieldmaskpb.FieldMask{Paths: []string{"receipt_password"}}})
+	e.must(err)
+	pulled := e.run(profile)
+	if pulled.GetCounters().GetCreated() != 30 {
+		t.Fatalf("pull run: %v %s", pulled.GetState(), counters(pulled))
+	}
+
+	// Orders Netpunkt tells us about by receipt only: one ours and importable, one lent
+	// by a library that is not a partner, one of another agency.
+	pushed := fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: 2, Agency: "DK-" + sys.ours, Count: 3, From: today, To: today,
+		Lenders: []string{"710100"}, Prefix: "PUSH"})
+	pushed[1].ResponderID = "DK-799999"
+	pushed[2].RequesterID = "DK-785100"
+	endpoint := e.receiptURL + "/netpunkt/receipts/np"
+	hc := httpClient(t, e.addrs.CAFile)
+
+	post := func(url string, body []byte) int {
+		t.Helper()
+		resp, err := hc.Post(url, "text/xml", bytes.NewReader(body))
+		e.must(err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name, url string
+		body      []byte
+		want      int
+	}{
+		{"wrong password", endpoint, fakenetpunkt.ReceiptXML(pushed[0], "guess"), http.StatusUnauthorized},
+		{"malformed XML", endpoint, []byte("<receipt><orderId>PUSH1</orderId>"), http.StatusBadRequest},
+		{"unknown profile", e.receiptURL + "/netpunkt/receipts/nope", fakenetpunkt.ReceiptXML(pushed[0], receiptPassword), http.StatusNotFound},
+		{"too large", endpoint, append([]byte("<receipt><title>"), bytes.Repeat([]byte("x"), 300<<10)...), http.StatusRequestEntityTooLarge},
+	} {
+		if got := post(tc.url, tc.body); got != tc.want {
+			t.Fatalf("%s: HTTP %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	for _, o := range pushed {
+		status, body, err := fakenetpunkt.Push(e.ctx, hc, endpoint, o, receiptPassword)
+		e.must(err)
+		if status != http.StatusOK || !strings.Contains(body, "accepted") {
+			t.Fatalf("push %s: %d %s", o.OrderID, status, body)
+		}
+	}
+
+	// The pushes start a run by themselves; every pushed order ends in the ledger or an event.
+	runs, events := e.awaitPushed(profile, pulled.GetName(), []string{pushed[0].OrderID, pushed[1].OrderID, pushed[2].OrderID})
+	for _, r := range runs {
+		if r.GetTrigger() != harvesterv1.Trigger_TRIGGER_API || r.GetSubmittedBy() != "Netpunkt receipt" {
+			t.Fatalf("run %s: trigger %v by %q", r.GetName(), r.GetTrigger(), r.GetSubmittedBy())
+		}
+	}
+	if ev := events[pushed[0].OrderID]; ev.GetOutcome() != harvesterv1.Outcome_OUTCOME_CREATED {
+		t.Fatalf("pushed order: %v", ev)
+	}
+	if ev := events[pushed[1].OrderID]; ev.GetOutcome() != harvesterv1.Outcome_OUTCOME_SKIPPED || ev.GetReasonCode() != "PARTNER_UNKNOWN" {
+		t.Fatalf("order of an unknown lender: %v", ev)
+	}
+	if ev := events[pushed[2].OrderID]; ev.GetOutcome() != harvesterv1.Outcome_OUTCOME_FAILED || !strings.Contains(ev.GetReason(), "not this profile's agency") {
+		t.Fatalf("order of another agency: %v", ev)
+	}
+	led := e.ledger(profile)
+	if br, ok := led[pushed[0].OrderID]; !ok || br.GetPartner() != "partners/DK-710100" || br.GetOwner() != "MAIN" {
+		t.Fatalf("ledger copy of the pushed order: %v", br)
+	}
+	if len(led) != 31 {
+		t.Fatalf("ledger holds %d requests, want 31 (30 pulled, 1 pushed)", len(led))
+	}
+	// The refused receipts stored nothing: no run handled anything else pushed.
+	for id := range events {
+		if strings.HasPrefix(id, "PUSH") && id != pushed[0].OrderID && id != pushed[1].OrderID && id != pushed[2].OrderID {
+			t.Fatalf("an event for %s, which was never accepted", id)
+		}
+	}
+}
+
+// awaitPushed waits for the runs of profile after the run named after until they have
+// ended with an event for each of ids, and returns the runs and their events by
+// external id (the latest run's event wins).
+func (e *env) awaitPushed(profile, after string, ids []string) ([]*harvesterv1.Run, map[string]*harvesterv1.RunEvent) {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := e.harvester.ListRuns(e.ctx, &harvesterv1.ListRunsRequest{Profile: profile, PageSize: 20})
+		e.must(err)
+		var runs []*harvesterv1.Run
+		ended := true
+		for _, r := range resp.GetRuns() {
+			if r.GetName() == after {
+				break
+			}
+			runs = append([]*harvesterv1.Run{r}, runs...)
+			if s := r.GetState(); s == harvesterv1.RunState_RUN_STATE_PENDING || s == harvesterv1.RunState_RUN_STATE_RUNNING {
+				ended = false
+			}
+		}
+		if ended && len(runs) > 0 {
+			events := map[string]*harvesterv1.RunEvent{}
+			for _, r := range runs {
+				for id, ev := range e.events(r) {
+					events[id] = ev
+				}
+			}
+			all := true
+			for _, id := range ids {
+				all = all && events[id] != nil
+			}
+			if all {
+				return runs, events
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("the pushed orders %v were not all handled by a run within a minute", ids)
+	return nil, nil
+}
