@@ -88,4 +88,6 @@ func DecodeOrder(data []byte, agency string) *connector.Request {
 
 // DecodeInbox reads back an order ParseReceipt stored, as a request of the client's
 // agency: the run drains a profile's inbox through it.
-func (c *Client) DecodeInbox(message []byte) *connector.Request { return DecodeOrder(message, c.agency) }
+func (c *Client) DecodeInbox(message []byte) *connector.Request {
+	return DecodeOrder(message, c.agency)
+}
