@@ -26,12 +26,12 @@ func Backup(db *bolt.DB, w io.Writer) (int64, error) {
 }
 
 // Restore replaces the data file at path with the snapshot read from src, for a service
-// that is stopped. The snapshot is written next to path and checked by check (the
-// service's own open, which refuses a foreign file or a newer schema) before it is renamed
-// into place, so a bad snapshot changes nothing. An existing file is refused unless force
+// that is stopped. The snapshot is written next to path and opened with open (the
+// service's own store, which refuses a foreign file or a newer schema) before it is
+// renamed into place, so a bad snapshot changes nothing. An existing file is refused unless force
 // is set; then it is kept beside the new one as path.before-restore-<time>. A file still
 // locked by a running service is always refused.
-func Restore(path string, src io.Reader, check func(path string) error, force bool) (int64, error) {
+func Restore(path string, src io.Reader, open func(path string) (io.Closer, error), force bool) (int64, error) {
 	if _, err := os.Stat(path); err == nil {
 		if !force {
 			return 0, fmt.Errorf("%s exists: restore into an empty data directory, or pass --force to replace it (the old file is kept)", path)
@@ -64,7 +64,11 @@ func Restore(path string, src io.Reader, check func(path string) error, force bo
 	if n == 0 {
 		return 0, errors.New("the snapshot is empty")
 	}
-	if err := check(tmp.Name()); err != nil {
+	st, err := open(tmp.Name())
+	if err == nil {
+		err = st.Close()
+	}
+	if err != nil {
 		return 0, fmt.Errorf("the snapshot is not a usable data file: %w", err)
 	}
 	if _, err := os.Stat(path); err == nil {

@@ -2,6 +2,7 @@ package boltdb
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,13 +28,7 @@ func TestRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Close()
-	check := func(p string) error {
-		db, err := Open(p, s)
-		if err != nil {
-			return err
-		}
-		return db.Close()
-	}
+	check := func(p string) (io.Closer, error) { return Open(p, s) }
 	read := func(p string) string {
 		t.Helper()
 		db, err := bolt.Open(p, 0o600, &bolt.Options{ReadOnly: true})

@@ -16,11 +16,5 @@ const DataFile = "harvester.db"
 // service's store (a newer schema or a foreign file is refused) before it replaces
 // anything; force replaces an existing file, which is kept beside it.
 func Restore(dataDir string, src io.Reader, force bool) (int64, error) {
-	return boltdb.Restore(filepath.Join(dataDir, DataFile), src, func(path string) error {
-		st, err := store.Open(path)
-		if err != nil {
-			return err
-		}
-		return st.Close()
-	}, force)
+	return boltdb.Restore(filepath.Join(dataDir, DataFile), src, func(path string) (io.Closer, error) { return store.Open(path) }, force)
 }
