@@ -113,7 +113,8 @@ func (h *Receipts) authenticate(ctx context.Context, name, password string) (int
 	defer cancel()
 	p, err := h.Profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: name})
 	switch {
-	case status.Code(err) == codes.NotFound || err == nil && p.GetSystem() != typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
+	case status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument ||
+		err == nil && p.GetSystem() != typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
 		return http.StatusNotFound, "no Netpunkt profile " + name
 	case err != nil:
 		h.log().Error("reading a profile for a Netpunkt receipt", "profile", name, "error", err)

@@ -109,6 +109,8 @@ func TestNetpunktProfileInvalid(t *testing.T) {
 	}{
 		{"agency of another country", func(p *profilesv1.IntegrationProfile) { p.GetNetpunkt().AgencyId = "SE-775100" }, "integration_profile.netpunkt.agency_id"},
 		{"agency too short", func(p *profilesv1.IntegrationProfile) { p.GetNetpunkt().AgencyId = "DK-7751" }, "integration_profile.netpunkt.agency_id"},
+		{"user with a control character", func(p *profilesv1.IntegrationProfile) { p.GetNetpunkt().User = "a\nb" }, "integration_profile.netpunkt.user"},
+		{"group too long", func(p *profilesv1.IntegrationProfile) { p.GetNetpunkt().Group = strings.Repeat("7", 65) }, "integration_profile.netpunkt.group"},
 		{"receipt password with spaces", func(p *profilesv1.IntegrationProfile) { p.ReceiptPassword = " x " }, "integration_profile.receipt_password"},
 		{"receipt password on Libris", func(p *profilesv1.IntegrationProfile) {
 			p.System = typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS

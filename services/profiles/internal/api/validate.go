@@ -17,6 +17,7 @@ const (
 	maxDescription = 2000
 	maxSigel       = 32
 	maxAPIKey      = 1024
+	maxDBCName     = 64
 	maxInterval    = 7 * 24 * 60
 )
 
@@ -44,8 +45,11 @@ func validateProfile(p *profilesv1.IntegrationProfile, f string, now time.Time) 
 	if c := p.GetNetpunkt(); c != nil {
 		validate.BaseURL(&v, f+"netpunkt.base_url", c.BaseUrl)
 		if !agencyIDPattern.MatchString(c.AgencyId) {
-			v.Add(f+"netpunkt.agency_id", "must be a six-digit DBC agency id")
+			v.Add(f+"netpunkt.agency_id", "must be a six-digit DBC agency id (or its ISIL form DK-nnnnnn)")
 		}
+		// DBC's user and group travel as form values; control characters are refused.
+		validate.Text(&v, f+"netpunkt.user", c.User, maxDBCName, false)
+		validate.Text(&v, f+"netpunkt.group", c.Group, maxDBCName, false)
 	}
 	if p.ResourceSharingLibrary != "" {
 		validate.Code(&v, f+"resource_sharing_library", p.ResourceSharingLibrary)
