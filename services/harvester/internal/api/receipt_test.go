@@ -40,7 +40,7 @@ func (f *fakeProfiles) GetIntegrationProfile(_ context.Context, req *profilesv1.
 	if f.down {
 		return nil, status.Error(codes.Unavailable, "down")
 	}
-	if strings.HasSuffix(req.Name, "/..") {
+	if strings.HasSuffix(req.Name, "..") {
 		return nil, status.Error(codes.InvalidArgument, "name") // as the profiles service answers
 	}
 	if p, ok := f.profiles[req.Name]; ok {
@@ -88,7 +88,7 @@ func TestReceipts(t *testing.T) {
 		{"no receipt password", "POST", "/netpunkt/receipts/NOPW", good, false, 403, false, "accepts no receipts"},
 		{"oversized", "POST", "/netpunkt/receipts/NP", bytes.Repeat([]byte("x"), netpunkt.MaxReceiptBytes+1), false, 413, false, "larger than"},
 		{"GET", "GET", "/netpunkt/receipts/NP", nil, false, 405, false, "refused"},
-		{"a name profiles refuses", "POST", "/netpunkt/receipts/..", good, false, 404, false, "no Netpunkt profile"},
+		{"a name profiles refuses", "POST", "/netpunkt/receipts/a..", good, false, 404, false, "no Netpunkt profile"},
 		{"bad code", "POST", "/netpunkt/receipts/a%2Fb", good, false, 404, false, "no such receipt endpoint"},
 		{"profiles down", "POST", "/netpunkt/receipts/NP", good, true, 503, false, "retry later"},
 	} {
