@@ -285,7 +285,7 @@ func (x *execution) precheck() error {
 			"the profile's library code %q has no %s library mapping; create one (libraryMappings) before importing — nothing was imported",
 			code, systemName(p.GetSystem()))
 	}
-	if u, err := url.Parse(p.GetLibris().GetBaseUrl()); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u, err := url.Parse(p.GetLibris().GetBaseUrl() + p.GetNetpunkt().GetBaseUrl()); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
 		x.r.d.Log.Warn("the profile's base URL is plain http: its API key crosses the network unencrypted", "profile", name)
 	}
 	conn, err := d.Connect(p, creds.GetApiKey())
