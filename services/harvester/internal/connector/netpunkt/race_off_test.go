@@ -1,0 +1,5 @@
+//go:build !race
+
+package netpunkt
+
+const raceEnabled = false
