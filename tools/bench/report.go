@@ -87,13 +87,16 @@ type machine struct {
 	CPU   string `json:"cpu"`
 	OS    string `json:"os"`
 	Go    string `json:"go"`
+	// LoadAvg is /proc/loadavg when the bench ended: how busy the machine was with
+	// other work, which moves absolute figures far more than ratios.
+	LoadAvg string `json:"loadavg,omitempty"`
 }
 
 func newReport(o Options, f figures) report {
 	r := report{
 		Time:    time.Now().UTC(),
 		Commit:  gitCommit(),
-		Machine: machine{NProc: runtime.NumCPU(), CPU: cpuModel(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()},
+		Machine: machine{NProc: runtime.NumCPU(), CPU: cpuModel(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadAvg: loadAvg()},
 		Settings: map[string]any{
 			"n": o.N, "ledger": o.Ledger, "batch": o.Batch, "list_samples": o.ListSamples,
 			"rest_duration": o.RESTDuration.String(), "rest_concurrency": o.RESTConcurrency,
@@ -168,6 +171,16 @@ func modelName(r io.Reader) string {
 		}
 	}
 	return ""
+}
+
+// loadAvg is the first three fields of /proc/loadavg ("" where there is none).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // gitCommit is the checked-out commit, "" outside a git checkout.
