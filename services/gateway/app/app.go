@@ -22,6 +22,7 @@ import (
 
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/platform/tlsconfig"
@@ -113,7 +114,7 @@ func Dial(cfg Config, tlsSet *tlsconfig.Set) (Upstreams, error) {
 		{"requests", cfg.RequestsAddr, &up.Requests},
 	} {
 		conn, err := grpc.NewClient(u.addr,
-			tlsSet.DialOption(),
+			tlsSet.DialOption(), rpc.ReconnectQuickly(),
 			// Readiness checks would drown the traces, as they do on the servers' side.
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxUpstreamMsg)))

@@ -29,6 +29,7 @@ import (
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/internal/api"
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	dial := func(name, addr string) (*grpc.ClientConn, error) {
-		opts := []grpc.DialOption{tlsSet.DialOption(), grpc.WithStatsHandler(otelgrpc.NewClientHandler())}
+		opts := []grpc.DialOption{tlsSet.DialOption(), rpc.ReconnectQuickly(), grpc.WithStatsHandler(otelgrpc.NewClientHandler())}
 		if identity != nil {
 			opts = append(opts, grpc.WithPerRPCCredentials(identity))
 		}
