@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -80,6 +81,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// receiptsLine says where Netpunkt posts receipts to the all-in-one.
+func receiptsLine(lis net.Listener, scheme string) string {
+	if lis == nil {
+		return "off (--receipt-port -1)"
+	}
+	return scheme + "://" + lis.Addr().String() + "/netpunkt/receipts/{profile}"
+}
+
 func up(args []string, stdout, stderr io.Writer) int {
 	var cfg suite.Config
 	set := config.New("interloan up")
@@ -94,8 +103,19 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.String(&cfg.TokensFile, "tokens-file", "INTERLOAN_TOKENS_FILE", "", "bearer-token file of every service (default <data-dir>/tokens, created with an admin token in <data-dir>/admin.token)")
 	set.String(&cfg.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "the harvester's token file (default without TLS: <data-dir>/harvester.token, created when missing; with TLS its certificate authenticates it)")
 	set.Bool(&cfg.TLS, "tls", "INTERLOAN_TLS", true, "TLS on every listener and mTLS between the services, with a throw-away CA created in <data-dir>/tls at each start")
+	var receiptPort int
+	set.IntVar(&receiptPort, "receipt-port", 9190, "the harvester's listener for Netpunkt's pushed receipts (POST /netpunkt/receipts/{profile}); -1 disables")
 	if code, ok := parse(set, args); !ok {
 		return code
+	}
+	if receiptPort >= 0 {
+		lis, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, fmt.Sprint(receiptPort)))
+		if err != nil {
+			fmt.Fprintln(stderr, "interloan up: receipt listener:", err)
+			return 1
+		}
+		defer lis.Close() // the harvester closes it too; this covers a suite that never started
+		cfg.ReceiptListener = lis
 	}
 	cfg.Ready = func(a suite.Addrs) {
 		// Where the token is, never the token: stdout may be a log.
@@ -113,9 +133,10 @@ func up(args []string, stdout, stderr io.Writer) int {
   harvester gRPC %s
   requests  gRPC %s
   gateway   %s://%s/healthz
+  receipts  %s
 Every call needs a bearer token (tokens file %s); %s.
 Try: %s -H "authorization: Bearer $(cat %s)" %s list
-`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, scheme, a.Gateway, a.TokensFile, admin, grpcurl, orPlaceholder(a.AdminTokenFile), a.Profiles)
+`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, scheme, a.Gateway, receiptsLine(cfg.ReceiptListener, scheme), a.TokensFile, admin, grpcurl, orPlaceholder(a.AdminTokenFile), a.Profiles)
 	}
 	logging.CaptureLibraries(logging.New(nil, "interloan", cfg.LogLevel))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
