@@ -645,6 +645,52 @@ func TestFetchVisitErrorReturnedAsIs(t *testing.T) {
 	}
 }
 
+// TestFetchVisitsInOrderAndStopsAtAFailure: items are mapped while the answer is read
+// on, yet visit sees them one at a time in the answer's order, and none after a visit
+// fails, however many were read ahead.
+func TestFetchVisitsInOrderAndStopsAtAFailure(t *testing.T) {
+	const total = 5 * mapAhead
+	items := make([]map[string]any, total)
+	for i := range items {
+		items[i] = item(fmt.Sprintf("Abc-250301-%04d", i+1), nil)
+	}
+	body := envelopeJSON(total, items...)
+	stop := errors.New("ledger says stop")
+	for _, tc := range []struct {
+		name   string
+		failAt int // 1-based visit that fails; 0 none
+	}{{"all", 0}, {"the third", 3}, {"past the read-ahead", 2*mapAhead + 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newHarness(t, func(w http.ResponseWriter, _ *http.Request, _ int) { serveJSON(w, 200, body) }, nil)
+			var seen []string
+			err := hs.c.Fetch(context.Background(), window("2025-03-01", "2025-03-01"), func(r *connector.Request) error {
+				seen = append(seen, r.ExternalID)
+				if len(seen) == tc.failAt {
+					return stop
+				}
+				return nil
+			})
+			want := total
+			if tc.failAt > 0 {
+				want = tc.failAt
+				if err != stop {
+					t.Fatalf("err = %v, want the visit's own error", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if len(seen) != want {
+				t.Fatalf("%d visits, want %d", len(seen), want)
+			}
+			for i, id := range seen {
+				if wantID := fmt.Sprintf("Abc-250301-%04d", i+1); id != wantID {
+					t.Fatalf("visit %d saw %s, want %s", i, id, wantID)
+				}
+			}
+		})
+	}
+}
+
 func TestRedirectToOtherHostRefused(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("api-key") != "" {

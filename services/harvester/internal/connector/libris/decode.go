@@ -235,14 +235,57 @@ func parseCount(v flexString) (int64, bool) {
 	return int64(f), true
 }
 
+// mapAhead bounds the items read from an answer and waiting to be mapped and visited.
+const mapAhead = 64
+
+// errVisitStopped ends the reading of an answer once a visit has failed.
+var errVisitStopped = errors.New("visit failed")
+
 // readEnvelope decodes an answer, maps each item and calls visit with it. It returns how
 // many requests visit received and nil, visit's own error (as is), or a *connector.Error.
+//
+// Items are mapped and visited in a second goroutine while this one reads on: scanning
+// the JSON and decoding each item into its fields are most of a large answer's CPU, and
+// they overlap instead of taking turns. visit still sees the items one at a time and in
+// order, and has seen every item read before readEnvelope returns; at most mapAhead read
+// items wait. After a failed visit no further item is visited and the reading stops.
 func (c *Client) readEnvelope(br *bodyReader, what, ctype string, visit func(*connector.Request) error) (int, error) {
+	raws := make(chan json.RawMessage, mapAhead)
+	stopped := make(chan struct{}) // closed when a visit failed
+	done := make(chan struct{})
 	visited := 0
+	var visitErr error
+	go func() {
+		defer close(done)
+		for raw := range raws {
+			if visitErr != nil {
+				continue // drain what was read before the reader saw the failure
+			}
+			visited++
+			if err := visit(mapItem(raw, c.sigel)); err != nil {
+				visitErr = err
+				close(stopped)
+			}
+		}
+	}()
 	env, err := decodeEnvelope(br, func(raw json.RawMessage) error {
-		visited++
-		return visit(mapItem(raw, c.sigel))
+		select {
+		case <-stopped:
+			return errVisitStopped
+		default:
+		}
+		select {
+		case raws <- raw:
+			return nil
+		case <-stopped:
+			return errVisitStopped
+		}
 	})
+	close(raws)
+	<-done
+	if visitErr != nil {
+		return visited, visitErr
+	}
 	if err != nil {
 		var ve *visitError
 		var de *decodeError
