@@ -42,6 +42,12 @@ type Window struct{ From, To Day }
 
 func (w Window) String() string { return w.From.String() + ".." + w.To.String() }
 
+// Valid reports whether both ends are real dates of years 1..9999 and From is not after To:
+// what a connector can put in a query.
+func (w Window) Valid() bool { return w.From.valid() && w.To.valid() && !w.To.Before(w.From) }
+
+func (d Day) valid() bool { return d.Year >= 1 && d.Year <= 9999 && DayOf(d.Time()) == d }
+
 // Chunks splits w into consecutive windows of at most days days, oldest first.
 func (w Window) Chunks(days int) []Window {
 	if days < 1 {

@@ -11,27 +11,24 @@ package libris
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/httpcall"
 )
 
 // Defaults for the zero values of Config.
 const (
 	DefaultChunkDays       = 7
-	DefaultMaxAttempts     = 4
-	DefaultBaseBackoff     = 500 * time.Millisecond
-	DefaultMaxBackoff      = 10 * time.Second
+	DefaultMaxAttempts     = httpcall.DefaultMaxAttempts
+	DefaultBaseBackoff     = httpcall.DefaultBaseBackoff
+	DefaultMaxBackoff      = httpcall.DefaultMaxBackoff
 	DefaultReadIdleTimeout = 60 * time.Second
 )
 
@@ -72,6 +69,7 @@ type Client struct {
 	base        string // without a trailing slash
 	sigel       string
 	apiKey      string
+	secret      httpcall.Secret // the API key, for redaction
 	hc          *http.Client
 	chunkDays   int
 	maxAttempts int
@@ -87,20 +85,10 @@ var _ connector.Connector = (*Client)(nil)
 
 // New validates cfg and returns a client. Errors name the offending setting, never the key.
 func New(cfg Config) (*Client, error) {
-	base := strings.TrimSpace(cfg.BaseURL)
-	u, err := url.Parse(base)
-	if err != nil || base == "" {
-		return nil, fmt.Errorf("libris: base URL %q is not a valid URL", cfg.BaseURL)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("libris: base URL %q must be an absolute http or https URL", cfg.BaseURL)
-	}
-	if u.User != nil {
-		// Credentials in the URL would end up in errors and logs; the key has its own field.
-		return nil, errors.New("libris: base URL must not contain user credentials; set the API key instead")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("libris: base URL %q must not have a query or fragment", cfg.BaseURL)
+	// Credentials in the URL would end up in errors and logs; the key has its own field.
+	u, err := httpcall.BaseURL("libris", cfg.BaseURL, "the API key")
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Sigel == "" || strings.TrimSpace(cfg.Sigel) != cfg.Sigel {
 		return nil, fmt.Errorf("libris: library code (sigel) %q is empty or has surrounding spaces", cfg.Sigel)
@@ -114,46 +102,29 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 
+	retry := httpcall.Retrying{MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, Sleep: cfg.Sleep}.WithDefaults()
 	c := &Client{
 		base:        strings.TrimRight(u.String(), "/"),
 		sigel:       cfg.Sigel,
 		apiKey:      cfg.APIKey,
+		secret:      httpcall.NewSecret(cfg.APIKey, "[api-key]"),
 		chunkDays:   cfg.ChunkDays,
-		maxAttempts: cfg.MaxAttempts,
-		baseBackoff: cfg.BaseBackoff,
-		maxBackoff:  cfg.MaxBackoff,
+		maxAttempts: retry.MaxAttempts,
+		baseBackoff: retry.BaseBackoff,
+		maxBackoff:  retry.MaxBackoff,
 		idle:        cfg.ReadIdleTimeout,
-		sleep:       cfg.Sleep,
+		sleep:       retry.Sleep,
 		jitter:      rand.Int64N,
+		// The api-key header would follow a redirect (net/http copies custom headers), so
+		// only the same origin, or its upgrade to https, is followed.
+		hc: httpcall.Client(cfg.HTTPClient, "Libris", httpcall.Redirects{UpgradeToHTTPS: true, KeepCallers: true}),
 	}
 	if c.chunkDays <= 0 {
 		c.chunkDays = DefaultChunkDays
 	}
-	if c.maxAttempts <= 0 {
-		c.maxAttempts = DefaultMaxAttempts
-	}
-	if c.baseBackoff <= 0 {
-		c.baseBackoff = DefaultBaseBackoff
-	}
-	if c.maxBackoff <= 0 {
-		c.maxBackoff = DefaultMaxBackoff
-	}
-	if c.baseBackoff > c.maxBackoff {
-		c.baseBackoff = c.maxBackoff
-	}
 	if c.idle == 0 {
 		c.idle = DefaultReadIdleTimeout
 	}
-	if c.sleep == nil {
-		c.sleep = connector.Sleep
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-	}
-	cp := *hc // a copy: the caller's client keeps its own redirect policy
-	cp.CheckRedirect = sameOriginRedirects(hc.CheckRedirect)
-	c.hc = &cp
 	return c, nil
 }
 
@@ -171,7 +142,7 @@ func New(cfg Config) (*Client, error) {
 // Errors are *connector.Error (auth, unreachable, garbage), an error returned by visit (as
 // is), or, when ctx ends, an error wrapping ctx.Err().
 func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*connector.Request) error) error {
-	if !validDay(w.From) || !validDay(w.To) || w.To.Before(w.From) {
+	if !w.Valid() {
 		return fmt.Errorf("libris: invalid window %s", w)
 	}
 	if visit == nil {
@@ -264,49 +235,5 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 
 func isOK(code int) bool { return code >= 200 && code < 300 }
 
-func validDay(d connector.Day) bool {
-	return d.Year >= 1 && d.Year <= 9999 && connector.DayOf(d.Time()) == d
-}
-
-// defaultHTTPClient bounds each phase that can hang before an answer starts (dial, TLS,
-// response header), but not the body, which may legitimately stream for minutes. Each
-// call is a client span of the run's trace and counted in the http.client.* metrics
-// (otelhttp; the api-key header is never recorded).
-func defaultHTTPClient() *http.Client {
-	return &http.Client{Transport: otelhttp.NewTransport(defaultTransport(),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "Libris " + r.Method }))}
-}
-
-func defaultTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   4,
-		ForceAttemptHTTP2:     true,
-	}
-}
-
-// errRedirectRefused stops a redirect that would carry the api-key header to another
-// origin or down to plain http (net/http copies custom headers on redirects).
-var errRedirectRefused = errors.New("redirect to another origin refused")
-
-func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		first := via[0].URL
-		if req.URL.Host != first.Host || req.URL.Scheme != first.Scheme && !(first.Scheme == "http" && req.URL.Scheme == "https") {
-			return errRedirectRefused
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		return nil
-	}
-}
+// defaultTransport is the transport of the default client (httpcall.DefaultClient).
+func defaultTransport() *http.Transport { return httpcall.DefaultTransport() }

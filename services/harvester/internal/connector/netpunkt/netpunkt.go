@@ -12,28 +12,25 @@ package netpunkt
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/httpcall"
 )
 
 // Defaults for the zero values of Config.
 const (
 	DefaultStepValue   = 50
-	DefaultMaxAttempts = 4
-	DefaultBaseBackoff = 500 * time.Millisecond
-	DefaultMaxBackoff  = 10 * time.Second
+	DefaultMaxAttempts = httpcall.DefaultMaxAttempts
+	DefaultBaseBackoff = httpcall.DefaultBaseBackoff
+	DefaultMaxBackoff  = httpcall.DefaultMaxBackoff
 	// MaxPages bounds one window's paging, so a service that keeps announcing more orders
 	// than it sends cannot keep a run going for ever.
 	MaxPages = 10000
@@ -68,6 +65,7 @@ type Client struct {
 	agency      string // normalised, DK-nnnnnn
 	user, group string
 	password    string
+	secret      httpcall.Secret // the password, for redaction
 	hc          *http.Client
 	step        int
 	maxAttempts int
@@ -82,36 +80,32 @@ var _ connector.Connector = (*Client)(nil)
 // New validates cfg and returns a client. Errors name the offending setting, never the
 // password.
 func New(cfg Config) (*Client, error) {
-	base := strings.TrimSpace(cfg.BaseURL)
-	u, err := url.Parse(base)
-	if err != nil || base == "" {
-		return nil, fmt.Errorf("netpunkt: base URL %q is not a valid URL", cfg.BaseURL)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("netpunkt: base URL %q must be an absolute http or https URL", cfg.BaseURL)
-	}
-	if u.User != nil {
-		return nil, errors.New("netpunkt: base URL must not contain user credentials; set the DBC user and password instead")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("netpunkt: base URL %q must not have a query or fragment", cfg.BaseURL)
+	u, err := httpcall.BaseURL("netpunkt", cfg.BaseURL, "the DBC user and password")
+	if err != nil {
+		return nil, err
 	}
 	agency, ok := NormalizeAgency(cfg.AgencyID)
 	if !ok {
 		return nil, fmt.Errorf("netpunkt: agency id %q is neither DK-nnnnnn nor six digits", cfg.AgencyID)
 	}
+	retry := httpcall.Retrying{MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, Sleep: cfg.Sleep}.WithDefaults()
 	c := &Client{
-		base:        u.String(),
-		agency:      agency,
-		user:        cfg.User,
-		group:       cfg.Group,
-		password:    cfg.Password,
+		base:     u.String(),
+		agency:   agency,
+		user:     cfg.User,
+		group:    cfg.Group,
+		password: cfg.Password,
+		// The password also travels form-encoded; an echo of the request would show that form.
+		secret:      httpcall.NewSecret(cfg.Password, "[password]", url.QueryEscape),
 		step:        cfg.StepValue,
-		maxAttempts: cfg.MaxAttempts,
-		baseBackoff: cfg.BaseBackoff,
-		maxBackoff:  cfg.MaxBackoff,
-		sleep:       cfg.Sleep,
+		maxAttempts: retry.MaxAttempts,
+		baseBackoff: retry.BaseBackoff,
+		maxBackoff:  retry.MaxBackoff,
+		sleep:       retry.Sleep,
 		jitter:      rand.Int64N,
+		// A 307/308 would resend the body, and with it the password, wherever it points:
+		// only the very same origin is followed, whatever the given client's policy.
+		hc: httpcall.Client(cfg.HTTPClient, "Netpunkt", httpcall.Redirects{}),
 	}
 	if c.group == "" {
 		// DBC's group is the agency number in every example we know (assumption A3).
@@ -120,26 +114,6 @@ func New(cfg Config) (*Client, error) {
 	if c.step <= 0 {
 		c.step = DefaultStepValue
 	}
-	if c.maxAttempts <= 0 {
-		c.maxAttempts = DefaultMaxAttempts
-	}
-	if c.baseBackoff <= 0 {
-		c.baseBackoff = DefaultBaseBackoff
-	}
-	if c.maxBackoff <= 0 {
-		c.maxBackoff = DefaultMaxBackoff
-	}
-	c.baseBackoff = min(c.baseBackoff, c.maxBackoff)
-	if c.sleep == nil {
-		c.sleep = connector.Sleep
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-	}
-	cp := *hc
-	cp.CheckRedirect = sameOriginRedirects
-	c.hc = &cp
 	return c, nil
 }
 
@@ -152,7 +126,7 @@ func (c *Client) Agency() string { return c.agency }
 // failure after that is returned. The window counts as fetched only when Fetch returns nil:
 // a page shorter than announced is an error, never a short success.
 func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*connector.Request) error) error {
-	if !validDay(w.From) || !validDay(w.To) || w.To.Before(w.From) {
+	if !w.Valid() {
 		return fmt.Errorf("netpunkt: invalid window %s", w)
 	}
 	if visit == nil {
@@ -235,38 +209,4 @@ func (c *Client) form(action string) url.Values {
 	v.Set("authentication.groupIdAut", c.group)
 	v.Set("authentication.passwordAut", c.password)
 	return v
-}
-
-func validDay(d connector.Day) bool {
-	return d.Year >= 1 && d.Year <= 9999 && connector.DayOf(d.Time()) == d
-}
-
-func defaultHTTPClient() *http.Client {
-	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   4,
-		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{Transport: otelhttp.NewTransport(t,
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "Netpunkt " + r.Method }))}
-}
-
-var errRedirectRefused = errors.New("redirect to another origin refused")
-
-// sameOriginRedirects refuses any redirect: a 307/308 would resend the body, and with it
-// the password, wherever it points.
-func sameOriginRedirects(req *http.Request, via []*http.Request) error {
-	first := via[0].URL
-	if req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
-		return errRedirectRefused
-	}
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	return nil
 }

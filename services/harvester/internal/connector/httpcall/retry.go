@@ -1,0 +1,153 @@
+package httpcall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/connector"
+)
+
+// Defaults for a connector's retry settings left zero.
+const (
+	DefaultMaxAttempts = 4
+	DefaultBaseBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff  = 10 * time.Second
+)
+
+// Retrying is how a connector retries one call: attempts, backoff bounds and the wait.
+type Retrying struct {
+	MaxAttempts             int
+	BaseBackoff, MaxBackoff time.Duration
+	Sleep                   func(ctx context.Context, d time.Duration) error
+}
+
+// WithDefaults fills what is zero or negative with the defaults, and keeps the base
+// backoff no larger than the maximum.
+func (r Retrying) WithDefaults() Retrying {
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = DefaultMaxAttempts
+	}
+	if r.BaseBackoff <= 0 {
+		r.BaseBackoff = DefaultBaseBackoff
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = DefaultMaxBackoff
+	}
+	r.BaseBackoff = min(r.BaseBackoff, r.MaxBackoff)
+	if r.Sleep == nil {
+		r.Sleep = connector.Sleep
+	}
+	return r
+}
+
+// Retry says why an attempt failed in a way worth trying again.
+type Retry struct {
+	Last string // short, for the final message ("HTTP 503 Service Unavailable")
+	Err  error  // the underlying error, if any
+}
+
+// NetworkRetry is the Retry for an error of the HTTP client that was neither the
+// caller's context ending nor a refused redirect.
+func NetworkRetry(err error) *Retry {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Retry{"timeout", err}
+	}
+	return &Retry{"network error", err}
+}
+
+// IsAuthRefusal reports the codes that mean the credentials were refused: retrying
+// cannot help.
+func IsAuthRefusal(code int) bool {
+	return code == http.StatusUnauthorized || code == http.StatusForbidden
+}
+
+// IsTransient reports the codes worth retrying: 5xx, 429 and 408.
+func IsTransient(code int) bool {
+	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
+}
+
+// maxRetryAfter bounds what a server may ask for; Backoff caps it further.
+const maxRetryAfter = 86400
+
+// RetryAfterSeconds reads a Retry-After header given as delay seconds; anything else is 0.
+func RetryAfterSeconds(v string) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
+		return time.Duration(min(s, maxRetryAfter)) * time.Second
+	}
+	return 0
+}
+
+// RetryAfter reads a Retry-After header given as delay seconds or as an HTTP date.
+func RetryAfter(v string) time.Duration {
+	if d := RetryAfterSeconds(v); d > 0 {
+		return d
+	}
+	if t, err := http.ParseTime(strings.TrimSpace(v)); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// Backoff is exponential with full jitter: uniform in [0, min(max, base·2^(failures-1))],
+// raised to retryAfter when the server asks for more, and never above max so that a run
+// stays bounded. jitter returns a uniform value in [0, n).
+func Backoff(base, maxWait time.Duration, jitter func(n int64) int64, failures int, retryAfter time.Duration) time.Duration {
+	ceil := base
+	for i := 1; i < failures && ceil < maxWait; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, maxWait)
+	d := max(time.Duration(jitter(int64(ceil)+1)), retryAfter)
+	return min(max(d, 0), maxWait)
+}
+
+// Loop runs one call's attempts for a connector.
+type Loop struct {
+	Peer        string // the system as staff know it: "Libris"
+	Package     string // the prefix of errors that are not connector errors: "libris"
+	MaxAttempts int
+	Sleep       func(ctx context.Context, d time.Duration) error
+	// Backoff is the wait after the given number of failures.
+	Backoff func(failures int, retryAfter time.Duration) time.Duration
+	Secret  Secret
+}
+
+// Attempt makes one try of a call: a nil Retry ends the loop with err; otherwise the
+// loop waits (at least retryAfter) and tries again, until MaxAttempts.
+type Attempt func() (retry *Retry, retryAfter time.Duration, err error)
+
+// Run tries attempt until it ends the call, the attempts run out (KindUnreachable, naming
+// the last failure) or ctx ends (an error wrapping ctx.Err(), see CtxErr).
+func (l Loop) Run(ctx context.Context, what string, attempt Attempt) error {
+	for n := 1; ; n++ {
+		if ctx.Err() != nil {
+			return l.CtxErr(ctx, what)
+		}
+		retry, retryAfter, err := attempt()
+		if retry == nil {
+			return err
+		}
+		if n >= l.MaxAttempts {
+			return l.Secret.Fail(connector.KindUnreachable, retry.Err, "%s did not answer usefully for %s after %d attempts (last: %s)", l.Peer, what, n, retry.Last)
+		}
+		if err := l.Sleep(ctx, l.Backoff(n, retryAfter)); err != nil {
+			if ctx.Err() != nil {
+				return l.CtxErr(ctx, what)
+			}
+			return fmt.Errorf("%s: waiting to retry %s: %w", l.Package, what, err)
+		}
+	}
+}
+
+// CtxErr reports that the caller's context ended; it wraps ctx.Err() and is deliberately
+// not a connector *Error, so a cancelled run is not mistaken for an unreachable system.
+func (l Loop) CtxErr(ctx context.Context, what string) error {
+	return fmt.Errorf("%s: %s stopped: %w", l.Package, what, ctx.Err())
+}
