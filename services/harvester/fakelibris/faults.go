@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fault"
 )
 
 // Fault changes how matching calls are answered. Faults form a queue: a call consumes the
@@ -45,11 +47,6 @@ type Mangle struct {
 	Pad         int    // add an unknown field "padding" of this many bytes to the item
 }
 
-type faultSlot struct {
-	f    Fault
-	left int // remaining calls; unused when f.Times <= 0
-}
-
 // Inject queues a fault.
 func (s *Server) Inject(f Fault) {
 	if f.Mangle != nil {
@@ -61,48 +58,17 @@ func (s *Server) Inject(f Fault) {
 		late[i] = f.Late[i].clone()
 	}
 	f.Late = late
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.faults = append(s.faults, &faultSlot{f: f, left: f.Times})
+	s.faults.Push(f, f.Match, f.Times)
 }
 
 // ClearFaults drops every queued fault.
-func (s *Server) ClearFaults() {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.faults = nil
-}
-
-// takeFault consumes one use of the first fault matching rel.
-func (s *Server) takeFault(rel string) (Fault, bool) {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	for i, slot := range s.faults {
-		if !strings.Contains(rel, slot.f.Match) {
-			continue
-		}
-		if slot.f.Times > 0 {
-			slot.left--
-			if slot.left <= 0 {
-				s.faults = slices.Delete(s.faults, i, i+1)
-			}
-		}
-		return slot.f, true
-	}
-	return Fault{}, false
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // applyFault runs the fault's effects and writes its answer; true means the call should go
 // on to the normal (or, for Truncate, the truncated) answer.
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, segs []string) bool {
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return false
-		}
+	if !fault.Delay(r, f.Delay) {
+		return false
 	}
 	if len(f.Late) > 0 {
 		s.Put(f.Late...)
@@ -112,12 +78,11 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, seg
 	}
 	switch {
 	case f.Status != 0:
-		writeStatus(w, f.Status)
+		// An auth refusal has no body, as Libris's own (and a 204/304 cannot have one).
+		fault.WriteStatus(w, f.Status, http.StatusUnauthorized, http.StatusForbidden, http.StatusNoContent, http.StatusNotModified)
 		return false
 	case f.NonJSON:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusOK)
-		w.Write([]byte(maintenancePage))
+		fault.WriteHTML(w, maintenancePage)
 		return false
 	}
 	return true
@@ -127,20 +92,6 @@ const maintenancePage = `<!DOCTYPE html>
 <html lang="sv"><head><meta charset="utf-8"><title>Libris fjärrlån</title></head>
 <body><h1>Tjänsten är tillfälligt otillgänglig</h1><p>Libris fjärrlån har underhåll. Försök igen senare.</p></body></html>
 `
-
-func writeStatus(w http.ResponseWriter, code int) {
-	if code < 200 || code > 599 { // net/http panics on codes outside 100–999; 1xx would not end the call
-		code = http.StatusInternalServerError
-	}
-	switch code {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNoContent, http.StatusNotModified:
-		w.WriteHeader(code)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
-	w.Write([]byte(strconv.Itoa(code) + " " + http.StatusText(code) + "\n"))
-}
 
 // churn bumps last_modified of n requests of sigel, chosen evenly over their sorted
 // lf_numbers so the choice is deterministic for a given store.
@@ -164,24 +115,18 @@ func (s *Server) churn(sigel string, n int) {
 }
 
 // serveTruncated renders the normal answer into memory, then sends its first half while
-// declaring the full Content-Length; net/http closes the connection when the handler
-// returns short, so the client sees a valid JSON start and then an unexpected EOF.
+// declaring the full Content-Length (fault.WriteTruncated): the client sees a valid JSON
+// start and then an unexpected EOF.
 func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, segs []string) {
 	rec := &recorder{header: http.Header{}}
 	s.route(rec, r, segs)
 	for k, v := range rec.header {
 		w.Header()[k] = v
 	}
-	body := rec.body.Bytes()
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	w.WriteHeader(rec.status)
-	w.Write(body[:len(body)/2])
-	if fl, ok := w.(http.Flusher); ok {
-		fl.Flush()
-	}
+	fault.WriteTruncated(w, rec.status, rec.body.Bytes())
 }
 
 // recorder is a minimal in-memory http.ResponseWriter for serveTruncated.

@@ -36,6 +36,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fault"
 )
 
 // DefaultBasePath is the path of the real service below its host.
@@ -62,9 +64,10 @@ type Server struct {
 	reqs map[string]*entry // by lf_number; entries are immutable, replaced on change
 	ids  map[idKey]string  // (requesting_library, request_id) → lf_number
 
-	fmu    sync.Mutex
-	faults []*faultSlot
-	calls  map[string]int // URL path → number of calls
+	faults fault.Queue[Fault]
+
+	fmu   sync.Mutex     // guards calls
+	calls map[string]int // URL path → number of calls
 }
 
 // entry is a stored request with its order date precomputed; never mutated once stored, so
@@ -320,7 +323,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.TrimPrefix(rel, "/"), "/")
 
 	// Faults act before routing and auth, like a failing proxy or network in front of Libris.
-	if f, ok := s.takeFault(rel); ok {
+	if f, ok := s.faults.Take(rel); ok {
 		if !s.applyFault(w, r, f, segs) {
 			return
 		}

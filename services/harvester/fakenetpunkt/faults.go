@@ -3,9 +3,9 @@ package fakenetpunkt
 import (
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fault"
 )
 
 // Fault changes how matching calls are answered, as fakelibris.Fault does. Faults form a
@@ -24,55 +24,20 @@ type Fault struct {
 	Late     []Order       // Put just before answering: orders that "appear late"
 }
 
-type faultSlot struct {
-	f    Fault
-	left int
-}
-
 // Inject queues a fault.
 func (s *Server) Inject(f Fault) {
 	f.Late = slices.Clone(f.Late)
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.faults = append(s.faults, &faultSlot{f: f, left: f.Times})
+	s.faults.Push(f, f.Match, f.Times)
 }
 
 // ClearFaults drops every queued fault.
-func (s *Server) ClearFaults() {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.faults = nil
-}
-
-func (s *Server) takeFault(action string) (Fault, bool) {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	for i, slot := range s.faults {
-		if !strings.Contains(action, slot.f.Match) {
-			continue
-		}
-		if slot.f.Times > 0 {
-			slot.left--
-			if slot.left <= 0 {
-				s.faults = slices.Delete(s.faults, i, i+1)
-			}
-		}
-		return slot.f, true
-	}
-	return Fault{}, false
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // applyFault runs the fault's effects and writes its answer; true means the call goes on
 // to the normal (or truncated) answer.
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return false
-		}
+	if !fault.Delay(r, f.Delay) {
+		return false
 	}
 	if len(f.Late) > 0 {
 		s.Put(f.Late...)
@@ -82,18 +47,10 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 	}
 	switch {
 	case f.Status != 0:
-		code := f.Status
-		if code < 200 || code > 599 {
-			code = http.StatusInternalServerError
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(code)
-		w.Write([]byte(strconv.Itoa(code) + " " + http.StatusText(code) + "\n"))
+		fault.WriteStatus(w, f.Status) // every status with a text body, 401/403 included
 		return false
 	case f.NonXML:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusOK)
-		w.Write([]byte(maintenancePage))
+		fault.WriteHTML(w, maintenancePage)
 		return false
 	}
 	return true

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fault"
 )
 
 // DefaultBasePath is the path the fake answers on.
@@ -51,8 +53,9 @@ type Server struct {
 	creds  map[Credential]map[string]bool // → agencies (DK-nnnnnn) it may read
 	orders map[string]Order               // by orderId
 
-	fmu     sync.Mutex
-	faults  []*faultSlot
+	faults fault.Queue[Fault]
+
+	fmu     sync.Mutex // guards the counters
 	calls   int
 	actions map[string]int // action → calls
 }
@@ -141,18 +144,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.fmu.Lock()
 	s.actions[action]++
 	s.fmu.Unlock()
-	if f, ok := s.takeFault(action); ok {
+	if f, ok := s.faults.Take(action); ok {
 		if !s.applyFault(w, r, f) {
 			return
 		}
 		if f.Truncate {
 			rec := &bytes.Buffer{}
 			code := s.answer(rec, r)
-			body := rec.Bytes()
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(code)
-			w.Write(body[:len(body)/2])
+			fault.WriteTruncated(w, code, rec.Bytes())
 			return
 		}
 	}
