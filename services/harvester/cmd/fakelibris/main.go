@@ -10,28 +10,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fakecmd"
 )
 
 const demoKey = "demo-key"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "fakelibris:", err)
-		os.Exit(1)
-	}
-}
+func main() { fakecmd.Main("fakelibris", run) }
 
 // run serves until ctx ends, then shuts down gracefully. Request headers (the api-key) are
 // never logged.
@@ -61,12 +48,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	case *notFound != 200 && *notFound != 400 && *notFound != 404:
 		return fmt.Errorf("--not-found-status %d: want 200, 400 or 404", *notFound)
 	}
-	var lenderList []string
-	for _, l := range strings.Split(*lenders, ",") {
-		if l = strings.TrimSpace(l); l != "" {
-			lenderList = append(lenderList, l)
-		}
-	}
+	lenderList := fakecmd.List(*lenders)
 
 	s := fakelibris.New(fakelibris.Options{BasePath: *basePath, NotFoundStatus: *notFound, MaxRangeDays: *maxRange})
 	s.AddKey(*key, *sigel)
@@ -80,32 +62,12 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		Seed: *seed, Sigel: *sigel, Count: *count, From: from, To: now, Lenders: lenderList,
 	})...)
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(logw, "fakelibris: serving %d requests of %s ordered %s..%s at http://%s%s\n",
-		s.Len(), *sigel, from.Format(time.DateOnly), now.Format(time.DateOnly), ln.Addr(), s.BasePath())
-	if *key == demoKey {
-		// Printing is fine only because this is the well-known throwaway default.
-		fmt.Fprintf(logw, "fakelibris: WARNING: accepting the demo api-key %q; pass --key for anything but a demo\n", demoKey)
-	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return fakecmd.Serve(ctx, *addr, s, func(addr net.Addr) {
+		fmt.Fprintf(logw, "fakelibris: serving %d requests of %s ordered %s..%s at http://%s%s\n",
+			s.Len(), *sigel, from.Format(time.DateOnly), now.Format(time.DateOnly), addr, s.BasePath())
+		if *key == demoKey {
+			// Printing is fine only because this is the well-known throwaway default.
+			fmt.Fprintf(logw, "fakelibris: WARNING: accepting the demo api-key %q; pass --key for anything but a demo\n", demoKey)
+		}
+	})
 }

@@ -1,55 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fakecmd/fakecmdtest"
 )
-
-// syncBuffer is a log sink read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs fakecmdtest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "25", "--days", "3", "--sigel", "Tida", "--not-found-status", "400"}, &logs)
 	}()
 
-	urlRE := regexp.MustCompile(`at (http://\S+)`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; {
-		if m := urlRE.FindStringSubmatch(logs.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no base URL logged: %q", logs.String())
-		} else {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	base := logs.WaitForURL(t)
 	if !strings.HasSuffix(base, "/librisfjarrlan/api") || !strings.Contains(logs.String(), "WARNING") {
 		t.Fatalf("log %q", logs.String())
 	}
@@ -104,7 +75,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"extra"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			var logs syncBuffer
+			var logs fakecmdtest.LogBuffer
 			if err := run(context.Background(), append([]string{"--addr", "127.0.0.1:0"}, args...), &logs); err == nil {
 				t.Fatal("accepted")
 			}
@@ -114,17 +85,12 @@ func TestRunRejectsBadFlags(t *testing.T) {
 
 func TestRunCustomKeyNotPrinted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
+	var logs fakecmdtest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "1", "--key", "s3cret-value"}, &logs)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "http://"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no start line: %q", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	logs.WaitForURL(t)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -10,29 +10,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/interloan/interloan/services/harvester/fakenetpunkt"
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fakecmd"
 )
 
 const demoPassword = "demo-password"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "fakenetpunkt:", err)
-		os.Exit(1)
-	}
-}
+func main() { fakecmd.Main("fakenetpunkt", run) }
 
 // run serves until ctx ends, then shuts down gracefully. Request bodies (the password)
 // are never logged.
@@ -60,43 +46,19 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	case *count < 0 || *days < 1:
 		return errors.New("--count must be >= 0 and --days >= 1")
 	}
-	var lenderList []string
-	for _, l := range strings.Split(*lenders, ",") {
-		if l = strings.TrimSpace(l); l != "" {
-			lenderList = append(lenderList, l)
-		}
-	}
+	lenderList := fakecmd.List(*lenders)
 	s := fakenetpunkt.New(fakenetpunkt.Options{BasePath: *basePath})
 	s.AddCredential(fakenetpunkt.Credential{User: *user, Group: *group, Password: *password}, *agency)
 	now := time.Now()
 	from := now.AddDate(0, 0, -(*days - 1))
 	s.Put(fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: *seed, Agency: *agency, Count: *count, From: from, To: now, Lenders: lenderList})...)
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(logw, "fakenetpunkt: serving %d orders of %s created %s..%s at http://%s%s\n",
-		*count, *agency, from.Format(time.DateOnly), now.Format(time.DateOnly), ln.Addr(), s.BasePath())
-	if *password == demoPassword {
-		// Printing is fine only because this is the well-known throwaway default.
-		fmt.Fprintf(logw, "fakenetpunkt: WARNING: accepting the demo password %q; pass --password for anything but a demo\n", demoPassword)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return fakecmd.Serve(ctx, *addr, s, func(addr net.Addr) {
+		fmt.Fprintf(logw, "fakenetpunkt: serving %d orders of %s created %s..%s at http://%s%s\n",
+			*count, *agency, from.Format(time.DateOnly), now.Format(time.DateOnly), addr, s.BasePath())
+		if *password == demoPassword {
+			// Printing is fine only because this is the well-known throwaway default.
+			fmt.Fprintf(logw, "fakenetpunkt: WARNING: accepting the demo password %q; pass --password for anything but a demo\n", demoPassword)
+		}
+	})
 }

@@ -5,49 +5,22 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/interloan/interloan/services/harvester/internal/fakes/fakecmd/fakecmdtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs fakecmdtest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "7", "--days", "3", "--password", "s3cret"}, &logs)
 	}()
-	addr := regexp.MustCompile(`at (http://\S+)`)
-	var base string
-	for i := 0; i < 200 && base == ""; i++ {
-		if m := addr.FindStringSubmatch(logs.String()); m != nil {
-			base = m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if base == "" {
-		t.Fatalf("no address logged: %q", logs.String())
-	}
+	base := logs.WaitForURL(t)
 	today := time.Now().Format(time.DateOnly)
 	form := url.Values{"action": {"findAllIllOrders"}, "authentication.userIdAut": {"netpunkt"}, "authentication.groupIdAut": {"775100"},
 		"authentication.passwordAut": {"s3cret"}, "requesterAgencyId": {"775100"}, "fromDate": {"2000-01-01"}, "toDate": {today}, "stepValue": {"100"}}
