@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/connectortest"
 )
 
 // testKey is distinctive so that any leak into an error is caught by noKey.
@@ -52,8 +53,7 @@ type harness struct {
 	srv    *httptest.Server
 	c      *Client
 	rec    *recorder
-	mu     sync.Mutex
-	sleeps []time.Duration
+	sleeps connectortest.Sleeps
 }
 
 func newHarness(t *testing.T, h func(w http.ResponseWriter, r *http.Request, call int), mod func(*Config)) *harness {
@@ -67,12 +67,7 @@ func newHarness(t *testing.T, h func(w http.ResponseWriter, r *http.Request, cal
 		BaseURL: hs.srv.URL + basePath,
 		Sigel:   "Abc",
 		APIKey:  testKey,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			hs.mu.Lock()
-			hs.sleeps = append(hs.sleeps, d)
-			hs.mu.Unlock()
-			return ctx.Err()
-		},
+		Sleep:   hs.sleeps.Sleep,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -87,9 +82,7 @@ func newHarness(t *testing.T, h func(w http.ResponseWriter, r *http.Request, cal
 }
 
 func (hs *harness) slept() []time.Duration {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	return append([]time.Duration(nil), hs.sleeps...)
+	return hs.sleeps.All()
 }
 
 // fetch runs Fetch over w and returns the requests visited.

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/connectortest"
 )
 
 // TestLargeAnswerMemoryBounded serves a generated outgoing answer of about 200 MB (less
@@ -48,33 +48,19 @@ func TestLargeAnswerMemoryBounded(t *testing.T) {
 		_ = bw.Flush()
 	}, nil)
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	peak := base
-	seen, problems := 0, 0
-	err = hs.c.Fetch(context.Background(), window("2025-01-01", "2025-01-01"), func(r *connector.Request) error {
-		seen++
-		if r.Problem != "" {
-			problems++
-		}
-		if seen%2000 == 0 {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-		}
-		return nil
+	h, err := connectortest.MeasureHeap(func(visit func(*connector.Request) error) error {
+		return hs.c.Fetch(context.Background(), window("2025-01-01", "2025-01-01"), visit)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen != items || problems != 0 {
-		t.Fatalf("visited %d of %d items, %d with problems", seen, items, problems)
+	if h.Visited != items || h.Problems != 0 {
+		t.Fatalf("visited %d of %d items, %d with problems", h.Visited, items, h.Problems)
 	}
 	body := int64(items) * int64(len(tmpl)+1)
-	grow := int64(peak) - int64(base)
+	grow := h.Growth()
 	t.Logf("body %.1f MB in %d items; heap in use %.1f MB at start, peak %.1f MB (+%.1f MB)",
-		float64(body)/1e6, items, float64(base)/1e6, float64(peak)/1e6, float64(grow)/1e6)
+		float64(body)/1e6, items, float64(h.Start)/1e6, float64(h.Peak)/1e6, float64(grow)/1e6)
 	if limit := int64(32 << 20); grow > limit {
 		t.Fatalf("heap in use grew by %d MB while streaming a %d MB answer; limit %d MB", grow>>20, body>>20, limit>>20)
 	}

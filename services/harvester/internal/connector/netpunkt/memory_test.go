@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/connectortest"
 )
 
 // TestLargeAnswerMemoryBounded serves one page of about 64 MB of orders (less under -race
@@ -45,32 +45,18 @@ func TestLargeAnswerMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	peak := base
-	seen, problems := 0, 0
-	err = c.Fetch(context.Background(), win, func(r *connector.Request) error {
-		seen++
-		if r.Problem != "" {
-			problems++
-		}
-		if seen%2000 == 0 {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-		}
-		return nil
+	h, err := connectortest.MeasureHeap(func(visit func(*connector.Request) error) error {
+		return c.Fetch(context.Background(), win, visit)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen != items || problems != 0 {
-		t.Fatalf("visited %d of %d orders, %d with problems", seen, items, problems)
+	if h.Visited != items || h.Problems != 0 {
+		t.Fatalf("visited %d of %d orders, %d with problems", h.Visited, items, h.Problems)
 	}
-	grow := int64(peak) - int64(base)
+	grow := h.Growth()
 	t.Logf("body %.1f MB in %d orders; heap in use %.1f MB at start, peak %.1f MB (+%.1f MB)",
-		float64(target)/1e6, items, float64(base)/1e6, float64(peak)/1e6, float64(grow)/1e6)
+		float64(target)/1e6, items, float64(h.Start)/1e6, float64(h.Peak)/1e6, float64(grow)/1e6)
 	if limit := int64(16 << 20); grow > limit {
 		t.Fatalf("heap in use grew by %d MB while streaming a %d MB answer; limit %d MB", grow>>20, target>>20, limit>>20)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/interloan/interloan/services/harvester/fakenetpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/connectortest"
 )
 
 // testPassword is distinctive so that any leak into an error is caught.
@@ -23,8 +23,7 @@ var cred = fakenetpunkt.Credential{User: "netpunkt-user", Group: "775100", Passw
 type harness struct {
 	fake   *fakenetpunkt.Server
 	c      *Client
-	mu     sync.Mutex
-	sleeps []time.Duration
+	sleeps connectortest.Sleeps
 }
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
@@ -36,12 +35,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	cfg := Config{
 		BaseURL: srv.URL + fakenetpunkt.DefaultBasePath, AgencyID: "775100",
 		User: cred.User, Group: cred.Group, Password: cred.Password, StepValue: 10,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			h.mu.Lock()
-			h.sleeps = append(h.sleeps, d)
-			h.mu.Unlock()
-			return ctx.Err()
-		},
+		Sleep: h.sleeps.Sleep,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -204,8 +198,8 @@ func TestFetchFaults(t *testing.T) {
 			if got := connector.KindOf(err); got != tc.kind || (tc.kind == 0 && err != nil) {
 				t.Fatalf("err = %v (kind %v), want kind %v", err, got, tc.kind)
 			}
-			if len(h.sleeps) != tc.sleeps {
-				t.Fatalf("slept %d times, want %d", len(h.sleeps), tc.sleeps)
+			if n := len(h.sleeps.All()); n != tc.sleeps {
+				t.Fatalf("slept %d times, want %d", n, tc.sleeps)
 			}
 		})
 	}
