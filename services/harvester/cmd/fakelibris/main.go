@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,8 +22,7 @@ func main() { fakecmd.Main("fakelibris", run) }
 // run serves until ctx ends, then shuts down gracefully. Request headers (the api-key) are
 // never logged.
 func run(ctx context.Context, args []string, logw io.Writer) error {
-	fs := flag.NewFlagSet("fakelibris", flag.ContinueOnError)
-	fs.SetOutput(logw)
+	fs := fakecmd.NewFlagSet("fakelibris", logw)
 	addr := fs.String("addr", "127.0.0.1:8089", "listen address")
 	sigel := fs.String("sigel", "Abc", "requesting library (case-sensitive sigel) whose requests are generated")
 	key := fs.String("key", demoKey, "api-key header value accepted for --sigel")
@@ -35,12 +33,10 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	notFound := fs.Int("not-found-status", http.StatusNotFound, "HTTP status for an unknown id: 200, 400 or 404")
 	maxRange := fs.Int("max-range-days", 0, "longest outgoing date range in days; 0 = unlimited")
 	basePath := fs.String("base-path", fakelibris.DefaultBasePath, "path prefix of the API")
-	if err := fs.Parse(args); err != nil {
+	if err := fakecmd.Parse(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	case *sigel == "" || *key == "":
 		return errors.New("--sigel and --key must not be empty")
 	case *count < 0 || *days < 1 || *maxRange < 0:
@@ -56,8 +52,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	for _, l := range lenderList {
 		s.AddLibraries(fakelibris.LibraryFor(l))
 	}
-	now := time.Now()
-	from := now.AddDate(0, 0, -(*days - 1))
+	from, now := fakecmd.LastDays(*days)
 	s.Put(fakelibris.Generate(fakelibris.GenerateOptions{
 		Seed: *seed, Sigel: *sigel, Count: *count, From: from, To: now, Lenders: lenderList,
 	})...)

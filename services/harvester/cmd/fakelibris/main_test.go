@@ -12,15 +12,8 @@ import (
 )
 
 func TestRunServesAndShutsDown(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs fakecmdtest.LogBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "25", "--days", "3", "--sigel", "Tida", "--not-found-status", "400"}, &logs)
-	}()
-
-	base := logs.WaitForURL(t)
+	fake := fakecmdtest.Start(t, run, "--addr", "127.0.0.1:0", "--count", "25", "--days", "3", "--sigel", "Tida", "--not-found-status", "400")
+	base, logs := fake.URL, fake.Logs
 	if !strings.HasSuffix(base, "/librisfjarrlan/api") || !strings.Contains(logs.String(), "WARNING") {
 		t.Fatalf("log %q", logs.String())
 	}
@@ -50,14 +43,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := fake.Stop(t); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	if strings.Contains(logs.String(), "api-key: ") {
 		t.Fatal("a header was logged")
@@ -84,17 +71,11 @@ func TestRunRejectsBadFlags(t *testing.T) {
 }
 
 func TestRunCustomKeyNotPrinted(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs fakecmdtest.LogBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "1", "--key", "s3cret-value"}, &logs)
-	}()
-	logs.WaitForURL(t)
-	cancel()
-	if err := <-done; err != nil {
+	fake := fakecmdtest.Start(t, run, "--addr", "127.0.0.1:0", "--count", "1", "--key", "s3cret-value")
+	if err := fake.Stop(t); err != nil {
 		t.Fatal(err)
 	}
+	logs := fake.Logs
 	if strings.Contains(logs.String(), "s3cret-value") || strings.Contains(logs.String(), "WARNING") {
 		t.Fatalf("log %q", logs.String())
 	}

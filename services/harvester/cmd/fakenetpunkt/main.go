@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,8 +22,7 @@ func main() { fakecmd.Main("fakenetpunkt", run) }
 // run serves until ctx ends, then shuts down gracefully. Request bodies (the password)
 // are never logged.
 func run(ctx context.Context, args []string, logw io.Writer) error {
-	fs := flag.NewFlagSet("fakenetpunkt", flag.ContinueOnError)
-	fs.SetOutput(logw)
+	fs := fakecmd.NewFlagSet("fakenetpunkt", logw)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	agency := fs.String("agency", "DK-775100", "requesting agency (DK-nnnnnn or six digits) whose orders are generated")
 	user := fs.String("user", "netpunkt", "DBC user (userIdAut) accepted")
@@ -35,12 +33,10 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	lenders := fs.String("lenders", "DK-710100,DK-715700", "comma-separated responder agencies")
 	seed := fs.Uint64("seed", 1, "generator seed")
 	basePath := fs.String("base-path", fakenetpunkt.DefaultBasePath, "path of the service")
-	if err := fs.Parse(args); err != nil {
+	if err := fakecmd.Parse(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	case *agency == "" || *password == "":
 		return errors.New("--agency and --password must not be empty")
 	case *count < 0 || *days < 1:
@@ -49,8 +45,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	lenderList := fakecmd.List(*lenders)
 	s := fakenetpunkt.New(fakenetpunkt.Options{BasePath: *basePath})
 	s.AddCredential(fakenetpunkt.Credential{User: *user, Group: *group, Password: *password}, *agency)
-	now := time.Now()
-	from := now.AddDate(0, 0, -(*days - 1))
+	from, now := fakecmd.LastDays(*days)
 	s.Put(fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: *seed, Agency: *agency, Count: *count, From: from, To: now, Lenders: lenderList})...)
 
 	return fakecmd.Serve(ctx, *addr, s, func(addr net.Addr) {

@@ -13,14 +13,8 @@ import (
 )
 
 func TestRunServesAndShutsDown(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs fakecmdtest.LogBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--count", "7", "--days", "3", "--password", "s3cret"}, &logs)
-	}()
-	base := logs.WaitForURL(t)
+	fake := fakecmdtest.Start(t, run, "--addr", "127.0.0.1:0", "--count", "7", "--days", "3", "--password", "s3cret")
+	base, logs := fake.URL, fake.Logs
 	today := time.Now().Format(time.DateOnly)
 	form := url.Values{"action": {"findAllIllOrders"}, "authentication.userIdAut": {"netpunkt"}, "authentication.groupIdAut": {"775100"},
 		"authentication.passwordAut": {"s3cret"}, "requesterAgencyId": {"775100"}, "fromDate": {"2000-01-01"}, "toDate": {today}, "stepValue": {"100"}}
@@ -37,8 +31,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if strings.Contains(logs.String(), "s3cret") {
 		t.Fatal("the password was logged")
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := fake.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -35,6 +35,32 @@ func Main(name string, run Run) {
 	}
 }
 
+// NewFlagSet returns the flag set of command name: usage and errors go to logw, and a bad
+// flag is returned by Parse rather than exiting.
+func NewFlagSet(name string, logw io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(logw)
+	return fs
+}
+
+// Parse parses args and refuses positional arguments: a fake takes flags only.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
+// LastDays spans the last days days, today included, ending now: the dates the fakes
+// spread their generated requests over.
+func LastDays(days int) (from, now time.Time) {
+	now = time.Now()
+	return now.AddDate(0, 0, -(days - 1)), now
+}
+
 // Serve listens on addr, calls started with the bound address (for the start line of the
 // log; addr may have port 0), and serves h until ctx ends, then shuts down gracefully,
 // giving calls in flight 5 seconds.

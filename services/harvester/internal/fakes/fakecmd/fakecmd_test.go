@@ -56,3 +56,21 @@ func TestServeReportsABadAddress(t *testing.T) {
 		t.Errorf("err %v, started %v", err, started)
 	}
 }
+
+func TestParseRefusesPositionalArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"--n", "3"}, true},
+		{[]string{"--n", "3", "extra"}, false},
+		{[]string{"--nope"}, false},
+	} {
+		fs := NewFlagSet("fake", io.Discard)
+		fs.Int("n", 0, "")
+		if err := Parse(fs, tc.args); (err == nil) != tc.ok {
+			t.Errorf("Parse(%q) = %v, want ok %v", tc.args, err, tc.ok)
+		}
+	}
+}
