@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -228,5 +229,66 @@ func TestRedirects(t *testing.T) {
 	}
 	if Client(nil, "Sys", Redirects{}).Timeout != 0 {
 		t.Error("the default client has an overall timeout, which would cut long answers")
+	}
+}
+
+func TestLoopSend(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler()) // a certificate no client trusts
+	defer tlsSrv.Close()
+	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://elsewhere.invalid/", http.StatusFound)
+	}))
+	defer away.Close()
+	ok := httptest.NewServer(http.NotFoundHandler())
+	defer ok.Close()
+
+	get := func(u string) *http.Request {
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	hc := Client(nil, "Sys", Redirects{})
+	for _, tc := range []struct {
+		name      string
+		final     bool
+		url       string
+		wantResp  bool
+		wantRetry string
+		wantErr   string
+	}{
+		{"an answer", false, ok.URL, true, "", ""},
+		{"redirect away", false, away.URL, false, "", "Sys redirected page 1 to another site; the key is not sent there"},
+		{"bad certificate, final", true, tlsSrv.URL, false, "", "Sys's TLS certificate was not accepted for page 1"},
+		{"bad certificate, retried", false, tlsSrv.URL, false, "network error", ""},
+		{"nobody listening", true, "http://127.0.0.1:1/", false, "network error", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := Loop{Peer: "Sys", Package: "sys", Credential: "the key", CertificatesFinal: tc.final}
+			resp, retry, err := l.Send(context.Background(), hc, get(tc.url), "page 1")
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if (resp != nil) != tc.wantResp {
+				t.Errorf("resp %v", resp)
+			}
+			if got := ""; retry != nil {
+				got = retry.Last
+				if got != tc.wantRetry {
+					t.Errorf("retry %q, want %q", got, tc.wantRetry)
+				}
+			} else if tc.wantRetry != "" {
+				t.Errorf("no retry, want %q (err %v)", tc.wantRetry, err)
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("err %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, retry, err := (Loop{Package: "sys"}).Send(ctx, hc, get(ok.URL).WithContext(ctx), "x"); retry != nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v %v", retry, err)
 	}
 }

@@ -2,6 +2,8 @@ package httpcall
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -117,6 +119,11 @@ type Loop struct {
 	// Backoff is the wait after the given number of failures.
 	Backoff func(failures int, retryAfter time.Duration) time.Duration
 	Secret  Secret
+	// Credential names what a refused redirect keeps from another site: "the API key".
+	Credential string
+	// CertificatesFinal ends a call at once when the server's TLS certificate is not
+	// accepted, instead of retrying it as a network error.
+	CertificatesFinal bool
 }
 
 // Attempt makes one try of a call: a nil Retry ends the loop with err; otherwise the
@@ -144,6 +151,32 @@ func (l Loop) Run(ctx context.Context, what string, attempt Attempt) error {
 			return fmt.Errorf("%s: waiting to retry %s: %w", l.Package, what, err)
 		}
 	}
+}
+
+// Send sends req with hc. When that fails, it returns either the error that ends the call
+// (the caller's ctx ended; a redirect to another origin was refused; with
+// CertificatesFinal, the certificate was not accepted) or the Retry of a network error.
+func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what string) (*http.Response, *Retry, error) {
+	resp, err := hc.Do(req)
+	switch {
+	case err == nil:
+		return resp, nil, nil
+	case ctx.Err() != nil:
+		return nil, nil, l.CtxErr(ctx, what)
+	case errors.Is(err, ErrRedirectRefused):
+		return nil, nil, l.Secret.Fail(connector.KindUnreachable, err, "%s redirected %s to another site; %s is not sent there (check the base URL)", l.Peer, what, l.Credential)
+	case l.CertificatesFinal && certificateProblem(err):
+		return nil, nil, l.Secret.Fail(connector.KindUnreachable, err, "%s's TLS certificate was not accepted for %s", l.Peer, what)
+	}
+	return nil, NetworkRetry(err), nil
+}
+
+func certificateProblem(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var ierr x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
 }
 
 // CtxErr reports that the caller's context ended; it wraps ctx.Err() and is deliberately

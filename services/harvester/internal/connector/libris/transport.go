@@ -2,8 +2,6 @@ package libris
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -33,7 +31,8 @@ func (c *Client) call(ctx context.Context, u, what string, accept func(int) bool
 }
 
 func (c *Client) loop() httpcall.Loop {
-	return httpcall.Loop{Peer: "Libris", Package: "libris", MaxAttempts: c.maxAttempts, Sleep: c.sleep, Backoff: c.backoff, Secret: c.secret}
+	return httpcall.Loop{Peer: "Libris", Package: "libris", MaxAttempts: c.maxAttempts, Sleep: c.sleep, Backoff: c.backoff, Secret: c.secret,
+		Credential: "the API key", CertificatesFinal: true}
 }
 
 func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) bool, read readFunc) (*httpcall.Retry, time.Duration, error) {
@@ -50,18 +49,9 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, c.ctxErr(ctx, what)
-		}
-		if errors.Is(err, httpcall.ErrRedirectRefused) {
-			return nil, 0, c.fail(connector.KindUnreachable, err, "Libris redirected %s to another site; the API key is not sent there (check the base URL)", what)
-		}
-		if certificateProblem(err) {
-			return nil, 0, c.fail(connector.KindUnreachable, err, "Libris's TLS certificate was not accepted for %s", what)
-		}
-		return httpcall.NetworkRetry(err), 0, nil
+	resp, retry, err := c.loop().Send(ctx, c.hc, req, what)
+	if resp == nil {
+		return retry, 0, err
 	}
 	defer resp.Body.Close()
 
@@ -116,14 +106,6 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 // backoff is httpcall.Backoff with the client's bounds and jitter (which tests replace).
 func (c *Client) backoff(failures int, retryAfter time.Duration) time.Duration {
 	return httpcall.Backoff(c.baseBackoff, c.maxBackoff, c.jitter, failures, retryAfter)
-}
-
-func certificateProblem(err error) bool {
-	var verr *tls.CertificateVerificationError
-	var uerr x509.UnknownAuthorityError
-	var herr x509.HostnameError
-	var ierr x509.CertificateInvalidError
-	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
 }
 
 func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop().CtxErr(ctx, what) }

@@ -30,7 +30,9 @@ func (c *Client) loop() httpcall.Loop {
 	backoff := func(failures int, retryAfter time.Duration) time.Duration {
 		return httpcall.Backoff(c.baseBackoff, c.maxBackoff, c.jitter, failures, retryAfter)
 	}
-	return httpcall.Loop{Peer: "Netpunkt", Package: "netpunkt", MaxAttempts: c.maxAttempts, Sleep: c.sleep, Backoff: backoff, Secret: c.secret}
+	return httpcall.Loop{Peer: "Netpunkt", Package: "netpunkt", MaxAttempts: c.maxAttempts, Sleep: c.sleep, Backoff: backoff, Secret: c.secret,
+		// A certificate problem is retried like any network error.
+		Credential: "the password"}
 }
 
 func (c *Client) attempt(ctx context.Context, form url.Values, what string, read readFunc) (*httpcall.Retry, time.Duration, error) {
@@ -41,15 +43,9 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/xml, text/xml")
 	req.Header.Set("User-Agent", userAgent)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, c.ctxErr(ctx, what)
-		}
-		if errors.Is(err, httpcall.ErrRedirectRefused) {
-			return nil, 0, c.fail(connector.KindUnreachable, err, "Netpunkt redirected %s to another site; the password is not sent there (check the base URL)", what)
-		}
-		return httpcall.NetworkRetry(err), 0, nil
+	resp, retry, err := c.loop().Send(ctx, c.hc, req, what)
+	if resp == nil {
+		return retry, 0, err
 	}
 	defer resp.Body.Close()
 	code := resp.StatusCode
