@@ -63,9 +63,27 @@ const localLib = "MAIN"
 // ErrIncomplete is returned with --exit when the run did not import every request it fetched.
 var ErrIncomplete = errors.New("the import run did not import every request it fetched")
 
-// Run runs the demo and writes its report to out. Without Exit it keeps the suite running
-// until ctx ends.
-func Run(ctx context.Context, o Options, out io.Writer) (err error) {
+// Session is a running demo world: the fake external system with its generated
+// requests, the whole suite in this process, and the administrator's clients, seeded and
+// ready for a first import run. Load and benchmark tools start one too.
+type Session struct {
+	// Addrs are the suite's addresses; AdminToken is the token of its administrator.
+	Addrs      suite.Addrs
+	AdminToken string
+	// Profile is the seeded profile's resource name.
+	Profile string
+	// Harvester is a client of the harvester as the administrator.
+	Harvester harvesterv1.HarvesterServiceClient
+
+	o          Options
+	w          *world
+	c          *clients
+	receiptLis net.Listener
+	cleanup    []func() error // in reverse order by Close
+}
+
+// Start starts a session and writes what it set up to out.
+func Start(ctx context.Context, o Options, out io.Writer) (_ *Session, err error) {
 	if o.Count <= 0 {
 		o.Count = 200
 	}
@@ -81,39 +99,43 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	switch o.System {
 	case "", SystemLibris, SystemNetpunkt:
 	default:
-		return fmt.Errorf("--system %q: want %s or %s", o.System, SystemLibris, SystemNetpunkt)
+		return nil, fmt.Errorf("--system %q: want %s or %s", o.System, SystemLibris, SystemNetpunkt)
 	}
-	if o.DataDir == "" {
+	s := &Session{o: o}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Close())
+		}
+	}()
+	if s.o.DataDir == "" {
 		dir, err := os.MkdirTemp("", "interloan-demo-")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer os.RemoveAll(dir)
-		o.DataDir = dir
+		s.o.DataDir = dir
+		s.cleanup = append(s.cleanup, func() error { return os.RemoveAll(dir) })
 	}
 
 	today := o.Now()
-	var w *world
 	if o.System == SystemNetpunkt {
-		w, err = netpunktWorld(o, today)
+		s.w, err = netpunktWorld(s.o, today)
 	} else {
-		w, err = librisWorld(o, today)
+		s.w, err = librisWorld(s.o, today)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer w.close()
-	var receiptLis net.Listener
-	if w.push != nil {
-		if receiptLis, err = net.Listen("tcp", net.JoinHostPort(o.Host, fmt.Sprint(o.ReceiptPort))); err != nil {
-			return fmt.Errorf("receipt listener: %w", err)
+	s.cleanup = append(s.cleanup, func() error { s.w.close(); return nil })
+	if s.w.push != nil {
+		if s.receiptLis, err = net.Listen("tcp", net.JoinHostPort(o.Host, fmt.Sprint(o.ReceiptPort))); err != nil {
+			return nil, fmt.Errorf("receipt listener: %w", err)
 		}
-		defer receiptLis.Close() // the harvester closes it too; this covers a suite that never started
+		// The harvester closes it too; this covers a suite that never started.
+		s.cleanup = append(s.cleanup, func() error { s.receiptLis.Close(); return nil })
 	}
 
 	// The suite, in this process, over loopback gRPC.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan suite.Addrs, 1)
 	done := make(chan error, 1)
 	logLevel := o.LogLevel
@@ -121,69 +143,93 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		logLevel = "warn"
 	}
 	go func() {
-		done <- suite.Run(ctx, suite.Config{
-			DataDir: o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, LogLevel: logLevel,
-			TLS: o.TLS, Ready: func(a suite.Addrs) { ready <- a }, ReceiptListener: receiptLis,
+		done <- suite.Run(sctx, suite.Config{
+			DataDir: s.o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, LogLevel: logLevel,
+			TLS: o.TLS, Ready: func(a suite.Addrs) { ready <- a }, ReceiptListener: s.receiptLis,
 		})
 	}()
-	var addrs suite.Addrs
 	select {
-	case addrs = <-ready:
+	case s.Addrs = <-ready:
 	case err := <-done:
-		return fmt.Errorf("suite: %w", err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() {
 		cancel()
-		err = errors.Join(err, <-done)
-	}()
+		return nil, fmt.Errorf("suite: %w", err)
+	case <-ctx.Done():
+		cancel()
+		return nil, errors.Join(ctx.Err(), <-done)
+	}
+	s.cleanup = append(s.cleanup, func() error { cancel(); return <-done })
 
 	// The demo acts as the administrator whose token the suite created in its data
 	// directory (a data directory from `interloan up` has one too).
-	adminToken, err := readToken(addrs.AdminTokenFile)
+	if s.AdminToken, err = readToken(s.Addrs.AdminTokenFile); err != nil {
+		return nil, err
+	}
+	c, closeConns, err := dial(s.Addrs, s.AdminToken)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c, closeConns, err := dial(addrs, adminToken)
-	if err != nil {
-		return err
+	s.c, s.Harvester = c, c.harvester
+	s.cleanup = append(s.cleanup, func() error { closeConns(); return nil })
+	fmt.Fprintln(out, s.w.intro)
+	if err := s.w.seed(ctx, c); err != nil {
+		return nil, fmt.Errorf("seeding: %w", err)
 	}
-	defer closeConns()
-	fmt.Fprintln(out, w.intro)
-	if err := w.seed(ctx, c); err != nil {
-		return fmt.Errorf("seeding: %w", err)
-	}
-	fmt.Fprintf(out, "%s\n\n", w.seeded)
+	fmt.Fprintf(out, "%s\n\n", s.w.seeded)
+	s.Profile = "integrationProfiles/" + s.w.profile
+	return s, nil
+}
 
-	run, err := c.harvester.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: "integrationProfiles/" + w.profile})
+// Import starts a run of the session's profile and waits for its end.
+func (s *Session) Import(ctx context.Context) (*harvesterv1.Run, error) {
+	run, err := s.Harvester.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: s.Profile})
 	if err != nil {
-		return fmt.Errorf("start run: %w", err)
+		return nil, fmt.Errorf("start run: %w", err)
 	}
-	run, err = Await(ctx, c.harvester, run.GetName())
+	return Await(ctx, s.Harvester, run.GetName())
+}
+
+// Close stops the suite and the fake system and removes a temporary data directory.
+func (s *Session) Close() error {
+	var errs []error
+	for i := len(s.cleanup) - 1; i >= 0; i-- {
+		errs = append(errs, s.cleanup[i]())
+	}
+	s.cleanup = nil
+	return errors.Join(errs...)
+}
+
+// Run runs the demo and writes its report to out. Without Exit it keeps the suite running
+// until ctx ends.
+func Run(ctx context.Context, o Options, out io.Writer) (err error) {
+	s, err := Start(ctx, o, out)
 	if err != nil {
 		return err
 	}
-	if err := printReport(ctx, out, c.harvester, run); err != nil {
+	defer func() { err = errors.Join(err, s.Close()) }()
+	run, err := s.Import(ctx)
+	if err != nil {
+		return err
+	}
+	if err := printReport(ctx, out, s.Harvester, run); err != nil {
 		return err
 	}
 	ok := complete(run)
-	if w.push != nil {
+	if s.w.push != nil {
 		scheme := "http"
-		if addrs.CAFile != "" {
+		if s.Addrs.CAFile != "" {
 			scheme = "https"
 		}
-		pushed, err := w.push(ctx, out, scheme+"://"+receiptLis.Addr().String(), addrs.CAFile)
+		pushed, err := s.w.push(ctx, out, scheme+"://"+s.receiptLis.Addr().String(), s.Addrs.CAFile)
 		if err != nil {
 			return fmt.Errorf("pushing receipts: %w", err)
 		}
-		runs, err := awaitPushRuns(ctx, c.harvester, "integrationProfiles/"+w.profile, run.GetName(), pushed)
+		runs, err := awaitPushRuns(ctx, s.Harvester, s.Profile, run.GetName(), pushed)
 		if err != nil {
 			return err
 		}
 		for _, r := range runs {
 			fmt.Fprintln(out)
-			if err := printReport(ctx, out, c.harvester, r); err != nil {
+			if err := printReport(ctx, out, s.Harvester, r); err != nil {
 				return err
 			}
 			ok = ok && complete(r)
@@ -197,7 +243,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		return nil
 	}
 	// The token is printed here, once, for the person exploring; the services never log it.
-	fmt.Fprint(out, explore(o.DataDir, addrs, adminToken, run.GetName(), w.profile))
+	fmt.Fprint(out, explore(s.o.DataDir, s.Addrs, s.AdminToken, run.GetName(), s.w.profile))
 	<-ctx.Done()
 	return nil
 }
