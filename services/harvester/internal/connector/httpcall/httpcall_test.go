@@ -128,16 +128,17 @@ func TestLoop(t *testing.T) {
 	secret := NewSecret("k3y", "[key]")
 	var slept []time.Duration
 	loop := Loop{
-		Peer: "Sys", Package: "sys", MaxAttempts: 3, Secret: secret,
-		Sleep:   func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return ctx.Err() },
-		Backoff: func(n int, ra time.Duration) time.Duration { return time.Duration(n)*time.Second + ra },
+		Peer: "Sys", Package: "sys", Secret: secret,
+		Retrying: Retrying{MaxAttempts: 3, BaseBackoff: time.Second, MaxBackoff: 10 * time.Second,
+			Sleep: func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return ctx.Err() }},
+		Jitter: func(n int64) int64 { return n - 1 }, // the most, so waits are exact
 	}
 	t.Run("gives up naming the last failure", func(t *testing.T) {
 		slept = nil
 		calls := 0
 		err := loop.Run(context.Background(), "page 1", func() (*Retry, time.Duration, error) {
 			calls++
-			return &Retry{Last: "HTTP 503", Err: errors.New("said k3y")}, time.Second, nil
+			return &Retry{Last: "HTTP 503", Err: errors.New("said k3y")}, 1500 * time.Millisecond, nil
 		})
 		var ce *connector.Error
 		if !errors.As(err, &ce) || ce.Kind != connector.KindUnreachable || calls != 3 {
@@ -146,7 +147,8 @@ func TestLoop(t *testing.T) {
 		if want := "Sys did not answer usefully for page 1 after 3 attempts (last: HTTP 503)"; ce.Message != want || strings.Contains(ce.Err.Error(), "k3y") {
 			t.Errorf("got %q / %v", ce.Message, ce.Err)
 		}
-		if len(slept) != 2 || slept[0] != 2*time.Second || slept[1] != 3*time.Second {
+		// 1s doubled, each raised to the server's Retry-After of 1.5s.
+		if len(slept) != 2 || slept[0] != 1500*time.Millisecond || slept[1] != 2*time.Second {
 			t.Errorf("slept %v", slept)
 		}
 	})

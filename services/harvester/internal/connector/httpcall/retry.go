@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -110,20 +111,30 @@ func Backoff(base, maxWait time.Duration, jitter func(n int64) int64, failures i
 	return min(max(d, 0), maxWait)
 }
 
-// Loop runs one call's attempts for a connector.
+// Loop is how a connector makes one call: its attempts, the waits between them, and the
+// messages of the errors that end it. A client builds it once in New.
 type Loop struct {
-	Peer        string // the system as staff know it: "Libris"
-	Package     string // the prefix of errors that are not connector errors: "libris"
-	MaxAttempts int
-	Sleep       func(ctx context.Context, d time.Duration) error
-	// Backoff is the wait after the given number of failures.
-	Backoff func(failures int, retryAfter time.Duration) time.Duration
-	Secret  Secret
+	Peer    string // the system as staff know it: "Libris"
+	Package string // the prefix of errors that are not connector errors: "libris"
+	Retrying
+	// Jitter returns a uniform value in [0, n) (default rand.Int64N); tests replace it to
+	// make backoff exact.
+	Jitter func(n int64) int64
+	Secret Secret
 	// Credential names what a refused redirect keeps from another site: "the API key".
 	Credential string
 	// CertificatesFinal ends a call at once when the server's TLS certificate is not
 	// accepted, instead of retrying it as a network error.
 	CertificatesFinal bool
+}
+
+// Backoff is the wait after the given number of failures (see the function Backoff).
+func (l Loop) Backoff(failures int, retryAfter time.Duration) time.Duration {
+	jitter := l.Jitter
+	if jitter == nil {
+		jitter = rand.Int64N
+	}
+	return Backoff(l.BaseBackoff, l.MaxBackoff, jitter, failures, retryAfter)
 }
 
 // Attempt makes one try of a call: a nil Retry ends the loop with err; otherwise the

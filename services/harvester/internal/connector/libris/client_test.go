@@ -64,8 +64,8 @@ func TestNewDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.chunkDays != 7 || c.maxAttempts != 4 || c.baseBackoff != 500*time.Millisecond || c.maxBackoff != 10*time.Second || c.idle != time.Minute {
-		t.Errorf("defaults = %d days, %d attempts, %s..%s, idle %s", c.chunkDays, c.maxAttempts, c.baseBackoff, c.maxBackoff, c.idle)
+	if c.chunkDays != 7 || c.loop.MaxAttempts != 4 || c.loop.BaseBackoff != 500*time.Millisecond || c.loop.MaxBackoff != 10*time.Second || c.idle != time.Minute {
+		t.Errorf("defaults = %d days, %d attempts, %s..%s, idle %s", c.chunkDays, c.loop.MaxAttempts, c.loop.BaseBackoff, c.loop.MaxBackoff, c.idle)
 	}
 	if c.hc.Timeout != 0 {
 		t.Errorf("default client has an overall Timeout %s, which would cut long answers", c.hc.Timeout)
@@ -384,7 +384,7 @@ func TestFetchRetryAfter(t *testing.T) {
 		emptyOK(w, r, call)
 	}, nil)
 	c := hs.c
-	c.jitter = func(int64) int64 { return 0 }
+	c.loop.Jitter = func(int64) int64 { return 0 }
 	if _, err := hs.fetch(context.Background(), window("2025-03-01", "2025-03-01")); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestBackoffFullJitterBounds(t *testing.T) {
 	for n := 1; n <= 40; n++ {
 		ceil := min(ms(100)<<min(n-1, 20), ms(1500))
 		for range 50 {
-			if d := c.backoff(n, 0); d < 0 || d > ceil {
+			if d := c.loop.Backoff(n, 0); d < 0 || d > ceil {
 				t.Fatalf("backoff(%d) = %s outside [0, %s]", n, d, ceil)
 			}
 		}

@@ -76,7 +76,7 @@ func newHarness(t *testing.T, h func(w http.ResponseWriter, r *http.Request, cal
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	c.jitter = func(n int64) int64 { return n - 1 }
+	c.loop.Jitter = func(n int64) int64 { return n - 1 }
 	hs.c = c
 	return hs
 }

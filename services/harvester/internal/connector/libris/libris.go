@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,19 +65,13 @@ type Config struct {
 
 // Client is a connector.Connector for one Libris library. It is safe for concurrent use.
 type Client struct {
-	base        string // without a trailing slash
-	sigel       string
-	apiKey      string
-	secret      httpcall.Secret // the API key, for redaction
-	hc          *http.Client
-	chunkDays   int
-	maxAttempts int
-	baseBackoff time.Duration
-	maxBackoff  time.Duration
-	idle        time.Duration
-	sleep       func(context.Context, time.Duration) error
-	// jitter returns a uniform value in [0, n); tests replace it to make backoff exact.
-	jitter func(n int64) int64
+	base      string // without a trailing slash
+	sigel     string
+	apiKey    string
+	hc        *http.Client
+	loop      httpcall.Loop // retries, backoff, and errors without the API key
+	chunkDays int
+	idle      time.Duration
 }
 
 var _ connector.Connector = (*Client)(nil)
@@ -102,19 +95,19 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 
-	retry := httpcall.Retrying{MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, Sleep: cfg.Sleep}.WithDefaults()
 	c := &Client{
-		base:        strings.TrimRight(u.String(), "/"),
-		sigel:       cfg.Sigel,
-		apiKey:      cfg.APIKey,
-		secret:      httpcall.NewSecret(cfg.APIKey, "[api-key]"),
-		chunkDays:   cfg.ChunkDays,
-		maxAttempts: retry.MaxAttempts,
-		baseBackoff: retry.BaseBackoff,
-		maxBackoff:  retry.MaxBackoff,
-		idle:        cfg.ReadIdleTimeout,
-		sleep:       retry.Sleep,
-		jitter:      rand.Int64N,
+		base:   strings.TrimRight(u.String(), "/"),
+		sigel:  cfg.Sigel,
+		apiKey: cfg.APIKey,
+		loop: httpcall.Loop{
+			Peer: "Libris", Package: "libris",
+			Retrying:          httpcall.Retrying{MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, Sleep: cfg.Sleep}.WithDefaults(),
+			Secret:            httpcall.NewSecret(cfg.APIKey, "[api-key]"),
+			Credential:        "the API key",
+			CertificatesFinal: true,
+		},
+		chunkDays: cfg.ChunkDays,
+		idle:      cfg.ReadIdleTimeout,
 		// The api-key header would follow a redirect (net/http copies custom headers), so
 		// only the same origin, or its upgrade to https, is followed.
 		hc: httpcall.Client(cfg.HTTPClient, "Libris", httpcall.Redirects{UpgradeToHTTPS: true, KeepCallers: true}),

@@ -25,14 +25,9 @@ type readFunc func(resp *http.Response, br *bodyReader) (visited int, err error)
 // HTTP 5xx/429/408, network errors and timeouts, and a body that broke before any request
 // of it was visited. 401/403 end at once with KindAuth.
 func (c *Client) call(ctx context.Context, u, what string, accept func(int) bool, read readFunc) error {
-	return c.loop().Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
+	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
 		return c.attempt(ctx, u, what, accept, read)
 	})
-}
-
-func (c *Client) loop() httpcall.Loop {
-	return httpcall.Loop{Peer: "Libris", Package: "libris", MaxAttempts: c.maxAttempts, Sleep: c.sleep, Backoff: c.backoff, Secret: c.secret,
-		Credential: "the API key", CertificatesFinal: true}
 }
 
 func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) bool, read readFunc) (*httpcall.Retry, time.Duration, error) {
@@ -49,7 +44,7 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
-	resp, retry, err := c.loop().Send(ctx, c.hc, req, what)
+	resp, retry, err := c.loop.Send(ctx, c.hc, req, what)
 	if resp == nil {
 		return retry, 0, err
 	}
@@ -91,7 +86,7 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 		return nil, 0, err
 	default:
 		ctype := resp.Header.Get("Content-Type")
-		body := httpcall.ReadErrorAnswer(resp.Body, c.secret)
+		body := httpcall.ReadErrorAnswer(resp.Body, c.loop.Secret)
 		hint := ""
 		if code == http.StatusBadRequest && strings.HasPrefix(what, "outgoing ") {
 			hint = " (if Libris limits the date range, lower the chunk size)"
@@ -103,16 +98,11 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 	}
 }
 
-// backoff is httpcall.Backoff with the client's bounds and jitter (which tests replace).
-func (c *Client) backoff(failures int, retryAfter time.Duration) time.Duration {
-	return httpcall.Backoff(c.baseBackoff, c.maxBackoff, c.jitter, failures, retryAfter)
-}
-
-func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop().CtxErr(ctx, what) }
+func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop.CtxErr(ctx, what) }
 
 // fail builds a connector error whose text cannot contain the API key.
 func (c *Client) fail(kind connector.Kind, err error, format string, args ...any) *connector.Error {
-	return c.secret.Fail(kind, err, format, args...)
+	return c.loop.Secret.Fail(kind, err, format, args...)
 }
 
 const maxSnippet = httpcall.MaxSnippet
@@ -120,7 +110,7 @@ const maxSnippet = httpcall.MaxSnippet
 // snippet quotes an error answer for staff; only an HTML answer is stripped of tags, as
 // a JSON one may hold a '<' worth keeping.
 func (c *Client) snippet(body []byte, ctype string) string {
-	return httpcall.Snippet(body, ctype, httpcall.MarkupIfHTML, c.secret)
+	return httpcall.Snippet(body, ctype, httpcall.MarkupIfHTML, c.loop.Secret)
 }
 
 var (

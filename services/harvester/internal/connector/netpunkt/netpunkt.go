@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -65,14 +64,9 @@ type Client struct {
 	agency      string // normalised, DK-nnnnnn
 	user, group string
 	password    string
-	secret      httpcall.Secret // the password, for redaction
 	hc          *http.Client
+	loop        httpcall.Loop // retries, backoff, and errors without the password
 	step        int
-	maxAttempts int
-	baseBackoff time.Duration
-	maxBackoff  time.Duration
-	sleep       func(context.Context, time.Duration) error
-	jitter      func(n int64) int64
 }
 
 var _ connector.Connector = (*Client)(nil)
@@ -88,21 +82,21 @@ func New(cfg Config) (*Client, error) {
 	if !ok {
 		return nil, fmt.Errorf("netpunkt: agency id %q is neither DK-nnnnnn nor six digits", cfg.AgencyID)
 	}
-	retry := httpcall.Retrying{MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, Sleep: cfg.Sleep}.WithDefaults()
 	c := &Client{
 		base:     u.String(),
 		agency:   agency,
 		user:     cfg.User,
 		group:    cfg.Group,
 		password: cfg.Password,
-		// The password also travels form-encoded; an echo of the request would show that form.
-		secret:      httpcall.NewSecret(cfg.Password, "[password]", url.QueryEscape),
-		step:        cfg.StepValue,
-		maxAttempts: retry.MaxAttempts,
-		baseBackoff: retry.BaseBackoff,
-		maxBackoff:  retry.MaxBackoff,
-		sleep:       retry.Sleep,
-		jitter:      rand.Int64N,
+		loop: httpcall.Loop{
+			Peer: "Netpunkt", Package: "netpunkt",
+			Retrying: httpcall.Retrying{MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, Sleep: cfg.Sleep}.WithDefaults(),
+			// The password also travels form-encoded; an echo of the request would show that form.
+			Secret:     httpcall.NewSecret(cfg.Password, "[password]", url.QueryEscape),
+			Credential: "the password",
+			// A certificate problem is retried like any network error.
+		},
+		step: cfg.StepValue,
 		// A 307/308 would resend the body, and with it the password, wherever it points:
 		// only the very same origin is followed, whatever the given client's policy.
 		hc: httpcall.Client(cfg.HTTPClient, "Netpunkt", httpcall.Redirects{}),

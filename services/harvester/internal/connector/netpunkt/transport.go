@@ -21,18 +21,9 @@ type readFunc func(d *decoder) (visited int, err error)
 // call POSTs form until an answer is read, retrying what may be transient: HTTP
 // 5xx/429/408, network errors, and a body that broke before any order was visited.
 func (c *Client) call(ctx context.Context, form url.Values, what string, read readFunc) error {
-	return c.loop().Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
+	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
 		return c.attempt(ctx, form, what, read)
 	})
-}
-
-func (c *Client) loop() httpcall.Loop {
-	backoff := func(failures int, retryAfter time.Duration) time.Duration {
-		return httpcall.Backoff(c.baseBackoff, c.maxBackoff, c.jitter, failures, retryAfter)
-	}
-	return httpcall.Loop{Peer: "Netpunkt", Package: "netpunkt", MaxAttempts: c.maxAttempts, Sleep: c.sleep, Backoff: backoff, Secret: c.secret,
-		// A certificate problem is retried like any network error.
-		Credential: "the password"}
 }
 
 func (c *Client) attempt(ctx context.Context, form url.Values, what string, read readFunc) (*httpcall.Retry, time.Duration, error) {
@@ -43,7 +34,7 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/xml, text/xml")
 	req.Header.Set("User-Agent", userAgent)
-	resp, retry, err := c.loop().Send(ctx, c.hc, req, what)
+	resp, retry, err := c.loop.Send(ctx, c.hc, req, what)
 	if resp == nil {
 		return retry, 0, err
 	}
@@ -80,18 +71,18 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 		return nil, 0, err // the visit function's own error or a connector error, as is
 	default:
 		// Netpunkt answers XML, so every error answer is stripped of tags.
-		body := httpcall.ReadErrorAnswer(resp.Body, c.secret)
-		snippet := httpcall.Snippet(body, resp.Header.Get("Content-Type"), httpcall.MarkupAlways, c.secret)
+		body := httpcall.ReadErrorAnswer(resp.Body, c.loop.Secret)
+		snippet := httpcall.Snippet(body, resp.Header.Get("Content-Type"), httpcall.MarkupAlways, c.loop.Secret)
 		return nil, 0, c.fail(connector.KindGarbage, nil, "Netpunkt answered %s for %s: %q", statusText(code), what, snippet)
 	}
 }
 
-func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop().CtxErr(ctx, what) }
+func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop.CtxErr(ctx, what) }
 
 // fail builds a connector error whose text cannot contain the password, plain or
 // form-encoded.
 func (c *Client) fail(kind connector.Kind, err error, format string, args ...any) *connector.Error {
-	return c.secret.Fail(kind, err, format, args...)
+	return c.loop.Secret.Fail(kind, err, format, args...)
 }
 
 var statusText = httpcall.StatusText
