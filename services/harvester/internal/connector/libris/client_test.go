@@ -16,6 +16,7 @@ import (
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/connector/httpcall"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -73,7 +74,7 @@ func TestNewDefaults(t *testing.T) {
 	if _, ok := c.hc.Transport.(*otelhttp.Transport); !ok {
 		t.Errorf("default transport is not traced: %T", c.hc.Transport)
 	}
-	if tr := defaultTransport(); tr.ResponseHeaderTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
+	if tr := httpcall.DefaultTransport(); tr.ResponseHeaderTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
 		t.Errorf("default transport lacks phase timeouts: %#v", tr)
 	}
 }

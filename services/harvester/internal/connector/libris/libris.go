@@ -227,6 +227,3 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 }
 
 func isOK(code int) bool { return code >= 200 && code < 300 }
-
-// defaultTransport is the transport of the default client (httpcall.DefaultClient).
-func defaultTransport() *http.Transport { return httpcall.DefaultTransport() }
