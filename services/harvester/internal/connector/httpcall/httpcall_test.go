@@ -243,6 +243,12 @@ func TestLoopSend(t *testing.T) {
 	defer away.Close()
 	ok := httptest.NewServer(http.NotFoundHandler())
 	defer ok.Close()
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", r.URL.Query().Get("after"))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer busy.Close()
+	inAMinute := url.QueryEscape(time.Now().Add(time.Minute).UTC().Format(http.TimeFormat))
 
 	get := func(u string) *http.Request {
 		req, err := http.NewRequest(http.MethodGet, u, nil)
@@ -254,21 +260,28 @@ func TestLoopSend(t *testing.T) {
 	hc := Client(nil, "Sys", Redirects{})
 	for _, tc := range []struct {
 		name      string
-		final     bool
+		final     bool // CertificatesFinal and RetryAfterDates
 		url       string
 		wantResp  bool
 		wantRetry string
+		wantAfter time.Duration // exact, or for a date: > 0
 		wantErr   string
 	}{
-		{"an answer", false, ok.URL, true, "", ""},
-		{"redirect away", false, away.URL, false, "", "Sys redirected page 1 to another site; the key is not sent there"},
-		{"bad certificate, final", true, tlsSrv.URL, false, "", "Sys's TLS certificate was not accepted for page 1"},
-		{"bad certificate, retried", false, tlsSrv.URL, false, "network error", ""},
-		{"nobody listening", true, "http://127.0.0.1:1/", false, "network error", ""},
+		{"an answer", false, ok.URL, true, "", 0, ""},
+		{"redirect away", false, away.URL, false, "", 0, "Sys redirected page 1 to another site; the key is not sent there"},
+		{"bad certificate, final", true, tlsSrv.URL, false, "", 0, "Sys's TLS certificate was not accepted for page 1"},
+		{"bad certificate, retried", false, tlsSrv.URL, false, "network error", 0, ""},
+		{"nobody listening", true, "http://127.0.0.1:1/", false, "network error", 0, ""},
+		{"transient, seconds", false, busy.URL + "?after=7", false, "HTTP 503 Service Unavailable", 7 * time.Second, ""},
+		{"transient, date ignored", false, busy.URL + "?after=" + inAMinute, false, "HTTP 503 Service Unavailable", 0, ""},
+		{"transient, date read", true, busy.URL + "?after=" + inAMinute, false, "HTTP 503 Service Unavailable", time.Nanosecond, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := Loop{Peer: "Sys", Package: "sys", Credential: "the key", CertificatesFinal: tc.final}
-			resp, retry, err := l.Send(context.Background(), hc, get(tc.url), "page 1")
+			l := Loop{Peer: "Sys", Package: "sys", Credential: "the key", CertificatesFinal: tc.final, RetryAfterDates: tc.final}
+			resp, retry, after, err := l.Send(context.Background(), hc, get(tc.url), "page 1")
+			if tc.wantAfter == time.Nanosecond && (after <= 0 || after > time.Minute) || tc.wantAfter != time.Nanosecond && after != tc.wantAfter {
+				t.Errorf("retry after %s, want %s", after, tc.wantAfter)
+			}
 			if resp != nil {
 				resp.Body.Close()
 			}
@@ -290,7 +303,7 @@ func TestLoopSend(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, retry, err := (Loop{Package: "sys"}).Send(ctx, hc, get(ok.URL).WithContext(ctx), "x"); retry != nil || !errors.Is(err, context.Canceled) {
+	if _, retry, _, err := (Loop{Package: "sys"}).Send(ctx, hc, get(ok.URL).WithContext(ctx), "x"); retry != nil || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v %v", retry, err)
 	}
 }

@@ -126,6 +126,8 @@ type Loop struct {
 	// CertificatesFinal ends a call at once when the server's TLS certificate is not
 	// accepted, instead of retrying it as a network error.
 	CertificatesFinal bool
+	// RetryAfterDates reads a Retry-After given as an HTTP date too, not only as seconds.
+	RetryAfterDates bool
 }
 
 // Backoff is the wait after the given number of failures (see the function Backoff).
@@ -164,22 +166,34 @@ func (l Loop) Run(ctx context.Context, what string, attempt Attempt) error {
 	}
 }
 
-// Send sends req with hc. When that fails, it returns either the error that ends the call
-// (the caller's ctx ended; a redirect to another origin was refused; with
-// CertificatesFinal, the certificate was not accepted) or the Retry of a network error.
-func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what string) (*http.Response, *Retry, error) {
-	resp, err := hc.Do(req)
+// Send sends req with hc and returns the answer, unless the call should end or be tried
+// again: then it returns the error that ends it (the caller's ctx ended; a redirect to
+// another origin was refused; with CertificatesFinal, the certificate was not accepted),
+// or the Retry of a network error or a transient status (IsTransient), with the wait the
+// server asked for.
+func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what string) (resp *http.Response, retry *Retry, retryAfter time.Duration, err error) {
+	resp, err = hc.Do(req)
 	switch {
 	case err == nil:
-		return resp, nil, nil
 	case ctx.Err() != nil:
-		return nil, nil, l.CtxErr(ctx, what)
+		return nil, nil, 0, l.CtxErr(ctx, what)
 	case errors.Is(err, ErrRedirectRefused):
-		return nil, nil, l.Secret.Fail(connector.KindUnreachable, err, "%s redirected %s to another site; %s is not sent there (check the base URL)", l.Peer, what, l.Credential)
+		return nil, nil, 0, l.Secret.Fail(connector.KindUnreachable, err, "%s redirected %s to another site; %s is not sent there (check the base URL)", l.Peer, what, l.Credential)
 	case l.CertificatesFinal && certificateProblem(err):
-		return nil, nil, l.Secret.Fail(connector.KindUnreachable, err, "%s's TLS certificate was not accepted for %s", l.Peer, what)
+		return nil, nil, 0, l.Secret.Fail(connector.KindUnreachable, err, "%s's TLS certificate was not accepted for %s", l.Peer, what)
+	default:
+		return nil, NetworkRetry(err), 0, nil
 	}
-	return nil, NetworkRetry(err), nil
+	if IsTransient(resp.StatusCode) {
+		Drain(resp.Body)
+		resp.Body.Close()
+		after := RetryAfterSeconds(resp.Header.Get("Retry-After"))
+		if l.RetryAfterDates {
+			after = RetryAfter(resp.Header.Get("Retry-After"))
+		}
+		return nil, &Retry{Last: StatusText(resp.StatusCode)}, after, nil
+	}
+	return resp, nil, 0, nil
 }
 
 func certificateProblem(err error) bool {

@@ -105,6 +105,7 @@ func New(cfg Config) (*Client, error) {
 			Secret:            httpcall.NewSecret(cfg.APIKey, "[api-key]"),
 			Credential:        "the API key",
 			CertificatesFinal: true,
+			RetryAfterDates:   true,
 		},
 		chunkDays: cfg.ChunkDays,
 		idle:      cfg.ReadIdleTimeout,

@@ -44,9 +44,9 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
-	resp, retry, err := c.loop.Send(ctx, c.hc, req, what)
+	resp, retry, retryAfter, err := c.loop.Send(ctx, c.hc, req, what)
 	if resp == nil {
-		return retry, 0, err
+		return retry, retryAfter, err
 	}
 	defer resp.Body.Close()
 
@@ -58,9 +58,6 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 			return nil, 0, c.fail(connector.KindAuth, nil, "Libris refused the request for library %s (%s): no API key is configured", c.sigel, statusText(code))
 		}
 		return nil, 0, c.fail(connector.KindAuth, nil, "Libris refused the API key for library %s (%s); check the key and the library code, which is case-sensitive", c.sigel, statusText(code))
-	case httpcall.IsTransient(code):
-		httpcall.Drain(resp.Body)
-		return &httpcall.Retry{Last: statusText(code)}, httpcall.RetryAfter(resp.Header.Get("Retry-After")), nil
 	case accept(code):
 		br := &bodyReader{r: resp.Body}
 		if c.idle > 0 {

@@ -34,9 +34,9 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/xml, text/xml")
 	req.Header.Set("User-Agent", userAgent)
-	resp, retry, err := c.loop.Send(ctx, c.hc, req, what)
+	resp, retry, retryAfter, err := c.loop.Send(ctx, c.hc, req, what)
 	if resp == nil {
-		return retry, 0, err
+		return retry, retryAfter, err
 	}
 	defer resp.Body.Close()
 	code := resp.StatusCode
@@ -44,10 +44,6 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 	case httpcall.IsAuthRefusal(code):
 		httpcall.Drain(resp.Body)
 		return nil, 0, c.fail(connector.KindAuth, nil, "Netpunkt refused the DBC credentials for agency %s (%s)", c.agency, statusText(code))
-	case httpcall.IsTransient(code):
-		httpcall.Drain(resp.Body)
-		// Seconds only: DBC is not known to send an HTTP date.
-		return &httpcall.Retry{Last: statusText(code)}, httpcall.RetryAfterSeconds(resp.Header.Get("Retry-After")), nil
 	case code >= 200 && code < 300:
 		d := newDecoder(resp.Body)
 		n, err := read(d)
