@@ -50,10 +50,10 @@ func DefaultTransport() *http.Transport {
 	}
 }
 
-// DefaultClient is DefaultTransport with no overall timeout (the caller's ctx governs a
+// defaultClient is DefaultTransport with no overall timeout (the caller's ctx governs a
 // long streaming answer). Each call is a client span named "<peer> <method>" of the run's
 // trace and counted in the http.client.* metrics; otelhttp records no request headers.
-func DefaultClient(peer string) *http.Client {
+func defaultClient(peer string) *http.Client {
 	return &http.Client{Transport: otelhttp.NewTransport(DefaultTransport(),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return peer + " " + r.Method }))}
 }
@@ -70,11 +70,11 @@ type Redirects struct {
 	KeepCallers bool
 }
 
-// Client returns a copy of given (DefaultClient(peer) when nil) that refuses redirects to
+// Client returns a copy of given (defaultClient(peer) when nil) that refuses redirects to
 // another origin; the caller's client keeps its own policy.
 func Client(given *http.Client, peer string, policy Redirects) *http.Client {
 	if given == nil {
-		given = DefaultClient(peer)
+		given = defaultClient(peer)
 	}
 	cp := *given
 	var next func(*http.Request, []*http.Request) error

@@ -79,16 +79,16 @@ func TestRetryAfter(t *testing.T) {
 		{"soon", 0, 0, false},
 		{date, 0, 0, true},
 	} {
-		if got := RetryAfterSeconds(tc.header); got != tc.seconds {
-			t.Errorf("RetryAfterSeconds(%q) = %s, want %s", tc.header, got, tc.seconds)
+		if got := retryAfterSeconds(tc.header); got != tc.seconds {
+			t.Errorf("retryAfterSeconds(%q) = %s, want %s", tc.header, got, tc.seconds)
 		}
-		got := RetryAfter(tc.header)
+		got := retryAfter(tc.header)
 		if tc.dateIsSomeTimeAhead {
 			if got <= 0 || got > time.Hour {
-				t.Errorf("RetryAfter(%q) = %s, want in (0, 1h]", tc.header, got)
+				t.Errorf("retryAfter(%q) = %s, want in (0, 1h]", tc.header, got)
 			}
 		} else if got != tc.secOrDate {
-			t.Errorf("RetryAfter(%q) = %s, want %s", tc.header, got, tc.secOrDate)
+			t.Errorf("retryAfter(%q) = %s, want %s", tc.header, got, tc.secOrDate)
 		}
 	}
 }

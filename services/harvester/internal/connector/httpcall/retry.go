@@ -55,9 +55,9 @@ type Retry struct {
 	Err  error  // the underlying error, if any
 }
 
-// NetworkRetry is the Retry for an error of the HTTP client that was neither the
+// networkRetry is the Retry for an error of the HTTP client that was neither the
 // caller's context ending nor a refused redirect.
-func NetworkRetry(err error) *Retry {
+func networkRetry(err error) *Retry {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return &Retry{"timeout", err}
@@ -71,25 +71,25 @@ func IsAuthRefusal(code int) bool {
 	return code == http.StatusUnauthorized || code == http.StatusForbidden
 }
 
-// IsTransient reports the codes worth retrying: 5xx, 429 and 408.
-func IsTransient(code int) bool {
+// isTransient reports the codes worth retrying: 5xx, 429 and 408.
+func isTransient(code int) bool {
 	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
 }
 
 // maxRetryAfter bounds what a server may ask for; Backoff caps it further.
 const maxRetryAfter = 86400
 
-// RetryAfterSeconds reads a Retry-After header given as delay seconds; anything else is 0.
-func RetryAfterSeconds(v string) time.Duration {
+// retryAfterSeconds reads a Retry-After header given as delay seconds; anything else is 0.
+func retryAfterSeconds(v string) time.Duration {
 	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
 		return time.Duration(min(s, maxRetryAfter)) * time.Second
 	}
 	return 0
 }
 
-// RetryAfter reads a Retry-After header given as delay seconds or as an HTTP date.
-func RetryAfter(v string) time.Duration {
-	if d := RetryAfterSeconds(v); d > 0 {
+// retryAfter reads a Retry-After header given as delay seconds or as an HTTP date.
+func retryAfter(v string) time.Duration {
+	if d := retryAfterSeconds(v); d > 0 {
 		return d
 	}
 	if t, err := http.ParseTime(strings.TrimSpace(v)); err == nil {
@@ -169,9 +169,9 @@ func (l Loop) Run(ctx context.Context, what string, attempt Attempt) error {
 // Send sends req with hc and returns the answer, unless the call should end or be tried
 // again: then it returns the error that ends it (the caller's ctx ended; a redirect to
 // another origin was refused; with CertificatesFinal, the certificate was not accepted),
-// or the Retry of a network error or a transient status (IsTransient), with the wait the
+// or the Retry of a network error or a transient status (isTransient), with the wait the
 // server asked for.
-func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what string) (resp *http.Response, retry *Retry, retryAfter time.Duration, err error) {
+func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what string) (resp *http.Response, retry *Retry, wait time.Duration, err error) {
 	resp, err = hc.Do(req)
 	switch {
 	case err == nil:
@@ -182,14 +182,14 @@ func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what
 	case l.CertificatesFinal && certificateProblem(err):
 		return nil, nil, 0, l.Secret.Fail(connector.KindUnreachable, err, "%s's TLS certificate was not accepted for %s", l.Peer, what)
 	default:
-		return nil, NetworkRetry(err), 0, nil
+		return nil, networkRetry(err), 0, nil
 	}
-	if IsTransient(resp.StatusCode) {
+	if isTransient(resp.StatusCode) {
 		Drain(resp.Body)
 		resp.Body.Close()
-		after := RetryAfterSeconds(resp.Header.Get("Retry-After"))
+		after := retryAfterSeconds(resp.Header.Get("Retry-After"))
 		if l.RetryAfterDates {
-			after = RetryAfter(resp.Header.Get("Retry-After"))
+			after = retryAfter(resp.Header.Get("Retry-After"))
 		}
 		return nil, &Retry{Last: StatusText(resp.StatusCode)}, after, nil
 	}
