@@ -94,3 +94,13 @@ chaos:
 
 faults:
 	go run ./tools/faults $(FAULTS_FLAGS)
+
+# Sustained mixed load on loopback (REST by vegeta, gRPC by ghz, request actions and an
+# import at once); both tools are installed from the Go module proxy into .tools/.
+LOAD_TOOLS := $(CURDIR)/.tools
+LOAD_FLAGS ?=
+.PHONY: load
+load:
+	GOBIN=$(LOAD_TOOLS) go install github.com/bojand/ghz/cmd/ghz@v0.121.0
+	GOBIN=$(LOAD_TOOLS) go install github.com/tsenart/vegeta/v12@v12.13.0
+	go run ./tools/load -ghz $(LOAD_TOOLS)/ghz -vegeta $(LOAD_TOOLS)/vegeta $(LOAD_FLAGS)
