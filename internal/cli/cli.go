@@ -95,8 +95,8 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.SetOutput(stderr)
 	set.String(&cfg.DataDir, "data-dir", "INTERLOAN_DATA_DIR", "data", "directory for every service's bbolt file")
 	set.String(&cfg.Host, "host", "INTERLOAN_HOST", "127.0.0.1", "interface to listen on (0.0.0.0 for all)")
-	set.IntVar(&cfg.BasePort, "base-port", 9100, "gRPC ports are base+1..base+4 (profiles, mapping, harvester, requests), their HTTP ports +100")
-	set.IntVar(&cfg.GatewayPort, "gateway-port", 8080, "REST gateway port")
+	set.Int(&cfg.BasePort, "base-port", "INTERLOAN_BASE_PORT", 9100, "gRPC ports are base+1..base+4 (profiles, mapping, harvester, requests), their HTTP ports +100")
+	set.Int(&cfg.GatewayPort, "gateway-port", "INTERLOAN_GATEWAY_PORT", 8080, "REST gateway port")
 	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "credential encryption key file; with neither this nor --secret-key, <data-dir>/profiles-secret.key is created")
 	set.Secret(&cfg.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "credential encryption key itself (prefer the file)")
 	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
@@ -104,7 +104,7 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.String(&cfg.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "the harvester's token file (default without TLS: <data-dir>/harvester.token, created when missing; with TLS its certificate authenticates it)")
 	set.Bool(&cfg.TLS, "tls", "INTERLOAN_TLS", true, "TLS on every listener and mTLS between the services, with a throw-away CA created in <data-dir>/tls at each start")
 	var receiptPort int
-	set.IntVar(&receiptPort, "receipt-port", 9190, "the harvester's listener for Netpunkt's pushed receipts (POST /netpunkt/receipts/{profile}); -1 disables")
+	set.Int(&receiptPort, "receipt-port", "INTERLOAN_RECEIPT_PORT", 9190, "the harvester's listener for Netpunkt's pushed receipts (POST /netpunkt/receipts/{profile}); -1 disables")
 	if code, ok := parse(set, args); !ok {
 		return code
 	}
