@@ -260,24 +260,21 @@ func TestLoopSend(t *testing.T) {
 	hc := Client(nil, "Sys", Redirects{})
 	for _, tc := range []struct {
 		name      string
-		final     bool // CertificatesFinal and RetryAfterDates
 		url       string
 		wantResp  bool
 		wantRetry string
 		wantAfter time.Duration // exact, or for a date: > 0
 		wantErr   string
 	}{
-		{"an answer", false, ok.URL, true, "", 0, ""},
-		{"redirect away", false, away.URL, false, "", 0, "Sys redirected page 1 to another site; the key is not sent there"},
-		{"bad certificate, final", true, tlsSrv.URL, false, "", 0, "Sys's TLS certificate was not accepted for page 1"},
-		{"bad certificate, retried", false, tlsSrv.URL, false, "network error", 0, ""},
-		{"nobody listening", true, "http://127.0.0.1:1/", false, "network error", 0, ""},
-		{"transient, seconds", false, busy.URL + "?after=7", false, "HTTP 503 Service Unavailable", 7 * time.Second, ""},
-		{"transient, date ignored", false, busy.URL + "?after=" + inAMinute, false, "HTTP 503 Service Unavailable", 0, ""},
-		{"transient, date read", true, busy.URL + "?after=" + inAMinute, false, "HTTP 503 Service Unavailable", time.Nanosecond, ""},
+		{"an answer", ok.URL, true, "", 0, ""},
+		{"redirect away", away.URL, false, "", 0, "Sys redirected page 1 to another site; the key is not sent there"},
+		{"bad certificate", tlsSrv.URL, false, "", 0, "Sys's TLS certificate was not accepted for page 1"},
+		{"nobody listening", "http://127.0.0.1:1/", false, "network error", 0, ""},
+		{"transient, seconds", busy.URL + "?after=7", false, "HTTP 503 Service Unavailable", 7 * time.Second, ""},
+		{"transient, date", busy.URL + "?after=" + inAMinute, false, "HTTP 503 Service Unavailable", time.Nanosecond, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := Loop{Peer: "Sys", Package: "sys", Credential: "the key", CertificatesFinal: tc.final, RetryAfterDates: tc.final}
+			l := Loop{Peer: "Sys", Package: "sys", Credential: "the key"}
 			resp, retry, after, err := l.Send(context.Background(), hc, get(tc.url), "page 1")
 			if tc.wantAfter == time.Nanosecond && (after <= 0 || after > time.Minute) || tc.wantAfter != time.Nanosecond && after != tc.wantAfter {
 				t.Errorf("retry after %s, want %s", after, tc.wantAfter)

@@ -123,11 +123,6 @@ type Loop struct {
 	Secret Secret
 	// Credential names what a refused redirect keeps from another site: "the API key".
 	Credential string
-	// CertificatesFinal ends a call at once when the server's TLS certificate is not
-	// accepted, instead of retrying it as a network error.
-	CertificatesFinal bool
-	// RetryAfterDates reads a Retry-After given as an HTTP date too, not only as seconds.
-	RetryAfterDates bool
 }
 
 // Backoff is the wait after the given number of failures (see the function Backoff).
@@ -168,9 +163,9 @@ func (l Loop) Run(ctx context.Context, what string, attempt Attempt) error {
 
 // Send sends req with hc and returns the answer, unless the call should end or be tried
 // again: then it returns the error that ends it (the caller's ctx ended; a redirect to
-// another origin was refused; with CertificatesFinal, the certificate was not accepted),
+// another origin was refused; the certificate was not accepted, which no retry mends),
 // or the Retry of a network error or a transient status (isTransient), with the wait the
-// server asked for.
+// server asked for (Retry-After in seconds or as an HTTP date).
 func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what string) (resp *http.Response, retry *Retry, wait time.Duration, err error) {
 	resp, err = hc.Do(req)
 	switch {
@@ -179,7 +174,7 @@ func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what
 		return nil, nil, 0, l.CtxErr(ctx, what)
 	case errors.Is(err, ErrRedirectRefused):
 		return nil, nil, 0, l.Secret.Fail(connector.KindUnreachable, err, "%s redirected %s to another site; %s is not sent there (check the base URL)", l.Peer, what, l.Credential)
-	case l.CertificatesFinal && certificateProblem(err):
+	case certificateProblem(err):
 		return nil, nil, 0, l.Secret.Fail(connector.KindUnreachable, err, "%s's TLS certificate was not accepted for %s", l.Peer, what)
 	default:
 		return nil, networkRetry(err), 0, nil
@@ -187,11 +182,7 @@ func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what
 	if isTransient(resp.StatusCode) {
 		Drain(resp.Body)
 		resp.Body.Close()
-		after := retryAfterSeconds(resp.Header.Get("Retry-After"))
-		if l.RetryAfterDates {
-			after = retryAfter(resp.Header.Get("Retry-After"))
-		}
-		return nil, &Retry{Last: StatusText(resp.StatusCode)}, after, nil
+		return nil, &Retry{Last: StatusText(resp.StatusCode)}, retryAfter(resp.Header.Get("Retry-After")), nil
 	}
 	return resp, nil, 0, nil
 }

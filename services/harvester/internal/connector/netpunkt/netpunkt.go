@@ -94,8 +94,6 @@ func New(cfg Config) (*Client, error) {
 			// The password also travels form-encoded; an echo of the request would show that form.
 			Secret:     httpcall.NewSecret(cfg.Password, "[password]", url.QueryEscape),
 			Credential: "the password",
-			// A certificate problem is retried like any network error, and Retry-After is
-			// read as seconds only: DBC is not known to send an HTTP date.
 		},
 		step: cfg.StepValue,
 		// A 307/308 would resend the body, and with it the password, wherever it points:
