@@ -78,6 +78,21 @@ func Build(ctx context.Context, dir string) error {
 	return nil
 }
 
+// BuildTemp compiles the five service binaries into a new temporary directory and
+// returns it with the function that removes it.
+func BuildTemp(ctx context.Context, name string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "interloan-"+name+"-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove := func() { os.RemoveAll(dir) }
+	if err := Build(ctx, dir); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return dir, remove, nil
+}
+
 // Cluster is the suite as five processes plus the fake Libris (in this process).
 type Cluster struct {
 	dir, bin   string

@@ -34,16 +34,12 @@ func main() {
 }
 
 func run(ctx context.Context, o campaign.ChaosOptions) int {
-	bin, err := os.MkdirTemp("", "interloan-chaos-bin-")
+	bin, remove, err := campaign.BuildTemp(ctx, "chaos")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	defer os.RemoveAll(bin)
-	if err := campaign.Build(ctx, bin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
+	defer remove()
 	o.Bin = bin
 	res, err := campaign.Chaos(ctx, o, os.Stdout)
 	fmt.Printf("seed=%d cycles=%d %s\n", o.Seed, res.Cycles, res.Tally)

@@ -42,16 +42,12 @@ func main() {
 }
 
 func run(ctx context.Context, o campaign.FaultsOptions) int {
-	bin, err := os.MkdirTemp("", "interloan-faults-bin-")
+	bin, remove, err := campaign.BuildTemp(ctx, "faults")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	defer os.RemoveAll(bin)
-	if err := campaign.Build(ctx, bin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
+	defer remove()
 	o.Bin = bin
 	rows, err := campaign.Faults(ctx, o, os.Stdout)
 	if err != nil {
