@@ -107,6 +107,9 @@ func fetchBackup(ctx context.Context, addr, token string, tlsCfg tlsconfig.Confi
 			return 0, ferr
 		}
 		defer func() {
+			if err == nil {
+				err = f.Sync() // reported complete only once it is on disk
+			}
 			if cerr := f.Close(); err == nil && cerr != nil {
 				err = cerr
 			}

@@ -141,13 +141,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
-	var tlsFor map[string]tlsconfig.Config // by service name; nil without TLS
-	var caFile string
-	if cfg.TLS {
-		if tlsFor, caFile, err = certificates(cfg); err != nil {
-			return fmt.Errorf("certificates: %w", err)
-		}
-	}
 	var addrs Addrs // set once every listener is bound, before any service starts
 	services := []service{
 		{"profiles", 1, func(ctx context.Context, c server.Common) error {
@@ -186,6 +179,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		closeAll()
 		return err
+	}
+	// Certificates only once every port is ours: a second start on a running suite's
+	// data directory fails above instead of replacing the certificates it serves (its CA
+	// pools are read once, so a new CA would break its calls until a restart).
+	var tlsFor map[string]tlsconfig.Config // by service name; nil without TLS
+	var caFile string
+	if cfg.TLS {
+		if tlsFor, caFile, err = certificates(cfg); err != nil {
+			closeAll()
+			gwLis.Close()
+			return fmt.Errorf("certificates: %w", err)
+		}
 	}
 	addrs = Addrs{
 		Profiles: dialAddr(grpcLis[0]), Mapping: dialAddr(grpcLis[1]),

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 
 	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
 )
@@ -25,45 +26,52 @@ type Snapshot func(w io.Writer) (int64, error)
 type Service struct {
 	adminv1.UnimplementedBackupServiceServer
 	snapshot Snapshot
+	spoolDir string
 }
 
-// NewService serves snapshot.
-func NewService(snapshot Snapshot) *Service { return &Service{snapshot: snapshot} }
+// NewService serves snapshot, spooled through a temporary file in spoolDir ("" for the
+// system's temporary directory; the data directory is the place: same disk, writable).
+func NewService(snapshot Snapshot, spoolDir string) *Service {
+	return &Service{snapshot: snapshot, spoolDir: spoolDir}
+}
 
-// Backup streams the snapshot. A client that goes away fails the writer, which ends the
-// read transaction.
+// Backup takes the snapshot into a temporary file, which ends its read transaction at
+// once, and then streams the file. Streaming straight from the transaction would let a
+// client that stops reading hold it open: bbolt cannot grow its memory map while a read
+// transaction lives, so the service's writes, and then its reads, would wait for that
+// client. The spool costs the snapshot's size in disk for the length of the backup.
 func (s *Service) Backup(_ *adminv1.BackupRequest, stream adminv1.BackupService_BackupServer) error {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.snapshot(pw)
-		pw.CloseWithError(err) // nil: EOF for the reader
-		done <- err
-	}()
+	f, err := os.CreateTemp(s.spoolDir, ".backup-*")
+	if err != nil {
+		return fmt.Errorf("backup: spool file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := s.snapshot(f); err != nil {
+		return fmt.Errorf("backup: snapshot: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("backup: spool file: %w", err)
+	}
 	sum := sha256.New()
 	var total int64
-	buf := make([]byte, ChunkSize)
 	for {
-		n, err := io.ReadFull(pr, buf)
+		// A fresh buffer per message: gRPC may still read a sent message (stats handlers).
+		buf := make([]byte, ChunkSize)
+		n, err := io.ReadFull(f, buf)
 		if n > 0 {
 			sum.Write(buf[:n])
 			total += int64(n)
-			if serr := stream.Send(&adminv1.BackupResponse{Data: buf[:n]}); serr != nil {
-				pr.CloseWithError(serr)
-				<-done
-				return serr
+			if err := stream.Send(&adminv1.BackupResponse{Data: buf[:n]}); err != nil {
+				return err
 			}
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break
 		}
 		if err != nil {
-			<-done
-			return fmt.Errorf("backup: snapshot: %w", err)
+			return fmt.Errorf("backup: spool file: %w", err)
 		}
-	}
-	if err := <-done; err != nil {
-		return fmt.Errorf("backup: snapshot: %w", err)
 	}
 	return stream.Send(&adminv1.BackupResponse{TotalBytes: total, Sha256: hex.EncodeToString(sum.Sum(nil))})
 }

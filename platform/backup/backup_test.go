@@ -51,7 +51,8 @@ func count(t *testing.T, path string) int {
 }
 
 // TestBackupIsConsistentWhileServing: a backup streamed over gRPC is the database as of
-// its start, even though a write commits while it streams (and is not blocked by it);
+// its start, even though a write commits while it streams (and is not blocked by it: the
+// snapshot was spooled, its read transaction is over); the spool file is removed;
 // the copy opens as a bbolt file with every record, and its checksum verifies.
 func TestBackupIsConsistentWhileServing(t *testing.T) {
 	dir := t.TempDir()
@@ -61,8 +62,9 @@ func TestBackupIsConsistentWhileServing(t *testing.T) {
 	}
 	defer db.Close()
 	put(t, db, 0, 3000) // a few MB: many chunks
+	spool := t.TempDir()
 	conn := servertest.Dial(t, func(s *grpc.Server) {
-		adminv1.RegisterBackupServiceServer(s, backup.NewService(func(w io.Writer) (int64, error) { return boltdb.Backup(db, w) }))
+		adminv1.RegisterBackupServiceServer(s, backup.NewService(func(w io.Writer) (int64, error) { return boltdb.Backup(db, w) }, spool))
 	})
 	stream, err := adminv1.NewBackupServiceClient(conn).Backup(context.Background(), &adminv1.BackupRequest{})
 	if err != nil {
@@ -97,6 +99,9 @@ func TestBackupIsConsistentWhileServing(t *testing.T) {
 	backupTo(after, stream)
 	if got := count(t, after); got != 3100 {
 		t.Fatalf("the second backup holds %d records, want 3100", got)
+	}
+	if left, _ := os.ReadDir(spool); len(left) != 0 {
+		t.Fatalf("spool files left behind: %v", left)
 	}
 }
 
@@ -152,7 +157,7 @@ func TestSnapshotFailureIsAnError(t *testing.T) {
 		adminv1.RegisterBackupServiceServer(s, backup.NewService(func(w io.Writer) (int64, error) {
 			n, _ := w.Write(bytes.Repeat([]byte("x"), backup.ChunkSize+10))
 			return int64(n), errors.New("disk read error")
-		}))
+		}, t.TempDir()))
 	})
 	stream, err := adminv1.NewBackupServiceClient(conn).Backup(context.Background(), &adminv1.BackupRequest{})
 	if err != nil {

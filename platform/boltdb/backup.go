@@ -12,9 +12,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Backup writes a consistent copy of db to w from one read transaction: writers carry on
-// meanwhile (bbolt readers never block them), and the copy is the database as of the
-// transaction's start.
+// Backup writes a consistent copy of db to w from one read transaction: the copy is the
+// database as of the transaction's start, and writers carry on meanwhile — unless the
+// file must grow its memory map, which waits for every read transaction to end. So w
+// must be quick (a local file: backup.Service spools there), never a remote client.
 func Backup(db *bolt.DB, w io.Writer) (int64, error) {
 	var n int64
 	err := db.View(func(tx *bolt.Tx) error {
@@ -72,7 +73,7 @@ func Restore(path string, src io.Reader, open func(path string) (io.Closer, erro
 		return 0, fmt.Errorf("the snapshot is not a usable data file: %w", err)
 	}
 	if _, err := os.Stat(path); err == nil {
-		kept := path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+		kept := path + ".before-restore-" + time.Now().UTC().Format("20060102T150405.000000000Z")
 		if err := os.Rename(path, kept); err != nil {
 			return 0, err
 		}

@@ -152,6 +152,9 @@ func WriteSuite(dir string, ids []Identity, hosts []string, validFor time.Durati
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Files{}, fmt.Errorf("pki: %w", err)
 	}
+	if err := os.Chmod(dir, 0o700); err != nil { // MkdirAll leaves an existing directory as it is
+		return Files{}, fmt.Errorf("pki: %w", err)
+	}
 	f := Files{CA: filepath.Join(dir, "ca.crt"), Cert: map[string]string{}, Key: map[string]string{}}
 	if err := os.WriteFile(f.CA, ca.CertPEM(), 0o644); err != nil {
 		return Files{}, fmt.Errorf("pki: %w", err)
@@ -167,6 +170,10 @@ func WriteSuite(dir string, ids []Identity, hosts []string, validFor time.Durati
 			return Files{}, fmt.Errorf("pki: %w", err)
 		}
 		if err := os.WriteFile(f.Key[id.Name], leaf.KeyPEM, 0o600); err != nil {
+			return Files{}, fmt.Errorf("pki: %w", err)
+		}
+		// WriteFile keeps an existing file's mode: a key left readable must not stay so.
+		if err := os.Chmod(f.Key[id.Name], 0o600); err != nil {
 			return Files{}, fmt.Errorf("pki: %w", err)
 		}
 	}

@@ -56,6 +56,6 @@ func (c *Common) Options(name string, services []string) Options {
 		Name: name, GRPCAddr: c.GRPCAddr, HTTPAddr: c.HTTPAddr,
 		GRPCListener: c.GRPCListener, HTTPListener: c.HTTPListener,
 		Services: services, ShutdownGrace: c.ShutdownGrace, Logger: log, Ready: c.Ready,
-		TokensFile: c.TokensFile, Policy: auth.DefaultPolicy(), TLS: c.TLS,
+		TokensFile: c.TokensFile, Policy: auth.DefaultPolicy(), TLS: c.TLS, SpoolDir: c.DataDir,
 	}
 }

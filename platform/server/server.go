@@ -62,8 +62,9 @@ type Options struct {
 	// Policy says which roles may call which method (nil: auth.DefaultPolicy()).
 	Policy auth.Policy
 	// Snapshot, when set, serves BackupService over the service's data file
-	// (boltdb.Backup), admin only.
+	// (boltdb.Backup), admin only, spooled through a temporary file in SpoolDir.
 	Snapshot backup.Snapshot
+	SpoolDir string
 	// TLS, when it names a certificate, makes both listeners serve TLS only, the gRPC
 	// one verifying client certificates as configured (mTLS).
 	TLS tlsconfig.Config
@@ -161,7 +162,7 @@ func Run(ctx context.Context, o Options) error {
 			if o.Register != nil {
 				o.Register(s)
 			}
-			adminv1.RegisterBackupServiceServer(s, backup.NewService(o.Snapshot))
+			adminv1.RegisterBackupServiceServer(s, backup.NewService(o.Snapshot, o.SpoolDir))
 		}
 	}
 	srv, hs := newServer(o.Logger, authn, o.Policy, register, tlsSet.ServerOption(), o.Services)

@@ -1,9 +1,10 @@
 // Package tlsconfig turns the TLS flags every service and the gateway share into
 // transport credentials: TLS on the listeners when a certificate is given, optional or
 // required client certificates (mTLS) verified against a client CA, and TLS with the same
-// certificate as client certificate on outbound gRPC connections. Certificate files are
-// re-read when they change, so a rotation (cert-manager renewing a Secret) needs no
-// restart.
+// certificate as client certificate on outbound gRPC connections. Certificate and key
+// files are re-read when they change, so renewing a certificate under the same CA
+// (cert-manager renewing a Secret) needs no restart; the CA files are read at start, so a
+// new CA does.
 package tlsconfig
 
 import (

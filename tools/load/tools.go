@@ -80,7 +80,7 @@ func ghz(ctx context.Context, o Options, s *demo.Session, work string) (result, 
 	}
 	if _, err := tool(ctx, o.Ghz, "--protoset", set, "--call", "interloan.requests.v1.RequestService/ListBorrowingRequests",
 		"-d", `{"page_size": 50, "status": "STATUS_REQUEST_SENT"}`, "-M", meta, "-z", o.Duration.String(),
-		"-c", fmt.Sprint(o.Concurrency), "--connections", "2", "--duration-stop", "wait", "--cacert", s.Addrs.CAFile, "-O", "json", "-o", out, s.Addrs.Requests); err != nil {
+		"-c", fmt.Sprint(o.Concurrency), "--connections", fmt.Sprint(min(2, o.Concurrency)), "--duration-stop", "wait", "--cacert", s.Addrs.CAFile, "-O", "json", "-o", out, s.Addrs.Requests); err != nil {
 		return r, err
 	}
 	b, err := os.ReadFile(out)

@@ -197,6 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	select {
 	case err := <-errc:
+		_ = srv.Close() // the REST server may still serve when the metrics one failed
 		return fmt.Errorf("gateway: %w", err)
 	case <-ctx.Done():
 	}

@@ -344,14 +344,27 @@ func (a AllowedHosts) Allows(host string) bool {
 	return false
 }
 
+// check refuses a base URL whose host is not allowed, or that does not parse (so no
+// connector gets to interpret it differently).
+func (a AllowedHosts) check(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("its base URL does not parse: %w", err)
+	}
+	if !a.Allows(u.Hostname()) {
+		return fmt.Errorf("its base URL's host %q is not in the harvester's --allowed-hosts", u.Hostname())
+	}
+	return nil
+}
+
 // Connect builds the connector of a profile's external system, refusing a base URL
 // whose host is not allowed.
 func (a AllowedHosts) Connect(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error) {
 	switch p.GetSystem() {
 	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
 		base := p.GetLibris().GetBaseUrl()
-		if u, err := url.Parse(base); err == nil && !a.Allows(u.Hostname()) {
-			return nil, fmt.Errorf("its base URL's host %q is not in the harvester's --allowed-hosts", u.Hostname())
+		if err := a.check(base); err != nil {
+			return nil, err
 		}
 		c, err := libris.New(libris.Config{BaseURL: base, Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey})
 		if err != nil {
@@ -360,8 +373,8 @@ func (a AllowedHosts) Connect(p *profilesv1.IntegrationProfile, apiKey string) (
 		return c, nil
 	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
 		np := p.GetNetpunkt()
-		if u, err := url.Parse(np.GetBaseUrl()); err == nil && !a.Allows(u.Hostname()) {
-			return nil, fmt.Errorf("its base URL's host %q is not in the harvester's --allowed-hosts", u.Hostname())
+		if err := a.check(np.GetBaseUrl()); err != nil {
+			return nil, err
 		}
 		// The profile's api_key is the DBC password (passwordAut).
 		c, err := netpunkt.New(netpunkt.Config{BaseURL: np.GetBaseUrl(), AgencyID: np.GetAgencyId(), User: np.GetUser(), Group: np.GetGroup(), Password: apiKey})

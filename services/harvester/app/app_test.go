@@ -120,6 +120,9 @@ func TestConnectChecksAllowedHosts(t *testing.T) {
 	if _, err := allowed.Connect(profile("https://libris.kb.se/librisfjarrlan/api"), "key"); err != nil {
 		t.Fatalf("allowed host refused: %v", err)
 	}
+	if _, err := allowed.Connect(profile("https://[libris.kb.se/api"), "key"); err == nil {
+		t.Fatal("a base URL that does not parse got a connector")
+	}
 	_, err := allowed.Connect(profile("https://attacker.example/api"), "secret-api-key")
 	if err == nil || !strings.Contains(err.Error(), "attacker.example") || strings.Contains(err.Error(), "secret-api-key") {
 		t.Fatalf("a host outside the list: %v", err)
