@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/platform/logging/logtest"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
 )
 
@@ -43,31 +43,13 @@ const (
 	leakBadToken = "il_LEAKCHECK-bad-token-c40e19" // a bearer token nobody issued
 )
 
-// syncBuffer is an io.Writer every service's logger may write to at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // leakEnv is a running suite whose every log record and trace span is captured, and
 // which keeps everything the test received from it.
 type leakEnv struct {
 	*env
 	dataDir      string
 	harvesterKey string // a line of the harvester's TLS private key (its identity in the suite)
-	logs         *syncBuffer
+	logs         *logtest.Buffer
 	spans        *tracetest.SpanRecorder
 	stop         func() // stops the suite and waits for it; idempotent
 
@@ -82,7 +64,7 @@ type leakEnv struct {
 // is restored when the test ends, after the suite has stopped.
 func startCaptured(t *testing.T) *leakEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()

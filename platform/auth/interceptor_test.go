@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/logging/logtest"
 )
 
 // principalHeader is how the test handlers tell the client whom the interceptor let in.
@@ -40,7 +41,7 @@ type caller struct {
 type fixture struct {
 	conn    *grpc.ClientConn
 	callers []caller
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	methods map[string]protoreflect.MethodDescriptor
 }
 
@@ -49,7 +50,7 @@ type fixture struct {
 // interceptors and DefaultPolicy, over bufconn.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{logs: &syncBuffer{}, methods: servedMethods(t)}
+	f := &fixture{logs: &logtest.Buffer{}, methods: servedMethods(t)}
 	var file strings.Builder
 	for _, c := range []struct {
 		name  string

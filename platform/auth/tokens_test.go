@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/interloan/interloan/platform/logging/logtest"
 )
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
@@ -309,24 +310,6 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink that the Watch goroutine and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // replaceFile writes text to a new file and renames it over path, the way a careful
 // operator (or Kubernetes) updates the token file.
 func replaceFile(t *testing.T, path, text string, mtime time.Time) {
@@ -344,7 +327,7 @@ func TestWatch(t *testing.T) {
 	bob, bobLine, _ := NewToken("bob", RoleViewer)
 	base := time.Now().Add(-time.Hour)
 	writeFile(t, path, aliceLine+"\n", base)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	tok, err := Load(path, WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
