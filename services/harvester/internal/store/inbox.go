@@ -31,8 +31,6 @@ type InboxItem struct {
 	Message []byte `json:"message"`
 }
 
-func inboxPrefix(profile string) []byte { return append([]byte(profile), 0) }
-
 // PutInbox stores item durably (the transaction is fsynced before it returns) under the
 // next sequence number and returns that number.
 func (s *Store) PutInbox(profile string, item InboxItem) (uint64, error) {
@@ -46,7 +44,7 @@ func (s *Store) PutInbox(profile string, item InboxItem) (uint64, error) {
 	var seq uint64
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInbox)
-		prefix := inboxPrefix(profile)
+		prefix := profilePrefix(profile)
 		n := 0
 		c := b.Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -68,7 +66,7 @@ func (s *Store) PutInbox(profile string, item InboxItem) (uint64, error) {
 func (s *Store) Inbox(profile string, after uint64, limit int) ([]InboxItem, error) {
 	var out []InboxItem
 	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := inboxPrefix(profile)
+		prefix := profilePrefix(profile)
 		c := tx.Bucket(bucketInbox).Cursor()
 		for k, v := c.Seek(append(prefix, boltdb.Uint64Key(after+1)...)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
 			var it InboxItem
@@ -92,7 +90,7 @@ func (s *Store) DeleteInbox(profile string, seqs []uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInbox)
 		for _, seq := range seqs {
-			if err := b.Delete(append(inboxPrefix(profile), boltdb.Uint64Key(seq)...)); err != nil {
+			if err := b.Delete(append(profilePrefix(profile), boltdb.Uint64Key(seq)...)); err != nil {
 				return err
 			}
 		}

@@ -86,8 +86,11 @@ func runKey(id uint64) []byte { return boltdb.Uint64Key(math.MaxUint64 - id) }
 // runID is the id of a runs key (the inverse of runKey).
 func runID(k []byte) uint64 { return math.MaxUint64 - decodeUint64(k) }
 
+// profilePrefix starts the keys of one profile in the buckets keyed by profile code + 0x00.
+func profilePrefix(profile string) []byte { return append([]byte(profile), 0) }
+
 func profileRunKey(profile string, id uint64) []byte {
-	return append(append([]byte(profile), 0), runKey(id)...)
+	return append(profilePrefix(profile), runKey(id)...)
 }
 
 // RunName is `runs/{id}`.
@@ -238,7 +241,7 @@ func (s *Store) ListRuns(f RunFilter, after []byte, limit int) (runs []*harveste
 				return decode(v)
 			})
 		} else {
-			prefix := append([]byte(f.ProfileCode), 0)
+			prefix := profilePrefix(f.ProfileCode)
 			runsB := tx.Bucket(bucketRuns)
 			last, more, err = boltdb.PageBounded(tx.Bucket(bucketRunsByProfile).Cursor(), prefix, after, limit, MaxScan(limit), func(k, _ []byte) (bool, error) {
 				v := runsB.Get(k[len(prefix):])
@@ -406,7 +409,7 @@ func decodeRetry(v []byte) (retryValue, error) {
 }
 
 func retryKey(profile, externalID string) []byte {
-	return append(append([]byte(profile), 0), externalID...)
+	return append(profilePrefix(profile), externalID...)
 }
 
 // EventFilter selects events for ListRunEvents; zero fields match everything.
@@ -448,7 +451,7 @@ func (s *Store) ListRunEvents(runID uint64, f EventFilter, after []byte, limit i
 // same head of the list forever.
 func (s *Store) Retry(profile string) ([]RetryEntry, error) {
 	var out []RetryEntry
-	prefix := append([]byte(profile), 0)
+	prefix := profilePrefix(profile)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRetry).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -467,7 +470,7 @@ func (s *Store) Retry(profile string) ([]RetryEntry, error) {
 // Refreshed returns when each of the profile's requests was last re-read by a refresh.
 func (s *Store) Refreshed(profile string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	prefix := append([]byte(profile), 0)
+	prefix := profilePrefix(profile)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRefreshed).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
