@@ -4,6 +4,7 @@ import (
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 
 	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
 // InboxDecoder is implemented by the connectors of systems that push messages (Netpunkt's
@@ -26,22 +27,14 @@ func (x *execution) drainInbox() error {
 	if !ok {
 		return nil
 	}
-	st := x.r.d.Store
 	newest := map[string]uint64{}
 	var last uint64
-	for after := uint64(0); ; {
-		items, err := st.Inbox(x.code, after, inboxPage)
-		if err != nil {
-			return err
-		}
-		if len(items) == 0 {
-			break
-		}
-		for _, it := range items {
-			newest[it.ExternalID] = it.Seq
-		}
-		after = items[len(items)-1].Seq
-		last = after
+	if err := x.eachInbox(0, func(it store.InboxItem) error {
+		newest[it.ExternalID] = it.Seq
+		last = it.Seq
+		return nil
+	}); err != nil {
+		return err
 	}
 	if last == 0 {
 		return nil
@@ -50,37 +43,42 @@ func (x *execution) drainInbox() error {
 		return err
 	}
 	var handled []uint64
-	for after := uint64(0); after < last; {
-		items, err := st.Inbox(x.code, after, inboxPage)
-		if err != nil {
-			return err
+	if err := x.eachInbox(last, func(it store.InboxItem) error {
+		handled = append(handled, it.Seq)
+		if newest[it.ExternalID] != it.Seq {
+			return nil
 		}
-		if len(items) == 0 {
-			break
+		req := dec.DecodeInbox(it.Message)
+		if req.ExternalID == "" {
+			req.ExternalID = it.ExternalID // so its event names the order
 		}
-		for _, it := range items {
-			if it.Seq > last {
-				break
-			}
-			after = it.Seq
-			handled = append(handled, it.Seq)
-			if newest[it.ExternalID] != it.Seq {
-				continue
-			}
-			req := dec.DecodeInbox(it.Message)
-			if req.ExternalID == "" {
-				req.ExternalID = it.ExternalID // so its event names the order
-			}
-			if err := x.add(req); err != nil {
-				return err
-			}
-		}
-		if items[len(items)-1].Seq > last {
-			break
-		}
+		return x.add(req)
+	}); err != nil {
+		return err
 	}
 	if err := x.flush(); err != nil {
 		return err
 	}
-	return st.DeleteInbox(x.code, handled)
+	return x.r.d.Store.DeleteInbox(x.code, handled)
+}
+
+// eachInbox calls fn on the profile's inbox messages oldest first, reading a page at a
+// time, up to and including sequence number upTo (0: all of them).
+func (x *execution) eachInbox(upTo uint64, fn func(store.InboxItem) error) error {
+	for after := uint64(0); upTo == 0 || after < upTo; {
+		items, err := x.r.d.Store.Inbox(x.code, after, inboxPage)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		for _, it := range items {
+			if upTo != 0 && it.Seq > upTo {
+				return nil
+			}
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		after = items[len(items)-1].Seq
+	}
+	return nil
 }

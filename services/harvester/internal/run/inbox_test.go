@@ -2,6 +2,7 @@ package run
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,5 +81,35 @@ func TestFailedRunKeepsTheInbox(t *testing.T) {
 	}
 	if left, _ := h.store.Inbox("lib", 0, 10); len(left) != 1 {
 		t.Fatalf("inbox after a failed run: %+v", left)
+	}
+}
+
+// TestEachInboxPages: the drain's reader goes past one page and stops at upTo.
+func TestEachInboxPages(t *testing.T) {
+	h := newHarness(t)
+	var seqs []uint64
+	for i := 0; i < inboxPage+2; i++ {
+		seq, err := h.store.PutInbox("lib", store.InboxItem{ExternalID: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	x := &execution{r: h.runner, code: "lib"}
+	for _, upTo := range []uint64{0, seqs[inboxPage], seqs[1]} {
+		var got []uint64
+		if err := x.eachInbox(upTo, func(it store.InboxItem) error {
+			got = append(got, it.Seq)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want := seqs
+		if upTo != 0 {
+			want = seqs[:slices.Index(seqs, upTo)+1]
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("upTo %d: read %d messages (%v..), want %d", upTo, len(got), got[:min(3, len(got))], len(want))
+		}
 	}
 }
