@@ -4,17 +4,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
-	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/audit/audittest"
 	"github.com/interloan/interloan/platform/server/servertest"
 	"github.com/interloan/interloan/services/mapping/internal/api"
 	"github.com/interloan/interloan/services/mapping/internal/store"
@@ -35,23 +33,10 @@ func newAuditEnv(t *testing.T) auditEnv {
 	st, err := store.Open(filepath.Join(t.TempDir(), "mapping.db"))
 	noErr(t, err)
 	t.Cleanup(func() { st.Close() })
-	env := auditEnv{as: map[string]grpc.CallOption{}}
-	var file strings.Builder
-	for name, role := range map[string]auth.Role{
-		"ada": auth.RoleAdmin, "root2": auth.RoleAdmin, "oscar": auth.RoleOperator,
-		"vera": auth.RoleViewer, "hana": auth.RoleHarvester,
-	} {
-		token, line, err := auth.NewToken(name, role)
-		noErr(t, err)
-		file.WriteString(line + "\n")
-		env.as[name] = grpc.PerRPCCredentials(auth.BearerToken(token, false))
-	}
-	tokens, err := auth.Parse([]byte(file.String()))
-	noErr(t, err)
+	tokens, as := audittest.Tokens(t)
 	svc := api.New(st)
 	conn := servertest.DialAuth(t, tokens, func(s *grpc.Server) { mappingv1.RegisterMappingServiceServer(s, svc) })
-	env.c = mappingv1.NewMappingServiceClient(conn)
-	return env
+	return auditEnv{c: mappingv1.NewMappingServiceClient(conn), as: as}
 }
 
 // events lists the whole trail (newest first) as admin, optionally of one resource.
@@ -133,22 +118,10 @@ func TestAuditRecordsEveryChange(t *testing.T) {
 		if err := s.call(); err != nil {
 			t.Fatalf("step %d %s: %v", i, s.method, err)
 		}
-		all := e.events(t, "")
-		if len(all) != i+1 {
-			t.Fatalf("after step %d %s: %d events, want %d", i, s.method, len(all), i+1)
-		}
-		got := all[0] // newest first
-		want := &typev1.AuditEvent{
-			Name: fmt.Sprintf("services/mapping/auditEvents/%d", i+1), EventTime: got.EventTime,
+		audittest.CheckNewest(t, fmt.Sprintf("step %d %s", i, s.method), "services/mapping", e.events(t, ""), i+1, &typev1.AuditEvent{
 			Principal: s.who, Method: s.method, Resource: s.resource, Action: s.action,
 			ChangedFields: s.fields, RequestId: s.request,
-		}
-		if !proto.Equal(got, want) {
-			t.Errorf("step %d %s: event\n%v\nwant\n%v", i, s.method, got, want)
-		}
-		if got.GetEventTime().AsTime().IsZero() {
-			t.Errorf("step %d %s: no event time", i, s.method)
-		}
+		})
 	}
 
 	// The per-resource filter, newest first.
@@ -235,16 +208,7 @@ func TestAuditRecordsNothingForRefusedCalls(t *testing.T) {
 		}},
 	}
 	for _, c := range calls {
-		if err := c.call(admin); status.Code(err) != c.want {
-			t.Errorf("%s as admin: %v, want %v", c.name, err, c.want)
-		}
-		// The same calls by principals who may not configure are refused before the
-		// service runs.
-		for _, who := range []string{"oscar", "vera", "hana"} {
-			if err := c.call(e.as[who]); status.Code(err) != codes.PermissionDenied {
-				t.Errorf("%s as %s: %v, want PERMISSION_DENIED", c.name, who, err)
-			}
-		}
+		audittest.CheckRefused(t, e.as, c.name, c.want, c.call)
 	}
 	if after := e.events(t, ""); !slices.EqualFunc(after, before, func(a, b *typev1.AuditEvent) bool { return proto.Equal(a, b) }) {
 		t.Errorf("refused calls changed the trail:\n%v\nwas\n%v", after, before)
@@ -254,18 +218,10 @@ func TestAuditRecordsNothingForRefusedCalls(t *testing.T) {
 // TestAuditTrailIsAdminsOnly: only admins read the trail; everyone else is refused.
 func TestAuditTrailIsAdminsOnly(t *testing.T) {
 	e := newAuditEnv(t)
-	req := &mappingv1.ListAuditEventsRequest{Parent: "services/mapping"}
-	for who, want := range map[string]codes.Code{
-		"ada": codes.OK, "root2": codes.OK,
-		"oscar": codes.PermissionDenied, "vera": codes.PermissionDenied, "hana": codes.PermissionDenied,
-	} {
-		if _, err := e.c.ListAuditEvents(t.Context(), req, e.as[who]); status.Code(err) != want {
-			t.Errorf("ListAuditEvents as %s: %v, want %v", who, err, want)
-		}
-	}
-	if _, err := e.c.ListAuditEvents(t.Context(), req); status.Code(err) != codes.Unauthenticated {
-		t.Errorf("ListAuditEvents without a token: %v, want UNAUTHENTICATED", err)
-	}
+	audittest.CheckAdminsOnly(t, e.as, func(opts ...grpc.CallOption) error {
+		_, err := e.c.ListAuditEvents(t.Context(), &mappingv1.ListAuditEventsRequest{Parent: "services/mapping"}, opts...)
+		return err
+	})
 }
 
 // TestAuditPaging pages through the trail with and without a resource filter, and

@@ -11,14 +11,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
-	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/audit/audittest"
 	"github.com/interloan/interloan/platform/server/servertest"
 	"github.com/interloan/interloan/services/profiles/internal/secrets"
 	"github.com/interloan/interloan/services/profiles/internal/store"
@@ -49,30 +48,13 @@ func newAuditEnv(t *testing.T) auditEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := auditEnv{as: map[string]grpc.CallOption{}}
-	var file strings.Builder
-	for name, role := range map[string]auth.Role{
-		"ada": auth.RoleAdmin, "root2": auth.RoleAdmin, "oscar": auth.RoleOperator,
-		"vera": auth.RoleViewer, "hana": auth.RoleHarvester,
-	} {
-		token, line, err := auth.NewToken(name, role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file.WriteString(line + "\n")
-		env.as[name] = grpc.PerRPCCredentials(auth.BearerToken(token, false))
-	}
-	tokens, err := auth.Parse([]byte(file.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens, as := audittest.Tokens(t)
 	svc := New(st, keys, func() time.Time { return fixedNow })
 	conn := servertest.DialAuth(t, tokens, func(s *grpc.Server) {
 		profilesv1.RegisterProfileServiceServer(s, svc)
 		profilesv1.RegisterProfileCredentialsServiceServer(s, svc)
 	})
-	env.profiles, env.creds = profilesv1.NewProfileServiceClient(conn), profilesv1.NewProfileCredentialsServiceClient(conn)
-	return env
+	return auditEnv{profiles: profilesv1.NewProfileServiceClient(conn), creds: profilesv1.NewProfileCredentialsServiceClient(conn), as: as}
 }
 
 // events lists the whole trail (newest first) as an admin, optionally of one resource.
@@ -149,22 +131,10 @@ func TestAuditRecordsEveryChange(t *testing.T) {
 		if err := s.call(); err != nil {
 			t.Fatalf("step %d %s: %v", i, s.method, err)
 		}
-		all := e.events(t, "")
-		if len(all) != i+1 {
-			t.Fatalf("after step %d %s: %d events, want %d", i, s.method, len(all), i+1)
-		}
-		got := all[0]
-		want := &typev1.AuditEvent{
-			Name: fmt.Sprintf("services/profiles/auditEvents/%d", i+1), EventTime: got.EventTime,
+		audittest.CheckNewest(t, fmt.Sprintf("step %d %s", i, s.method), "services/profiles", e.events(t, ""), i+1, &typev1.AuditEvent{
 			Principal: s.who, Method: s.method, Resource: s.resource, Action: s.action,
 			ChangedFields: s.fields, RequestId: s.request,
-		}
-		if !proto.Equal(got, want) {
-			t.Errorf("step %d %s: event\n%v\nwant\n%v", i, s.method, got, want)
-		}
-		if got.GetEventTime().AsTime().IsZero() {
-			t.Errorf("step %d %s: no event time", i, s.method)
-		}
+		})
 	}
 	if n := len(e.events(t, gub)); n != len(steps)-1 {
 		t.Errorf("%d events of %s, want %d", n, gub, len(steps)-1)
@@ -249,14 +219,7 @@ func TestAuditRecordsNothingForRefusedCalls(t *testing.T) {
 		{"delete of a missing profile", codes.NotFound, remove(&profilesv1.DeleteIntegrationProfileRequest{Name: "integrationProfiles/NOPE"})},
 	}
 	for _, c := range calls {
-		if err := c.call(admin); status.Code(err) != c.want {
-			t.Errorf("%s as admin: %v, want %v", c.name, err, c.want)
-		}
-		for _, who := range []string{"oscar", "vera", "hana"} {
-			if err := c.call(e.as[who]); status.Code(err) != codes.PermissionDenied {
-				t.Errorf("%s as %s: %v, want PERMISSION_DENIED", c.name, who, err)
-			}
-		}
+		audittest.CheckRefused(t, e.as, c.name, c.want, c.call)
 	}
 	if _, err := e.creds.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: p.Name}, e.as["hana"]); err != nil {
 		t.Fatal(err)
@@ -272,18 +235,10 @@ func TestAuditRecordsNothingForRefusedCalls(t *testing.T) {
 // credentials, may not read who set them.
 func TestAuditTrailIsAdminsOnly(t *testing.T) {
 	e := newAuditEnv(t)
-	req := &profilesv1.ListAuditEventsRequest{Parent: "services/profiles"}
-	for who, want := range map[string]codes.Code{
-		"ada": codes.OK, "root2": codes.OK,
-		"oscar": codes.PermissionDenied, "vera": codes.PermissionDenied, "hana": codes.PermissionDenied,
-	} {
-		if _, err := e.profiles.ListAuditEvents(t.Context(), req, e.as[who]); status.Code(err) != want {
-			t.Errorf("ListAuditEvents as %s: %v, want %v", who, err, want)
-		}
-	}
-	if _, err := e.profiles.ListAuditEvents(t.Context(), req); status.Code(err) != codes.Unauthenticated {
-		t.Errorf("ListAuditEvents without a token: %v, want UNAUTHENTICATED", err)
-	}
+	audittest.CheckAdminsOnly(t, e.as, func(opts ...grpc.CallOption) error {
+		_, err := e.profiles.ListAuditEvents(t.Context(), &profilesv1.ListAuditEventsRequest{Parent: "services/profiles"}, opts...)
+		return err
+	})
 }
 
 // TestAuditPaging pages through the trail, with and without a resource filter, and
