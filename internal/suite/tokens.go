@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/interloan/interloan/platform/atomicfile"
 	"github.com/interloan/interloan/platform/auth"
 )
 
@@ -97,27 +99,8 @@ func appendLine(path, line string) error {
 	return writeFile(path, []byte(data))
 }
 
-// writeFile writes data to path atomically (temporary file, then rename), mode 0600.
+// writeFile writes data to path atomically (atomicfile), mode 0600.
 func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	_, err := atomicfile.Write(path, bytes.NewReader(data), 0o600, nil)
+	return err
 }

@@ -6,10 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/interloan/interloan/platform/atomicfile"
 )
 
 // Backup writes a consistent copy of db to w from one read transaction: the copy is the
@@ -43,45 +44,22 @@ func Restore(path string, src io.Reader, open func(path string) (io.Closer, erro
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".restore-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	n, err := io.Copy(tmp, src)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, fmt.Errorf("write the snapshot: %w", err)
-	}
-	if n == 0 {
-		return 0, errors.New("the snapshot is empty")
-	}
-	st, err := open(tmp.Name())
-	if err == nil {
-		err = st.Close()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("the snapshot is not a usable data file: %w", err)
-	}
-	if _, err := os.Stat(path); err == nil {
-		kept := path + ".before-restore-" + time.Now().UTC().Format("20060102T150405.000000000Z")
-		if err := os.Rename(path, kept); err != nil {
-			return 0, err
+	return atomicfile.Write(path, src, 0o600, func(tmp string, size int64) error {
+		if size == 0 {
+			return errors.New("the snapshot is empty")
 		}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, err
-	}
-	return n, syncDir(dir)
+		st, err := open(tmp)
+		if err == nil {
+			err = st.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("the snapshot is not a usable data file: %w", err)
+		}
+		if _, err := os.Stat(path); err == nil {
+			return os.Rename(path, path+".before-restore-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
+		}
+		return nil
+	})
 }
 
 // notInUse fails when another process holds path's bbolt lock (a running service).
@@ -94,13 +72,4 @@ func notInUse(path string) error {
 		return nil // a damaged file is what a restore is for
 	}
 	return db.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -75,7 +75,7 @@ func TestRestore(t *testing.T) {
 	if len(kept) != 1 || read(kept[0]) != "from backup" {
 		t.Fatalf("the replaced file was not kept: %v", kept)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(dir, "data", ".svc.db.restore-*")); len(leftovers) != 0 {
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, "data", ".svc.db.*")); len(leftovers) != 0 {
 		t.Fatalf("temporary files left: %v", leftovers)
 	}
 }
