@@ -57,9 +57,6 @@ func (c *Config) BindHTTP(s *config.Set) {
 	s.String(&c.CAFile, "tls-ca", "INTERLOAN_TLS_CA", "", "CA that outbound gRPC connections verify servers against (system roots when empty); setting it turns on TLS for outbound calls")
 }
 
-// Enabled reports whether the listeners serve TLS.
-func (c Config) Enabled() bool { return c.CertFile != "" }
-
 // Outbound reports whether outbound gRPC connections use TLS.
 func (c Config) Outbound() bool { return c.CertFile != "" || c.CAFile != "" }
 
