@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -13,13 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // maxResponse bounds what one response (or one line of a stream) may hold, so a
@@ -63,15 +63,11 @@ func newClient(cfg clientConfig) (*client, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone() // proxies from the environment, as curl
 	if cfg.caFile != "" {
-		pem, err := os.ReadFile(cfg.caFile)
+		set, err := tlsconfig.Load(tlsconfig.Config{CAFile: cfg.caFile})
 		if err != nil {
 			return nil, fmt.Errorf("--ca-file: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", cfg.caFile)
-		}
-		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		transport.TLSClientConfig = set.Client()
 	}
 	return &client{base: base, token: cfg.token, http: &http.Client{Transport: transport}}, nil
 }

@@ -53,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"runs", "list", "--server", "http://user:pw@x"}, "--server: give scheme, host, port"},
 		{[]string{"runs", "list", "--token", "a", "--token-file", "b"}, "give --token or --token-file, not both"},
 		{[]string{"runs", "list", "--token-file", "/nonexistent/token"}, "token file: open /nonexistent/token"},
-		{[]string{"runs", "list", "--ca-file", "/nonexistent/ca.pem"}, "--ca-file: open /nonexistent/ca.pem"},
+		{[]string{"runs", "list", "--ca-file", "/nonexistent/ca.pem"}, "--ca-file: tls: CA file: open /nonexistent/ca.pem"},
 		{[]string{"import", "run"}, "--profile CODE is required"},
 		{[]string{"requests", "act", "1"}, "--action is required: one of add-note, anonymize"},
 		{[]string{"requests", "act", "1", "--action", "fly"}, `--action "fly": want one of add-note`},
