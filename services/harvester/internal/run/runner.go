@@ -272,6 +272,12 @@ func (r *Runner) Watch(ctx context.Context, name string, send func(*harvesterv1.
 	for {
 		changed := r.changed(id) // before reading, so no change between read and wait is missed
 		run, err := r.d.Store.GetRun(id)
+		if err != nil || Ended(run) {
+			// No change will come to close the channel just made: drop it, or each watch
+			// of an ended or unknown run would leave an entry behind. Other watchers of
+			// the run wake, read it again, and end too.
+			r.notify(id)
+		}
 		if err != nil {
 			return RunError(err, name)
 		}

@@ -633,6 +633,18 @@ func TestWatchFollowsARunToItsEnd(t *testing.T) {
 	if last.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS || last.GetCounters().GetCreated() != 8 {
 		t.Fatalf("last watched state: %v", last)
 	}
+	// Watching an ended run again, or an unknown one, leaves nothing registered.
+	if err := h.runner.Watch(context.Background(), r.GetName(), func(*harvesterv1.Run) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	err = h.runner.Watch(context.Background(), "runs/99", func(*harvesterv1.Run) error { return nil })
+	servertest.RequireError(t, toStatus(err), codes.NotFound, ReasonRunNotFound)
+	h.runner.mu.Lock()
+	left := len(h.runner.change)
+	h.runner.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d watch channels left after every watch ended", left)
+	}
 }
 
 func TestRetryFailuresDoNotBlockTheCursorAndRotate(t *testing.T) {
