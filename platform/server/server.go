@@ -156,16 +156,10 @@ func Run(ctx context.Context, o Options) error {
 		hlis = l
 	}
 
-	register := o.Register
+	srv, hs := newServer(o.Logger, authn, o.Policy, o.Register, tlsSet.ServerOption(), o.Services)
 	if o.Snapshot != nil {
-		register = func(s *grpc.Server) {
-			if o.Register != nil {
-				o.Register(s)
-			}
-			adminv1.RegisterBackupServiceServer(s, backup.NewService(o.Snapshot, o.SpoolDir))
-		}
+		adminv1.RegisterBackupServiceServer(srv, backup.NewService(o.Snapshot, o.SpoolDir))
 	}
-	srv, hs := newServer(o.Logger, authn, o.Policy, register, tlsSet.ServerOption(), o.Services)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(glis) }()
 
