@@ -169,13 +169,9 @@ func (s *Service) AnonymizeBorrowingRequest(ctx context.Context, req *requestsv1
 
 // ListAllowedActions lists what the request allows now.
 func (s *Service) ListAllowedActions(ctx context.Context, req *requestsv1.ListAllowedActionsRequest) (*requestsv1.ListAllowedActionsResponse, error) {
-	id, err := parseName("name", req.GetName())
+	r, err := s.get(req.GetName())
 	if err != nil {
 		return nil, err
-	}
-	r, err := s.store.Get(id)
-	if err != nil {
-		return nil, storeError(err, req.GetName())
 	}
 	out := &requestsv1.ListAllowedActionsResponse{Status: r.GetStatus(), Etag: r.GetEtag()}
 	for _, a := range lifecycle.AllowedFor(r) {

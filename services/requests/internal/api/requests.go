@@ -28,15 +28,24 @@ const (
 
 func scanBudget(limit int) int { return max(minScan, scanPerItem*limit) }
 
-// GetBorrowingRequest returns one borrowing request.
-func (s *Service) GetBorrowingRequest(ctx context.Context, req *requestsv1.GetBorrowingRequestRequest) (*requestsv1.BorrowingRequest, error) {
-	id, err := parseName("name", req.GetName())
+// get reads the request the resource name names, with errors as the API reports them.
+func (s *Service) get(name string) (*requestsv1.BorrowingRequest, error) {
+	id, err := parseName("name", name)
 	if err != nil {
 		return nil, err
 	}
 	r, err := s.store.Get(id)
 	if err != nil {
-		return nil, storeError(err, req.GetName())
+		return nil, storeError(err, name)
+	}
+	return r, nil
+}
+
+// GetBorrowingRequest returns one borrowing request.
+func (s *Service) GetBorrowingRequest(ctx context.Context, req *requestsv1.GetBorrowingRequestRequest) (*requestsv1.BorrowingRequest, error) {
+	r, err := s.get(req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	return forCaller(ctx, r), nil
 }
