@@ -127,7 +127,6 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 	held := true
 	err := s.db.View(func(tx *bolt.Tx) error {
 		first := make(map[string]int, len(items))
-		byExternal := tx.Bucket(bucketByExternal)
 		for i, it := range items {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -136,20 +135,11 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 			if !ok {
 				continue
 			}
-			idKey := byExternal.Get(key)
-			if idKey == nil {
-				held = false
-				return nil
-			}
-			id, err := idOf(idKey)
+			_, old, err := lookupKey(tx, key)
 			if err != nil {
 				return err
 			}
-			old, err := indexed(tx, id)
-			if err != nil {
-				return err
-			}
-			if newer(it.GetExternalReference().GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
+			if old == nil || newer(it.GetExternalReference().GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
 				held = false
 				return nil
 			}
@@ -168,8 +158,11 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, run string, now time.Time, res *requestsv1.IngestResult) error {
 	ref := it.GetExternalReference()
 	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run, Partner: it.GetPartner()}
-	idKey := tx.Bucket(bucketByExternal).Get(key)
-	if idKey == nil {
+	id, old, err := lookupKey(tx, key)
+	if err != nil {
+		return err
+	}
+	if old == nil {
 		id, err := tx.Bucket(bucketRequests).NextSequence()
 		if err != nil {
 			return err
@@ -181,14 +174,6 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 		}
 		res.Outcome, res.BorrowingRequest = outcomeCreated, next.GetName()
 		return nil
-	}
-	id, err := idOf(idKey)
-	if err != nil {
-		return err
-	}
-	old, err := indexed(tx, id)
-	if err != nil {
-		return err
 	}
 	res.BorrowingRequest = old.GetName()
 	if !newer(ref.GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {

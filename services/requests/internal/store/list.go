@@ -158,15 +158,22 @@ func list(tx *bolt.Tx, f Filter, after []byte, limit, maxScan int) ([]*requestsv
 
 // lookup returns the request with an identity, or nil.
 func lookup(tx *bolt.Tx, profile, externalID string) (*requestsv1.BorrowingRequest, error) {
-	idKey := tx.Bucket(bucketByExternal).Get(externalKey(profile, externalID))
+	_, r, err := lookupKey(tx, externalKey(profile, externalID))
+	return r, err
+}
+
+// lookupKey returns the request with the by_external key key and its id, or nil.
+func lookupKey(tx *bolt.Tx, key []byte) (uint64, *requestsv1.BorrowingRequest, error) {
+	idKey := tx.Bucket(bucketByExternal).Get(key)
 	if idKey == nil {
-		return nil, nil
+		return 0, nil, nil
 	}
 	id, err := idOf(idKey)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	return indexed(tx, id)
+	r, err := indexed(tx, id)
+	return id, r, err
 }
 
 // candidate is an index that holds every request a filter can match, and the value to walk.
