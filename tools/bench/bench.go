@@ -31,11 +31,6 @@ func run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	started := time.Now()
-	libris, err := startLibris(o.N, started)
-	if err != nil {
-		return err
-	}
-	defer libris.Close()
 
 	var f figures
 	progress := func(format string, args ...any) {
@@ -45,7 +40,7 @@ func run(ctx context.Context, o Options) (err error) {
 	// An empty ledger: the import, the same window again, and the records it made.
 	progress("import of %d requests into an empty ledger", o.N)
 	items := filepath.Join(work, "items.pb")
-	statuses, err := emptyLedger(ctx, o, bins, work, libris, items, &f)
+	statuses, err := emptyLedger(ctx, o, bins, work, started, items, &f)
 	if err != nil {
 		return err
 	}
@@ -61,7 +56,7 @@ func run(ctx context.Context, o Options) (err error) {
 
 	// A large ledger: the import again, then reads.
 	progress("filling a ledger of %d requests", o.Ledger)
-	if err := largeLedger(ctx, o, bins, work, libris, items, statuses, &f, progress); err != nil {
+	if err := largeLedger(ctx, o, bins, work, started, items, statuses, &f, progress); err != nil {
 		return err
 	}
 
@@ -103,15 +98,12 @@ func build(ctx context.Context, dir string) (binaries, error) {
 // emptyLedger imports the fake Libris into an empty ledger (import_rps,
 // harvester_peak_rss_mb), imports the same window again (reimport_rps) and exports the
 // records the import made to items. It returns the statuses those records have.
-func emptyLedger(ctx context.Context, o Options, bins binaries, work string, libris *librisServer, items string, f *figures) (_ []requestsv1.Status, err error) {
-	e, err := startSuite(ctx, filepath.Join(work, "empty"), o.Verbose)
+func emptyLedger(ctx context.Context, o Options, bins binaries, work string, now time.Time, items string, f *figures) (_ []requestsv1.Status, err error) {
+	e, err := startSuite(ctx, filepath.Join(work, "empty"), o.N, now, o.Verbose)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, e.stop()) }()
-	if err := e.seed(ctx, libris); err != nil {
-		return nil, err
-	}
 	h := e.harvester
 	var child *childHarvester
 	// profile profiles one import into the named files when asked to.
@@ -130,7 +122,7 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, lib
 	if err != nil {
 		return nil, err
 	}
-	first, err := importOnce(ctx, h, o.N, harvesterv1.Outcome_OUTCOME_CREATED)
+	first, err := importOnce(ctx, h, e.profile, o.N, harvesterv1.Outcome_OUTCOME_CREATED)
 	if err := errors.Join(err, stopProfile()); err != nil {
 		return nil, err
 	}
@@ -146,14 +138,14 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, lib
 	if stopProfile, err = profile("reimport"); err != nil {
 		return nil, err
 	}
-	again, err := importOnce(ctx, h, o.N, harvesterv1.Outcome_OUTCOME_UNCHANGED)
+	again, err := importOnce(ctx, h, e.profile, o.N, harvesterv1.Outcome_OUTCOME_UNCHANGED)
 	if err := errors.Join(err, stopProfile()); err != nil {
 		return nil, err
 	}
 	f.add("reimport_rps", again.rps())
 	f.add("reimport_vs_import", again.rps()/first.rps())
 
-	n, statuses, err := exportItems(ctx, e.requests, items)
+	n, statuses, err := exportItems(ctx, e.requests, e.profile, items)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +159,7 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, lib
 // profile), starts the suite on it, imports the fake Libris again
 // (import_rps_large_ledger) and measures reads on it: list_* through gRPC, rest_* through
 // the gateway.
-func largeLedger(ctx context.Context, o Options, bins binaries, work string, libris *librisServer, items string, statuses []requestsv1.Status,
+func largeLedger(ctx context.Context, o Options, bins binaries, work string, now time.Time, items string, statuses []requestsv1.Status,
 	f *figures, progress func(string, ...any)) (err error) {
 	dir := filepath.Join(work, "large")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -179,14 +171,11 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, lib
 			return fmt.Errorf("fill: %w", err)
 		}
 	}
-	e, err := startSuite(ctx, dir, o.Verbose)
+	e, err := startSuite(ctx, dir, o.N, now, o.Verbose)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, e.stop()) }()
-	if err := e.seed(ctx, libris); err != nil {
-		return err
-	}
 	h := e.harvester
 	if o.ProfileDir == "" {
 		child, err := startHarvester(ctx, bins.harvester, e, filepath.Join(work, "large-harvester"))
@@ -197,7 +186,7 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, lib
 		h = child.client
 	}
 	progress("import of %d requests into a ledger of %d", o.N, o.Ledger)
-	large, err := importOnce(ctx, h, o.N, harvesterv1.Outcome_OUTCOME_CREATED)
+	large, err := importOnce(ctx, h, e.profile, o.N, harvesterv1.Outcome_OUTCOME_CREATED)
 	if err != nil {
 		return err
 	}

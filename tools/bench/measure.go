@@ -34,11 +34,11 @@ type importResult struct {
 // rps is the requests the run handled per second of its own duration.
 func (r importResult) rps() float64 { return float64(r.run.GetCounters().GetFetched()) / r.seconds }
 
-// importOnce starts a run of the bench profile on h, waits for it to end, and checks
+// importOnce starts a run of profile on h, waits for it to end, and checks
 // that it handled want requests, every one with outcome: a run that skipped or failed
 // any would measure something else than an import.
-func importOnce(ctx context.Context, h harvesterv1.HarvesterServiceClient, want int, outcome harvesterv1.Outcome) (importResult, error) {
-	run, err := h.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: profileName})
+func importOnce(ctx context.Context, h harvesterv1.HarvesterServiceClient, profile string, want int, outcome harvesterv1.Outcome) (importResult, error) {
+	run, err := h.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: profile})
 	if err != nil {
 		return importResult{}, fmt.Errorf("start run: %w", err)
 	}
@@ -88,12 +88,12 @@ func checkRun(run *harvesterv1.Run, want int, outcome harvesterv1.Outcome) error
 // exportItems writes the profile's requests from the ledger as the ingest items that
 // describe them (length-delimited), ordered by external id as Libris sends them, and
 // returns how many it wrote and the statuses they have.
-func exportItems(ctx context.Context, rc requestsv1.RequestServiceClient, path string) (int, []requestsv1.Status, error) {
+func exportItems(ctx context.Context, rc requestsv1.RequestServiceClient, profile, path string) (int, []requestsv1.Status, error) {
 	var items []*requestsv1.IngestItem
 	statuses := map[requestsv1.Status]bool{}
 	token := ""
 	for {
-		resp, err := rc.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{Profile: profileName, PageSize: 1000, PageToken: token})
+		resp, err := rc.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{Profile: profile, PageSize: 1000, PageToken: token})
 		if err != nil {
 			return 0, nil, fmt.Errorf("list for export: %w", err)
 		}
