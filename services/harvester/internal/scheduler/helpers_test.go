@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/logging/logtest"
 )
 
 const sthlm = "Europe/Stockholm"
@@ -177,24 +177,6 @@ func (r *recStarter) distinctRuns() int {
 	return len(r.runs)
 }
 
-// syncBuffer is a log sink safe for the scheduler goroutine and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness runs one scheduler on a fake clock until the test ends.
 type harness struct {
 	t     *testing.T
@@ -202,7 +184,7 @@ type harness struct {
 	prof  *fakeProfiles
 	st    *recStarter
 	s     *Scheduler
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 	stop  context.CancelFunc
 	done  chan error
 	parks int // timers pending when every scheduler on clk is parked
@@ -213,7 +195,7 @@ func newHarness(t *testing.T, at time.Time, poll time.Duration, ps ...*profilesv
 	clk := NewFakeClock(at)
 	prof := &fakeProfiles{}
 	prof.set(ps...)
-	h := &harness{t: t, clk: clk, prof: prof, st: newStarter(clk), logs: &syncBuffer{}, parks: 1}
+	h := &harness{t: t, clk: clk, prof: prof, st: newStarter(clk), logs: &logtest.Buffer{}, parks: 1}
 	h.s = New(Config{
 		Profiles: prof, Starter: h.st, Clock: clk, Poll: poll,
 		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -2,30 +2,15 @@
 package fakecmdtest
 
 import (
-	"bytes"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/interloan/interloan/platform/logging/logtest"
 )
 
 // LogBuffer is a log sink that a test reads while a command's run writes to it.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type LogBuffer struct{ logtest.Buffer }
 
 var servingAt = regexp.MustCompile(`at (http://\S+)`)
 
