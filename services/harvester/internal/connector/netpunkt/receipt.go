@@ -75,10 +75,7 @@ func ParseReceipt(body []byte) (*Receipt, error) {
 // whose agency is agency (normalised or not). A stored order that no longer decodes is
 // returned as a request with a Problem, so the run reports it instead of dropping it.
 func DecodeOrder(data []byte, agency string) *connector.Request {
-	ag, ok := NormalizeAgency(agency)
-	if !ok {
-		ag = strings.TrimSpace(agency)
-	}
+	ag := normalizeCode(agency)
 	var so storedOrder
 	if err := xml.Unmarshal(data, &so); err != nil {
 		return &connector.Request{Bibliographic: &requestsv1.Bibliographic{}, Problem: "a stored Netpunkt receipt could not be decoded: " + err.Error()}
