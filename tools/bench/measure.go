@@ -23,6 +23,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/internal/demo"
 )
 
 // importResult is one import run as the harvester recorded it.
@@ -42,18 +43,8 @@ func importOnce(ctx context.Context, h harvesterv1.HarvesterServiceClient, profi
 	if err != nil {
 		return importResult{}, fmt.Errorf("start run: %w", err)
 	}
-	for {
-		if s := run.GetState(); s != harvesterv1.RunState_RUN_STATE_PENDING && s != harvesterv1.RunState_RUN_STATE_RUNNING {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return importResult{}, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if run, err = h.GetRun(ctx, &harvesterv1.GetRunRequest{Name: run.GetName()}); err != nil {
-			return importResult{}, fmt.Errorf("get run: %w", err)
-		}
+	if run, err = demo.Await(ctx, h, run.GetName()); err != nil {
+		return importResult{}, fmt.Errorf("await run: %w", err)
 	}
 	if err := checkRun(run, want, outcome); err != nil {
 		return importResult{}, err
