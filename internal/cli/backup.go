@@ -14,8 +14,8 @@ import (
 
 	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
 	"github.com/interloan/interloan/internal/ctl"
-	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/backup"
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/tlsconfig"
 	harvesterapp "github.com/interloan/interloan/services/harvester/app"
@@ -86,12 +86,7 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func fetchBackup(ctx context.Context, addr, token string, tlsCfg tlsconfig.Config, out string, stdout io.Writer) (n int64, err error) {
-	transport, err := tlsconfig.Load(tlsCfg)
-	if err != nil {
-		return 0, err
-	}
-	conn, err := grpc.NewClient(addr, transport.DialOption(), grpc.WithPerRPCCredentials(auth.BearerToken(token, transport.Secure())),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(2*backup.ChunkSize)))
+	conn, err := client.Dial(addr, tlsCfg, token, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(2*backup.ChunkSize)))
 	if err != nil {
 		return 0, err
 	}

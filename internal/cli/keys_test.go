@@ -9,13 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
+	"github.com/interloan/interloan/platform/tlsconfig"
 	profilesapp "github.com/interloan/interloan/services/profiles/app"
 )
 
@@ -123,7 +122,7 @@ func createProfile(t *testing.T, dataDir, keyFile, code, apiKey string) {
 		done <- err
 		t.Fatalf("profiles did not start: %v", err)
 	}
-	conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
+	conn, err := client.Dial(a, tlsconfig.Config{}, token)
 	if err != nil {
 		t.Fatal(err)
 	}

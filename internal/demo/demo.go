@@ -27,7 +27,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
-	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
@@ -315,13 +315,9 @@ func dial(a suite.Addrs, token string) (*clients, func(), error) {
 			c.Close()
 		}
 	}
-	transport, err := tlsconfig.Load(tlsconfig.Config{CAFile: a.CAFile})
-	if err != nil {
-		return nil, nil, err
-	}
 	for _, addr := range []string{a.Profiles, a.Mapping, a.Harvester} {
 		// Without the suite's TLS the token goes over loopback in plain text.
-		c, err := grpc.NewClient(addr, transport.DialOption(), grpc.WithPerRPCCredentials(auth.BearerToken(token, transport.Secure())))
+		c, err := client.Dial(addr, tlsconfig.Config{CAFile: a.CAFile}, token)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

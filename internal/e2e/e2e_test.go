@@ -28,7 +28,7 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/internal/suite"
-	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
@@ -141,15 +141,7 @@ func (e *env) dial(addr, token string) *grpc.ClientConn {
 // verified by caFile when it is set (plain text otherwise).
 func dialAs(t *testing.T, caFile, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	transport, err := tlsconfig.Load(tlsconfig.Config{CAFile: caFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []grpc.DialOption{transport.DialOption()}
-	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerToken(token, transport.Secure())))
-	}
-	c, err := grpc.NewClient(addr, opts...)
+	c, err := client.Dial(addr, tlsconfig.Config{CAFile: caFile}, token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -20,7 +19,9 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // TestAllInOne runs the whole suite on loopback TCP and walks the admin flow of the
@@ -146,8 +147,7 @@ func readToken(t *testing.T, path string) string {
 
 func dial(t *testing.T, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.BearerToken(token, false)))
+	conn, err := client.Dial(addr, tlsconfig.Config{}, token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/internal/demo"
-	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
@@ -134,11 +134,7 @@ func compare(a, b string) int {
 
 // dialLedger connects to the ledger as the administrator, over the suite's TLS.
 func dialLedger(s *demo.Session) (*grpc.ClientConn, error) {
-	transport, err := tlsconfig.Load(tlsconfig.Config{CAFile: s.Addrs.CAFile})
-	if err != nil {
-		return nil, err
-	}
-	return grpc.NewClient(s.Addrs.Requests, transport.DialOption(), grpc.WithPerRPCCredentials(auth.BearerToken(s.AdminToken, transport.Secure())))
+	return client.Dial(s.Addrs.Requests, tlsconfig.Config{CAFile: s.Addrs.CAFile}, s.AdminToken)
 }
 
 // actions adds notes to random requests (a lifecycle action that is always allowed and
