@@ -127,6 +127,7 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 	held := true
 	err := s.db.View(func(tx *bolt.Tx) error {
 		first := make(map[string]int, len(items))
+		byExternal := tx.Bucket(bucketByExternal)
 		for i, it := range items {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -135,7 +136,7 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 			if !ok {
 				continue
 			}
-			_, old, err := lookupKey(tx, key)
+			_, old, err := lookupKey(tx, byExternal, key)
 			if err != nil {
 				return err
 			}
@@ -158,7 +159,7 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, run string, now time.Time, res *requestsv1.IngestResult) error {
 	ref := it.GetExternalReference()
 	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run, Partner: it.GetPartner()}
-	id, old, err := lookupKey(tx, key)
+	id, old, err := lookupKey(tx, tx.Bucket(bucketByExternal), key)
 	if err != nil {
 		return err
 	}

@@ -158,13 +158,14 @@ func list(tx *bolt.Tx, f Filter, after []byte, limit, maxScan int) ([]*requestsv
 
 // lookup returns the request with an identity, or nil.
 func lookup(tx *bolt.Tx, profile, externalID string) (*requestsv1.BorrowingRequest, error) {
-	_, r, err := lookupKey(tx, externalKey(profile, externalID))
+	_, r, err := lookupKey(tx, tx.Bucket(bucketByExternal), externalKey(profile, externalID))
 	return r, err
 }
 
 // lookupKey returns the request with the by_external key key and its id, or nil.
-func lookupKey(tx *bolt.Tx, key []byte) (uint64, *requestsv1.BorrowingRequest, error) {
-	idKey := tx.Bucket(bucketByExternal).Get(key)
+// byExternal is tx's by_external bucket, which a loop opens once.
+func lookupKey(tx *bolt.Tx, byExternal *bolt.Bucket, key []byte) (uint64, *requestsv1.BorrowingRequest, error) {
+	idKey := byExternal.Get(key)
 	if idKey == nil {
 		return 0, nil, nil
 	}
