@@ -126,10 +126,7 @@ type actionCall struct {
 }
 
 // simple is an action whose request has only name, etag and note.
-func simple[T any, P interface {
-	*T
-	proto.Message
-}](rpc string, build func(name, etag, note string) P) actionCall {
+func simple[P proto.Message](rpc string, build func(name, etag, note string) P) actionCall {
 	return actionCall{rpc: rpc, request: func(name, etag, note string, _ *opts) proto.Message {
 		return build(name, etag, note)
 	}}
