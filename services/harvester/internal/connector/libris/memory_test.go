@@ -18,7 +18,7 @@ import (
 // while decoding stays far below the body size: items are decoded and visited one by one.
 func TestLargeAnswerMemoryBounded(t *testing.T) {
 	target := int64(200 << 20)
-	if raceEnabled || testing.Short() {
+	if connectortest.RaceEnabled || testing.Short() {
 		target = 24 << 20
 	}
 	// One realistic item with a long note, as a template around its lf_number.

@@ -18,7 +18,7 @@ import (
 // stays far below the body size: orders are decoded and visited one by one.
 func TestLargeAnswerMemoryBounded(t *testing.T) {
 	target := int64(64 << 20)
-	if raceEnabled || testing.Short() {
+	if connectortest.RaceEnabled || testing.Short() {
 		target = 12 << 20
 	}
 	note := strings.Repeat("En meget lang note om bestillingen. ", 25)

@@ -1,5 +1,0 @@
-//go:build race
-
-package libris
-
-const raceEnabled = true

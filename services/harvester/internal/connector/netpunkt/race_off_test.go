@@ -1,5 +1,0 @@
-//go:build !race
-
-package netpunkt
-
-const raceEnabled = false
