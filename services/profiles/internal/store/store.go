@@ -250,9 +250,9 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 
 // RewriteSecrets offers every sealed secret (credential, then receipt password) of every
 // profile to fn, in code order, inside one write transaction, and stores the secret fn
-// returns in its place (nil: leave it as it is). fn is called for every profile even after one fails, so a caller can
-// report every failure at once; if any call failed, the transaction is rolled back,
-// nothing changes, and the failures are returned joined. Key rotation uses it: a rotation
+// returns in its place (nil: leave it as it is). fn is called for every secret even
+// after one fails, so a caller can report every failure at once; if any call failed, the
+// transaction is rolled back, nothing changes, and the failures are returned joined. Key rotation uses it: a rotation
 // that stopped half-way would leave secrets under a key the operator is about to drop.
 // Each replaced secret records call's audit event (action REENCRYPT) in the same
 // transaction.
