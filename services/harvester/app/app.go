@@ -179,8 +179,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		var out []*harvesterv1.ScheduledJob
 		for _, j := range sched.Jobs() {
 			last := ""
-			code := j.Profile.GetCode()
-			if r, err := st.LastRun(code); err == nil && r != nil {
+			if r, err := st.LastRun(j.Code()); err == nil && r != nil {
 				last = r.GetName()
 			}
 			out = append(out, scheduler.ToScheduledJob(j, last))

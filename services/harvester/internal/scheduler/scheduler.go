@@ -103,6 +103,9 @@ func (j Job) DisplayName() string {
 	return run.JobName(j.Profile)
 }
 
+// Code is the job's profile code (from its name when the profile carries none).
+func (j Job) Code() string { return profileCode(j.Profile) }
+
 // localLayout is RFC 3339 with a numeric offset always, so UTC reads "+00:00" like any
 // other zone rather than "Z".
 const localLayout = "2006-01-02T15:04:05-07:00"

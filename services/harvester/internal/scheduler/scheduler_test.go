@@ -559,3 +559,14 @@ type starterFunc func(ctx context.Context) error
 func (f starterFunc) Start(ctx context.Context, _ string, _ harvesterv1.Trigger, _, _ string) (*harvesterv1.Run, error) {
 	return nil, f(ctx)
 }
+
+func TestJobCode(t *testing.T) {
+	for _, p := range []*profilesv1.IntegrationProfile{
+		{Name: "integrationProfiles/NP", Code: "NP"},
+		{Name: "integrationProfiles/NP"}, // a profile listed without its code
+	} {
+		if got := (Job{Profile: p}).Code(); got != "NP" {
+			t.Fatalf("Code of %v = %q, want NP", p, got)
+		}
+	}
+}
