@@ -19,6 +19,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/logging/logtest"
 	"github.com/interloan/interloan/services/harvester/fakenetpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/connector/netpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/run"
@@ -100,8 +101,8 @@ func TestReceipts(t *testing.T) {
 			defer st.Close()
 			fp.down = tc.down
 			var kicked []string
-			var logs bytes.Buffer
-			h := &Receipts{Profiles: fp, Credentials: fp, Store: st, Kick: func(n string) { kicked = append(kicked, n) }, Log: slogTo(&logs)}
+			var logs logtest.Buffer
+			h := &Receipts{Profiles: fp, Credentials: fp, Store: st, Kick: func(n string) { kicked = append(kicked, n) }, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, bytes.NewReader(tc.body)))
 			if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.answer) {
@@ -173,22 +174,6 @@ func TestKickerRetriesWhileARunIsInProgress(t *testing.T) {
 	if np != 3 || bad != 1 {
 		t.Fatalf("calls = %v; want NP three times (two busy, one started) and BAD once", calls)
 	}
-}
-
-func slogTo(w *bytes.Buffer) *slog.Logger {
-	var mu sync.Mutex
-	return slog.New(slog.NewTextHandler(lockedWriter{w, &mu}, nil))
-}
-
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // TestKickerCoalescesABurst: receipts arriving together start one run.
