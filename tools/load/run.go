@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	all.Wait()
 
-	slices.SortFunc(results, func(a, b result) int { return compare(a.Name, b.Name) })
+	slices.SortFunc(results, func(a, b result) int { return strings.Compare(a.Name, b.Name) })
 	failed := false
 	for _, r := range results {
 		fmt.Fprintf(stdout, "%s_calls=%d %s_errors=%d %s_rps=%.0f %s_p50_ms=%.2f %s_p99_ms=%.2f\n",
@@ -120,16 +121,6 @@ func run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return errTrafficFailed
 	}
 	return nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // dialLedger connects to the ledger as the administrator, over the suite's TLS.
