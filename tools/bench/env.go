@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/internal/suite"
-	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
+	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // The bench's world is the demo's Libris world: library "Abc" (sigel) is local library
@@ -86,9 +86,7 @@ func startSuite(ctx context.Context, dataDir string, n int, now time.Time, verbo
 
 // dial connects to addr as the suite's administrator. Loopback only, so no TLS.
 func (e *env) dial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.BearerToken(e.token, false)),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	return client.Dial(addr, tlsconfig.Config{}, e.token, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 }
 
 // childHarvester is services/harvester/cmd/harvester running as its own process against
