@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
@@ -24,7 +21,9 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
+	grpcclient "github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
 )
 
@@ -72,14 +71,7 @@ func startLive(t *testing.T, tls bool) *live {
 		t.Fatal(err)
 	}
 	l.adminToken = strings.TrimSpace(string(b))
-	creds := insecure.NewCredentials()
-	if tls {
-		if creds, err = credentials.NewClientTLSFromFile(l.addrs.CAFile, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn, err := grpc.NewClient(l.addrs.Mapping, grpc.WithTransportCredentials(creds),
-		grpc.WithPerRPCCredentials(auth.BearerToken(l.adminToken, tls)))
+	conn, err := grpcclient.Dial(l.addrs.Mapping, tlsconfig.Config{CAFile: l.addrs.CAFile}, l.adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}
