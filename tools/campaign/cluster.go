@@ -23,7 +23,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
@@ -33,6 +32,8 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
+	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/fakelibris"
 	profiles "github.com/interloan/interloan/services/profiles/app"
 )
@@ -154,8 +155,7 @@ func StartCluster(ctx context.Context, bin, dir string, logf func(string, ...any
 		}
 	}
 	for _, s := range []string{Profiles, Mapping, Harvester, Requests} {
-		conn, err := grpc.NewClient(c.addrs[s], grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(auth.BearerToken(c.adminToken, false))) // loopback only
+		conn, err := client.Dial(c.addrs[s], tlsconfig.Config{}, c.adminToken) // loopback only
 		if err != nil {
 			c.Close()
 			return nil, err
