@@ -6,10 +6,12 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
@@ -142,4 +144,27 @@ func Enum(v *apierr.Violations, field string, e protoreflect.Enum, required bool
 	} else {
 		v.Add(field, "must be one of %s (got %d)", strings.Join(names, ", "), e.Number())
 	}
+}
+
+// TimeRange checks an AIP-160-style pair of optional timestamp filters, name_after and
+// name_before: each valid when set, and after earlier than before when both are. It
+// returns them as times, zero when unset or invalid.
+func TimeRange(v *apierr.Violations, name string, after, before *timestamppb.Timestamp) (time.Time, time.Time) {
+	a := optionalTime(v, name+"_after", after)
+	b := optionalTime(v, name+"_before", before)
+	if !a.IsZero() && !b.IsZero() && !a.Before(b) {
+		v.Add(name+"_before", "must be later than %s_after", name)
+	}
+	return a, b
+}
+
+func optionalTime(v *apierr.Violations, field string, t *timestamppb.Timestamp) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	if t.CheckValid() != nil {
+		v.Add(field, "must be a valid timestamp")
+		return time.Time{}
+	}
+	return t.AsTime()
 }

@@ -1,10 +1,14 @@
 package validate
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/interloan/interloan/platform/apierr"
 )
@@ -53,6 +57,48 @@ func TestChecks(t *testing.T) {
 		tc.check(&v)
 		if (v.Len() == 0) != tc.ok {
 			t.Errorf("%s: violations %v", tc.name, v.Err())
+		}
+	}
+}
+
+func TestTimeRange(t *testing.T) {
+	at := func(s int64) *timestamppb.Timestamp { return &timestamppb.Timestamp{Seconds: s} }
+	bad := &timestamppb.Timestamp{Nanos: -1}
+	tests := []struct {
+		name          string
+		after, before *timestamppb.Timestamp
+		wantErrFields []string
+		wantA, wantB  int64 // unix seconds; -1 for zero time
+	}{
+		{"unset", nil, nil, nil, -1, -1},
+		{"after only", at(10), nil, nil, 10, -1},
+		{"both in order", at(10), at(20), nil, 10, 20},
+		{"equal", at(10), at(10), []string{"x_before"}, 10, 10},
+		{"reversed", at(20), at(10), []string{"x_before"}, 20, 10},
+		{"invalid after", bad, at(10), []string{"x_after"}, -1, 10},
+		{"invalid both", bad, bad, []string{"x_after", "x_before"}, -1, -1},
+	}
+	for _, tt := range tests {
+		var v apierr.Violations
+		a, b := TimeRange(&v, "x", tt.after, tt.before)
+		var fields []string
+		var e *apierr.Error
+		if errors.As(v.Err(), &e) {
+			for _, fv := range e.Violations {
+				fields = append(fields, fv.Field)
+			}
+		}
+		if !slices.Equal(fields, tt.wantErrFields) {
+			t.Errorf("%s: violations on %v, want %v", tt.name, fields, tt.wantErrFields)
+		}
+		unix := func(x time.Time) int64 {
+			if x.IsZero() {
+				return -1
+			}
+			return x.Unix()
+		}
+		if unix(a) != tt.wantA || unix(b) != tt.wantB {
+			t.Errorf("%s: got %d..%d, want %d..%d", tt.name, unix(a), unix(b), tt.wantA, tt.wantB)
 		}
 	}
 }

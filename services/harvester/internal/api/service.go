@@ -7,10 +7,8 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/apierr"
@@ -81,8 +79,7 @@ func (s *Service) ListRuns(_ context.Context, req *harvesterv1.ListRunsRequest) 
 		f.ProfileCode = code
 	}
 	validate.Enum(&v, "state", req.GetState(), false)
-	f.SubmittedAfter = optionalTime(&v, "submitted_after", req.GetSubmittedAfter())
-	f.SubmittedBefore = optionalTime(&v, "submitted_before", req.GetSubmittedBefore())
+	f.SubmittedAfter, f.SubmittedBefore = validate.TimeRange(&v, "submitted", req.GetSubmittedAfter(), req.GetSubmittedBefore())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -96,18 +93,6 @@ func (s *Service) ListRuns(_ context.Context, req *harvesterv1.ListRunsRequest) 
 		return nil, err
 	}
 	return &harvesterv1.ListRunsResponse{Runs: runs, NextPageToken: next}, nil
-}
-
-// optionalTime is a timestamp filter field: the zero time when unset, a violation when
-// not a valid timestamp.
-func optionalTime(v *apierr.Violations, field string, t *timestamppb.Timestamp) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	if t.CheckValid() != nil {
-		v.Add(field, "is not a valid timestamp")
-	}
-	return t.AsTime()
 }
 
 // ListRunEvents is a run's event report, in the order the requests were handled.

@@ -119,32 +119,9 @@ func filterOf(v *apierr.Violations, prefix string, in filterInput) store.Filter 
 			}
 		}
 	}
-	f.CreatedAfter, f.CreatedBefore = timeRange(v, prefix+"created", in.createdAfter, in.createdBefore)
-	f.UpdatedAfter, f.UpdatedBefore = timeRange(v, prefix+"updated", in.updatedAfter, in.updatedBefore)
+	f.CreatedAfter, f.CreatedBefore = validate.TimeRange(v, prefix+"created", in.createdAfter, in.createdBefore)
+	f.UpdatedAfter, f.UpdatedBefore = validate.TimeRange(v, prefix+"updated", in.updatedAfter, in.updatedBefore)
 	return f
-}
-
-// timeRange validates the pair <name>_after, <name>_before.
-func timeRange(v *apierr.Violations, name string, after, before *timestamppb.Timestamp) (time.Time, time.Time) {
-	var a, b time.Time
-	if after != nil {
-		if after.CheckValid() != nil {
-			v.Add(name+"_after", "must be a valid timestamp")
-		} else {
-			a = after.AsTime()
-		}
-	}
-	if before != nil {
-		if before.CheckValid() != nil {
-			v.Add(name+"_before", "must be a valid timestamp")
-		} else {
-			b = before.AsTime()
-		}
-	}
-	if !a.IsZero() && !b.IsZero() && !a.Before(b) {
-		v.Add(name+"_before", "must be later than %s_after", name)
-	}
-	return a, b
 }
 
 // orderOf parses an AIP-132 order_by.
