@@ -3,6 +3,7 @@ module github.com/interloan/interloan
 go 1.26.0
 
 require (
+	github.com/interloan/interloan/fakes v0.0.0
 	github.com/interloan/interloan/gen v0.0.0
 	github.com/interloan/interloan/platform v0.0.0
 	github.com/interloan/interloan/services/gateway v0.0.0
@@ -29,6 +30,7 @@ require (
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
+	github.com/interloan/interloan/external v0.0.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_golang v1.24.1 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -56,6 +58,8 @@ require (
 // The repository's own modules; go.work resolves them too, the replaces let
 // `go mod tidy` and a plain `go build` of this module work.
 replace (
+	github.com/interloan/interloan/external => ./external
+	github.com/interloan/interloan/fakes => ./fakes
 	github.com/interloan/interloan/gen => ./gen
 	github.com/interloan/interloan/platform => ./platform
 	github.com/interloan/interloan/services/gateway => ./services/gateway

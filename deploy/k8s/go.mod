@@ -5,6 +5,8 @@ go 1.26.0
 // Sibling modules of this repository; go.work also resolves them, the replaces let
 // `go mod tidy` work per module.
 replace (
+	github.com/interloan/interloan/external => ../../external
+	github.com/interloan/interloan/fakes => ../../fakes
 	github.com/interloan/interloan/gen => ../../gen
 	github.com/interloan/interloan/platform => ../../platform
 	github.com/interloan/interloan/services/gateway => ../../services/gateway
@@ -56,6 +58,7 @@ require (
 	github.com/google/gnostic-models v0.7.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
+	github.com/interloan/interloan/external v0.0.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.3-0.20250322232337-35a7c28c31ee // indirect

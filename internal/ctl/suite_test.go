@@ -24,7 +24,7 @@ import (
 	grpcclient "github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // live is the whole suite in this process with a fake Libris, and the CLI pointed at

@@ -17,7 +17,7 @@ import (
 	"github.com/interloan/interloan/internal/cli"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 	requests "github.com/interloan/interloan/services/requests/app"
 )
 

@@ -31,7 +31,7 @@ import (
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 type env struct {

@@ -32,7 +32,7 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/logging/logtest"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // The secrets of TestSecretLeak: distinctive, so that finding one anywhere is a leak and

@@ -11,7 +11,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	"github.com/interloan/interloan/services/harvester/fakenetpunkt"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 )
 
 // TestNetpunktPushEndToEnd: Netpunkt pushes OpenReceipt messages to the harvester over

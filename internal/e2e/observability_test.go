@@ -15,7 +15,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/telemetry"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // TestTracesAcrossServices: an import run is one trace rooted at its "import run" span,

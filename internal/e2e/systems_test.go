@@ -12,8 +12,8 @@ import (
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
-	"github.com/interloan/interloan/services/harvester/fakenetpunkt"
+	"github.com/interloan/interloan/fakes/fakelibris"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 )
 
 // system is one external system as the end-to-end tests drive it: a fake holding

@@ -12,7 +12,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // TestCampaignsSmoke runs both campaigns in a tiny configuration against the real

@@ -34,7 +34,7 @@ import (
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 	profiles "github.com/interloan/interloan/services/profiles/app"
 )
 

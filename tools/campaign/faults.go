@@ -13,7 +13,7 @@ import (
 	"time"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // Scenario is one fault of Libris or of the suite, with what the run must end as.

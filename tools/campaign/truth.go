@@ -8,7 +8,7 @@ import (
 	"time"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/services/harvester/fakelibris"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // World is the changing data set of the fake Libris: a pool of generated requests, of

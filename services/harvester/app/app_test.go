@@ -12,7 +12,7 @@ import (
 	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/services/harvester/internal/connector/netpunkt"
+	"github.com/interloan/interloan/external/netpunkt"
 )
 
 // TestCallerIdentity: the harvester authenticates with its token when it has one, with

@@ -20,7 +20,7 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
-	"github.com/interloan/interloan/services/harvester/internal/connector/netpunkt"
+	"github.com/interloan/interloan/external/netpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )

@@ -20,8 +20,8 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/logging/logtest"
-	"github.com/interloan/interloan/services/harvester/fakenetpunkt"
-	"github.com/interloan/interloan/services/harvester/internal/connector/netpunkt"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
+	"github.com/interloan/interloan/external/netpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )

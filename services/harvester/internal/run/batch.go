@@ -16,7 +16,7 @@ import (
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 

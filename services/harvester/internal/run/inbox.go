@@ -3,7 +3,7 @@ package run
 import (
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 
-	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 

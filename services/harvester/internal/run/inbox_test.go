@@ -8,7 +8,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 

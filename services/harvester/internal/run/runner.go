@@ -25,7 +25,7 @@ import (
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/platform/validate"
-	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 

@@ -23,7 +23,7 @@ import (
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/server/servertest"
-	"github.com/interloan/interloan/services/harvester/internal/connector"
+	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 

@@ -1,0 +1,96 @@
+package netpunkt
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/interloan/interloan/external/connector"
+	"github.com/interloan/interloan/external/httpcall"
+)
+
+const userAgent = "interloan-harvester (netpunkt connector)"
+
+// readFunc consumes an accepted answer and reports how many orders it handed to the
+// caller, so call knows whether a retry could show the caller anything twice.
+type readFunc func(d *decoder) (visited int, err error)
+
+// call POSTs form until an answer is read, retrying what may be transient: HTTP
+// 5xx/429/408, network errors, and a body that broke before any order was visited.
+func (c *Client) call(ctx context.Context, form url.Values, what string, read readFunc) error {
+	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
+		return c.attempt(ctx, form, what, read)
+	})
+}
+
+func (c *Client) attempt(ctx context.Context, form url.Values, what string, read readFunc) (*httpcall.Retry, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, 0, c.fail(connector.KindUnreachable, err, "cannot build the Netpunkt request for %s", what)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/xml, text/xml")
+	req.Header.Set("User-Agent", userAgent)
+	resp, retry, retryAfter, err := c.loop.Send(ctx, c.hc, req, what)
+	if resp == nil {
+		return retry, retryAfter, err
+	}
+	defer resp.Body.Close()
+	code := resp.StatusCode
+	switch {
+	case httpcall.IsAuthRefusal(code):
+		httpcall.Drain(resp.Body)
+		return nil, 0, c.fail(connector.KindAuth, nil, "Netpunkt refused the DBC credentials for agency %s (%s)", c.agency, statusText(code))
+	case code >= 200 && code < 300:
+		d := newDecoder(resp.Body)
+		n, err := read(d)
+		if err == nil {
+			return nil, 0, nil
+		}
+		var de *decodeError
+		switch {
+		case ctx.Err() != nil:
+			return nil, 0, c.ctxErr(ctx, what)
+		case errors.As(err, &de) && de.auth:
+			return nil, 0, c.fail(connector.KindAuth, nil, "Netpunkt refused the DBC credentials for agency %s (%s)", c.agency, de.msg)
+		case errors.As(err, &de) && d.netErr != nil:
+			if n == 0 {
+				return &httpcall.Retry{Last: "answer broke off", Err: d.netErr}, 0, nil
+			}
+			return nil, 0, c.fail(connector.KindUnreachable, d.netErr, "the connection to Netpunkt broke while reading the answer for %s, after %d orders", what, n)
+		case errors.As(err, &de):
+			return nil, 0, c.fail(connector.KindGarbage, nil, "Netpunkt answered an unusable document for %s (%s) after %d orders: %s", what, mediaType(resp.Header.Get("Content-Type")), n, de.msg)
+		}
+		return nil, 0, err // the visit function's own error or a connector error, as is
+	default:
+		// Netpunkt answers XML, so every error answer is stripped of tags.
+		body := httpcall.ReadErrorAnswer(resp.Body, c.loop.Secret)
+		snippet := httpcall.Snippet(body, resp.Header.Get("Content-Type"), httpcall.MarkupAlways, c.loop.Secret)
+		return nil, 0, c.fail(connector.KindGarbage, nil, "Netpunkt answered %s for %s: %q", statusText(code), what, snippet)
+	}
+}
+
+func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop.CtxErr(ctx, what) }
+
+// fail builds a connector error whose text cannot contain the password, plain or
+// form-encoded.
+func (c *Client) fail(kind connector.Kind, err error, format string, args ...any) *connector.Error {
+	return c.loop.Secret.Fail(kind, err, format, args...)
+}
+
+var statusText = httpcall.StatusText
+
+// mediaType is the content type up to its parameters, as sent: unlike Libris's
+// (httpcall.MediaType) it does not parse, so an odd header is named rather than quoted.
+func mediaType(ctype string) string {
+	if ctype == "" {
+		return "no content type"
+	}
+	if i := strings.IndexByte(ctype, ';'); i >= 0 {
+		ctype = ctype[:i]
+	}
+	return strings.TrimSpace(ctype)
+}
