@@ -10,9 +10,9 @@ import (
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 
-	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/external/connectortest"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 )
 
 // testPassword is distinctive so that any leak into an error is caught.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	"github.com/interloan/interloan/external/connector"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 )
 
 func TestParseReceipt(t *testing.T) {

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/interloan/interloan/fakes/fakelibris"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/fakes/fakelibris"
-	"github.com/interloan/interloan/fakes/fakenetpunkt"
 )
 
 // world is the external system a demo imports from: a fake serving generated requests,

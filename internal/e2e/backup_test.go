@@ -12,12 +12,12 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/internal/cli"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
-	"github.com/interloan/interloan/fakes/fakelibris"
 	requests "github.com/interloan/interloan/services/requests/app"
 )
 

@@ -27,12 +27,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/logging/logtest"
-	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // The secrets of TestSecretLeak: distinctive, so that finding one anywhere is a leak and

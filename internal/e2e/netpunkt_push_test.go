@@ -9,9 +9,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	"github.com/interloan/interloan/fakes/fakenetpunkt"
 )
 
 // TestNetpunktPushEndToEnd: Netpunkt pushes OpenReceipt messages to the harvester over

@@ -13,9 +13,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/telemetry"
-	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 // TestTracesAcrossServices: an import run is one trace rooted at its "import run" span,

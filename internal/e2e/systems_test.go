@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/fakes/fakelibris"
 	"github.com/interloan/interloan/fakes/fakenetpunkt"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 )
 
 // system is one external system as the end-to-end tests drive it: a fake holding

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
@@ -34,7 +35,6 @@ import (
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/fakes/fakelibris"
 	profiles "github.com/interloan/interloan/services/profiles/app"
 )
 

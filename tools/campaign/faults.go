@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/fakes/fakelibris"
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 )
 
 // Scenario is one fault of Libris or of the suite, with what the run must end as.

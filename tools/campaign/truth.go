@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/fakes/fakelibris"
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 )
 
 // World is the changing data set of the fake Libris: a pool of generated requests, of

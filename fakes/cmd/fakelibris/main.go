@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/interloan/interloan/fakes/fakelibris"
 	"github.com/interloan/interloan/fakes/fakecmd"
+	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
 const demoKey = "demo-key"

@@ -11,8 +11,8 @@ import (
 	"net"
 	"time"
 
-	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	"github.com/interloan/interloan/fakes/fakecmd"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 )
 
 const demoPassword = "demo-password"

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interloan/interloan/external/netpunkt"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
-	"github.com/interloan/interloan/external/netpunkt"
 )
 
 // TestCallerIdentity: the harvester authenticates with its token when it has one, with

@@ -16,11 +16,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/interloan/interloan/external/netpunkt"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
-	"github.com/interloan/interloan/external/netpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )

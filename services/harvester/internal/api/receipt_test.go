@@ -16,12 +16,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/interloan/interloan/external/netpunkt"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/logging/logtest"
-	"github.com/interloan/interloan/fakes/fakenetpunkt"
-	"github.com/interloan/interloan/external/netpunkt"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )

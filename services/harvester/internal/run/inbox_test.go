@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interloan/interloan/external/connector"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/interloan/interloan/external/connector"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
@@ -23,7 +24,6 @@ import (
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/server/servertest"
-	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
