@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/interloan/interloan/fakes v0.0.0
 	github.com/interloan/interloan/gen v0.0.0
+	github.com/interloan/interloan/platform v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
 )
 

@@ -11,34 +11,6 @@ import (
 	"github.com/interloan/interloan/external/connector"
 )
 
-// NormalizeAgency turns a Danish agency id into its ISIL form `DK-nnnnnn`: the bare
-// six-digit library number and any case of the `DK-` prefix are accepted, surrounding
-// spaces ignored (reference alma-import.md §10.4). ok is false for anything else.
-func NormalizeAgency(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if len(s) == 9 && strings.EqualFold(s[:3], "DK-") {
-		s = s[3:]
-	}
-	if len(s) != 6 {
-		return "", false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return "", false
-		}
-	}
-	return "DK-" + s, true
-}
-
-// normalizeCode is NormalizeAgency for codes of other libraries, which may not be Danish
-// library numbers (an ISIL of another country, a DNUCNI): those are kept as sent, trimmed.
-func normalizeCode(s string) string {
-	if n, ok := NormalizeAgency(s); ok {
-		return n
-	}
-	return strings.TrimSpace(s)
-}
-
 // Status mapping (docs/connectors/netpunkt.md, "Statuses"). Netpunkt keeps two states per
 // order, the requester's and the provider's, plus the provider's answer. From the
 // requester's side the requester's own state decides once it has moved past "requested";

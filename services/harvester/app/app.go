@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,14 +20,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/interloan/interloan/external"
 	"github.com/interloan/interloan/external/connector"
-	"github.com/interloan/interloan/external/libris"
-	"github.com/interloan/interloan/external/netpunkt"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
@@ -106,7 +103,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("harvester: %w", err)
 	}
-	allowed, err := ParseAllowedHosts(cfg.AllowedHosts)
+	allowed, err := external.ParseAllowedHosts(cfg.AllowedHosts)
 	if err != nil {
 		return fmt.Errorf("harvester: --allowed-hosts: %w", err)
 	}
@@ -142,13 +139,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer requestsConn.Close()
 
 	runner := run.New(ctx, run.Deps{
-		Store:        st,
-		Profiles:     profilesv1.NewProfileServiceClient(profilesConn),
-		Credentials:  profilesv1.NewProfileCredentialsServiceClient(profilesConn),
-		Mapping:      mappingv1.NewMappingServiceClient(mappingConn),
-		Ingest:       requestsv1.NewIngestServiceClient(requestsConn),
-		Requests:     requestsv1.NewRequestServiceClient(requestsConn),
-		Connect:      allowed.Connect,
+		Store:       st,
+		Profiles:    profilesv1.NewProfileServiceClient(profilesConn),
+		Credentials: profilesv1.NewProfileCredentialsServiceClient(profilesConn),
+		Mapping:     mappingv1.NewMappingServiceClient(mappingConn),
+		Ingest:      requestsv1.NewIngestServiceClient(requestsConn),
+		Requests:    requestsv1.NewRequestServiceClient(requestsConn),
+		Connect: func(p *profilesv1.IntegrationProfile, secret string) (connector.Connector, error) {
+			return external.Connect(allowed, p, secret)
+		},
 		Log:          log,
 		OverlapDays:  cfg.OverlapDays,
 		RefreshLimit: cfg.RefreshLimit,
@@ -299,90 +298,6 @@ func ReadServiceToken(path string, log *slog.Logger) (string, error) {
 		log.Warn("service token file is readable by others; make it 0600", "path", path, "mode", fi.Mode().Perm().String())
 	}
 	return token, nil
-}
-
-// AllowedHosts are the hosts the harvester may call external systems on; empty allows
-// every host. Redirects never leave the base URL's origin (the connectors check that),
-// so the base URL's host is the only one to check.
-type AllowedHosts []string
-
-// ParseAllowedHosts parses a comma-separated list of host names, each exact or
-// "*.domain" (any subdomain of domain, not domain itself). Names are compared
-// case-insensitively; ports and schemes are not part of a host.
-func ParseAllowedHosts(list string) (AllowedHosts, error) {
-	var out AllowedHosts
-	for _, h := range strings.Split(list, ",") {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if h == "" {
-			continue
-		}
-		name := strings.TrimPrefix(h, "*.")
-		if name == "" || strings.ContainsAny(name, "*/:@ ") {
-			return nil, fmt.Errorf("%q is not a host name or *.domain pattern", h)
-		}
-		out = append(out, h)
-	}
-	return out, nil
-}
-
-// Allows reports whether host may be called.
-func (a AllowedHosts) Allows(host string) bool {
-	if len(a) == 0 {
-		return true
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, h := range a {
-		if suffix, ok := strings.CutPrefix(h, "*"); ok {
-			if strings.HasSuffix(host, suffix) && len(host) > len(suffix) {
-				return true
-			}
-		} else if host == h {
-			return true
-		}
-	}
-	return false
-}
-
-// check refuses a base URL whose host is not allowed, or that does not parse (so no
-// connector gets to interpret it differently).
-func (a AllowedHosts) check(base string) error {
-	u, err := url.Parse(base)
-	if err != nil {
-		return fmt.Errorf("its base URL does not parse: %w", err)
-	}
-	if !a.Allows(u.Hostname()) {
-		return fmt.Errorf("its base URL's host %q is not in the harvester's --allowed-hosts", u.Hostname())
-	}
-	return nil
-}
-
-// Connect builds the connector of a profile's external system, refusing a base URL
-// whose host is not allowed.
-func (a AllowedHosts) Connect(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error) {
-	switch p.GetSystem() {
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
-		base := p.GetLibris().GetBaseUrl()
-		if err := a.check(base); err != nil {
-			return nil, err
-		}
-		c, err := libris.New(libris.Config{BaseURL: base, Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey})
-		if err != nil {
-			return nil, err // not c: a nil *Client in the interface would not compare to nil
-		}
-		return c, nil
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
-		np := p.GetNetpunkt()
-		if err := a.check(np.GetBaseUrl()); err != nil {
-			return nil, err
-		}
-		// The profile's api_key is the DBC password (passwordAut).
-		c, err := netpunkt.New(netpunkt.Config{BaseURL: np.GetBaseUrl(), AgencyID: np.GetAgencyId(), User: np.GetUser(), Group: np.GetGroup(), Password: apiKey})
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-	return nil, fmt.Errorf("no connector for %s yet", p.GetSystem())
 }
 
 // prune deletes run events past their retention now and every hour until ctx ends.

@@ -1,0 +1,59 @@
+package connector
+
+import (
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/apierr"
+)
+
+// System describes one external ILL system: everything the suite knows about it apart
+// from its wire format. Each system's package declares one; the external package lists
+// them, and profiles, mapping and the harvester ask that list instead of switching on the
+// system themselves.
+type System struct {
+	// Enum is the system's value on the wire.
+	Enum typev1.ExternalSystem
+	// Name is how staff call it, e.g. "Libris"; used in messages and reports.
+	Name string
+	// Block is the IntegrationProfile field (of the system_config oneof) that holds the
+	// system's configuration, e.g. "libris": field paths in errors and readiness use it.
+	Block string
+
+	// Settings reads the profile's block; ok is false when the profile holds no block of
+	// this system.
+	Settings func(p *profilesv1.IntegrationProfile) (s Settings, ok bool)
+	// SetSettings writes base URL and library code into the profile's block of this
+	// system, creating the block when needed; empty values leave a field as it is.
+	SetSettings func(p *profilesv1.IntegrationProfile, s Settings)
+	// Normalize brings the block's values into their stored form (trimmed, canonical
+	// spelling of the library code) before validation.
+	Normalize func(p *profilesv1.IntegrationProfile)
+	// Validate checks the block; field is its path prefix, e.g. "integration_profile.libris.".
+	Validate func(v *apierr.Violations, field string, p *profilesv1.IntegrationProfile)
+
+	// LibraryCode turns a library code as the system or staff write it into the one
+	// spelling mapping stores and looks up.
+	LibraryCode func(code string) string
+	// OtherSpelling, when not nil, gives the other accepted spelling of a library code
+	// (ok false when code has none), so that a mapping or partner stored under it is found.
+	OtherSpelling func(code string) (other string, ok bool)
+
+	// WholeDays is true when the system can only be harvested by whole days.
+	WholeDays bool
+	// PushesReceipts is true when the system pushes receipts to the harvester, so its
+	// profiles take a receipt password.
+	PushesReceipts bool
+
+	// Connect builds the connector for a profile of this system with its credential. The
+	// caller has checked the base URL against its outbound policy.
+	Connect func(p *profilesv1.IntegrationProfile, secret string) (Connector, error)
+}
+
+// Settings is what every system's profile block holds.
+type Settings struct {
+	// BaseURL is the system's API address.
+	BaseURL string
+	// LibraryCode is the profile's own library as the system knows it (Libris sigel,
+	// DBC agency id).
+	LibraryCode string
+}

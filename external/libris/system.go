@@ -1,0 +1,58 @@
+package libris
+
+import (
+	"strings"
+
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/validate"
+
+	"github.com/interloan/interloan/external/connector"
+)
+
+// maxSigel bounds a sigel; real ones are a few letters.
+const maxSigel = 32
+
+// System is Libris as the suite knows it.
+var System = &connector.System{
+	Enum:  typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
+	Name:  "Libris",
+	Block: "libris",
+	Settings: func(p *profilesv1.IntegrationProfile) (connector.Settings, bool) {
+		c := p.GetLibris()
+		return connector.Settings{BaseURL: c.GetBaseUrl(), LibraryCode: c.GetLibraryCode()}, c != nil
+	},
+	SetSettings: func(p *profilesv1.IntegrationProfile, s connector.Settings) {
+		c := p.GetLibris()
+		if c == nil {
+			c = &profilesv1.LibrisConfig{}
+		}
+		if s.BaseURL != "" {
+			c.BaseUrl = s.BaseURL
+		}
+		if s.LibraryCode != "" {
+			c.LibraryCode = s.LibraryCode
+		}
+		p.SystemConfig = &profilesv1.IntegrationProfile_Libris{Libris: c}
+	},
+	Validate: func(v *apierr.Violations, f string, p *profilesv1.IntegrationProfile) {
+		c := p.GetLibris()
+		validate.BaseURL(v, f+"base_url", c.GetBaseUrl())
+		validate.Token(v, f+"library_code", c.GetLibraryCode(), maxSigel)
+		if strings.Contains(c.GetLibraryCode(), "/") {
+			v.Add(f+"library_code", "must not contain '/': it is a path segment of the Libris API")
+		}
+	},
+	// Sigels are case-sensitive: only surrounding spaces are dropped.
+	LibraryCode: strings.TrimSpace,
+	// The outgoing list is asked for by day.
+	WholeDays: true,
+	Connect: func(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error) {
+		c, err := New(Config{BaseURL: p.GetLibris().GetBaseUrl(), Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey})
+		if err != nil {
+			return nil, err // not c: a nil *Client in the interface would not compare to nil
+		}
+		return c, nil
+	},
+}
