@@ -27,7 +27,7 @@ import (
 // binary is one program the manifests run, described by its own code: its flags (and
 // their INTERLOAN_* env twins) and the ports the design gives it.
 type binary struct {
-	// grpcPort is the service's DESIGN §10 port, from its app package; 0 for the gateway,
+	// grpcPort is the service's default gRPC port, from its app package; 0 for the gateway,
 	// which serves only HTTP.
 	grpcPort int
 	// healthServices are the grpc.health.v1 names the service reports SERVING.

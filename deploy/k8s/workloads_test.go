@@ -17,9 +17,9 @@ import (
 // namespace is where every object of the suite lives.
 const namespace = "interloan"
 
-// callGraph is DESIGN §1's "who calls whom" inside the cluster: the upstreams each
-// workload is configured to dial, and the only pod-to-pod traffic the NetworkPolicy may
-// allow. Everything else is checked against the binaries' own code.
+// callGraph is the suite's "who calls whom" inside the cluster (docs/architecture.md):
+// the upstreams each workload is configured to dial, and the only pod-to-pod traffic the
+// NetworkPolicy may allow. Everything else is checked against the binaries' own code.
 var callGraph = map[string][]string{
 	"gateway":   {"harvester", "mapping", "profiles", "requests"},
 	"harvester": {"mapping", "profiles", "requests"},

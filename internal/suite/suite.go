@@ -32,8 +32,8 @@ type Config struct {
 	// Host is the interface every listener binds to.
 	Host string
 	// BasePort is the first of the gRPC ports: profiles BasePort+1, mapping +2,
-	// harvester +3, requests +4, each HTTP port +100 (DESIGN §10: 9100 → 9101..9104,
-	// 9201..9204). 0 picks free ports (tests).
+	// harvester +3, requests +4, each HTTP port +100 (9100 gives gRPC 9101..9104 and HTTP
+	// 9201..9204, the services' own defaults). 0 picks free ports (tests).
 	BasePort int
 	// GatewayPort is the REST port (0 picks a free one).
 	GatewayPort int

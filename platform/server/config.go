@@ -30,10 +30,10 @@ type Common struct {
 }
 
 // Bind registers the common flags with their env fallbacks. The HTTP port defaults to
-// the gRPC port + 100 (DESIGN §10). Every call but health needs a bearer token from the
-// tokens file (or, with mTLS, a client certificate naming roles). Listeners default to
-// loopback: exposing a service (--grpc-addr=:9101 in Kubernetes) without --tls-cert
-// sends tokens in clear text.
+// the gRPC port + 100 (9101 → 9201; docs/architecture.md#ports). Every call but health
+// needs a bearer token from the tokens file (or, with mTLS, a client certificate naming
+// roles). Listeners default to loopback: exposing a service (--grpc-addr=:9101 in
+// Kubernetes) without --tls-cert sends tokens in clear text.
 func (c *Common) Bind(s *config.Set, grpcPort int, dataDir string) {
 	s.String(&c.GRPCAddr, "grpc-addr", "INTERLOAN_GRPC_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort), "gRPC listen address")
 	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", grpcPort+100), "HTTP listen address for /healthz, /readyz and /metrics (empty disables)")

@@ -1,6 +1,7 @@
 // Package app runs the harvester service: its own binary (cmd/harvester) and the
 // all-in-one launcher both call Run. The harvester reaches profiles, mapping and the
-// ledger over gRPC only (DESIGN §1), and the external systems over HTTP.
+// ledger over gRPC only, never through their files or code (docs/architecture.md), and
+// the external systems over HTTP.
 package app
 
 import (
@@ -38,7 +39,8 @@ import (
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
-// DefaultGRPCPort is the harvester's gRPC port (DESIGN §10).
+// DefaultGRPCPort is the harvester's gRPC port, the third of the suite's 9101–9104
+// (docs/architecture.md#ports).
 const DefaultGRPCPort = 9103
 
 // Config configures the harvester.

@@ -17,7 +17,8 @@ import (
 	"github.com/interloan/interloan/services/mapping/internal/store"
 )
 
-// DefaultGRPCPort is the mapping service's gRPC port (DESIGN §10).
+// DefaultGRPCPort is the mapping service's gRPC port, the second of the suite's 9101–9104
+// (docs/architecture.md#ports).
 const DefaultGRPCPort = 9102
 
 // Config is the mapping service's configuration.

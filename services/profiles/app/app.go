@@ -22,7 +22,8 @@ import (
 	"github.com/interloan/interloan/services/profiles/internal/store"
 )
 
-// DefaultGRPCPort is the profiles service's gRPC port (DESIGN §10).
+// DefaultGRPCPort is the profiles service's gRPC port, the first of the suite's 9101–9104
+// (docs/architecture.md#ports).
 const DefaultGRPCPort = 9101
 
 // Config configures the profiles service.

@@ -20,7 +20,8 @@ import (
 	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
-// DefaultGRPCPort is the ledger's gRPC port (DESIGN §10).
+// DefaultGRPCPort is the ledger's gRPC port, the fourth of the suite's 9101–9104
+// (docs/architecture.md#ports).
 const DefaultGRPCPort = 9104
 
 // Config configures the ledger.

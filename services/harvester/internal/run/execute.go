@@ -228,8 +228,8 @@ func (x *execution) call(f func(ctx context.Context) error) error {
 }
 
 // precheck loads the profile and its credential, checks it is complete, that its
-// resource-sharing library exists and that its own library code is mapped (DESIGN §4.2),
-// and builds the connector.
+// resource-sharing library exists and that its own library code is mapped, and builds
+// the connector. A run that fails any of these checks ends FAILED having fetched nothing.
 func (x *execution) precheck() error {
 	d := x.r.d
 	name := ProfilesCollection + "/" + x.code

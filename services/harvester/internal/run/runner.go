@@ -2,7 +2,8 @@
 // window from the profile's connector in day chunks, validation and batch resolution
 // through mapping, ingest into the ledger, the retry set, the refresh of open requests
 // outside the window, one event per external request, and the final state. It talks to
-// the other services only through their gRPC clients (DESIGN §1).
+// the other services only through their gRPC clients, so it behaves the same in one
+// process and in a cluster.
 package run
 
 import (

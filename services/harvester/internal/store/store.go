@@ -214,8 +214,8 @@ func (f RunFilter) match(r *harvesterv1.Run) bool {
 }
 
 // MaxScan bounds the keys one List call examines, so a filter that matches little never
-// walks a whole bucket in one read transaction (DESIGN §8); a short page with a token
-// follows instead (AIP-158).
+// walks a whole bucket in one read transaction (a long one keeps bbolt from reusing the
+// pages writers free meanwhile); a short page with a token follows instead (AIP-158).
 func MaxScan(limit int) int { return max(1000, 20*limit) }
 
 // ListRuns returns up to limit runs newest first after the key `after` (nil: from the

@@ -19,8 +19,8 @@ const maxBatchID = 128
 // (no batch_id, more than store.MaxBatch items) ends the stream with INVALID_ARGUMENT: the
 // caller has a bug, and answering later batches would hide it. Batches answered before it
 // stay applied; a storage failure or an ended stream applies nothing of its batch.
-// The service is the harvester's alone (DESIGN §7): the auth policy admits only that
-// role to it.
+// The service is the harvester's alone: the auth policy (platform/auth.DefaultPolicy)
+// admits only that role to it.
 func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_IngestBorrowingRequestsServer) error {
 	ctx := stream.Context()
 	for {

@@ -5,10 +5,10 @@
 // describes both tables; the tests here check them cell by cell against expectations
 // written out independently.
 //
-// The statuses and their order follow Alma's borrowing workflow (reference
-// alma-import.md §6.3): created → ready to be sent → sent → (will supply) → shipped →
-// received → loaned → returned by patron → returned to partner → completed, with the side
-// exits rejected, cancelled (staff, patron, partner) and expired.
+// The statuses and their order follow Alma's borrowing workflow: created → ready to be
+// sent → sent → (will supply) → shipped → received → loaned → returned by patron →
+// returned to partner → completed, with the side exits rejected, cancelled (staff,
+// patron, partner) and expired.
 package lifecycle
 
 import (
@@ -98,7 +98,7 @@ func forCopies(s Status) Target { return Target{Status: s, CopiesOnly: true} }
 // lead. Every status also allows the actions in `anywhere`, which keep the status. An
 // action missing from a status's row is illegal in it.
 //
-// Why the rows are as they are (Alma's behaviour where documented, alma-import.md §6):
+// Why the rows are as they are (Alma's behaviour where Ex Libris documents it):
 //   - cancel, reject and expire end a request only before anything was shipped: "after
 //     shipment the borrowing request cannot be cancelled" (Rapido docs);
 //   - send is allowed again while sent, to move the request to another partner (Rapido's
@@ -112,7 +112,7 @@ func forCopies(s Status) Target { return Target{Status: s, CopiesOnly: true} }
 //   - declare lost is the exit for a physical item that will never come back: lost in
 //     transit (shipped), here (received, returned by the patron) or by the patron
 //     (loaned). Alma reports such items to the partner ("Report lost item to partner")
-//     and closes them; DESIGN §6 has no lost status, so it completes the request with a
+//     and closes them; the ledger has no lost status, so it completes the request with a
 //     required note that says what happened (the audit trail keeps it, the action name
 //     `declare_lost` tells it apart from a normal completion) and reactivate brings the
 //     request back to where it was lost if the item turns up. Cancel stays refused after
