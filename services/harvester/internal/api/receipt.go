@@ -18,7 +18,6 @@ import (
 
 	"github.com/interloan/interloan/external/netpunkt"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/services/harvester/internal/run"
@@ -114,7 +113,7 @@ func (h *Receipts) authenticate(ctx context.Context, name, password string) (int
 	p, err := h.Profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: name})
 	switch {
 	case status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument ||
-		err == nil && p.GetSystem() != typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
+		err == nil && p.GetSystem() != netpunkt.System.Enum:
 		return http.StatusNotFound, "no Netpunkt profile " + name
 	case err != nil:
 		h.log().Error("reading a profile for a Netpunkt receipt", "profile", name, "error", err)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/interloan/interloan/external"
 	"github.com/interloan/interloan/external/connector"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
@@ -225,7 +226,7 @@ func (x *execution) resolve(batch []*pending) error {
 			local, ok := libraries[r.PickupLibrary]
 			if !ok {
 				p.event = x.event(r.ExternalID, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonLibraryUnmapped,
-					fmt.Sprintf("pickup library %q has no %s library mapping; add one and a later run imports this request", r.PickupLibrary, systemName(x.profile.GetSystem())), "")
+					fmt.Sprintf("pickup library %q has no %s library mapping; add one and a later run imports this request", r.PickupLibrary, external.Name(x.profile.GetSystem())), "")
 				continue
 			}
 			pickup = local

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/interloan/interloan/external"
 	"github.com/interloan/interloan/external/connector"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
@@ -271,7 +272,8 @@ func (x *execution) precheck() error {
 	if err != nil {
 		return x.serviceFailure("mapping", err)
 	}
-	code := libraryCode(p)
+	set := external.Settings(p)
+	code := set.LibraryCode
 	var res *mappingv1.ResolveLibraryCodesResponse
 	err = x.call(func(ctx context.Context) (err error) {
 		res, err = d.Mapping.ResolveLibraryCodes(ctx, &mappingv1.ResolveLibraryCodesRequest{System: p.GetSystem(), ExternalCodes: []string{code}})
@@ -283,9 +285,9 @@ func (x *execution) precheck() error {
 	if rs := res.GetResolutions(); len(rs) != 1 || !rs[0].GetFound() {
 		return fail(harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING,
 			"the profile's library code %q has no %s library mapping; create one (libraryMappings) before importing — nothing was imported",
-			code, systemName(p.GetSystem()))
+			code, external.Name(p.GetSystem()))
 	}
-	if u, err := url.Parse(p.GetLibris().GetBaseUrl() + p.GetNetpunkt().GetBaseUrl()); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u, err := url.Parse(set.BaseURL); err == nil && u.Scheme == "http" && !loopback(u.Hostname()) {
 		x.r.d.Log.Warn("the profile's base URL is plain http: its API key crosses the network unencrypted", "profile", name)
 	}
 	conn, err := d.Connect(p, creds.GetApiKey())

@@ -18,12 +18,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/interloan/interloan/external"
 	"github.com/interloan/interloan/external/connector"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/platform/validate"
@@ -400,28 +400,13 @@ func fail(code harvesterv1.AlertCode, format string, args ...any) *failure {
 	return &failure{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// libraryCode returns the profile's own external library code.
-func libraryCode(p *profilesv1.IntegrationProfile) string {
-	if p.GetSystem() == typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS {
-		return p.GetLibris().GetLibraryCode()
-	}
-	return p.GetNetpunkt().GetAgencyId()
-}
-
-func systemName(s typev1.ExternalSystem) string {
-	switch s {
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
-		return "Libris"
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
-		return "Netpunkt"
-	}
-	return s.String()
-}
-
 // fingerprint identifies the source a cursor was harvested from; when it changes (another
-// URL, library code or harvest start) the cursor no longer applies.
+// system, URL, library code or harvest start) the cursor no longer applies. The store
+// compares fingerprints without their empty fields, so cursors recorded when each
+// system had a base-URL field of its own still match.
 func fingerprint(p *profilesv1.IntegrationProfile) string {
 	d := p.GetHarvestStart().GetDate()
-	return strings.Join([]string{p.GetSystem().String(), p.GetLibris().GetBaseUrl(), p.GetNetpunkt().GetBaseUrl(),
-		libraryCode(p), fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())}, "|")
+	set := external.Settings(p)
+	return strings.Join([]string{p.GetSystem().String(), set.BaseURL, set.LibraryCode,
+		fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())}, "|")
 }

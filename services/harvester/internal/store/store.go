@@ -483,6 +483,12 @@ func (s *Store) Refreshed(profile string) (map[string]time.Time, error) {
 	return out, err
 }
 
+// compactFingerprint drops a fingerprint's empty "|"-separated fields: a field that is
+// empty in one version of the fingerprint and absent in another names the same source.
+func compactFingerprint(fp string) string {
+	return strings.Join(slices.DeleteFunc(strings.Split(fp, "|"), func(f string) bool { return f == "" }), "|")
+}
+
 // Cursor returns the profile's last acknowledged day, if any was recorded for the same
 // source fingerprint.
 func (s *Store) Cursor(profile, fingerprint string) (day time.Time, ok bool, err error) {
@@ -492,7 +498,7 @@ func (s *Store) Cursor(profile, fingerprint string) (day time.Time, ok bool, err
 			return nil
 		}
 		date, fp, _ := strings.Cut(string(v), " ")
-		if fp != fingerprint {
+		if compactFingerprint(fp) != compactFingerprint(fingerprint) {
 			return nil // another source: start again from the harvest start
 		}
 		t, err := time.Parse(time.DateOnly, date)

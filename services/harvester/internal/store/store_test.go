@@ -138,3 +138,33 @@ func TestPruneEventsKeepsRunSummaries(t *testing.T) {
 		}
 	}
 }
+
+// TestCursorFingerprintFields: a cursor recorded under a fingerprint with an empty field
+// (each system once had a base-URL field of its own) applies to the same source spelled
+// without it, and to no other source.
+func TestCursorFingerprintFields(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "h.db"))
+	defer s.Close()
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if _, _, err := s.CreateRun("p", "", newRun); err != nil {
+		t.Fatal(err)
+	}
+	id := uint64(1) // the first run of a new store
+	old := "EXTERNAL_SYSTEM_NETPUNKT||https://dbc.example/|710100|2026-01-01"
+	if _, err := s.FinishRun(id, "p", true, day, old, func(*harvesterv1.Run) {}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fp   string
+		want bool
+	}{
+		{old, true},
+		{"EXTERNAL_SYSTEM_NETPUNKT|https://dbc.example/|710100|2026-01-01", true},
+		{"EXTERNAL_SYSTEM_NETPUNKT|https://other.example/|710100|2026-01-01", false},
+		{"EXTERNAL_SYSTEM_NETPUNKT|https://dbc.example/|710100|2026-01-02", false},
+	} {
+		if cur, ok, err := s.Cursor("p", tc.fp); err != nil || ok != tc.want || ok && !cur.Equal(day) {
+			t.Errorf("Cursor(%q) = %v %v %v, want found=%v", tc.fp, cur, ok, err, tc.want)
+		}
+	}
+}
