@@ -43,8 +43,8 @@ func TestGet(t *testing.T) {
 				serveJSON(w, 404, []byte(`{"count":"0","ill_requests":[]}`))
 			},
 			wantCalls: 1},
-		// A 404 without the envelope is "not found" (reference §7: the status and body for
-		// an unknown id are uncertain); a 400 without it stays a real error answer.
+		// A 404 without the envelope is "not found" (the status and body Libris gives an
+		// unknown id are not known for certain); a 400 without it stays a real error answer.
 		{name: "404 empty body is not found", id: "Abc-250301-0099",
 			handler:   func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(404) },
 			wantCalls: 1},

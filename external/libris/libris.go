@@ -1,6 +1,6 @@
 // Package libris is the harvester's connector for the Libris fjärrlån (ILL) HTTP API: it
 // streams one library's outgoing (borrowing) requests for a window of days and fetches one
-// request by id (reference/libris-api.md §2, §3).
+// request by id (GET illrequests/{sigel}/outgoing and illrequests/{sigel}/{id}).
 //
 // Answers are decoded token by token, one request at a time, so the size of a Libris answer
 // never decides how much memory the harvester uses. The API key travels only in the
@@ -161,8 +161,8 @@ func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*conn
 const maxGetBody = 8 << 20
 
 // Get fetches one request by lf_number (or request_id). Libris answers an unknown id with
-// an envelope of count 0, under HTTP 200, 400 or 404 (reference §7); all three are "not
-// found". A 404 is "not found" whatever its body, unless that body is an envelope holding
+// an envelope of count 0; whether under HTTP 200, 400 or 404 is not known for certain
+// (its clients disagree), so all three are "not found". A 404 is "not found" whatever its body, unless that body is an envelope holding
 // requests. Errors are as for Fetch.
 func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request, bool, error) {
 	id := strings.TrimSpace(externalID)
@@ -193,7 +193,7 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 		// The answer is in memory, so the reader below cannot fail on the network.
 		n, derr := c.readEnvelope(&bodyReader{r: bytes.NewReader(body)}, what, resp.Header.Get("Content-Type"), collect)
 		if resp.StatusCode == http.StatusNotFound && n == 0 {
-			// The body of a 404 is uncertain (reference §7) and Get only asks for ids seen
+			// A 404's body is not known for certain, and Get only asks for ids seen
 			// before at a base URL that just served them, so a 404 without items (empty,
 			// text, HTML, odd JSON) is the id being gone, not a broken Libris.
 			return 0, nil

@@ -15,7 +15,7 @@ import (
 	"github.com/interloan/interloan/external/connector"
 )
 
-// wireItem is one ill_requests item (reference §3.3–§3.4), limited to what the ledger
+// wireItem is one ill_requests item with its nested objects, limited to what the ledger
 // uses. Every field is tolerant: ids and codes may come as strings or numbers, nulls are
 // unset, and unknown fields are ignored.
 type wireItem struct {
@@ -144,14 +144,14 @@ func firstByte(b []byte) byte {
 	return b[0]
 }
 
-// Libris media_type values (reference §3.3), compared exactly as UTF-8.
+// Libris media_type values (Swedish), compared exactly as UTF-8.
 const (
 	mediaLoan = "Lån"
 	mediaCopy = "Kopia"
 )
 
-// statusTable maps each Libris status string (reference §4.1) to our status for a loan and
-// for a copy. It is the only place Libris statuses are interpreted.
+// statusTable maps each Libris status string (Swedish, UTF-8) to our status for a loan
+// and for a copy. It is the only place Libris statuses are interpreted.
 var statusTable = map[string]struct{ loan, copy requestsv1.Status }{
 	// Outstanding at a lender that has not decided yet (waiting, referred on, opened): the
 	// request has been sent and nothing more.

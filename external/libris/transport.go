@@ -38,7 +38,8 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 		return nil, 0, c.fail(connector.KindUnreachable, err, "cannot build the Libris URL for %s", what)
 	}
 	if c.apiKey != "" {
-		// Set directly so the header goes out spelled exactly `api-key` (reference §1).
+		// Set directly, not with Header.Set (which would send `Api-Key`), so the header
+		// goes out spelled exactly `api-key`, the name Libris documents.
 		req.Header["api-key"] = []string{c.apiKey}
 	}
 	req.Header.Set("Accept", "application/json")

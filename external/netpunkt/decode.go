@@ -14,8 +14,8 @@ import (
 const maxElementBytes = 1 << 20
 
 // order is one OpenFindOrder order, or the order part of an OpenReceipt, by the element
-// names of openfindorder.xsd (reference alma-import.md §10.3–10.4). Names are matched in
-// any namespace; unknown elements are ignored.
+// names of DBC's openfindorder.xsd (docs/connectors/netpunkt.md, "Order fields"). Names
+// are matched in any namespace; unknown elements are ignored.
 type order struct {
 	OrderID              string `xml:"orderId"`
 	OrderSystem          string `xml:"orderSystem"`

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Status strings exactly as Libris sends them (libris-api.md §4.1), UTF-8, including the
+// Status strings exactly as Libris sends them, in Swedish and UTF-8, including the
 // exclamation mark of "Ej avbeställd!".
 const (
 	StatusUteliggande   = "Uteliggande"
@@ -25,14 +25,14 @@ const (
 	StatusMakulerad     = "Makulerad"
 )
 
-// Media types (§3.3).
+// Media types, as Libris spells them.
 const (
 	MediaLan   = "Lån"
 	MediaKopia = "Kopia"
 )
 
-// statusCodes: only "10" (Levererad) and "6" (Negativt svar) are confirmed by the reference;
-// "3" for Läst follows its example; every other code here is INVENTED for the fake.
+// statusCodes: only "10" (Levererad) and "6" (Negativt svar) are known Libris values;
+// every other code here, "3" for Läst included, is INVENTED for the fake.
 var statusCodes = map[string]string{
 	StatusUteliggande:   "1",
 	StatusRemitterad:    "2",
@@ -47,7 +47,7 @@ var statusCodes = map[string]string{
 	StatusMakulerad:     "11",
 }
 
-// StatusCode returns the fake's status_code for a §4.1 status string ("0" when unknown).
+// StatusCode returns the fake's status_code for a Libris status string ("0" when unknown).
 // Only Levererad="10" and Negativt svar="6" are real Libris values; the rest are invented.
 func StatusCode(status string) string {
 	if c, ok := statusCodes[status]; ok {
@@ -56,8 +56,8 @@ func StatusCode(status string) string {
 	return "0"
 }
 
-// XStatus returns the fake's xstatus pair: "Oläst"/"1" (confirmed) while the lender has not
-// read the request, otherwise "Läst"/"2" (as in the reference's example, unconfirmed).
+// XStatus returns the fake's xstatus pair: "Oläst"/"1" (a known Libris value) while the
+// lender has not read the request, otherwise "Läst"/"2" (a guess).
 func XStatus(status string) (xstatus, code string) {
 	if status == StatusUteliggande || status == StatusRemitterad {
 		return "Oläst", "1"
@@ -65,8 +65,8 @@ func XStatus(status string) (xstatus, code string) {
 	return "Läst", "2"
 }
 
-// Request is one ill_requests[] item with the full Libris JSON shape of libris-api.md
-// §3.3/§3.4: ids and codes are strings, flags bools, unset dates null.
+// Request is one ill_requests[] item with the full Libris JSON shape, nested objects
+// included: ids and codes are strings, flags bools, unset dates null.
 type Request struct {
 	RequestID       string `json:"request_id"`
 	RequestType     string `json:"request_type"`
@@ -128,7 +128,7 @@ type Request struct {
 	OrderDate time.Time `json:"-"`
 }
 
-// ReceivingLibrary is the delivery library object (§3.4).
+// ReceivingLibrary is the delivery library object.
 type ReceivingLibrary struct {
 	LibraryCode string `json:"library_code"`
 	Name        string `json:"name"`
@@ -143,7 +143,7 @@ type ReceivingLibrary struct {
 	Bibsam      bool   `json:"bibsam"`
 }
 
-// EndUser is the patron object (§3.4); personal data, here invented.
+// EndUser is the patron object; personal data, here invented.
 type EndUser struct {
 	UserID              string  `json:"user_id"`
 	Approved            bool    `json:"approved"`
@@ -164,7 +164,7 @@ type EndUser struct {
 	LibraryCard         string  `json:"library_card"`
 }
 
-// Recipient is one lender of the rota (§3.4). ResponseDate is null until it has answered.
+// Recipient is one lender of the rota. ResponseDate is null until it has answered.
 type Recipient struct {
 	LibraryID       string  `json:"library_id"`
 	LibraryCode     string  `json:"library_code"`
@@ -176,7 +176,7 @@ type Recipient struct {
 	Reserve         bool    `json:"reserve"`
 }
 
-// Library is one /libraries entry with the confirmed keys of §3.8.
+// Library is one /libraries entry with the keys known from Libris's clients.
 type Library struct {
 	LibraryID   string `json:"library_id"`
 	LibraryCode string `json:"library_code"`
@@ -310,7 +310,7 @@ func Generate(o GenerateOptions) []Request {
 	g.operators = make([]string, len(staffNames))
 	for i, n := range staffNames {
 		op := asciiFold(strings.ToLower(o.Sigel)) + n
-		if len(op) > 8 { // Libris user names are at most 8 characters (§6.4)
+		if len(op) > 8 { // Libris user names are at most 8 characters
 			op = op[:8]
 		}
 		g.operators[i] = op
@@ -700,7 +700,7 @@ func articleTitle(rng *rand.Rand) string {
 
 type response struct{ id, text string }
 
-// negativeResponses are the §4.3 lender answers that pass the request on.
+// negativeResponses are the Libris lender response codes that pass the request on.
 var negativeResponses = []response{
 	{"1", "Utlånad"}, {"2", "Förkommen"}, {"3", "Utlånas ej"}, {"5", "F n ej tillgänglig"}, {"6", "Ej anländ"}, {"8", "Övrigt"},
 }

@@ -1,5 +1,6 @@
-// Package fakelibris is a faithful in-memory fake of the Libris fjärrlån (ILL) HTTP API as
-// described in /work/shared/reference/libris-api.md, for tests and demos of the harvester.
+// Package fakelibris is a faithful in-memory fake of the Libris fjärrlån (ILL) HTTP API,
+// as far as its documentation and its clients make it known, for tests and demos of the
+// harvester.
 //
 // It serves, below Options.BasePath (default "/librisfjarrlan/api"):
 //
@@ -303,7 +304,7 @@ func allDigits(s string) bool {
 	return true
 }
 
-// unimplemented are real endpoints (libris-api.md §2) the fake does not serve.
+// unimplemented are real Libris endpoints the fake does not serve.
 var unimplemented = map[string]bool{
 	"incoming": true, "incoming_archive": true, "recent": true,
 	"may_reserve": true, "notfullfilled": true, "delivered": true,
@@ -520,7 +521,7 @@ func writeEnvelope(w http.ResponseWriter, r *http.Request, status int, resultTyp
 	bw.Flush()
 }
 
-// writeError answers a JSON error body; the real service's error shape is unknown (§7).
+// writeError answers a JSON error body; the real service's error shape is unknown.
 func writeError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(struct {
 		Error string `json:"error"`

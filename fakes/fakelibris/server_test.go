@@ -333,7 +333,7 @@ func TestCustomBasePath(t *testing.T) {
 	}
 }
 
-// TestJSONTypes checks the wire types of §3.2: ids and codes strings, flags bools, unset
+// TestJSONTypes checks Libris's wire types: ids and codes strings, flags bools, unset
 // dates null, count a number.
 func TestJSONTypes(t *testing.T) {
 	s, base := fixture(t, fakelibris.Options{})
@@ -515,7 +515,7 @@ func TestTouch(t *testing.T) {
 	if s.Touch("Abc-000000-0000", nil) {
 		t.Fatal("Touch of an unknown request returned true")
 	}
-	// A status change does not move the request out of its order-date window (§10).
+	// A status change does not move the request out of its order-date window.
 	_, body := get(t, base+"/illrequests/Abc/outgoing?start_date=2024-08-01&end_date=2024-08-01", key)
 	if e := decode(t, body); lfs(e) != "Abc-240801-0001 Abc-240801-0002" || e.ILLRequests[0].Status != "Levererad" {
 		t.Fatalf("window after Touch: %+v", e)

@@ -7,8 +7,8 @@ import (
 )
 
 // netpunktCode is the one spelling of a Danish library number: Netpunkt writes agency
-// ids either as ISIL `DK-nnnnnn` or as the bare six digits (reference alma-import.md
-// §10.4), and staff type either, in any case. Both become `DK-nnnnnn`; anything else
+// ids either as ISIL `DK-nnnnnn` or as the bare six digits (docs/connectors/netpunkt.md,
+// "Agency codes"), and staff type either, in any case. Both become `DK-nnnnnn`; anything else
 // (another country's ISIL, a DNUCNI) is returned trimmed and unchanged, with ok false.
 func netpunktCode(s string) (code string, ok bool) {
 	s = strings.TrimSpace(s)
