@@ -75,7 +75,7 @@ up:
 tidy:
 	@for m in $(MODULES); do (cd $$m && GOWORK=off go mod tidy) || exit 1; done
 
-# Speed figures (issue 8; docs/performance.md): name=value lines and a JSON file.
+# Speed figures (docs/performance.md): name=value lines and a JSON file.
 # BENCH_FLAGS=-save keeps them in bench/results/<date>.json.
 .PHONY: bench bench-quick
 bench:
@@ -85,7 +85,7 @@ bench:
 bench-quick:
 	go run ./tools/bench -n 10000 -ledger 50000 -list-samples 500 -rest-duration 2s $(BENCH_FLAGS)
 
-# Robustness campaigns (issue 8; docs/robustness.md), against the real service binaries
+# Robustness campaigns (docs/robustness.md), against the real service binaries
 # as separate processes. CHAOS_FLAGS / FAULTS_FLAGS pass options, e.g.
 # CHAOS_FLAGS="-cycles 50 -seed 42" or FAULTS_FLAGS="-quick".
 .PHONY: chaos faults

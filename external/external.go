@@ -7,6 +7,7 @@ package external
 
 import (
 	"fmt"
+	"strings"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
@@ -61,12 +62,12 @@ func Name(e typev1.ExternalSystem) string {
 }
 
 // LibraryCode returns the spelling of an external library code of system e that mapping
-// stores and looks up; for a system not registered, the code trimmed of nothing.
+// stores and looks up; for a system not registered, the code without surrounding spaces.
 func LibraryCode(e typev1.ExternalSystem, code string) string {
 	if s, ok := Lookup(e); ok {
 		return s.LibraryCode(code)
 	}
-	return code
+	return strings.TrimSpace(code)
 }
 
 // OtherSpelling returns the other accepted spelling of a library code of system e; with

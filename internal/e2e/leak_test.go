@@ -174,7 +174,7 @@ func spanText(s sdktrace.ReadOnlySpan) string {
 // TestSecretLeak runs a full import, a Libris refusal, REST and gRPC reads and refusals on
 // the running suite with every log record and trace span captured, then asserts that
 // neither the Libris API keys nor the bearer tokens appear in the logs, the spans, any
-// answer, the runs' alerts and events, or the services' bbolt files (issue 6 item 4).
+// answer, the runs' alerts and events, or the services' bbolt files.
 func TestSecretLeak(t *testing.T) {
 	l := startCaptured(t)
 	secrets := map[string]string{

@@ -1,7 +1,7 @@
-// Package audit keeps a service's audit trail of administration (issue 6 item 6): who
-// changed which resource, how, and when. A store appends the event inside the bbolt
-// transaction that makes the change, so a committed change always has exactly one event
-// and a change that fails or is refused (its transaction rolled back) has none.
+// Package audit keeps a service's audit trail of administration: who changed which
+// resource, how, and when. A store appends the event inside the bbolt transaction that
+// makes the change, so a committed change always has exactly one event and a change that
+// fails or is refused (its transaction rolled back) has none.
 //
 // Events record the names of the fields that changed, never their values, so no secret
 // can reach the trail; ChangedFields computes those names.

@@ -219,7 +219,7 @@ func first(s []string) string {
 	return s[0]
 }
 
-// expect is the role matrix, written from issue 6 item 2 by method-name patterns,
+// expect is the role matrix, written from the roles' definitions by method-name patterns,
 // independently of DefaultPolicy. roles == nil means the caller is not authenticated.
 func expect(t *testing.T, method string, roles []Role) codes.Code {
 	svc, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")

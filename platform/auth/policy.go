@@ -107,10 +107,10 @@ const (
 	reflectionV1a  = "/grpc.reflection.v1alpha.ServerReflection/"
 )
 
-// Who may call what, by kind of method (issue 6 item 2).
+// Who may call what, by kind of method (README.md's Security section lists the roles).
 var (
 	// configure: creating, changing and deleting configuration (General System
-	// Administrator only, product requirement R1).
+	// Administrator only).
 	configure = []Role{RoleAdmin}
 	// act: running imports and changing requests.
 	act = []Role{RoleAdmin, RoleOperator}

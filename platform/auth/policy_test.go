@@ -138,7 +138,7 @@ func TestDefaultPolicyIsFresh(t *testing.T) {
 	}
 }
 
-// TestPolicyRules states the rules of issue 6 item 2 directly over the table.
+// TestPolicyRules states the roles' rules directly over the table.
 func TestPolicyRules(t *testing.T) {
 	p := DefaultPolicy()
 	var harvesterMethods []string

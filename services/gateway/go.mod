@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
+	github.com/interloan/interloan/external v0.0.0
 	github.com/interloan/interloan/gen v0.0.0
 	github.com/interloan/interloan/platform v0.0.0
 	github.com/interloan/interloan/services/mapping v0.0.0
@@ -51,6 +52,8 @@ require (
 // Sibling modules of this repository; go.work also resolves them, the replaces let
 // `go mod tidy` work per module.
 replace (
+	github.com/interloan/interloan/fakes => ../../fakes
+	github.com/interloan/interloan/external => ../../external
 	github.com/interloan/interloan/gen => ../../gen
 	github.com/interloan/interloan/platform => ../../platform
 	github.com/interloan/interloan/services/mapping => ../mapping

@@ -3,6 +3,7 @@ module github.com/interloan/interloan/services/profiles
 go 1.26.0
 
 require (
+	github.com/interloan/interloan/external v0.0.0
 	github.com/interloan/interloan/gen v0.0.0
 	github.com/interloan/interloan/platform v0.0.0
 	go.etcd.io/bbolt v1.4.3
@@ -47,6 +48,8 @@ require (
 // Sibling modules of this repository; go.work also resolves them, the replaces let
 // `go mod tidy` work per module.
 replace (
+	github.com/interloan/interloan/fakes => ../../fakes
+	github.com/interloan/interloan/external => ../../external
 	github.com/interloan/interloan/gen => ../../gen
 	github.com/interloan/interloan/platform => ../../platform
 )

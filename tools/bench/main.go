@@ -1,7 +1,7 @@
-// Command bench measures Interloan's speed on this machine (issue 8): a full import of
-// generated Libris requests through the real path (fake Libris HTTP → harvester → mapping
-// → requests over loopback gRPC, durable bbolt commits), the same records straight into
-// the ledger store, a re-import, listing and REST latency on a large ledger, the
+// Command bench measures Interloan's speed on this machine (docs/performance.md): a full
+// import of generated Libris requests through the real path (fake Libris HTTP → harvester
+// → mapping → requests over loopback gRPC, durable bbolt commits), the same records
+// straight into the ledger store, a re-import, listing and REST latency on a large ledger, the
 // harvester's memory, and the import again on that large ledger.
 //
 // It prints one `name=value` line per figure and writes them, with the machine and the

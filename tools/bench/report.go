@@ -43,7 +43,7 @@ func formatValue(v float64) string {
 	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }
 
-// target is one of issue 8's goals for this machine.
+// target is one of the speed goals for this machine (docs/performance.md, "Targets").
 type target struct {
 	Figure string  `json:"figure"`
 	Op     string  `json:"op"` // ">=" or "<="
@@ -61,7 +61,7 @@ func (t target) verdict() string {
 	return "MISSED"
 }
 
-// targets are issue 8's. large_vs_empty stands for "no growth of import cost per request
+// targets are the goals docs/performance.md lists. large_vs_empty stands for "no growth of import cost per request
 // with ledger size", allowing for the noise of a shared machine.
 var targets = []target{
 	{Figure: "import_rps", Op: ">=", Value: 20000},

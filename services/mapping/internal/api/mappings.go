@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/interloan/interloan/external"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/audit"
@@ -24,9 +25,9 @@ func mappingKind(st *store.Store) *kind[mappingv1.LibraryMapping, *mappingv1.Lib
 		validID:   validMappingID,
 		idRule:    "must be a positive decimal number without leading zeros",
 		// The proto stores external codes trimmed: codes copied from other systems often
-		// carry stray spaces, and lookups trim too. Netpunkt agency ids are stored as
-		// DK-nnnnnn whichever way they were typed (netpunktCode).
-		normalize: func(m *mappingv1.LibraryMapping) { m.ExternalCode = externalCode(m.GetSystem(), m.ExternalCode) },
+		// carry stray spaces, and lookups trim too. Each system gives its codes one
+		// spelling (Netpunkt agency ids become DK-nnnnnn whichever way they were typed).
+		normalize: func(m *mappingv1.LibraryMapping) { m.ExternalCode = external.LibraryCode(m.GetSystem(), m.ExternalCode) },
 		validate:  validateMapping,
 		notFound:  reasonMappingNotFound,
 		conflict:  mappingExists,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/interloan/interloan/external"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
@@ -27,20 +28,19 @@ func (s *Service) ResolveLibraryCodes(_ context.Context, req *mappingv1.ResolveL
 	}
 	keys := make([]string, len(codes))
 	for i, c := range codes {
-		keys[i] = externalCode(req.GetSystem(), c)
+		keys[i] = external.LibraryCode(req.GetSystem(), c)
 	}
 	found, err := s.store.ResolveLibraryCodes(req.GetSystem(), keys)
 	if err != nil {
 		return nil, err
 	}
-	if req.GetSystem() == typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT {
-		// A mapping stored before codes were normalised may hold the bare digits.
-		err := resolveAgain(found, codes, func(alt []string) ([]*mappingv1.LibraryMapping, error) {
-			return s.store.ResolveLibraryCodes(req.GetSystem(), alt)
-		})
-		if err != nil {
-			return nil, err
-		}
+	// A mapping stored under the code's other spelling (e.g. a Danish library number
+	// stored as bare digits before codes were normalised) is found too.
+	err = resolveAgain(req.GetSystem(), found, codes, func(alt []string) ([]*mappingv1.LibraryMapping, error) {
+		return s.store.ResolveLibraryCodes(req.GetSystem(), alt)
+	})
+	if err != nil {
+		return nil, err
 	}
 	resp := &mappingv1.ResolveLibraryCodesResponse{Resolutions: make([]*mappingv1.LibraryCodeResolution, len(codes))}
 	for i, m := range found {
@@ -67,7 +67,7 @@ func (s *Service) ResolvePartnerCodes(_ context.Context, req *mappingv1.ResolveP
 	if err != nil {
 		return nil, err
 	}
-	err = resolveAgain(found, codes, s.store.ResolvePartnerCodes)
+	err = resolveAgain(typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED, found, codes, s.store.ResolvePartnerCodes)
 	if err != nil {
 		return nil, err
 	}
@@ -78,14 +78,14 @@ func (s *Service) ResolvePartnerCodes(_ context.Context, req *mappingv1.ResolveP
 	return resp, nil
 }
 
-// resolveAgain looks the codes not found up once more under their other spelling as a
-// Danish library number (otherSpelling), filling found in place.
-func resolveAgain[P comparable](found []P, codes []string, resolve func([]string) ([]P, error)) error {
+// resolveAgain looks the codes not found up once more under their other spelling in
+// system (any system's when unspecified), filling found in place.
+func resolveAgain[P comparable](system typev1.ExternalSystem, found []P, codes []string, resolve func([]string) ([]P, error)) error {
 	var zero P
 	var retry []int
 	var alt []string
 	for i, p := range found {
-		if other, ok := otherSpelling(codes[i]); p == zero && ok {
+		if other, ok := external.OtherSpelling(system, codes[i]); p == zero && ok {
 			retry, alt = append(retry, i), append(alt, other)
 		}
 	}

@@ -35,8 +35,8 @@ func errRequestIDReused(created string) error {
 	return apierr.Invalid("request_id", "was already used to create %s; use a new request_id for a new profile", created)
 }
 
-// errReceiptPasswordSystem refuses a receipt password on a profile that is not Netpunkt's:
-// only Netpunkt pushes receipts, so the secret would be stored for nothing.
+// errReceiptPasswordSystem refuses a receipt password on a profile of a system that pushes
+// no receipts (only Netpunkt does): the secret would be stored for nothing.
 func errReceiptPasswordSystem(system typev1.ExternalSystem) error {
-	return apierr.Invalid("integration_profile.receipt_password", "is only for Netpunkt profiles (this one is %s)", system)
+	return apierr.Invalid("integration_profile.receipt_password", "is only for profiles of a system that pushes receipts, such as Netpunkt (this one is %s)", system)
 }

@@ -8,12 +8,12 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/interloan/interloan/external"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
@@ -279,14 +279,14 @@ func (s *Service) storeErr(err error, name string) error {
 }
 
 // sealReceiptPassword validates and seals p's receipt password (nil when it is empty)
-// and clears it from p. Only a Netpunkt profile has one: Netpunkt pushes receipts.
+// and clears it from p. Only a profile of a system that pushes receipts (Netpunkt) has one.
 func (s *Service) sealReceiptPassword(p *profilesv1.IntegrationProfile) ([]byte, error) {
 	pw := p.ReceiptPassword
 	p.ReceiptPassword, p.ReceiptPasswordSet = "", false
 	if pw == "" {
 		return nil, nil
 	}
-	if p.System != typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT {
+	if sys, ok := external.Of(p); !ok || !sys.PushesReceipts {
 		return nil, errReceiptPasswordSystem(p.System)
 	}
 	if err := validateAPIKey(pw, "integration_profile.receipt_password"); err != nil {
@@ -300,22 +300,17 @@ func (s *Service) sealReceiptPassword(p *profilesv1.IntegrationProfile) ([]byte,
 	return sealed, nil
 }
 
-// normalize fills defaults the API documents: the system follows its configuration,
-// harvest granularity defaults to DAY, and a Netpunkt agency id given as ISIL
-// (`DK-nnnnnn`, any case) is stored as its six digits.
+// normalize fills defaults the API documents: the system follows its configuration, the
+// system's block takes its stored form (e.g. a Netpunkt agency id given as ISIL is stored
+// as its six digits), and harvest granularity defaults to DAY.
 func normalize(p *profilesv1.IntegrationProfile) {
-	if c := p.GetNetpunkt(); c != nil {
-		id := strings.TrimSpace(c.AgencyId)
-		if len(id) == 9 && strings.EqualFold(id[:3], "DK-") && agencyIDPattern.MatchString(id[3:]) {
-			id = id[3:]
+	if sys := external.Configured(p); sys != nil {
+		if sys.Normalize != nil {
+			sys.Normalize(p)
 		}
-		if agencyIDPattern.MatchString(id) {
-			c.AgencyId = id
+		if p.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED {
+			p.System = sys.Enum
 		}
-		c.User, c.Group = strings.TrimSpace(c.User), strings.TrimSpace(c.Group)
-	}
-	if p.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED {
-		p.System = configSystem(p)
 	}
 	if h := p.HarvestStart; h != nil && h.Granularity == profilesv1.HarvestGranularity_HARVEST_GRANULARITY_UNSPECIFIED {
 		h.Granularity = profilesv1.HarvestGranularity_HARVEST_GRANULARITY_DAY

@@ -1,12 +1,12 @@
 package api
 
 import (
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/interloan/interloan/external"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
@@ -15,13 +15,9 @@ import (
 
 const (
 	maxDescription = 2000
-	maxSigel       = 32
 	maxAPIKey      = 1024
-	maxDBCName     = 64
 	maxInterval    = 7 * 24 * 60
 )
-
-var agencyIDPattern = regexp.MustCompile(`^[0-9]{6}$`)
 
 // validateProfile checks a complete (merged) profile; f prefixes field paths, e.g.
 // "integration_profile.". now is used for "harvest start not in the future".
@@ -32,24 +28,11 @@ func validateProfile(p *profilesv1.IntegrationProfile, f string, now time.Time) 
 	validate.Text(&v, f+"description", p.Description, maxDescription, true)
 	validate.Enum(&v, f+"integration_type", p.IntegrationType, true)
 	validate.Enum(&v, f+"system", p.System, false)
-	if configSystem(p) != typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED && configSystem(p) != p.System {
-		v.Add(f+"system", "is %s but the system configuration given is for %s", p.System, configSystem(p))
-	}
-	if c := p.GetLibris(); c != nil {
-		validate.BaseURL(&v, f+"libris.base_url", c.BaseUrl)
-		validate.Token(&v, f+"libris.library_code", c.LibraryCode, maxSigel)
-		if strings.Contains(c.LibraryCode, "/") {
-			v.Add(f+"libris.library_code", "must not contain '/': it is a path segment of the Libris API")
+	if sys := external.Configured(p); sys != nil {
+		if sys.Enum != p.System {
+			v.Add(f+"system", "is %s but the system configuration given is for %s", p.System, sys.Enum)
 		}
-	}
-	if c := p.GetNetpunkt(); c != nil {
-		validate.BaseURL(&v, f+"netpunkt.base_url", c.BaseUrl)
-		if !agencyIDPattern.MatchString(c.AgencyId) {
-			v.Add(f+"netpunkt.agency_id", "must be a six-digit DBC agency id (or its ISIL form DK-nnnnnn)")
-		}
-		// DBC's user and group travel as form values; control characters are refused.
-		validate.Text(&v, f+"netpunkt.user", c.User, maxDBCName, false)
-		validate.Text(&v, f+"netpunkt.group", c.Group, maxDBCName, false)
+		sys.Validate(&v, f+sys.Block+".", p)
 	}
 	if p.ResourceSharingLibrary != "" {
 		validate.Code(&v, f+"resource_sharing_library", p.ResourceSharingLibrary)
@@ -70,16 +53,6 @@ func validateAPIKey(key, field string) error {
 		return apierr.Invalid(field, "must be printable text")
 	}
 	return nil
-}
-
-func configSystem(p *profilesv1.IntegrationProfile) typev1.ExternalSystem {
-	switch p.SystemConfig.(type) {
-	case *profilesv1.IntegrationProfile_Libris:
-		return typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS
-	case *profilesv1.IntegrationProfile_Netpunkt:
-		return typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT
-	}
-	return typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED
 }
 
 // validateSchedule checks the schedule and returns its time zone (UTC when unset or invalid).
@@ -138,8 +111,8 @@ func validateHarvestStart(v *apierr.Violations, f string, h *profilesv1.HarvestS
 	switch h.Granularity {
 	case profilesv1.HarvestGranularity_HARVEST_GRANULARITY_DAY:
 	case profilesv1.HarvestGranularity_HARVEST_GRANULARITY_SECOND:
-		if sys == typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS {
-			v.Add(f+"granularity", "Libris harvests by whole days: use DAY")
+		if s, ok := external.Lookup(sys); ok && s.WholeDays {
+			v.Add(f+"granularity", "%s harvests by whole days: use DAY", s.Name)
 		}
 	default:
 		v.Add(f+"granularity", "must be DAY or SECOND")
@@ -161,17 +134,10 @@ func calendarDate(d *typev1.Date) (time.Time, bool) {
 // readiness names what a run still needs; a profile is runnable when nothing is missing.
 func readiness(p *profilesv1.IntegrationProfile) *profilesv1.Readiness {
 	var missing []string
-	switch p.System {
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED:
+	if sys, ok := external.Of(p); !ok {
 		missing = append(missing, "system")
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
-		if p.GetLibris() == nil {
-			missing = append(missing, "libris")
-		}
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
-		if p.GetNetpunkt() == nil {
-			missing = append(missing, "netpunkt")
-		}
+	} else if _, ok := sys.Settings(p); !ok {
+		missing = append(missing, sys.Block)
 	}
 	if p.ResourceSharingLibrary == "" {
 		missing = append(missing, "resource_sharing_library")

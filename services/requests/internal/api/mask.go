@@ -20,7 +20,7 @@ const Masked = "***"
 // operator, who handle requests (an operator loans the item to the patron by name).
 // Viewers read the ledger for an overview, and the harvester needs only external
 // references to refresh open requests; neither needs to know who borrows what, so they
-// get it masked (issue 6 item 2, data minimisation). A context without a principal is
+// get it masked (data minimisation). A context without a principal is
 // masked too: should a path ever be served without the auth interceptor, it fails closed.
 func seesPatronData(ctx context.Context) bool {
 	p, ok := auth.FromContext(ctx)
