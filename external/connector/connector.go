@@ -1,6 +1,7 @@
 // Package connector is the harvester's view of an external ILL system: a stream of the
 // borrowing requests ordered in a window of days, and one request fetched by id. Each
-// system (Libris, later Netpunkt) implements Connector; the run never sees its wire format.
+// system (external/libris, external/netpunkt) implements Connector and describes itself
+// with a System (system.go); the run never sees its wire format.
 package connector
 
 import (

@@ -1,5 +1,6 @@
-// Package cli is the `interloan` command: the all-in-one launcher today, the demo and the
-// operator commands as they arrive.
+// Package cli is the `interloan` command: the all-in-one launcher (up), the demo, the
+// token, key, backup, restore and certificate commands, and the operator commands of
+// package ctl.
 package cli
 
 import (

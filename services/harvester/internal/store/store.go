@@ -1,7 +1,8 @@
 // Package store keeps the harvester's state in one bbolt file: runs (the job history),
-// their events (the event report), each profile's harvest cursor and its retry set. A
-// batch's events, the run's counters and the retry set change in one transaction, so a
-// crash never leaves a counter that disagrees with the events behind it.
+// their events (the event report), each profile's harvest cursor, its retry set and its
+// inbox of pushed messages. A batch's events, the run's counters and the retry set change
+// in one transaction, so a crash never leaves a counter that disagrees with the events
+// behind it.
 package store
 
 import (

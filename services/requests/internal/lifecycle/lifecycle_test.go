@@ -22,9 +22,9 @@ var abbrev = map[string]Status{
 // the same status, "<" for "back to the status it was completed from" and "-" for not
 // allowed. The last row is a status the table does not know.
 //
-// Since the review: a received loan is no longer completed without going back (RCP ×
-// CMP is copies only), and a physical item that will never come back is declared lost
-// (LST) in transit, here or by the patron.
+// Two rules worth knowing: a received loan is never completed without going back
+// (RCP × CMP is copies only), and a physical item that will never come back is declared
+// lost (LST) in transit, here or by the patron.
 const transitions = `
       MRS SND RCP RCD LNP RBP RTP CMP  CXS CXU REJ EXP REA NOT RES ANO LST
 CRE   RDY SNT  -   -   -   -   -   -   CXS CXU  -  EXP  -   =   =   -   -
