@@ -200,18 +200,6 @@ func (s *Scheduler) Jobs() []Job {
 	return out
 }
 
-// Job is the job of one profile (by resource name); ok is false when the profile is not a
-// job (unknown, inactive, not runnable).
-func (s *Scheduler) Job(profile string) (Job, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, ok := s.jobs[profile]
-	if !ok {
-		return Job{}, false
-	}
-	return j.snapshot(), true
-}
-
 // snapshot copies j; the profile is cloned so callers cannot race with the scheduler.
 func (j *job) snapshot() Job {
 	return Job{
