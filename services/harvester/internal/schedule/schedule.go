@@ -80,8 +80,9 @@ type Spec struct {
 	loc      *time.Location
 }
 
-// Parse validates s. A nil schedule, one with no kind and the none kind give a Spec whose
-// Scheduled() is false. Every problem found is reported in the one error.
+// Parse validates s. A nil schedule, one with no kind and the none kind give a Spec that
+// is not scheduled: its Next reports ok=false. Every problem found is reported in the one
+// error.
 func Parse(s *profilesv1.Schedule) (Spec, error) {
 	var sp Spec
 	var problems []string
@@ -135,12 +136,6 @@ func (s *Spec) setTime(problems []string, field string, t *typev1.TimeOfDay) []s
 	return problems
 }
 
-// Kind is the kind of schedule; None when not scheduled.
-func (s Spec) Kind() Kind { return s.kind }
-
-// Scheduled reports whether the schedule ever makes the job due.
-func (s Spec) Scheduled() bool { return s.kind != None }
-
 // Location is the schedule's time zone: UTC when none was given (and for the zero Spec).
 // Next returns instants in it.
 func (s Spec) Location() *time.Location {
@@ -148,14 +143,6 @@ func (s Spec) Location() *time.Location {
 		return time.UTC
 	}
 	return s.loc
-}
-
-// IntervalMinutes is N for an interval schedule, 0 otherwise.
-func (s Spec) IntervalMinutes() int {
-	if s.kind != Interval {
-		return 0
-	}
-	return s.interval
 }
 
 // Years Next answers for; beyond them date arithmetic would need care for no real use.
