@@ -115,8 +115,8 @@ func Faults(ctx context.Context, o FaultsOptions, out io.Writer) ([]FaultResult,
 	for _, s := range scenarios {
 		size += cmp.Or(s.Fresh, freshPerScenario)
 	}
-	world := NewWorld(c.Fake, size, o.Seed, today)
-	if err := c.Seed(ctx, world.HarvestStart(today)); err != nil {
+	world := NewWorld(c.Libris.Server, size, o.Seed, today)
+	if err := c.configure(ctx, today); err != nil {
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
 	world.Reveal(initialRequests)
@@ -216,7 +216,7 @@ func (f *faultEnv) play(ctx context.Context, s Scenario, id string) (row FaultRe
 			problem("counters %s: %v", counters(run), err)
 		}
 	}
-	f.c.Fake.ClearFaults()
+	f.c.Libris.ClearFaults()
 	if s.Disarm != nil {
 		if err := s.Disarm(ctx, f); err != nil {
 			problem("disarming: %v", err)
@@ -233,7 +233,7 @@ func (f *faultEnv) play(ctx context.Context, s Scenario, id string) (row FaultRe
 
 	// The next run recovers. A service that was restarted may not be reachable by the
 	// harvester at once (its gRPC channel waits out a reconnect backoff and fails calls
-	// meanwhile): such runs fail with LEDGER_UNAVAILABLE, so run again for up to 30s and
+	// meanwhile): such runs fail with LEDGER_UNAVAILABLE or SERVICE_UNAVAILABLE, so run again for up to 30s and
 	// report how many runs recovery took.
 	var next *harvesterv1.Run
 	deadline := time.Now().Add(30 * time.Second)
@@ -244,7 +244,7 @@ func (f *faultEnv) play(ctx context.Context, s Scenario, id string) (row FaultRe
 			problem("recovery run: %v", err)
 			return row
 		}
-		if completed(next) || !slices.Contains(alertCodes(next), ledgerDown) || time.Now().After(deadline) {
+		if completed(next) || !slices.ContainsFunc(alertCodes(next), func(c harvesterv1.AlertCode) bool { return c == ledgerDown || c == serviceDown }) || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -359,7 +359,7 @@ func inject(faults ...fakelibris.Fault) func(context.Context, *faultEnv, []strin
 	return func(_ context.Context, f *faultEnv, _ []string) error {
 		for _, ft := range faults {
 			ft.Match = "/outgoing"
-			f.c.Fake.Inject(ft)
+			f.c.Libris.Inject(ft)
 		}
 		return nil
 	}
@@ -369,7 +369,7 @@ func inject(faults ...fakelibris.Fault) func(context.Context, *faultEnv, []strin
 func mangle(m fakelibris.Mangle) func(context.Context, *faultEnv, []string) error {
 	return func(_ context.Context, f *faultEnv, fresh []string) error {
 		m.LFNumber = fresh[0]
-		f.c.Fake.Inject(fakelibris.Fault{Match: "/outgoing", Times: 1, Mangle: &m})
+		f.c.Libris.Inject(fakelibris.Fault{Match: "/outgoing", Times: 1, Mangle: &m})
 		return nil
 	}
 }
@@ -383,6 +383,7 @@ const (
 	unreachable   = harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE
 	garbage       = harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE
 	ledgerDown    = harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE
+	serviceDown   = harvesterv1.AlertCode_ALERT_CODE_SERVICE_UNAVAILABLE
 	notImported   = harvesterv1.AlertCode_ALERT_CODE_REQUESTS_NOT_IMPORTED
 	hugeValueSize = 40 << 20 // above the harvester's 32 MiB bound on one value
 )
@@ -426,7 +427,7 @@ func Scenarios() []Scenario {
 		{Name: "libris-duplicate-lf", Arm: mangle(fakelibris.Mangle{Duplicate: true}),
 			State: success, Counters: allImported},
 		{Name: "mapping-down", Arm: holdOutgoing, During: killDuringRun(Mapping), Disarm: restart(Mapping),
-			State: failed, Alerts: []harvesterv1.AlertCode{ledgerDown}, Counters: partial},
+			State: failed, Alerts: []harvesterv1.AlertCode{serviceDown}, Counters: partial},
 		{Name: "requests-down", Arm: holdOutgoing, During: killDuringRun(Requests), Disarm: restart(Requests),
 			State: failed, Alerts: []harvesterv1.AlertCode{ledgerDown}, Counters: partial},
 		{Name: "ledger-disk-full", Fresh: 400, Arm: diskFull, Disarm: diskRoomy,
@@ -437,8 +438,8 @@ func Scenarios() []Scenario {
 // holdOutgoing delays Libris's next answer, so the run is surely past its prechecks
 // and waiting for Libris when During acts.
 func holdOutgoing(_ context.Context, f *faultEnv, _ []string) error {
-	f.outgoing = f.c.Fake.Calls("/outgoing")
-	f.c.Fake.Inject(fakelibris.Fault{Match: "/outgoing", Times: 1, Delay: time.Second})
+	f.outgoing = f.c.Libris.Calls("/outgoing")
+	f.c.Libris.Inject(fakelibris.Fault{Match: "/outgoing", Times: 1, Delay: time.Second})
 	return nil
 }
 
@@ -447,7 +448,7 @@ func holdOutgoing(_ context.Context, f *faultEnv, _ []string) error {
 func killDuringRun(s string) func(context.Context, *faultEnv, string) error {
 	return func(ctx context.Context, f *faultEnv, name string) error {
 		deadline := time.Now().Add(30 * time.Second)
-		for f.c.Fake.Calls("/outgoing") == f.outgoing {
+		for f.c.Libris.Calls("/outgoing") == f.outgoing {
 			r, err := f.c.Harvester.GetRun(ctx, &harvesterv1.GetRunRequest{Name: name})
 			if err == nil && r.GetEndTime() != nil {
 				return fmt.Errorf("the run ended (%v: %s) before it asked Libris", r.GetState(), alertTexts(r))

@@ -176,7 +176,7 @@ const (
 	AlertCode_ALERT_CODE_PROFILE_INCOMPLETE AlertCode = 5
 	// The profile has no stored credential.
 	AlertCode_ALERT_CODE_API_KEY_MISSING AlertCode = 6
-	// The ledger or another Interloan service was unavailable.
+	// The ledger (the requests service) was unavailable or failed during ingest.
 	AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE AlertCode = 7
 	// The profile's resource-sharing library does not exist locally.
 	AlertCode_ALERT_CODE_LIBRARY_MISSING AlertCode = 8
@@ -192,6 +192,9 @@ const (
 	AlertCode_ALERT_CODE_INTERNAL AlertCode = 12
 	// The profile was deleted while the run was pending or running.
 	AlertCode_ALERT_CODE_PROFILE_NOT_FOUND AlertCode = 13
+	// Another Interloan service the run needs (profiles or mapping) was unavailable or
+	// failed; the message names it.
+	AlertCode_ALERT_CODE_SERVICE_UNAVAILABLE AlertCode = 14
 )
 
 // Enum value maps for AlertCode.
@@ -211,6 +214,7 @@ var (
 		11: "ALERT_CODE_CANCELLED",
 		12: "ALERT_CODE_INTERNAL",
 		13: "ALERT_CODE_PROFILE_NOT_FOUND",
+		14: "ALERT_CODE_SERVICE_UNAVAILABLE",
 	}
 	AlertCode_value = map[string]int32{
 		"ALERT_CODE_UNSPECIFIED":           0,
@@ -227,6 +231,7 @@ var (
 		"ALERT_CODE_CANCELLED":             11,
 		"ALERT_CODE_INTERNAL":              12,
 		"ALERT_CODE_PROFILE_NOT_FOUND":     13,
+		"ALERT_CODE_SERVICE_UNAVAILABLE":   14,
 	}
 )
 
@@ -1571,7 +1576,7 @@ var File_interloan_harvester_v1_harvester_proto protoreflect.FileDescriptor
 
 const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\n" +
-	"&interloan/harvester/v1/harvester.proto\x12\x16interloan.harvester.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\x88\x01\n" +
+	"&interloan/harvester/v1/harvester.proto\x12\x16interloan.harvester.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\x88\x01\n" +
 	"\x05Alert\x125\n" +
 	"\x04code\x18\x01 \x01(\x0e2!.interloan.harvester.v1.AlertCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
@@ -1591,7 +1596,7 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
 	"\ahandled\x18\x02 \x01(\x03R\ahandled\x12\x14\n" +
 	"\x05total\x18\x03 \x01(\x03R\x05total\x12\x18\n" +
-	"\apercent\x18\x04 \x01(\x05R\apercent\"\xd1\x05\n" +
+	"\apercent\x18\x04 \x01(\x05R\apercent\"\x8a\x06\n" +
 	"\x03Run\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12'\n" +
@@ -1608,7 +1613,9 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"submitTime\x12?\n" +
 	"\n" +
 	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
-	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\"\xaa\x02\n" +
+	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime:7\xeaA4\n" +
+	"\x1bharvester.interloan.dev/Run\x12\n" +
+	"runs/{run}*\x04runs2\x03run\"\xfb\x02\n" +
 	"\bRunEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +
@@ -1619,7 +1626,8 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12+\n" +
 	"\x11borrowing_request\x18\x06 \x01(\tR\x10borrowingRequest\x12.\n" +
 	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
-	"\aattempt\x18\b \x01(\x05R\aattempt\"P\n" +
+	"\aattempt\x18\b \x01(\x05R\aattempt:O\xeaAL\n" +
+	" harvester.interloan.dev/RunEvent\x12\x19runs/{run}/events/{event}*\x06events2\x05event\"P\n" +
 	"\x0fStartRunRequest\x12\x1e\n" +
 	"\aprofile\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\aprofile\x12\x1d\n" +
 	"\n" +
@@ -1683,7 +1691,7 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x1fRUN_STATE_COMPLETED_WITH_ERRORS\x10\x05\x12\"\n" +
 	"\x1eRUN_STATE_COMPLETED_NO_RECORDS\x10\x06\x12\x14\n" +
 	"\x10RUN_STATE_FAILED\x10\a\x12\x15\n" +
-	"\x11RUN_STATE_ABORTED\x10\b*\xc6\x03\n" +
+	"\x11RUN_STATE_ABORTED\x10\b*\xea\x03\n" +
 	"\tAlertCode\x12\x1a\n" +
 	"\x16ALERT_CODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ALERT_CODE_AUTH_FAILED\x10\x01\x12#\n" +
@@ -1699,7 +1707,8 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x12\x18\n" +
 	"\x14ALERT_CODE_CANCELLED\x10\v\x12\x17\n" +
 	"\x13ALERT_CODE_INTERNAL\x10\f\x12 \n" +
-	"\x1cALERT_CODE_PROFILE_NOT_FOUND\x10\r*\x8c\x01\n" +
+	"\x1cALERT_CODE_PROFILE_NOT_FOUND\x10\r\x12\"\n" +
+	"\x1eALERT_CODE_SERVICE_UNAVAILABLE\x10\x0e*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_CREATED\x10\x01\x12\x13\n" +

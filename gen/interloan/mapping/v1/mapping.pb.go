@@ -1941,7 +1941,7 @@ var File_interloan_mapping_v1_mapping_proto protoreflect.FileDescriptor
 
 const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"\n" +
-	"\"interloan/mapping/v1/mapping.proto\x12\x14interloan.mapping.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xc0\x02\n" +
+	"\"interloan/mapping/v1/mapping.proto\x12\x14interloan.mapping.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\x8d\x03\n" +
 	"\aLibrary\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12\x19\n" +
 	"\x04code\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\x04code\x12'\n" +
@@ -1951,7 +1951,8 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\xe6\x02\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag:K\xeaAH\n" +
+	"\x1dmapping.interloan.dev/Library\x12\x13libraries/{library}*\tlibraries2\alibrary\"\xd5\x03\n" +
 	"\x0eLibraryMapping\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12@\n" +
 	"\x06system\x18\x02 \x01(\x0e2!.interloan.type.v1.ExternalSystemB\x05\xe2A\x02\x02\x05R\x06system\x12*\n" +
@@ -1961,12 +1962,13 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"g\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag:m\xeaAj\n" +
+	"$mapping.interloan.dev/LibraryMapping\x12!libraryMappings/{library_mapping}*\x0flibraryMappings2\x0elibraryMapping\"g\n" +
 	"\aContact\x12\x16\n" +
 	"\x06person\x18\x01 \x01(\tR\x06person\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x18\n" +
-	"\aaddress\x18\x04 \x01(\tR\aaddress\"\xb8\x03\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\"\x83\x04\n" +
 	"\aPartner\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12\x19\n" +
 	"\x04code\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\x04code\x12'\n" +
@@ -1978,7 +1980,8 @@ const file_interloan_mapping_v1_mapping_proto_rawDesc = "" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag\"t\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag:I\xeaAF\n" +
+	"\x1dmapping.interloan.dev/Partner\x12\x12partners/{partner}*\bpartners2\apartner\"t\n" +
 	"\x14CreateLibraryRequest\x12=\n" +
 	"\alibrary\x18\x01 \x01(\v2\x1d.interloan.mapping.v1.LibraryB\x04\xe2A\x01\x02R\alibrary\x12\x1d\n" +
 	"\n" +

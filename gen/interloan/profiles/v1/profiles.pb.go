@@ -1579,7 +1579,7 @@ var File_interloan_profiles_v1_profiles_proto protoreflect.FileDescriptor
 
 const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/profiles/v1/profiles.proto\x12\x15interloan.profiles.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xe1\b\n" +
+	"$interloan/profiles/v1/profiles.proto\x12\x15interloan.profiles.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xe6\t\n" +
 	"\x12IntegrationProfile\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12\x19\n" +
 	"\x04code\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\x04code\x12'\n" +
@@ -1604,7 +1604,8 @@ const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x13 \x01(\tR\x04etag\x12/\n" +
 	"\x10receipt_password\x18\x14 \x01(\tB\x04\xe2A\x01\x04R\x0freceiptPassword\x126\n" +
-	"\x14receipt_password_set\x18\x15 \x01(\bB\x04\xe2A\x01\x03R\x12receiptPasswordSetB\x0f\n" +
+	"\x14receipt_password_set\x18\x15 \x01(\bB\x04\xe2A\x01\x03R\x12receiptPasswordSet:\x82\x01\xeaA\x7f\n" +
+	")profiles.interloan.dev/IntegrationProfile\x12)integrationProfiles/{integration_profile}*\x13integrationProfiles2\x12integrationProfileB\x0f\n" +
 	"\rsystem_config\"L\n" +
 	"\fLibrisConfig\x12\x19\n" +
 	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12!\n" +

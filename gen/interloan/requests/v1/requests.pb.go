@@ -4022,7 +4022,7 @@ var File_interloan_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"\xa2\x02\n" +
+	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"\xa2\x02\n" +
 	"\x11ExternalReference\x129\n" +
 	"\x06system\x18\x01 \x01(\x0e2!.interloan.type.v1.ExternalSystemR\x06system\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x1f\n" +
@@ -4054,7 +4054,8 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\fpartner_code\x18\x01 \x01(\tR\vpartnerCode\x12\x18\n" +
 	"\apartner\x18\x02 \x01(\tR\apartner\x12\x16\n" +
 	"\x06active\x18\x03 \x01(\bR\x06active\x12\x1a\n" +
-	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xae\t\n" +
+	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xa8\n" +
+	"\n" +
 	"\x10BorrowingRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12]\n" +
 	"\x12external_reference\x18\x02 \x01(\v2(.interloan.requests.v1.ExternalReferenceB\x04\xe2A\x01\x03R\x11externalReference\x12;\n" +
@@ -4080,7 +4081,8 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x0eanonymize_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\ranonymizeTime\x12L\n" +
 	"\x0fexternal_status\x18\x14 \x01(\x0e2\x1d.interloan.requests.v1.StatusB\x04\xe2A\x01\x03R\x0eexternalStatus\x12/\n" +
 	"\x10external_partner\x18\x15 \x01(\tB\x04\xe2A\x01\x03R\x0fexternalPartner\x125\n" +
-	"\x13partner_unconfirmed\x18\x16 \x01(\bB\x04\xe2A\x01\x03R\x12partnerUnconfirmed\"\xdf\x03\n" +
+	"\x13partner_unconfirmed\x18\x16 \x01(\bB\x04\xe2A\x01\x03R\x12partnerUnconfirmed:x\xeaAu\n" +
+	"'requests.interloan.dev/BorrowingRequest\x12%borrowingRequests/{borrowing_request}*\x11borrowingRequests2\x10borrowingRequest\"\xce\x04\n" +
 	"\fRequestEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
@@ -4095,7 +4097,8 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x10attention_reason\x18\n" +
 	" \x01(\tR\x0fattentionReason\x12\x10\n" +
 	"\x03run\x18\v \x01(\tR\x03run\x12\x18\n" +
-	"\apartner\x18\f \x01(\tR\apartner\"6\n" +
+	"\apartner\x18\f \x01(\tR\apartner:m\xeaAj\n" +
+	"#requests.interloan.dev/RequestEvent\x124borrowingRequests/{borrowing_request}/events/{event}*\x06events2\x05event\"6\n" +
 	"\x1aGetBorrowingRequestRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xfb\x04\n" +
 	"\x1cListBorrowingRequestsRequest\x12\x1b\n" +

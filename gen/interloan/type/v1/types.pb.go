@@ -7,6 +7,7 @@
 package typev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -452,14 +453,14 @@ var File_interloan_type_v1_types_proto protoreflect.FileDescriptor
 
 const file_interloan_type_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x1dinterloan/type/v1/types.proto\x12\x11interloan.type.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n" +
+	"\x1dinterloan/type/v1/types.proto\x12\x11interloan.type.v1\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n" +
 	"\x04Date\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x14\n" +
 	"\x05month\x18\x02 \x01(\x05R\x05month\x12\x10\n" +
 	"\x03day\x18\x03 \x01(\x05R\x03day\";\n" +
 	"\tTimeOfDay\x12\x14\n" +
 	"\x05hours\x18\x01 \x01(\x05R\x05hours\x12\x18\n" +
-	"\aminutes\x18\x02 \x01(\x05R\aminutes\"\xab\x02\n" +
+	"\aminutes\x18\x02 \x01(\x05R\aminutes\"\x91\x03\n" +
 	"\n" +
 	"AuditEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
@@ -471,7 +472,9 @@ const file_interloan_type_v1_types_proto_rawDesc = "" +
 	"\x06action\x18\x06 \x01(\x0e2\x1e.interloan.type.v1.AuditActionR\x06action\x12%\n" +
 	"\x0echanged_fields\x18\a \x03(\tR\rchangedFields\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\b \x01(\tR\trequestId*k\n" +
+	"request_id\x18\b \x01(\tR\trequestId:d\xeaAa\n" +
+	"\x18interloan.dev/AuditEvent\x12,services/{service}/auditEvents/{audit_event}*\vauditEvents2\n" +
+	"auditEvent*k\n" +
 	"\x0eExternalSystem\x12\x1f\n" +
 	"\x1bEXTERNAL_SYSTEM_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16EXTERNAL_SYSTEM_LIBRIS\x10\x01\x12\x1c\n" +

@@ -500,7 +500,11 @@ func (x *execution) serviceFailure(service string, err error) error {
 	if x.ctx.Err() != nil {
 		return x.ctx.Err()
 	}
-	return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the %s service failed (%s): %s", service, status.Code(err), status.Convert(err).Message())
+	code := harvesterv1.AlertCode_ALERT_CODE_SERVICE_UNAVAILABLE
+	if service == "requests" {
+		code = harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE
+	}
+	return fail(code, "the %s service failed (%s): %s", service, status.Code(err), status.Convert(err).Message())
 }
 
 // zoneOf is the profile's schedule zone; dates of the external system are read in it.

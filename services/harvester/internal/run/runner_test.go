@@ -62,9 +62,15 @@ type fakeMapping struct {
 	mu        sync.Mutex
 	libraries map[string]string // external → local
 	partners  map[string]bool   // upper-cased codes
+	down      bool              // every call fails UNAVAILABLE
 }
 
 func (f *fakeMapping) GetLibrary(_ context.Context, r *mappingv1.GetLibraryRequest) (*mappingv1.Library, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "mapping is down")
+	}
 	if r.GetName() != "libraries/MAIN" {
 		return nil, status.Error(codes.NotFound, "no such library")
 	}
@@ -405,6 +411,7 @@ func TestRunFailures(t *testing.T) {
 			h.conn.fetchErr = &connector.Error{Kind: connector.KindGarbage, Message: "not JSON"}
 		}, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE, false},
 		{"ledger down mid-run", func(h *harness) { h.ledger.failAt = 2 }, harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, false},
+		{"mapping down", func(h *harness) { h.mapping.down = true }, harvesterv1.AlertCode_ALERT_CODE_SERVICE_UNAVAILABLE, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
