@@ -331,7 +331,7 @@ func (x *TimeOfDay) GetMinutes() int32 {
 	return 0
 }
 
-// One recorded change to a service's configuration (issue 6 item 6, "who changed what"):
+// One recorded change to a service's configuration ("who changed what"):
 // written in the same transaction as the change itself, so every committed change has
 // exactly one event and a refused or failed call has none. Values are never recorded,
 // only the names of the fields that changed, so no secret can leak through the trail.
