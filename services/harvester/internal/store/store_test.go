@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func TestBatchEventsCountersRetryAndCursorSurviveReopen(t *testing.T) {
 	if len(active) != 1 || active[0].GetName() != "runs/2" {
 		t.Fatalf("active = %v", active)
 	}
-	if _, err := s.GetRun(99); err != ErrNotFound {
+	if _, err := s.GetRun(99); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing run: %v", err)
 	}
 }
