@@ -5,10 +5,12 @@ package resource
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -79,4 +81,18 @@ func CheckEtag(name, supplied, current string) error {
 		return apierr.EtagMismatch(name)
 	}
 	return nil
+}
+
+// Collection returns the collection ID that names of resource message m start with, read
+// from its google.api.resource annotation (AIP-123): "integrationProfiles" for a pattern
+// `integrationProfiles/{integration_profile}`. The proto is the one place a collection is
+// spelled. It panics when m has no annotation, a mistake every test run finds.
+func Collection(m proto.Message) string {
+	opts := m.ProtoReflect().Descriptor().Options()
+	rd, _ := proto.GetExtension(opts, annotations.E_Resource).(*annotations.ResourceDescriptor)
+	if rd == nil || len(rd.GetPattern()) == 0 {
+		panic(fmt.Sprintf("resource: %s has no google.api.resource pattern", m.ProtoReflect().Descriptor().FullName()))
+	}
+	collection, _, _ := strings.Cut(rd.GetPattern()[0], "/")
+	return collection
 }

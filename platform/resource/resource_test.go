@@ -3,8 +3,14 @@ package resource
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 )
 
@@ -48,4 +54,29 @@ func TestEtag(t *testing.T) {
 	if !apierr.IsKind(CheckEtag("n", b, a), apierr.KindAborted) {
 		t.Fatal("mismatch must be ABORTED")
 	}
+}
+
+// TestCollection: the collection comes from the message's resource annotation, and a
+// message without one is a programming error caught at once.
+func TestCollection(t *testing.T) {
+	for _, tc := range []struct {
+		m    proto.Message
+		want string
+	}{
+		{&profilesv1.IntegrationProfile{}, "integrationProfiles"},
+		{&mappingv1.LibraryMapping{}, "libraryMappings"},
+		{&harvesterv1.RunEvent{}, "runs"},
+		{&requestsv1.BorrowingRequest{}, "borrowingRequests"},
+		{&typev1.AuditEvent{}, "services"},
+	} {
+		if got := Collection(tc.m); got != tc.want {
+			t.Errorf("Collection(%T) = %q, want %q", tc.m, got, tc.want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a message without a resource annotation gave a collection")
+		}
+	}()
+	Collection(&wrapperspb.StringValue{})
 }

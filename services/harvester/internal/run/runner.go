@@ -31,7 +31,7 @@ import (
 )
 
 // ProfilesCollection is the collection of integration profile names.
-const ProfilesCollection = "integrationProfiles"
+var ProfilesCollection = resource.Collection((*profilesv1.IntegrationProfile)(nil))
 
 const resolveMax = 1000 // mapping's limit per resolve call
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/interloan/interloan/platform/resource"
 	"math"
 	"slices"
 	"strings"
@@ -56,10 +57,10 @@ var (
 	}}
 )
 
-const (
-	runsID      = "runs"
-	sequenceKey = "run_id"
-)
+// runsID is the collection of runs; sequenceKey keys the run id counter.
+var runsID = resource.Collection((*harvesterv1.Run)(nil))
+
+const sequenceKey = "run_id"
 
 // ErrNotFound is returned when no run has the requested ID.
 var ErrNotFound = errors.New("not found")

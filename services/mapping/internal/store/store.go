@@ -82,11 +82,11 @@ var (
 	}}
 )
 
-// Collection IDs: the first segment of resource names.
-const (
-	librariesID = "libraries"
-	mappingsID  = "libraryMappings"
-	partnersID  = "partners"
+// Collection IDs: the first segment of resource names, as the API declares them.
+var (
+	librariesID = resource.Collection((*mappingv1.Library)(nil))
+	mappingsID  = resource.Collection((*mappingv1.LibraryMapping)(nil))
+	partnersID  = resource.Collection((*mappingv1.Partner)(nil))
 )
 
 // ErrNotFound is returned when no record has the requested ID.

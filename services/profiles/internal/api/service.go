@@ -25,7 +25,7 @@ import (
 	"github.com/interloan/interloan/services/profiles/internal/store"
 )
 
-const collection = "integrationProfiles"
+var collection = resource.Collection((*profilesv1.IntegrationProfile)(nil))
 
 // updatable lists the fields UpdateIntegrationProfile may change. code and
 // integration_type are immutable; system may be set once (checked separately).

@@ -56,7 +56,7 @@ var (
 var notAudited = []string{"api_key", "api_key_set", "readiness", "receipt_password", "receipt_password_set"}
 
 // scope names profiles in the create-request buckets.
-const scope = "integrationProfiles"
+var scope = resource.Collection((*profilesv1.IntegrationProfile)(nil))
 
 // Sentinel errors; the API layer turns them into typed domain errors.
 var (

@@ -22,19 +22,25 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/boltdb"
 	"github.com/interloan/interloan/platform/resource"
 	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
 
-// Collection IDs: the first segment of the resource names the ledger stores or refers to.
-const (
-	CollectionID       = "borrowingRequests"
-	EventsCollection   = "events"
-	ProfilesCollection = "integrationProfiles"
-	PartnersCollection = "partners"
+// Collection IDs: the first segment of the resource names the ledger stores or refers to,
+// as the API declares them.
+var (
+	CollectionID       = resource.Collection((*requestsv1.BorrowingRequest)(nil))
+	ProfilesCollection = resource.Collection((*profilesv1.IntegrationProfile)(nil))
+	PartnersCollection = resource.Collection((*mappingv1.Partner)(nil))
 )
+
+// EventsCollection is the collection of a request's events under its name
+// (`borrowingRequests/{id}/events/{position}`).
+const EventsCollection = "events"
 
 // Actors of the changes the ledger makes on its own behalf (API callers are named by
 // their authenticated principal).
