@@ -15,6 +15,8 @@ type System struct {
 	Enum typev1.ExternalSystem
 	// Name is how staff call it, e.g. "Libris"; used in messages and reports.
 	Name string
+	// CodeName is what the system calls a library code, e.g. "sigel".
+	CodeName string
 	// Block is the IntegrationProfile field (of the system_config oneof) that holds the
 	// system's configuration, e.g. "libris": field paths in errors and readiness use it.
 	Block string

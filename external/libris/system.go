@@ -16,9 +16,10 @@ const maxSigel = 32
 
 // System is Libris as the suite knows it.
 var System = &connector.System{
-	Enum:  typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
-	Name:  "Libris",
-	Block: "libris",
+	Enum:     typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
+	Name:     "Libris",
+	CodeName: "sigel",
+	Block:    "libris",
 	Settings: func(p *profilesv1.IntegrationProfile) (connector.Settings, bool) {
 		c := p.GetLibris()
 		return connector.Settings{BaseURL: c.GetBaseUrl(), LibraryCode: c.GetLibraryCode()}, c != nil

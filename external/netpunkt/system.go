@@ -16,9 +16,10 @@ const maxDBCName = 64
 
 // System is Netpunkt (DBC's OpenFindOrder and OpenReceipt) as the suite knows it.
 var System = &connector.System{
-	Enum:  typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
-	Name:  "Netpunkt",
-	Block: "netpunkt",
+	Enum:     typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
+	Name:     "Netpunkt",
+	CodeName: "agency",
+	Block:    "netpunkt",
 	Settings: func(p *profilesv1.IntegrationProfile) (connector.Settings, bool) {
 		c := p.GetNetpunkt()
 		return connector.Settings{BaseURL: c.GetBaseUrl(), LibraryCode: c.GetAgencyId()}, c != nil

@@ -2,6 +2,9 @@ package ctl
 
 import (
 	"fmt"
+	"github.com/interloan/interloan/external"
+	"github.com/interloan/interloan/external/connector"
+	"github.com/interloan/interloan/external/libris"
 	"io"
 	"os"
 	"strings"
@@ -174,36 +177,15 @@ func (e *env) profileFromInput() (*profilesv1.IntegrationProfile, error) {
 	return p, nil
 }
 
-// setSystemConfig fills the system's configuration; the system comes from --system or
-// the file, and is Libris when neither says.
+// setSystemConfig fills the system's configuration block; the system comes from
+// --system or the file, and is Libris when neither says.
 func setSystemConfig(p *profilesv1.IntegrationProfile, c profileFlags) {
-	switch p.System {
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED, typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
-		p.System = typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS
-		l := p.GetLibris()
-		if l == nil {
-			l = &profilesv1.LibrisConfig{}
-		}
-		if c.baseURL != "" {
-			l.BaseUrl = c.baseURL
-		}
-		if c.libraryCode != "" {
-			l.LibraryCode = c.libraryCode
-		}
-		p.SystemConfig = &profilesv1.IntegrationProfile_Libris{Libris: l}
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
-		n := p.GetNetpunkt()
-		if n == nil {
-			n = &profilesv1.NetpunktConfig{}
-		}
-		if c.baseURL != "" {
-			n.BaseUrl = c.baseURL
-		}
-		if c.libraryCode != "" {
-			n.AgencyId = c.libraryCode
-		}
-		p.SystemConfig = &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: n}
+	sys, ok := external.Of(p)
+	if !ok {
+		sys = libris.System
+		p.System = sys.Enum
 	}
+	sys.SetSettings(p, connector.Settings{BaseURL: c.baseURL, LibraryCode: c.libraryCode})
 }
 
 func setSchedule(p *profilesv1.IntegrationProfile, c profileFlags, given map[string]bool) error {
@@ -271,11 +253,9 @@ func profileDetail(p *profilesv1.IntegrationProfile) view {
 	if p.GetDescription() != "" {
 		d = append(d, field{"Description", p.GetDescription()})
 	}
-	if l := p.GetLibris(); l != nil {
-		d = append(d, field{"Libris", l.GetBaseUrl() + " sigel " + l.GetLibraryCode()})
-	}
-	if n := p.GetNetpunkt(); n != nil {
-		d = append(d, field{"Netpunkt", n.GetBaseUrl() + " agency " + n.GetAgencyId()})
+	if sys := external.Configured(p); sys != nil {
+		set, _ := sys.Settings(p)
+		d = append(d, field{sys.Name, set.BaseURL + " " + sys.CodeName + " " + set.LibraryCode})
 	}
 	start := "-"
 	if dt := p.GetHarvestStart().GetDate(); dt != nil {
