@@ -23,9 +23,6 @@ var systems = []*connector.System{
 	netpunkt.System,
 }
 
-// Systems returns every registered system, in registry order.
-func Systems() []*connector.System { return systems }
-
 // Lookup returns the system with the enum value e; ok is false for an unknown or
 // unspecified value.
 func Lookup(e typev1.ExternalSystem) (s *connector.System, ok bool) {

@@ -428,7 +428,7 @@ func TestFetchOther4xxIsGarbageWithSnippet(t *testing.T) {
 	if hs.rec.n() != 1 {
 		t.Errorf("%d calls, want 1", hs.rec.n())
 	}
-	if sn := hs.c.snippet([]byte(long), "text/html"); len(sn) > maxSnippet+len("…") {
+	if sn := hs.c.snippet([]byte(long), "text/html"); len(sn) > httpcall.MaxSnippet+len("…") {
 		t.Errorf("snippet is %d bytes", len(sn))
 	}
 	if sn := hs.c.snippet([]byte("x"+testKey+"y"), ""); strings.Contains(sn, testKey) {

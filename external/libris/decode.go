@@ -54,7 +54,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.idle.Stop()
 	}
 	b.budget -= int64(n)
-	if err != nil && err != io.EOF && b.err == nil {
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
 		b.err = err
 	}
 	return n, err
@@ -91,7 +91,7 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 	br.mark()
 	tok, err := dec.Token()
 	if err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return env, &decodeError{notJSON: true, msg: "an empty body"}
 		}
 		return env, &decodeError{notJSON: true, msg: "a body that is not JSON", err: err}
@@ -159,7 +159,7 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 		return env, syntaxErr(err, "reading the envelope")
 	}
 	br.mark()
-	if tok, err := dec.Token(); err != io.EOF {
+	if tok, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err != nil {
 			return env, syntaxErr(err, "after the envelope")
 		}
@@ -190,7 +190,7 @@ func skipValue(dec *json.Decoder, br *bodyReader) error {
 }
 
 func syntaxErr(err error, where string) *decodeError {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &decodeError{msg: "the answer ended early, " + where, err: io.ErrUnexpectedEOF}
 	}
 	return &decodeError{msg: "malformed JSON " + where, err: err}
@@ -298,7 +298,7 @@ func (c *Client) readEnvelope(br *bodyReader, what, ctype string, visit func(*co
 			return visited, c.fail(connector.KindUnreachable, br.err, "the connection to Libris broke while reading the answer for %s, after %d requests", what, env.items)
 		case errors.As(err, &de) && de.notJSON:
 			return visited, c.fail(connector.KindGarbage, de.err, "Libris answered %s (%s) for %s", de.msg, mediaType(ctype), what)
-		case errors.As(err, &de) && de.err == io.ErrUnexpectedEOF:
+		case errors.As(err, &de) && errors.Is(de.err, io.ErrUnexpectedEOF):
 			return visited, c.fail(connector.KindGarbage, nil, "Libris's answer for %s ended early (truncated JSON) after %d requests", what, env.items)
 		case errors.As(err, &de):
 			return visited, c.fail(connector.KindGarbage, de.err, "Libris answered an unusable envelope for %s after %d requests: %s", what, env.items, de.msg)

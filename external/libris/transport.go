@@ -74,7 +74,7 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 		if ctx.Err() != nil {
 			return nil, 0, c.ctxErr(ctx, what)
 		}
-		if context.Cause(reqCtx) == errIdle {
+		if errors.Is(context.Cause(reqCtx), errIdle) {
 			err = c.fail(connector.KindUnreachable, nil, "Libris stopped sending the answer for %s for %s, after %d requests", what, c.idle, n)
 		}
 		if connector.KindOf(err) == connector.KindUnreachable && n == 0 {
@@ -102,8 +102,6 @@ func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop.
 func (c *Client) fail(kind connector.Kind, err error, format string, args ...any) *connector.Error {
 	return c.loop.Secret.Fail(kind, err, format, args...)
 }
-
-const maxSnippet = httpcall.MaxSnippet
 
 // snippet quotes an error answer for staff; only an HTML answer is stripped of tags, as
 // a JSON one may hold a '<' worth keeping.

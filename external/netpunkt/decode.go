@@ -88,7 +88,7 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.budget -= int64(n)
-	if err != nil && err != io.EOF && b.err == nil {
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
 		b.err = err
 	}
 	return n, err
@@ -133,7 +133,7 @@ func (d *decoder) syntax(err error, where string) error {
 	if errors.Is(err, errTooLarge) {
 		return &decodeError{msg: "a single element larger than 1 MiB " + where}
 	}
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return &decodeError{msg: "the document ended early, " + where}
 	}
 	return &decodeError{msg: "malformed XML " + where + ": " + err.Error()}
@@ -145,7 +145,7 @@ func (d *decoder) root(local string) (xml.StartElement, error) {
 	for {
 		d.mark()
 		tok, err := d.dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return xml.StartElement{}, &decodeError{msg: "no " + local + " element"}
 		}
 		if err != nil {
@@ -167,7 +167,7 @@ func (d *decoder) rest() error {
 	for {
 		d.mark()
 		_, err := d.dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

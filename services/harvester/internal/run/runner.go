@@ -8,6 +8,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -366,7 +367,7 @@ func ParseRunName(name string) (uint64, error) {
 // RunError is the API error for err from a store lookup of run name: RUN_NOT_FOUND
 // when the store has no such run, err itself otherwise.
 func RunError(err error, name string) error {
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return apierr.NotFound(ReasonRunNotFound, name)
 	}
 	return err

@@ -93,11 +93,10 @@ func equal(t *testing.T, got, want proto.Message) {
 
 // fixture is a small catalogue most tests start from.
 type fixture struct {
-	c             mappingv1.MappingServiceClient
-	gub, kb       *mappingv1.Library
-	gbg, agency   *mappingv1.LibraryMapping // LIBRIS Gbg → GUB, NETPUNKT 710100 → KB
-	abc           *mappingv1.Partner
-	librisPartner *mappingv1.Partner
+	c           mappingv1.MappingServiceClient
+	gub, kb     *mappingv1.Library
+	gbg, agency *mappingv1.LibraryMapping // LIBRIS Gbg → GUB, NETPUNKT 710100 → KB
+	abc         *mappingv1.Partner
 }
 
 func newFixture(t *testing.T) fixture {
