@@ -3,32 +3,24 @@
 // library mapping, partners and profile, and one import run whose report is printed; for
 // Netpunkt, then receipts pushed to the harvester and the runs they start. Everything goes
 // through the public APIs, as a real client would configure Interloan; nothing needs the
-// network.
+// network. The environment itself is internal/testenv's; this package is the walkthrough
+// printed around it.
 package demo
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
+	"net/http"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
+	"github.com/interloan/interloan/fakes/fakelibris"
+	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
-	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
-	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
-	"github.com/interloan/interloan/platform/client"
-	"github.com/interloan/interloan/platform/tlsconfig"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // Options configure the demo.
@@ -57,33 +49,74 @@ const (
 	SystemNetpunkt = "netpunkt"
 )
 
-// localLib is the local library that owns the imported requests, in either world.
-const localLib = "MAIN"
+// pushedCount is how many of the Netpunkt world's orders change after the first run, as
+// Netpunkt tells the harvester by pushed receipts.
+const pushedCount = 5
 
 // ErrIncomplete is returned with --exit when the run did not import every request it fetched.
 var ErrIncomplete = errors.New("the import run did not import every request it fetched")
 
-// Session is a running demo world: the fake external system with its generated
-// requests, the whole suite in this process, and the administrator's clients, seeded and
-// ready for a first import run. Load and benchmark tools start one too.
-type Session struct {
-	// Addrs are the suite's addresses; AdminToken is the token of its administrator.
-	Addrs      suite.Addrs
-	AdminToken string
-	// Profile is the seeded profile's resource name.
-	Profile string
-	// Harvester is a client of the harvester as the administrator.
-	Harvester harvesterv1.HarvesterServiceClient
-
-	o          Options
-	w          *world
-	c          *clients
-	receiptLis net.Listener
-	cleanup    []func() error // in reverse order by Close
+// session is a started demo: the environment and the world it was seeded with.
+type session struct {
+	env   *testenv.Env
+	world testenv.World
+	// pushed are the Netpunkt orders whose change arrives by receipt (none for Libris).
+	pushed []fakenetpunkt.Order
 }
 
-// Start starts a session and writes what it set up to out.
-func Start(ctx context.Context, o Options, out io.Writer) (_ *Session, err error) {
+// start starts the environment over the fake of o.System, seeds it and writes what it
+// set up to out.
+func start(ctx context.Context, o Options, out io.Writer) (_ *session, err error) {
+	eo := testenv.Options{DataDir: o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, TLS: o.TLS, LogLevel: o.LogLevel}
+	if o.System == SystemNetpunkt {
+		eo.Netpunkt, eo.NetpunktPort, eo.ReceiptPort = fakenetpunkt.New(fakenetpunkt.Options{}), o.NetpunktPort, o.ReceiptPort
+	} else {
+		eo.Libris, eo.LibrisPort = fakelibris.New(fakelibris.Options{}), o.LibrisPort
+	}
+	env, err := testenv.Start(ctx, eo)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, env.Close())
+		}
+	}()
+	s := &session{env: env}
+	today := o.Now()
+	wo := testenv.WorldOptions{Count: o.Count, Days: o.Days, Seed: o.Seed, Until: today}
+	var intro, seeded string
+	if env.Netpunkt != nil {
+		var orders []fakenetpunkt.Order
+		s.world, orders = env.Netpunkt.World(wo)
+		intro = fmt.Sprintf("Fake Netpunkt (OpenFindOrder) at %s with %d orders of agency %s over the last %d days.", env.Netpunkt.URL, o.Count, s.world.Library, o.Days)
+		seeded = fmt.Sprintf("Seeded library %s, mapping NETPUNKT %s → %s, partners %s, profile %s (DBC password and receipt password set).",
+			testenv.LocalLibrary, s.world.Library, testenv.LocalLibrary, strings.Join(s.world.Partners, ", "), s.world.ProfileName())
+		// After the pull, the lenders ship the oldest orders: Netpunkt pushes a receipt for
+		// each. They were created before the next run's window (which re-reads only the
+		// last days), so only the receipts bring the change in.
+		for _, ord := range orders[:min(pushedCount, len(orders))] {
+			ord.RequesterOrderState, ord.ProviderOrderState, ord.ProviderAnswer = "requested", "shipped", "will_supply"
+			ord.LastModification = today.Add(time.Minute)
+			s.pushed = append(s.pushed, ord)
+		}
+	} else {
+		s.world = env.Libris.World(wo)
+		intro = fmt.Sprintf("Fake Libris at %s with %d borrowing requests of library %s over the last %d days.", env.Libris.URL, o.Count, s.world.Library, o.Days)
+		seeded = fmt.Sprintf("Seeded library %s, mapping LIBRIS %s → %s, partners %s, profile %s.",
+			testenv.LocalLibrary, s.world.Library, testenv.LocalLibrary, strings.Join(s.world.Partners, ", "), s.world.ProfileName())
+	}
+	fmt.Fprintln(out, intro)
+	if err := env.Seed(ctx, s.world); err != nil {
+		return nil, fmt.Errorf("seeding: %w", err)
+	}
+	fmt.Fprintf(out, "%s\n\n", seeded)
+	return s, nil
+}
+
+// Run runs the demo and writes its report to out. Without Exit it keeps the suite running
+// until ctx ends.
+func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	if o.Count <= 0 {
 		o.Count = 200
 	}
@@ -93,143 +126,37 @@ func Start(ctx context.Context, o Options, out io.Writer) (_ *Session, err error
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Host == "" {
-		o.Host = "127.0.0.1"
-	}
 	switch o.System {
 	case "", SystemLibris, SystemNetpunkt:
 	default:
-		return nil, fmt.Errorf("--system %q: want %s or %s", o.System, SystemLibris, SystemNetpunkt)
+		return fmt.Errorf("--system %q: want %s or %s", o.System, SystemLibris, SystemNetpunkt)
 	}
-	s := &Session{o: o}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, s.Close())
-		}
-	}()
-	if s.o.DataDir == "" {
-		dir, err := os.MkdirTemp("", "interloan-demo-")
-		if err != nil {
-			return nil, err
-		}
-		s.o.DataDir = dir
-		s.cleanup = append(s.cleanup, func() error { return os.RemoveAll(dir) })
-	}
-
-	today := o.Now()
-	if o.System == SystemNetpunkt {
-		s.w, err = netpunktWorld(s.o, today)
-	} else {
-		s.w, err = librisWorld(s.o, today)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.cleanup = append(s.cleanup, func() error { s.w.close(); return nil })
-	if s.w.push != nil {
-		if s.receiptLis, err = net.Listen("tcp", net.JoinHostPort(o.Host, fmt.Sprint(o.ReceiptPort))); err != nil {
-			return nil, fmt.Errorf("receipt listener: %w", err)
-		}
-		// The harvester closes it too; this covers a suite that never started.
-		s.cleanup = append(s.cleanup, func() error { s.receiptLis.Close(); return nil })
-	}
-
-	// The suite, in this process, over loopback gRPC.
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	ready := make(chan suite.Addrs, 1)
-	done := make(chan error, 1)
-	logLevel := o.LogLevel
-	if logLevel == "" {
-		logLevel = "warn"
-	}
-	go func() {
-		done <- suite.Run(sctx, suite.Config{
-			DataDir: s.o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, LogLevel: logLevel,
-			TLS: o.TLS, Ready: func(a suite.Addrs) { ready <- a }, ReceiptListener: s.receiptLis,
-		})
-	}()
-	select {
-	case s.Addrs = <-ready:
-	case err := <-done:
-		cancel()
-		return nil, fmt.Errorf("suite: %w", err)
-	case <-ctx.Done():
-		cancel()
-		return nil, errors.Join(ctx.Err(), <-done)
-	}
-	s.cleanup = append(s.cleanup, func() error { cancel(); return <-done })
-
-	// The demo acts as the administrator whose token the suite created in its data
-	// directory (a data directory from `interloan up` has one too).
-	if s.AdminToken, err = readToken(s.Addrs.AdminTokenFile); err != nil {
-		return nil, err
-	}
-	c, closeConns, err := dial(s.Addrs, s.AdminToken)
-	if err != nil {
-		return nil, err
-	}
-	s.c, s.Harvester = c, c.harvester
-	s.cleanup = append(s.cleanup, func() error { closeConns(); return nil })
-	fmt.Fprintln(out, s.w.intro)
-	if err := s.w.seed(ctx, c); err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
-	}
-	fmt.Fprintf(out, "%s\n\n", s.w.seeded)
-	s.Profile = "integrationProfiles/" + s.w.profile
-	return s, nil
-}
-
-// Import starts a run of the session's profile and waits for its end.
-func (s *Session) Import(ctx context.Context) (*harvesterv1.Run, error) {
-	run, err := s.Harvester.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: s.Profile})
-	if err != nil {
-		return nil, fmt.Errorf("start run: %w", err)
-	}
-	return Await(ctx, s.Harvester, run.GetName())
-}
-
-// Close stops the suite and the fake system and removes a temporary data directory.
-func (s *Session) Close() error {
-	var errs []error
-	for i := len(s.cleanup) - 1; i >= 0; i-- {
-		errs = append(errs, s.cleanup[i]())
-	}
-	s.cleanup = nil
-	return errors.Join(errs...)
-}
-
-// Run runs the demo and writes its report to out. Without Exit it keeps the suite running
-// until ctx ends.
-func Run(ctx context.Context, o Options, out io.Writer) (err error) {
-	s, err := Start(ctx, o, out)
+	s, err := start(ctx, o, out)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, s.Close()) }()
-	run, err := s.Import(ctx)
+	defer func() { err = errors.Join(err, s.env.Close()) }()
+	h, profile := s.env.Harvester, s.world.ProfileName()
+	run, err := testenv.Import(ctx, h, profile)
 	if err != nil {
 		return err
 	}
-	if err := printReport(ctx, out, s.Harvester, run); err != nil {
+	if err := printReport(ctx, out, h, run); err != nil {
 		return err
 	}
 	ok := complete(run)
-	if s.w.push != nil {
-		scheme := "http"
-		if s.Addrs.CAFile != "" {
-			scheme = "https"
-		}
-		pushed, err := s.w.push(ctx, out, scheme+"://"+s.receiptLis.Addr().String(), s.Addrs.CAFile)
+	if s.pushed != nil {
+		accepted, err := s.push(ctx, out)
 		if err != nil {
 			return fmt.Errorf("pushing receipts: %w", err)
 		}
-		runs, err := awaitPushRuns(ctx, s.Harvester, s.Profile, run.GetName(), pushed)
+		runs, err := awaitPushRuns(ctx, h, profile, run.GetName(), accepted)
 		if err != nil {
 			return err
 		}
 		for _, r := range runs {
 			fmt.Fprintln(out)
-			if err := printReport(ctx, out, s.Harvester, r); err != nil {
+			if err := printReport(ctx, out, h, r); err != nil {
 				return err
 			}
 			ok = ok && complete(r)
@@ -243,9 +170,59 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		return nil
 	}
 	// The token is printed here, once, for the person exploring; the services never log it.
-	fmt.Fprint(out, explore(s.o.DataDir, s.Addrs, s.AdminToken, run.GetName(), s.w.profile))
+	fmt.Fprint(out, explore(s.env.DataDir, s.env.Addrs, s.env.AdminToken, run.GetName(), s.world.Profile.GetCode()))
 	<-ctx.Done()
 	return nil
+}
+
+// push sends the receipts of the shipped orders to the harvester's receipt listener, the
+// first once with a wrong password, and returns how many it accepted. The receipts write
+// the requester as the bare agency number and the lender in lower case, as some senders do.
+func (s *session) push(ctx context.Context, out io.Writer) (int, error) {
+	p := s.world.Profile
+	endpoint := s.env.ReceiptURL + "/netpunkt/receipts/" + p.GetCode()
+	fmt.Fprintf(out, "\nThe lenders ship %d orders; Netpunkt pushes an OpenReceipt message for each to %s:\n", len(s.pushed), endpoint)
+	// First a receipt with a wrong password, which must be refused and not stored.
+	status, _, err := fakenetpunkt.Push(ctx, s.env.HTTP, endpoint, s.pushed[0], "not-the-password")
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(out, "  %s with a wrong password → HTTP %d (refused, nothing stored)\n", s.pushed[0].OrderID, status)
+	accepted := 0
+	for _, ord := range s.pushed {
+		s.env.Netpunkt.Put(ord) // DBC's order base has the new state too
+		wire := ord
+		wire.RequesterID, wire.ResponderID = strings.TrimPrefix(ord.RequesterID, "DK-"), strings.ToLower(ord.ResponderID)
+		status, _, err := fakenetpunkt.Push(ctx, s.env.HTTP, endpoint, wire, p.GetReceiptPassword())
+		if err != nil {
+			return accepted, err
+		}
+		fmt.Fprintf(out, "  %s (%s → %s, now shipped) → HTTP %d\n", ord.OrderID, wire.ResponderID, wire.RequesterID, status)
+		if status == http.StatusOK {
+			accepted++
+		}
+	}
+	return accepted, nil
+}
+
+// awaitPushRuns waits for the runs the receipts started (after the run named after), until
+// they have updated the pushed orders — a receipt that arrives while a run is under way
+// waits for the next one — and returns them oldest first.
+func awaitPushRuns(ctx context.Context, h harvesterv1.HarvesterServiceClient, profile, after string, pushed int) ([]*harvesterv1.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	updated := 0
+	runs, err := testenv.AwaitRunsAfter(ctx, h, profile, after, func(runs []*harvesterv1.Run) (bool, error) {
+		updated = 0
+		for _, r := range runs {
+			updated += int(r.GetCounters().GetUpdated())
+		}
+		return updated >= pushed, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("the pushed receipts were not imported within a minute (%d of %d updated): %w", updated, pushed, ctx.Err())
+	}
+	return runs, err
 }
 
 // explore is the text that tells the person running the demo how to look around: the
@@ -290,108 +267,6 @@ func complete(run *harvesterv1.Run) bool {
 	return ok && c.GetCreated()+c.GetUpdated()+c.GetUnchanged() == c.GetFetched()
 }
 
-type clients struct {
-	profiles  profilesv1.ProfileServiceClient
-	mapping   mappingv1.MappingServiceClient
-	harvester harvesterv1.HarvesterServiceClient
-}
-
-// readToken reads a token file the suite wrote.
-func readToken(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("the data directory has no admin token (admin.token); create one with `interloan token create --role admin`")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("admin token: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-func dial(a suite.Addrs, token string) (*clients, func(), error) {
-	var conns []*grpc.ClientConn
-	closeAll := func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}
-	for _, addr := range []string{a.Profiles, a.Mapping, a.Harvester} {
-		// Without the suite's TLS the token goes over loopback in plain text.
-		c, err := client.Dial(addr, tlsconfig.Config{CAFile: a.CAFile}, token)
-		if err != nil {
-			closeAll()
-			return nil, nil, err
-		}
-		conns = append(conns, c)
-	}
-	return &clients{
-		profiles:  profilesv1.NewProfileServiceClient(conns[0]),
-		mapping:   mappingv1.NewMappingServiceClient(conns[1]),
-		harvester: harvesterv1.NewHarvesterServiceClient(conns[2]),
-	}, closeAll, nil
-}
-
-// seed configures what an administrator would: the local library, the mapping of our
-// external code to it, the lenders as partners, and the profile. Re-running the demo on
-// the same data directory finds them in place (ALREADY_EXISTS is fine) but refreshes the
-// profile, whose URL and secrets change with every demo.
-func seed(ctx context.Context, c *clients, system typev1.ExternalSystem, ourCode string, partners []string, p *profilesv1.IntegrationProfile) error {
-	exists := func(err error) error {
-		if status.Code(err) == codes.AlreadyExists {
-			return nil
-		}
-		return err
-	}
-	_, err := c.mapping.CreateLibrary(ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{
-		Code: localLib, DisplayName: "Abc stadsbibliotek", IsResourceSharingLibrary: true}})
-	if err := exists(err); err != nil {
-		return err
-	}
-	_, err = c.mapping.CreateLibraryMapping(ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
-		System: system, ExternalCode: ourCode, LocalLibraryCode: localLib}})
-	if err := exists(err); err != nil {
-		return err
-	}
-	for _, l := range partners {
-		_, err := c.mapping.CreatePartner(ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
-			Code: l, DisplayName: l + " bibliotek", Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE, System: system}})
-		if err := exists(err); err != nil {
-			return err
-		}
-	}
-	_, err = c.profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p})
-	if status.Code(err) == codes.AlreadyExists {
-		p.Name = "integrationProfiles/" + p.Code
-		_, err = c.profiles.UpdateIntegrationProfile(ctx, &profilesv1.UpdateIntegrationProfileRequest{IntegrationProfile: p})
-	}
-	return err
-}
-
-// harvestStart is a profile's harvest start on day t.
-func harvestStart(t time.Time) *profilesv1.HarvestStart {
-	return &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(t.Year()), Month: int32(t.Month()), Day: int32(t.Day())}}
-}
-
-// Await polls a run until it ends.
-func Await(ctx context.Context, h harvesterv1.HarvesterServiceClient, name string) (*harvesterv1.Run, error) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		run, err := h.GetRun(ctx, &harvesterv1.GetRunRequest{Name: name})
-		if err != nil {
-			return nil, err
-		}
-		if s := run.GetState(); s != harvesterv1.RunState_RUN_STATE_PENDING && s != harvesterv1.RunState_RUN_STATE_RUNNING {
-			return run, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
 // printReport writes a run's report like Alma's job report: state, window, counters,
 // alerts and the first events.
 func printReport(ctx context.Context, out io.Writer, h harvesterv1.HarvesterServiceClient, run *harvesterv1.Run) error {
@@ -424,10 +299,4 @@ func printReport(ctx context.Context, out io.Writer, h harvesterv1.HarvesterServ
 		fmt.Fprintln(out, line)
 	}
 	return nil
-}
-
-func randomKey() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
