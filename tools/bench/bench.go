@@ -104,7 +104,7 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, now
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, e.stop()) }()
-	h := e.harvester
+	h := e.Harvester
 	var child *childHarvester
 	// profile profiles one import into the named files when asked to.
 	profile := func(name string) (func() error, error) { return func() error { return nil }, nil }
@@ -145,7 +145,7 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, now
 	f.add("reimport_rps", again.rps())
 	f.add("reimport_vs_import", again.rps()/first.rps())
 
-	n, statuses, err := exportItems(ctx, e.requests, e.profile, items)
+	n, statuses, err := exportItems(ctx, e.ledger, e.profile, items)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, now
 		return err
 	}
 	defer func() { err = errors.Join(err, e.stop()) }()
-	h := e.harvester
+	h := e.Harvester
 	if o.ProfileDir == "" {
 		child, err := startHarvester(ctx, bins.harvester, e, filepath.Join(work, "large-harvester"))
 		if err != nil {
@@ -194,7 +194,7 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, now
 	f.add("large_vs_empty", large.rps()/f.get("import_rps"))
 
 	progress("%d list pages of 50 on a ledger of %d", o.ListSamples, o.Ledger+o.N)
-	lat, err := listLatencies(ctx, e.requests, statuses, o.ListSamples)
+	lat, err := listLatencies(ctx, e.ledger, statuses, o.ListSamples)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, now
 	f.add("list_p99_ms", percentile(lat, 99))
 
 	progress("REST load: %d clients for %s", o.RESTConcurrency, o.RESTDuration)
-	rest := loadREST(ctx, e.addrs.Gateway, e.token, o.Ledger+o.N, o.RESTConcurrency, o.RESTDuration)
+	rest := loadREST(ctx, e.Addrs.Gateway, e.AdminToken, o.Ledger+o.N, o.RESTConcurrency, o.RESTDuration)
 	if rest.requests == 0 {
 		return errors.New("REST load: no request completed")
 	}

@@ -18,15 +18,14 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/internal/suite"
-	"github.com/interloan/interloan/platform/client"
-	"github.com/interloan/interloan/platform/tlsconfig"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
-// The bench's world is the demo's Libris world: library "Abc" (sigel) is local library
+// The bench's world is testenv's Libris world: library "Abc" (sigel) is local library
 // MAIN, borrowing from three lenders. The fill's requests carry a profile of their own.
 const (
 	fillProfile = "integrationProfiles/bench-fill"
@@ -41,52 +40,58 @@ const (
 	harvesterBatch = 1000
 )
 
-// env is one running demo session — a fake Libris with n generated requests and the
-// suite (in this process, over loopback gRPC, with its defaults), seeded as an
-// administrator would before a first import — and the clients the bench uses as that
-// administrator.
+// env is one test environment — a fake Libris with n generated requests and the suite
+// (in this process, over loopback gRPC, with its defaults), seeded as an administrator
+// would before a first import — with the profile the bench imports and a ledger client
+// for the bench's large answers.
 type env struct {
-	dataDir   string
-	addrs     suite.Addrs
-	token     string // the suite's admin token
-	profile   string // the seeded Libris profile's resource name
-	conns     []*grpc.ClientConn
-	harvester harvesterv1.HarvesterServiceClient // the suite's own harvester
-	requests  requestsv1.RequestServiceClient
-	stop      func() error
+	*testenv.Env
+	profile string // the seeded Libris profile's resource name
+	ledger  requestsv1.RequestServiceClient
+	conn    *grpc.ClientConn // ledger's
 }
 
-// startSuite runs a demo session of n requests generated over the windowDays days up to
-// now, on dataDir, until stop is called.
-func startSuite(ctx context.Context, dataDir string, n int, now time.Time, verbose bool) (*env, error) {
+// startSuite starts an environment of n requests generated over the windowDays days up
+// to now, on dataDir, until stop is called.
+func startSuite(ctx context.Context, dataDir string, n int, now time.Time, verbose bool) (_ *env, err error) {
 	level := "error"
 	if verbose {
 		level = "warn"
 	}
-	s, err := demo.Start(ctx, demo.Options{DataDir: dataDir, Count: n, Days: windowDays, Seed: librisSeed, LogLevel: level,
-		Now: func() time.Time { return now.UTC() }}, io.Discard)
+	te, err := testenv.Start(ctx, testenv.Options{DataDir: dataDir, LogLevel: level, Libris: fakelibris.New(fakelibris.Options{})})
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dataDir: dataDir, addrs: s.Addrs, token: s.AdminToken, profile: s.Profile, harvester: s.Harvester}
-	e.stop = func() error {
-		for _, c := range e.conns {
-			c.Close()
+	e := &env{Env: te}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, e.stop())
 		}
-		return s.Close()
+	}()
+	w := te.Libris.World(testenv.WorldOptions{Count: n, Days: windowDays, Seed: librisSeed, Until: now.UTC()})
+	if err := te.Seed(ctx, w); err != nil {
+		return nil, fmt.Errorf("seeding: %w", err)
 	}
-	c, err := e.dial(e.addrs.Requests)
-	if err != nil {
-		return nil, errors.Join(err, e.stop())
+	e.profile = w.ProfileName()
+	if e.conn, err = e.dial(e.Addrs.Requests); err != nil {
+		return nil, err
 	}
-	e.conns = append(e.conns, c)
-	e.requests = requestsv1.NewRequestServiceClient(c)
+	e.ledger = requestsv1.NewRequestServiceClient(e.conn)
 	return e, nil
 }
 
-// dial connects to addr as the suite's administrator. Loopback only, so no TLS.
+// dial connects to addr as the suite's administrator, taking answers of up to 64 MiB.
 func (e *env) dial(addr string) (*grpc.ClientConn, error) {
-	return client.Dial(addr, tlsconfig.Config{}, e.token, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	return e.Dial(addr, e.AdminToken, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+}
+
+// stop closes the ledger client and the environment.
+func (e *env) stop() error {
+	var err error
+	if e.conn != nil {
+		err = e.conn.Close()
+	}
+	return errors.Join(err, e.Close())
 }
 
 // childHarvester is services/harvester/cmd/harvester running as its own process against
@@ -108,9 +113,9 @@ func startHarvester(ctx context.Context, bin string, e *env, dataDir string) (*c
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin,
 		"--grpc-addr", addr, "--http-addr", "", "--data-dir", dataDir, "--log-level", "error",
-		"--tokens-file", e.addrs.TokensFile,
-		"--service-token-file", filepath.Join(e.dataDir, suite.HarvesterTokenName),
-		"--profiles-addr", e.addrs.Profiles, "--mapping-addr", e.addrs.Mapping, "--requests-addr", e.addrs.Requests)
+		"--tokens-file", e.Addrs.TokensFile,
+		"--service-token-file", filepath.Join(e.DataDir, suite.HarvesterTokenName),
+		"--profiles-addr", e.Addrs.Profiles, "--mapping-addr", e.Addrs.Mapping, "--requests-addr", e.Addrs.Requests)
 	h := &childHarvester{cmd: cmd, stderr: &tailBuffer{max: 4096}}
 	cmd.Stderr = h.stderr
 	if err := cmd.Start(); err != nil {

@@ -23,7 +23,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/internal/demo"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // importResult is one import run as the harvester recorded it.
@@ -39,12 +39,9 @@ func (r importResult) rps() float64 { return float64(r.run.GetCounters().GetFetc
 // that it handled want requests, every one with outcome: a run that skipped or failed
 // any would measure something else than an import.
 func importOnce(ctx context.Context, h harvesterv1.HarvesterServiceClient, profile string, want int, outcome harvesterv1.Outcome) (importResult, error) {
-	run, err := h.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: profile})
+	run, err := testenv.Import(ctx, h, profile)
 	if err != nil {
-		return importResult{}, fmt.Errorf("start run: %w", err)
-	}
-	if run, err = demo.Await(ctx, h, run.GetName()); err != nil {
-		return importResult{}, fmt.Errorf("await run: %w", err)
+		return importResult{}, err
 	}
 	if err := checkRun(run, want, outcome); err != nil {
 		return importResult{}, err
