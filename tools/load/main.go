@@ -5,8 +5,8 @@
 // under load nothing may fail.
 //
 // The load tools are real ones, installed by the make target (`go install`), not by hand:
-// vegeta for HTTP, ghz for gRPC. This program starts the suite (internal/demo's session:
-// fake Libris, the whole suite with TLS, a seeded profile), fills the ledger with one
+// vegeta for HTTP, ghz for gRPC. This program starts the suite (internal/testenv: fake
+// Libris, the whole suite with TLS, a seeded profile), fills the ledger with one
 // import, drives the tools and the Go traffic side by side, and reads the tools' JSON.
 package main
 

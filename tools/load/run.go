@@ -13,12 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-
+	"github.com/interloan/interloan/fakes/fakelibris"
+	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/internal/demo"
-	"github.com/interloan/interloan/platform/client"
-	"github.com/interloan/interloan/platform/tlsconfig"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // result is one kind of traffic's figures.
@@ -39,13 +37,17 @@ func run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 	logf(stderr, "starting the suite (TLS) with a fake Libris of %d requests", o.Requests)
-	s, err := demo.Start(ctx, demo.Options{DataDir: filepath.Join(work, "data"), Count: o.Requests, Days: 14, TLS: true}, io.Discard)
+	env, err := testenv.Start(ctx, testenv.Options{DataDir: filepath.Join(work, "data"), TLS: true, Libris: fakelibris.New(fakelibris.Options{})})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer env.Close()
+	w := env.Libris.World(testenv.WorldOptions{Count: o.Requests, Days: 14})
+	if err := env.Seed(ctx, w); err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
 	began := time.Now()
-	first, err := s.Import(ctx)
+	first, err := testenv.Import(ctx, env.Harvester, w.ProfileName())
 	if err != nil {
 		return err
 	}
@@ -53,12 +55,6 @@ func run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the first import created %d requests, want %d (%s)", n, o.Requests, first.GetState())
 	}
 	logf(stderr, "imported %d requests in %s", o.Requests, time.Since(began).Round(time.Millisecond))
-
-	conn, err := dialLedger(s)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 
 	// Everything runs for o.Duration side by side; the import starts a third of the way in.
 	var (
@@ -78,16 +74,16 @@ func run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	var all sync.WaitGroup
 	for _, traffic := range []func() (result, error){
-		func() (result, error) { return vegeta(ctx, o, s, work) },
-		func() (result, error) { return ghz(ctx, o, s, work) },
-		func() (result, error) { return actions(ctx, o, requestsv1.NewRequestServiceClient(conn)) },
+		func() (result, error) { return vegeta(ctx, o, env, work) },
+		func() (result, error) { return ghz(ctx, o, env, work) },
+		func() (result, error) { return actions(ctx, o, env.Requests) },
 		func() (result, error) {
 			select {
 			case <-time.After(o.Duration / 3):
 			case <-ctx.Done():
 				return result{Name: "import"}, ctx.Err()
 			}
-			return importDuringLoad(ctx, s)
+			return importDuringLoad(ctx, env.Harvester, w.ProfileName())
 		},
 	} {
 		all.Add(1)
@@ -121,11 +117,6 @@ func run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return errTrafficFailed
 	}
 	return nil
-}
-
-// dialLedger connects to the ledger as the administrator, over the suite's TLS.
-func dialLedger(s *demo.Session) (*grpc.ClientConn, error) {
-	return client.Dial(s.Addrs.Requests, tlsconfig.Config{CAFile: s.Addrs.CAFile}, s.AdminToken)
 }
 
 // actions adds notes to random requests (a lifecycle action that is always allowed and
@@ -169,10 +160,10 @@ func actions(ctx context.Context, o Options, rs requestsv1.RequestServiceClient)
 // importDuringLoad imports the profile's window again while the rest of the traffic goes
 // on: every request must come back UNCHANGED, or the annotations the actions wrote would
 // have been mistaken for changes.
-func importDuringLoad(ctx context.Context, s *demo.Session) (result, error) {
+func importDuringLoad(ctx context.Context, h harvesterv1.HarvesterServiceClient, profile string) (result, error) {
 	r := result{Name: "import", Calls: 1}
 	start := time.Now()
-	run, err := s.Import(ctx)
+	run, err := testenv.Import(ctx, h, profile)
 	if err != nil {
 		r.Errors = 1
 		return r, err

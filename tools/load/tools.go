@@ -19,12 +19,12 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/internal/demo"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // vegeta GETs random requests through the gateway from Concurrency workers as fast as
 // they are answered. The token goes in the targets file (0600), never on a command line.
-func vegeta(ctx context.Context, o Options, s *demo.Session, work string) (result, error) {
+func vegeta(ctx context.Context, o Options, s *testenv.Env, work string) (result, error) {
 	r := result{Name: "rest"}
 	var targets bytes.Buffer
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -69,7 +69,7 @@ func vegeta(ctx context.Context, o Options, s *demo.Session, work string) (resul
 // ghz lists requests by status on the ledger over gRPC (pages of 50) from Concurrency
 // workers. ghz reads the API from a protoset this program writes (so it needs no
 // reflection), and the token from a metadata file (0600).
-func ghz(ctx context.Context, o Options, s *demo.Session, work string) (result, error) {
+func ghz(ctx context.Context, o Options, s *testenv.Env, work string) (result, error) {
 	r := result{Name: "grpc"}
 	set, meta, out := filepath.Join(work, "requests.protoset"), filepath.Join(work, "ghz.metadata.json"), filepath.Join(work, "ghz.json")
 	if err := writeProtoset(set, requestsv1.File_interloan_requests_v1_requests_proto); err != nil {
