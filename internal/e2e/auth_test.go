@@ -38,8 +38,8 @@ type caller struct {
 }
 
 func (e *env) caller(name, token string) caller {
-	p, m, h, r := e.dial(e.addrs.Profiles, token), e.dial(e.addrs.Mapping, token),
-		e.dial(e.addrs.Harvester, token), e.dial(e.addrs.Requests, token)
+	p, m, h, r := e.dial(e.suite.Addrs.Profiles, token), e.dial(e.suite.Addrs.Mapping, token),
+		e.dial(e.suite.Addrs.Harvester, token), e.dial(e.suite.Addrs.Requests, token)
 	return caller{name: name, token: token,
 		profiles: profilesv1.NewProfileServiceClient(p), creds: profilesv1.NewProfileCredentialsServiceClient(p),
 		mapping: mappingv1.NewMappingServiceClient(m), harvester: harvesterv1.NewHarvesterServiceClient(h),
@@ -187,7 +187,7 @@ func TestRoleMatrix(t *testing.T) {
 	// A manual run names its caller in the job history.
 	e.library("MAIN")
 	e.mapLibris("Abc", "MAIN")
-	e.fake.AddKey("key", "Abc")
+	e.suite.Libris.AddKey("key", "Abc")
 	profile := e.profile("abc", "Abc", "key", "MAIN", time.Now())
 	run, err := callers[1].harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
 	e.must(err)

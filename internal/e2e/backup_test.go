@@ -16,6 +16,7 @@ import (
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/internal/cli"
+	"github.com/interloan/interloan/internal/testenv"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 	requests "github.com/interloan/interloan/services/requests/app"
@@ -28,8 +29,8 @@ import (
 func TestBackupAndRestore(t *testing.T) {
 	e := start(t)
 	today := time.Now()
-	e.fake.AddKey("key-abc", "Abc")
-	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 9, Sigel: "Abc", Count: 120, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	e.suite.Libris.AddKey("key-abc", "Abc")
+	e.suite.Libris.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 9, Sigel: "Abc", Count: 120, From: today, To: today, Lenders: []string{"Xyz"}})...)
 	e.library("MAIN")
 	e.mapLibris("Abc", "MAIN")
 	e.partner("XYZ")
@@ -43,7 +44,7 @@ func TestBackupAndRestore(t *testing.T) {
 	file := filepath.Join(dir, "requests.backup")
 	backupAs := func(tokenFile, out string) (int, string) {
 		var stdout, stderr bytes.Buffer
-		code := cli.Main([]string{"backup", "--service", "requests", "--addr", e.addrs.Requests, "--ca-file", e.addrs.CAFile,
+		code := cli.Main([]string{"backup", "--service", "requests", "--addr", e.suite.Addrs.Requests, "--ca-file", e.suite.Addrs.CAFile,
 			"--token-file", tokenFile, "--out", out}, &stdout, &stderr)
 		return code, stderr.String()
 	}
@@ -56,7 +57,7 @@ func TestBackupAndRestore(t *testing.T) {
 	if _, err := os.Stat(denied); err == nil {
 		t.Fatal("a refused backup left a file")
 	}
-	if code, msg := backupAs(e.addrs.AdminTokenFile, file); code != 0 {
+	if code, msg := backupAs(e.suite.Addrs.AdminTokenFile, file); code != 0 {
 		t.Fatalf("backup: exit %d, %s", code, msg)
 	}
 
@@ -84,7 +85,7 @@ func TestBackupAndRestore(t *testing.T) {
 			t.Errorf("restored ledger: %v", err)
 		}
 	}()
-	copyEnv := &env{t: t, ctx: e.ctx, requests: requestsv1.NewRequestServiceClient(dialAs(t, "", lis.Addr().String(), e.adminToken))}
+	copyEnv := &env{t: t, ctx: e.ctx, Clients: testenv.Clients{Requests: requestsv1.NewRequestServiceClient(dialAs(t, lis.Addr().String(), e.adminToken))}}
 	got := copyEnv.ledger(profile)
 	if len(got) != len(want) || len(got) != 120 {
 		t.Fatalf("restored ledger holds %d requests, the original %d", len(got), len(want))

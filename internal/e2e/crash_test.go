@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,9 +22,7 @@ import (
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	"github.com/interloan/interloan/internal/demo"
-	"github.com/interloan/interloan/internal/suite"
-	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/internal/testenv"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/server"
 	harvester "github.com/interloan/interloan/services/harvester/app"
@@ -152,28 +149,22 @@ func testCrashRecovery(t *testing.T, sys *system) {
 	// Profiles and mapping stay up in this process; only the harvester and ledger crash.
 	// All of them share one tokens file: the test calls as admin, the harvester as itself.
 	dir := t.TempDir()
-	tokensFile := filepath.Join(dir, "tokens")
-	adminToken, err := suite.CreateToken(tokensFile, "", "admin", auth.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serviceTokenFile := filepath.Join(dir, "harvester.token")
-	if _, err := suite.CreateToken(tokensFile, serviceTokenFile, "harvester", auth.RoleHarvester); err != nil {
-		t.Fatal(err)
-	}
-	keyFile, err := profiles.EnsureDevKey(dir)
+	secrets, err := testenv.NewSecrets(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	profilesAddr := crashServeHere(t, ctx, func(ctx context.Context, c server.Common) error {
-		return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: keyFile})
-	}, dir, tokensFile)
+		return profiles.Run(ctx, profiles.Config{Common: c, SecretKeyFile: secrets.KeyFile})
+	}, dir, secrets.TokensFile)
 	mappingAddr := crashServeHere(t, ctx, func(ctx context.Context, c server.Common) error {
 		return mapping.Run(ctx, mapping.Config{Common: c})
-	}, dir, tokensFile)
-	e := &env{t: t, ctx: ctx, sys: sys, extURL: srv.URL + sys.basePath, adminToken: adminToken, tokensFile: tokensFile,
-		profiles: profilesv1.NewProfileServiceClient(dialAs(t, "", profilesAddr, adminToken)), mapping: mappingv1.NewMappingServiceClient(dialAs(t, "", mappingAddr, adminToken))}
-	e.serviceTokenFile = serviceTokenFile
+	}, dir, secrets.TokensFile)
+	e := &env{t: t, ctx: ctx, sys: sys, extURL: srv.URL + sys.basePath,
+		adminToken: secrets.AdminToken, tokensFile: secrets.TokensFile, serviceTokenFile: secrets.HarvesterTokenFile,
+		Clients: testenv.Clients{
+			Profiles: profilesv1.NewProfileServiceClient(dialAs(t, profilesAddr, secrets.AdminToken)),
+			Mapping:  mappingv1.NewMappingServiceClient(dialAs(t, mappingAddr, secrets.AdminToken)),
+		}}
 	e.library("MAIN")
 	e.mapOurs(sys.ours, "MAIN")
 	for _, l := range sys.lenders {
@@ -213,7 +204,7 @@ func testCrashRecovery(t *testing.T, sys *system) {
 func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim string, kp killPoint, profile string, want map[string]bool) {
 	e := c.e
 	held := gate.arm(kp.gate)
-	first, err := e.harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
+	first, err := e.Harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
 	e.must(err)
 	killed := c.harvester
 	if victim == "requests" {
@@ -246,7 +237,7 @@ func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim s
 	if victim == "harvester" {
 		c.harvester = c.harvester.restart()
 		// Recover marked the run the crash left RUNNING as ABORTED.
-		r, err := e.harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: first.GetName()})
+		r, err := e.Harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: first.GetName()})
 		e.must(err)
 		if r.GetState() != harvesterv1.RunState_RUN_STATE_ABORTED || !crashHasAlert(r, harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED) {
 			t.Fatalf("killed run after restart: %v %v", r.GetState(), r.GetAlerts())
@@ -255,7 +246,7 @@ func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim s
 		// With the ledger down the run must end by itself: its ingest stream broke.
 		died := time.Now()
 		wctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
-		r, err := demo.Await(wctx, e.harvester, first.GetName())
+		r, err := testenv.Await(wctx, e.Harvester, first.GetName())
 		cancel()
 		if err != nil {
 			t.Fatalf("run still not ended 30s after the ledger died: %v", err)
@@ -324,7 +315,7 @@ func crashWait(t *testing.T, ch <-chan struct{}, format string, args ...any) {
 }
 
 func crashGetRun(e *env, name string) *harvesterv1.Run {
-	r, err := e.harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: name})
+	r, err := e.Harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: name})
 	e.must(err)
 	return r
 }
@@ -357,8 +348,8 @@ func newCrashCluster(t *testing.T, parent *env, profilesAddr, mappingAddr string
 	c.ledger = startCrashProc(t, "requests", t.TempDir(), ledgerLis, tokens)
 	c.harvester = startCrashProc(t, "harvester", t.TempDir(), harvesterLis, tokens, crashServiceEnv+"="+e.serviceTokenFile,
 		crashProfilesEnv+"="+profilesAddr, crashMappingEnv+"="+mappingAddr, crashRequestsEnv+"="+c.proxy.addr)
-	e.requests = requestsv1.NewRequestServiceClient(dialAs(t, "", ledgerLis.Addr().String(), e.adminToken))
-	e.harvester = harvesterv1.NewHarvesterServiceClient(dialAs(t, "", harvesterLis.Addr().String(), e.adminToken))
+	e.Requests = requestsv1.NewRequestServiceClient(dialAs(t, ledgerLis.Addr().String(), e.adminToken))
+	e.Harvester = harvesterv1.NewHarvesterServiceClient(dialAs(t, harvesterLis.Addr().String(), e.adminToken))
 	return c
 }
 
@@ -367,7 +358,7 @@ func (c *crashCluster) waitLedger(profile string, n int) {
 	c.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, err := crashList(c.e.ctx, c.e.requests, &requestsv1.ListBorrowingRequestsRequest{Profile: profile})
+		got, err := crashList(c.e.ctx, c.e.Requests, &requestsv1.ListBorrowingRequestsRequest{Profile: profile})
 		if err == nil && len(got) >= n {
 			return
 		}
@@ -402,7 +393,7 @@ func (c *crashCluster) checkLedger(profile string, want map[string]bool) map[str
 	}
 	count := func(req *requestsv1.ListBorrowingRequestsRequest) int {
 		req.Profile = profile
-		got, err := crashList(e.ctx, e.requests, req)
+		got, err := crashList(e.ctx, e.Requests, req)
 		e.must(err)
 		return len(got)
 	}
@@ -427,7 +418,7 @@ func (c *crashCluster) checkLedger(profile string, want map[string]bool) map[str
 		if n++; n > 5 {
 			break
 		}
-		got, err := crashList(e.ctx, e.requests, &requestsv1.ListBorrowingRequestsRequest{Profile: profile, ExternalId: id})
+		got, err := crashList(e.ctx, e.Requests, &requestsv1.ListBorrowingRequestsRequest{Profile: profile, ExternalId: id})
 		e.must(err)
 		if len(got) != 1 || got[0].GetName() != br.GetName() {
 			t.Fatalf("listing external id %s gives %d requests", id, len(got))

@@ -10,12 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,125 +19,86 @@ import (
 
 	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
-	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
-	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/demo"
-	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/internal/testenv"
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 type env struct {
-	t     *testing.T
-	ctx   context.Context
-	addrs suite.Addrs
-	// sys is the external system the suite imports from, served at extURL; fake and
-	// librisURL are the same for a Libris suite (nil and "" otherwise).
-	sys       *system
-	extURL    string
-	fake      *fakelibris.Server
-	librisURL string
-	// receiptURL is the harvester's Netpunkt receipt listener ("" unless started).
-	receiptURL string
-	profiles   profilesv1.ProfileServiceClient
-	mapping    mappingv1.MappingServiceClient
-	harvester  harvesterv1.HarvesterServiceClient
-	requests   requestsv1.RequestServiceClient
-	// adminToken is the suite's admin token, which every client above sends;
-	// tokensFile is the suite's tokens file, for tests that create more tokens.
+	testenv.Clients // the administrator's
+	t               *testing.T
+	ctx             context.Context
+	// suite is the running suite over sys's fake; nil in the crash test, which runs its
+	// services itself.
+	suite *testenv.Env
+	// sys is the external system the suite imports from, served at extURL.
+	sys    *system
+	extURL string
+	// adminToken is the token every client above sends; tokensFile is the suite's
+	// tokens file, for tests that create more tokens.
 	adminToken, tokensFile string
 	serviceTokenFile       string // the harvester's (crash test only)
-	// http calls the gateway: over TLS verified by the suite's CA when it has one.
-	http *http.Client
 }
 
 func start(t *testing.T) *env {
 	t.Helper()
-	e, _, _ := startSuite(t, logging.Discard(), "")
-	return e
+	return startSuite(t, logging.Discard(), "")
 }
 
-// startWith runs the whole suite over sys's fake, with the harvester's receipt listener.
+// startWith runs the whole suite over sys's fake.
 func startWith(t *testing.T, sys *system) *env {
 	t.Helper()
-	e, _, _ := startSuiteWith(t, sys, logging.Discard(), "")
-	return e
+	return startSuiteWith(t, sys, logging.Discard(), "")
 }
 
-// startSuite runs the whole suite over a fake Libris, logging to logger at level, and
-// returns it with admin clients, its data directory and stop, which stops the suite and
-// waits for it (idempotent; also run when the test ends).
-func startSuite(t *testing.T, logger *slog.Logger, level string) (e *env, dataDir string, stop func()) {
+// startSuite runs the whole suite over a fake Libris, logging to logger at level, with
+// admin clients. The suite stops when the test ends, or before at e.suite.Close.
+func startSuite(t *testing.T, logger *slog.Logger, level string) *env {
 	t.Helper()
 	return startSuiteWith(t, librisSystem(), logger, level)
 }
 
 // startSuiteWith is startSuite over sys's fake.
-func startSuiteWith(t *testing.T, sys *system, logger *slog.Logger, level string) (e *env, dataDir string, stop func()) {
+func startSuiteWith(t *testing.T, sys *system, logger *slog.Logger, level string) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	srv := httptest.NewServer(sys.fake)
-	receipts, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Cleanup(cancel)
+	// TLS on: every e2e call, and every call between the services, goes over TLS, and
+	// the harvester authenticates with its client certificate (mTLS).
+	o := testenv.Options{DataDir: t.TempDir(), TLS: true, Logger: logger, LogLevel: level}
+	sys.serve(&o)
+	suite, err := testenv.Start(ctx, o)
 	if err != nil {
-		t.Fatal(err)
-	}
-	dataDir = t.TempDir()
-	ready := make(chan suite.Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		// TLS on: every e2e call, and every call between the services, goes over TLS, and
-		// the harvester authenticates with its client certificate (mTLS).
-		done <- suite.Run(ctx, suite.Config{DataDir: dataDir, Host: "127.0.0.1", LogLevel: level, Logger: logger, TLS: true,
-			Ready: func(a suite.Addrs) { ready <- a }, ReceiptListener: receipts})
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("suite: %v", err)
-			}
-			srv.Close()
-		})
-	}
-	t.Cleanup(stop)
-	e = &env{t: t, ctx: ctx, sys: sys, extURL: srv.URL + sys.basePath, receiptURL: "https://" + receipts.Addr().String()}
-	if fake, ok := sys.fake.(*fakelibris.Server); ok {
-		e.fake, e.librisURL = fake, e.extURL
-	}
-	select {
-	case e.addrs = <-ready:
-	case err := <-done:
 		t.Fatalf("suite did not start: %v", err)
 	}
-	token, err := os.ReadFile(e.addrs.AdminTokenFile)
-	if err != nil {
-		t.Fatalf("the suite's admin token: %v", err)
-	}
-	e.adminToken, e.tokensFile = strings.TrimSpace(string(token)), e.addrs.TokensFile
-	e.http = httpClient(t, e.addrs.CAFile)
-	conn := func(addr string) *grpc.ClientConn { return e.dial(addr, e.adminToken) }
-	e.profiles = profilesv1.NewProfileServiceClient(conn(e.addrs.Profiles))
-	e.mapping = mappingv1.NewMappingServiceClient(conn(e.addrs.Mapping))
-	e.harvester = harvesterv1.NewHarvesterServiceClient(conn(e.addrs.Harvester))
-	e.requests = requestsv1.NewRequestServiceClient(conn(e.addrs.Requests))
-	return e, dataDir, stop
+	t.Cleanup(func() {
+		if err := suite.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &env{Clients: suite.Clients, t: t, ctx: ctx, suite: suite, sys: sys, extURL: sys.url(suite),
+		adminToken: suite.AdminToken, tokensFile: suite.Addrs.TokensFile}
 }
 
 // dial connects to one of the suite's services with token (none if ""), over TLS when
 // the suite has it.
 func (e *env) dial(addr, token string) *grpc.ClientConn {
-	return dialAs(e.t, e.addrs.CAFile, addr, token)
+	e.t.Helper()
+	c, err := e.suite.Dial(addr, token)
+	e.must(err)
+	e.t.Cleanup(func() { c.Close() })
+	return c
 }
 
-// dialAs connects to addr sending token on every call (none if token is ""), over TLS
-// verified by caFile when it is set (plain text otherwise).
-func dialAs(t *testing.T, caFile, addr, token string) *grpc.ClientConn {
+// dialAs connects to a service the test runs itself, on loopback in plain text, sending
+// token on every call.
+func dialAs(t *testing.T, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	c, err := client.Dial(addr, tlsconfig.Config{CAFile: caFile}, token)
+	c, err := client.Dial(addr, tlsconfig.Config{}, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +109,7 @@ func dialAs(t *testing.T, caFile, addr, token string) *grpc.ClientConn {
 // rest calls the gateway with token (none if "") and a JSON body (none if "").
 func (e *env) rest(method, path, token, body string) (int, http.Header, string) {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, method, e.gatewayURL()+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(e.ctx, method, e.suite.GatewayURL()+path, strings.NewReader(body))
 	e.must(err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -160,33 +117,12 @@ func (e *env) rest(method, path, token, body string) (int, http.Header, string) 
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := e.http.Do(req)
+	resp, err := e.suite.HTTP.Do(req)
 	e.must(err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	e.must(err)
 	return resp.StatusCode, resp.Header, string(b)
-}
-
-// gatewayURL is the gateway's base URL: https when the suite serves TLS.
-func (e *env) gatewayURL() string {
-	if e.addrs.CAFile != "" {
-		return "https://" + e.addrs.Gateway
-	}
-	return "http://" + e.addrs.Gateway
-}
-
-// httpClient trusts caFile's CA (the default client when caFile is "").
-func httpClient(t *testing.T, caFile string) *http.Client {
-	t.Helper()
-	transport, err := tlsconfig.Load(tlsconfig.Config{CAFile: caFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := transport.Client(); c != nil {
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: c}}
-	}
-	return http.DefaultClient
 }
 
 func (e *env) must(err error) {
@@ -197,48 +133,35 @@ func (e *env) must(err error) {
 }
 
 func (e *env) library(code string) {
-	_, err := e.mapping.CreateLibrary(e.ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{Code: code, DisplayName: code, IsResourceSharingLibrary: true}})
-	e.must(err)
+	e.must(e.CreateLibrary(e.ctx, code, code))
 }
 
 func (e *env) mapLibris(sigel, local string) {
-	_, err := e.mapping.CreateLibraryMapping(e.ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
-		System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, ExternalCode: sigel, LocalLibraryCode: local}})
-	e.must(err)
+	e.must(e.MapLibrary(e.ctx, typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, sigel, local))
 }
 
 // mapOurs maps library, a code of the suite's external system, to the local library.
 func (e *env) mapOurs(library, local string) {
-	_, err := e.mapping.CreateLibraryMapping(e.ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
-		System: e.sys.enum, ExternalCode: library, LocalLibraryCode: local}})
-	e.must(err)
+	e.must(e.MapLibrary(e.ctx, e.sys.enum, library, local))
 }
 
 func (e *env) partner(code string) {
-	_, err := e.mapping.CreatePartner(e.ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
-		Code: code, DisplayName: code, Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE, System: e.sys.enum}})
-	e.must(err)
+	e.must(e.CreatePartner(e.ctx, e.sys.enum, code, code))
 }
 
 // profile creates an active profile of the suite's external system for library (a sigel,
 // an agency id) with credential key, and returns its name.
 func (e *env) profile(code, library, key, local string, start time.Time) string {
-	p := &profilesv1.IntegrationProfile{
-		Code: code, DisplayName: e.sys.title + " " + library, System: e.sys.enum,
-		ResourceSharingLibrary: local, ApiKey: key, Active: true,
-		HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(start.Year()), Month: int32(start.Month()), Day: int32(start.Day())}},
-	}
-	e.sys.config(p, e.extURL, library)
-	_, err := e.profiles.CreateIntegrationProfile(e.ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p})
+	p := testenv.Profile(e.sys.enum, code, e.extURL, library, key, start)
+	p.ResourceSharingLibrary = local
+	name, err := e.CreateProfile(e.ctx, p)
 	e.must(err)
-	return "integrationProfiles/" + code
+	return name
 }
 
 func (e *env) run(profile string) *harvesterv1.Run {
 	e.t.Helper()
-	r, err := e.harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
-	e.must(err)
-	r, err = demo.Await(e.ctx, e.harvester, r.GetName())
+	r, err := testenv.Import(e.ctx, e.Harvester, profile)
 	e.must(err)
 	return r
 }
@@ -248,7 +171,7 @@ func (e *env) events(run *harvesterv1.Run) map[string]*harvesterv1.RunEvent {
 	out := map[string]*harvesterv1.RunEvent{}
 	token := ""
 	for {
-		resp, err := e.harvester.ListRunEvents(e.ctx, &harvesterv1.ListRunEventsRequest{Parent: run.GetName(), PageSize: 1000, PageToken: token})
+		resp, err := e.Harvester.ListRunEvents(e.ctx, &harvesterv1.ListRunEventsRequest{Parent: run.GetName(), PageSize: 1000, PageToken: token})
 		e.must(err)
 		for _, ev := range resp.GetRunEvents() {
 			if _, dup := out[ev.GetExternalId()]; dup {
@@ -268,7 +191,7 @@ func (e *env) ledger(profile string) map[string]*requestsv1.BorrowingRequest {
 	out := map[string]*requestsv1.BorrowingRequest{}
 	token := ""
 	for {
-		resp, err := e.requests.ListBorrowingRequests(e.ctx, &requestsv1.ListBorrowingRequestsRequest{Profile: profile, PageSize: 100, PageToken: token})
+		resp, err := e.Requests.ListBorrowingRequests(e.ctx, &requestsv1.ListBorrowingRequestsRequest{Profile: profile, PageSize: 100, PageToken: token})
 		e.must(err)
 		for _, br := range resp.GetBorrowingRequests() {
 			id := br.GetExternalReference().GetExternalId()
@@ -501,8 +424,8 @@ func TestExternalFaults(t *testing.T) {
 func TestScheduledJobsAndWatchRun(t *testing.T) {
 	e := start(t)
 	today := time.Now()
-	e.fake.AddKey("key", "Abc")
-	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 2, Sigel: "Abc", Count: 30, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	e.suite.Libris.AddKey("key", "Abc")
+	e.suite.Libris.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 2, Sigel: "Abc", Count: 30, From: today, To: today, Lenders: []string{"Xyz"}})...)
 	e.library("MAIN")
 	e.mapLibris("Abc", "MAIN")
 	e.partner("Xyz")
@@ -511,7 +434,7 @@ func TestScheduledJobsAndWatchRun(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	var jobs []*harvesterv1.ScheduledJob
 	for time.Now().Before(deadline) {
-		resp, err := e.harvester.ListScheduledJobs(e.ctx, &harvesterv1.ListScheduledJobsRequest{})
+		resp, err := e.Harvester.ListScheduledJobs(e.ctx, &harvesterv1.ListScheduledJobsRequest{})
 		e.must(err)
 		if jobs = resp.GetScheduledJobs(); len(jobs) == 1 {
 			break
@@ -522,9 +445,9 @@ func TestScheduledJobsAndWatchRun(t *testing.T) {
 		t.Fatalf("scheduled jobs = %v", jobs)
 	}
 
-	r, err := e.harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
+	r, err := e.Harvester.StartRun(e.ctx, &harvesterv1.StartRunRequest{Profile: profile})
 	e.must(err)
-	stream, err := e.harvester.WatchRun(e.ctx, &harvesterv1.WatchRunRequest{Name: r.GetName()})
+	stream, err := e.Harvester.WatchRun(e.ctx, &harvesterv1.WatchRunRequest{Name: r.GetName()})
 	e.must(err)
 	var last *harvesterv1.Run
 	for {

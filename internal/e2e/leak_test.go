@@ -32,6 +32,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/internal/testenv"
 	"github.com/interloan/interloan/platform/logging/logtest"
 )
 
@@ -47,11 +48,9 @@ const (
 // which keeps everything the test received from it.
 type leakEnv struct {
 	*env
-	dataDir      string
 	harvesterKey string // a line of the harvester's TLS private key (its identity in the suite)
 	logs         *logtest.Buffer
 	spans        *tracetest.SpanRecorder
-	stop         func() // stops the suite and waits for it; idempotent
 
 	mu       sync.Mutex
 	received strings.Builder // every gRPC/REST answer and error the test got
@@ -84,15 +83,14 @@ func startCaptured(t *testing.T) *leakEnv {
 		_ = tp.Shutdown(context.Background())
 	})
 
-	e, dataDir, stop := startSuite(t, logger, "debug")
-	key, err := os.ReadFile(filepath.Join(dataDir, suite.TLSDirName, "harvester.key"))
+	e := startSuite(t, logger, "debug")
+	key, err := os.ReadFile(filepath.Join(e.suite.DataDir, suite.TLSDirName, "harvester.key"))
 	e.must(err)
 	lines := strings.Split(string(key), "\n") // "-----BEGIN PRIVATE KEY-----", base64 lines …
 	if len(lines) < 3 {
 		t.Fatalf("harvester key file: %d lines", len(lines))
 	}
-	return &leakEnv{env: e, dataDir: dataDir, harvesterKey: lines[1],
-		logs: logs, spans: spans, stop: stop}
+	return &leakEnv{env: e, harvesterKey: lines[1], logs: logs, spans: spans}
 }
 
 // got keeps an answer (message or error) the test received.
@@ -121,7 +119,7 @@ func (l *leakEnv) keepRun(r *harvesterv1.Run) {
 	l.mu.Unlock()
 	token := ""
 	for {
-		resp, err := l.harvester.ListRunEvents(l.ctx, &harvesterv1.ListRunEventsRequest{Parent: r.GetName(), PageSize: 1000, PageToken: token})
+		resp, err := l.Harvester.ListRunEvents(l.ctx, &harvesterv1.ListRunEventsRequest{Parent: r.GetName(), PageSize: 1000, PageToken: token})
 		l.got(resp, err)
 		l.must(err)
 		b, _ := protojson.Marshal(resp)
@@ -193,10 +191,10 @@ func TestSecretLeak(t *testing.T) {
 
 	today := time.Now()
 	const n = 40
-	l.fake.AddKey(leakAPIKey, "Abc")
-	l.fake.AddKey("the-right-key-for-def", "Def")
-	l.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 11, Sigel: "Abc", Count: n, From: today, To: today, Lenders: []string{"Xyz"}})...)
-	l.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 12, Sigel: "Def", Count: 5, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	l.suite.Libris.AddKey(leakAPIKey, "Abc")
+	l.suite.Libris.AddKey("the-right-key-for-def", "Def")
+	l.suite.Libris.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 11, Sigel: "Abc", Count: n, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	l.suite.Libris.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 12, Sigel: "Def", Count: 5, From: today, To: today, Lenders: []string{"Xyz"}})...)
 	l.library("MAIN")
 	l.mapLibris("Abc", "MAIN")
 	l.mapLibris("Def", "MAIN")
@@ -205,12 +203,7 @@ func TestSecretLeak(t *testing.T) {
 	// The key goes in through the gateway, as an administrator's browser would send it: a
 	// copy-paste slip with a trailing space first (refused; the answer must not quote it),
 	// then the key itself.
-	in := &profilesv1.IntegrationProfile{
-		Code: "leak", DisplayName: "Libris Abc", System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
-		SystemConfig:           &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: l.librisURL, LibraryCode: "Abc"}},
-		ResourceSharingLibrary: "MAIN", ApiKey: leakAPIKey + " ", Active: true,
-		HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(today.Year()), Month: int32(today.Month()), Day: int32(today.Day())}},
-	}
+	in := testenv.Profile(typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, "leak", l.extURL, "Abc", leakAPIKey+" ", today)
 	body, err := protojson.Marshal(in)
 	l.must(err)
 	if code, resp := l.rest("POST", "/v1/integrationProfiles", l.adminToken, string(body)); code != http.StatusBadRequest {
@@ -242,26 +235,26 @@ func TestSecretLeak(t *testing.T) {
 	}
 
 	// gRPC reads, and an update refused for a key with a leading space.
-	p, err := l.profiles.GetIntegrationProfile(l.ctx, &profilesv1.GetIntegrationProfileRequest{Name: profile})
+	p, err := l.Profiles.GetIntegrationProfile(l.ctx, &profilesv1.GetIntegrationProfileRequest{Name: profile})
 	l.got(p, err)
 	l.must(err)
 	if !p.GetApiKeySet() || p.GetApiKey() != "" {
 		t.Errorf("GetIntegrationProfile: api_key_set=%v api_key=%q", p.GetApiKeySet(), p.GetApiKey())
 	}
-	list, err := l.profiles.ListIntegrationProfiles(l.ctx, &profilesv1.ListIntegrationProfilesRequest{})
+	list, err := l.Profiles.ListIntegrationProfiles(l.ctx, &profilesv1.ListIntegrationProfilesRequest{})
 	l.got(list, err)
 	l.must(err)
 	if len(list.GetIntegrationProfiles()) != 2 {
 		t.Errorf("ListIntegrationProfiles: %d profiles, want 2", len(list.GetIntegrationProfiles()))
 	}
-	upd, err := l.profiles.UpdateIntegrationProfile(l.ctx, &profilesv1.UpdateIntegrationProfileRequest{
+	upd, err := l.Profiles.UpdateIntegrationProfile(l.ctx, &profilesv1.UpdateIntegrationProfileRequest{
 		IntegrationProfile: &profilesv1.IntegrationProfile{Name: profile, ApiKey: " " + leakAPIKey},
 		UpdateMask:         &fieldmaskpb.FieldMask{Paths: []string{"api_key"}}})
 	l.got(upd, err)
 	if status.Code(err) != codes.InvalidArgument {
 		t.Errorf("UpdateIntegrationProfile with a key starting with a space: %v, want INVALID_ARGUMENT", err)
 	}
-	r, err := l.harvester.GetRun(l.ctx, &harvesterv1.GetRunRequest{Name: failed.GetName()})
+	r, err := l.Harvester.GetRun(l.ctx, &harvesterv1.GetRunRequest{Name: failed.GetName()})
 	l.got(r, err)
 	l.must(err)
 
@@ -290,7 +283,9 @@ func TestSecretLeak(t *testing.T) {
 	}
 
 	// Stop the suite, so that every log record and span (shutdown included) is in.
-	l.stop()
+	if err := l.suite.Close(); err != nil {
+		t.Errorf("suite: %v", err)
+	}
 	logs := l.logs.String()
 	var spans strings.Builder
 	names := map[string]int{}
@@ -349,9 +344,9 @@ func TestSecretLeak(t *testing.T) {
 		{"the gRPC and REST answers", l.received.String()},
 		{"the runs' alerts and events", l.runs.String()},
 	}
-	dbs, err := filepath.Glob(filepath.Join(l.dataDir, "*.db"))
+	dbs, err := filepath.Glob(filepath.Join(l.suite.DataDir, "*.db"))
 	l.must(err)
-	if len(dbs) != 4 || !slices.Contains(dbs, filepath.Join(l.dataDir, "profiles.db")) {
+	if len(dbs) != 4 || !slices.Contains(dbs, filepath.Join(l.suite.DataDir, "profiles.db")) {
 		t.Errorf("bbolt files in the data directory: %v", dbs)
 	}
 	for _, db := range dbs {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // TestNetpunktPushEndToEnd: Netpunkt pushes OpenReceipt messages to the harvester over
@@ -31,7 +33,7 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 	}
 	profile := e.profile("np", sys.ours, "dbc-password", "MAIN", today.AddDate(0, 0, -1))
 	const receiptPassword = "receipt-S3CRET"
-	_, err := e.profiles.UpdateIntegrationProfile(e.ctx, &profilesv1.UpdateIntegrationProfileRequest{
+	_, err := e.Profiles.UpdateIntegrationProfile(e.ctx, &profilesv1.UpdateIntegrationProfileRequest{
 		IntegrationProfile: &profilesv1.IntegrationProfile{Name: profile, ReceiptPassword: receiptPassword},
 		UpdateMask:         &fieldmaskpb.FieldMask{Paths: []string{"receipt_password"}}})
 	e.must(err)
@@ -46,8 +48,8 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 		Lenders: []string{"710100"}, Prefix: "PUSH"})
 	pushed[1].ResponderID = "DK-799999"
 	pushed[2].RequesterID = "DK-785100"
-	endpoint := e.receiptURL + "/netpunkt/receipts/np"
-	hc := httpClient(t, e.addrs.CAFile)
+	endpoint := e.suite.ReceiptURL + "/netpunkt/receipts/np"
+	hc := e.suite.HTTP
 
 	post := func(url string, body []byte) int {
 		t.Helper()
@@ -63,7 +65,7 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 	}{
 		{"wrong password", endpoint, fakenetpunkt.ReceiptXML(pushed[0], "guess"), http.StatusUnauthorized},
 		{"malformed XML", endpoint, []byte("<receipt><orderId>PUSH1</orderId>"), http.StatusBadRequest},
-		{"unknown profile", e.receiptURL + "/netpunkt/receipts/nope", fakenetpunkt.ReceiptXML(pushed[0], receiptPassword), http.StatusNotFound},
+		{"unknown profile", e.suite.ReceiptURL + "/netpunkt/receipts/nope", fakenetpunkt.ReceiptXML(pushed[0], receiptPassword), http.StatusNotFound},
 		{"too large", endpoint, append([]byte("<receipt><title>"), bytes.Repeat([]byte("x"), 300<<10)...), http.StatusRequestEntityTooLarge},
 	} {
 		if got := post(tc.url, tc.body); got != tc.want {
@@ -114,38 +116,25 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 // external id (the latest run's event wins).
 func (e *env) awaitPushed(profile, after string, ids []string) ([]*harvesterv1.Run, map[string]*harvesterv1.RunEvent) {
 	e.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		resp, err := e.harvester.ListRuns(e.ctx, &harvesterv1.ListRunsRequest{Profile: profile, PageSize: 20})
-		e.must(err)
-		var runs []*harvesterv1.Run
-		ended := true
-		for _, r := range resp.GetRuns() {
-			if r.GetName() == after {
-				break
-			}
-			runs = append([]*harvesterv1.Run{r}, runs...)
-			if s := r.GetState(); s == harvesterv1.RunState_RUN_STATE_PENDING || s == harvesterv1.RunState_RUN_STATE_RUNNING {
-				ended = false
+	ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+	defer cancel()
+	var events map[string]*harvesterv1.RunEvent
+	runs, err := testenv.AwaitRunsAfter(ctx, e.Harvester, profile, after, func(runs []*harvesterv1.Run) (bool, error) {
+		events = map[string]*harvesterv1.RunEvent{}
+		for _, r := range runs {
+			for id, ev := range e.events(r) {
+				events[id] = ev
 			}
 		}
-		if ended && len(runs) > 0 {
-			events := map[string]*harvesterv1.RunEvent{}
-			for _, r := range runs {
-				for id, ev := range e.events(r) {
-					events[id] = ev
-				}
-			}
-			all := true
-			for _, id := range ids {
-				all = all && events[id] != nil
-			}
-			if all {
-				return runs, events
+		for _, id := range ids {
+			if events[id] == nil {
+				return false, nil
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		return true, nil
+	})
+	if err != nil {
+		e.t.Fatalf("the pushed orders %v were not all handled by a run within a minute: %v", ids, err)
 	}
-	e.t.Fatalf("the pushed orders %v were not all handled by a run within a minute", ids)
-	return nil, nil
+	return runs, events
 }

@@ -25,8 +25,8 @@ import (
 func TestTracesAcrossServices(t *testing.T) {
 	l := startCaptured(t)
 	today := time.Now()
-	l.fake.AddKey("key-abc", "Abc")
-	l.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 3, Sigel: "Abc", Count: 30, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	l.suite.Libris.AddKey("key-abc", "Abc")
+	l.suite.Libris.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 3, Sigel: "Abc", Count: 30, From: today, To: today, Lenders: []string{"Xyz"}})...)
 	l.library("MAIN")
 	l.mapLibris("Abc", "MAIN")
 	l.partner("XYZ")
@@ -113,8 +113,8 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	e := start(t)
 	today := time.Now()
-	e.fake.AddKey("key-abc", "Abc")
-	e.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 4, Sigel: "Abc", Count: 12, From: today, To: today, Lenders: []string{"Xyz"}})...)
+	e.suite.Libris.AddKey("key-abc", "Abc")
+	e.suite.Libris.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 4, Sigel: "Abc", Count: 12, From: today, To: today, Lenders: []string{"Xyz"}})...)
 	e.library("MAIN")
 	e.mapLibris("Abc", "MAIN")
 	e.partner("XYZ")
@@ -122,7 +122,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatalf("run: %v %v", run.GetState(), run.GetAlerts())
 	}
 	scrape := func(url string) string {
-		resp, err := e.http.Get(url)
+		resp, err := e.suite.HTTP.Get(url)
 		e.must(err)
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
@@ -132,8 +132,8 @@ func TestMetricsScrape(t *testing.T) {
 		}
 		return string(b)
 	}
-	harvester := scrape("https://" + e.addrs.HTTP["harvester"] + "/metrics")
-	ledger := scrape("https://" + e.addrs.HTTP["requests"] + "/metrics")
+	harvester := scrape("https://" + e.suite.Addrs.HTTP["harvester"] + "/metrics")
+	ledger := scrape("https://" + e.suite.Addrs.HTTP["requests"] + "/metrics")
 	for _, want := range []struct {
 		text    string
 		pattern string

@@ -12,20 +12,22 @@ import (
 
 	"github.com/interloan/interloan/fakes/fakelibris"
 	"github.com/interloan/interloan/fakes/fakenetpunkt"
-	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // system is one external system as the end-to-end tests drive it: a fake holding
 // generated requests, and what Interloan needs configured for it. The import tests run
 // once per system, so each connector meets the same scenarios.
 type system struct {
-	name  string // the subtest's name
-	title string // as profiles name it
-
-	enum     typev1.ExternalSystem
+	name string // the subtest's name
+	enum typev1.ExternalSystem
+	// fake is served at basePath; serve puts it into a suite's options, and url is where
+	// that suite serves it.
 	fake     http.Handler
 	basePath string
+	serve    func(o *testenv.Options)
+	url      func(e *testenv.Env) string
 	// ours and other are library codes in this system (a sigel, an agency id); lenders
 	// and stranger are lenders' codes, stranger one that is not a partner.
 	ours, other  string
@@ -41,7 +43,6 @@ type system struct {
 	listCalls    func() int // calls listing a window's requests
 	pages        func(n int) int
 	isChunkStart func(r *http.Request) bool // the first call of a window chunk (crash gate)
-	config       func(p *profilesv1.IntegrationProfile, baseURL, library string)
 }
 
 // extRequest is a generated request as the tests check it in the ledger.
@@ -64,8 +65,10 @@ func systems() []func() *system { return []func() *system{librisSystem, netpunkt
 func librisSystem() *system {
 	fake := fakelibris.New(fakelibris.Options{})
 	return &system{
-		name: "libris", title: "Libris", enum: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, fake: fake, basePath: fakelibris.DefaultBasePath,
-		ours: "Abc", other: "Def", lenders: []string{"Xyz", "Qrs"}, stranger: "Okand",
+		name: "libris", enum: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, fake: fake, basePath: fakelibris.DefaultBasePath,
+		serve: func(o *testenv.Options) { o.Libris = fake },
+		url:   func(e *testenv.Env) string { return e.Libris.URL },
+		ours:  "Abc", other: "Def", lenders: []string{"Xyz", "Qrs"}, stranger: "Okand",
 		grant: func(key, sigel string) { fake.AddKey(key, sigel) },
 		generate: func(seed int, sigel string, n int, from, to time.Time, lenders []string) []extRequest {
 			gen := fakelibris.Generate(fakelibris.GenerateOptions{Seed: int64(seed), Sigel: sigel, Count: n, From: from, To: to, Lenders: lenders})
@@ -112,9 +115,6 @@ func librisSystem() *system {
 		listCalls:    func() int { return fake.Calls("/outgoing") },
 		pages:        func(int) int { return 1 },
 		isChunkStart: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/outgoing") },
-		config: func(p *profilesv1.IntegrationProfile, base, sigel string) {
-			p.SystemConfig = &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: base, LibraryCode: sigel}}
-		},
 	}
 }
 
@@ -136,11 +136,15 @@ func netpunktSystem() *system {
 		return fmt.Sprintf("requester=%s;provider=%s;answer=%s", o.RequesterOrderState, o.ProviderOrderState, o.ProviderAnswer)
 	}
 	return &system{
-		name: "netpunkt", title: "Netpunkt", enum: typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT, fake: fake, basePath: fakenetpunkt.DefaultBasePath,
+		name: "netpunkt", enum: typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT, fake: fake, basePath: fakenetpunkt.DefaultBasePath,
+		serve: func(o *testenv.Options) { o.Netpunkt = fake },
+		url:   func(e *testenv.Env) string { return e.Netpunkt.URL },
 		// Our agency written bare, a lender in lower case: both are normalised.
 		ours: "775100", other: "785100", lenders: []string{"DK-710100", "dk-715700"}, stranger: "DK-799999",
+		// The agencies are written bare, so each is its own DBC group, as testenv.Profile
+		// configures it.
 		grant: func(password, agency string) {
-			fake.AddCredential(fakenetpunkt.Credential{User: "e2e", Group: agency, Password: password}, agency)
+			fake.AddCredential(fakenetpunkt.Credential{User: testenv.NetpunktUser, Group: agency, Password: password}, agency)
 		},
 		generate: func(seed int, agency string, n int, from, to time.Time, lenders []string) []extRequest {
 			gen := fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: uint64(seed), Agency: agency, Count: n, From: from, To: to, Lenders: lenders,
@@ -186,9 +190,6 @@ func netpunktSystem() *system {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			v, perr := url.ParseQuery(string(body))
 			return err == nil && perr == nil && v.Get("action") == "findAllIllOrders" && v.Get("start") == "1"
-		},
-		config: func(p *profilesv1.IntegrationProfile, base, agency string) {
-			p.SystemConfig = &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: &profilesv1.NetpunktConfig{BaseUrl: base, AgencyId: agency, User: "e2e", Group: agency}}
 		},
 	}
 }
