@@ -3,7 +3,6 @@ package ctl
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,63 +20,36 @@ import (
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
+	"github.com/interloan/interloan/internal/testenv"
 	"github.com/interloan/interloan/platform/auth"
-	grpcclient "github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/logging"
-	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
 // live is the whole suite in this process with a fake Libris, and the CLI pointed at
 // its gateway with the admin token.
 type live struct {
-	t          *testing.T
-	ctx        context.Context
-	addrs      suite.Addrs
-	fake       *fakelibris.Server
-	librisURL  string
-	tokenFile  string // the admin token
-	adminToken string
-	mapping    mappingv1.MappingServiceClient
-	dir        string // scratch files
+	*testenv.Env
+	t         *testing.T
+	ctx       context.Context
+	tokenFile string // the admin token
+	dir       string // scratch files
 }
 
 func startLive(t *testing.T, tls bool) *live {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	fake := fakelibris.New(fakelibris.Options{})
-	libris := httptest.NewServer(fake)
-	ready := make(chan suite.Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- suite.Run(ctx, suite.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Logger: logging.Discard(), TLS: tls,
-			Ready: func(a suite.Addrs) { ready <- a }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("suite: %v", err)
-		}
-		libris.Close()
-	})
-	l := &live{t: t, ctx: ctx, fake: fake, librisURL: libris.URL + fakelibris.DefaultBasePath, dir: t.TempDir()}
-	select {
-	case l.addrs = <-ready:
-	case err := <-done:
+	t.Cleanup(cancel)
+	env, err := testenv.Start(ctx, testenv.Options{DataDir: t.TempDir(), Logger: logging.Discard(), TLS: tls,
+		Libris: fakelibris.New(fakelibris.Options{})})
+	if err != nil {
 		t.Fatalf("suite did not start: %v", err)
 	}
-	l.tokenFile = l.addrs.AdminTokenFile
-	b, err := os.ReadFile(l.tokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.adminToken = strings.TrimSpace(string(b))
-	conn, err := grpcclient.Dial(l.addrs.Mapping, tlsconfig.Config{CAFile: l.addrs.CAFile}, l.adminToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	l.mapping = mappingv1.NewMappingServiceClient(conn)
-	return l
+	t.Cleanup(func() {
+		if err := env.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &live{Env: env, t: t, ctx: ctx, tokenFile: env.Addrs.AdminTokenFile, dir: t.TempDir()}
 }
 
 // seed gives the fake Libris n requests of sigel in status (the Libris string) lent by
@@ -85,26 +57,26 @@ func startLive(t *testing.T, tls bool) *live {
 // through the CLI.
 func (l *live) seed(sigel, key string, n int, status string, lenders ...string) {
 	l.t.Helper()
-	l.fake.AddKey(key, sigel)
+	l.Libris.AddKey(key, sigel)
 	today := time.Now()
-	l.fake.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 11, Sigel: sigel, Count: n, From: today.AddDate(0, 0, -1), To: today,
+	l.Libris.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 11, Sigel: sigel, Count: n, From: today.AddDate(0, 0, -1), To: today,
 		Lenders: lenders, Statuses: []string{status}})...)
-	if _, err := l.mapping.CreateLibraryMapping(l.ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
-		System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, ExternalCode: sigel, LocalLibraryCode: "MAIN"}}); err != nil {
+	if err := l.MapLibrary(l.ctx, typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, sigel, "MAIN"); err != nil {
 		l.t.Fatal(err)
 	}
 }
 
 func (l *live) library(code string) {
 	l.t.Helper()
-	if _, err := l.mapping.CreateLibrary(l.ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{Code: code, DisplayName: code, IsResourceSharingLibrary: true}}); err != nil {
+	if err := l.CreateLibrary(l.ctx, code, code); err != nil {
 		l.t.Fatal(err)
 	}
 }
 
+// partner creates a Libris partner with a contact, which the CLI's listing shows.
 func (l *live) partner(code string) {
 	l.t.Helper()
-	if _, err := l.mapping.CreatePartner(l.ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
+	if _, err := l.Mapping.CreatePartner(l.ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
 		Code: code, DisplayName: code + " library", System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
 		Contact: &mappingv1.Contact{Email: strings.ToLower(code) + "@example.org"}}}); err != nil {
 		l.t.Fatal(err)
@@ -135,10 +107,10 @@ func (l *live) cli(args ...string) result {
 // cliAs runs the CLI with the token in tokenFile.
 func (l *live) cliAs(tokenFile string, args ...string) result {
 	l.t.Helper()
-	if l.addrs.CAFile != "" {
-		args = append(args, "--server", "https://"+l.addrs.Gateway, "--ca-file", l.addrs.CAFile)
+	if l.Addrs.CAFile != "" {
+		args = append(args, "--server", "https://"+l.Addrs.Gateway, "--ca-file", l.Addrs.CAFile)
 	} else {
-		args = append(args, "--server", "http://"+l.addrs.Gateway)
+		args = append(args, "--server", "http://"+l.Addrs.Gateway)
 	}
 	return invoke(l.ctx, append(args, "--token-file", tokenFile)...)
 }
@@ -195,7 +167,7 @@ func TestOperatorCLI(t *testing.T) {
 	keyFile := l.file("abc.key", "key-abc\n")
 
 	t.Run("profiles create from flags", func(t *testing.T) {
-		r := l.cli("profiles", "create", "--code", "abc", "--display-name", "Libris Abc", "--description", "Borrowing\tfrom Libris", "--base-url", l.librisURL,
+		r := l.cli("profiles", "create", "--code", "abc", "--display-name", "Libris Abc", "--description", "Borrowing\tfrom Libris", "--base-url", l.Libris.URL,
 			"--library-code", "Abc", "--resource-sharing-library", "MAIN", "--api-key-file", keyFile,
 			"--harvest-start", time.Now().AddDate(0, 0, -1).Format(time.DateOnly), "--active", "--daily", "06:30",
 			"--time-zone", "Europe/Stockholm").must(t, exitOK)
@@ -210,7 +182,7 @@ func TestOperatorCLI(t *testing.T) {
 	})
 
 	t.Run("profiles create from a YAML file, validate only", func(t *testing.T) {
-		f := l.file("p.yaml", "code: other\ndisplayName: Other\nsystem: EXTERNAL_SYSTEM_LIBRIS\nlibris:\n  baseUrl: "+l.librisURL+"\n  libraryCode: Oth\n")
+		f := l.file("p.yaml", "code: other\ndisplayName: Other\nsystem: EXTERNAL_SYSTEM_LIBRIS\nlibris:\n  baseUrl: "+l.Libris.URL+"\n  libraryCode: Oth\n")
 		l.cli("profiles", "create", "-f", f, "--validate-only", "-o", "json").must(t, exitOK)
 		if r := l.cli("profiles", "get", "other"); r.code != exitServer || !strings.Contains(r.stderr, "NOT_FOUND") {
 			t.Fatalf("--validate-only stored the profile: %+v", r)
@@ -344,13 +316,13 @@ func TestOperatorCLI(t *testing.T) {
 	})
 
 	t.Run("the token from the environment", func(t *testing.T) {
-		t.Setenv("INTERLOAN_TOKEN", l.adminToken)
-		t.Setenv("INTERLOAN_SERVER", "http://"+l.addrs.Gateway)
+		t.Setenv("INTERLOAN_TOKEN", l.AdminToken)
+		t.Setenv("INTERLOAN_SERVER", "http://"+l.Addrs.Gateway)
 		invoke(l.ctx, "profiles", "get", "abc").must(t, exitOK)
 	})
 
 	t.Run("a viewer may read but not start a run", func(t *testing.T) {
-		tok, err := suite.CreateToken(l.addrs.TokensFile, "", "reader", auth.RoleViewer)
+		tok, err := suite.CreateToken(l.Addrs.TokensFile, "", "reader", auth.RoleViewer)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,10 +352,10 @@ func TestImportWaitExitCodes(t *testing.T) {
 	// Def: one lender is no partner, so its requests are not imported (warnings).
 	l.seed("Def", "key", 10, fakelibris.StatusEjAvbestalld, "Xyz", "Nope")
 	// Ghi: no library mapping at all, so the run fails before fetching.
-	l.fake.AddKey("key", "Ghi")
+	l.Libris.AddKey("key", "Ghi")
 	start := time.Now().AddDate(0, 0, -1).Format(time.DateOnly)
 	for _, sigel := range []string{"Def", "Ghi"} {
-		l.cli("profiles", "create", "--code", strings.ToLower(sigel), "--display-name", sigel, "--base-url", l.librisURL,
+		l.cli("profiles", "create", "--code", strings.ToLower(sigel), "--display-name", sigel, "--base-url", l.Libris.URL,
 			"--library-code", sigel, "--resource-sharing-library", "MAIN", "--api-key-file", keyFile, "--harvest-start", start).must(t, exitOK)
 	}
 	for _, tc := range []struct {
@@ -421,11 +393,11 @@ func TestOverTLS(t *testing.T) {
 	if out := l.cli("partners").must(t, exitOK).stdout; row(t, out, "Xyz", 1) != "Xyz" {
 		t.Fatalf("partners:\n%s", out)
 	}
-	r := invoke(l.ctx, "partners", "--server", "https://"+l.addrs.Gateway, "--token-file", l.tokenFile).must(t, exitServer)
+	r := invoke(l.ctx, "partners", "--server", "https://"+l.Addrs.Gateway, "--token-file", l.tokenFile).must(t, exitServer)
 	if !strings.Contains(r.stderr, "--ca-file") {
 		t.Fatalf("without the CA: %q", r.stderr)
 	}
-	r = invoke(l.ctx, "partners", "--server", "http://"+l.addrs.Gateway, "--token-file", l.tokenFile).must(t, exitServer)
+	r = invoke(l.ctx, "partners", "--server", "http://"+l.Addrs.Gateway, "--token-file", l.tokenFile).must(t, exitServer)
 	if !strings.Contains(r.stderr, "HTTP 400") || !strings.Contains(r.stderr, "HTTPS server") {
 		t.Fatalf("plain http to the TLS gateway: %q", r.stderr)
 	}
