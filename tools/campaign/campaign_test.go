@@ -13,6 +13,7 @@ import (
 	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // TestCampaignsSmoke runs both campaigns in a tiny configuration against the real
@@ -96,7 +97,7 @@ func TestTally(t *testing.T) {
 	fake := fakelibris.New(fakelibris.Options{})
 	w := &World{fake: fake}
 	put := func(lf, id, status, lm string) {
-		fake.Put(fakelibris.Request{LFNumber: lf, RequestID: id, RequestingLibrary: sigel, Status: status, LastModified: lm})
+		fake.Put(fakelibris.Request{LFNumber: lf, RequestID: id, RequestingLibrary: testenv.LibrisSigel, Status: status, LastModified: lm})
 		w.revealed = append(w.revealed, lf)
 	}
 	put("Abc-261101-0001", "1", "Läst", "1000")

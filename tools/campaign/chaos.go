@@ -84,8 +84,8 @@ func Chaos(ctx context.Context, o ChaosOptions, out io.Writer) (ChaosResult, err
 
 	today := time.Now().UTC()
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc4a05))
-	world := NewWorld(c.Fake, o.Initial+o.Cycles*o.Grow, o.Seed, today)
-	if err := c.Seed(ctx, world.HarvestStart(today)); err != nil {
+	world := NewWorld(c.Libris.Server, o.Initial+o.Cycles*o.Grow, o.Seed, today)
+	if err := c.configure(ctx, today); err != nil {
 		return res, fmt.Errorf("seeding: %w", err)
 	}
 	world.Reveal(o.Initial)

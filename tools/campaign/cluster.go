@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,21 +20,14 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/interloan/interloan/fakes/fakelibris"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
-	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
-	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/suite"
-	"github.com/interloan/interloan/platform/auth"
-	"github.com/interloan/interloan/platform/client"
-	"github.com/interloan/interloan/platform/tlsconfig"
-	profiles "github.com/interloan/interloan/services/profiles/app"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // The services, in start order: the harvester needs the three data services, the gateway
@@ -53,16 +45,13 @@ var Services = []string{Profiles, Mapping, Requests, Harvester, Gateway}
 
 const modulePath = "github.com/interloan/interloan"
 
-// The world the campaigns seed: library Abc in Libris is local library MAIN.
+// The campaigns seed testenv's Libris world (library Abc in Libris is local library
+// MAIN) with a profile of their own.
 const (
-	sigel       = "Abc"
-	localLib    = "MAIN"
 	apiKey      = "campaign-key"
 	profileCode = "campaign"
 	profileName = "integrationProfiles/" + profileCode
 )
-
-var lenders = []string{"Xyz", "Qrs", "Lkp"}
 
 // Build compiles the five service binaries into dir.
 func Build(ctx context.Context, dir string) error {
@@ -94,27 +83,19 @@ func BuildTemp(ctx context.Context, name string) (string, func(), error) {
 	return dir, remove, nil
 }
 
-// Cluster is the suite as five processes plus the fake Libris (in this process).
+// Cluster is the suite as five processes plus the fake Libris (in this process). Its
+// Clients act as the administrator.
 type Cluster struct {
-	dir, bin   string
-	addrs      map[string]string // gRPC address, or for the gateway its HTTP address
-	procs      map[string]*proc
-	tokensFile string
-	svcToken   string
-	keyFile    string
-	adminToken string
-	logf       func(format string, args ...any)
+	testenv.Clients
 
-	Fake      *fakelibris.Server
-	librisSrv *httptest.Server
-	LibrisURL string
+	dir, bin string
+	addrs    map[string]string // gRPC address, or for the gateway its HTTP address
+	procs    map[string]*proc
+	secrets  testenv.Secrets
+	logf     func(format string, args ...any)
 
-	conns     []*grpc.ClientConn
-	Profiles  profilesv1.ProfileServiceClient
-	Mapping   mappingv1.MappingServiceClient
-	Harvester harvesterv1.HarvesterServiceClient
-	Requests  requestsv1.RequestServiceClient
-	http      *http.Client
+	Libris *testenv.Libris
+	http   *http.Client
 }
 
 // StartCluster starts the fake Libris and the five services (binaries in bin, data below
@@ -122,23 +103,11 @@ type Cluster struct {
 func StartCluster(ctx context.Context, bin, dir string, logf func(string, ...any)) (*Cluster, error) {
 	c := &Cluster{dir: dir, bin: bin, addrs: map[string]string{}, procs: map[string]*proc{}, logf: logf,
 		http: &http.Client{Timeout: 10 * time.Second}}
-	c.Fake = fakelibris.New(fakelibris.Options{})
-	c.Fake.AddKey(apiKey, sigel)
-	c.librisSrv = httptest.NewServer(c.Fake)
-	c.LibrisURL = c.librisSrv.URL + fakelibris.DefaultBasePath
-
-	c.tokensFile = filepath.Join(dir, "tokens")
 	var err error
-	if c.adminToken, err = suite.CreateToken(c.tokensFile, "", "campaign", auth.RoleAdmin); err != nil {
-		c.Close()
+	if c.Libris, err = testenv.ServeLibris(fakelibris.New(fakelibris.Options{}), "127.0.0.1", 0); err != nil {
 		return nil, err
 	}
-	c.svcToken = filepath.Join(dir, "harvester.token")
-	if _, err := suite.CreateToken(c.tokensFile, c.svcToken, "harvester", auth.RoleHarvester); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if c.keyFile, err = profiles.EnsureDevKey(filepath.Join(dir, "keys")); err != nil {
+	if c.secrets, err = testenv.NewSecrets(filepath.Join(dir, "secrets")); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -154,18 +123,12 @@ func StartCluster(ctx context.Context, bin, dir string, logf func(string, ...any
 			return nil, err
 		}
 	}
-	for _, s := range []string{Profiles, Mapping, Harvester, Requests} {
-		conn, err := client.Dial(c.addrs[s], tlsconfig.Config{}, c.adminToken) // loopback only
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		c.conns = append(c.conns, conn)
+	// Loopback only, so no TLS.
+	a := suite.Addrs{Profiles: c.addrs[Profiles], Mapping: c.addrs[Mapping], Harvester: c.addrs[Harvester], Requests: c.addrs[Requests]}
+	if c.Clients, err = testenv.DialClients(a, c.secrets.AdminToken); err != nil {
+		c.Close()
+		return nil, err
 	}
-	c.Profiles = profilesv1.NewProfileServiceClient(c.conns[0])
-	c.Mapping = mappingv1.NewMappingServiceClient(c.conns[1])
-	c.Harvester = harvesterv1.NewHarvesterServiceClient(c.conns[2])
-	c.Requests = requestsv1.NewRequestServiceClient(c.conns[3])
 	return c, nil
 }
 
@@ -182,15 +145,12 @@ func freeAddr() (string, error) {
 
 // Close stops every process and the fake Libris.
 func (c *Cluster) Close() {
-	for _, conn := range c.conns {
-		conn.Close()
-	}
+	c.Clients.Close()
 	for _, p := range c.procs {
 		p.kill()
 	}
-	if c.librisSrv != nil {
-		c.librisSrv.CloseClientConnections()
-		c.librisSrv.Close()
+	if c.Libris != nil {
+		c.Libris.Close()
 	}
 }
 
@@ -202,14 +162,14 @@ func (c *Cluster) args(s string) []string {
 		return []string{"--http-addr", c.addrs[Gateway], "--profiles-addr", c.addrs[Profiles], "--mapping-addr", c.addrs[Mapping],
 			"--harvester-addr", c.addrs[Harvester], "--requests-addr", c.addrs[Requests], "--log-level", "warn"}
 	case Harvester:
-		return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.tokensFile,
-			"--service-token-file", c.svcToken, "--profiles-addr", c.addrs[Profiles], "--mapping-addr", c.addrs[Mapping],
+		return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.secrets.TokensFile,
+			"--service-token-file", c.secrets.HarvesterTokenFile, "--profiles-addr", c.addrs[Profiles], "--mapping-addr", c.addrs[Mapping],
 			"--requests-addr", c.addrs[Requests], "--log-level", "info"}
 	case Profiles:
-		return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.tokensFile,
-			"--secret-key-file", c.keyFile, "--log-level", "warn"}
+		return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.secrets.TokensFile,
+			"--secret-key-file", c.secrets.KeyFile, "--log-level", "warn"}
 	}
-	return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.tokensFile, "--log-level", "warn"}
+	return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.secrets.TokensFile, "--log-level", "warn"}
 }
 
 // proc is one incarnation of a service process.
@@ -332,43 +292,12 @@ func (c *Cluster) LogProblems() []string {
 	return out
 }
 
-// Seed configures, through the public APIs, what an administrator would: the local
-// library, the mapping of the sigel, the lenders as partners and the Libris profile,
-// harvesting from start.
-func (c *Cluster) Seed(ctx context.Context, start time.Time) error {
-	return retry(ctx, func() error {
-		_, err := c.Mapping.CreateLibrary(ctx, &mappingv1.CreateLibraryRequest{Library: &mappingv1.Library{
-			Code: localLib, DisplayName: "Abc stadsbibliotek", IsResourceSharingLibrary: true}})
-		if err = exists(err); err != nil {
-			return err
-		}
-		_, err = c.Mapping.CreateLibraryMapping(ctx, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: &mappingv1.LibraryMapping{
-			System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, ExternalCode: sigel, LocalLibraryCode: localLib}})
-		if err = exists(err); err != nil {
-			return err
-		}
-		for _, l := range lenders {
-			_, err := c.Mapping.CreatePartner(ctx, &mappingv1.CreatePartnerRequest{Partner: &mappingv1.Partner{
-				Code: l, DisplayName: l, Status: mappingv1.PartnerStatus_PARTNER_STATUS_ACTIVE, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS}})
-			if err = exists(err); err != nil {
-				return err
-			}
-		}
-		_, err = c.Profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: &profilesv1.IntegrationProfile{
-			Code: profileCode, DisplayName: "Libris " + sigel, System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
-			SystemConfig:           &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: c.LibrisURL, LibraryCode: sigel}},
-			ResourceSharingLibrary: localLib, ApiKey: apiKey, Active: true,
-			HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(start.Year()), Month: int32(start.Month()), Day: int32(start.Day())}},
-		}})
-		return exists(err)
-	})
-}
-
-func exists(err error) error {
-	if status.Code(err) == codes.AlreadyExists {
-		return nil
-	}
-	return err
+// configure seeds testenv's Libris world through the public APIs, with the campaign's
+// profile harvesting from the first of the world's Days days up to today, retrying while
+// a service restarts.
+func (c *Cluster) configure(ctx context.Context, today time.Time) error {
+	w := c.Libris.World(testenv.WorldOptions{Profile: profileCode, Key: apiKey, Days: Days, Until: today})
+	return retry(ctx, func() error { return c.Seed(ctx, w) })
 }
 
 // retry calls f until it succeeds, fails with something other than UNAVAILABLE (a
@@ -412,7 +341,7 @@ func (c *Cluster) startRunREST(ctx context.Context, body string) (name string, r
 	if err != nil {
 		return "", false, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.adminToken)
+	req.Header.Set("Authorization", "Bearer "+c.secrets.AdminToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

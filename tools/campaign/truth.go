@@ -9,6 +9,7 @@ import (
 
 	"github.com/interloan/interloan/fakes/fakelibris"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/internal/testenv"
 )
 
 // World is the changing data set of the fake Libris: a pool of generated requests, of
@@ -28,15 +29,12 @@ const Days = 3
 
 // NewWorld generates size requests; none is in the fake yet.
 func NewWorld(fake *fakelibris.Server, size int, seed int64, today time.Time) *World {
-	pool := fakelibris.Generate(fakelibris.GenerateOptions{Seed: seed, Sigel: sigel, Count: size,
-		From: today.AddDate(0, 0, -(Days - 1)), To: today, Lenders: lenders})
+	pool := fakelibris.Generate(fakelibris.GenerateOptions{Seed: seed, Sigel: testenv.LibrisSigel, Count: size,
+		From: today.AddDate(0, 0, -(Days - 1)), To: today, Lenders: testenv.LibrisLenders})
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 	rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
 	return &World{fake: fake, pool: pool, rng: rng}
 }
-
-// HarvestStart is the first day of the world, the profile's harvest start.
-func (w *World) HarvestStart(today time.Time) time.Time { return today.AddDate(0, 0, -(Days - 1)) }
 
 // Reveal puts the next n requests of the pool into the fake (fewer when it runs out)
 // and returns how many it put.
