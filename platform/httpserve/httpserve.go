@@ -16,10 +16,10 @@ import (
 // srv down: requests in flight get grace to finish, after which the connections left
 // (watch streams never finish by themselves) are closed.
 //
-// It returns the serve error when serving fails before ctx ends, nil once a shutdown
-// completes within grace, and the shutdown's error (wrapping context.DeadlineExceeded
-// when grace ran out) otherwise. A server its owner closed (http.ErrServerClosed) is not
-// a failure.
+// Nothing is served once Run returns. It returns the serve error when serving fails
+// before ctx ends, nil once a shutdown completes within grace, and the shutdown's error
+// (wrapping context.DeadlineExceeded when grace ran out) otherwise. A server its owner
+// closed (http.ErrServerClosed) is not a failure.
 func Run(ctx context.Context, srv *http.Server, lis net.Listener, grace time.Duration) error {
 	served := make(chan error, 1)
 	go func() { served <- serve(srv, lis) }()
@@ -28,6 +28,7 @@ func Run(ctx context.Context, srv *http.Server, lis net.Listener, grace time.Dur
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
+		_ = srv.Close() // the connections accepted before the failure
 		return err
 	case <-ctx.Done():
 	}

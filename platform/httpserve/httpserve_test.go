@@ -14,12 +14,13 @@ import (
 
 // TestRun serves a real listener through each way Run can end: the context ending (with
 // and without requests in flight, plain text and TLS), the owner closing the server, and
-// serving failing before the context ends.
+// serving failing before the context ends (at once, or with a request in flight).
 func TestRun(t *testing.T) {
 	tests := []struct {
 		name          string
 		tls           bool
 		closeListener bool // serving fails at once: the listener is closed before Run
+		failAccept    bool // serving fails while a request is in flight (implies stuck)
 		stuck         bool // a request is still in flight when ctx ends
 		closeServer   bool // the owner closes the server instead of ending ctx
 		grace         time.Duration
@@ -32,6 +33,8 @@ func TestRun(t *testing.T) {
 			wantErr: func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
 		{name: "listener closed", closeListener: true, grace: time.Second,
 			wantErr: func(err error) bool { return errors.Is(err, net.ErrClosed) }},
+		{name: "accept fails", failAccept: true, stuck: true, grace: time.Second,
+			wantErr: func(err error) bool { return errors.Is(err, errAccept) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +62,10 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := scheme + "://" + lis.Addr().String()
+			fail := make(chan struct{})
+			if tt.failAccept {
+				lis = &failingListener{Listener: lis, fail: fail}
+			}
 			if tt.closeListener {
 				lis.Close()
 			}
@@ -67,7 +74,7 @@ func TestRun(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- Run(ctx, srv, lis, tt.grace) }()
 
-			if !tt.closeListener {
+			if !tt.closeListener && !tt.failAccept {
 				resp, err := client.Get(base + "/ok")
 				if err != nil {
 					t.Fatal(err)
@@ -85,9 +92,12 @@ func TestRun(t *testing.T) {
 				}
 				defer stuck.Body.Close()
 			}
-			if tt.closeServer {
+			switch {
+			case tt.closeServer:
 				srv.Close()
-			} else if !tt.closeListener {
+			case tt.failAccept:
+				close(fail)
+			case !tt.closeListener:
 				cancel()
 			}
 
@@ -103,9 +113,17 @@ func TestRun(t *testing.T) {
 				t.Fatalf("Run = %v, not the error wanted", err)
 			}
 			if stuck != nil {
-				// The connection left after the grace is closed, so the body ends.
-				if _, err := io.ReadAll(stuck.Body); err == nil {
-					t.Fatal("the request in flight still had its connection after the shutdown")
+				// The connection left after the grace or the failure is closed, so the
+				// body ends.
+				read := make(chan error, 1)
+				go func() { _, err := io.ReadAll(stuck.Body); read <- err }()
+				select {
+				case err := <-read:
+					if err == nil {
+						t.Fatal("the request in flight ended normally")
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the request in flight still had its connection after Run returned")
 				}
 			}
 			if !tt.closeListener {
@@ -128,6 +146,24 @@ func TestRunReturnsWhenCtxAlreadyEnded(t *testing.T) {
 	if err := Run(ctx, &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Second}, lis, time.Second); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
+}
+
+var errAccept = errors.New("accept failed")
+
+// failingListener accepts one connection, then fails once fail is closed.
+type failingListener struct {
+	net.Listener
+	fail     chan struct{}
+	accepted bool
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if !l.accepted {
+		l.accepted = true
+		return l.Listener.Accept()
+	}
+	<-l.fail
+	return nil, errAccept
 }
 
 // testTLS is a server TLS configuration with httptest's certificate, and a client that
