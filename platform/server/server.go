@@ -24,6 +24,7 @@ import (
 	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/backup"
+	"github.com/interloan/interloan/platform/httpserve"
 	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/platform/tlsconfig"
@@ -163,19 +164,26 @@ func Run(ctx context.Context, o Options) error {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(glis) }()
 
-	var hsrv *http.Server
+	// The HTTP port failing while it serves stops Run; once Run stops it, its shutdown
+	// (bounded by the grace) reports nothing.
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP()
+	httpDone := make(chan struct{})
 	var httpAddr net.Addr
 	if hlis != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/", HealthMux(hs))
 		mux.Handle("GET /metrics", telemetry.MetricsHandler())
-		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP()}
+		hsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP()}
 		httpAddr = hlis.Addr()
 		go func() {
-			if err := ServeHTTP(hsrv, hlis); !errors.Is(err, http.ErrServerClosed) {
+			defer close(httpDone)
+			if err := httpserve.Run(httpCtx, hsrv, hlis, o.ShutdownGrace); err != nil && httpCtx.Err() == nil {
 				errc <- err
 			}
 		}()
+	} else {
+		close(httpDone)
 	}
 	o.Logger.Info("serving", "grpc_addr", glis.Addr().String(), "http_addr", fmt.Sprint(httpAddr), "tls", tlsSet.Enabled(), "client_certs", o.TLS.ClientCAFile != "")
 	if o.Ready != nil {
@@ -188,11 +196,8 @@ func Run(ctx context.Context, o Options) error {
 	case serveErr = <-errc:
 	}
 	hs.Shutdown()
-	if hsrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownGrace)
-		_ = hsrv.Shutdown(sctx)
-		cancel()
-	}
+	stopHTTP()
+	<-httpDone
 	done := make(chan struct{})
 	go func() { srv.GracefulStop(); close(done) }()
 	select {
@@ -207,15 +212,6 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("%s: serve: %w", o.Name, serveErr)
 	}
 	return nil
-}
-
-// ServeHTTP serves srv on lis, with TLS when srv has a TLSConfig (its certificate comes
-// from TLSConfig.GetCertificate, hence the empty file names).
-func ServeHTTP(srv *http.Server, lis net.Listener) error {
-	if srv.TLSConfig != nil {
-		return srv.ServeTLS(lis, "", "")
-	}
-	return srv.Serve(lis)
 }
 
 // HealthMux serves /healthz (the process is up) and /readyz (the gRPC health server
