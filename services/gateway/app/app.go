@@ -16,14 +16,12 @@ import (
 	"net/http"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"google.golang.org/grpc"
 
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/httpserve"
 	"github.com/interloan/interloan/platform/logging"
-	"github.com/interloan/interloan/platform/rpc"
-	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/platform/tlsconfig"
 )
@@ -62,17 +60,17 @@ func (c *Config) Bind(s *config.Set) {
 	c.TLS.BindHTTP(s)
 }
 
-// serveMetrics serves /metrics on its own listener, so the public REST port does not
-// show the process's internals; a serve failure goes to errc. Nil when disabled.
-func serveMetrics(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+// metricsServer is the /metrics server on its own listener, so the public REST port does
+// not show the process's internals. Nil when disabled.
+func metricsServer(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger) (*http.Server, net.Listener, error) {
 	lis := cfg.MetricsListener
 	if lis == nil {
 		if cfg.MetricsAddr == "" {
-			return nil, nil
+			return nil, nil, nil
 		}
 		l, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
-			return nil, fmt.Errorf("gateway: listen metrics %s: %w", cfg.MetricsAddr, err)
+			return nil, nil, fmt.Errorf("gateway: listen metrics %s: %w", cfg.MetricsAddr, err)
 		}
 		lis = l
 	}
@@ -80,13 +78,7 @@ func serveMetrics(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger, errc chan
 	mux.Handle("GET /metrics", telemetry.MetricsHandler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP(),
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := server.ServeHTTP(srv, lis); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("metrics: %w", err)
-		}
-	}()
-	log.Info("serving metrics", "metrics_addr", lis.Addr().String())
-	return srv, nil
+	return srv, lis, nil
 }
 
 // Upstreams are the gRPC connections to the four services the gateway exposes. One set
@@ -113,11 +105,8 @@ func Dial(cfg Config, tlsSet *tlsconfig.Set) (Upstreams, error) {
 		{"harvester", cfg.HarvesterAddr, &up.Harvester},
 		{"requests", cfg.RequestsAddr, &up.Requests},
 	} {
-		conn, err := grpc.NewClient(u.addr,
-			tlsSet.DialOption(), rpc.ReconnectQuickly(),
-			// Readiness checks would drown the traces, as they do on the servers' side.
-			grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxUpstreamMsg)))
+		// No credentials of its own: the gateway forwards each caller's token.
+		conn, err := client.Peer(u.addr, tlsSet, nil, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxUpstreamMsg)))
 		if err != nil {
 			_ = up.Close()
 			return Upstreams{}, fmt.Errorf("gateway: %s upstream %q: %w", u.name, u.addr, err)
@@ -181,34 +170,48 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:      tlsSet.ServerHTTP(),
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- server.ServeHTTP(srv, lis) }()
-	metrics, err := serveMetrics(cfg, tlsSet, log, errc)
+	metrics, metricsLis, err := metricsServer(cfg, tlsSet, log)
 	if err != nil {
-		_ = srv.Close()
+		lis.Close()
 		return err
 	}
-	if metrics != nil {
-		defer metrics.Close()
+	// Either server failing stops the other.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	serve := func(srv *http.Server, lis net.Listener) <-chan error {
+		done := make(chan error, 1)
+		if srv == nil {
+			done <- nil
+			return done
+		}
+		go func() {
+			err := httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
+			stop()
+			done <- err
+		}()
+		return done
+	}
+	restDone, metricsDone := serve(srv, lis), serve(metrics, metricsLis)
+	if metricsLis != nil {
+		log.Info("serving metrics", "metrics_addr", metricsLis.Addr().String())
 	}
 	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())
 	}
-	select {
-	case err := <-errc:
-		_ = srv.Close() // the REST server may still serve when the metrics one failed
-		return fmt.Errorf("gateway: %w", err)
-	case <-ctx.Done():
+	restErr, metricsErr := <-restDone, <-metricsDone
+	if errors.Is(restErr, context.DeadlineExceeded) {
+		log.Warn("graceful shutdown timed out; closed the remaining connections")
+		restErr = nil
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("gateway: shutdown: %w", err)
-		}
-		log.Warn("graceful shutdown timed out; closing the remaining connections")
-		_ = srv.Close()
+	if errors.Is(metricsErr, context.DeadlineExceeded) {
+		metricsErr = nil // a scrape outlasted the grace; its connection was closed
+	}
+	if metricsErr != nil {
+		metricsErr = fmt.Errorf("metrics: %w", metricsErr)
+	}
+	if err := errors.Join(restErr, metricsErr); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	log.Info("stopped")
 	return nil

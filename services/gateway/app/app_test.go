@@ -81,3 +81,28 @@ func get(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestRunStopsWhenMetricsFail: the metrics listener failing stops the REST server too, and
+// Run reports the failure as the metrics port's.
+func TestRunStopsWhenMetricsFail(t *testing.T) {
+	dead := deadAddr(t)
+	metricsLis := listen(t)
+	metricsLis.Close()
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), Config{HTTPAddr: "127.0.0.1:0", ProfilesAddr: dead, MappingAddr: dead, HarvesterAddr: dead, RequestsAddr: dead,
+			Logger: logging.Discard(), ShutdownGrace: time.Second, Ready: func(a net.Addr) { ready <- a }, MetricsListener: metricsLis})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "gateway: metrics:") {
+			t.Fatalf("Run = %v, want the metrics port's failure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run kept serving after the metrics port failed")
+	}
+	if _, err := http.Get("http://" + (<-ready).String() + "/healthz"); err == nil {
+		t.Fatal("the REST port still serves")
+	}
+}
