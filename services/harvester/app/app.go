@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	pruneDone := make(chan struct{})
 	go func() { defer close(pruneDone); prune(ctx, st, cfg.EventRetention, log) }()
 	defer func() { <-pruneDone }()
-	sched := scheduler.New(scheduler.Config{Profiles: profilesv1.NewProfileServiceClient(profilesConn), Starter: runner, Log: log, Poll: cfg.SchedulePoll})
+	sched := scheduler.New(scheduler.Config{Profiles: profilesv1.NewProfileServiceClient(profilesConn), Starter: api.Starter{Runner: runner}, Log: log, Poll: cfg.SchedulePoll})
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
 	defer func() { err = errors.Join(err, <-schedDone) }()
@@ -209,7 +209,7 @@ func serveReceipts(ctx context.Context, cfg Config, tlsSet *tlsconfig.Set, runne
 		}
 	}
 	kicker := &api.Kicker{Log: log, Start: func(ctx context.Context, name string) error {
-		_, err := runner.Start(ctx, name, harvesterv1.Trigger_TRIGGER_API, ReceiptSubmitter, "")
+		_, err := api.Starter{Runner: runner}.Start(ctx, name, harvesterv1.Trigger_TRIGGER_API, ReceiptSubmitter, "")
 		return err
 	}}
 	receipts := &api.Receipts{

@@ -231,7 +231,7 @@ func (k *Kicker) Run(ctx context.Context) {
 		k.mu.Unlock()
 		for n, kicks := range due {
 			err := k.Start(ctx, n)
-			if e, ok := apierr.As(err); ok && e.Reason == run.ReasonRunInProgress {
+			if e, ok := apierr.As(err); ok && e.Reason == reasonRunInProgress {
 				continue // stays marked: the run in progress may have missed the push
 			}
 			if err != nil && ctx.Err() == nil && k.Log != nil {

@@ -22,7 +22,6 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/logging/logtest"
-	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
@@ -147,7 +146,7 @@ func TestKickerRetriesWhileARunIsInProgress(t *testing.T) {
 			return errors.New("profile incomplete")
 		case inProgress > 0:
 			inProgress--
-			return apierr.FailedPrecondition(run.ReasonRunInProgress, nil, "busy")
+			return apierr.FailedPrecondition(reasonRunInProgress, nil, "busy")
 		}
 		close(started)
 		return nil

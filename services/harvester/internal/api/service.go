@@ -44,7 +44,18 @@ func caller(ctx context.Context) string { return auth.Caller(ctx) }
 
 // StartRun starts a manual run of a profile.
 func (s *Service) StartRun(ctx context.Context, req *harvesterv1.StartRunRequest) (*harvesterv1.Run, error) {
-	return s.runner.Start(ctx, req.GetProfile(), harvesterv1.Trigger_TRIGGER_MANUAL, caller(ctx), req.GetRequestId())
+	return Starter{s.runner}.Start(ctx, req.GetProfile(), harvesterv1.Trigger_TRIGGER_MANUAL, caller(ctx), req.GetRequestId())
+}
+
+// Starter starts runs with StartRun's errors. The scheduler and the pushed receipts start
+// runs through it, so staff read the same reasons (RUN_IN_PROGRESS ...) wherever a start
+// failed.
+type Starter struct{ Runner *run.Runner }
+
+// Start starts a run of the profile (run.Runner.Start).
+func (s Starter) Start(ctx context.Context, profile string, trigger harvesterv1.Trigger, submittedBy, requestID string) (*harvesterv1.Run, error) {
+	r, err := s.Runner.Start(ctx, profile, trigger, submittedBy, requestID)
+	return r, apiError(err)
 }
 
 // GetRun returns one run.
@@ -54,17 +65,18 @@ func (s *Service) GetRun(_ context.Context, req *harvesterv1.GetRunRequest) (*ha
 		return nil, err
 	}
 	r, err := s.store.GetRun(id)
-	return r, run.RunError(err, req.GetName())
+	return r, runError(err, req.GetName())
 }
 
 // WatchRun streams the run now and after every change until it ends.
 func (s *Service) WatchRun(req *harvesterv1.WatchRunRequest, stream grpc.ServerStreamingServer[harvesterv1.Run]) error {
-	return s.runner.Watch(stream.Context(), req.GetName(), stream.Send)
+	return runError(s.runner.Watch(stream.Context(), req.GetName(), stream.Send), req.GetName())
 }
 
 // CancelRun aborts an active run and returns it in its final state.
 func (s *Service) CancelRun(ctx context.Context, req *harvesterv1.CancelRunRequest) (*harvesterv1.Run, error) {
-	return s.runner.Cancel(ctx, req.GetName(), caller(ctx))
+	r, err := s.runner.Cancel(ctx, req.GetName(), caller(ctx))
+	return r, runError(err, req.GetName())
 }
 
 // ListRuns is the job history, newest first.
@@ -115,7 +127,7 @@ func (s *Service) ListRunEvents(_ context.Context, req *harvesterv1.ListRunEvent
 			return s.store.ListRunEvents(id, f, after, limit)
 		})
 	if err != nil {
-		return nil, run.RunError(err, req.GetParent())
+		return nil, runError(err, req.GetParent())
 	}
 	return &harvesterv1.ListRunEventsResponse{RunEvents: events, NextPageToken: next}, nil
 }

@@ -66,7 +66,7 @@ func TestGetRun(t *testing.T) {
 		t.Fatalf("GetRun = %v, %v", r, err)
 	}
 	_, err = c.GetRun(ctx, &harvesterv1.GetRunRequest{Name: "runs/3"})
-	servertest.RequireError(t, err, codes.NotFound, run.ReasonRunNotFound)
+	servertest.RequireError(t, err, codes.NotFound, reasonRunNotFound)
 	for _, bad := range []string{"", "runs/", "runs/0", "runs/01", "runs/x", "jobs/1", "runs/1/events"} {
 		_, err = c.GetRun(ctx, &harvesterv1.GetRunRequest{Name: bad})
 		servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
@@ -141,7 +141,7 @@ func TestListRunEvents(t *testing.T) {
 		t.Fatalf("last skipped page = %v, %v", last, err)
 	}
 	_, err = c.ListRunEvents(ctx, &harvesterv1.ListRunEventsRequest{Parent: "runs/9"})
-	servertest.RequireError(t, err, codes.NotFound, run.ReasonRunNotFound)
+	servertest.RequireError(t, err, codes.NotFound, reasonRunNotFound)
 	_, err = c.ListRunEvents(ctx, &harvesterv1.ListRunEventsRequest{Parent: "runs/x"})
 	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "parent")
 }

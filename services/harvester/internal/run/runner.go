@@ -8,15 +8,12 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/interloan/interloan/external"
@@ -190,7 +187,7 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 			return nil, err
 		}
 		if ok && run.GetProfile() != profileName {
-			return nil, apierr.Invalid("request_id", "was already used to start %s of %s", run.GetName(), run.GetProfile())
+			return nil, &RequestReusedError{Run: run.GetName(), Profile: run.GetProfile()}
 		}
 		if ok {
 			return run, nil
@@ -200,14 +197,13 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 	p, err := r.d.Profiles.GetIntegrationProfile(cctx, &profilesv1.GetIntegrationProfileRequest{Name: profileName})
 	cancel()
 	if err != nil {
-		return nil, upstreamError(profileName, err)
+		return nil, &ProfileError{Profile: profileName, Err: err}
 	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if running, ok := r.active[code]; ok {
-		return nil, apierr.FailedPrecondition(ReasonRunInProgress, map[string]string{"run": running.name},
-			"profile %s already has an active run %s; wait for it to end or cancel it", profileName, running.name)
+		return nil, &InProgressError{Profile: profileName, Run: running.name}
 	}
 	run, created, err := r.d.Store.CreateRun(code, requestID, func(id uint64) *harvesterv1.Run {
 		return newRun(id, p, trigger, submittedBy, r.d.Now())
@@ -237,7 +233,8 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 }
 
 // Cancel aborts an active run and waits (while ctx allows) until it has recorded its
-// final state: ABORTED, cursor unchanged, what the ledger acknowledged stays.
+// final state: ABORTED, cursor unchanged, what the ledger acknowledged stays. An unknown
+// run is store.ErrNotFound.
 func (r *Runner) Cancel(ctx context.Context, name, by string) (*harvesterv1.Run, error) {
 	id, err := ParseRunName(name)
 	if err != nil {
@@ -245,15 +242,14 @@ func (r *Runner) Cancel(ctx context.Context, name, by string) (*harvesterv1.Run,
 	}
 	run, err := r.d.Store.GetRun(id)
 	if err != nil {
-		return nil, RunError(err, name)
+		return nil, err
 	}
 	code, _ := resource.ParseName("profile", run.GetProfile(), ProfilesCollection)
 	r.mu.Lock()
 	a, ok := r.active[code]
 	r.mu.Unlock()
 	if !ok || a.name != name {
-		return nil, apierr.FailedPrecondition(ReasonRunNotActive, map[string]string{"state": run.GetState().String()},
-			"%s is not active (state %s); only a pending or running run can be cancelled", name, run.GetState())
+		return nil, &NotActiveError{Run: name, State: run.GetState()}
 	}
 	a.cancel(&cancelledBy{who: by})
 	select {
@@ -261,11 +257,11 @@ func (r *Runner) Cancel(ctx context.Context, name, by string) (*harvesterv1.Run,
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	final, err := r.d.Store.GetRun(id)
-	return final, RunError(err, name)
+	return r.d.Store.GetRun(id)
 }
 
-// Watch sends the run now and after every change until it ends or ctx ends.
+// Watch sends the run now and after every change until it ends or ctx ends. An unknown
+// run is store.ErrNotFound.
 func (r *Runner) Watch(ctx context.Context, name string, send func(*harvesterv1.Run) error) error {
 	id, err := ParseRunName(name)
 	if err != nil {
@@ -281,7 +277,7 @@ func (r *Runner) Watch(ctx context.Context, name string, send func(*harvesterv1.
 			r.notify(id)
 		}
 		if err != nil {
-			return RunError(err, name)
+			return err
 		}
 		if err := send(run); err != nil {
 			return err
@@ -362,27 +358,6 @@ func ParseRunName(name string) (uint64, error) {
 		return 0, apierr.Invalid("name", "must have the form runs/{id} with a positive number")
 	}
 	return id, nil
-}
-
-// RunError is the API error for err from a store lookup of run name: RUN_NOT_FOUND
-// when the store has no such run, err itself otherwise.
-func RunError(err error, name string) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound(ReasonRunNotFound, name)
-	}
-	return err
-}
-
-// upstreamError turns a failed profile lookup into an API error for StartRun's caller:
-// a missing profile is the caller's mistake, anything else is not.
-func upstreamError(name string, err error) error {
-	switch status.Code(err) {
-	case codes.NotFound:
-		return apierr.NotFound(ReasonProfileNotFound, name)
-	case codes.InvalidArgument:
-		return apierr.Invalid("profile", "%s", status.Convert(err).Message())
-	}
-	return apierr.Unavailable("UPSTREAM_UNAVAILABLE", "the profiles service did not answer: %s", status.Convert(err).Message())
 }
 
 func alert(now time.Time, code harvesterv1.AlertCode, format string, args ...any) *harvesterv1.Alert {

@@ -21,8 +21,6 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
-	"github.com/interloan/interloan/platform/logging"
-	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/server/servertest"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
@@ -483,13 +481,19 @@ func TestRunNoRecordsAndOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "b", "")
-	servertest.RequireError(t, toStatus(err), codes.FailedPrecondition, ReasonRunInProgress)
+	var busy *InProgressError
+	if !errors.As(err, &busy) || busy.Run != first.GetName() || busy.Profile != "integrationProfiles/lib" {
+		t.Fatalf("second start: %v, want the run in progress %s", err, first.GetName())
+	}
 	again, err := h.runner.Start(context.Background(), "integrationProfiles/lib", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "req-1")
 	if err != nil || again.GetName() != first.GetName() {
 		t.Fatalf("retried start = %v, %v; want %s", again.GetName(), err, first.GetName())
 	}
 	_, err = h.runner.Start(context.Background(), "integrationProfiles/missing", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "")
-	servertest.RequireError(t, toStatus(err), codes.NotFound, ReasonProfileNotFound)
+	var lookup *ProfileError
+	if !errors.As(err, &lookup) || lookup.Profile != "integrationProfiles/missing" || status.Code(lookup.Err) != codes.NotFound {
+		t.Fatalf("start of a missing profile: %v, want the profiles service's NotFound", err)
+	}
 	close(block)
 	h.runner.Wait()
 }
@@ -502,10 +506,6 @@ type blockingConnector struct {
 func (b blockingConnector) Fetch(ctx context.Context, w connector.Window, visit func(*connector.Request) error) error {
 	<-b.block
 	return b.fakeConnector.Fetch(ctx, w, visit)
-}
-
-func toStatus(err error) error {
-	return rpc.ToStatus(context.Background(), logging.Discard(), err)
 }
 
 func TestRunRequireAuthenticationSkipsUntilApproved(t *testing.T) {
@@ -619,9 +619,14 @@ func TestCancelRunAbortsAndKeepsTheCursor(t *testing.T) {
 		t.Fatal("a cancelled run moved the cursor")
 	}
 	_, err = h.runner.Cancel(context.Background(), r.GetName(), "staff")
-	servertest.RequireError(t, toStatus(err), codes.FailedPrecondition, ReasonRunNotActive)
+	var ended *NotActiveError
+	if !errors.As(err, &ended) || ended.Run != r.GetName() || ended.State != harvesterv1.RunState_RUN_STATE_ABORTED {
+		t.Fatalf("second cancel: %v, want the run not active (ABORTED)", err)
+	}
 	_, err = h.runner.Cancel(context.Background(), "runs/99", "staff")
-	servertest.RequireError(t, toStatus(err), codes.NotFound, ReasonRunNotFound)
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cancel of an unknown run: %v", err)
+	}
 }
 
 func TestWatchFollowsARunToItsEnd(t *testing.T) {
@@ -645,7 +650,9 @@ func TestWatchFollowsARunToItsEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = h.runner.Watch(context.Background(), "runs/99", func(*harvesterv1.Run) error { return nil })
-	servertest.RequireError(t, toStatus(err), codes.NotFound, ReasonRunNotFound)
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("watch of an unknown run: %v", err)
+	}
 	h.runner.mu.Lock()
 	left := len(h.runner.change)
 	h.runner.mu.Unlock()
@@ -731,5 +738,8 @@ func TestRequestIDIsBoundToItsProfileAndMissingLibraryFails(t *testing.T) {
 	h.runner.Wait()
 	h.profiles.profile.Name = "integrationProfiles/other"
 	_, err := h.runner.Start(context.Background(), "integrationProfiles/other", harvesterv1.Trigger_TRIGGER_MANUAL, "a", "r1")
-	servertest.RequireError(t, toStatus(err), codes.InvalidArgument, "INVALID_ARGUMENT", "request_id")
+	var reused *RequestReusedError
+	if !errors.As(err, &reused) || reused.Profile != "integrationProfiles/lib" {
+		t.Fatalf("request ID reused for another profile: %v", err)
+	}
 }
