@@ -151,7 +151,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	if receipts != nil {
 		e.ReceiptURL = e.scheme() + "://" + receipts.Addr().String()
 	}
-	if e.HTTP, err = HTTPClient(e.Addrs.CAFile); err != nil {
+	if e.HTTP, err = httpClient(e.Addrs.CAFile); err != nil {
 		return nil, err
 	}
 	if e.AdminToken, err = readToken(e.Addrs.AdminTokenFile); err != nil {
@@ -196,9 +196,9 @@ func (e *Env) Close() error {
 
 func (e *Env) onClose(f func() error) { e.cleanup = append(e.cleanup, f) }
 
-// HTTPClient is an HTTP client that trusts caFile's CA, or the system's roots when caFile
+// httpClient is an HTTP client that trusts caFile's CA, or the system's roots when caFile
 // is "".
-func HTTPClient(caFile string) (*http.Client, error) {
+func httpClient(caFile string) (*http.Client, error) {
 	set, err := tlsconfig.Load(tlsconfig.Config{CAFile: caFile})
 	if err != nil {
 		return nil, err
