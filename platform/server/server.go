@@ -234,12 +234,3 @@ func HealthMux(hs *health.Server) http.Handler {
 	})
 	return mux
 }
-
-// ServeHTTP serves srv on lis, with TLS when srv has a TLSConfig (its certificate comes
-// from TLSConfig.GetCertificate, hence the empty file names).
-func ServeHTTP(srv *http.Server, lis net.Listener) error {
-	if srv.TLSConfig != nil {
-		return srv.ServeTLS(lis, "", "")
-	}
-	return srv.Serve(lis)
-}

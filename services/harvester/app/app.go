@@ -8,18 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/interloan/interloan/external"
 	"github.com/interloan/interloan/external/connector"
@@ -28,12 +21,13 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/auth"
+	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
-	"github.com/interloan/interloan/platform/rpc"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/harvester/internal/api"
+	"github.com/interloan/interloan/services/harvester/internal/retention"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/scheduler"
 	"github.com/interloan/interloan/services/harvester/internal/store"
@@ -109,16 +103,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("harvester: --allowed-hosts: %w", err)
 	}
-	identity, err := callerIdentity(cfg, tlsSet, log)
+	identity, err := client.Identity(auth.RoleHarvester, cfg.ServiceTokenFile, cfg.TLS, log)
 	if err != nil {
-		return err
+		return fmt.Errorf("harvester: %w", err)
 	}
 	dial := func(name, addr string) (*grpc.ClientConn, error) {
-		opts := []grpc.DialOption{tlsSet.DialOption(), rpc.ReconnectQuickly(), grpc.WithStatsHandler(otelgrpc.NewClientHandler())}
-		if identity != nil {
-			opts = append(opts, grpc.WithPerRPCCredentials(identity))
-		}
-		conn, err := grpc.NewClient(addr, opts...)
+		conn, err := client.Peer(addr, tlsSet, identity)
 		if err != nil {
 			return nil, fmt.Errorf("harvester: %s address %q: %w", name, addr, err)
 		}
@@ -160,16 +150,33 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer runner.Wait()
 
-	receiptsDone, err := serveReceipts(ctx, cfg, tlsSet, runner, profilesConn, st, log)
+	receiptLis, err := receiptListener(cfg)
 	if err != nil {
 		return err
+	}
+	receiptsDone := make(chan error, 1)
+	if receiptLis == nil {
+		receiptsDone <- nil
+	} else {
+		receipts := &api.ReceiptServer{
+			Profiles:    profilesv1.NewProfileServiceClient(profilesConn),
+			Credentials: profilesv1.NewProfileCredentialsServiceClient(profilesConn),
+			Store:       st, Runs: api.Starter{Runner: runner}, TLS: tlsSet.ServerHTTP(), Log: log,
+		}
+		go func() {
+			err := receipts.Serve(ctx, receiptLis)
+			if err != nil {
+				err = fmt.Errorf("harvester: receipt listener: %w", err)
+			}
+			receiptsDone <- err
+		}()
 	}
 	defer func() { err = errors.Join(err, <-receiptsDone) }()
 
 	opts := cfg.Common.Options("harvester", []string{harvesterv1.HarvesterService_ServiceDesc.ServiceName})
 	opts.Snapshot = st.Backup
 	pruneDone := make(chan struct{})
-	go func() { defer close(pruneDone); prune(ctx, st, cfg.EventRetention, log) }()
+	go func() { defer close(pruneDone); retention.Run(ctx, st, cfg.EventRetention, time.Hour, log) }()
 	defer func() { <-pruneDone }()
 	sched := scheduler.New(scheduler.Config{Profiles: profilesv1.NewProfileServiceClient(profilesConn), Starter: api.Starter{Runner: runner}, Log: log, Poll: cfg.SchedulePoll})
 	schedDone := make(chan error, 1)
@@ -191,134 +198,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	return server.Run(ctx, opts)
 }
 
-// serveReceipts serves Netpunkt's pushed receipts on their own listener until ctx ends,
-// and starts a run of a profile soon after each receipt it accepts. The returned channel
-// yields the listener's failure (or nil) once it has stopped; with no receipt address it
-// yields nil at once.
-func serveReceipts(ctx context.Context, cfg Config, tlsSet *tlsconfig.Set, runner *run.Runner, profilesConn *grpc.ClientConn, st *store.Store, log *slog.Logger) (<-chan error, error) {
-	done := make(chan error, 1)
-	lis := cfg.ReceiptListener
-	if lis == nil && cfg.ReceiptAddr == "" {
-		done <- nil
-		return done, nil
+// receiptListener is where Netpunkt's receipts arrive: ReceiptListener, or a listener on
+// ReceiptAddr; nil when neither is set.
+func receiptListener(cfg Config) (net.Listener, error) {
+	if cfg.ReceiptListener != nil || cfg.ReceiptAddr == "" {
+		return cfg.ReceiptListener, nil
 	}
-	if lis == nil {
-		var err error
-		if lis, err = net.Listen("tcp", cfg.ReceiptAddr); err != nil {
-			return nil, fmt.Errorf("harvester: --receipt-addr: %w", err)
-		}
-	}
-	kicker := &api.Kicker{Log: log, Start: func(ctx context.Context, name string) error {
-		_, err := api.Starter{Runner: runner}.Start(ctx, name, harvesterv1.Trigger_TRIGGER_API, ReceiptSubmitter, "")
-		return err
-	}}
-	receipts := &api.Receipts{
-		Profiles:    profilesv1.NewProfileServiceClient(profilesConn),
-		Credentials: profilesv1.NewProfileCredentialsServiceClient(profilesConn),
-		Store:       st, Kick: kicker.Kick, Log: log,
-	}
-	mux := http.NewServeMux()
-	mux.Handle(api.ReceiptPath, receipts)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, TLSConfig: tlsSet.ServerHTTP()}
-	kickerDone := make(chan struct{})
-	go func() { defer close(kickerDone); kicker.Run(ctx) }()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- server.ServeHTTP(srv, lis) }()
-	log.Info("serving Netpunkt receipts", "addr", lis.Addr().String(), "path", api.ReceiptPath+"{profile}")
-	go func() {
-		var err error
-		select {
-		case err = <-serveErr:
-		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = srv.Shutdown(sctx)
-			cancel()
-			if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
-				err = errors.Join(err, serr)
-			}
-		}
-		<-kickerDone
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		if err != nil {
-			err = fmt.Errorf("harvester: receipt listener: %w", err)
-		}
-		done <- err
-	}()
-	return done, nil
-}
-
-// ReceiptSubmitter is who the job history names for runs a pushed receipt started.
-const ReceiptSubmitter = "Netpunkt receipt"
-
-// callerIdentity is how the harvester authenticates to profiles, mapping and the ledger:
-// its bearer token when a token file is configured (required without TLS), or else the
-// client certificate of --tls-cert, which must then name the harvester role (nil
-// credentials: the certificate speaks for it).
-func callerIdentity(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger) (credentials.PerRPCCredentials, error) {
-	if cfg.ServiceTokenFile == "" && cfg.TLS.CertFile != "" {
-		roles, err := tlsconfig.CertificateRoles(cfg.TLS.CertFile)
-		if err != nil {
-			return nil, fmt.Errorf("harvester: %w", err)
-		}
-		if !slices.Contains(roles, string(auth.RoleHarvester)) {
-			return nil, errors.New("harvester: no service token, and the --tls-cert certificate has no OU=harvester to authenticate with: set --service-token-file or issue the certificate with the harvester role")
-		}
-		return nil, nil
-	}
-	token, err := ReadServiceToken(cfg.ServiceTokenFile, log)
+	lis, err := net.Listen("tcp", cfg.ReceiptAddr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("harvester: --receipt-addr: %w", err)
 	}
-	return auth.BearerToken(token, tlsSet.Secure()), nil
-}
-
-// ReadServiceToken reads the harvester's bearer token from path (surrounding whitespace
-// trimmed). Errors name the file, never its content; a file others may read is only
-// warned about, since some secret mounts cannot be 0600.
-func ReadServiceToken(path string, log *slog.Logger) (string, error) {
-	if path == "" {
-		return "", errors.New("harvester: no service token: set --service-token-file or INTERLOAN_SERVICE_TOKEN_FILE (a token with role harvester), or give it a --tls-cert certificate with OU=harvester")
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("harvester: service token file: %w", err)
-	}
-	if fi.Size() > auth.MaxTokenLen+2 {
-		return "", fmt.Errorf("harvester: service token file %s is too large to hold one token", path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("harvester: service token file: %w", err)
-	}
-	token := strings.TrimSpace(string(data))
-	if token == "" || strings.ContainsAny(token, " \t\r\n") {
-		return "", fmt.Errorf("harvester: service token file %s must hold exactly one token", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 && log != nil {
-		log.Warn("service token file is readable by others; make it 0600", "path", path, "mode", fi.Mode().Perm().String())
-	}
-	return token, nil
-}
-
-// prune deletes run events past their retention now and every hour until ctx ends.
-func prune(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
-	if retention <= 0 {
-		return
-	}
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := st.PruneEvents(time.Now().Add(-retention)); err != nil {
-			log.Error("pruning run events", "error", err)
-		} else if n > 0 {
-			log.Info("pruned run events past retention", "events", n, "retention", retention.String())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	return lis, nil
 }
