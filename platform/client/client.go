@@ -37,8 +37,8 @@ func Dial(addr string, tls tlsconfig.Config, token string, opts ...grpc.DialOpti
 // the caller's loaded TLS set, with creds on every call (nil: none, as when the client
 // certificate speaks for the caller, or the caller forwards its callers' tokens). The
 // connection reconnects quickly after the peer restarts (rpc.ReconnectQuickly) and traces
-// every call but health checks, which would drown the traces as they would on the
-// servers' side. opts are added after those.
+// every call but health checks: readiness checks would drown the traces, as the servers
+// leave them out too. opts are added after those.
 func Peer(addr string, transport *tlsconfig.Set, creds credentials.PerRPCCredentials, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return connect(addr, transport, creds, append([]grpc.DialOption{
 		rpc.ReconnectQuickly(),
