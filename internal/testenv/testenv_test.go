@@ -38,13 +38,14 @@ func TestLibrisWorld(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
+	until := time.Now() // both fakes generate the same requests, last_modified included
 	start := func() (*Env, World) {
 		t.Helper()
 		env, err := Start(ctx, Options{DataDir: dir, TLS: true, Logger: logging.Discard(), Libris: fakelibris.New(fakelibris.Options{})})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := env.Libris.World(WorldOptions{Count: 25, Days: 3, Seed: 4})
+		w := env.Libris.World(WorldOptions{Count: 25, Days: 3, Seed: 4, Until: until})
 		if err := env.Seed(ctx, w); err != nil {
 			t.Fatalf("seed: %v", err)
 		}
