@@ -64,7 +64,7 @@ var ErrIncomplete = errors.New("audit event incomplete")
 //
 // Ids come from the Events bucket's sequence, which bbolt advances inside the writing
 // transaction, so ids follow commit order exactly; reversed, a forward cursor walk lists
-// newest first. Wall-clock keys (boltdb.ReverseTimeKey) would misorder events when the
+// newest first. Wall-clock keys (boltdb.AppendReverseTime) would misorder events when the
 // clock steps back, and need a suffix anyway to be unique. Resource names contain no
 // 0x00, so one resource's index prefix never matches another's.
 type Trail struct {

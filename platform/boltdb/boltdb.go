@@ -88,12 +88,11 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 // Uint64Key encodes n as 8 big-endian bytes, so byte order is numeric order.
 func Uint64Key(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
-// ReverseTimeKey is 8 big-endian bytes of MaxUint64 − the Unix-nanosecond time, followed
-// by suffix, so byte order is newest first (for times after 1970): a forward cursor walk
+// AppendReverseTime appends 8 big-endian bytes of MaxUint64 − t's Unix-nanosecond time
+// to k, so byte order is newest first (for times after 1970): a forward cursor walk
 // lists the most recent entries first.
-func ReverseTimeKey(t time.Time, suffix []byte) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(suffix)), math.MaxUint64-uint64(t.UnixNano()))
-	return append(k, suffix...)
+func AppendReverseTime(k []byte, t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(k, math.MaxUint64-uint64(t.UnixNano()))
 }
 
 // Copy returns a copy of b: values from bbolt are only valid inside their transaction.

@@ -77,11 +77,11 @@ func TestKeysSortInOrder(t *testing.T) {
 		t.Error("Uint64Key order")
 	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if bytes.Compare(ReverseTimeKey(t0.Add(time.Nanosecond), []byte("z")), ReverseTimeKey(t0, []byte("a"))) >= 0 {
-		t.Error("ReverseTimeKey order: newer must sort first")
+	if bytes.Compare(append(AppendReverseTime(nil, t0.Add(time.Nanosecond)), 'z'), append(AppendReverseTime(nil, t0), 'a')) >= 0 {
+		t.Error("AppendReverseTime order: newer must sort first")
 	}
-	if k := ReverseTimeKey(t0, []byte("id")); len(k) != 10 || !bytes.HasSuffix(k, []byte("id")) {
-		t.Errorf("ReverseTimeKey = %x", k)
+	if k := AppendReverseTime([]byte("p"), t0); len(k) != 9 || !bytes.HasPrefix(k, []byte("p")) {
+		t.Errorf("AppendReverseTime = %x", k)
 	}
 }
 

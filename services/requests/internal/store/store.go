@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -535,8 +534,8 @@ func (ix *index) prefix(value string) []byte {
 	return append([]byte(value), 0)
 }
 
-// key is value's entry for request r (id): the prefix, then boltdb.ReverseTimeKey of its
-// update (or create) time and id, built in one allocation (a request writes some 25).
+// key is value's entry for request r (id): the prefix, then the reversed update (or
+// create) time and the id, built in one allocation (a request writes some 25).
 func (ix *index) key(value string, r *requestsv1.BorrowingRequest, id uint64) []byte {
 	t := r.GetUpdateTime()
 	if ix.byCreate {
@@ -546,7 +545,7 @@ func (ix *index) key(value string, r *requestsv1.BorrowingRequest, id uint64) []
 	if ix.keyed {
 		k = append(append(k, value...), 0)
 	}
-	k = binary.BigEndian.AppendUint64(k, math.MaxUint64-uint64(t.AsTime().UnixNano()))
+	k = boltdb.AppendReverseTime(k, t.AsTime())
 	return binary.BigEndian.AppendUint64(k, id)
 }
 
