@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -785,18 +786,22 @@ func TestIndexValuesDamaged(t *testing.T) {
 	}
 }
 
-// TestIndexKeyLayout: an entry's key is the value's prefix and boltdb.ReverseTimeKey of
-// the request's time and id, which List's ranges and cursors rely on.
+// TestIndexKeyLayout: an entry's key is the value's prefix, MaxUint64 − the request's
+// time in Unix nanoseconds and its id, all big-endian, which List's ranges and cursors
+// rely on.
 func TestIndexKeyLayout(t *testing.T) {
 	r := &requestsv1.BorrowingRequest{UpdateTime: timestamppb.New(t0), CreateTime: timestamppb.New(t0.Add(-time.Hour))}
+	timeID := func(at time.Time) []byte {
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, math.MaxUint64-uint64(at.UnixNano())), 7)
+	}
 	for _, tc := range []struct {
 		ix    *index
 		value string
 		want  []byte
 	}{
-		{idxOwner, "GUB", append([]byte("GUB\x00"), boltdb.ReverseTimeKey(t0, boltdb.Uint64Key(7))...)},
-		{idxAll, "", boltdb.ReverseTimeKey(t0, boltdb.Uint64Key(7))},
-		{idxCreated, "", boltdb.ReverseTimeKey(t0.Add(-time.Hour), boltdb.Uint64Key(7))},
+		{idxOwner, "GUB", append([]byte("GUB\x00"), timeID(t0)...)},
+		{idxAll, "", timeID(t0)},
+		{idxCreated, "", timeID(t0.Add(-time.Hour))},
 	} {
 		if got := tc.ix.key(tc.value, r, 7); !bytes.Equal(got, tc.want) {
 			t.Errorf("%s key %x, want %x", tc.ix.name, got, tc.want)
