@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/interloan/interloan/external"
+	"github.com/interloan/interloan/external/connector"
 	"slices"
 	"time"
 
@@ -144,14 +146,13 @@ func Profile(system typev1.ExternalSystem, code, url, library, key string, start
 		Code: code, System: system, ResourceSharingLibrary: LocalLibrary, ApiKey: key, Active: true,
 		HarvestStart: &profilesv1.HarvestStart{Date: &typev1.Date{Year: int32(start.Year()), Month: int32(start.Month()), Day: int32(start.Day())}},
 	}
-	switch system {
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS:
-		p.DisplayName = "Libris " + library
-		p.SystemConfig = &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: url, LibraryCode: library}}
-	case typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT:
-		p.DisplayName = "Netpunkt " + library
-		p.SystemConfig = &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: &profilesv1.NetpunktConfig{
-			BaseUrl: url, AgencyId: library, User: NetpunktUser, Group: netpunktGroup(library)}}
+	if sys, ok := external.Lookup(system); ok {
+		p.DisplayName = sys.Name + " " + library
+		sys.SetSettings(p, connector.Settings{BaseURL: url, LibraryCode: library})
+	}
+	if n := p.GetNetpunkt(); n != nil {
+		// The fake's DBC credential (Netpunkt.World) is for this user and group.
+		n.User, n.Group = NetpunktUser, netpunktGroup(library)
 	}
 	return p
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/interloan/interloan/external/libris"
+	"github.com/interloan/interloan/external/netpunkt"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,7 +17,6 @@ import (
 
 	"github.com/interloan/interloan/fakes/fakelibris"
 	"github.com/interloan/interloan/fakes/fakenetpunkt"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/httpserve"
 )
 
@@ -134,8 +135,8 @@ func (l *Libris) World(o WorldOptions) World {
 	l.AddKey(key, LibrisSigel)
 	l.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: o.Seed, Sigel: LibrisSigel, Count: o.Count, From: from, To: until, Lenders: LibrisLenders})...)
 	return World{
-		System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, Library: LibrisSigel, Partners: slices.Clone(LibrisLenders),
-		Profile: Profile(typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS, cmp.Or(o.Profile, "libris-abc"), l.URL, LibrisSigel, key, from),
+		System: libris.System.Enum, Library: LibrisSigel, Partners: slices.Clone(LibrisLenders),
+		Profile: Profile(libris.System.Enum, cmp.Or(o.Profile, "libris-abc"), l.URL, LibrisSigel, key, from),
 	}
 }
 
@@ -148,9 +149,9 @@ func (n *Netpunkt) World(o WorldOptions) (World, []fakenetpunkt.Order) {
 	n.AddCredential(fakenetpunkt.Credential{User: NetpunktUser, Group: netpunktGroup(NetpunktAgency), Password: password}, NetpunktAgency)
 	orders := fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: uint64(o.Seed), Agency: NetpunktAgency, Count: o.Count, From: from, To: until, Lenders: NetpunktLenders})
 	n.Put(orders...)
-	p := Profile(typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT, cmp.Or(o.Profile, "netpunkt-775100"), n.URL, NetpunktAgency, password, from)
+	p := Profile(netpunkt.System.Enum, cmp.Or(o.Profile, "netpunkt-775100"), n.URL, NetpunktAgency, password, from)
 	p.ReceiptPassword = cmp.Or(o.ReceiptPassword, randomKey())
-	return World{System: typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT, Library: NetpunktAgency, Partners: slices.Clone(NetpunktLenders), Profile: p}, orders
+	return World{System: netpunkt.System.Enum, Library: NetpunktAgency, Partners: slices.Clone(NetpunktLenders), Profile: p}, orders
 }
 
 // netpunktGroup is the DBC group of an agency: its number without the country.
