@@ -3,6 +3,7 @@ module github.com/interloan/interloan
 go 1.26.0
 
 require (
+	github.com/interloan/interloan/external v0.0.0
 	github.com/interloan/interloan/fakes v0.0.0
 	github.com/interloan/interloan/gen v0.0.0
 	github.com/interloan/interloan/platform v0.0.0
@@ -11,6 +12,7 @@ require (
 	github.com/interloan/interloan/services/mapping v0.0.0
 	github.com/interloan/interloan/services/profiles v0.0.0
 	github.com/interloan/interloan/services/requests v0.0.0
+	github.com/jhump/protoreflect v1.19.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
@@ -28,10 +30,10 @@ require (
 	github.com/felixge/httpsnoop v1.1.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
-	github.com/interloan/interloan/external v0.0.0 // indirect
-	github.com/jhump/protoreflect v1.19.0 // indirect
+	github.com/jhump/protoreflect/v2 v2.0.0-beta.1 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_golang v1.24.1 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect

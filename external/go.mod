@@ -7,6 +7,7 @@ require (
 	github.com/interloan/interloan/gen v0.0.0
 	github.com/interloan/interloan/platform v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -26,7 +27,6 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/grpc v1.84.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 // Sibling modules of this repository; go.work also resolves them, the replaces let
