@@ -31,8 +31,12 @@ func TestRegistryCoversTheAPI(t *testing.T) {
 			t.Errorf("%s is registered twice", s.Enum)
 		}
 		seen[s.Enum] = true
-		if s.Name == "" || s.CodeName == "" || s.Settings == nil || s.SetSettings == nil || s.Validate == nil || s.LibraryCode == nil || s.Connect == nil {
+		if s.Name == "" || s.CodeName == "" || s.Validate == nil || s.LibraryCode == nil || s.Connect == nil {
 			t.Errorf("%s: incomplete descriptor %+v", s.Enum, s)
+		}
+		// Block and CodeField must name real fields; Settings panics otherwise.
+		if _, ok := s.Settings(&profilesv1.IntegrationProfile{}); ok {
+			t.Errorf("%s: an empty profile has its block", s.Name)
 		}
 	}
 	oneof := (&profilesv1.IntegrationProfile{}).ProtoReflect().Descriptor().Oneofs().ByName("system_config")
@@ -41,7 +45,7 @@ func TestRegistryCoversTheAPI(t *testing.T) {
 		p := &profilesv1.IntegrationProfile{}
 		p.ProtoReflect().Set(f, protoreflect.ValueOfMessage(p.ProtoReflect().NewField(f).Message()))
 		sys := Configured(p)
-		if sys == nil || sys.Block != string(f.Name()) {
+		if sys == nil || sys.Block != f.Name() {
 			t.Errorf("profile block %s: configured system %v", f.Name(), sys)
 			continue
 		}

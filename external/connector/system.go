@@ -1,6 +1,10 @@
 package connector
 
 import (
+	"fmt"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
@@ -19,14 +23,12 @@ type System struct {
 	CodeName string
 	// Block is the IntegrationProfile field (of the system_config oneof) that holds the
 	// system's configuration, e.g. "libris": field paths in errors and readiness use it.
-	Block string
+	// Every block has a base_url field.
+	Block protoreflect.Name
+	// CodeField is the block's field holding the profile's own library code, e.g.
+	// "library_code".
+	CodeField protoreflect.Name
 
-	// Settings reads the profile's block; ok is false when the profile holds no block of
-	// this system.
-	Settings func(p *profilesv1.IntegrationProfile) (s Settings, ok bool)
-	// SetSettings writes base URL and library code into the profile's block of this
-	// system, creating the block when needed; empty values leave a field as it is.
-	SetSettings func(p *profilesv1.IntegrationProfile, s Settings)
 	// Normalize brings the block's values into their stored form (trimmed, canonical
 	// spelling of the library code) before validation.
 	Normalize func(p *profilesv1.IntegrationProfile)
@@ -49,6 +51,47 @@ type System struct {
 	// Connect builds the connector for a profile of this system with its credential. The
 	// caller has checked the base URL against its outbound policy.
 	Connect func(p *profilesv1.IntegrationProfile, secret string) (Connector, error)
+}
+
+// block returns the descriptors of the system's profile block and of its base URL and
+// library code fields. A System naming fields the API lacks is a programming error that
+// every test run meets at once, hence the panic.
+func (s *System) block() (blk, base, code protoreflect.FieldDescriptor) {
+	blk = (*profilesv1.IntegrationProfile)(nil).ProtoReflect().Descriptor().Fields().ByName(s.Block)
+	if blk == nil || blk.Message() == nil || blk.ContainingOneof() == nil {
+		panic(fmt.Sprintf("connector: %s: IntegrationProfile has no system_config block %q", s.Name, s.Block))
+	}
+	base, code = blk.Message().Fields().ByName("base_url"), blk.Message().Fields().ByName(s.CodeField)
+	if base == nil || code == nil {
+		panic(fmt.Sprintf("connector: %s: block %s lacks base_url or %s", s.Name, s.Block, s.CodeField))
+	}
+	return blk, base, code
+}
+
+// Settings reads the profile's block of this system; ok is false when the profile holds
+// none.
+func (s *System) Settings(p *profilesv1.IntegrationProfile) (set Settings, ok bool) {
+	blk, base, code := s.block()
+	m := p.ProtoReflect()
+	if !m.Has(blk) {
+		return Settings{}, false
+	}
+	b := m.Get(blk).Message()
+	return Settings{BaseURL: b.Get(base).String(), LibraryCode: b.Get(code).String()}, true
+}
+
+// SetSettings writes base URL and library code into the profile's block of this system,
+// creating the block (and so replacing another system's) when needed; empty values leave
+// a field as it is.
+func (s *System) SetSettings(p *profilesv1.IntegrationProfile, set Settings) {
+	blk, base, code := s.block()
+	b := p.ProtoReflect().Mutable(blk).Message()
+	if set.BaseURL != "" {
+		b.Set(base, protoreflect.ValueOfString(set.BaseURL))
+	}
+	if set.LibraryCode != "" {
+		b.Set(code, protoreflect.ValueOfString(set.LibraryCode))
+	}
 }
 
 // Settings is what every system's profile block holds.

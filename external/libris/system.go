@@ -16,27 +16,11 @@ const maxSigel = 32
 
 // System is Libris as the suite knows it.
 var System = &connector.System{
-	Enum:     typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
-	Name:     "Libris",
-	CodeName: "sigel",
-	Block:    "libris",
-	Settings: func(p *profilesv1.IntegrationProfile) (connector.Settings, bool) {
-		c := p.GetLibris()
-		return connector.Settings{BaseURL: c.GetBaseUrl(), LibraryCode: c.GetLibraryCode()}, c != nil
-	},
-	SetSettings: func(p *profilesv1.IntegrationProfile, s connector.Settings) {
-		c := p.GetLibris()
-		if c == nil {
-			c = &profilesv1.LibrisConfig{}
-		}
-		if s.BaseURL != "" {
-			c.BaseUrl = s.BaseURL
-		}
-		if s.LibraryCode != "" {
-			c.LibraryCode = s.LibraryCode
-		}
-		p.SystemConfig = &profilesv1.IntegrationProfile_Libris{Libris: c}
-	},
+	Enum:      typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
+	Name:      "Libris",
+	CodeName:  "sigel",
+	CodeField: "library_code",
+	Block:     "libris",
 	Validate: func(v *apierr.Violations, f string, p *profilesv1.IntegrationProfile) {
 		c := p.GetLibris()
 		validate.BaseURL(v, f+"base_url", c.GetBaseUrl())

@@ -16,27 +16,11 @@ const maxDBCName = 64
 
 // System is Netpunkt (DBC's OpenFindOrder and OpenReceipt) as the suite knows it.
 var System = &connector.System{
-	Enum:     typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
-	Name:     "Netpunkt",
-	CodeName: "agency",
-	Block:    "netpunkt",
-	Settings: func(p *profilesv1.IntegrationProfile) (connector.Settings, bool) {
-		c := p.GetNetpunkt()
-		return connector.Settings{BaseURL: c.GetBaseUrl(), LibraryCode: c.GetAgencyId()}, c != nil
-	},
-	SetSettings: func(p *profilesv1.IntegrationProfile, s connector.Settings) {
-		c := p.GetNetpunkt()
-		if c == nil {
-			c = &profilesv1.NetpunktConfig{}
-		}
-		if s.BaseURL != "" {
-			c.BaseUrl = s.BaseURL
-		}
-		if s.LibraryCode != "" {
-			c.AgencyId = s.LibraryCode
-		}
-		p.SystemConfig = &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: c}
-	},
+	Enum:      typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
+	Name:      "Netpunkt",
+	CodeName:  "agency",
+	CodeField: "agency_id",
+	Block:     "netpunkt",
 	// The profile keeps our agency id as the six digits DBC's services take.
 	Normalize: func(p *profilesv1.IntegrationProfile) {
 		c := p.GetNetpunkt()

@@ -32,7 +32,7 @@ func validateProfile(p *profilesv1.IntegrationProfile, f string, now time.Time) 
 		if sys.Enum != p.System {
 			v.Add(f+"system", "is %s but the system configuration given is for %s", p.System, sys.Enum)
 		}
-		sys.Validate(&v, f+sys.Block+".", p)
+		sys.Validate(&v, f+string(sys.Block)+".", p)
 	}
 	if p.ResourceSharingLibrary != "" {
 		validate.Code(&v, f+"resource_sharing_library", p.ResourceSharingLibrary)
@@ -137,7 +137,7 @@ func readiness(p *profilesv1.IntegrationProfile) *profilesv1.Readiness {
 	if sys, ok := external.Of(p); !ok {
 		missing = append(missing, "system")
 	} else if _, ok := sys.Settings(p); !ok {
-		missing = append(missing, sys.Block)
+		missing = append(missing, string(sys.Block))
 	}
 	if p.ResourceSharingLibrary == "" {
 		missing = append(missing, "resource_sharing_library")
