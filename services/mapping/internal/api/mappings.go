@@ -27,10 +27,12 @@ func mappingKind(st *store.Store) *kind[mappingv1.LibraryMapping, *mappingv1.Lib
 		// The proto stores external codes trimmed: codes copied from other systems often
 		// carry stray spaces, and lookups trim too. Each system gives its codes one
 		// spelling (Netpunkt agency ids become DK-nnnnnn whichever way they were typed).
-		normalize: func(m *mappingv1.LibraryMapping) { m.ExternalCode = external.LibraryCode(m.GetSystem(), m.ExternalCode) },
-		validate:  validateMapping,
-		notFound:  reasonMappingNotFound,
-		conflict:  mappingExists,
+		normalize: func(m *mappingv1.LibraryMapping) {
+			m.ExternalCode = external.LibraryCode(m.GetSystem(), m.ExternalCode)
+		},
+		validate: validateMapping,
+		notFound: reasonMappingNotFound,
+		conflict: mappingExists,
 	}
 }
 
