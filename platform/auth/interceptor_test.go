@@ -276,6 +276,7 @@ func expect(t *testing.T, method string, roles []Role) codes.Code {
 		"/" + mapping + "/ResolvePartnerCodes":       true,
 		"/" + mapping + "/GetLibrary":                true,
 		"/" + ingest + "/IngestBorrowingRequests":    true,
+		"/" + ingest + "/FlagBorrowingRequest":       true,
 		"/" + requests + "/ListBorrowingRequests":    true,
 	}
 	for _, r := range roles {

@@ -171,8 +171,8 @@ func defaultRules() []rule {
 		{mappingSvc, read, []string{"ListLibraries", "GetLibraryMapping", "ListLibraryMappings", "GetPartner", "ListPartners"}},
 		{mappingSvc, auditTrail, []string{"ListAuditEvents"}},
 
-		{harvesterSvc, act, []string{"StartRun", "CancelRun"}},
-		{harvesterSvc, read, []string{"GetRun", "ListRuns", "ListRunEvents", "WatchRun", "ListScheduledJobs"}},
+		{harvesterSvc, act, []string{"StartRun", "CancelRun", "RetryParkedItem"}},
+		{harvesterSvc, read, []string{"GetRun", "ListRuns", "ListRunEvents", "WatchRun", "ListScheduledJobs", "ListParkedItems"}},
 
 		{requestSvc, readHarvest, []string{"ListBorrowingRequests"}},
 		{requestSvc, read, []string{
@@ -187,7 +187,7 @@ func defaultRules() []rule {
 			"AddBorrowingRequestNote", "ResolveBorrowingRequestAttention",
 			"AnonymizeBorrowingRequest", "AnonymizeBorrowingRequests", "BatchActBorrowingRequests",
 		}},
-		{ingestSvc, harvesterOnly, []string{"IngestBorrowingRequests"}},
+		{ingestSvc, harvesterOnly, []string{"IngestBorrowingRequests", "FlagBorrowingRequest"}},
 
 		{backupSvc, backup, []string{"Backup"}},
 

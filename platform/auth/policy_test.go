@@ -161,6 +161,7 @@ func TestPolicyRules(t *testing.T) {
 		"/interloan.profiles.v1.ProfileCredentialsService/GetProfileCredentials",
 		"/interloan.profiles.v1.ProfileService/GetIntegrationProfile",
 		"/interloan.profiles.v1.ProfileService/ListIntegrationProfiles",
+		"/interloan.requests.v1.IngestService/FlagBorrowingRequest",
 		"/interloan.requests.v1.IngestService/IngestBorrowingRequests",
 		"/interloan.requests.v1.RequestService/ListBorrowingRequests",
 	}

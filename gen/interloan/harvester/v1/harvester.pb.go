@@ -195,6 +195,13 @@ const (
 	// Another Interloan service the run needs (profiles or mapping) was unavailable or
 	// failed; the message names it.
 	AlertCode_ALERT_CODE_SERVICE_UNAVAILABLE AlertCode = 14
+	// The run reached one of its bounds (items per chunk or per run, bytes read, time per
+	// call or per run); the message names it. What was acknowledged stays imported and the
+	// cursor did not move, so the next run tries the window again.
+	AlertCode_ALERT_CODE_RUN_LIMIT_EXCEEDED AlertCode = 15
+	// A standing warning: the profile has parked requests (ListParkedItems) that runs no
+	// longer retry until staff retry them.
+	AlertCode_ALERT_CODE_ITEMS_PARKED AlertCode = 16
 )
 
 // Enum value maps for AlertCode.
@@ -215,6 +222,8 @@ var (
 		12: "ALERT_CODE_INTERNAL",
 		13: "ALERT_CODE_PROFILE_NOT_FOUND",
 		14: "ALERT_CODE_SERVICE_UNAVAILABLE",
+		15: "ALERT_CODE_RUN_LIMIT_EXCEEDED",
+		16: "ALERT_CODE_ITEMS_PARKED",
 	}
 	AlertCode_value = map[string]int32{
 		"ALERT_CODE_UNSPECIFIED":           0,
@@ -232,6 +241,8 @@ var (
 		"ALERT_CODE_INTERNAL":              12,
 		"ALERT_CODE_PROFILE_NOT_FOUND":     13,
 		"ALERT_CODE_SERVICE_UNAVAILABLE":   14,
+		"ALERT_CODE_RUN_LIMIT_EXCEEDED":    15,
+		"ALERT_CODE_ITEMS_PARKED":          16,
 	}
 )
 
@@ -461,7 +472,10 @@ type RunCounters struct {
 	Skipped int64 `protobuf:"varint,5,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	// Not imported because of an error (unknown partner, unmapped library, invalid data,
 	// rejected by the ledger); retried later.
-	Failed        int64 `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	Failed int64 `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Of the failed, those that reached the profile's attempt limit in this run and were
+	// parked (ListParkedItems).
+	Parked        int64 `protobuf:"varint,7,opt,name=parked,proto3" json:"parked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -534,6 +548,13 @@ func (x *RunCounters) GetSkipped() int64 {
 func (x *RunCounters) GetFailed() int64 {
 	if x != nil {
 		return x.Failed
+	}
+	return 0
+}
+
+func (x *RunCounters) GetParked() int64 {
+	if x != nil {
+		return x.Parked
 	}
 	return 0
 }
@@ -785,7 +806,12 @@ type RunEvent struct {
 	Time *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
 	// How many runs have handled this external request while it was not yet imported,
 	// counting this one (1 on first sight; the retry set's attempts).
-	Attempt       int32 `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Attempt int32 `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// Data warnings: field-level problems the request was imported despite (a text cut
+	// at the ledger's bound, a date that did not parse, an unknown code).
+	Warnings []*v1.DataWarning `protobuf:"bytes,9,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Set when this failure reached the attempt limit and the request was parked.
+	Parked        bool `protobuf:"varint,10,opt,name=parked,proto3" json:"parked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -874,6 +900,20 @@ func (x *RunEvent) GetAttempt() int32 {
 		return x.Attempt
 	}
 	return 0
+}
+
+func (x *RunEvent) GetWarnings() []*v1.DataWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *RunEvent) GetParked() bool {
+	if x != nil {
+		return x.Parked
+	}
+	return false
 }
 
 // Request for StartRun.
@@ -1306,6 +1346,281 @@ func (x *WatchRunRequest) GetName() string {
 	return ""
 }
 
+// A request runs no longer retry because it failed too many times in a row. Resource
+// name: `integrationProfiles/{profile}/parkedItems/{external_id}`.
+type ParkedItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `integrationProfiles/{profile}/parkedItems/{external_id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The external system's id of the request.
+	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// Machine-readable reason of the last failure, e.g. PARTNER_UNKNOWN.
+	ReasonCode string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// Human-readable reason of the last failure.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Runs that tried and failed to import it, in a row.
+	Attempts int32 `protobuf:"varint,5,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// When it first failed.
+	FirstFailureTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=first_failure_time,json=firstFailureTime,proto3" json:"first_failure_time,omitempty"`
+	// When it was parked.
+	ParkTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=park_time,json=parkTime,proto3" json:"park_time,omitempty"`
+	// The run that parked it, `runs/{id}`.
+	Run           string `protobuf:"bytes,8,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParkedItem) Reset() {
+	*x = ParkedItem{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParkedItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParkedItem) ProtoMessage() {}
+
+func (x *ParkedItem) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParkedItem.ProtoReflect.Descriptor instead.
+func (*ParkedItem) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ParkedItem) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ParkedItem) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *ParkedItem) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *ParkedItem) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ParkedItem) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *ParkedItem) GetFirstFailureTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstFailureTime
+	}
+	return nil
+}
+
+func (x *ParkedItem) GetParkTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ParkTime
+	}
+	return nil
+}
+
+func (x *ParkedItem) GetRun() string {
+	if x != nil {
+		return x.Run
+	}
+	return ""
+}
+
+// Request for ListParkedItems.
+type ListParkedItemsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, `integrationProfiles/{code}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Maximum results per page; 0 means 50, values above 1000 are coerced to 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParkedItemsRequest) Reset() {
+	*x = ListParkedItemsRequest{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParkedItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParkedItemsRequest) ProtoMessage() {}
+
+func (x *ListParkedItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParkedItemsRequest.ProtoReflect.Descriptor instead.
+func (*ListParkedItemsRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListParkedItemsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListParkedItemsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListParkedItemsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListParkedItems.
+type ListParkedItemsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Parked requests, longest parked first.
+	ParkedItems []*ParkedItem `protobuf:"bytes,1,rep,name=parked_items,json=parkedItems,proto3" json:"parked_items,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParkedItemsResponse) Reset() {
+	*x = ListParkedItemsResponse{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParkedItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParkedItemsResponse) ProtoMessage() {}
+
+func (x *ListParkedItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParkedItemsResponse.ProtoReflect.Descriptor instead.
+func (*ListParkedItemsResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListParkedItemsResponse) GetParkedItems() []*ParkedItem {
+	if x != nil {
+		return x.ParkedItems
+	}
+	return nil
+}
+
+func (x *ListParkedItemsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for RetryParkedItem.
+type RetryParkedItemRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `integrationProfiles/{profile}/parkedItems/{external_id}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryParkedItemRequest) Reset() {
+	*x = RetryParkedItemRequest{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryParkedItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryParkedItemRequest) ProtoMessage() {}
+
+func (x *RetryParkedItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryParkedItemRequest.ProtoReflect.Descriptor instead.
+func (*RetryParkedItemRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RetryParkedItemRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // Request for CancelRun.
 type CancelRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1317,7 +1632,7 @@ type CancelRunRequest struct {
 
 func (x *CancelRunRequest) Reset() {
 	*x = CancelRunRequest{}
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[13]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1644,7 @@ func (x *CancelRunRequest) String() string {
 func (*CancelRunRequest) ProtoMessage() {}
 
 func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[13]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1657,7 @@ func (x *CancelRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelRunRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{13}
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelRunRequest) GetName() string {
@@ -1378,7 +1693,7 @@ type ScheduledJob struct {
 
 func (x *ScheduledJob) Reset() {
 	*x = ScheduledJob{}
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[14]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1705,7 @@ func (x *ScheduledJob) String() string {
 func (*ScheduledJob) ProtoMessage() {}
 
 func (x *ScheduledJob) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[14]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1718,7 @@ func (x *ScheduledJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduledJob.ProtoReflect.Descriptor instead.
 func (*ScheduledJob) Descriptor() ([]byte, []int) {
-	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{14}
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScheduledJob) GetProfile() string {
@@ -1475,7 +1790,7 @@ type ListScheduledJobsRequest struct {
 
 func (x *ListScheduledJobsRequest) Reset() {
 	*x = ListScheduledJobsRequest{}
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[15]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1802,7 @@ func (x *ListScheduledJobsRequest) String() string {
 func (*ListScheduledJobsRequest) ProtoMessage() {}
 
 func (x *ListScheduledJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[15]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1815,7 @@ func (x *ListScheduledJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListScheduledJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListScheduledJobsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{15}
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListScheduledJobsRequest) GetPageSize() int32 {
@@ -1530,7 +1845,7 @@ type ListScheduledJobsResponse struct {
 
 func (x *ListScheduledJobsResponse) Reset() {
 	*x = ListScheduledJobsResponse{}
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[16]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1857,7 @@ func (x *ListScheduledJobsResponse) String() string {
 func (*ListScheduledJobsResponse) ProtoMessage() {}
 
 func (x *ListScheduledJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[16]
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1870,7 @@ func (x *ListScheduledJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListScheduledJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListScheduledJobsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{16}
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListScheduledJobsResponse) GetScheduledJobs() []*ScheduledJob {
@@ -1584,14 +1899,15 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x06Window\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xab\x01\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xc3\x01\n" +
 	"\vRunCounters\x12\x18\n" +
 	"\afetched\x18\x01 \x01(\x03R\afetched\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\x03R\acreated\x12\x18\n" +
 	"\aupdated\x18\x03 \x01(\x03R\aupdated\x12\x1c\n" +
 	"\tunchanged\x18\x04 \x01(\x03R\tunchanged\x12\x18\n" +
 	"\askipped\x18\x05 \x01(\x03R\askipped\x12\x16\n" +
-	"\x06failed\x18\x06 \x01(\x03R\x06failed\"j\n" +
+	"\x06failed\x18\x06 \x01(\x03R\x06failed\x12\x16\n" +
+	"\x06parked\x18\a \x01(\x03R\x06parked\"j\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
 	"\ahandled\x18\x02 \x01(\x03R\ahandled\x12\x14\n" +
@@ -1615,7 +1931,7 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
 	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime:7\xeaA4\n" +
 	"\x1bharvester.interloan.dev/Run\x12\n" +
-	"runs/{run}*\x04runs2\x03run\"\xfb\x02\n" +
+	"runs/{run}*\x04runs2\x03run\"\xcf\x03\n" +
 	"\bRunEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +
@@ -1626,7 +1942,10 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12+\n" +
 	"\x11borrowing_request\x18\x06 \x01(\tR\x10borrowingRequest\x12.\n" +
 	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
-	"\aattempt\x18\b \x01(\x05R\aattempt:O\xeaAL\n" +
+	"\aattempt\x18\b \x01(\x05R\aattempt\x12:\n" +
+	"\bwarnings\x18\t \x03(\v2\x1e.interloan.type.v1.DataWarningR\bwarnings\x12\x16\n" +
+	"\x06parked\x18\n" +
+	" \x01(\bR\x06parked:O\xeaAL\n" +
 	" harvester.interloan.dev/RunEvent\x12\x19runs/{run}/events/{event}*\x06events2\x05event\"P\n" +
 	"\x0fStartRunRequest\x12\x1e\n" +
 	"\aprofile\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\aprofile\x12\x1d\n" +
@@ -1658,6 +1977,30 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"run_events\x18\x01 \x03(\v2 .interloan.harvester.v1.RunEventR\trunEvents\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"+\n" +
 	"\x0fWatchRunRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xb4\x03\n" +
+	"\n" +
+	"ParkedItem\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\vexternal_id\x18\x02 \x01(\tR\n" +
+	"externalId\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\battempts\x18\x05 \x01(\x05R\battempts\x12H\n" +
+	"\x12first_failure_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10firstFailureTime\x127\n" +
+	"\tpark_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bparkTime\x12\x10\n" +
+	"\x03run\x18\b \x01(\tR\x03run:\x86\x01\xeaA\x82\x01\n" +
+	"\"harvester.interloan.dev/ParkedItem\x12CintegrationProfiles/{integration_profile}/parkedItems/{parked_item}*\vparkedItems2\n" +
+	"parkedItem\"r\n" +
+	"\x16ListParkedItemsRequest\x12\x1c\n" +
+	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x88\x01\n" +
+	"\x17ListParkedItemsResponse\x12E\n" +
+	"\fparked_items\x18\x01 \x03(\v2\".interloan.harvester.v1.ParkedItemR\vparkedItems\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"2\n" +
+	"\x16RetryParkedItemRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\",\n" +
 	"\x10CancelRunRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xc9\x02\n" +
@@ -1691,7 +2034,7 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x1fRUN_STATE_COMPLETED_WITH_ERRORS\x10\x05\x12\"\n" +
 	"\x1eRUN_STATE_COMPLETED_NO_RECORDS\x10\x06\x12\x14\n" +
 	"\x10RUN_STATE_FAILED\x10\a\x12\x15\n" +
-	"\x11RUN_STATE_ABORTED\x10\b*\xea\x03\n" +
+	"\x11RUN_STATE_ABORTED\x10\b*\xaa\x04\n" +
 	"\tAlertCode\x12\x1a\n" +
 	"\x16ALERT_CODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ALERT_CODE_AUTH_FAILED\x10\x01\x12#\n" +
@@ -1708,14 +2051,16 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x14ALERT_CODE_CANCELLED\x10\v\x12\x17\n" +
 	"\x13ALERT_CODE_INTERNAL\x10\f\x12 \n" +
 	"\x1cALERT_CODE_PROFILE_NOT_FOUND\x10\r\x12\"\n" +
-	"\x1eALERT_CODE_SERVICE_UNAVAILABLE\x10\x0e*\x8c\x01\n" +
+	"\x1eALERT_CODE_SERVICE_UNAVAILABLE\x10\x0e\x12!\n" +
+	"\x1dALERT_CODE_RUN_LIMIT_EXCEEDED\x10\x0f\x12\x1b\n" +
+	"\x17ALERT_CODE_ITEMS_PARKED\x10\x10*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_CREATED\x10\x01\x12\x13\n" +
 	"\x0fOUTCOME_UPDATED\x10\x02\x12\x15\n" +
 	"\x11OUTCOME_UNCHANGED\x10\x03\x12\x13\n" +
 	"\x0fOUTCOME_SKIPPED\x10\x04\x12\x12\n" +
-	"\x0eOUTCOME_FAILED\x10\x052\xf0\x06\n" +
+	"\x0eOUTCOME_FAILED\x10\x052\xc6\t\n" +
 	"\x10HarvesterService\x12k\n" +
 	"\bStartRun\x12'.interloan.harvester.v1.StartRunRequest\x1a\x1b.interloan.harvester.v1.Run\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/runs:start\x12g\n" +
 	"\x06GetRun\x12%.interloan.harvester.v1.GetRunRequest\x1a\x1b.interloan.harvester.v1.Run\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/{name=runs/*}\x12o\n" +
@@ -1723,7 +2068,9 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x12\b/v1/runs\x12\x90\x01\n" +
 	"\rListRunEvents\x12,.interloan.harvester.v1.ListRunEventsRequest\x1a-.interloan.harvester.v1.ListRunEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{parent=runs/*}/events\x12s\n" +
 	"\bWatchRun\x12'.interloan.harvester.v1.WatchRunRequest\x1a\x1b.interloan.harvester.v1.Run\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/{name=runs/*}:watch0\x01\x12w\n" +
-	"\tCancelRun\x12(.interloan.harvester.v1.CancelRunRequest\x1a\x1b.interloan.harvester.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/{name=runs/*}:cancel\x12\x93\x01\n" +
+	"\tCancelRun\x12(.interloan.harvester.v1.CancelRunRequest\x1a\x1b.interloan.harvester.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/{name=runs/*}:cancel\x12\xaa\x01\n" +
+	"\x0fListParkedItems\x12..interloan.harvester.v1.ListParkedItemsRequest\x1a/.interloan.harvester.v1.ListParkedItemsResponse\"6\x82\xd3\xe4\x93\x020\x12./v1/{parent=integrationProfiles/*}/parkedItems\x12\xa6\x01\n" +
+	"\x0fRetryParkedItem\x12..interloan.harvester.v1.RetryParkedItemRequest\x1a\".interloan.harvester.v1.ParkedItem\"?\x82\xd3\xe4\x93\x029:\x01*\"4/v1/{name=integrationProfiles/*/parkedItems/*}:retry\x12\x93\x01\n" +
 	"\x11ListScheduledJobs\x120.interloan.harvester.v1.ListScheduledJobsRequest\x1a1.interloan.harvester.v1.ListScheduledJobsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/scheduledJobsBGZEgithub.com/interloan/interloan/gen/interloan/harvester/v1;harvesterv1b\x06proto3"
 
 var (
@@ -1739,7 +2086,7 @@ func file_interloan_harvester_v1_harvester_proto_rawDescGZIP() []byte {
 }
 
 var file_interloan_harvester_v1_harvester_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_interloan_harvester_v1_harvester_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_interloan_harvester_v1_harvester_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_interloan_harvester_v1_harvester_proto_goTypes = []any{
 	(Trigger)(0),                      // 0: interloan.harvester.v1.Trigger
 	(RunState)(0),                     // 1: interloan.harvester.v1.RunState
@@ -1758,57 +2105,70 @@ var file_interloan_harvester_v1_harvester_proto_goTypes = []any{
 	(*ListRunEventsRequest)(nil),      // 14: interloan.harvester.v1.ListRunEventsRequest
 	(*ListRunEventsResponse)(nil),     // 15: interloan.harvester.v1.ListRunEventsResponse
 	(*WatchRunRequest)(nil),           // 16: interloan.harvester.v1.WatchRunRequest
-	(*CancelRunRequest)(nil),          // 17: interloan.harvester.v1.CancelRunRequest
-	(*ScheduledJob)(nil),              // 18: interloan.harvester.v1.ScheduledJob
-	(*ListScheduledJobsRequest)(nil),  // 19: interloan.harvester.v1.ListScheduledJobsRequest
-	(*ListScheduledJobsResponse)(nil), // 20: interloan.harvester.v1.ListScheduledJobsResponse
-	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
-	(v1.ExternalSystem)(0),            // 22: interloan.type.v1.ExternalSystem
+	(*ParkedItem)(nil),                // 17: interloan.harvester.v1.ParkedItem
+	(*ListParkedItemsRequest)(nil),    // 18: interloan.harvester.v1.ListParkedItemsRequest
+	(*ListParkedItemsResponse)(nil),   // 19: interloan.harvester.v1.ListParkedItemsResponse
+	(*RetryParkedItemRequest)(nil),    // 20: interloan.harvester.v1.RetryParkedItemRequest
+	(*CancelRunRequest)(nil),          // 21: interloan.harvester.v1.CancelRunRequest
+	(*ScheduledJob)(nil),              // 22: interloan.harvester.v1.ScheduledJob
+	(*ListScheduledJobsRequest)(nil),  // 23: interloan.harvester.v1.ListScheduledJobsRequest
+	(*ListScheduledJobsResponse)(nil), // 24: interloan.harvester.v1.ListScheduledJobsResponse
+	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
+	(*v1.DataWarning)(nil),            // 26: interloan.type.v1.DataWarning
+	(v1.ExternalSystem)(0),            // 27: interloan.type.v1.ExternalSystem
 }
 var file_interloan_harvester_v1_harvester_proto_depIdxs = []int32{
 	2,  // 0: interloan.harvester.v1.Alert.code:type_name -> interloan.harvester.v1.AlertCode
-	21, // 1: interloan.harvester.v1.Alert.time:type_name -> google.protobuf.Timestamp
-	21, // 2: interloan.harvester.v1.Window.start_time:type_name -> google.protobuf.Timestamp
-	21, // 3: interloan.harvester.v1.Window.end_time:type_name -> google.protobuf.Timestamp
+	25, // 1: interloan.harvester.v1.Alert.time:type_name -> google.protobuf.Timestamp
+	25, // 2: interloan.harvester.v1.Window.start_time:type_name -> google.protobuf.Timestamp
+	25, // 3: interloan.harvester.v1.Window.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 4: interloan.harvester.v1.Run.trigger:type_name -> interloan.harvester.v1.Trigger
 	1,  // 5: interloan.harvester.v1.Run.state:type_name -> interloan.harvester.v1.RunState
 	5,  // 6: interloan.harvester.v1.Run.window:type_name -> interloan.harvester.v1.Window
 	7,  // 7: interloan.harvester.v1.Run.progress:type_name -> interloan.harvester.v1.Progress
 	6,  // 8: interloan.harvester.v1.Run.counters:type_name -> interloan.harvester.v1.RunCounters
 	4,  // 9: interloan.harvester.v1.Run.alerts:type_name -> interloan.harvester.v1.Alert
-	21, // 10: interloan.harvester.v1.Run.submit_time:type_name -> google.protobuf.Timestamp
-	21, // 11: interloan.harvester.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	21, // 12: interloan.harvester.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	25, // 10: interloan.harvester.v1.Run.submit_time:type_name -> google.protobuf.Timestamp
+	25, // 11: interloan.harvester.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	25, // 12: interloan.harvester.v1.Run.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 13: interloan.harvester.v1.RunEvent.outcome:type_name -> interloan.harvester.v1.Outcome
-	21, // 14: interloan.harvester.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 15: interloan.harvester.v1.ListRunsRequest.state:type_name -> interloan.harvester.v1.RunState
-	21, // 16: interloan.harvester.v1.ListRunsRequest.submitted_after:type_name -> google.protobuf.Timestamp
-	21, // 17: interloan.harvester.v1.ListRunsRequest.submitted_before:type_name -> google.protobuf.Timestamp
-	8,  // 18: interloan.harvester.v1.ListRunsResponse.runs:type_name -> interloan.harvester.v1.Run
-	3,  // 19: interloan.harvester.v1.ListRunEventsRequest.outcome:type_name -> interloan.harvester.v1.Outcome
-	9,  // 20: interloan.harvester.v1.ListRunEventsResponse.run_events:type_name -> interloan.harvester.v1.RunEvent
-	21, // 21: interloan.harvester.v1.ScheduledJob.next_run_time:type_name -> google.protobuf.Timestamp
-	22, // 22: interloan.harvester.v1.ScheduledJob.system:type_name -> interloan.type.v1.ExternalSystem
-	18, // 23: interloan.harvester.v1.ListScheduledJobsResponse.scheduled_jobs:type_name -> interloan.harvester.v1.ScheduledJob
-	10, // 24: interloan.harvester.v1.HarvesterService.StartRun:input_type -> interloan.harvester.v1.StartRunRequest
-	11, // 25: interloan.harvester.v1.HarvesterService.GetRun:input_type -> interloan.harvester.v1.GetRunRequest
-	12, // 26: interloan.harvester.v1.HarvesterService.ListRuns:input_type -> interloan.harvester.v1.ListRunsRequest
-	14, // 27: interloan.harvester.v1.HarvesterService.ListRunEvents:input_type -> interloan.harvester.v1.ListRunEventsRequest
-	16, // 28: interloan.harvester.v1.HarvesterService.WatchRun:input_type -> interloan.harvester.v1.WatchRunRequest
-	17, // 29: interloan.harvester.v1.HarvesterService.CancelRun:input_type -> interloan.harvester.v1.CancelRunRequest
-	19, // 30: interloan.harvester.v1.HarvesterService.ListScheduledJobs:input_type -> interloan.harvester.v1.ListScheduledJobsRequest
-	8,  // 31: interloan.harvester.v1.HarvesterService.StartRun:output_type -> interloan.harvester.v1.Run
-	8,  // 32: interloan.harvester.v1.HarvesterService.GetRun:output_type -> interloan.harvester.v1.Run
-	13, // 33: interloan.harvester.v1.HarvesterService.ListRuns:output_type -> interloan.harvester.v1.ListRunsResponse
-	15, // 34: interloan.harvester.v1.HarvesterService.ListRunEvents:output_type -> interloan.harvester.v1.ListRunEventsResponse
-	8,  // 35: interloan.harvester.v1.HarvesterService.WatchRun:output_type -> interloan.harvester.v1.Run
-	8,  // 36: interloan.harvester.v1.HarvesterService.CancelRun:output_type -> interloan.harvester.v1.Run
-	20, // 37: interloan.harvester.v1.HarvesterService.ListScheduledJobs:output_type -> interloan.harvester.v1.ListScheduledJobsResponse
-	31, // [31:38] is the sub-list for method output_type
-	24, // [24:31] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	25, // 14: interloan.harvester.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	26, // 15: interloan.harvester.v1.RunEvent.warnings:type_name -> interloan.type.v1.DataWarning
+	1,  // 16: interloan.harvester.v1.ListRunsRequest.state:type_name -> interloan.harvester.v1.RunState
+	25, // 17: interloan.harvester.v1.ListRunsRequest.submitted_after:type_name -> google.protobuf.Timestamp
+	25, // 18: interloan.harvester.v1.ListRunsRequest.submitted_before:type_name -> google.protobuf.Timestamp
+	8,  // 19: interloan.harvester.v1.ListRunsResponse.runs:type_name -> interloan.harvester.v1.Run
+	3,  // 20: interloan.harvester.v1.ListRunEventsRequest.outcome:type_name -> interloan.harvester.v1.Outcome
+	9,  // 21: interloan.harvester.v1.ListRunEventsResponse.run_events:type_name -> interloan.harvester.v1.RunEvent
+	25, // 22: interloan.harvester.v1.ParkedItem.first_failure_time:type_name -> google.protobuf.Timestamp
+	25, // 23: interloan.harvester.v1.ParkedItem.park_time:type_name -> google.protobuf.Timestamp
+	17, // 24: interloan.harvester.v1.ListParkedItemsResponse.parked_items:type_name -> interloan.harvester.v1.ParkedItem
+	25, // 25: interloan.harvester.v1.ScheduledJob.next_run_time:type_name -> google.protobuf.Timestamp
+	27, // 26: interloan.harvester.v1.ScheduledJob.system:type_name -> interloan.type.v1.ExternalSystem
+	22, // 27: interloan.harvester.v1.ListScheduledJobsResponse.scheduled_jobs:type_name -> interloan.harvester.v1.ScheduledJob
+	10, // 28: interloan.harvester.v1.HarvesterService.StartRun:input_type -> interloan.harvester.v1.StartRunRequest
+	11, // 29: interloan.harvester.v1.HarvesterService.GetRun:input_type -> interloan.harvester.v1.GetRunRequest
+	12, // 30: interloan.harvester.v1.HarvesterService.ListRuns:input_type -> interloan.harvester.v1.ListRunsRequest
+	14, // 31: interloan.harvester.v1.HarvesterService.ListRunEvents:input_type -> interloan.harvester.v1.ListRunEventsRequest
+	16, // 32: interloan.harvester.v1.HarvesterService.WatchRun:input_type -> interloan.harvester.v1.WatchRunRequest
+	21, // 33: interloan.harvester.v1.HarvesterService.CancelRun:input_type -> interloan.harvester.v1.CancelRunRequest
+	18, // 34: interloan.harvester.v1.HarvesterService.ListParkedItems:input_type -> interloan.harvester.v1.ListParkedItemsRequest
+	20, // 35: interloan.harvester.v1.HarvesterService.RetryParkedItem:input_type -> interloan.harvester.v1.RetryParkedItemRequest
+	23, // 36: interloan.harvester.v1.HarvesterService.ListScheduledJobs:input_type -> interloan.harvester.v1.ListScheduledJobsRequest
+	8,  // 37: interloan.harvester.v1.HarvesterService.StartRun:output_type -> interloan.harvester.v1.Run
+	8,  // 38: interloan.harvester.v1.HarvesterService.GetRun:output_type -> interloan.harvester.v1.Run
+	13, // 39: interloan.harvester.v1.HarvesterService.ListRuns:output_type -> interloan.harvester.v1.ListRunsResponse
+	15, // 40: interloan.harvester.v1.HarvesterService.ListRunEvents:output_type -> interloan.harvester.v1.ListRunEventsResponse
+	8,  // 41: interloan.harvester.v1.HarvesterService.WatchRun:output_type -> interloan.harvester.v1.Run
+	8,  // 42: interloan.harvester.v1.HarvesterService.CancelRun:output_type -> interloan.harvester.v1.Run
+	19, // 43: interloan.harvester.v1.HarvesterService.ListParkedItems:output_type -> interloan.harvester.v1.ListParkedItemsResponse
+	17, // 44: interloan.harvester.v1.HarvesterService.RetryParkedItem:output_type -> interloan.harvester.v1.ParkedItem
+	24, // 45: interloan.harvester.v1.HarvesterService.ListScheduledJobs:output_type -> interloan.harvester.v1.ListScheduledJobsResponse
+	37, // [37:46] is the sub-list for method output_type
+	28, // [28:37] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_interloan_harvester_v1_harvester_proto_init() }
@@ -1822,7 +2182,7 @@ func file_interloan_harvester_v1_harvester_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_harvester_v1_harvester_proto_rawDesc), len(file_interloan_harvester_v1_harvester_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,8 @@ const (
 	HarvesterService_ListRunEvents_FullMethodName     = "/interloan.harvester.v1.HarvesterService/ListRunEvents"
 	HarvesterService_WatchRun_FullMethodName          = "/interloan.harvester.v1.HarvesterService/WatchRun"
 	HarvesterService_CancelRun_FullMethodName         = "/interloan.harvester.v1.HarvesterService/CancelRun"
+	HarvesterService_ListParkedItems_FullMethodName   = "/interloan.harvester.v1.HarvesterService/ListParkedItems"
+	HarvesterService_RetryParkedItem_FullMethodName   = "/interloan.harvester.v1.HarvesterService/RetryParkedItem"
 	HarvesterService_ListScheduledJobs_FullMethodName = "/interloan.harvester.v1.HarvesterService/ListScheduledJobs"
 )
 
@@ -52,6 +54,14 @@ type HarvesterServiceClient interface {
 	WatchRun(ctx context.Context, in *WatchRunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Run], error)
 	// Asks a pending or running run to stop; it ends as ABORTED after the batch in flight.
 	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*Run, error)
+	// Lists a profile's parked requests: external requests that failed to import so many
+	// times in a row that runs no longer retry them (what, why, since when, attempts).
+	// Nothing is dropped: a parked request stays here until it is retried.
+	ListParkedItems(ctx context.Context, in *ListParkedItemsRequest, opts ...grpc.CallOption) (*ListParkedItemsResponse, error)
+	// Puts a parked request back in the profile's retry set with its attempts reset, so
+	// the next run fetches and imports it again. Idempotent: retrying a request that is no
+	// longer parked answers NOT_FOUND.
+	RetryParkedItem(ctx context.Context, in *RetryParkedItemRequest, opts ...grpc.CallOption) (*ParkedItem, error)
 	// Lists the scheduled import jobs of active profiles with their next run times.
 	ListScheduledJobs(ctx context.Context, in *ListScheduledJobsRequest, opts ...grpc.CallOption) (*ListScheduledJobsResponse, error)
 }
@@ -133,6 +143,26 @@ func (c *harvesterServiceClient) CancelRun(ctx context.Context, in *CancelRunReq
 	return out, nil
 }
 
+func (c *harvesterServiceClient) ListParkedItems(ctx context.Context, in *ListParkedItemsRequest, opts ...grpc.CallOption) (*ListParkedItemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListParkedItemsResponse)
+	err := c.cc.Invoke(ctx, HarvesterService_ListParkedItems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *harvesterServiceClient) RetryParkedItem(ctx context.Context, in *RetryParkedItemRequest, opts ...grpc.CallOption) (*ParkedItem, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ParkedItem)
+	err := c.cc.Invoke(ctx, HarvesterService_RetryParkedItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *harvesterServiceClient) ListScheduledJobs(ctx context.Context, in *ListScheduledJobsRequest, opts ...grpc.CallOption) (*ListScheduledJobsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListScheduledJobsResponse)
@@ -167,6 +197,14 @@ type HarvesterServiceServer interface {
 	WatchRun(*WatchRunRequest, grpc.ServerStreamingServer[Run]) error
 	// Asks a pending or running run to stop; it ends as ABORTED after the batch in flight.
 	CancelRun(context.Context, *CancelRunRequest) (*Run, error)
+	// Lists a profile's parked requests: external requests that failed to import so many
+	// times in a row that runs no longer retry them (what, why, since when, attempts).
+	// Nothing is dropped: a parked request stays here until it is retried.
+	ListParkedItems(context.Context, *ListParkedItemsRequest) (*ListParkedItemsResponse, error)
+	// Puts a parked request back in the profile's retry set with its attempts reset, so
+	// the next run fetches and imports it again. Idempotent: retrying a request that is no
+	// longer parked answers NOT_FOUND.
+	RetryParkedItem(context.Context, *RetryParkedItemRequest) (*ParkedItem, error)
 	// Lists the scheduled import jobs of active profiles with their next run times.
 	ListScheduledJobs(context.Context, *ListScheduledJobsRequest) (*ListScheduledJobsResponse, error)
 	mustEmbedUnimplementedHarvesterServiceServer()
@@ -196,6 +234,12 @@ func (UnimplementedHarvesterServiceServer) WatchRun(*WatchRunRequest, grpc.Serve
 }
 func (UnimplementedHarvesterServiceServer) CancelRun(context.Context, *CancelRunRequest) (*Run, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelRun not implemented")
+}
+func (UnimplementedHarvesterServiceServer) ListParkedItems(context.Context, *ListParkedItemsRequest) (*ListParkedItemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListParkedItems not implemented")
+}
+func (UnimplementedHarvesterServiceServer) RetryParkedItem(context.Context, *RetryParkedItemRequest) (*ParkedItem, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryParkedItem not implemented")
 }
 func (UnimplementedHarvesterServiceServer) ListScheduledJobs(context.Context, *ListScheduledJobsRequest) (*ListScheduledJobsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListScheduledJobs not implemented")
@@ -322,6 +366,42 @@ func _HarvesterService_CancelRun_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HarvesterService_ListParkedItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListParkedItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HarvesterServiceServer).ListParkedItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HarvesterService_ListParkedItems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HarvesterServiceServer).ListParkedItems(ctx, req.(*ListParkedItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HarvesterService_RetryParkedItem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryParkedItemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HarvesterServiceServer).RetryParkedItem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HarvesterService_RetryParkedItem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HarvesterServiceServer).RetryParkedItem(ctx, req.(*RetryParkedItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _HarvesterService_ListScheduledJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListScheduledJobsRequest)
 	if err := dec(in); err != nil {
@@ -366,6 +446,14 @@ var HarvesterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelRun",
 			Handler:    _HarvesterService_CancelRun_Handler,
+		},
+		{
+			MethodName: "ListParkedItems",
+			Handler:    _HarvesterService_ListParkedItems_Handler,
+		},
+		{
+			MethodName: "RetryParkedItem",
+			Handler:    _HarvesterService_RetryParkedItem_Handler,
 		},
 		{
 			MethodName: "ListScheduledJobs",

@@ -1384,8 +1384,12 @@ type ProfileCredentials struct {
 	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The decrypted Netpunkt receipt password, empty when none is stored.
 	ReceiptPassword string `protobuf:"bytes,4,opt,name=receipt_password,json=receiptPassword,proto3" json:"receipt_password,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The origin (`scheme://host:port`) the credential was entered for and is sealed to.
+	// The harvester sends it nowhere else; a profile whose base URL has another origin
+	// yields no credential until it is entered again.
+	Origin        string `protobuf:"bytes,5,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProfileCredentials) Reset() {
@@ -1442,6 +1446,13 @@ func (x *ProfileCredentials) GetEtag() string {
 func (x *ProfileCredentials) GetReceiptPassword() string {
 	if x != nil {
 		return x.ReceiptPassword
+	}
+	return ""
+}
+
+func (x *ProfileCredentials) GetOrigin() string {
+	if x != nil {
+		return x.Origin
 	}
 	return ""
 }
@@ -1664,12 +1675,13 @@ const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"8\n" +
 	"\x1cGetProfileCredentialsRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x80\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x98\x01\n" +
 	"\x12ProfileCredentials\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12)\n" +
-	"\x10receipt_password\x18\x04 \x01(\tR\x0freceiptPassword\"\x8e\x01\n" +
+	"\x10receipt_password\x18\x04 \x01(\tR\x0freceiptPassword\x12\x16\n" +
+	"\x06origin\x18\x05 \x01(\tR\x06origin\"\x8e\x01\n" +
 	"\x16ListAuditEventsRequest\x12\x1c\n" +
 	"\x06parent\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

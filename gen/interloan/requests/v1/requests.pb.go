@@ -474,6 +474,70 @@ func (IngestOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{5}
 }
 
+// Request for FlagBorrowingRequest.
+type FlagBorrowingRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `borrowingRequests/{id}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Machine-readable reason, e.g. EXTERNAL_REQUEST_GONE.
+	ReasonCode string `protobuf:"bytes,2,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// Human-readable reason, shown as the request's attention_reason.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlagBorrowingRequestRequest) Reset() {
+	*x = FlagBorrowingRequestRequest{}
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlagBorrowingRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlagBorrowingRequestRequest) ProtoMessage() {}
+
+func (x *FlagBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlagBorrowingRequestRequest.ProtoReflect.Descriptor instead.
+func (*FlagBorrowingRequestRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FlagBorrowingRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FlagBorrowingRequestRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *FlagBorrowingRequestRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Where a request came from in the external system.
 type ExternalReference struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -496,7 +560,7 @@ type ExternalReference struct {
 
 func (x *ExternalReference) Reset() {
 	*x = ExternalReference{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[0]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +572,7 @@ func (x *ExternalReference) String() string {
 func (*ExternalReference) ProtoMessage() {}
 
 func (x *ExternalReference) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[0]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +585,7 @@ func (x *ExternalReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExternalReference.ProtoReflect.Descriptor instead.
 func (*ExternalReference) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{0}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ExternalReference) GetSystem() v1.ExternalSystem {
@@ -599,7 +663,7 @@ type Bibliographic struct {
 
 func (x *Bibliographic) Reset() {
 	*x = Bibliographic{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[1]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +675,7 @@ func (x *Bibliographic) String() string {
 func (*Bibliographic) ProtoMessage() {}
 
 func (x *Bibliographic) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[1]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +688,7 @@ func (x *Bibliographic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bibliographic.ProtoReflect.Descriptor instead.
 func (*Bibliographic) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{1}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Bibliographic) GetTitle() string {
@@ -727,7 +791,7 @@ type Requester struct {
 
 func (x *Requester) Reset() {
 	*x = Requester{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[2]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +803,7 @@ func (x *Requester) String() string {
 func (*Requester) ProtoMessage() {}
 
 func (x *Requester) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[2]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +816,7 @@ func (x *Requester) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Requester.ProtoReflect.Descriptor instead.
 func (*Requester) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{2}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Requester) GetPatronId() string {
@@ -793,7 +857,7 @@ type RotaEntry struct {
 
 func (x *RotaEntry) Reset() {
 	*x = RotaEntry{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[3]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +869,7 @@ func (x *RotaEntry) String() string {
 func (*RotaEntry) ProtoMessage() {}
 
 func (x *RotaEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[3]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +882,7 @@ func (x *RotaEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotaEntry.ProtoReflect.Descriptor instead.
 func (*RotaEntry) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{3}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RotaEntry) GetPartnerCode() string {
@@ -909,13 +973,17 @@ type BorrowingRequest struct {
 	// Set by a send here to a partner other than `external_partner`, until the next external
 	// update has compared the two.
 	PartnerUnconfirmed bool `protobuf:"varint,22,opt,name=partner_unconfirmed,json=partnerUnconfirmed,proto3" json:"partner_unconfirmed,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Field-level problems the request was imported despite, from its latest import (a
+	// text cut at the ledger's bound with a marker, a date that did not parse, an unknown
+	// code). Empty when the latest import was clean.
+	DataWarnings  []*v1.DataWarning `protobuf:"bytes,23,rep,name=data_warnings,json=dataWarnings,proto3" json:"data_warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BorrowingRequest) Reset() {
 	*x = BorrowingRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[4]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +995,7 @@ func (x *BorrowingRequest) String() string {
 func (*BorrowingRequest) ProtoMessage() {}
 
 func (x *BorrowingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[4]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1008,7 @@ func (x *BorrowingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowingRequest.ProtoReflect.Descriptor instead.
 func (*BorrowingRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{4}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BorrowingRequest) GetName() string {
@@ -1097,6 +1165,13 @@ func (x *BorrowingRequest) GetPartnerUnconfirmed() bool {
 	return false
 }
 
+func (x *BorrowingRequest) GetDataWarnings() []*v1.DataWarning {
+	if x != nil {
+		return x.DataWarnings
+	}
+	return nil
+}
+
 // One entry of a request's audit trail, appended in the same transaction as the change it
 // describes. Resource name: `borrowingRequests/{id}/events/{position}`, where position is
 // the change's number in the ledger-wide change stream (the middle part of its opaque
@@ -1139,7 +1214,7 @@ type RequestEvent struct {
 
 func (x *RequestEvent) Reset() {
 	*x = RequestEvent{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[5]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1226,7 @@ func (x *RequestEvent) String() string {
 func (*RequestEvent) ProtoMessage() {}
 
 func (x *RequestEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[5]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1239,7 @@ func (x *RequestEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestEvent.ProtoReflect.Descriptor instead.
 func (*RequestEvent) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{5}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RequestEvent) GetName() string {
@@ -1262,7 +1337,7 @@ type GetBorrowingRequestRequest struct {
 
 func (x *GetBorrowingRequestRequest) Reset() {
 	*x = GetBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[6]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1349,7 @@ func (x *GetBorrowingRequestRequest) String() string {
 func (*GetBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *GetBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[6]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1362,7 @@ func (x *GetBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{6}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetBorrowingRequestRequest) GetName() string {
@@ -1342,7 +1417,7 @@ type ListBorrowingRequestsRequest struct {
 
 func (x *ListBorrowingRequestsRequest) Reset() {
 	*x = ListBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[7]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1429,7 @@ func (x *ListBorrowingRequestsRequest) String() string {
 func (*ListBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *ListBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[7]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1442,7 @@ func (x *ListBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{7}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListBorrowingRequestsRequest) GetPageSize() int32 {
@@ -1488,7 +1563,7 @@ type ListBorrowingRequestsResponse struct {
 
 func (x *ListBorrowingRequestsResponse) Reset() {
 	*x = ListBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[8]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1575,7 @@ func (x *ListBorrowingRequestsResponse) String() string {
 func (*ListBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *ListBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[8]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1588,7 @@ func (x *ListBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{8}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListBorrowingRequestsResponse) GetBorrowingRequests() []*BorrowingRequest {
@@ -1545,7 +1620,7 @@ type MarkReadyToSendRequest struct {
 
 func (x *MarkReadyToSendRequest) Reset() {
 	*x = MarkReadyToSendRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[9]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1632,7 @@ func (x *MarkReadyToSendRequest) String() string {
 func (*MarkReadyToSendRequest) ProtoMessage() {}
 
 func (x *MarkReadyToSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[9]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1645,7 @@ func (x *MarkReadyToSendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadyToSendRequest.ProtoReflect.Descriptor instead.
 func (*MarkReadyToSendRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{9}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MarkReadyToSendRequest) GetName() string {
@@ -1611,7 +1686,7 @@ type SendBorrowingRequestRequest struct {
 
 func (x *SendBorrowingRequestRequest) Reset() {
 	*x = SendBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[10]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1698,7 @@ func (x *SendBorrowingRequestRequest) String() string {
 func (*SendBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *SendBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[10]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1711,7 @@ func (x *SendBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*SendBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{10}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendBorrowingRequestRequest) GetName() string {
@@ -1685,7 +1760,7 @@ type ReceiveBorrowingRequestRequest struct {
 
 func (x *ReceiveBorrowingRequestRequest) Reset() {
 	*x = ReceiveBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[11]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1772,7 @@ func (x *ReceiveBorrowingRequestRequest) String() string {
 func (*ReceiveBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *ReceiveBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[11]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1785,7 @@ func (x *ReceiveBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{11}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReceiveBorrowingRequestRequest) GetName() string {
@@ -1756,7 +1831,7 @@ type LoanToPatronRequest struct {
 
 func (x *LoanToPatronRequest) Reset() {
 	*x = LoanToPatronRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[12]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +1843,7 @@ func (x *LoanToPatronRequest) String() string {
 func (*LoanToPatronRequest) ProtoMessage() {}
 
 func (x *LoanToPatronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[12]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +1856,7 @@ func (x *LoanToPatronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoanToPatronRequest.ProtoReflect.Descriptor instead.
 func (*LoanToPatronRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{12}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LoanToPatronRequest) GetName() string {
@@ -1820,7 +1895,7 @@ type ReturnByPatronRequest struct {
 
 func (x *ReturnByPatronRequest) Reset() {
 	*x = ReturnByPatronRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[13]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +1907,7 @@ func (x *ReturnByPatronRequest) String() string {
 func (*ReturnByPatronRequest) ProtoMessage() {}
 
 func (x *ReturnByPatronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[13]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +1920,7 @@ func (x *ReturnByPatronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnByPatronRequest.ProtoReflect.Descriptor instead.
 func (*ReturnByPatronRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{13}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReturnByPatronRequest) GetName() string {
@@ -1884,7 +1959,7 @@ type ReturnToPartnerRequest struct {
 
 func (x *ReturnToPartnerRequest) Reset() {
 	*x = ReturnToPartnerRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[14]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +1971,7 @@ func (x *ReturnToPartnerRequest) String() string {
 func (*ReturnToPartnerRequest) ProtoMessage() {}
 
 func (x *ReturnToPartnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[14]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +1984,7 @@ func (x *ReturnToPartnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnToPartnerRequest.ProtoReflect.Descriptor instead.
 func (*ReturnToPartnerRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{14}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReturnToPartnerRequest) GetName() string {
@@ -1948,7 +2023,7 @@ type CompleteBorrowingRequestRequest struct {
 
 func (x *CompleteBorrowingRequestRequest) Reset() {
 	*x = CompleteBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[15]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2035,7 @@ func (x *CompleteBorrowingRequestRequest) String() string {
 func (*CompleteBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *CompleteBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[15]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2048,7 @@ func (x *CompleteBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CompleteBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{15}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CompleteBorrowingRequestRequest) GetName() string {
@@ -2013,7 +2088,7 @@ type DeclareItemLostRequest struct {
 
 func (x *DeclareItemLostRequest) Reset() {
 	*x = DeclareItemLostRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2100,7 @@ func (x *DeclareItemLostRequest) String() string {
 func (*DeclareItemLostRequest) ProtoMessage() {}
 
 func (x *DeclareItemLostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[16]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2113,7 @@ func (x *DeclareItemLostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareItemLostRequest.ProtoReflect.Descriptor instead.
 func (*DeclareItemLostRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{16}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeclareItemLostRequest) GetName() string {
@@ -2079,7 +2154,7 @@ type CancelBorrowingRequestRequest struct {
 
 func (x *CancelBorrowingRequestRequest) Reset() {
 	*x = CancelBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2166,7 @@ func (x *CancelBorrowingRequestRequest) String() string {
 func (*CancelBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *CancelBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[17]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2179,7 @@ func (x *CancelBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CancelBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{17}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelBorrowingRequestRequest) GetName() string {
@@ -2150,7 +2225,7 @@ type RejectBorrowingRequestRequest struct {
 
 func (x *RejectBorrowingRequestRequest) Reset() {
 	*x = RejectBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2237,7 @@ func (x *RejectBorrowingRequestRequest) String() string {
 func (*RejectBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *RejectBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[18]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2250,7 @@ func (x *RejectBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*RejectBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{18}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RejectBorrowingRequestRequest) GetName() string {
@@ -2214,7 +2289,7 @@ type ExpireBorrowingRequestRequest struct {
 
 func (x *ExpireBorrowingRequestRequest) Reset() {
 	*x = ExpireBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2301,7 @@ func (x *ExpireBorrowingRequestRequest) String() string {
 func (*ExpireBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *ExpireBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[19]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2314,7 @@ func (x *ExpireBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*ExpireBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{19}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExpireBorrowingRequestRequest) GetName() string {
@@ -2278,7 +2353,7 @@ type ReactivateBorrowingRequestRequest struct {
 
 func (x *ReactivateBorrowingRequestRequest) Reset() {
 	*x = ReactivateBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2365,7 @@ func (x *ReactivateBorrowingRequestRequest) String() string {
 func (*ReactivateBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *ReactivateBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[20]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2378,7 @@ func (x *ReactivateBorrowingRequestRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ReactivateBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*ReactivateBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{20}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReactivateBorrowingRequestRequest) GetName() string {
@@ -2342,7 +2417,7 @@ type AddBorrowingRequestNoteRequest struct {
 
 func (x *AddBorrowingRequestNoteRequest) Reset() {
 	*x = AddBorrowingRequestNoteRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2429,7 @@ func (x *AddBorrowingRequestNoteRequest) String() string {
 func (*AddBorrowingRequestNoteRequest) ProtoMessage() {}
 
 func (x *AddBorrowingRequestNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[21]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2442,7 @@ func (x *AddBorrowingRequestNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBorrowingRequestNoteRequest.ProtoReflect.Descriptor instead.
 func (*AddBorrowingRequestNoteRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{21}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AddBorrowingRequestNoteRequest) GetName() string {
@@ -2406,7 +2481,7 @@ type ResolveBorrowingRequestAttentionRequest struct {
 
 func (x *ResolveBorrowingRequestAttentionRequest) Reset() {
 	*x = ResolveBorrowingRequestAttentionRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2418,7 +2493,7 @@ func (x *ResolveBorrowingRequestAttentionRequest) String() string {
 func (*ResolveBorrowingRequestAttentionRequest) ProtoMessage() {}
 
 func (x *ResolveBorrowingRequestAttentionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[22]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2431,7 +2506,7 @@ func (x *ResolveBorrowingRequestAttentionRequest) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use ResolveBorrowingRequestAttentionRequest.ProtoReflect.Descriptor instead.
 func (*ResolveBorrowingRequestAttentionRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{22}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResolveBorrowingRequestAttentionRequest) GetName() string {
@@ -2470,7 +2545,7 @@ type AnonymizeBorrowingRequestRequest struct {
 
 func (x *AnonymizeBorrowingRequestRequest) Reset() {
 	*x = AnonymizeBorrowingRequestRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2482,7 +2557,7 @@ func (x *AnonymizeBorrowingRequestRequest) String() string {
 func (*AnonymizeBorrowingRequestRequest) ProtoMessage() {}
 
 func (x *AnonymizeBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[23]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2495,7 +2570,7 @@ func (x *AnonymizeBorrowingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnonymizeBorrowingRequestRequest.ProtoReflect.Descriptor instead.
 func (*AnonymizeBorrowingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{23}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AnonymizeBorrowingRequestRequest) GetName() string {
@@ -2535,7 +2610,7 @@ type AnonymizeBorrowingRequestsRequest struct {
 
 func (x *AnonymizeBorrowingRequestsRequest) Reset() {
 	*x = AnonymizeBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +2622,7 @@ func (x *AnonymizeBorrowingRequestsRequest) String() string {
 func (*AnonymizeBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *AnonymizeBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[24]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +2635,7 @@ func (x *AnonymizeBorrowingRequestsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use AnonymizeBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*AnonymizeBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{24}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AnonymizeBorrowingRequestsRequest) GetOlderThanDays() int32 {
@@ -2599,7 +2674,7 @@ type AnonymizeBorrowingRequestsResponse struct {
 
 func (x *AnonymizeBorrowingRequestsResponse) Reset() {
 	*x = AnonymizeBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2686,7 @@ func (x *AnonymizeBorrowingRequestsResponse) String() string {
 func (*AnonymizeBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *AnonymizeBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[25]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2699,7 @@ func (x *AnonymizeBorrowingRequestsResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use AnonymizeBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*AnonymizeBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{25}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AnonymizeBorrowingRequestsResponse) GetBorrowingRequests() []string {
@@ -2652,7 +2727,7 @@ type CountBorrowingRequestsRequest struct {
 
 func (x *CountBorrowingRequestsRequest) Reset() {
 	*x = CountBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2739,7 @@ func (x *CountBorrowingRequestsRequest) String() string {
 func (*CountBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *CountBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[26]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2752,7 @@ func (x *CountBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*CountBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{26}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CountBorrowingRequestsRequest) GetOwner() string {
@@ -2700,7 +2775,7 @@ type StatusCount struct {
 
 func (x *StatusCount) Reset() {
 	*x = StatusCount{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2787,7 @@ func (x *StatusCount) String() string {
 func (*StatusCount) ProtoMessage() {}
 
 func (x *StatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[27]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2800,7 @@ func (x *StatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusCount.ProtoReflect.Descriptor instead.
 func (*StatusCount) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{27}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StatusCount) GetStatus() Status {
@@ -2759,7 +2834,7 @@ type CountBorrowingRequestsResponse struct {
 
 func (x *CountBorrowingRequestsResponse) Reset() {
 	*x = CountBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2771,7 +2846,7 @@ func (x *CountBorrowingRequestsResponse) String() string {
 func (*CountBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *CountBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[28]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2784,7 +2859,7 @@ func (x *CountBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*CountBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{28}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CountBorrowingRequestsResponse) GetTotal() int64 {
@@ -2826,7 +2901,7 @@ type ListAllowedActionsRequest struct {
 
 func (x *ListAllowedActionsRequest) Reset() {
 	*x = ListAllowedActionsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2838,7 +2913,7 @@ func (x *ListAllowedActionsRequest) String() string {
 func (*ListAllowedActionsRequest) ProtoMessage() {}
 
 func (x *ListAllowedActionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[29]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2851,7 +2926,7 @@ func (x *ListAllowedActionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllowedActionsRequest.ProtoReflect.Descriptor instead.
 func (*ListAllowedActionsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{29}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListAllowedActionsRequest) GetName() string {
@@ -2879,7 +2954,7 @@ type AllowedAction struct {
 
 func (x *AllowedAction) Reset() {
 	*x = AllowedAction{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +2966,7 @@ func (x *AllowedAction) String() string {
 func (*AllowedAction) ProtoMessage() {}
 
 func (x *AllowedAction) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[30]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +2979,7 @@ func (x *AllowedAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllowedAction.ProtoReflect.Descriptor instead.
 func (*AllowedAction) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{30}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AllowedAction) GetAction() Action {
@@ -2950,7 +3025,7 @@ type ListAllowedActionsResponse struct {
 
 func (x *ListAllowedActionsResponse) Reset() {
 	*x = ListAllowedActionsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2962,7 +3037,7 @@ func (x *ListAllowedActionsResponse) String() string {
 func (*ListAllowedActionsResponse) ProtoMessage() {}
 
 func (x *ListAllowedActionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[31]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2975,7 +3050,7 @@ func (x *ListAllowedActionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllowedActionsResponse.ProtoReflect.Descriptor instead.
 func (*ListAllowedActionsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{31}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListAllowedActionsResponse) GetStatus() Status {
@@ -3012,7 +3087,7 @@ type BatchActTarget struct {
 
 func (x *BatchActTarget) Reset() {
 	*x = BatchActTarget{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3099,7 @@ func (x *BatchActTarget) String() string {
 func (*BatchActTarget) ProtoMessage() {}
 
 func (x *BatchActTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[32]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3112,7 @@ func (x *BatchActTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchActTarget.ProtoReflect.Descriptor instead.
 func (*BatchActTarget) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{32}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BatchActTarget) GetName() string {
@@ -3082,7 +3157,7 @@ type BorrowingRequestFilter struct {
 
 func (x *BorrowingRequestFilter) Reset() {
 	*x = BorrowingRequestFilter{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3094,7 +3169,7 @@ func (x *BorrowingRequestFilter) String() string {
 func (*BorrowingRequestFilter) ProtoMessage() {}
 
 func (x *BorrowingRequestFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[33]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3107,7 +3182,7 @@ func (x *BorrowingRequestFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BorrowingRequestFilter.ProtoReflect.Descriptor instead.
 func (*BorrowingRequestFilter) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{33}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BorrowingRequestFilter) GetStatus() Status {
@@ -3201,7 +3276,7 @@ type BatchActBorrowingRequestsRequest struct {
 
 func (x *BatchActBorrowingRequestsRequest) Reset() {
 	*x = BatchActBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3213,7 +3288,7 @@ func (x *BatchActBorrowingRequestsRequest) String() string {
 func (*BatchActBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *BatchActBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[34]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3226,7 +3301,7 @@ func (x *BatchActBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchActBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*BatchActBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{34}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BatchActBorrowingRequestsRequest) GetAction() Action {
@@ -3300,7 +3375,7 @@ type BatchActResult struct {
 
 func (x *BatchActResult) Reset() {
 	*x = BatchActResult{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[35]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3312,7 +3387,7 @@ func (x *BatchActResult) String() string {
 func (*BatchActResult) ProtoMessage() {}
 
 func (x *BatchActResult) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[35]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3325,7 +3400,7 @@ func (x *BatchActResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchActResult.ProtoReflect.Descriptor instead.
 func (*BatchActResult) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{35}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BatchActResult) GetName() string {
@@ -3377,7 +3452,7 @@ type BatchActBorrowingRequestsResponse struct {
 
 func (x *BatchActBorrowingRequestsResponse) Reset() {
 	*x = BatchActBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[36]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3389,7 +3464,7 @@ func (x *BatchActBorrowingRequestsResponse) String() string {
 func (*BatchActBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *BatchActBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[36]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3402,7 +3477,7 @@ func (x *BatchActBorrowingRequestsResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use BatchActBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*BatchActBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{36}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BatchActBorrowingRequestsResponse) GetResults() []*BatchActResult {
@@ -3434,7 +3509,7 @@ type ListRequestEventsRequest struct {
 
 func (x *ListRequestEventsRequest) Reset() {
 	*x = ListRequestEventsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[37]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3446,7 +3521,7 @@ func (x *ListRequestEventsRequest) String() string {
 func (*ListRequestEventsRequest) ProtoMessage() {}
 
 func (x *ListRequestEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[37]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3459,7 +3534,7 @@ func (x *ListRequestEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestEventsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{37}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListRequestEventsRequest) GetParent() string {
@@ -3496,7 +3571,7 @@ type ListRequestEventsResponse struct {
 
 func (x *ListRequestEventsResponse) Reset() {
 	*x = ListRequestEventsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[38]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3508,7 +3583,7 @@ func (x *ListRequestEventsResponse) String() string {
 func (*ListRequestEventsResponse) ProtoMessage() {}
 
 func (x *ListRequestEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[38]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3521,7 +3596,7 @@ func (x *ListRequestEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestEventsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{38}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListRequestEventsResponse) GetRequestEvents() []*RequestEvent {
@@ -3560,7 +3635,7 @@ type WatchBorrowingRequestsRequest struct {
 
 func (x *WatchBorrowingRequestsRequest) Reset() {
 	*x = WatchBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[39]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3572,7 +3647,7 @@ func (x *WatchBorrowingRequestsRequest) String() string {
 func (*WatchBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *WatchBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[39]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3585,7 +3660,7 @@ func (x *WatchBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*WatchBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{39}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *WatchBorrowingRequestsRequest) GetStartAfter() string {
@@ -3633,7 +3708,7 @@ type WatchBorrowingRequestsResponse struct {
 
 func (x *WatchBorrowingRequestsResponse) Reset() {
 	*x = WatchBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[40]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3645,7 +3720,7 @@ func (x *WatchBorrowingRequestsResponse) String() string {
 func (*WatchBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *WatchBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[40]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3658,7 +3733,7 @@ func (x *WatchBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*WatchBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{40}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *WatchBorrowingRequestsResponse) GetPosition() string {
@@ -3714,14 +3789,17 @@ type IngestItem struct {
 	// Pickup library code.
 	PickupLocation string `protobuf:"bytes,10,opt,name=pickup_location,json=pickupLocation,proto3" json:"pickup_location,omitempty"`
 	// Free text from the borrower.
-	Note          string `protobuf:"bytes,11,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,11,opt,name=note,proto3" json:"note,omitempty"`
+	// Field-level problems found while reading the request from the external system; the
+	// ledger keeps them on the request together with its own.
+	Warnings      []*v1.DataWarning `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IngestItem) Reset() {
 	*x = IngestItem{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[41]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3733,7 +3811,7 @@ func (x *IngestItem) String() string {
 func (*IngestItem) ProtoMessage() {}
 
 func (x *IngestItem) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[41]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3746,7 +3824,7 @@ func (x *IngestItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestItem.ProtoReflect.Descriptor instead.
 func (*IngestItem) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{41}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *IngestItem) GetExternalReference() *ExternalReference {
@@ -3826,6 +3904,13 @@ func (x *IngestItem) GetNote() string {
 	return ""
 }
 
+func (x *IngestItem) GetWarnings() []*v1.DataWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // Request for IngestBorrowingRequests: one batch.
 type IngestBorrowingRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3841,7 +3926,7 @@ type IngestBorrowingRequestsRequest struct {
 
 func (x *IngestBorrowingRequestsRequest) Reset() {
 	*x = IngestBorrowingRequestsRequest{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[42]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3853,7 +3938,7 @@ func (x *IngestBorrowingRequestsRequest) String() string {
 func (*IngestBorrowingRequestsRequest) ProtoMessage() {}
 
 func (x *IngestBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[42]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3866,7 +3951,7 @@ func (x *IngestBorrowingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestBorrowingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*IngestBorrowingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{42}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *IngestBorrowingRequestsRequest) GetBatchId() string {
@@ -3901,13 +3986,16 @@ type IngestResult struct {
 	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The ledger request, `borrowingRequests/{id}`.
 	BorrowingRequest string `protobuf:"bytes,4,opt,name=borrowing_request,json=borrowingRequest,proto3" json:"borrowing_request,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Field-level problems the item was accepted despite (its own and the ledger's, e.g. a
+	// text cut at the ledger's bound), as stored on the request.
+	Warnings      []*v1.DataWarning `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IngestResult) Reset() {
 	*x = IngestResult{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[43]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3919,7 +4007,7 @@ func (x *IngestResult) String() string {
 func (*IngestResult) ProtoMessage() {}
 
 func (x *IngestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[43]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3932,7 +4020,7 @@ func (x *IngestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestResult.ProtoReflect.Descriptor instead.
 func (*IngestResult) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{43}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *IngestResult) GetExternalId() string {
@@ -3963,6 +4051,13 @@ func (x *IngestResult) GetBorrowingRequest() string {
 	return ""
 }
 
+func (x *IngestResult) GetWarnings() []*v1.DataWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // Response of IngestBorrowingRequests: one per batch.
 type IngestBorrowingRequestsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3976,7 +4071,7 @@ type IngestBorrowingRequestsResponse struct {
 
 func (x *IngestBorrowingRequestsResponse) Reset() {
 	*x = IngestBorrowingRequestsResponse{}
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[44]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3988,7 +4083,7 @@ func (x *IngestBorrowingRequestsResponse) String() string {
 func (*IngestBorrowingRequestsResponse) ProtoMessage() {}
 
 func (x *IngestBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_interloan_requests_v1_requests_proto_msgTypes[44]
+	mi := &file_interloan_requests_v1_requests_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4001,7 +4096,7 @@ func (x *IngestBorrowingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestBorrowingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*IngestBorrowingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{44}
+	return file_interloan_requests_v1_requests_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *IngestBorrowingRequestsResponse) GetBatchId() string {
@@ -4022,7 +4117,12 @@ var File_interloan_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"\xa2\x02\n" +
+	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"|\n" +
+	"\x1bFlagBorrowingRequestRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12%\n" +
+	"\vreason_code\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"reasonCode\x12\x1c\n" +
+	"\x06reason\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x06reason\"\xa2\x02\n" +
 	"\x11ExternalReference\x129\n" +
 	"\x06system\x18\x01 \x01(\x0e2!.interloan.type.v1.ExternalSystemR\x06system\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x1f\n" +
@@ -4054,7 +4154,7 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\fpartner_code\x18\x01 \x01(\tR\vpartnerCode\x12\x18\n" +
 	"\apartner\x18\x02 \x01(\tR\apartner\x12\x16\n" +
 	"\x06active\x18\x03 \x01(\bR\x06active\x12\x1a\n" +
-	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xa8\n" +
+	"\bresponse\x18\x04 \x01(\tR\bresponse\"\xf3\n" +
 	"\n" +
 	"\x10BorrowingRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12]\n" +
@@ -4081,7 +4181,8 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x0eanonymize_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\ranonymizeTime\x12L\n" +
 	"\x0fexternal_status\x18\x14 \x01(\x0e2\x1d.interloan.requests.v1.StatusB\x04\xe2A\x01\x03R\x0eexternalStatus\x12/\n" +
 	"\x10external_partner\x18\x15 \x01(\tB\x04\xe2A\x01\x03R\x0fexternalPartner\x125\n" +
-	"\x13partner_unconfirmed\x18\x16 \x01(\bB\x04\xe2A\x01\x03R\x12partnerUnconfirmed:x\xeaAu\n" +
+	"\x13partner_unconfirmed\x18\x16 \x01(\bB\x04\xe2A\x01\x03R\x12partnerUnconfirmed\x12I\n" +
+	"\rdata_warnings\x18\x17 \x03(\v2\x1e.interloan.type.v1.DataWarningB\x04\xe2A\x01\x03R\fdataWarnings:x\xeaAu\n" +
 	"'requests.interloan.dev/BorrowingRequest\x12%borrowingRequests/{borrowing_request}*\x11borrowingRequests2\x10borrowingRequest\"\xce\x04\n" +
 	"\fRequestEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
@@ -4262,7 +4363,7 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\bposition\x18\x01 \x01(\tR\bposition\x12T\n" +
 	"\x11borrowing_request\x18\x02 \x01(\v2'.interloan.requests.v1.BorrowingRequestR\x10borrowingRequest\x129\n" +
 	"\x05event\x18\x03 \x01(\v2#.interloan.requests.v1.RequestEventR\x05event\x12\x1a\n" +
-	"\bbookmark\x18\x04 \x01(\bR\bbookmark\"\xc7\x04\n" +
+	"\bbookmark\x18\x04 \x01(\bR\bbookmark\"\x83\x05\n" +
 	"\n" +
 	"IngestItem\x12W\n" +
 	"\x12external_reference\x18\x01 \x01(\v2(.interloan.requests.v1.ExternalReferenceR\x11externalReference\x12F\n" +
@@ -4276,17 +4377,19 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\trequester\x18\t \x01(\v2 .interloan.requests.v1.RequesterR\trequester\x12'\n" +
 	"\x0fpickup_location\x18\n" +
 	" \x01(\tR\x0epickupLocation\x12\x12\n" +
-	"\x04note\x18\v \x01(\tR\x04note\"\x86\x01\n" +
+	"\x04note\x18\v \x01(\tR\x04note\x12:\n" +
+	"\bwarnings\x18\f \x03(\v2\x1e.interloan.type.v1.DataWarningR\bwarnings\"\x86\x01\n" +
 	"\x1eIngestBorrowingRequestsRequest\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x10\n" +
 	"\x03run\x18\x02 \x01(\tR\x03run\x127\n" +
-	"\x05items\x18\x03 \x03(\v2!.interloan.requests.v1.IngestItemR\x05items\"\xb4\x01\n" +
+	"\x05items\x18\x03 \x03(\v2!.interloan.requests.v1.IngestItemR\x05items\"\xf0\x01\n" +
 	"\fIngestResult\x12\x1f\n" +
 	"\vexternal_id\x18\x01 \x01(\tR\n" +
 	"externalId\x12>\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2$.interloan.requests.v1.IngestOutcomeR\aoutcome\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12+\n" +
-	"\x11borrowing_request\x18\x04 \x01(\tR\x10borrowingRequest\"{\n" +
+	"\x11borrowing_request\x18\x04 \x01(\tR\x10borrowingRequest\x12:\n" +
+	"\bwarnings\x18\x05 \x03(\v2\x1e.interloan.type.v1.DataWarningR\bwarnings\"{\n" +
 	"\x1fIngestBorrowingRequestsResponse\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12=\n" +
 	"\aresults\x18\x02 \x03(\v2#.interloan.requests.v1.IngestResultR\aresults*\x81\x04\n" +
@@ -4373,9 +4476,10 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x1aAnonymizeBorrowingRequests\x128.interloan.requests.v1.AnonymizeBorrowingRequestsRequest\x1a9.interloan.requests.v1.AnonymizeBorrowingRequestsResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/borrowingRequests:anonymize\x12\xb9\x01\n" +
 	"\x19BatchActBorrowingRequests\x127.interloan.requests.v1.BatchActBorrowingRequestsRequest\x1a8.interloan.requests.v1.BatchActBorrowingRequestsResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/borrowingRequests:batchAct\x12\xa7\x01\n" +
 	"\x11ListRequestEvents\x12/.interloan.requests.v1.ListRequestEventsRequest\x1a0.interloan.requests.v1.ListRequestEventsResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{parent=borrowingRequests/*}/events\x12\xac\x01\n" +
-	"\x16WatchBorrowingRequests\x124.interloan.requests.v1.WatchBorrowingRequestsRequest\x1a5.interloan.requests.v1.WatchBorrowingRequestsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/borrowingRequests:watch0\x012\x9e\x01\n" +
+	"\x16WatchBorrowingRequests\x124.interloan.requests.v1.WatchBorrowingRequestsRequest\x1a5.interloan.requests.v1.WatchBorrowingRequestsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/borrowingRequests:watch0\x012\x93\x02\n" +
 	"\rIngestService\x12\x8c\x01\n" +
-	"\x17IngestBorrowingRequests\x125.interloan.requests.v1.IngestBorrowingRequestsRequest\x1a6.interloan.requests.v1.IngestBorrowingRequestsResponse(\x010\x01BEZCgithub.com/interloan/interloan/gen/interloan/requests/v1;requestsv1b\x06proto3"
+	"\x17IngestBorrowingRequests\x125.interloan.requests.v1.IngestBorrowingRequestsRequest\x1a6.interloan.requests.v1.IngestBorrowingRequestsResponse(\x010\x01\x12s\n" +
+	"\x14FlagBorrowingRequest\x122.interloan.requests.v1.FlagBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequestBEZCgithub.com/interloan/interloan/gen/interloan/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_interloan_requests_v1_requests_proto_rawDescOnce sync.Once
@@ -4390,7 +4494,7 @@ func file_interloan_requests_v1_requests_proto_rawDescGZIP() []byte {
 }
 
 var file_interloan_requests_v1_requests_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_interloan_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_interloan_requests_v1_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_interloan_requests_v1_requests_proto_goTypes = []any{
 	(Status)(0),                                     // 0: interloan.requests.v1.Status
 	(Action)(0),                                     // 1: interloan.requests.v1.Action
@@ -4398,164 +4502,171 @@ var file_interloan_requests_v1_requests_proto_goTypes = []any{
 	(Media)(0),                                      // 3: interloan.requests.v1.Media
 	(CancelledBy)(0),                                // 4: interloan.requests.v1.CancelledBy
 	(IngestOutcome)(0),                              // 5: interloan.requests.v1.IngestOutcome
-	(*ExternalReference)(nil),                       // 6: interloan.requests.v1.ExternalReference
-	(*Bibliographic)(nil),                           // 7: interloan.requests.v1.Bibliographic
-	(*Requester)(nil),                               // 8: interloan.requests.v1.Requester
-	(*RotaEntry)(nil),                               // 9: interloan.requests.v1.RotaEntry
-	(*BorrowingRequest)(nil),                        // 10: interloan.requests.v1.BorrowingRequest
-	(*RequestEvent)(nil),                            // 11: interloan.requests.v1.RequestEvent
-	(*GetBorrowingRequestRequest)(nil),              // 12: interloan.requests.v1.GetBorrowingRequestRequest
-	(*ListBorrowingRequestsRequest)(nil),            // 13: interloan.requests.v1.ListBorrowingRequestsRequest
-	(*ListBorrowingRequestsResponse)(nil),           // 14: interloan.requests.v1.ListBorrowingRequestsResponse
-	(*MarkReadyToSendRequest)(nil),                  // 15: interloan.requests.v1.MarkReadyToSendRequest
-	(*SendBorrowingRequestRequest)(nil),             // 16: interloan.requests.v1.SendBorrowingRequestRequest
-	(*ReceiveBorrowingRequestRequest)(nil),          // 17: interloan.requests.v1.ReceiveBorrowingRequestRequest
-	(*LoanToPatronRequest)(nil),                     // 18: interloan.requests.v1.LoanToPatronRequest
-	(*ReturnByPatronRequest)(nil),                   // 19: interloan.requests.v1.ReturnByPatronRequest
-	(*ReturnToPartnerRequest)(nil),                  // 20: interloan.requests.v1.ReturnToPartnerRequest
-	(*CompleteBorrowingRequestRequest)(nil),         // 21: interloan.requests.v1.CompleteBorrowingRequestRequest
-	(*DeclareItemLostRequest)(nil),                  // 22: interloan.requests.v1.DeclareItemLostRequest
-	(*CancelBorrowingRequestRequest)(nil),           // 23: interloan.requests.v1.CancelBorrowingRequestRequest
-	(*RejectBorrowingRequestRequest)(nil),           // 24: interloan.requests.v1.RejectBorrowingRequestRequest
-	(*ExpireBorrowingRequestRequest)(nil),           // 25: interloan.requests.v1.ExpireBorrowingRequestRequest
-	(*ReactivateBorrowingRequestRequest)(nil),       // 26: interloan.requests.v1.ReactivateBorrowingRequestRequest
-	(*AddBorrowingRequestNoteRequest)(nil),          // 27: interloan.requests.v1.AddBorrowingRequestNoteRequest
-	(*ResolveBorrowingRequestAttentionRequest)(nil), // 28: interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
-	(*AnonymizeBorrowingRequestRequest)(nil),        // 29: interloan.requests.v1.AnonymizeBorrowingRequestRequest
-	(*AnonymizeBorrowingRequestsRequest)(nil),       // 30: interloan.requests.v1.AnonymizeBorrowingRequestsRequest
-	(*AnonymizeBorrowingRequestsResponse)(nil),      // 31: interloan.requests.v1.AnonymizeBorrowingRequestsResponse
-	(*CountBorrowingRequestsRequest)(nil),           // 32: interloan.requests.v1.CountBorrowingRequestsRequest
-	(*StatusCount)(nil),                             // 33: interloan.requests.v1.StatusCount
-	(*CountBorrowingRequestsResponse)(nil),          // 34: interloan.requests.v1.CountBorrowingRequestsResponse
-	(*ListAllowedActionsRequest)(nil),               // 35: interloan.requests.v1.ListAllowedActionsRequest
-	(*AllowedAction)(nil),                           // 36: interloan.requests.v1.AllowedAction
-	(*ListAllowedActionsResponse)(nil),              // 37: interloan.requests.v1.ListAllowedActionsResponse
-	(*BatchActTarget)(nil),                          // 38: interloan.requests.v1.BatchActTarget
-	(*BorrowingRequestFilter)(nil),                  // 39: interloan.requests.v1.BorrowingRequestFilter
-	(*BatchActBorrowingRequestsRequest)(nil),        // 40: interloan.requests.v1.BatchActBorrowingRequestsRequest
-	(*BatchActResult)(nil),                          // 41: interloan.requests.v1.BatchActResult
-	(*BatchActBorrowingRequestsResponse)(nil),       // 42: interloan.requests.v1.BatchActBorrowingRequestsResponse
-	(*ListRequestEventsRequest)(nil),                // 43: interloan.requests.v1.ListRequestEventsRequest
-	(*ListRequestEventsResponse)(nil),               // 44: interloan.requests.v1.ListRequestEventsResponse
-	(*WatchBorrowingRequestsRequest)(nil),           // 45: interloan.requests.v1.WatchBorrowingRequestsRequest
-	(*WatchBorrowingRequestsResponse)(nil),          // 46: interloan.requests.v1.WatchBorrowingRequestsResponse
-	(*IngestItem)(nil),                              // 47: interloan.requests.v1.IngestItem
-	(*IngestBorrowingRequestsRequest)(nil),          // 48: interloan.requests.v1.IngestBorrowingRequestsRequest
-	(*IngestResult)(nil),                            // 49: interloan.requests.v1.IngestResult
-	(*IngestBorrowingRequestsResponse)(nil),         // 50: interloan.requests.v1.IngestBorrowingRequestsResponse
-	(v1.ExternalSystem)(0),                          // 51: interloan.type.v1.ExternalSystem
-	(*timestamppb.Timestamp)(nil),                   // 52: google.protobuf.Timestamp
-	(*status.Status)(nil),                           // 53: google.rpc.Status
+	(*FlagBorrowingRequestRequest)(nil),             // 6: interloan.requests.v1.FlagBorrowingRequestRequest
+	(*ExternalReference)(nil),                       // 7: interloan.requests.v1.ExternalReference
+	(*Bibliographic)(nil),                           // 8: interloan.requests.v1.Bibliographic
+	(*Requester)(nil),                               // 9: interloan.requests.v1.Requester
+	(*RotaEntry)(nil),                               // 10: interloan.requests.v1.RotaEntry
+	(*BorrowingRequest)(nil),                        // 11: interloan.requests.v1.BorrowingRequest
+	(*RequestEvent)(nil),                            // 12: interloan.requests.v1.RequestEvent
+	(*GetBorrowingRequestRequest)(nil),              // 13: interloan.requests.v1.GetBorrowingRequestRequest
+	(*ListBorrowingRequestsRequest)(nil),            // 14: interloan.requests.v1.ListBorrowingRequestsRequest
+	(*ListBorrowingRequestsResponse)(nil),           // 15: interloan.requests.v1.ListBorrowingRequestsResponse
+	(*MarkReadyToSendRequest)(nil),                  // 16: interloan.requests.v1.MarkReadyToSendRequest
+	(*SendBorrowingRequestRequest)(nil),             // 17: interloan.requests.v1.SendBorrowingRequestRequest
+	(*ReceiveBorrowingRequestRequest)(nil),          // 18: interloan.requests.v1.ReceiveBorrowingRequestRequest
+	(*LoanToPatronRequest)(nil),                     // 19: interloan.requests.v1.LoanToPatronRequest
+	(*ReturnByPatronRequest)(nil),                   // 20: interloan.requests.v1.ReturnByPatronRequest
+	(*ReturnToPartnerRequest)(nil),                  // 21: interloan.requests.v1.ReturnToPartnerRequest
+	(*CompleteBorrowingRequestRequest)(nil),         // 22: interloan.requests.v1.CompleteBorrowingRequestRequest
+	(*DeclareItemLostRequest)(nil),                  // 23: interloan.requests.v1.DeclareItemLostRequest
+	(*CancelBorrowingRequestRequest)(nil),           // 24: interloan.requests.v1.CancelBorrowingRequestRequest
+	(*RejectBorrowingRequestRequest)(nil),           // 25: interloan.requests.v1.RejectBorrowingRequestRequest
+	(*ExpireBorrowingRequestRequest)(nil),           // 26: interloan.requests.v1.ExpireBorrowingRequestRequest
+	(*ReactivateBorrowingRequestRequest)(nil),       // 27: interloan.requests.v1.ReactivateBorrowingRequestRequest
+	(*AddBorrowingRequestNoteRequest)(nil),          // 28: interloan.requests.v1.AddBorrowingRequestNoteRequest
+	(*ResolveBorrowingRequestAttentionRequest)(nil), // 29: interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
+	(*AnonymizeBorrowingRequestRequest)(nil),        // 30: interloan.requests.v1.AnonymizeBorrowingRequestRequest
+	(*AnonymizeBorrowingRequestsRequest)(nil),       // 31: interloan.requests.v1.AnonymizeBorrowingRequestsRequest
+	(*AnonymizeBorrowingRequestsResponse)(nil),      // 32: interloan.requests.v1.AnonymizeBorrowingRequestsResponse
+	(*CountBorrowingRequestsRequest)(nil),           // 33: interloan.requests.v1.CountBorrowingRequestsRequest
+	(*StatusCount)(nil),                             // 34: interloan.requests.v1.StatusCount
+	(*CountBorrowingRequestsResponse)(nil),          // 35: interloan.requests.v1.CountBorrowingRequestsResponse
+	(*ListAllowedActionsRequest)(nil),               // 36: interloan.requests.v1.ListAllowedActionsRequest
+	(*AllowedAction)(nil),                           // 37: interloan.requests.v1.AllowedAction
+	(*ListAllowedActionsResponse)(nil),              // 38: interloan.requests.v1.ListAllowedActionsResponse
+	(*BatchActTarget)(nil),                          // 39: interloan.requests.v1.BatchActTarget
+	(*BorrowingRequestFilter)(nil),                  // 40: interloan.requests.v1.BorrowingRequestFilter
+	(*BatchActBorrowingRequestsRequest)(nil),        // 41: interloan.requests.v1.BatchActBorrowingRequestsRequest
+	(*BatchActResult)(nil),                          // 42: interloan.requests.v1.BatchActResult
+	(*BatchActBorrowingRequestsResponse)(nil),       // 43: interloan.requests.v1.BatchActBorrowingRequestsResponse
+	(*ListRequestEventsRequest)(nil),                // 44: interloan.requests.v1.ListRequestEventsRequest
+	(*ListRequestEventsResponse)(nil),               // 45: interloan.requests.v1.ListRequestEventsResponse
+	(*WatchBorrowingRequestsRequest)(nil),           // 46: interloan.requests.v1.WatchBorrowingRequestsRequest
+	(*WatchBorrowingRequestsResponse)(nil),          // 47: interloan.requests.v1.WatchBorrowingRequestsResponse
+	(*IngestItem)(nil),                              // 48: interloan.requests.v1.IngestItem
+	(*IngestBorrowingRequestsRequest)(nil),          // 49: interloan.requests.v1.IngestBorrowingRequestsRequest
+	(*IngestResult)(nil),                            // 50: interloan.requests.v1.IngestResult
+	(*IngestBorrowingRequestsResponse)(nil),         // 51: interloan.requests.v1.IngestBorrowingRequestsResponse
+	(v1.ExternalSystem)(0),                          // 52: interloan.type.v1.ExternalSystem
+	(*timestamppb.Timestamp)(nil),                   // 53: google.protobuf.Timestamp
+	(*v1.DataWarning)(nil),                          // 54: interloan.type.v1.DataWarning
+	(*status.Status)(nil),                           // 55: google.rpc.Status
 }
 var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
-	51, // 0: interloan.requests.v1.ExternalReference.system:type_name -> interloan.type.v1.ExternalSystem
-	52, // 1: interloan.requests.v1.ExternalReference.last_modified_time:type_name -> google.protobuf.Timestamp
-	6,  // 2: interloan.requests.v1.BorrowingRequest.external_reference:type_name -> interloan.requests.v1.ExternalReference
+	52, // 0: interloan.requests.v1.ExternalReference.system:type_name -> interloan.type.v1.ExternalSystem
+	53, // 1: interloan.requests.v1.ExternalReference.last_modified_time:type_name -> google.protobuf.Timestamp
+	7,  // 2: interloan.requests.v1.BorrowingRequest.external_reference:type_name -> interloan.requests.v1.ExternalReference
 	0,  // 3: interloan.requests.v1.BorrowingRequest.status:type_name -> interloan.requests.v1.Status
-	9,  // 4: interloan.requests.v1.BorrowingRequest.rota:type_name -> interloan.requests.v1.RotaEntry
-	7,  // 5: interloan.requests.v1.BorrowingRequest.bibliographic:type_name -> interloan.requests.v1.Bibliographic
+	10, // 4: interloan.requests.v1.BorrowingRequest.rota:type_name -> interloan.requests.v1.RotaEntry
+	8,  // 5: interloan.requests.v1.BorrowingRequest.bibliographic:type_name -> interloan.requests.v1.Bibliographic
 	2,  // 6: interloan.requests.v1.BorrowingRequest.format:type_name -> interloan.requests.v1.Format
 	3,  // 7: interloan.requests.v1.BorrowingRequest.media:type_name -> interloan.requests.v1.Media
-	8,  // 8: interloan.requests.v1.BorrowingRequest.requester:type_name -> interloan.requests.v1.Requester
-	52, // 9: interloan.requests.v1.BorrowingRequest.create_time:type_name -> google.protobuf.Timestamp
-	52, // 10: interloan.requests.v1.BorrowingRequest.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 8: interloan.requests.v1.BorrowingRequest.requester:type_name -> interloan.requests.v1.Requester
+	53, // 9: interloan.requests.v1.BorrowingRequest.create_time:type_name -> google.protobuf.Timestamp
+	53, // 10: interloan.requests.v1.BorrowingRequest.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 11: interloan.requests.v1.BorrowingRequest.closed_from_status:type_name -> interloan.requests.v1.Status
-	52, // 12: interloan.requests.v1.BorrowingRequest.anonymize_time:type_name -> google.protobuf.Timestamp
+	53, // 12: interloan.requests.v1.BorrowingRequest.anonymize_time:type_name -> google.protobuf.Timestamp
 	0,  // 13: interloan.requests.v1.BorrowingRequest.external_status:type_name -> interloan.requests.v1.Status
-	0,  // 14: interloan.requests.v1.RequestEvent.from_status:type_name -> interloan.requests.v1.Status
-	0,  // 15: interloan.requests.v1.RequestEvent.to_status:type_name -> interloan.requests.v1.Status
-	52, // 16: interloan.requests.v1.RequestEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 17: interloan.requests.v1.RequestEvent.external_status:type_name -> interloan.requests.v1.Status
-	0,  // 18: interloan.requests.v1.ListBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
-	52, // 19: interloan.requests.v1.ListBorrowingRequestsRequest.created_after:type_name -> google.protobuf.Timestamp
-	52, // 20: interloan.requests.v1.ListBorrowingRequestsRequest.created_before:type_name -> google.protobuf.Timestamp
-	52, // 21: interloan.requests.v1.ListBorrowingRequestsRequest.updated_after:type_name -> google.protobuf.Timestamp
-	52, // 22: interloan.requests.v1.ListBorrowingRequestsRequest.updated_before:type_name -> google.protobuf.Timestamp
-	10, // 23: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
-	2,  // 24: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
-	4,  // 25: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
-	0,  // 26: interloan.requests.v1.StatusCount.status:type_name -> interloan.requests.v1.Status
-	33, // 27: interloan.requests.v1.CountBorrowingRequestsResponse.status_counts:type_name -> interloan.requests.v1.StatusCount
-	1,  // 28: interloan.requests.v1.AllowedAction.action:type_name -> interloan.requests.v1.Action
-	0,  // 29: interloan.requests.v1.AllowedAction.to_status:type_name -> interloan.requests.v1.Status
-	0,  // 30: interloan.requests.v1.ListAllowedActionsResponse.status:type_name -> interloan.requests.v1.Status
-	36, // 31: interloan.requests.v1.ListAllowedActionsResponse.allowed_actions:type_name -> interloan.requests.v1.AllowedAction
-	0,  // 32: interloan.requests.v1.BorrowingRequestFilter.status:type_name -> interloan.requests.v1.Status
-	52, // 33: interloan.requests.v1.BorrowingRequestFilter.updated_after:type_name -> google.protobuf.Timestamp
-	52, // 34: interloan.requests.v1.BorrowingRequestFilter.updated_before:type_name -> google.protobuf.Timestamp
-	1,  // 35: interloan.requests.v1.BatchActBorrowingRequestsRequest.action:type_name -> interloan.requests.v1.Action
-	38, // 36: interloan.requests.v1.BatchActBorrowingRequestsRequest.targets:type_name -> interloan.requests.v1.BatchActTarget
-	39, // 37: interloan.requests.v1.BatchActBorrowingRequestsRequest.filter:type_name -> interloan.requests.v1.BorrowingRequestFilter
-	0,  // 38: interloan.requests.v1.BatchActResult.status:type_name -> interloan.requests.v1.Status
-	53, // 39: interloan.requests.v1.BatchActResult.error:type_name -> google.rpc.Status
-	41, // 40: interloan.requests.v1.BatchActBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.BatchActResult
-	11, // 41: interloan.requests.v1.ListRequestEventsResponse.request_events:type_name -> interloan.requests.v1.RequestEvent
-	0,  // 42: interloan.requests.v1.WatchBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
-	10, // 43: interloan.requests.v1.WatchBorrowingRequestsResponse.borrowing_request:type_name -> interloan.requests.v1.BorrowingRequest
-	11, // 44: interloan.requests.v1.WatchBorrowingRequestsResponse.event:type_name -> interloan.requests.v1.RequestEvent
-	6,  // 45: interloan.requests.v1.IngestItem.external_reference:type_name -> interloan.requests.v1.ExternalReference
-	0,  // 46: interloan.requests.v1.IngestItem.external_status:type_name -> interloan.requests.v1.Status
-	9,  // 47: interloan.requests.v1.IngestItem.rota:type_name -> interloan.requests.v1.RotaEntry
-	7,  // 48: interloan.requests.v1.IngestItem.bibliographic:type_name -> interloan.requests.v1.Bibliographic
-	2,  // 49: interloan.requests.v1.IngestItem.format:type_name -> interloan.requests.v1.Format
-	3,  // 50: interloan.requests.v1.IngestItem.media:type_name -> interloan.requests.v1.Media
-	8,  // 51: interloan.requests.v1.IngestItem.requester:type_name -> interloan.requests.v1.Requester
-	47, // 52: interloan.requests.v1.IngestBorrowingRequestsRequest.items:type_name -> interloan.requests.v1.IngestItem
-	5,  // 53: interloan.requests.v1.IngestResult.outcome:type_name -> interloan.requests.v1.IngestOutcome
-	49, // 54: interloan.requests.v1.IngestBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.IngestResult
-	12, // 55: interloan.requests.v1.RequestService.GetBorrowingRequest:input_type -> interloan.requests.v1.GetBorrowingRequestRequest
-	13, // 56: interloan.requests.v1.RequestService.ListBorrowingRequests:input_type -> interloan.requests.v1.ListBorrowingRequestsRequest
-	32, // 57: interloan.requests.v1.RequestService.CountBorrowingRequests:input_type -> interloan.requests.v1.CountBorrowingRequestsRequest
-	35, // 58: interloan.requests.v1.RequestService.ListAllowedActions:input_type -> interloan.requests.v1.ListAllowedActionsRequest
-	15, // 59: interloan.requests.v1.RequestService.MarkReadyToSend:input_type -> interloan.requests.v1.MarkReadyToSendRequest
-	16, // 60: interloan.requests.v1.RequestService.SendBorrowingRequest:input_type -> interloan.requests.v1.SendBorrowingRequestRequest
-	17, // 61: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:input_type -> interloan.requests.v1.ReceiveBorrowingRequestRequest
-	18, // 62: interloan.requests.v1.RequestService.LoanToPatron:input_type -> interloan.requests.v1.LoanToPatronRequest
-	19, // 63: interloan.requests.v1.RequestService.ReturnByPatron:input_type -> interloan.requests.v1.ReturnByPatronRequest
-	20, // 64: interloan.requests.v1.RequestService.ReturnToPartner:input_type -> interloan.requests.v1.ReturnToPartnerRequest
-	21, // 65: interloan.requests.v1.RequestService.CompleteBorrowingRequest:input_type -> interloan.requests.v1.CompleteBorrowingRequestRequest
-	22, // 66: interloan.requests.v1.RequestService.DeclareItemLost:input_type -> interloan.requests.v1.DeclareItemLostRequest
-	23, // 67: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
-	24, // 68: interloan.requests.v1.RequestService.RejectBorrowingRequest:input_type -> interloan.requests.v1.RejectBorrowingRequestRequest
-	25, // 69: interloan.requests.v1.RequestService.ExpireBorrowingRequest:input_type -> interloan.requests.v1.ExpireBorrowingRequestRequest
-	26, // 70: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:input_type -> interloan.requests.v1.ReactivateBorrowingRequestRequest
-	27, // 71: interloan.requests.v1.RequestService.AddBorrowingRequestNote:input_type -> interloan.requests.v1.AddBorrowingRequestNoteRequest
-	28, // 72: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:input_type -> interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
-	29, // 73: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
-	30, // 74: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestsRequest
-	40, // 75: interloan.requests.v1.RequestService.BatchActBorrowingRequests:input_type -> interloan.requests.v1.BatchActBorrowingRequestsRequest
-	43, // 76: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
-	45, // 77: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
-	48, // 78: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
-	10, // 79: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	14, // 80: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
-	34, // 81: interloan.requests.v1.RequestService.CountBorrowingRequests:output_type -> interloan.requests.v1.CountBorrowingRequestsResponse
-	37, // 82: interloan.requests.v1.RequestService.ListAllowedActions:output_type -> interloan.requests.v1.ListAllowedActionsResponse
-	10, // 83: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 84: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 85: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 86: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 87: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 88: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 89: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 90: interloan.requests.v1.RequestService.DeclareItemLost:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 91: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 92: interloan.requests.v1.RequestService.RejectBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 93: interloan.requests.v1.RequestService.ExpireBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 94: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 95: interloan.requests.v1.RequestService.AddBorrowingRequestNote:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 96: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:output_type -> interloan.requests.v1.BorrowingRequest
-	10, // 97: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	31, // 98: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:output_type -> interloan.requests.v1.AnonymizeBorrowingRequestsResponse
-	42, // 99: interloan.requests.v1.RequestService.BatchActBorrowingRequests:output_type -> interloan.requests.v1.BatchActBorrowingRequestsResponse
-	44, // 100: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
-	46, // 101: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
-	50, // 102: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
-	79, // [79:103] is the sub-list for method output_type
-	55, // [55:79] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	54, // 14: interloan.requests.v1.BorrowingRequest.data_warnings:type_name -> interloan.type.v1.DataWarning
+	0,  // 15: interloan.requests.v1.RequestEvent.from_status:type_name -> interloan.requests.v1.Status
+	0,  // 16: interloan.requests.v1.RequestEvent.to_status:type_name -> interloan.requests.v1.Status
+	53, // 17: interloan.requests.v1.RequestEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 18: interloan.requests.v1.RequestEvent.external_status:type_name -> interloan.requests.v1.Status
+	0,  // 19: interloan.requests.v1.ListBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
+	53, // 20: interloan.requests.v1.ListBorrowingRequestsRequest.created_after:type_name -> google.protobuf.Timestamp
+	53, // 21: interloan.requests.v1.ListBorrowingRequestsRequest.created_before:type_name -> google.protobuf.Timestamp
+	53, // 22: interloan.requests.v1.ListBorrowingRequestsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	53, // 23: interloan.requests.v1.ListBorrowingRequestsRequest.updated_before:type_name -> google.protobuf.Timestamp
+	11, // 24: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
+	2,  // 25: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
+	4,  // 26: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
+	0,  // 27: interloan.requests.v1.StatusCount.status:type_name -> interloan.requests.v1.Status
+	34, // 28: interloan.requests.v1.CountBorrowingRequestsResponse.status_counts:type_name -> interloan.requests.v1.StatusCount
+	1,  // 29: interloan.requests.v1.AllowedAction.action:type_name -> interloan.requests.v1.Action
+	0,  // 30: interloan.requests.v1.AllowedAction.to_status:type_name -> interloan.requests.v1.Status
+	0,  // 31: interloan.requests.v1.ListAllowedActionsResponse.status:type_name -> interloan.requests.v1.Status
+	37, // 32: interloan.requests.v1.ListAllowedActionsResponse.allowed_actions:type_name -> interloan.requests.v1.AllowedAction
+	0,  // 33: interloan.requests.v1.BorrowingRequestFilter.status:type_name -> interloan.requests.v1.Status
+	53, // 34: interloan.requests.v1.BorrowingRequestFilter.updated_after:type_name -> google.protobuf.Timestamp
+	53, // 35: interloan.requests.v1.BorrowingRequestFilter.updated_before:type_name -> google.protobuf.Timestamp
+	1,  // 36: interloan.requests.v1.BatchActBorrowingRequestsRequest.action:type_name -> interloan.requests.v1.Action
+	39, // 37: interloan.requests.v1.BatchActBorrowingRequestsRequest.targets:type_name -> interloan.requests.v1.BatchActTarget
+	40, // 38: interloan.requests.v1.BatchActBorrowingRequestsRequest.filter:type_name -> interloan.requests.v1.BorrowingRequestFilter
+	0,  // 39: interloan.requests.v1.BatchActResult.status:type_name -> interloan.requests.v1.Status
+	55, // 40: interloan.requests.v1.BatchActResult.error:type_name -> google.rpc.Status
+	42, // 41: interloan.requests.v1.BatchActBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.BatchActResult
+	12, // 42: interloan.requests.v1.ListRequestEventsResponse.request_events:type_name -> interloan.requests.v1.RequestEvent
+	0,  // 43: interloan.requests.v1.WatchBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
+	11, // 44: interloan.requests.v1.WatchBorrowingRequestsResponse.borrowing_request:type_name -> interloan.requests.v1.BorrowingRequest
+	12, // 45: interloan.requests.v1.WatchBorrowingRequestsResponse.event:type_name -> interloan.requests.v1.RequestEvent
+	7,  // 46: interloan.requests.v1.IngestItem.external_reference:type_name -> interloan.requests.v1.ExternalReference
+	0,  // 47: interloan.requests.v1.IngestItem.external_status:type_name -> interloan.requests.v1.Status
+	10, // 48: interloan.requests.v1.IngestItem.rota:type_name -> interloan.requests.v1.RotaEntry
+	8,  // 49: interloan.requests.v1.IngestItem.bibliographic:type_name -> interloan.requests.v1.Bibliographic
+	2,  // 50: interloan.requests.v1.IngestItem.format:type_name -> interloan.requests.v1.Format
+	3,  // 51: interloan.requests.v1.IngestItem.media:type_name -> interloan.requests.v1.Media
+	9,  // 52: interloan.requests.v1.IngestItem.requester:type_name -> interloan.requests.v1.Requester
+	54, // 53: interloan.requests.v1.IngestItem.warnings:type_name -> interloan.type.v1.DataWarning
+	48, // 54: interloan.requests.v1.IngestBorrowingRequestsRequest.items:type_name -> interloan.requests.v1.IngestItem
+	5,  // 55: interloan.requests.v1.IngestResult.outcome:type_name -> interloan.requests.v1.IngestOutcome
+	54, // 56: interloan.requests.v1.IngestResult.warnings:type_name -> interloan.type.v1.DataWarning
+	50, // 57: interloan.requests.v1.IngestBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.IngestResult
+	13, // 58: interloan.requests.v1.RequestService.GetBorrowingRequest:input_type -> interloan.requests.v1.GetBorrowingRequestRequest
+	14, // 59: interloan.requests.v1.RequestService.ListBorrowingRequests:input_type -> interloan.requests.v1.ListBorrowingRequestsRequest
+	33, // 60: interloan.requests.v1.RequestService.CountBorrowingRequests:input_type -> interloan.requests.v1.CountBorrowingRequestsRequest
+	36, // 61: interloan.requests.v1.RequestService.ListAllowedActions:input_type -> interloan.requests.v1.ListAllowedActionsRequest
+	16, // 62: interloan.requests.v1.RequestService.MarkReadyToSend:input_type -> interloan.requests.v1.MarkReadyToSendRequest
+	17, // 63: interloan.requests.v1.RequestService.SendBorrowingRequest:input_type -> interloan.requests.v1.SendBorrowingRequestRequest
+	18, // 64: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:input_type -> interloan.requests.v1.ReceiveBorrowingRequestRequest
+	19, // 65: interloan.requests.v1.RequestService.LoanToPatron:input_type -> interloan.requests.v1.LoanToPatronRequest
+	20, // 66: interloan.requests.v1.RequestService.ReturnByPatron:input_type -> interloan.requests.v1.ReturnByPatronRequest
+	21, // 67: interloan.requests.v1.RequestService.ReturnToPartner:input_type -> interloan.requests.v1.ReturnToPartnerRequest
+	22, // 68: interloan.requests.v1.RequestService.CompleteBorrowingRequest:input_type -> interloan.requests.v1.CompleteBorrowingRequestRequest
+	23, // 69: interloan.requests.v1.RequestService.DeclareItemLost:input_type -> interloan.requests.v1.DeclareItemLostRequest
+	24, // 70: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
+	25, // 71: interloan.requests.v1.RequestService.RejectBorrowingRequest:input_type -> interloan.requests.v1.RejectBorrowingRequestRequest
+	26, // 72: interloan.requests.v1.RequestService.ExpireBorrowingRequest:input_type -> interloan.requests.v1.ExpireBorrowingRequestRequest
+	27, // 73: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:input_type -> interloan.requests.v1.ReactivateBorrowingRequestRequest
+	28, // 74: interloan.requests.v1.RequestService.AddBorrowingRequestNote:input_type -> interloan.requests.v1.AddBorrowingRequestNoteRequest
+	29, // 75: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:input_type -> interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
+	30, // 76: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
+	31, // 77: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestsRequest
+	41, // 78: interloan.requests.v1.RequestService.BatchActBorrowingRequests:input_type -> interloan.requests.v1.BatchActBorrowingRequestsRequest
+	44, // 79: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
+	46, // 80: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
+	49, // 81: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
+	6,  // 82: interloan.requests.v1.IngestService.FlagBorrowingRequest:input_type -> interloan.requests.v1.FlagBorrowingRequestRequest
+	11, // 83: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	15, // 84: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
+	35, // 85: interloan.requests.v1.RequestService.CountBorrowingRequests:output_type -> interloan.requests.v1.CountBorrowingRequestsResponse
+	38, // 86: interloan.requests.v1.RequestService.ListAllowedActions:output_type -> interloan.requests.v1.ListAllowedActionsResponse
+	11, // 87: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 88: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 89: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 90: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 91: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 92: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 93: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 94: interloan.requests.v1.RequestService.DeclareItemLost:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 95: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 96: interloan.requests.v1.RequestService.RejectBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 97: interloan.requests.v1.RequestService.ExpireBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 98: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 99: interloan.requests.v1.RequestService.AddBorrowingRequestNote:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 100: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 101: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	32, // 102: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:output_type -> interloan.requests.v1.AnonymizeBorrowingRequestsResponse
+	43, // 103: interloan.requests.v1.RequestService.BatchActBorrowingRequests:output_type -> interloan.requests.v1.BatchActBorrowingRequestsResponse
+	45, // 104: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
+	47, // 105: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
+	51, // 106: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
+	11, // 107: interloan.requests.v1.IngestService.FlagBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	83, // [83:108] is the sub-list for method output_type
+	58, // [58:83] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_interloan_requests_v1_requests_proto_init() }
@@ -4569,7 +4680,7 @@ func file_interloan_requests_v1_requests_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_requests_v1_requests_proto_rawDesc), len(file_interloan_requests_v1_requests_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

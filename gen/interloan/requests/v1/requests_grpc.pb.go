@@ -1054,6 +1054,7 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 
 const (
 	IngestService_IngestBorrowingRequests_FullMethodName = "/interloan.requests.v1.IngestService/IngestBorrowingRequests"
+	IngestService_FlagBorrowingRequest_FullMethodName    = "/interloan.requests.v1.IngestService/FlagBorrowingRequest"
 )
 
 // IngestServiceClient is the client API for IngestService service.
@@ -1071,6 +1072,10 @@ type IngestServiceClient interface {
 	// status (it may move the request forward, never back past a local step; a conflict
 	// sets needs_attention). Either way the raw status is stored and audited.
 	IngestBorrowingRequests(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestBorrowingRequestsRequest, IngestBorrowingRequestsResponse], error)
+	// Flags a request the external system no longer knows: sets needs_attention with the
+	// reason, records it in the request's history, and is idempotent (flagging a request
+	// already flagged with the same reason changes nothing).
+	FlagBorrowingRequest(ctx context.Context, in *FlagBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error)
 }
 
 type ingestServiceClient struct {
@@ -1094,6 +1099,16 @@ func (c *ingestServiceClient) IngestBorrowingRequests(ctx context.Context, opts 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type IngestService_IngestBorrowingRequestsClient = grpc.BidiStreamingClient[IngestBorrowingRequestsRequest, IngestBorrowingRequestsResponse]
 
+func (c *ingestServiceClient) FlagBorrowingRequest(ctx context.Context, in *FlagBorrowingRequestRequest, opts ...grpc.CallOption) (*BorrowingRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BorrowingRequest)
+	err := c.cc.Invoke(ctx, IngestService_FlagBorrowingRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestServiceServer is the server API for IngestService service.
 // All implementations must embed UnimplementedIngestServiceServer
 // for forward compatibility.
@@ -1109,6 +1124,10 @@ type IngestServiceServer interface {
 	// status (it may move the request forward, never back past a local step; a conflict
 	// sets needs_attention). Either way the raw status is stored and audited.
 	IngestBorrowingRequests(grpc.BidiStreamingServer[IngestBorrowingRequestsRequest, IngestBorrowingRequestsResponse]) error
+	// Flags a request the external system no longer knows: sets needs_attention with the
+	// reason, records it in the request's history, and is idempotent (flagging a request
+	// already flagged with the same reason changes nothing).
+	FlagBorrowingRequest(context.Context, *FlagBorrowingRequestRequest) (*BorrowingRequest, error)
 	mustEmbedUnimplementedIngestServiceServer()
 }
 
@@ -1121,6 +1140,9 @@ type UnimplementedIngestServiceServer struct{}
 
 func (UnimplementedIngestServiceServer) IngestBorrowingRequests(grpc.BidiStreamingServer[IngestBorrowingRequestsRequest, IngestBorrowingRequestsResponse]) error {
 	return status.Error(codes.Unimplemented, "method IngestBorrowingRequests not implemented")
+}
+func (UnimplementedIngestServiceServer) FlagBorrowingRequest(context.Context, *FlagBorrowingRequestRequest) (*BorrowingRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method FlagBorrowingRequest not implemented")
 }
 func (UnimplementedIngestServiceServer) mustEmbedUnimplementedIngestServiceServer() {}
 func (UnimplementedIngestServiceServer) testEmbeddedByValue()                       {}
@@ -1150,13 +1172,36 @@ func _IngestService_IngestBorrowingRequests_Handler(srv interface{}, stream grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type IngestService_IngestBorrowingRequestsServer = grpc.BidiStreamingServer[IngestBorrowingRequestsRequest, IngestBorrowingRequestsResponse]
 
+func _IngestService_FlagBorrowingRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FlagBorrowingRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestServiceServer).FlagBorrowingRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestService_FlagBorrowingRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestServiceServer).FlagBorrowingRequest(ctx, req.(*FlagBorrowingRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IngestService_ServiceDesc is the grpc.ServiceDesc for IngestService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var IngestService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "interloan.requests.v1.IngestService",
 	HandlerType: (*IngestServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "FlagBorrowingRequest",
+			Handler:    _IngestService_FlagBorrowingRequest_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "IngestBorrowingRequests",

@@ -449,6 +449,73 @@ func (x *AuditEvent) GetRequestId() string {
 	return ""
 }
 
+// A field-level problem an imported request was accepted despite. The request is kept;
+// the warning says what was changed or could not be read, so a person can act on it.
+type DataWarning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field, as a path in the request (e.g. `note`, `bibliographic.title`), or empty
+	// for the request as a whole.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Machine-readable kind: TEXT_TRUNCATED, UNPARSABLE_DATE, UNKNOWN_CODE, UNKNOWN_STATUS,
+	// or another the source documents.
+	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	// Human-readable description.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataWarning) Reset() {
+	*x = DataWarning{}
+	mi := &file_interloan_type_v1_types_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataWarning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataWarning) ProtoMessage() {}
+
+func (x *DataWarning) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_type_v1_types_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataWarning.ProtoReflect.Descriptor instead.
+func (*DataWarning) Descriptor() ([]byte, []int) {
+	return file_interloan_type_v1_types_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DataWarning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *DataWarning) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *DataWarning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_interloan_type_v1_types_proto protoreflect.FileDescriptor
 
 const file_interloan_type_v1_types_proto_rawDesc = "" +
@@ -474,7 +541,11 @@ const file_interloan_type_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\b \x01(\tR\trequestId:d\xeaAa\n" +
 	"\x18interloan.dev/AuditEvent\x12,services/{service}/auditEvents/{audit_event}*\vauditEvents2\n" +
-	"auditEvent*k\n" +
+	"auditEvent\"Q\n" +
+	"\vDataWarning\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage*k\n" +
 	"\x0eExternalSystem\x12\x1f\n" +
 	"\x1bEXTERNAL_SYSTEM_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16EXTERNAL_SYSTEM_LIBRIS\x10\x01\x12\x1c\n" +
@@ -508,7 +579,7 @@ func file_interloan_type_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_interloan_type_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_interloan_type_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_interloan_type_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_interloan_type_v1_types_proto_goTypes = []any{
 	(ExternalSystem)(0),           // 0: interloan.type.v1.ExternalSystem
 	(DayOfWeek)(0),                // 1: interloan.type.v1.DayOfWeek
@@ -516,10 +587,11 @@ var file_interloan_type_v1_types_proto_goTypes = []any{
 	(*Date)(nil),                  // 3: interloan.type.v1.Date
 	(*TimeOfDay)(nil),             // 4: interloan.type.v1.TimeOfDay
 	(*AuditEvent)(nil),            // 5: interloan.type.v1.AuditEvent
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*DataWarning)(nil),           // 6: interloan.type.v1.DataWarning
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_interloan_type_v1_types_proto_depIdxs = []int32{
-	6, // 0: interloan.type.v1.AuditEvent.event_time:type_name -> google.protobuf.Timestamp
+	7, // 0: interloan.type.v1.AuditEvent.event_time:type_name -> google.protobuf.Timestamp
 	2, // 1: interloan.type.v1.AuditEvent.action:type_name -> interloan.type.v1.AuditAction
 	2, // [2:2] is the sub-list for method output_type
 	2, // [2:2] is the sub-list for method input_type
@@ -539,7 +611,7 @@ func file_interloan_type_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_type_v1_types_proto_rawDesc), len(file_interloan_type_v1_types_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
