@@ -304,23 +304,24 @@ func loopback(host string) bool {
 }
 
 // window is [cursor − overlap, today] in the profile's zone; without a cursor for the
-// profile's current source it starts at the harvest start, or yesterday (as existing
-// Libris clients do). It never starts before the harvest start nor after today.
+// profile's current source it starts at the harvest start. It never starts before the
+// harvest start nor after today. The harvest start is where staff chose to begin, so a
+// profile without one is incomplete (its readiness says so) rather than given a default.
 func (x *execution) window() (connector.Window, error) {
 	today := connector.DayOf(x.r.d.Now().In(zoneOf(x.profile)))
-	from := today.AddDays(-1)
+	start, hasStart := harvestStart(x.profile)
+	if !hasStart {
+		return connector.Window{}, fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, "the profile has no harvest start date; set one — nothing was imported")
+	}
 	cur, ok, err := x.r.d.Store.Cursor(x.code, fingerprint(x.profile))
 	if err != nil {
 		return connector.Window{}, err
 	}
-	start, hasStart := harvestStart(x.profile)
-	switch {
-	case ok:
+	from := start
+	if ok {
 		from = connector.DayOf(cur).AddDays(-x.r.d.OverlapDays)
-	case hasStart:
-		from = start
 	}
-	if hasStart && from.Before(start) {
+	if from.Before(start) {
 		from = start
 	}
 	if today.Before(from) {

@@ -410,6 +410,7 @@ func TestRunFailures(t *testing.T) {
 		}, harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_GARBAGE, false},
 		{"ledger down mid-run", func(h *harness) { h.ledger.failAt = 2 }, harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, false},
 		{"mapping down", func(h *harness) { h.mapping.down = true }, harvesterv1.AlertCode_ALERT_CODE_SERVICE_UNAVAILABLE, false},
+		{"no harvest start", func(h *harness) { h.profiles.profile.HarvestStart = nil }, harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
