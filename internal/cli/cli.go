@@ -120,7 +120,7 @@ func up(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Ready = func(a suite.Addrs) {
 		// Where the token is, never the token: stdout may be a log.
-		admin := "an admin token: interloan token create --role admin --principal NAME --tokens-file " + a.TokensFile
+		admin := "an admin token: " + selfCommand() + " token create --role admin --principal NAME --tokens-file " + a.TokensFile
 		if a.AdminTokenFile != "" {
 			admin = "the admin token is in " + a.AdminTokenFile
 		}
@@ -176,6 +176,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	o.Seed = int64(seed)
+	o.Self = selfCommand()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := demo.Run(ctx, o, stdout); err != nil {

@@ -8,6 +8,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,9 @@ type Options struct {
 	TLS          bool // TLS on every listener and mTLS between the services (suite.Config.TLS)
 	LogLevel     string
 	Now          func() time.Time
+	// Self is how a person runs this command in the lines the demo prints: "interloan"
+	// when installed, "go run ./cmd/interloan" from a checkout (the default).
+	Self string
 }
 
 // The systems --system chooses between.
@@ -170,7 +174,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		return nil
 	}
 	// The token is printed here, once, for the person exploring; the services never log it.
-	fmt.Fprint(out, explore(s.env.DataDir, s.env.Addrs, s.env.AdminToken, run.GetName(), s.world.Profile.GetCode()))
+	fmt.Fprint(out, explore(cmp.Or(o.Self, "go run ./cmd/interloan"), s.env.DataDir, s.env.Addrs, s.env.AdminToken, run.GetName(), s.world.Profile.GetCode()))
 	<-ctx.Done()
 	return nil
 }
@@ -227,7 +231,7 @@ func awaitPushRuns(ctx context.Context, h harvesterv1.HarvesterServiceClient, pr
 
 // explore is the text that tells the person running the demo how to look around: the
 // admin token, and curl and grpcurl lines that work with the suite's transport security.
-func explore(dataDir string, a suite.Addrs, token, run, profileCode string) string {
+func explore(self, dataDir string, a suite.Addrs, token, run, profileCode string) string {
 	scheme, curl, grpcurl, tlsNote := "http", "curl -s", "grpcurl -plaintext", ""
 	if a.CAFile != "" {
 		scheme, curl, grpcurl = "https", "curl -s --cacert "+a.CAFile, "grpcurl -cacert "+a.CAFile
@@ -240,7 +244,7 @@ func explore(dataDir string, a suite.Addrs, token, run, profileCode string) stri
 	return strings.NewReplacer(
 		"{data}", dataDir, "{tlsnote}", tlsNote, "{tokenfile}", a.AdminTokenFile, "{tokens}", a.TokensFile, "{token}", token,
 		"{curl}", curl, "{grpcurl}", grpcurl, "{gateway}", scheme+"://"+a.Gateway,
-		"{harvester}", a.Harvester, "{requests}", a.Requests, "{run}", run, "{profile}", profileCode, "{clienv}", cliEnv,
+		"{harvester}", a.Harvester, "{requests}", a.Requests, "{run}", run, "{profile}", profileCode, "{clienv}", cliEnv, "{self}", self,
 	).Replace(`
 The suite keeps running (data in {data}).
 {tlsnote}Every call needs a token; this demo's admin token (also in {tokenfile}):
@@ -255,8 +259,8 @@ Explore it, then press Ctrl-C:
   {grpcurl} -H "authorization: Bearer $TOKEN" -d '{"name":"{run}"}' {harvester} interloan.harvester.v1.HarvesterService/GetRun
 Or with the operator CLI:
   export {clienv}
-  go run ./cmd/interloan runs report {run}
-More tokens: interloan token create --role viewer --principal NAME --tokens-file {tokens}
+  {self} runs report {run}
+More tokens: {self} token create --role viewer --principal NAME --tokens-file {tokens}
 `)
 }
 
