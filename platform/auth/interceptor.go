@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	"github.com/interloan/interloan/platform/apierr"
 )
@@ -27,8 +28,23 @@ const (
 // ReasonPermissionDenied is the ErrorInfo reason of a PERMISSION_DENIED answer.
 const ReasonPermissionDenied = "PERMISSION_DENIED"
 
-// UnaryServerInterceptor authenticates and authorises every unary call (see guard.check).
-// Chain it after the logging/recovery interceptor, so denials are logged like any call.
+// TapHandle authenticates every call on its headers, before gRPC reads any message
+// (grpc.InTapHandle): a call to a method that is not public, a method no service serves
+// included, without a valid token or client certificate is UNAUTHENTICATED without its
+// request ever being read, so an anonymous caller spends no server memory and cannot
+// enumerate method names. The caller's Principal goes in the stream's context, where the
+// interceptors find it and authorise it (guard.check). It runs in the connection's reader
+// goroutine, which is fine: authentication is a hash and a lookup.
+func TapHandle(a Authenticator, p Policy, log *slog.Logger) tap.ServerInHandle {
+	g := newGuard(a, p, log)
+	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
+		return g.admit(ctx, info.FullMethodName)
+	}
+}
+
+// UnaryServerInterceptor authenticates (unless TapHandle did) and authorises every unary
+// call (see guard.check). Chain it after the logging/recovery interceptor, so denials are
+// logged like any call.
 func UnaryServerInterceptor(a Authenticator, p Policy, log *slog.Logger) grpc.UnaryServerInterceptor {
 	g := newGuard(a, p, log)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -73,19 +89,19 @@ func newGuard(a Authenticator, p Policy, log *slog.Logger) *guard {
 }
 
 // check decides one call. Public methods pass without a token. Otherwise an absent or
-// unknown token is UNAUTHENTICATED before anything else, so an anonymous caller cannot
-// probe the policy; then a method the policy lacks, or one the roles do not cover, is
-// PERMISSION_DENIED. On success the context carries the Principal.
+// unknown token is UNAUTHENTICATED before anything else (admit), so an anonymous caller
+// cannot probe the policy; then a method the policy lacks, or one the roles do not cover,
+// is PERMISSION_DENIED. On success the context carries the Principal.
 func (g *guard) check(ctx context.Context, method string) (context.Context, error) {
 	m, known := g.rules[method]
 	if known && m&bitPublic != 0 {
 		return ctx, nil
 	}
-	p, ok := g.authenticate(ctx)
-	if !ok {
-		g.log.InfoContext(ctx, "call rejected: no valid token", "method", method, "peer", peerAddr(ctx))
-		return nil, status.Error(codes.Unauthenticated, MsgUnauthenticated)
+	ctx, err := g.admit(ctx, method)
+	if err != nil {
+		return nil, err
 	}
+	p, _ := FromContext(ctx)
 	if !known {
 		g.log.ErrorContext(ctx, "call denied: method missing from the authorisation policy", "method", method, "principal", p.Name)
 		return nil, permissionDenied(method)
@@ -93,6 +109,25 @@ func (g *guard) check(ctx context.Context, method string) (context.Context, erro
 	if !m.allows(&p) {
 		g.log.WarnContext(ctx, "call denied: roles do not allow the method", "method", method, "principal", p.Name, "roles", p.Roles)
 		return nil, permissionDenied(method)
+	}
+	return ctx, nil
+}
+
+// admit is the authentication half of check, and all of TapHandle: a public method
+// passes as it is; any other, known or not, needs a caller, whom the returned context
+// carries. A context that already carries a Principal was admitted by TapHandle on the
+// stream's headers: gRPC builds a served call's context, and only TapHandle adds one.
+func (g *guard) admit(ctx context.Context, method string) (context.Context, error) {
+	if m, known := g.rules[method]; known && m&bitPublic != 0 {
+		return ctx, nil
+	}
+	if _, ok := FromContext(ctx); ok {
+		return ctx, nil
+	}
+	p, ok := g.authenticate(ctx)
+	if !ok {
+		g.log.InfoContext(ctx, "call rejected: no valid token", "method", loggedMethod(method), "peer", peerAddr(ctx))
+		return nil, status.Error(codes.Unauthenticated, MsgUnauthenticated)
 	}
 	return NewContext(ctx, p), nil
 }
@@ -154,6 +189,16 @@ func bearer(md metadata.MD) (string, bool) {
 		return "", false
 	}
 	return token, true
+}
+
+// loggedMethod is at most the first maxLoggedMethod bytes of a method name an anonymous
+// caller chose (any :path, up to the header limit), so refusals cannot flood the log.
+func loggedMethod(method string) string {
+	const maxLoggedMethod = 128
+	if len(method) <= maxLoggedMethod {
+		return method
+	}
+	return strings.ToValidUTF8(method[:maxLoggedMethod], "") + "…"
 }
 
 func peerAddr(ctx context.Context) string {

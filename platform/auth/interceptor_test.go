@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -46,8 +47,8 @@ type fixture struct {
 }
 
 // newFixture serves every suite method (generic handlers that answer OK), the real
-// health and reflection services, and an unknown-method handler, all behind the real
-// interceptors and DefaultPolicy, over bufconn.
+// health and reflection services, and an unknown-method handler, all behind the real tap
+// handle, interceptors and DefaultPolicy, over bufconn.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{logs: &logtest.Buffer{}, methods: servedMethods(t)}
@@ -85,6 +86,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := grpc.NewServer(
+		grpc.InTapHandle(TapHandle(tokens, DefaultPolicy(), log)),
 		grpc.ChainUnaryInterceptor(UnaryServerInterceptor(tokens, DefaultPolicy(), log)),
 		grpc.ChainStreamInterceptor(StreamServerInterceptor(tokens, DefaultPolicy(), log)),
 		grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error { return echoPrincipal(ss.Context(), ss.SendHeader) }),
@@ -415,6 +417,89 @@ func TestMethodMissingFromPolicy(t *testing.T) {
 	if logs := f.logs.String(); !strings.Contains(logs, "method missing from the authorisation policy") ||
 		!strings.Contains(logs, `"level":"ERROR"`) {
 		t.Errorf("no error log for the unlisted method:\n%s", logs)
+	}
+}
+
+// countingAuth counts authentications, to show the interceptor trusts the tap's decision.
+type countingAuth struct {
+	Authenticator
+	n int
+}
+
+func (c *countingAuth) Authenticate(token string) (Principal, bool) {
+	c.n++
+	return c.Authenticator.Authenticate(token)
+}
+
+// TestTapHandle: on the headers alone, a public method passes untouched; any other
+// method, one absent from the policy included, needs a valid token, and the caller it
+// admits is the principal the interceptor then authorises without authenticating again.
+// Method names an anonymous caller sends are logged truncated.
+func TestTapHandle(t *testing.T) {
+	token, line, _ := NewToken("vera", RoleViewer)
+	tokens, err := Parse([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn := &countingAuth{Authenticator: tokens}
+	logs := &logtest.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	const (
+		public = "/grpc.health.v1.Health/Check"
+		read   = "/interloan.requests.v1.RequestService/ListBorrowingRequests"
+		write  = "/interloan.profiles.v1.ProfileService/DeleteIntegrationProfile"
+	)
+	unknown := "/interloan.x.v1.S/" + strings.Repeat("M", 4096)
+	tapHandle := TapHandle(authn, DefaultPolicy(), log)
+	withToken := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+token))
+	anonymous := metadata.NewIncomingContext(context.Background(), metadata.MD{})
+	for _, tt := range []struct {
+		name      string
+		ctx       context.Context
+		method    string
+		want      codes.Code
+		principal string
+	}{
+		{"public, anonymous", anonymous, public, codes.OK, ""},
+		{"public, token", withToken, public, codes.OK, ""},
+		{"read, anonymous", anonymous, read, codes.Unauthenticated, ""},
+		{"read, token", withToken, read, codes.OK, "vera"},
+		{"write, token (authorised later)", withToken, write, codes.OK, "vera"},
+		{"unknown, anonymous", anonymous, unknown, codes.Unauthenticated, ""},
+		{"unknown, token", withToken, unknown, codes.OK, "vera"},
+	} {
+		ctx, err := tapHandle(tt.ctx, &tap.Info{FullMethodName: tt.method, Header: metadata.MD{}})
+		if status.Code(err) != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if p, _ := FromContext(ctx); p.Name != tt.principal {
+			t.Errorf("%s: principal %q, want %q", tt.name, p.Name, tt.principal)
+		}
+	}
+	if strings.Contains(logs.String(), strings.Repeat("M", 200)) || !strings.Contains(logs.String(), "call rejected: no valid token") {
+		t.Errorf("refusal logs:\n%s", logs.String())
+	}
+
+	// The interceptor authorises the principal the tap admitted: read passes, write is
+	// denied, and neither authenticates the token a second time.
+	intercept := UnaryServerInterceptor(authn, DefaultPolicy(), nil)
+	ok := func(context.Context, any) (any, error) { return "ok", nil }
+	for method, want := range map[string]codes.Code{read: codes.OK, write: codes.PermissionDenied} {
+		ctx, err := tapHandle(withToken, &tap.Info{FullMethodName: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := authn.n
+		if _, err := intercept(ctx, nil, &grpc.UnaryServerInfo{FullMethod: method}, ok); status.Code(err) != want {
+			t.Errorf("%s after the tap: %v, want %v", method, err, want)
+		}
+		if authn.n != before {
+			t.Errorf("%s: the interceptor authenticated again", method)
+		}
 	}
 }
 
