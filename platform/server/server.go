@@ -1,8 +1,9 @@
 // Package server is the one way an Interloan service serves: a gRPC server with
 // reflection, grpc.health.v1, OpenTelemetry stats handler, panic recovery, error mapping,
-// access logging, bearer-token or client-certificate authentication with role checks
-// (platform/auth) and optional TLS/mTLS (platform/tlsconfig), plus an HTTP port with
-// /healthz, /readyz and /metrics (Prometheus); both stop gracefully when the context ends.
+// access logging, bearer-token or client-certificate authentication on each call's
+// headers with role checks (platform/auth), capped connections and calls (Limits) and
+// optional TLS/mTLS (platform/tlsconfig), plus an HTTP port with /healthz, /readyz and
+// /metrics (Prometheus); both stop gracefully when the context ends.
 package server
 
 import (
@@ -69,32 +70,38 @@ type Options struct {
 	// TLS, when it names a certificate, makes both listeners serve TLS only, the gRPC
 	// one verifying client certificates as configured (mTLS).
 	TLS tlsconfig.Config
+	// Limits caps connections, calls in flight and idle connections on the gRPC port
+	// (zero fields: DefaultLimits).
+	Limits Limits
 }
 
 // TokensReload is how often a running server looks for a changed tokens file, so a token
 // created by `interloan token create` works within seconds, without a restart.
 const TokensReload = 2 * time.Second
 
-// New builds the gRPC server with the shared interceptors, health and reflection. Tests
-// use it directly with bufconn (servertest); Run uses it for real listeners. Every call
-// is checked against policy with authn; a nil authn refuses every non-public call. The
-// auth interceptors run after the rpc ones, so refusals are access-logged and a panic
-// anywhere is still recovered.
+// New builds the gRPC server with the shared interceptors, health and reflection, under
+// DefaultLimits. Tests use it directly with bufconn (servertest); Run uses it for real
+// listeners. Every call is checked against policy with authn; a nil authn refuses every
+// non-public call. A call without a valid credential is refused on its headers
+// (auth.TapHandle), before its request is read, and is logged by auth only; the auth
+// interceptors then authorise the caller after the rpc ones, so role denials are
+// access-logged and a panic anywhere is still recovered.
 func New(log *slog.Logger, authn auth.Authenticator, policy auth.Policy, register func(*grpc.Server), services ...string) (*grpc.Server, *health.Server) {
-	return newServer(log, authn, policy, register, nil, services)
+	return newServer(log, authn, policy, register, Limits{}, nil, services)
 }
 
-// newServer is New with extra server options (Run's transport credentials).
-func newServer(log *slog.Logger, authn auth.Authenticator, policy auth.Policy, register func(*grpc.Server), extra []grpc.ServerOption, services []string) (*grpc.Server, *health.Server) {
+// newServer is New with limits and extra server options (Run's transport credentials).
+func newServer(log *slog.Logger, authn auth.Authenticator, policy auth.Policy, register func(*grpc.Server), limits Limits, extra []grpc.ServerOption, services []string) (*grpc.Server, *health.Server) {
 	if policy == nil {
 		policy = auth.DefaultPolicy()
 	}
-	srv := grpc.NewServer(append([]grpc.ServerOption{
+	opts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
+		grpc.InTapHandle(auth.TapHandle(authn, policy, log)),
 		grpc.ChainUnaryInterceptor(rpc.UnaryInterceptor(log), auth.UnaryServerInterceptor(authn, policy, log)),
 		grpc.ChainStreamInterceptor(rpc.StreamInterceptor(log), auth.StreamServerInterceptor(authn, policy, log)),
-		grpc.MaxRecvMsgSize(16 << 20),
-	}, extra...)...)
+	}, limits.serverOptions()...)
+	srv := grpc.NewServer(append(opts, extra...)...)
 	if register != nil {
 		register(srv)
 	}
@@ -147,6 +154,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		glis = l
 	}
+	glis = limitListen(glis, o.Limits.withDefaults().MaxConnections)
 	hlis := o.HTTPListener
 	if hlis == nil && o.HTTPAddr != "" {
 		l, err := net.Listen("tcp", o.HTTPAddr)
@@ -157,7 +165,7 @@ func Run(ctx context.Context, o Options) error {
 		hlis = l
 	}
 
-	srv, hs := newServer(o.Logger, authn, o.Policy, o.Register, tlsSet.ServerOption(), o.Services)
+	srv, hs := newServer(o.Logger, authn, o.Policy, o.Register, o.Limits, tlsSet.ServerOption(), o.Services)
 	if o.Snapshot != nil {
 		adminv1.RegisterBackupServiceServer(srv, backup.NewService(o.Snapshot, o.SpoolDir))
 	}
