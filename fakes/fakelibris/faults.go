@@ -2,7 +2,9 @@ package fakelibris
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,9 +17,9 @@ import (
 // Fault changes how matching calls are answered. Faults form a queue: a call consumes the
 // first queued fault whose Match it contains, so Inject(A); Inject(B) with the same Match
 // affects the next A.Times calls with A, then B. Within one fault the effects run in this
-// order: Delay, Late, Churn, then the answer (Status, else NonJSON, else Truncate, else the
-// normal answer, changed by Mangle and sent at the pace of Drip). Faults act before routing
-// and the api-key check.
+// order: Delay, Late, Churn, then the answer (Status, else NonJSON, else Truncate, else
+// Flood, else the normal answer, changed by Mangle and Bloat and sent at the pace of Drip).
+// Faults act before routing and the api-key check.
 type Fault struct {
 	Match    string        // substring of the request path after BasePath; "" matches every call
 	Times    int           // how many matching calls it affects; <= 0 = until ClearFaults
@@ -27,12 +29,25 @@ type Fault struct {
 	Truncate bool          // the normal answer cut off in the middle: Content-Length of the whole, half the bytes, connection closed
 	Churn    int           // bump last_modified of this many stored requests of the path's sigel (evenly spread over its lf_numbers)
 	Late     []Request     // Put into the store just before answering: requests that "appear late"
-	Drip     time.Duration // send the answer in DripBytes pieces with this pause between them: slow, but never silent
+	Drip     time.Duration // send the answer in DripSize pieces with this pause between them: slow, but never silent
+	DripSize int           // bytes per Drip piece; 0 is DripBytes, 1 drips byte by byte
 	Mangle   *Mangle       // change one ill_requests item of a 200 envelope answer (not with Truncate)
+	Bloat    int           // add an unknown field "padding" of this many bytes to every item of a 200 envelope answer: a giant answer, valid throughout
+	Flood    *Flood        // a 200 envelope answer whose ill_requests never end
 }
 
-// DripBytes is the size of the pieces a Drip fault sends.
+// DripBytes is the size of the pieces a Drip fault sends unless DripSize says otherwise.
 const DripBytes = 256
+
+// Flood makes a 200 envelope answer (outgoing, or one request) never end, as a broken or
+// hostile server might: after its own items, ill_requests goes on with copies of them,
+// each changed by Bloat, until the client goes away. An answer without items is sent as
+// it is. The envelope's count stays that of the normal answer.
+type Flood struct {
+	// Distinct gives every copy an lf_number and request_id never sent before (the order
+	// date kept): requests without end. Otherwise the same requests come over and over.
+	Distinct bool
+}
 
 // Mangle breaks one item of an envelope answer the way a buggy Libris release might. The
 // envelope's count always matches the items sent, so a client sees a consistent answer
@@ -165,6 +180,17 @@ func (s *Server) serveAltered(w http.ResponseWriter, r *http.Request, segs []str
 			body = changed
 		}
 	}
+	if f.Bloat > 0 && rec.status == http.StatusOK {
+		if env, items, ok := envelopeItems(body); ok {
+			for i := range items {
+				items[i] = pad(items[i], f.Bloat)
+			}
+			env["ill_requests"], _ = json.Marshal(items)
+			if enc, err := json.Marshal(env); err == nil {
+				body = append(enc, '\n')
+			}
+		}
+	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
 	}
@@ -174,27 +200,98 @@ func (s *Server) serveAltered(w http.ResponseWriter, r *http.Request, segs []str
 		w.Write(body)
 		return
 	}
-	fl, _ := w.(http.Flusher)
-	for len(body) > 0 {
-		n := min(DripBytes, len(body))
-		if _, err := w.Write(body[:n]); err != nil {
-			return
-		}
-		if fl != nil {
-			fl.Flush()
-		}
-		body = body[n:]
-		if len(body) == 0 {
-			return
-		}
-		t := time.NewTimer(f.Drip)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	fault.Drip(w, r, body, cmp.Or(f.DripSize, DripBytes), f.Drip)
+}
+
+// serveFlood sends the normal answer with f.Flood: its items, then copies of them without
+// end (fault.Endless).
+func (s *Server) serveFlood(w http.ResponseWriter, r *http.Request, segs []string, f Fault) {
+	rec := &recorder{header: http.Header{}}
+	s.route(rec, r, segs)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
 	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	env, items, ok := envelopeItems(rec.body.Bytes())
+	if rec.status != http.StatusOK || !ok || len(items) == 0 {
+		w.WriteHeader(rec.status)
+		w.Write(rec.body.Bytes())
+		return
+	}
+	delete(env, "ill_requests")
+	head, _ := json.Marshal(env)
+	head = head[:len(head)-1] // open again after the last field
+	if len(env) > 0 {
+		head = append(head, ',')
+	}
+	head = append(head, `"ill_requests":[`...)
+	w.WriteHeader(http.StatusOK)
+	fault.Endless(w, r, head, func(i int) []byte {
+		item := items[i%len(items)]
+		if f.Flood.Distinct && i >= len(items) {
+			item = renumber(item, i)
+		}
+		if f.Bloat > 0 {
+			item = pad(item, f.Bloat)
+		}
+		if i > 0 {
+			return append([]byte{','}, item...)
+		}
+		return item
+	})
+}
+
+// envelopeItems splits an envelope answer into its fields and its ill_requests items;
+// false when body is not one (an error answer, /libraries).
+func envelopeItems(body []byte) (map[string]json.RawMessage, []json.RawMessage, bool) {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(body, &env) != nil {
+		return nil, nil, false
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(env["ill_requests"], &items) != nil {
+		return nil, nil, false
+	}
+	return env, items, true
+}
+
+// pad adds an unknown field "padding" of n bytes to an item (an object); anything else
+// is returned as it is.
+func pad(item json.RawMessage, n int) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(item, &m) != nil {
+		return item
+	}
+	m["padding"], _ = json.Marshal(strings.Repeat("x", n))
+	out, err := json.Marshal(m)
+	if err != nil {
+		return item
+	}
+	return out
+}
+
+// renumber gives the i-th copy of an item an lf_number and request_id of its own: the
+// lf_number keeps its sigel and order date, with a sequence number past any the
+// generator gives.
+func renumber(item json.RawMessage, i int) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(item, &m) != nil {
+		return item
+	}
+	var lf string
+	_ = json.Unmarshal(m["lf_number"], &lf)
+	if k := strings.LastIndexByte(lf, '-'); k >= 0 {
+		lf = lf[:k]
+	}
+	m["lf_number"], _ = json.Marshal(fmt.Sprintf("%s-F%07d", lf, i))
+	m["request_id"], _ = json.Marshal(strconv.Itoa(900000000 + i))
+	out, err := json.Marshal(m)
+	if err != nil {
+		return item
+	}
+	return out
 }
 
 // invalidUTF8 stands in for the broken string while the item goes through encoding/json,

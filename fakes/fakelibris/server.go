@@ -25,7 +25,8 @@
 // Faults (Inject) simulate an unreliable service: error statuses, slowness, HTML or truncated
 // bodies, answers that drip in slowly, a broken item in an otherwise good answer (a field
 // missing or of the wrong type, invalid UTF-8, an lf_number twice, an oversized item),
-// last_modified churn and requests that appear late.
+// last_modified churn, requests that appear late, and the faults of a hostile server: a
+// giant answer (every item bloated) and an answer that never ends (Flood).
 package fakelibris
 
 import (
@@ -332,7 +333,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveTruncated(w, r, segs)
 			return
 		}
-		if f.Mangle != nil || f.Drip > 0 {
+		if f.Flood != nil {
+			s.serveFlood(w, r, segs, f)
+			return
+		}
+		if f.Mangle != nil || f.Drip > 0 || f.Bloat > 0 {
 			s.serveAltered(w, r, segs, f)
 			return
 		}

@@ -11,8 +11,8 @@ import (
 // Fault changes how matching calls are answered, as fakelibris.Fault does. Faults form a
 // queue: a call consumes the first queued fault whose Match its action contains. Within
 // one fault the effects run in this order: Delay, Late, Churn, then the answer (Status,
-// else NonXML, else Truncate, else the normal answer). Faults act before the
-// authentication check.
+// else NonXML, else Truncate, else Flood, else the normal answer, sent at the pace of
+// Drip). Faults act before the authentication check.
 type Fault struct {
 	Match    string        // substring of the call's action; "" matches every call
 	Times    int           // how many matching calls it affects; <= 0 = until ClearFaults
@@ -22,6 +22,22 @@ type Fault struct {
 	Truncate bool          // the normal answer cut off in the middle, connection closed
 	Churn    int           // bump lastModification of this many stored orders (evenly spread)
 	Late     []Order       // Put just before answering: orders that "appear late"
+	Drip     time.Duration // send the answer in DripSize pieces with this pause between them: slow, but never silent
+	DripSize int           // bytes per Drip piece; 0 is DripBytes, 1 drips byte by byte
+	Flood    *Flood        // an answer whose orders never end
+}
+
+// DripBytes is the size of the pieces a Drip fault sends unless DripSize says otherwise.
+const DripBytes = 256
+
+// Flood makes an answer with orders never end, as a broken or hostile server might:
+// after the page's own orders come copies of them, until the client goes away. An
+// answer without orders (or an error) is sent as it is; numberOfOrders stays that of the
+// normal answer.
+type Flood struct {
+	// Distinct gives every copy an orderId never sent before: orders without end.
+	// Otherwise the same orders come over and over.
+	Distinct bool
 }
 
 // Inject queues a fault.

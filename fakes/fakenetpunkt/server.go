@@ -11,15 +11,18 @@
 //
 // Push (Push) plays Netpunkt sending an OpenReceipt message to a library's receipt URL.
 //
-// Faults (Inject) simulate an unreliable service exactly as fakelibris does: error
-// statuses, slowness, an HTML body, a truncated body, lastModification churn and orders
-// that appear late.
+// Faults (Inject) simulate an unreliable service as fakelibris does: error statuses,
+// slowness, an HTML body, a truncated body, an answer that drips in, one that never ends
+// (Flood), lastModification churn and orders that appear late.
 package fakenetpunkt
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,7 +147,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.fmu.Lock()
 	s.actions[action]++
 	s.fmu.Unlock()
-	if f, ok := s.faults.Take(action); ok {
+	f, faulty := s.faults.Take(action)
+	if faulty {
 		if !s.applyFault(w, r, f) {
 			return
 		}
@@ -155,6 +159,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fault.WriteTruncated(w, code, rec.Bytes())
 			return
 		}
+		if f.Flood != nil && s.flood(w, r, *f.Flood) {
+			return
+		}
 	}
 	var buf bytes.Buffer
 	code := s.answer(&buf, r)
@@ -162,16 +169,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	}
 	w.WriteHeader(code)
+	if faulty && f.Drip > 0 {
+		fault.Drip(w, r, buf.Bytes(), cmp.Or(f.DripSize, DripBytes), f.Drip)
+		return
+	}
 	w.Write(buf.Bytes())
 }
 
 // answer renders the answer to a parsed call into buf and returns its status.
 func (s *Server) answer(buf *bytes.Buffer, r *http.Request) int {
-	f := r.PostForm
+	page, total, status := s.find(r.PostForm)
+	switch status {
+	case http.StatusNotImplemented:
+		buf.WriteString("action not implemented by the fake\n")
+		return status
+	case http.StatusUnauthorized:
+		buf.WriteString(xml.Header)
+		buf.WriteString(`<findOrdersResponse xmlns="` + Namespace + `"><error>authentication_error</error></findOrdersResponse>`)
+		return http.StatusOK
+	}
+	buf.WriteString(xml.Header)
+	buf.WriteString(resultHead(total))
+	enc := xml.NewEncoder(buf)
+	for _, o := range page {
+		_ = enc.Encode(o.wire()) // a buffer does not fail
+	}
+	buf.WriteString(resultTail)
+	return http.StatusOK
+}
+
+// resultHead and resultTail enclose the orders of an answer that holds total in all.
+func resultHead(total int) string {
+	return `<findOrdersResponse xmlns="` + Namespace + `"><result><numberOfOrders>` + strconv.Itoa(total) + `</numberOfOrders>`
+}
+
+const resultTail = `</result></findOrdersResponse>`
+
+// find returns the orders a call asks for (the page of the window, or the one order) and
+// how many the window holds; status is 501 for another action and 401 for credentials
+// that may not read the requester agency (which DBC answers under 200).
+func (s *Server) find(f url.Values) (page []Order, total, status int) {
 	action := f.Get("action")
 	if action != "findAllIllOrders" && action != "findSpecificOrder" {
-		buf.WriteString("action not implemented by the fake\n")
-		return http.StatusNotImplemented
+		return nil, 0, http.StatusNotImplemented
 	}
 	agency := isil(f.Get("requesterAgencyId"))
 	cred := Credential{f.Get("authentication.userIdAut"), f.Get("authentication.groupIdAut"), f.Get("authentication.passwordAut")}
@@ -196,10 +236,8 @@ func (s *Server) answer(buf *bytes.Buffer, r *http.Request) int {
 		}
 	}
 	s.mu.RUnlock()
-	buf.WriteString(xml.Header)
 	if !allowed {
-		buf.WriteString(`<findOrdersResponse xmlns="` + Namespace + `"><error>authentication_error</error></findOrdersResponse>`)
-		return http.StatusOK
+		return nil, 0, http.StatusUnauthorized
 	}
 	slices.SortFunc(matched, func(a, b Order) int {
 		if c := a.CreationDate.Compare(b.CreationDate); c != 0 {
@@ -207,21 +245,37 @@ func (s *Server) answer(buf *bytes.Buffer, r *http.Request) int {
 		}
 		return strings.Compare(a.OrderID, b.OrderID)
 	})
-	total := len(matched)
+	total = len(matched)
 	start, _ := strconv.Atoi(f.Get("start"))
 	step, _ := strconv.Atoi(f.Get("stepValue"))
 	start = max(start, 1)
 	if step <= 0 {
 		step = 10
 	}
-	page := matched[min(start-1, total):min(start-1+step, total)]
-	buf.WriteString(`<findOrdersResponse xmlns="` + Namespace + `"><result><numberOfOrders>` + strconv.Itoa(total) + `</numberOfOrders>`)
-	enc := xml.NewEncoder(buf)
-	for _, o := range page {
-		_ = enc.Encode(o.wire()) // a buffer does not fail
+	return matched[min(start-1, total):min(start-1+step, total)], total, http.StatusOK
+}
+
+// flood answers with the call's orders, then copies of them without end (fault.Endless);
+// false, having written nothing, when the call has no orders to copy.
+func (s *Server) flood(w http.ResponseWriter, r *http.Request, fl Flood) bool {
+	page, total, status := s.find(r.PostForm)
+	if status != http.StatusOK || len(page) == 0 {
+		return false
 	}
-	buf.WriteString(`</result></findOrdersResponse>`)
-	return http.StatusOK
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	var buf bytes.Buffer
+	enc := xml.NewEncoder(&buf)
+	fault.Endless(w, r, []byte(xml.Header+resultHead(total)), func(i int) []byte {
+		o := page[i%len(page)]
+		if fl.Distinct && i >= len(page) {
+			o.OrderID = fmt.Sprintf("%s-F%07d", o.OrderID, i)
+		}
+		buf.Reset()
+		_ = enc.Encode(o.wire())
+		return buf.Bytes()
+	})
+	return true
 }
 
 // isil normalises an agency id the way DBC writes it: DK-nnnnnn.

@@ -1,7 +1,7 @@
 // Package fault is the fault injection the harvester's fake ILL servers (fakelibris,
 // fakenetpunkt) share: a queue of faults consumed by matching calls, and the ways a
 // fault answers instead of the normal answer (a bare status, a maintenance page, a delay,
-// an answer cut off in the middle). What a fault is made of stays with each fake; only
+// an answer cut off in the middle, one that drips in, one that never ends). What a fault is made of stays with each fake; only
 // the mechanics live here.
 package fault
 
@@ -115,5 +115,51 @@ func WriteTruncated(w http.ResponseWriter, code int, body []byte) {
 	w.Write(body[:len(body)/2])
 	if fl, ok := w.(http.Flusher); ok {
 		fl.Flush()
+	}
+}
+
+// Drip sends body in pieces of size bytes (at least 1), flushing each and pausing between
+// them: an answer that is slow but never silent. A client that goes away ends it.
+func Drip(w http.ResponseWriter, r *http.Request, body []byte, size int, pause time.Duration) {
+	size = max(size, 1)
+	rc := http.NewResponseController(w)
+	for len(body) > 0 {
+		n := min(size, len(body))
+		if _, err := w.Write(body[:n]); err != nil {
+			return
+		}
+		_ = rc.Flush()
+		body = body[n:]
+		if len(body) == 0 {
+			return
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// Endless sends head, then next(0), next(1), … without end: an answer that never
+// finishes, as fast as the client reads it. It ends only when the client goes away (or
+// stops reading and the connection breaks). The caller has written the status.
+func Endless(w http.ResponseWriter, r *http.Request, head []byte, next func(i int) []byte) {
+	rc := http.NewResponseController(w)
+	if _, err := w.Write(head); err != nil {
+		return
+	}
+	for i := 0; ; i++ {
+		if i%64 == 0 {
+			if r.Context().Err() != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if _, err := w.Write(next(i)); err != nil {
+			return
+		}
 	}
 }
