@@ -1,8 +1,8 @@
 // Package fault is the fault injection the harvester's fake ILL servers (fakelibris,
 // fakenetpunkt) share: a queue of faults consumed by matching calls, and the ways a
 // fault answers instead of the normal answer (a bare status, a maintenance page, a delay,
-// an answer cut off in the middle, one that drips in, one that never ends). What a fault is made of stays with each fake; only
-// the mechanics live here.
+// an answer cut off in the middle, one that drips in, one that never ends). What a fault
+// is made of stays with each fake; only the mechanics live here.
 package fault
 
 import (
