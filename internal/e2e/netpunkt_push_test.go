@@ -32,7 +32,7 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 		e.partner(l)
 	}
 	profile := e.profile("np", sys.ours, "dbc-password", "MAIN", today.AddDate(0, 0, -1))
-	const receiptPassword = "receipt-S3CRET"
+	const receiptPassword = "receipt-S3CRET-7f3a9c"
 	_, err := e.Profiles.UpdateIntegrationProfile(e.ctx, &profilesv1.UpdateIntegrationProfileRequest{
 		IntegrationProfile: &profilesv1.IntegrationProfile{Name: profile, ReceiptPassword: receiptPassword},
 		UpdateMask:         &fieldmaskpb.FieldMask{Paths: []string{"receipt_password"}}})
@@ -65,7 +65,7 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 	}{
 		{"wrong password", endpoint, fakenetpunkt.ReceiptXML(pushed[0], "guess"), http.StatusUnauthorized},
 		{"malformed XML", endpoint, []byte("<receipt><orderId>PUSH1</orderId>"), http.StatusBadRequest},
-		{"unknown profile", e.suite.ReceiptURL + "/netpunkt/receipts/nope", fakenetpunkt.ReceiptXML(pushed[0], receiptPassword), http.StatusNotFound},
+		{"unknown profile", e.suite.ReceiptURL + "/netpunkt/receipts/nope", fakenetpunkt.ReceiptXML(pushed[0], receiptPassword), http.StatusUnauthorized},
 		{"too large", endpoint, append([]byte("<receipt><title>"), bytes.Repeat([]byte("x"), 300<<10)...), http.StatusRequestEntityTooLarge},
 	} {
 		if got := post(tc.url, tc.body); got != tc.want {

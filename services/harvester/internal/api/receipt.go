@@ -33,6 +33,14 @@ const ReceiptPath = "/netpunkt/receipts/"
 // time with the profile's receipt password. An accepted message is stored in the
 // profile's inbox before it is acknowledged, then a run of the profile is asked for; a
 // refused one stores nothing. Passwords are never logged.
+//
+// Every authentication failure gets the same 401 answer (an unknown profile, a profile of
+// another system or without a receipt password, a wrong password), so the endpoint does
+// not tell which profiles exist. Failures are counted per source address and per profile:
+// after receiptFreeFailures of either, attempts are refused with 429 and Retry-After
+// before the message is read, for a window that doubles with each further failure up to
+// receiptMaxLockout. The log shows only a short quoted prefix of what an unauthenticated
+// caller sent, in at most one line a minute per profile and kind of refusal.
 type Receipts struct {
 	Profiles    profilesv1.ProfileServiceClient
 	Credentials profilesv1.ProfileCredentialsServiceClient
@@ -43,7 +51,26 @@ type Receipts struct {
 	Now  func() time.Time
 	// CallTimeout bounds each call to the profiles service (default 10s).
 	CallTimeout time.Duration
+
+	guardOnce sync.Once
+	sources   *failureLimiter // failures by source address
+	profiles  *failureLimiter // failures by profile name, whether the profile exists or not
+	logs      *logGate
 }
+
+// How receipt authentication failures are limited.
+const (
+	receiptFreeFailures = 5                // failures of a source or profile before it is locked out
+	receiptFirstLockout = time.Second      // doubled by each further failure
+	receiptMaxLockout   = 15 * time.Minute // the longest lockout
+	receiptForget       = time.Hour        // a source or profile without failures this long starts afresh
+	receiptLimiterKeys  = 10000            // sources, and profile names, remembered at most
+	receiptLogEvery     = time.Minute      // one line per profile and kind of refusal
+	receiptLogKeys      = 256              // kinds of refusal remembered; beyond that they share one line
+)
+
+// receiptRefused is the answer to every authentication failure.
+const receiptRefused = "authentication failed: authenticationPassword is wrong, or this endpoint accepts no receipts"
 
 // receiptAnswer is the acknowledgement (or refusal) sent back.
 type receiptAnswer struct {
@@ -64,6 +91,18 @@ func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, http.StatusMethodNotAllowed, "", "post OpenReceipt messages")
 		return
 	}
+	h.guardOnce.Do(h.initGuard)
+	name := run.ProfilesCollection + "/" + code
+	source := sourceOf(r.RemoteAddr)
+	// A locked-out source or profile costs neither the read nor a call to profiles.
+	if wait, ok := h.sources.lockedOut(source); ok {
+		h.tooMany(w, wait, false, "remote", source)
+		return
+	}
+	if wait, ok := h.profiles.lockedOut(name); ok {
+		h.tooMany(w, wait, false, "profile", name)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, netpunkt.MaxReceiptBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -79,13 +118,44 @@ func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, http.StatusBadRequest, "", err.Error())
 		return
 	}
-	name := run.ProfilesCollection + "/" + code
-	status, msg := h.authenticate(r.Context(), name, rc.Password)
-	if status != http.StatusOK {
-		h.log().Warn("Netpunkt receipt refused", "profile", name, "order", rc.OrderID, "status", status, "remote", r.RemoteAddr, "reason", msg)
-		h.answer(w, status, rc.OrderID, msg)
+	// The attempt is reserved only now, around the password check, so that a slow upload
+	// holds no reservation; attempts in flight count against the failures left, so
+	// guesses sent at once get no more tries than guesses sent in turn.
+	wait, busy, ok := h.sources.admit(source)
+	if !ok {
+		h.tooMany(w, wait, busy, "remote", source)
 		return
 	}
+	if wait, busy, ok = h.profiles.admit(name); !ok {
+		h.sources.done(source, attemptUndecided)
+		h.tooMany(w, wait, busy, "profile", name)
+		return
+	}
+	// Settled before answering, so the caller's next attempt sees this one's outcome;
+	// deferred too, so that no way out leaves the reservation held.
+	settled := false
+	settle := func(o outcome) {
+		if !settled {
+			settled = true
+			h.settle(source, name, o)
+		}
+	}
+	defer settle(attemptUndecided)
+	reason, err := h.authenticate(r.Context(), name, rc.Password)
+	switch {
+	case err != nil:
+		settle(attemptUndecided)
+		h.logGated(r.Context(), slog.LevelError, "unavailable", "reading a profile for a Netpunkt receipt", "profile", name, "error", err)
+		h.answer(w, http.StatusServiceUnavailable, "", "the profile could not be read; retry later")
+		return
+	case reason != "":
+		settle(attemptFailed)
+		h.logGated(r.Context(), slog.LevelWarn, "refused "+name, "Netpunkt receipt refused", "profile", name, "reason", reason,
+			"order", untrusted(rc.OrderID), "remote", r.RemoteAddr)
+		h.answer(w, http.StatusUnauthorized, "", receiptRefused)
+		return
+	}
+	settle(attemptSucceeded)
 	_, err = h.Store.PutInbox(code, store.InboxItem{ExternalID: rc.OrderID, Received: h.now(), Message: rc.Order})
 	if errors.Is(err, store.ErrInboxFull) {
 		w.Header().Set("Retry-After", "300")
@@ -93,11 +163,11 @@ func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.log().Error("storing a Netpunkt receipt", "profile", name, "order", rc.OrderID, "error", err)
+		h.log().Error("storing a Netpunkt receipt", "profile", name, "order", untrusted(rc.OrderID), "error", err)
 		h.answer(w, http.StatusInternalServerError, rc.OrderID, "the message could not be stored; retry later")
 		return
 	}
-	h.log().Info("Netpunkt receipt accepted", "profile", name, "order", rc.OrderID)
+	h.log().Info("Netpunkt receipt accepted", "profile", name, "order", untrusted(rc.OrderID))
 	if h.Kick != nil {
 		h.Kick(name)
 	}
@@ -105,32 +175,70 @@ func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate checks that name is a Netpunkt profile whose receipt password is
-// password. An unknown profile and a profile of another system answer alike, so the
-// endpoint does not reveal which profiles exist.
-func (h *Receipts) authenticate(ctx context.Context, name, password string) (int, string) {
+// password. It returns why not (for the log only: the caller is told the same whatever
+// the reason), or an error when profiles could not be asked.
+func (h *Receipts) authenticate(ctx context.Context, name, password string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
 	p, err := h.Profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: name})
 	switch {
-	case status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument ||
-		err == nil && p.GetSystem() != netpunkt.System.Enum:
-		return http.StatusNotFound, "no Netpunkt profile " + name
+	case status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument:
+		return "no such profile", nil
 	case err != nil:
-		h.log().Error("reading a profile for a Netpunkt receipt", "profile", name, "error", err)
-		return http.StatusServiceUnavailable, "the profile could not be read; retry later"
+		return "", err
+	case p.GetSystem() != netpunkt.System.Enum:
+		return "not a Netpunkt profile", nil
 	}
 	creds, err := h.Credentials.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: name})
 	switch {
 	case status.Code(err) == codes.FailedPrecondition || err == nil && creds.GetReceiptPassword() == "":
-		return http.StatusForbidden, "profile " + name + " has no receipt password, so it accepts no receipts"
+		return "the profile has no receipt password", nil
 	case err != nil:
-		h.log().Error("reading credentials for a Netpunkt receipt", "profile", name, "error", err)
-		return http.StatusServiceUnavailable, "the profile could not be read; retry later"
+		return "", err
 	}
 	if subtle.ConstantTimeCompare([]byte(password), []byte(creds.GetReceiptPassword())) != 1 {
-		return http.StatusUnauthorized, "authenticationPassword is wrong for profile " + name
+		return "wrong authenticationPassword", nil
 	}
-	return http.StatusOK, ""
+	return "", nil
+}
+
+func (h *Receipts) initGuard() {
+	h.sources = newFailureLimiter(receiptFreeFailures, receiptFirstLockout, receiptMaxLockout, receiptForget, receiptLimiterKeys, h.now)
+	h.profiles = newFailureLimiter(receiptFreeFailures, receiptFirstLockout, receiptMaxLockout, receiptForget, receiptLimiterKeys, h.now)
+	h.logs = newLogGate(receiptLogEvery, receiptLogKeys, h.now)
+}
+
+// settle ends an admitted attempt for both of its keys; a lockout it starts is logged
+// once (at most once a minute per key).
+func (h *Receipts) settle(source, name string, o outcome) {
+	if lockout, n := h.sources.done(source, o); lockout > 0 {
+		h.logGated(context.Background(), slog.LevelWarn, "lockout "+source, "Netpunkt receipts from a source refused for a while after repeated authentication failures",
+			"remote", source, "failures", n, "lockout", lockout)
+	}
+	if lockout, n := h.profiles.done(name, o); lockout > 0 {
+		h.logGated(context.Background(), slog.LevelWarn, "lockout "+name, "Netpunkt receipts for a profile refused for a while after repeated authentication failures",
+			"profile", name, "failures", n, "lockout", lockout)
+	}
+}
+
+// tooMany answers 429 to an attempt the limiters did not admit. Refusals during a
+// lockout are not logged (its start was); a burst refused for being too many at once is,
+// gated.
+func (h *Receipts) tooMany(w http.ResponseWriter, wait time.Duration, busy bool, key, value string) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	if busy {
+		h.logGated(context.Background(), slog.LevelWarn, "busy "+value, "Netpunkt receipts refused: too many attempts at once", key, value)
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	h.answer(w, http.StatusTooManyRequests, "", "too many failed attempts; retry after "+strconv.Itoa(secs)+" s")
+}
+
+// logGated logs a line unless one of the same key was logged less than a minute ago,
+// with the number of lines held back since the last.
+func (h *Receipts) logGated(ctx context.Context, level slog.Level, key, msg string, args ...any) {
+	if ok, held := h.logs.allow(key); ok {
+		h.log().Log(ctx, level, msg, append(args, "suppressed", held)...)
+	}
 }
 
 func (h *Receipts) answer(w http.ResponseWriter, code int, orderID, msg string) {

@@ -1,14 +1,21 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,9 +41,11 @@ type fakeProfiles struct {
 	profiles map[string]*profilesv1.IntegrationProfile
 	creds    map[string]*profilesv1.ProfileCredentials
 	down     bool
+	calls    atomic.Int64 // GetIntegrationProfile calls: the receipts that were authenticated
 }
 
 func (f *fakeProfiles) GetIntegrationProfile(_ context.Context, req *profilesv1.GetIntegrationProfileRequest, _ ...grpc.CallOption) (*profilesv1.IntegrationProfile, error) {
+	f.calls.Add(1)
 	if f.down {
 		return nil, status.Error(codes.Unavailable, "down")
 	}
@@ -80,15 +89,15 @@ func TestReceipts(t *testing.T) {
 		answer             string
 	}{
 		{"accepted", "POST", "/netpunkt/receipts/NP", good, false, 200, true, "<status>accepted</status><orderId>" + order.OrderID},
-		{"wrong password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, "guess"), false, 401, false, "authenticationPassword is wrong"},
-		{"no password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, ""), false, 401, false, "refused"},
+		{"wrong password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, "guess"), false, 401, false, receiptRefused},
+		{"no password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, ""), false, 401, false, receiptRefused},
 		{"malformed XML", "POST", "/netpunkt/receipts/NP", good[:len(good)-20], false, 400, false, "malformed OpenReceipt"},
-		{"unknown profile", "POST", "/netpunkt/receipts/NOPE", good, false, 404, false, "no Netpunkt profile"},
-		{"Libris profile", "POST", "/netpunkt/receipts/LIBRIS", good, false, 404, false, "no Netpunkt profile"},
-		{"no receipt password", "POST", "/netpunkt/receipts/NOPW", good, false, 403, false, "accepts no receipts"},
+		{"unknown profile", "POST", "/netpunkt/receipts/NOPE", good, false, 401, false, receiptRefused},
+		{"Libris profile", "POST", "/netpunkt/receipts/LIBRIS", good, false, 401, false, receiptRefused},
+		{"no receipt password", "POST", "/netpunkt/receipts/NOPW", good, false, 401, false, receiptRefused},
 		{"oversized", "POST", "/netpunkt/receipts/NP", bytes.Repeat([]byte("x"), netpunkt.MaxReceiptBytes+1), false, 413, false, "larger than"},
 		{"GET", "GET", "/netpunkt/receipts/NP", nil, false, 405, false, "refused"},
-		{"a name profiles refuses", "POST", "/netpunkt/receipts/a..", good, false, 404, false, "no Netpunkt profile"},
+		{"a name profiles refuses", "POST", "/netpunkt/receipts/a..", good, false, 401, false, receiptRefused},
 		{"bad code", "POST", "/netpunkt/receipts/a%2Fb", good, false, 404, false, "no such receipt endpoint"},
 		{"profiles down", "POST", "/netpunkt/receipts/NP", good, true, 503, false, "retry later"},
 	} {
@@ -207,5 +216,308 @@ func TestKickerCoalescesABurst(t *testing.T) {
 	<-done
 	if starts != 1 {
 		t.Fatalf("%d runs started for one burst", starts)
+	}
+}
+
+// testClock is a clock a test moves by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// receiptProfiles is a profiles service with two Netpunkt profiles (NP, NP2), one
+// without a receipt password (NOPW) and a Libris profile (LIBRIS).
+func receiptProfiles() *fakeProfiles {
+	np := &profilesv1.IntegrationProfile{System: typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT}
+	return &fakeProfiles{
+		profiles: map[string]*profilesv1.IntegrationProfile{
+			"integrationProfiles/NP":     np,
+			"integrationProfiles/NP2":    np,
+			"integrationProfiles/NOPW":   np,
+			"integrationProfiles/LIBRIS": {System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS},
+		},
+		creds: map[string]*profilesv1.ProfileCredentials{
+			"integrationProfiles/NP":     {ApiKey: "dbc", ReceiptPassword: receiptPassword},
+			"integrationProfiles/NP2":    {ApiKey: "dbc", ReceiptPassword: receiptPassword},
+			"integrationProfiles/LIBRIS": {ApiKey: "key", ReceiptPassword: receiptPassword},
+		},
+	}
+}
+
+// receiptListener serves h on a real loopback listener and returns its URL.
+func receiptListener(t *testing.T, h *Receipts) string {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h.Store = st
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// clientFrom is an HTTP client whose connections come from the loopback address ip, so
+// that one test can play several sources.
+func clientFrom(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// postReceipt posts body to the receipt endpoint of profile code and returns the answer.
+func postReceipt(t *testing.T, hc *http.Client, url, code string, body []byte) (int, http.Header, string) {
+	t.Helper()
+	resp, err := hc.Post(url+ReceiptPath+code, "text/xml", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func testOrder() fakenetpunkt.Order {
+	return fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: 1, Agency: "DK-775100", Count: 1, From: time.Now(), To: time.Now()})[0]
+}
+
+// TestReceiptRefusalsAreAlike: whether the profile is unknown, of another system, has
+// no receipt password or was sent the wrong password, the caller gets the same answer,
+// so the endpoint tells nobody which profiles exist.
+func TestReceiptRefusalsAreAlike(t *testing.T) {
+	order := testOrder()
+	type answer struct {
+		code        int
+		contentType string
+		body        string
+	}
+	var first *answer
+	for _, tc := range []struct {
+		name, profile, password string
+	}{
+		{"wrong password", "NP", "guess"},
+		{"unknown profile", "NOPE", receiptPassword},
+		{"profile of another system", "LIBRIS", receiptPassword},
+		{"profile without a receipt password", "NOPW", receiptPassword},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := receiptListener(t, &Receipts{Profiles: receiptProfiles(), Credentials: receiptProfiles()})
+			code, hdr, body := postReceipt(t, clientFrom(t, "127.0.0.1"), url, tc.profile, fakenetpunkt.ReceiptXML(order, tc.password))
+			got := answer{code, hdr.Get("Content-Type"), body}
+			if first == nil {
+				first = &got
+			}
+			if got.code != http.StatusUnauthorized || got != *first {
+				t.Fatalf("answered %+v; want 401 and the same answer as the first case %+v", got, *first)
+			}
+		})
+	}
+}
+
+// TestReceiptGuessingBacksOff: a source guessing one profile's password is refused with
+// 429 after a few failures, for a window that doubles with each further failure up to a
+// cap; during it even the right password is refused without asking profiles. Another
+// profile from another source is unaffected, and once the window has passed the right
+// password is accepted.
+func TestReceiptGuessingBacksOff(t *testing.T) {
+	order := testOrder()
+	fp := receiptProfiles()
+	clock := newTestClock()
+	url := receiptListener(t, &Receipts{Profiles: fp, Credentials: fp, Now: clock.Now, Kick: func(string) {}})
+	attacker, other := clientFrom(t, "127.0.0.1"), clientFrom(t, "127.0.0.2")
+	guess, right := fakenetpunkt.ReceiptXML(order, "guess"), fakenetpunkt.ReceiptXML(order, receiptPassword)
+
+	failures := 0
+	for ; failures < 50; failures++ {
+		code, _, body := postReceipt(t, attacker, url, "NP", guess)
+		if code == http.StatusTooManyRequests {
+			break
+		}
+		if code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %s", failures+1, code, body)
+		}
+	}
+	if failures != 5 {
+		t.Fatalf("%d wrong guesses were answered 401 before the first 429; want 5", failures)
+	}
+	asked := fp.calls.Load()
+	steps := []struct {
+		name     string
+		hc       *http.Client
+		advance  time.Duration
+		profile  string
+		body     []byte
+		code     int
+		retryFor string // Retry-After of a 429
+	}{
+		{"the right password during the lockout", attacker, 0, "NP", right, 429, "1"},
+		{"the same profile from another source", other, 0, "NP", right, 429, "1"},
+		{"another profile from another source", other, 0, "NP2", right, 200, ""},
+		{"another profile from the locked source", attacker, 0, "NP2", right, 429, "1"},
+		{"a guess after the window", attacker, time.Second, "NP", guess, 401, ""},
+		{"the window doubled", attacker, 0, "NP", right, 429, "2"},
+		{"still locked", attacker, time.Second, "NP", right, 429, "1"},
+		{"the right password after the window", attacker, time.Second, "NP", right, 200, ""},
+		{"a success starts the count afresh", attacker, 0, "NP", guess, 401, ""},
+	}
+	for _, s := range steps {
+		clock.Advance(s.advance)
+		before := fp.calls.Load()
+		code, hdr, body := postReceipt(t, s.hc, url, s.profile, s.body)
+		if code != s.code || hdr.Get("Retry-After") != s.retryFor {
+			t.Fatalf("%s: %d Retry-After %q %s; want %d Retry-After %q", s.name, code, hdr.Get("Retry-After"), body, s.code, s.retryFor)
+		}
+		if code == http.StatusTooManyRequests && fp.calls.Load() != before {
+			t.Fatalf("%s: refused with 429 after asking profiles", s.name)
+		}
+	}
+	if asked == 0 {
+		t.Fatal("no guess was authenticated")
+	}
+
+	// Guessing on, each window twice the last, up to 15 minutes.
+	for range 4 {
+		postReceipt(t, attacker, url, "NP", guess)
+	}
+	var windows []string
+	for range 16 {
+		code, hdr, _ := postReceipt(t, attacker, url, "NP", right)
+		if code != http.StatusTooManyRequests {
+			t.Fatalf("the right password between guesses: %d, want 429", code)
+		}
+		windows = append(windows, hdr.Get("Retry-After"))
+		secs, _ := strconv.Atoi(hdr.Get("Retry-After"))
+		clock.Advance(time.Duration(secs) * time.Second)
+		if code, _, _ := postReceipt(t, attacker, url, "NP", guess); code != http.StatusUnauthorized {
+			t.Fatalf("a guess after a window of %ds: %d, want 401", secs, code)
+		}
+	}
+	want := "1 2 4 8 16 32 64 128 256 512 900 900 900 900 900 900"
+	if got := strings.Join(windows, " "); got != want {
+		t.Fatalf("lockout windows %s; want %s", got, want)
+	}
+}
+
+// TestReceiptConcurrentGuesses: guesses sent all at once get no more tries than guesses
+// sent one after another.
+func TestReceiptConcurrentGuesses(t *testing.T) {
+	order := testOrder()
+	fp := receiptProfiles()
+	url := receiptListener(t, &Receipts{Profiles: fp, Credentials: fp, Now: newTestClock().Now})
+	hc := clientFrom(t, "127.0.0.1")
+	guess := fakenetpunkt.ReceiptXML(order, "guess")
+	const n = 40
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			code, _, _ := postReceipt(t, hc, url, "NP", guess)
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	t.Logf("%d concurrent guesses: %v; profiles asked %d times", n, count, fp.calls.Load())
+	if count[http.StatusUnauthorized] > 5 || fp.calls.Load() > 5 || count[http.StatusUnauthorized]+count[http.StatusTooManyRequests] != n {
+		t.Fatalf("%d concurrent guesses answered %v, profiles asked %d times; want at most 5 tried, the rest 429", n, count, fp.calls.Load())
+	}
+}
+
+// TestReceiptLogsAreBounded: what an unauthenticated caller sends reaches the log only
+// as a short escaped prefix, and repeated refusals add a line a minute, not one each.
+func TestReceiptLogsAreBounded(t *testing.T) {
+	order := testOrder()
+	order.OrderID = "A\nB\"" + strings.Repeat("x", netpunkt.MaxReceiptBytes-4096)
+	body := fakenetpunkt.ReceiptXML(order, "guess")
+	if len(body) > netpunkt.MaxReceiptBytes {
+		t.Fatalf("the test message is %d bytes, over the limit", len(body))
+	}
+	var logs logtest.Buffer
+	clock := newTestClock()
+	fp := receiptProfiles()
+	url := receiptListener(t, &Receipts{Profiles: fp, Credentials: fp, Now: clock.Now, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	hc := clientFrom(t, "127.0.0.1")
+	if code, _, _ := postReceipt(t, hc, url, "NP", body); code != http.StatusUnauthorized {
+		t.Fatalf("answered %d, want 401", code)
+	}
+	first := len(logs.String())
+	t.Logf("one refused %d KiB orderId: %d bytes of log: %s", len(order.OrderID)>>10, first, logs.String())
+	if first > 512 {
+		t.Fatalf("one refused message added %d bytes of log; want at most 512", first)
+	}
+	for range 19 {
+		postReceipt(t, hc, url, "NP", body)
+	}
+	all := logs.String()
+	t.Logf("20 refused messages: %d bytes of log", len(all))
+	if len(all) > 2048 {
+		t.Fatalf("20 refused messages added %d bytes of log; want at most 2 KiB", len(all))
+	}
+	for _, line := range strings.Split(strings.TrimSpace(all), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line that is not one JSON record: %q", line)
+		}
+	}
+	// A minute on, the next refusal is logged again with the count of those not logged.
+	clock.Advance(2 * time.Minute)
+	postReceipt(t, clientFrom(t, "127.0.0.2"), url, "NP", body)
+	// Of the 20, 5 were refused 401 (one logged, 4 held back), 15 refused 429 before
+	// authentication (logged once, with the lockout).
+	if rest := logs.String()[len(all):]; !strings.Contains(rest, `"suppressed":4`) {
+		t.Fatalf("the refusal a minute later does not count the 4 not logged: %s", rest)
+	}
+}
+
+// TestReceiptSlowUploadsHoldNoAttempt: uploads still being sent hold none of the attempts
+// a profile may have at once, so a few slow connections cannot keep its receipts out.
+func TestReceiptSlowUploadsHoldNoAttempt(t *testing.T) {
+	fp := receiptProfiles()
+	url := receiptListener(t, &Receipts{Profiles: fp, Credentials: fp, Now: newTestClock().Now, Kick: func(string) {}})
+	for range 2 * receiptFreeFailures {
+		c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		// The server says 100 Continue once the handler reads the body: then it is waiting
+		// for the rest.
+		if _, err := io.WriteString(c, "POST "+ReceiptPath+"NP HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(line, "100") {
+			t.Fatalf("a slow upload was answered %q, %v; want 100 Continue", line, err)
+		}
+		io.WriteString(c, "<receipt>")
+	}
+	if code, _, body := postReceipt(t, clientFrom(t, "127.0.0.2"), url, "NP", fakenetpunkt.ReceiptXML(testOrder(), receiptPassword)); code != http.StatusOK {
+		t.Fatalf("a receipt while slow uploads are open: %d %s", code, body)
 	}
 }

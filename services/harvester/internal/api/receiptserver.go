@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"crypto/tls"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
@@ -47,7 +49,8 @@ func (s *ReceiptServer) Serve(ctx context.Context, lis net.Listener) error {
 	}}
 	mux := http.NewServeMux()
 	mux.Handle(ReceiptPath, &Receipts{Profiles: s.Profiles, Credentials: s.Credentials, Store: s.Store, Kick: kicker.Kick, Log: s.Log})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, TLSConfig: s.TLS}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, TLSConfig: s.TLS,
+		ErrorLog: log.New(&serverErrors{log: s.Log, gate: newLogGate(receiptLogEvery, 1, time.Now)}, "", 0)}
 	kickerDone := make(chan struct{})
 	go func() { defer close(kickerDone); kicker.Run(ctx) }()
 	if s.Log != nil {
@@ -56,4 +59,22 @@ func (s *ReceiptServer) Serve(ctx context.Context, lis net.Listener) error {
 	err := httpserve.Run(ctx, srv, lis, receiptGrace)
 	<-kickerDone
 	return err
+}
+
+// serverErrors is the receipt listener's own error log. Anyone who can connect can add a
+// line to it (a failed TLS handshake is one), so it lets one line a minute through to
+// the service's log, cut short and quoted, with the count of the lines held back.
+type serverErrors struct {
+	log  *slog.Logger
+	gate *logGate
+}
+
+// serverErrorBytes is how much of a server error line is logged.
+const serverErrorBytes = 200
+
+func (e *serverErrors) Write(p []byte) (int, error) {
+	if ok, held := e.gate.allow(""); ok && e.log != nil {
+		e.log.Warn("Netpunkt receipt listener", "error", clip(strings.TrimSpace(string(p)), serverErrorBytes), "suppressed", held)
+	}
+	return len(p), nil
 }

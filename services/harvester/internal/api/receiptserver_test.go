@@ -3,10 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +19,8 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/logging/logtest"
+	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
@@ -96,5 +102,56 @@ func TestReceiptServer(t *testing.T) {
 				t.Fatalf("Serve = %v, want %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestReceiptServerErrorLog: connections that fail their TLS handshake, which anyone can
+// open, reach the service's log as one line a minute rather than one each.
+func TestReceiptServerErrorLog(t *testing.T) {
+	ca, err := pki.NewCA("test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue("harvester", nil, []string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logtest.Buffer
+	fp := receiptProfiles()
+	s := &ReceiptServer{Profiles: fp, Credentials: fp, Store: st, Runs: make(startRecorder, 1),
+		TLS: &tls.Config{Certificates: []tls.Certificate{pair}}, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, lis) }()
+	defer func() { cancel(); <-done }()
+	const conns = 50
+	for range conns {
+		c, err := net.Dial("tcp", lis.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte("not a TLS handshake\r\n\r\n"))
+		io.Copy(io.Discard, c) // until the server has given up on it, and logged so
+		c.Close()
+	}
+	all := logs.String()
+	lines := strings.Count(all, "Netpunkt receipt listener")
+	t.Logf("%d failed handshakes: %d bytes of log: %s", conns, len(all), all)
+	if lines != 1 || len(all) > 1024 {
+		t.Fatalf("%d failed handshakes logged %d lines, %d bytes; want 1 line in the service's log", conns, lines, len(all))
 	}
 }
