@@ -71,8 +71,12 @@ func TestNewDefaults(t *testing.T) {
 	if c.hc.Timeout != 0 {
 		t.Errorf("default client has an overall Timeout %s, which would cut long answers", c.hc.Timeout)
 	}
-	if _, ok := c.hc.Transport.(*otelhttp.Transport); !ok {
-		t.Errorf("default transport is not traced: %T", c.hc.Transport)
+	tr, ok := c.hc.Transport.(interface{ Unwrap() http.RoundTripper })
+	if !ok {
+		t.Fatalf("the client's calls are not bounded (httpcall.Bounded): %T", c.hc.Transport)
+	}
+	if _, ok := tr.Unwrap().(*otelhttp.Transport); !ok {
+		t.Errorf("default transport is not traced: %T", tr.Unwrap())
 	}
 	if tr := httpcall.DefaultTransport(); tr.ResponseHeaderTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
 		t.Errorf("default transport lacks phase timeouts: %#v", tr)

@@ -58,9 +58,14 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// ReadIdleTimeout aborts an answer when reading its body waits this long for Libris to
 	// send more (default 60s; negative disables). Only time blocked on the network counts,
-	// not time spent in visit. It stands in for an overall timeout without limiting how
-	// long a large answer that keeps flowing may take.
+	// not time spent in visit. A silent Libris is retried; an answer that never falls
+	// silent but trickles or never ends meets Limits instead.
 	ReadIdleTimeout time.Duration
+	// Limits bound each call (its whole exchange, and how slowly its answer may trickle
+	// in) and the bytes read over the client's life (httpcall.Bounded); zero fields take
+	// connector's defaults. Reaching one ends Fetch or Get with a *connector.LimitError,
+	// never retried.
+	Limits connector.Limits
 }
 
 // Client is a connector.Connector for one Libris library. It is safe for concurrent use.
@@ -109,7 +114,7 @@ func New(cfg Config) (*Client, error) {
 		idle:      cfg.ReadIdleTimeout,
 		// The api-key header would follow a redirect (net/http copies custom headers), so
 		// only the same origin, or its upgrade to https, is followed.
-		hc: httpcall.Client(cfg.HTTPClient, "Libris", httpcall.Redirects{UpgradeToHTTPS: true, KeepCallers: true}),
+		hc: httpcall.Bounded(httpcall.Client(cfg.HTTPClient, "Libris", httpcall.Redirects{UpgradeToHTTPS: true, KeepCallers: true}), cfg.Limits),
 	}
 	if c.chunkDays <= 0 {
 		c.chunkDays = DefaultChunkDays
@@ -131,8 +136,9 @@ func New(cfg Config) (*Client, error) {
 // window counts as fetched only when Fetch returns nil — a truncated answer (count
 // mismatch, early end) is an error, never a short success.
 //
-// Errors are *connector.Error (auth, unreachable, garbage), an error returned by visit (as
-// is), or, when ctx ends, an error wrapping ctx.Err().
+// Errors are *connector.Error (auth, unreachable, garbage), *connector.LimitError (a bound
+// of Config.Limits), an error returned by visit (as is), or, when ctx ends, an error
+// wrapping ctx.Err().
 func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*connector.Request) error) error {
 	if !w.Valid() {
 		return fmt.Errorf("libris: invalid window %s", w)

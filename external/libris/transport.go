@@ -23,7 +23,8 @@ type readFunc func(resp *http.Response, br *bodyReader) (visited int, err error)
 
 // call GETs u until an answer is read, retrying (with backoff) what may be transient:
 // HTTP 5xx/429/408, network errors and timeouts, and a body that broke before any request
-// of it was visited. 401/403 end at once with KindAuth.
+// of it was visited. 401/403 end at once with KindAuth, a bound of Config.Limits with its
+// *connector.LimitError.
 func (c *Client) call(ctx context.Context, u, what string, accept func(int) bool, read readFunc) error {
 	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
 		return c.attempt(ctx, u, what, accept, read)
@@ -70,6 +71,9 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 		n, err := read(resp, br)
 		if err == nil || connector.KindOf(err) == 0 && br.err == nil {
 			return nil, 0, err // success, or the visit function's own error, as is
+		}
+		if le := c.loop.Exceeded(br.err, what); le != nil {
+			return nil, 0, le // a bound of Config.Limits: not retried
 		}
 		if ctx.Err() != nil {
 			return nil, 0, c.ctxErr(ctx, what)

@@ -56,6 +56,11 @@ type Config struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// Sleep waits between attempts; tests inject it. Default: a timer that honours ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Limits bound each call (its whole exchange, and how slowly its answer may trickle
+	// in) and the bytes read over the client's life (httpcall.Bounded); zero fields take
+	// connector's defaults. Reaching one ends Fetch or Get with a *connector.LimitError,
+	// never retried.
+	Limits connector.Limits
 }
 
 // Client is a connector.Connector for one Netpunkt agency. It is safe for concurrent use.
@@ -98,7 +103,7 @@ func New(cfg Config) (*Client, error) {
 		step: cfg.StepValue,
 		// A 307/308 would resend the body, and with it the password, wherever it points:
 		// only the very same origin is followed, whatever the given client's policy.
-		hc: httpcall.Client(cfg.HTTPClient, "Netpunkt", httpcall.Redirects{}),
+		hc: httpcall.Bounded(httpcall.Client(cfg.HTTPClient, "Netpunkt", httpcall.Redirects{}), cfg.Limits),
 	}
 	if c.group == "" {
 		// DBC's group is the agency number in every example we know (assumption A3).

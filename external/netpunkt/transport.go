@@ -19,7 +19,8 @@ const userAgent = "interloan-harvester (netpunkt connector)"
 type readFunc func(d *decoder) (visited int, err error)
 
 // call POSTs form until an answer is read, retrying what may be transient: HTTP
-// 5xx/429/408, network errors, and a body that broke before any order was visited.
+// 5xx/429/408, network errors, and a body that broke before any order was visited. A
+// bound of Config.Limits ends it with its *connector.LimitError.
 func (c *Client) call(ctx context.Context, form url.Values, what string, read readFunc) error {
 	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
 		return c.attempt(ctx, form, what, read)
@@ -49,6 +50,9 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 		n, err := read(d)
 		if err == nil {
 			return nil, 0, nil
+		}
+		if le := c.loop.Exceeded(d.br.err, what); le != nil {
+			return nil, 0, le // a bound of Config.Limits: not retried
 		}
 		var de *decodeError
 		switch {
