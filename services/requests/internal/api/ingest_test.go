@@ -2,13 +2,16 @@ package api_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/server/servertest"
 	"github.com/interloan/interloan/services/requests/internal/store"
 )
@@ -90,5 +93,83 @@ func TestIngestMalformedBatch(t *testing.T) {
 				t.Errorf("%d requests stored, want only the first batch's", len(list.BorrowingRequests))
 			}
 		})
+	}
+}
+
+// TestIngestDataWarnings: over gRPC, a 10 000-character and a 100 000-character patron
+// message are both imported, the first whole, the second cut with the marker and a
+// warning that the result and the stored request both carry; an item whose identity is
+// unusable is still rejected. The same batch again is UNCHANGED with the same warnings
+// and adds no request and no event.
+func TestIngestDataWarnings(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	tenK, hundredK := strings.Repeat("ä", 10000), strings.Repeat("ö", 100000)
+	b := batch("b",
+		item("LIB", "10k", t0, func(it *requestsv1.IngestItem) { it.Note = tenK }),
+		item("LIB", "100k", t0, func(it *requestsv1.IngestItem) {
+			it.Note = hundredK
+			it.Warnings = []*typev1.DataWarning{{Field: "bibliographic.year", Code: "UNPARSABLE_DATE", Message: "not a year"}}
+		}),
+		item("LIB", "no profile", t0, func(it *requestsv1.IngestItem) { it.ExternalReference.Profile = "" }),
+	)
+	var first []*requestsv1.IngestResult
+	for round := range 2 {
+		resps, err := f.send(t, b)
+		noErr(t, err)
+		res := resps[0].Results
+		want := "10k:CREATED 100k:CREATED no profile:REJECTED"
+		if round == 1 {
+			want = "10k:UNCHANGED 100k:UNCHANGED no profile:REJECTED"
+		}
+		if got := outcomes(resps[0]); got != want {
+			t.Fatalf("round %d: %s, want %s", round, got, want)
+		}
+		if len(res[0].Warnings) != 0 || len(res[1].Warnings) != 2 || res[1].Warnings[0].Code != "UNPARSABLE_DATE" ||
+			res[1].Warnings[1].Field != "note" || res[1].Warnings[1].Code != "TEXT_TRUNCATED" || !strings.Contains(res[1].Warnings[1].Message, "100000") {
+			t.Fatalf("round %d: warnings %v / %v", round, res[0].Warnings, res[1].Warnings)
+		}
+		if !strings.HasPrefix(res[2].Reason, "external_reference.profile") || res[2].BorrowingRequest != "" {
+			t.Errorf("round %d: rejection %v", round, res[2])
+		}
+		if round == 0 {
+			first = res
+		} else if !proto.Equal(resps[0], &requestsv1.IngestBorrowingRequestsResponse{BatchId: "b", Results: []*requestsv1.IngestResult{
+			{ExternalId: "10k", Outcome: requestsv1.IngestOutcome_INGEST_OUTCOME_UNCHANGED, BorrowingRequest: first[0].BorrowingRequest},
+			{ExternalId: "100k", Outcome: requestsv1.IngestOutcome_INGEST_OUTCOME_UNCHANGED, BorrowingRequest: first[1].BorrowingRequest, Warnings: first[1].Warnings},
+			first[2],
+		}}) {
+			t.Errorf("the second import answered %v", resps[0])
+		}
+	}
+
+	whole, err := f.requests.GetBorrowingRequest(ctx, &requestsv1.GetBorrowingRequestRequest{Name: first[0].BorrowingRequest})
+	noErr(t, err)
+	if whole.Note != tenK || len(whole.DataWarnings) != 0 {
+		t.Errorf("10k: note of %d characters, warnings %v", len([]rune(whole.Note)), whole.DataWarnings)
+	}
+	cut, err := f.requests.GetBorrowingRequest(ctx, &requestsv1.GetBorrowingRequestRequest{Name: first[1].BorrowingRequest})
+	noErr(t, err)
+	m := regexp.MustCompile(`(?s)^(.*)… \[truncated: (\d+) more characters\]$`).FindStringSubmatch(cut.Note)
+	if n := len([]rune(cut.Note)); m == nil || n > store.MaxText {
+		t.Fatalf("100k: note of %d characters ending %q", n, cut.Note[len(cut.Note)-50:])
+	}
+	if kept, more := len([]rune(m[1])), m[2]; !strings.HasPrefix(hundredK, m[1]) || fmt.Sprint(100000-kept) != more {
+		t.Errorf("100k: kept %d characters and says %s more", kept, more)
+	}
+	if len(cut.DataWarnings) != 2 || !proto.Equal(cut.DataWarnings[1], first[1].Warnings[1]) {
+		t.Errorf("100k: stored warnings %v", cut.DataWarnings)
+	}
+	list, err := f.requests.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{})
+	noErr(t, err)
+	if len(list.BorrowingRequests) != 2 {
+		t.Errorf("%d requests after two imports, want 2", len(list.BorrowingRequests))
+	}
+	for _, name := range []string{whole.Name, cut.Name} {
+		evs, err := f.requests.ListRequestEvents(ctx, &requestsv1.ListRequestEventsRequest{Parent: name})
+		noErr(t, err)
+		if len(evs.RequestEvents) != 1 {
+			t.Errorf("%s: %d events after two imports, want 1", name, len(evs.RequestEvents))
+		}
 	}
 }

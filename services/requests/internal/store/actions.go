@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,13 +98,17 @@ func (s *Store) act(tx *bolt.Tx, id uint64, etag string, c Command, now time.Tim
 	return next, nil
 }
 
-// stripPersonalData removes the patron's identity and message from r. The requester
-// message is replaced, not edited: it may be shared with an ingest item.
+// stripPersonalData removes the patron's identity and message from r, and the data
+// warnings about them (they describe data that is gone). The requester message and the
+// warnings are replaced, not edited: they may be shared with an ingest item.
 func stripPersonalData(r *requestsv1.BorrowingRequest) {
 	if req := r.GetRequester(); req != nil {
 		r.Requester = &requestsv1.Requester{Approved: req.GetApproved()}
 	}
 	r.Note = ""
+	if slices.ContainsFunc(r.GetDataWarnings(), personalWarning) {
+		r.DataWarnings = slices.DeleteFunc(slices.Clone(r.DataWarnings), personalWarning)
+	}
 }
 
 // stripEventNotes blanks the free-text notes of request id's audit trail: staff may have

@@ -16,13 +16,12 @@ import (
 	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
 
-// Limits on ingest. The batch size is the proto's; the others keep a record and its index
-// keys small while fitting any real value.
+// Limits on ingest. The batch size is the proto's; the external id's keeps a record's
+// identity and its index keys small while fitting any real id. The bounds of the other
+// fields are in warnings.go: beyond them a field is kept cut, with a warning.
 const (
 	MaxBatch      = 1000 // items per batch
 	MaxExternalID = 256  // characters of an external id
-	maxText       = 4096 // characters of any other string field
-	maxRota       = 100  // rota entries
 	// maxFutureSkew bounds how far an external last-modified time may lie ahead of the
 	// ledger's clock: a time far in the future would make every later version of the
 	// request look older, freezing it.
@@ -44,10 +43,12 @@ const (
 // import by the harvester); one whose external last-modified time is newer than the
 // stored one UPDATES the request, its external status, when it changed, reconciled with
 // ours (audited as an external update by the external system); an older or equal one
-// leaves it UNCHANGED.
-// An invalid item, or a second item with the identity of an earlier one in the batch, is
-// REJECTED with a reason and writes nothing. An error (storage failure, ctx ended) means
-// nothing of the batch was written.
+// leaves it UNCHANGED, data warnings included.
+// A created or updated request is stored with its data warnings (clean, warnings.go),
+// which the result repeats; an unchanged one's result repeats the warnings stored.
+// Only an item the ledger cannot store (checkIdentity), or a second item with the
+// identity of an earlier one in the batch, is REJECTED with a reason and writes nothing.
+// An error (storage failure, ctx ended) means nothing of the batch was written.
 func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
 	if len(items) > MaxBatch {
 		return nil, ErrBatchTooLarge
@@ -56,7 +57,7 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 	results := make([]*requestsv1.IngestResult, len(items))
 	for i, it := range items {
 		results[i] = &requestsv1.IngestResult{ExternalId: it.GetExternalReference().GetExternalId()}
-		if reason := checkItem(it, now); reason != "" {
+		if reason := checkIdentity(it, now); reason != "" {
 			results[i].Outcome, results[i].Reason = outcomeRejected, reason
 		}
 	}
@@ -95,8 +96,8 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 }
 
 // identity returns the by_external key of item i, or false when the item is to be
-// skipped: rejected by validation, or rejected here as a repeat of an earlier item of the
-// batch (first maps the identities seen to their item).
+// skipped: rejected by checkIdentity, or rejected here as a repeat of an earlier item of
+// the batch (first maps the identities seen to their item).
 func identity(first map[string]int, it *requestsv1.IngestItem, i int, res *requestsv1.IngestResult) ([]byte, bool) {
 	if res.Outcome == outcomeRejected {
 		return nil, false
@@ -144,7 +145,7 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 				held = false
 				return nil
 			}
-			scratch[i].Outcome, scratch[i].BorrowingRequest = outcomeUnchanged, old.GetName()
+			scratch[i].Outcome, scratch[i].BorrowingRequest, scratch[i].Warnings = outcomeUnchanged, old.GetName(), old.GetDataWarnings()
 		}
 		return nil
 	})
@@ -155,39 +156,50 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 	return true, nil
 }
 
-// applyItem creates or updates the request a valid item describes and records the outcome.
+// applyItem creates or updates the request an item with a valid identity describes and
+// records the outcome.
 func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, run string, now time.Time, res *requestsv1.IngestResult) error {
 	ref := it.GetExternalReference()
-	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run, Partner: it.GetPartner()}
 	id, old, err := lookupKey(tx, tx.Bucket(bucketByExternal), key)
 	if err != nil {
 		return err
 	}
+	if old != nil {
+		res.BorrowingRequest = old.GetName()
+		if !newer(ref.GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
+			// Nothing new, so the warnings of the import that wrote it stand.
+			res.Outcome, res.Warnings = outcomeUnchanged, old.GetDataWarnings()
+			return nil
+		}
+	}
+	it, warnings := clean(it)
+	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run, Partner: it.GetPartner()}
 	if old == nil {
 		id, err := tx.Bucket(bucketRequests).NextSequence()
 		if err != nil {
 			return err
 		}
-		next := fromItem(it)
+		next := fromItem(it, warnings)
 		ev.Actor, ev.Action = ActorHarvester, EventImport
 		if _, err := s.commit(tx, id, nil, next, ev, now); err != nil {
 			return err
 		}
-		res.Outcome, res.BorrowingRequest = outcomeCreated, next.GetName()
-		return nil
-	}
-	res.BorrowingRequest = old.GetName()
-	if !newer(ref.GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
-		res.Outcome = outcomeUnchanged
+		res.Outcome, res.BorrowingRequest, res.Warnings = outcomeCreated, next.GetName(), next.GetDataWarnings()
 		return nil
 	}
 	// The external system stays the source of the description (reference, bibliography,
 	// rota, pickup, the patron's message) and of the partner unless staff chose one here;
 	// the ledger keeps its own status, flag and history, and what anonymizing removed
 	// stays removed.
-	next := fromItem(it)
+	next := fromItem(it, warnings)
 	next.CreateTime, next.NeedsAttention, next.AttentionReason = old.GetCreateTime(), old.GetNeedsAttention(), old.GetAttentionReason()
 	next.Status, next.ClosedFromStatus, next.AnonymizeTime = old.GetStatus(), old.GetClosedFromStatus(), old.GetAnonymizeTime()
+	known := it.GetExternalStatus() != requestsv1.Status_STATUS_UNSPECIFIED
+	if !known {
+		// A report without a usable status says nothing about it: the last known one
+		// stays on record, so the next known one is compared with it.
+		next.ExternalStatus = old.GetExternalStatus()
+	}
 	if next.AnonymizeTime != nil {
 		// Once anonymized, the ledger never takes the patron back: the external system
 		// still sends them until it forgets the request. Dropping them is a removal, so
@@ -205,7 +217,7 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 	// nothing new, and applying it again would undo local steps taken since (a request
 	// rejected there, then reactivated and sent here, would be rejected again) or raise
 	// a conflict staff have already resolved.
-	if externalStatusChanged(old, it) {
+	if known && externalStatusChanged(old, it) {
 		switch verdict, hint := lifecycle.Reconcile(old.GetStatus(), it.GetExternalStatus()); verdict {
 		case lifecycle.Apply:
 			setStatus(next, old.GetStatus(), it.GetExternalStatus())
@@ -224,7 +236,7 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 	if _, err := s.commit(tx, id, old, next, ev, now); err != nil {
 		return err
 	}
-	res.Outcome = outcomeUpdated
+	res.Outcome, res.Warnings = outcomeUpdated, next.GetDataWarnings()
 	return nil
 }
 
@@ -276,13 +288,18 @@ func orNone(partner string) string {
 	return partner
 }
 
-// fromItem is the request an item describes, before stamping. It shares the item's
-// sub-messages rather than copying them: the record is marshalled within the batch and
-// never kept, and nothing modifies them.
-func fromItem(it *requestsv1.IngestItem) *requestsv1.BorrowingRequest {
+// fromItem is the request a clean item describes, with its data warnings, before
+// stamping. It shares the item's sub-messages rather than copying them: the record is
+// marshalled within the batch and never kept, and nothing modifies them. A new request
+// without a known external status starts at the beginning, CREATED.
+func fromItem(it *requestsv1.IngestItem, warnings []*typev1.DataWarning) *requestsv1.BorrowingRequest {
+	status := it.GetExternalStatus()
+	if status == requestsv1.Status_STATUS_UNSPECIFIED {
+		status = requestsv1.Status_STATUS_CREATED
+	}
 	return &requestsv1.BorrowingRequest{
 		ExternalReference: it.GetExternalReference(),
-		Status:            it.GetExternalStatus(),
+		Status:            status,
 		ExternalStatus:    it.GetExternalStatus(),
 		Owner:             it.GetOwner(),
 		Partner:           it.GetPartner(),
@@ -294,6 +311,7 @@ func fromItem(it *requestsv1.IngestItem) *requestsv1.BorrowingRequest {
 		Requester:         it.GetRequester(),
 		PickupLocation:    it.GetPickupLocation(),
 		Note:              it.GetNote(),
+		DataWarnings:      warnings,
 	}
 }
 
@@ -308,63 +326,35 @@ func newer(a, b *timestamppb.Timestamp) bool {
 	return a.GetNanos() > b.GetNanos()
 }
 
-// checkItem returns why an item cannot be applied, or "" when it can. Field paths are
-// relative to the item, since each result answers one item.
-func checkItem(it *requestsv1.IngestItem, now time.Time) string {
+// checkIdentity returns why the ledger cannot store an item at all, or "" when it can.
+// These are the only reasons an item is REJECTED (every other problem is a data warning,
+// warnings.go; docs/lifecycle.md lists both):
+//   - no external_reference; a profile that is not `integrationProfiles/{code}`; an
+//     external id that is empty, longer than MaxExternalID, or holds spaces, control
+//     characters or invalid UTF-8. Profile and external id are the request's identity,
+//     the key every later version is matched on, compared exactly;
+//   - a last_modified_time that is missing, invalid or more than maxFutureSkew ahead of
+//     the ledger's clock: it is the version that decides whether a later import updates
+//     the request, and one made up would either freeze the request or turn every
+//     re-import into an update;
+//   - an owner that is not a library code: it names the library whose request it is,
+//     it comes from the profile and not from the external data (a bad one is a fault of
+//     the sender, not odd data), and a request filed under no library is in nobody's
+//     queue.
+//
+// Field paths are relative to the item, since each result answers one item.
+func checkIdentity(it *requestsv1.IngestItem, now time.Time) string {
 	var v apierr.Violations
 	ref := it.GetExternalReference()
 	if ref == nil {
 		v.Add("external_reference", "is required")
 	} else {
-		validate.Enum(&v, "external_reference.system", ref.GetSystem(), false)
 		validate.CodeName(&v, "external_reference.profile", ref.GetProfile(), ProfilesCollection)
 		// An identity compared exactly: spaces or control characters can only be a mistake.
 		validate.Token(&v, "external_reference.external_id", ref.GetExternalId(), MaxExternalID)
 		checkLastModified(&v, "external_reference.last_modified_time", ref.GetLastModifiedTime(), now)
 	}
-	validate.Enum(&v, "external_status", it.GetExternalStatus(), true)
 	validate.Code(&v, "owner", it.GetOwner())
-	if p := it.GetPartner(); p != "" {
-		validate.CodeName(&v, "partner", p, PartnersCollection)
-	}
-	validate.Enum(&v, "format", it.GetFormat(), false)
-	validate.Enum(&v, "media", it.GetMedia(), false)
-	if n := len(it.GetRota()); n > maxRota {
-		v.Add("rota", "must hold at most %d entries (got %d)", maxRota, n)
-	} else {
-		for i, e := range it.GetRota() {
-			field := fmt.Sprintf("rota[%d].", i)
-			validate.Text(&v, field+"partner_code", e.GetPartnerCode(), maxText, false)
-			if p := e.GetPartner(); p != "" {
-				validate.CodeName(&v, field+"partner", p, PartnersCollection)
-			}
-			validate.Text(&v, field+"response", e.GetResponse(), maxText, true)
-		}
-	}
-	b, r := it.GetBibliographic(), it.GetRequester()
-	for _, f := range []struct{ field, value string }{
-		{"external_reference.external_request_id", ref.GetExternalRequestId()},
-		{"external_reference.status_raw", ref.GetStatusRaw()},
-		{"bibliographic.title", b.GetTitle()},
-		{"bibliographic.author", b.GetAuthor()},
-		{"bibliographic.isbn", b.GetIsbn()},
-		{"bibliographic.issn", b.GetIssn()},
-		{"bibliographic.publisher", b.GetPublisher()},
-		{"bibliographic.place_of_publication", b.GetPlaceOfPublication()},
-		{"bibliographic.year", b.GetYear()},
-		{"bibliographic.volume", b.GetVolume()},
-		{"bibliographic.pages", b.GetPages()},
-		{"bibliographic.article_title", b.GetArticleTitle()},
-		{"bibliographic.article_author", b.GetArticleAuthor()},
-		{"bibliographic.external_record_id", b.GetExternalRecordId()},
-		{"requester.patron_id", r.GetPatronId()},
-		{"requester.name", r.GetName()},
-		{"pickup_location", it.GetPickupLocation()},
-		{"note", it.GetNote()},
-	} {
-		// Multiline throughout: catalogue data and patron messages carry line breaks.
-		validate.Text(&v, f.field, f.value, maxText, true)
-	}
 	return reason(&v)
 }
 
@@ -382,6 +372,9 @@ func checkLastModified(v *apierr.Violations, field string, ts *timestamppb.Times
 
 // reason renders v's violations as one rejection reason, e.g. "owner: is required".
 func reason(v *apierr.Violations) string {
+	if v.Len() == 0 {
+		return "" // the usual case, without building an error
+	}
 	e, ok := apierr.As(v.Err())
 	if !ok {
 		return ""
