@@ -22,7 +22,7 @@ import (
 
 // Limits of the action methods.
 const (
-	maxNote          = 4096 // characters of a note, like the ledger's other free text
+	maxNote          = 4096 // characters of a staff note or a flag's reason
 	maxBatchTargets  = 1000 // named requests per batch action
 	maxAnonymize     = 1000 // requests one bulk anonymization call changes
 	maxOlderThanDays = 36500

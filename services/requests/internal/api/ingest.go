@@ -1,18 +1,24 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strings"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/apierr"
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/validate"
 	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
-// maxBatchID bounds the caller-chosen batch_id and run name, which are echoed or kept.
-const maxBatchID = 128
+const (
+	// maxBatchID bounds the caller-chosen batch_id and run name, which are echoed or kept.
+	maxBatchID = 128
+	// maxReasonCode bounds a flag's reason_code, a machine-readable name.
+	maxReasonCode = 63
+)
 
 // IngestBorrowingRequests applies the harvester's batches in the order they arrive: each
 // in one transaction, answered by one response with a result per item. A malformed batch
@@ -64,4 +70,40 @@ func checkBatch(req *requestsv1.IngestBorrowingRequestsRequest) error {
 		v.Add("items", "must hold at most %d items (got %d); split the batch", store.MaxBatch, n)
 	}
 	return v.Err()
+}
+
+// FlagBorrowingRequest flags a request for staff with the harvester's reason (the
+// external system no longer knows it) and records it in the request's history; a repeat
+// with the same reason changes nothing. Like the ingest stream, it is the harvester's
+// alone (platform/auth.DefaultPolicy).
+func (s *Service) FlagBorrowingRequest(ctx context.Context, req *requestsv1.FlagBorrowingRequestRequest) (*requestsv1.BorrowingRequest, error) {
+	var v apierr.Violations
+	id := nameID(&v, "name", req.GetName())
+	checkReasonCode(&v, "reason_code", req.GetReasonCode())
+	checkNote(&v, "reason", req.GetReason(), true)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	r, err := s.store.Flag(id, req.GetReasonCode(), req.GetReason(), auth.Caller(ctx), s.now())
+	if err != nil {
+		return nil, storeError(err, req.GetName())
+	}
+	return forCaller(ctx, r), nil
+}
+
+// checkReasonCode checks a required machine-readable reason such as
+// EXTERNAL_REQUEST_GONE: upper-case letters, digits and underscores, starting with a
+// letter, as the ErrorInfo reasons and run event reason codes are written.
+func checkReasonCode(v *apierr.Violations, field, code string) {
+	ok := code != "" && len(code) <= maxReasonCode && code[0] >= 'A' && code[0] <= 'Z'
+	for i := 0; ok && i < len(code); i++ {
+		c := code[i]
+		ok = c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+	}
+	switch {
+	case code == "":
+		v.Add(field, "is required")
+	case !ok:
+		v.Add(field, "must be 1-%d upper-case letters, digits or '_', starting with a letter (e.g. EXTERNAL_REQUEST_GONE)", maxReasonCode)
+	}
 }

@@ -1,8 +1,9 @@
 // Package api implements the ledger's gRPC services on top of the store: the harvester's
-// IngestService stream and RequestService (Get, List, counts, the lifecycle actions,
-// batch actions, anonymization, the audit trail and the change stream). Handlers validate
-// input (INVALID_ARGUMENT with every field violation, nothing changed) and return apierr
-// errors; the platform's rpc interceptor maps them to gRPC status at the edge.
+// IngestService (the import stream and FlagBorrowingRequest) and RequestService (Get,
+// List, counts, the lifecycle actions, batch actions, anonymization, the audit trail and
+// the change stream). Handlers validate input (INVALID_ARGUMENT with every field
+// violation, nothing changed) and return apierr errors; the platform's rpc interceptor
+// maps them to gRPC status at the edge.
 package api
 
 import (
