@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"google.golang.org/grpc"
@@ -24,18 +23,19 @@ import (
 	requestsapp "github.com/interloan/interloan/services/requests/app"
 )
 
-// dataService is a service with a data file: where it listens by default and how its
-// snapshot is restored.
+// dataService is a service with a data file: where it listens by default, how a backup
+// replaces its file, and how a candidate file is proven (in restore's child process).
 type dataService struct {
 	port    int
-	restore func(dataDir string, src io.Reader, force bool) (int64, error)
+	restore func(dataDir string, src io.Reader, verify func(path string) error, force bool) (int64, error)
+	verify  func(path string) error
 }
 
 var dataServices = map[string]dataService{
-	"profiles":  {profilesapp.DefaultGRPCPort, profilesapp.Restore},
-	"mapping":   {mappingapp.DefaultGRPCPort, mappingapp.Restore},
-	"harvester": {harvesterapp.DefaultGRPCPort, harvesterapp.Restore},
-	"requests":  {requestsapp.DefaultGRPCPort, requestsapp.Restore},
+	"profiles":  {profilesapp.DefaultGRPCPort, profilesapp.Restore, profilesapp.Verify},
+	"mapping":   {mappingapp.DefaultGRPCPort, mappingapp.Restore, mappingapp.Verify},
+	"harvester": {harvesterapp.DefaultGRPCPort, harvesterapp.Restore, harvesterapp.Verify},
+	"requests":  {requestsapp.DefaultGRPCPort, requestsapp.Restore, requestsapp.Verify},
 }
 
 func serviceNames() string { return "profiles, mapping, harvester or requests" }
@@ -115,42 +115,4 @@ func fetchBackup(ctx context.Context, addr, token string, tlsCfg tlsconfig.Confi
 		w = f
 	}
 	return backup.Fetch(stream, w)
-}
-
-// restoreCmd is `interloan restore`: a snapshot from --in or stdin replaces a stopped
-// service's data file, after it opens as that service's store.
-func restoreCmd(args []string, stdout, stderr io.Writer) int {
-	var service, dataDir, in string
-	var force bool
-	set := config.New("interloan restore")
-	set.SetOutput(stderr)
-	set.StringVar(&service, "service", "", "the service whose data file to replace: "+serviceNames())
-	set.String(&dataDir, "data-dir", "INTERLOAN_DATA_DIR", "data", "the service's data directory (the service must be stopped)")
-	set.StringVar(&in, "in", "", "the backup file (default stdin)")
-	set.BoolVar(&force, "force", false, "replace an existing data file (it is kept as <file>.before-restore-<time>)")
-	if code, ok := parse(set, args); !ok {
-		return code
-	}
-	svc, known := dataServices[service]
-	if !known || set.NArg() > 0 {
-		fmt.Fprintf(stderr, "interloan restore: --service (%s) is required, and no arguments\n", serviceNames())
-		return 2
-	}
-	var src io.Reader = os.Stdin
-	if in != "" {
-		f, err := os.Open(in)
-		if err != nil {
-			fmt.Fprintln(stderr, "interloan restore:", err)
-			return 1
-		}
-		defer f.Close()
-		src = f
-	}
-	n, err := svc.restore(dataDir, src, force)
-	if err != nil {
-		fmt.Fprintln(stderr, "interloan restore:", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "restored %s: %d bytes into %s\n", service, n, filepath.Clean(dataDir))
-	return 0
 }

@@ -32,7 +32,7 @@ var (
 
 func openDB(t *testing.T) *bolt.DB {
 	t.Helper()
-	db, err := boltdb.Open(filepath.Join(t.TempDir(), "t.db"), boltdb.Schema{Version: 1, Buckets: [][]byte{bucketRecords, trail.Events, trail.ByResource}})
+	db, err := boltdb.Open(filepath.Join(t.TempDir(), "t.db"), boltdb.Schema{Service: "audit", Version: 1, Buckets: [][]byte{bucketRecords, trail.Events, trail.ByResource}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/interloan/interloan/platform/server/servertest"
 )
 
-var schema = boltdb.Schema{Version: 1, Buckets: [][]byte{[]byte("things")}}
+var schema = boltdb.Schema{Service: "svc", Version: 1, Buckets: [][]byte{[]byte("things")}}
 
 func put(t *testing.T, db *bolt.DB, from, to int) {
 	t.Helper()

@@ -1,6 +1,6 @@
 // Package boltdb opens a service's bbolt file with sane options and a declared schema:
-// the bucket names and schema version live in one Schema value per service, checked and
-// created in one transaction at open.
+// the owning service, the bucket names and the schema version live in one Schema value
+// per service, checked and created in one transaction at open.
 package boltdb
 
 import (
@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,10 +20,18 @@ import (
 var (
 	metaBucket       = []byte("meta")
 	schemaVersionKey = []byte("schema_version")
+	serviceKey       = []byte("service")
 )
 
-// Schema declares a service's buckets and the schema version its code understands.
+// Schema declares a service's file: whose it is, its buckets and the schema version its
+// code understands.
 type Schema struct {
+	// Service names the service that owns the file. It is recorded in the meta bucket
+	// when the file is created, and a file recorded for another service is refused, so
+	// one service's data put in another's place is never read as, or turned into, its
+	// own. A file without the record gets it at open, unless it holds a top-level bucket
+	// the schema does not declare (another service's file).
+	Service string
 	Version uint32
 	Buckets [][]byte
 	// Migrate upgrades a file written at an older version, in the open transaction
@@ -30,12 +39,20 @@ type Schema struct {
 	Migrate func(tx *bolt.Tx, from uint32) error
 }
 
-// ErrNewerSchema is returned when the file was written by a newer release.
-var ErrNewerSchema = errors.New("data file has a newer schema version than this binary understands")
+var (
+	// ErrNewerSchema is returned when the file was written by a newer release.
+	ErrNewerSchema = errors.New("made by a newer Interloan")
+	// ErrOtherService is returned when the file holds another service's data.
+	ErrOtherService = errors.New("wrong service")
+)
 
-// Open opens (creating if needed) the bbolt file at path, creates the schema's buckets and
-// records its version. A file from a newer schema is refused rather than misread.
+// Open opens (creating if needed) the bbolt file at path, checks or records whose file it
+// is, creates the schema's buckets and records its version. A file of another service or
+// from a newer schema is refused rather than misread.
 func Open(path string, s Schema) (*bolt.DB, error) {
+	if s.Service == "" {
+		return nil, errors.New("boltdb: the schema names no service")
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -52,10 +69,10 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(metaBucket)
-		if err != nil {
+		if err := s.claim(tx, path); err != nil {
 			return err
 		}
+		meta := tx.Bucket(metaBucket)
 		for _, b := range s.Buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("bucket %s: %w", b, err)
@@ -67,7 +84,7 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 			}
 			switch got := binary.BigEndian.Uint32(v); {
 			case got > s.Version:
-				return fmt.Errorf("%s: %w (file %d, binary %d)", path, ErrNewerSchema, got, s.Version)
+				return fmt.Errorf("%s: %w (schema %d > %d)", path, ErrNewerSchema, got, s.Version)
 			case got < s.Version && s.Migrate == nil:
 				return fmt.Errorf("%s: schema version %d cannot be upgraded to %d", path, got, s.Version)
 			case got < s.Version:
@@ -83,6 +100,45 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// claim checks that the file is s.Service's, recording it in a file without the record
+// (a new file, or one written before files named their service).
+func (s Schema) claim(tx *bolt.Tx, path string) error {
+	if meta := tx.Bucket(metaBucket); meta != nil {
+		if got := meta.Get(serviceKey); got != nil {
+			if string(got) != s.Service {
+				return fmt.Errorf("%w: %s holds %s data, not %s", ErrOtherService, path, serviceName(got), s.Service)
+			}
+			return nil
+		}
+	}
+	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if !bytes.Equal(name, metaBucket) && !slices.ContainsFunc(s.Buckets, func(b []byte) bool { return bytes.Equal(b, name) }) {
+			return fmt.Errorf("%w: %s names no service and holds bucket %q, which %s does not have", ErrOtherService, path, name, s.Service)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	meta, err := tx.CreateBucketIfNotExists(metaBucket)
+	if err != nil {
+		return err
+	}
+	return meta.Put(serviceKey, []byte(s.Service))
+}
+
+// serviceName is a recorded service name fit for a message: as it is when it is a plain
+// name, quoted and cut short otherwise.
+func serviceName(b []byte) string {
+	plain := len(b) > 0 && len(b) <= 32 && !slices.ContainsFunc(b, func(c byte) bool {
+		return (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_'
+	})
+	if plain {
+		return string(b)
+	}
+	return fmt.Sprintf("%q", b[:min(len(b), 32)])
 }
 
 // Uint64Key encodes n as 8 big-endian bytes, so byte order is numeric order.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 func TestOpenCreatesBucketsAndRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x", "db.bolt")
-	db, err := Open(path, Schema{Version: 2, Buckets: [][]byte{[]byte("a"), []byte("b")}})
+	db, err := Open(path, Schema{Service: "svc", Version: 2, Buckets: [][]byte{[]byte("a"), []byte("b")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,16 +32,16 @@ func TestOpenCreatesBucketsAndRefusesNewerSchema(t *testing.T) {
 	db.Close()
 
 	// Reopening with the same version works; an older binary is refused.
-	db, err = Open(path, Schema{Version: 2, Buckets: [][]byte{[]byte("a")}})
+	db, err = Open(path, Schema{Service: "svc", Version: 2, Buckets: [][]byte{[]byte("a")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := Open(path, Schema{Version: 1}); !errors.Is(err, ErrNewerSchema) {
+	if _, err := Open(path, Schema{Service: "svc", Version: 1}); !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("older binary: got %v, want ErrNewerSchema", err)
 	}
 	// A newer binary without a migration refuses the file; with one, it migrates once.
-	if _, err := Open(path, Schema{Version: 3}); err == nil {
+	if _, err := Open(path, Schema{Service: "svc", Version: 3}); err == nil {
 		t.Fatal("upgrade without a migration accepted")
 	}
 	var migratedFrom []uint32
@@ -49,7 +50,7 @@ func TestOpenCreatesBucketsAndRefusesNewerSchema(t *testing.T) {
 		return tx.Bucket([]byte("a")).Put([]byte("migrated"), []byte("yes"))
 	}
 	for range 2 {
-		db, err := Open(path, Schema{Version: 3, Buckets: [][]byte{[]byte("a")}, Migrate: migrate})
+		db, err := Open(path, Schema{Service: "svc", Version: 3, Buckets: [][]byte{[]byte("a")}, Migrate: migrate})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,14 +61,111 @@ func TestOpenCreatesBucketsAndRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+// TestOpenClaimsTheFileForItsService: a new file records its service; another service's
+// file is refused and left as it was; a file from before files named their service is
+// claimed at open, unless it holds a bucket the schema does not have.
+func TestOpenClaimsTheFileForItsService(t *testing.T) {
+	dir := t.TempDir()
+	profiles := Schema{Service: "profiles", Version: 1, Buckets: [][]byte{[]byte("profiles"), []byte("shared")}}
+	mapping := Schema{Service: "mapping", Version: 1, Buckets: [][]byte{[]byte("libraries"), []byte("shared")}}
+	recorded := func(path string) (service string, buckets []string) {
+		t.Helper()
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		_ = db.View(func(tx *bolt.Tx) error {
+			if m := tx.Bucket(metaBucket); m != nil {
+				service = string(m.Get(serviceKey))
+			}
+			return tx.ForEach(func(name []byte, _ *bolt.Bucket) error { buckets = append(buckets, string(name)); return nil })
+		})
+		return service, buckets
+	}
+	// legacy writes a file as an Open without service records did: buckets and version.
+	legacy := func(name string, buckets ...string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		err = db.Update(func(tx *bolt.Tx) error {
+			meta, err := tx.CreateBucket(metaBucket)
+			if err != nil {
+				return err
+			}
+			for _, b := range buckets {
+				if _, err := tx.CreateBucket([]byte(b)); err != nil {
+					return err
+				}
+			}
+			return meta.Put(schemaVersionKey, []byte{0, 0, 0, 1})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	open := func(path string, s Schema) error {
+		db, err := Open(path, s)
+		if err == nil {
+			db.Close()
+		}
+		return err
+	}
+
+	fresh := filepath.Join(dir, "mapping.db")
+	if err := open(fresh, mapping); err != nil {
+		t.Fatal(err)
+	}
+	if svc, _ := recorded(fresh); svc != "mapping" {
+		t.Fatalf("a new file records %q, want mapping", svc)
+	}
+	_, before := recorded(fresh)
+	err := open(fresh, profiles)
+	if !errors.Is(err, ErrOtherService) || !strings.Contains(err.Error(), "holds mapping data, not profiles") {
+		t.Fatalf("mapping's file opened as profiles: %v", err)
+	}
+	if svc, after := recorded(fresh); svc != "mapping" || !slices.Equal(after, before) {
+		t.Fatalf("a refused open changed the file: %q %v, was %v", svc, after, before)
+	}
+
+	old := legacy("old-profiles.db", "profiles", "shared")
+	if err := open(old, profiles); err != nil {
+		t.Fatalf("a file from before service records: %v", err)
+	}
+	if svc, _ := recorded(old); svc != "profiles" {
+		t.Fatalf("the old file records %q after its open, want profiles", svc)
+	}
+	if err := open(old, mapping); !errors.Is(err, ErrOtherService) {
+		t.Fatalf("once claimed, the old file opened as mapping: %v", err)
+	}
+
+	foreign := legacy("old-mapping.db", "libraries", "shared")
+	err = open(foreign, profiles)
+	if !errors.Is(err, ErrOtherService) || !strings.Contains(err.Error(), `bucket "libraries"`) {
+		t.Fatalf("an old mapping file opened as profiles: %v", err)
+	}
+	if svc, buckets := recorded(foreign); svc != "" || slices.Contains(buckets, "profiles") {
+		t.Fatalf("a refused old file was changed: %q %v", svc, buckets)
+	}
+
+	if err := open(filepath.Join(dir, "anon.db"), Schema{Version: 1}); err == nil {
+		t.Fatal("a schema without a service opened a file")
+	}
+}
+
 func TestOpenLockedFileNamesTheCause(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
-	db, err := Open(path, Schema{Version: 1})
+	db, err := Open(path, Schema{Service: "svc", Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := Open(path, Schema{Version: 1}); err == nil || !strings.Contains(err.Error(), "another process") {
+	if _, err := Open(path, Schema{Service: "svc", Version: 1}); err == nil || !strings.Contains(err.Error(), "another process") {
 		t.Fatalf("second open: %v", err)
 	}
 }
@@ -86,7 +184,7 @@ func TestKeysSortInOrder(t *testing.T) {
 }
 
 func TestPageStaysInPrefixAndReportsMore(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Version: 1, Buckets: [][]byte{[]byte("b")}})
+	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Service: "svc", Version: 1, Buckets: [][]byte{[]byte("b")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +242,7 @@ func TestPageStaysInPrefixAndReportsMore(t *testing.T) {
 // examined keys, resumes after the last one examined (accepted or not), and a walk of
 // short pages still visits every key of the range exactly once.
 func TestPageBoundedStopsAfterMaxScan(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Version: 1, Buckets: [][]byte{[]byte("b")}})
+	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Service: "svc", Version: 1, Buckets: [][]byte{[]byte("b")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +311,7 @@ func TestPageBoundedStopsAfterMaxScan(t *testing.T) {
 
 func TestCreateRequests(t *testing.T) {
 	r := CreateRequests{ByRequest: []byte("req"), ByRecord: []byte("rec")}
-	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Version: 1, Buckets: [][]byte{r.ByRequest, r.ByRecord}})
+	db, err := Open(filepath.Join(t.TempDir(), "db"), Schema{Service: "svc", Version: 1, Buckets: [][]byte{r.ByRequest, r.ByRecord}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ var (
 		ByResource:  bucketAuditByResource,
 	}
 
-	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
+	schema = boltdb.Schema{Service: "mapping", Version: 1, Buckets: [][]byte{
 		bucketLibraries, bucketMappings, bucketMappingsByCode, bucketMappingsByLibrary,
 		bucketPartners, bucketPartnersByFold, bucketCreateRequests, bucketRequestsByRecord,
 		bucketAuditEvents, bucketAuditByResource,

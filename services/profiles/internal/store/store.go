@@ -44,7 +44,7 @@ var (
 	// so the version stays 1: boltdb.Open creates missing buckets in existing files, and
 	// empty ones are right for profiles written before them. Once a release has shipped,
 	// a new bucket needs a version bump and a Schema.Migrate instead.
-	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
+	schema = boltdb.Schema{Service: "profiles", Version: 1, Buckets: [][]byte{
 		bucketProfiles, bucketSecrets, bucketCreateRequests, bucketRequestsByRecord,
 		bucketAuditEvents, bucketAuditByResource, bucketReceiptSecrets,
 	}}

@@ -148,7 +148,7 @@ var (
 	addedInSchema2 = []*index{idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention}
 	addedInSchema3 = []*index{idxIdentifiableOwner}
 
-	schema = boltdb.Schema{Version: 3, Buckets: buckets(), Migrate: migrate}
+	schema = boltdb.Schema{Service: "requests", Version: 3, Buckets: buckets(), Migrate: migrate}
 
 	all = []string{""}
 )
