@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	"github.com/interloan/interloan/platform/audit"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/services/profiles/internal/api"
@@ -65,6 +66,19 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 	svc := api.New(st, keys, time.Now)
 	opts := cfg.Common.Options("profiles", Services)
+	// Credentials from a file of schema version 1 are bound to their profile's origin
+	// before anything is served (the store cannot: it holds no keys).
+	bound, left, err := svc.BindUnbound(audit.Call{Principal: "system", Method: "bind credentials to origins"})
+	if err != nil {
+		return fmt.Errorf("profiles: bind stored credentials to their origins: %w", err)
+	}
+	if bound > 0 {
+		opts.Logger.Info("stored credentials bound to the origin of their profile's base URL", "count", bound)
+	}
+	if len(left) > 0 {
+		opts.Logger.Warn("credentials no configured key opens stay unusable until their key is given in --previous-secret-key-files or entered again",
+			"profiles", strings.Join(left, ","))
+	}
 	opts.Snapshot = st.Backup
 	opts.Register = func(s *grpc.Server) {
 		profilesv1.RegisterProfileServiceServer(s, svc)

@@ -66,7 +66,9 @@ func secretsOf(t *testing.T, dir string, codes ...string) map[string][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[c] = rec.Secret
+		if rec.Secret != nil {
+			out[c] = rec.Secret.Ciphertext
+		}
 	}
 	return out
 }
@@ -194,7 +196,7 @@ func TestRotateKeys(t *testing.T) {
 		if id, _ := secrets.SealedKeyID(after[c]); id != idB {
 			t.Errorf("%s sealed with %s after rotation, want %s", c, id, idB)
 		}
-		if pt, err := onlyB.Open(after[c], "integrationProfiles/"+c); err != nil || string(pt) != all[c] {
+		if pt, err := onlyB.Open(after[c], store.CredentialAAD("integrationProfiles/"+c, "")); err != nil || string(pt) != all[c] {
 			t.Errorf("%s opens with B alone to %q, %v; want %q", c, pt, err, all[c])
 		}
 	}

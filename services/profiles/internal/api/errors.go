@@ -11,6 +11,8 @@ const (
 	reasonAlreadyExists  = "PROFILE_ALREADY_EXISTS"
 	reasonAPIKeyMissing  = "API_KEY_MISSING"
 	reasonSecretUnusable = "SECRET_UNDECRYPTABLE"
+	// The credential was entered for another origin than the base URL's.
+	reasonKeyOriginChanged = "API_KEY_ORIGIN_CHANGED"
 )
 
 func errNotFound(name string) error { return apierr.NotFound(reasonNotFound, name) }
@@ -27,6 +29,29 @@ func errAPIKeyMissing(name string) error {
 func errSecretUnusable(name string, cause error) error {
 	return apierr.FailedPrecondition(reasonSecretUnusable, map[string]string{"name": name},
 		"the API key of %s cannot be decrypted (%v); check the encryption key configuration or set the key again", name, cause)
+}
+
+// errKeyOriginChanged refuses a credential entered for another origin than that of the
+// profile's base URL now (sealed "": entered while the profile had no base URL). Origins
+// are not secret, so the message names both: staff see which address the key belongs to.
+func errKeyOriginChanged(name, sealed, current string) error {
+	was := "was entered for " + sealed
+	if sealed == "" {
+		was = "was entered while the profile had no base URL"
+	}
+	now := "the base URL now has the origin " + current
+	if current == "" {
+		now = "the profile now has no usable base URL"
+	}
+	return apierr.FailedPrecondition(reasonKeyOriginChanged, map[string]string{"name": name, "origin": sealed, "current_origin": current},
+		"the API key of %s %s, but %s; a key is only sent to the address it was entered for, so enter it again (set api_key) for the new address", name, was, now)
+}
+
+// errSecretUnbound reports a credential stored before credentials were bound to an
+// origin that the service could not bind at start, because no configured key opens it.
+func errSecretUnbound(name string) error {
+	return apierr.FailedPrecondition(reasonSecretUnusable, map[string]string{"name": name},
+		"the API key of %s was stored before keys were bound to an address and no configured encryption key opens it; give the key it was sealed with in --previous-secret-key-files and restart profiles, or enter the API key again", name)
 }
 
 // errRequestIDReused refuses an idempotency key already spent on another profile: the

@@ -112,6 +112,10 @@ func TestNetpunktProfileInvalid(t *testing.T) {
 		{"user with a control character", func(p *profilesv1.IntegrationProfile) { p.GetNetpunkt().User = "a\nb" }, "integration_profile.netpunkt.user"},
 		{"group too long", func(p *profilesv1.IntegrationProfile) { p.GetNetpunkt().Group = strings.Repeat("7", 65) }, "integration_profile.netpunkt.group"},
 		{"receipt password with spaces", func(p *profilesv1.IntegrationProfile) { p.ReceiptPassword = " x " }, "integration_profile.receipt_password"},
+		{"receipt password of 1 character", func(p *profilesv1.IntegrationProfile) { p.ReceiptPassword = "x" }, "integration_profile.receipt_password"},
+		{"receipt password of 15 characters", func(p *profilesv1.IntegrationProfile) { p.ReceiptPassword = receiptPassword[:15] }, "integration_profile.receipt_password"},
+		// 16 bytes, but 8 characters.
+		{"receipt password of 8 two-byte characters", func(p *profilesv1.IntegrationProfile) { p.ReceiptPassword = "åäöåäöåä" }, "integration_profile.receipt_password"},
 		{"receipt password on Libris", func(p *profilesv1.IntegrationProfile) {
 			p.System = typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS
 			p.SystemConfig = &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: "https://iller.libris.kb.se/librisfjarrlan/api", LibraryCode: "Gbg"}}
@@ -126,6 +130,25 @@ func TestNetpunktProfileInvalid(t *testing.T) {
 				t.Fatal("the error quotes the password")
 			}
 		})
+	}
+}
+
+// TestReceiptPasswordLength: 16 characters is the shortest receipt password accepted,
+// on create and on update, and the refusal says why and how long it must be.
+func TestReceiptPasswordLength(t *testing.T) {
+	f := setup(t)
+	p := netpunktProfile("LEN")
+	p.ReceiptPassword = strings.Repeat("ä", 16)
+	created, err := f.profiles.CreateIntegrationProfile(t.Context(), &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p})
+	if err != nil || !created.ReceiptPasswordSet {
+		t.Fatalf("16 characters: %v, %v", created, err)
+	}
+	_, err = f.profiles.UpdateIntegrationProfile(t.Context(), &profilesv1.UpdateIntegrationProfileRequest{
+		IntegrationProfile: &profilesv1.IntegrationProfile{Name: created.Name, ReceiptPassword: "hunter2"},
+		UpdateMask:         &fieldmaskpb.FieldMask{Paths: []string{"receipt_password"}}})
+	servertest.RequireError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "integration_profile.receipt_password")
+	if !strings.Contains(err.Error(), "at least 16 characters") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("refusal = %v; want the rule, not the password", err)
 	}
 }
 

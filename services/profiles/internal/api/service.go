@@ -71,13 +71,13 @@ func (s *Service) CreateIntegrationProfile(ctx context.Context, req *profilesv1.
 	if err := validateProfile(p, "integration_profile.", s.now()); err != nil {
 		return nil, err
 	}
-	var sealed []byte
+	var sealed *store.Sealed
 	if p.ApiKey != "" {
 		if err := validateAPIKey(p.ApiKey, "integration_profile.api_key"); err != nil {
 			return nil, err
 		}
 		var err error
-		if sealed, err = s.keys.Seal([]byte(p.ApiKey), p.Name); err != nil {
+		if sealed, err = s.sealKey(p); err != nil {
 			return nil, err
 		}
 		p.ApiKeySet = true
@@ -88,7 +88,7 @@ func (s *Service) CreateIntegrationProfile(ctx context.Context, req *profilesv1.
 		return nil, err
 	}
 	if req.ValidateOnly {
-		return output(p), nil
+		return output(store.Record{Profile: p, Secret: sealed}), nil
 	}
 	resource.Stamp(p, p.Name, s.now(), true)
 	call := audit.CallFrom(ctx, "CreateIntegrationProfile", req.RequestId)
@@ -102,7 +102,7 @@ func (s *Service) CreateIntegrationProfile(ctx context.Context, req *profilesv1.
 	if err != nil {
 		return nil, err
 	}
-	return output(rec.Profile), nil
+	return output(rec), nil
 }
 
 // GetIntegrationProfile returns a profile without its secret.
@@ -111,7 +111,7 @@ func (s *Service) GetIntegrationProfile(_ context.Context, req *profilesv1.GetIn
 	if err != nil {
 		return nil, err
 	}
-	return output(rec.Profile), nil
+	return output(rec), nil
 }
 
 // ListIntegrationProfiles pages through profiles in code order.
@@ -122,7 +122,7 @@ func (s *Service) ListIntegrationProfiles(_ context.Context, req *profilesv1.Lis
 		return nil, err
 	}
 	list, next, err := paging.List(req.PageSize, req.PageToken, []string{collection, req.System.String(), strconv.FormatBool(req.ActiveOnly)},
-		func(after []byte, limit int) ([]*profilesv1.IntegrationProfile, []byte, error) {
+		func(after []byte, limit int) ([]store.Record, []byte, error) {
 			return s.store.List(after, limit, func(p *profilesv1.IntegrationProfile) bool {
 				return (req.System == typev1.ExternalSystem_EXTERNAL_SYSTEM_UNSPECIFIED || p.System == req.System) &&
 					(!req.ActiveOnly || p.Active)
@@ -132,8 +132,8 @@ func (s *Service) ListIntegrationProfiles(_ context.Context, req *profilesv1.Lis
 		return nil, err
 	}
 	resp := &profilesv1.ListIntegrationProfilesResponse{NextPageToken: next}
-	for _, p := range list {
-		resp.IntegrationProfiles = append(resp.IntegrationProfiles, output(p))
+	for _, rec := range list {
+		resp.IntegrationProfiles = append(resp.IntegrationProfiles, output(rec))
 	}
 	return resp, nil
 }
@@ -177,9 +177,10 @@ func (s *Service) UpdateIntegrationProfile(ctx context.Context, req *profilesv1.
 			return store.Record{}, false, err
 		}
 		if setsKey {
+			// Sealed for the origin of the base URL as this update leaves it.
 			next.Secret = nil
 			if p.ApiKey != "" {
-				sealed, err := s.keys.Seal([]byte(p.ApiKey), p.Name)
+				sealed, err := s.sealKey(p)
 				if err != nil {
 					return store.Record{}, false, err
 				}
@@ -204,7 +205,7 @@ func (s *Service) UpdateIntegrationProfile(ctx context.Context, req *profilesv1.
 	if err != nil {
 		return nil, s.storeErr(err, in.Name)
 	}
-	return output(rec.Profile), nil
+	return output(rec), nil
 }
 
 // DeleteIntegrationProfile deletes a profile and its secret.
@@ -232,7 +233,9 @@ func (s *Service) ListAuditEvents(_ context.Context, req *profilesv1.ListAuditEv
 	return &profilesv1.ListAuditEventsResponse{AuditEvents: events, NextPageToken: next}, nil
 }
 
-// GetProfileCredentials decrypts a profile's credential for the harvester.
+// GetProfileCredentials decrypts a profile's credential for the harvester, only for the
+// origin it was entered for: when the profile's base URL now has another origin, it
+// refuses and hands out no secret (see openKey).
 func (s *Service) GetProfileCredentials(_ context.Context, req *profilesv1.GetProfileCredentialsRequest) (*profilesv1.ProfileCredentials, error) {
 	rec, err := s.get(req.GetName())
 	if err != nil {
@@ -243,11 +246,11 @@ func (s *Service) GetProfileCredentials(_ context.Context, req *profilesv1.GetPr
 	}
 	out := &profilesv1.ProfileCredentials{Name: rec.Profile.Name, Etag: rec.Profile.Etag}
 	if rec.Secret != nil {
-		key, err := s.keys.Open(rec.Secret, rec.Profile.Name)
+		key, origin, err := s.openKey(rec)
 		if err != nil {
-			return nil, errSecretUnusable(req.Name, err)
+			return nil, err
 		}
-		out.ApiKey = string(key)
+		out.ApiKey, out.Origin = key, origin
 	}
 	if rec.ReceiptSecret != nil {
 		pw, err := s.keys.Open(rec.ReceiptSecret, store.ReceiptAAD(rec.Profile.Name))
@@ -289,7 +292,7 @@ func (s *Service) sealReceiptPassword(p *profilesv1.IntegrationProfile) ([]byte,
 	if sys, ok := external.Of(p); !ok || !sys.PushesReceipts {
 		return nil, errReceiptPasswordSystem(p.System)
 	}
-	if err := validateAPIKey(pw, "integration_profile.receipt_password"); err != nil {
+	if err := validateReceiptPassword(pw, "integration_profile.receipt_password"); err != nil {
 		return nil, err
 	}
 	sealed, err := s.keys.Seal([]byte(pw), store.ReceiptAAD(p.Name))
@@ -317,10 +320,10 @@ func normalize(p *profilesv1.IntegrationProfile) {
 	}
 }
 
-// output is what callers see: never the key, always the readiness.
-func output(p *profilesv1.IntegrationProfile) *profilesv1.IntegrationProfile {
-	p = proto.Clone(p).(*profilesv1.IntegrationProfile)
+// output is what callers see of rec: never the key, always the readiness.
+func output(rec store.Record) *profilesv1.IntegrationProfile {
+	p := proto.Clone(rec.Profile).(*profilesv1.IntegrationProfile)
 	p.ApiKey, p.ReceiptPassword = "", ""
-	p.Readiness = readiness(p)
+	p.Readiness = readiness(p, keyUsable(rec))
 	return p
 }

@@ -32,6 +32,7 @@ type fixture struct {
 	profiles profilesv1.ProfileServiceClient
 	creds    profilesv1.ProfileCredentialsServiceClient
 	dbPath   string
+	store    *store.Store // the service's, for tests that reach below the API
 }
 
 func setup(t *testing.T) fixture {
@@ -51,7 +52,7 @@ func setup(t *testing.T) fixture {
 		profilesv1.RegisterProfileServiceServer(s, svc)
 		profilesv1.RegisterProfileCredentialsServiceServer(s, svc)
 	})
-	return fixture{profilesv1.NewProfileServiceClient(conn), profilesv1.NewProfileCredentialsServiceClient(conn), dbPath}
+	return fixture{profilesv1.NewProfileServiceClient(conn), profilesv1.NewProfileCredentialsServiceClient(conn), dbPath, st}
 }
 
 func general(code string) *profilesv1.IntegrationProfile {
@@ -505,8 +506,8 @@ func TestCredentialsWithAnotherKeyAreRefused(t *testing.T) {
 	defer st.Close()
 	wrong, _ := secrets.NewKeyring(bytes.Repeat([]byte{7}, secrets.KeySize))
 	sealed, _ := secrets.NewKeyring(bytes.Repeat([]byte{9}, secrets.KeySize))
-	ct, _ := sealed.Seal([]byte(apiKey), "integrationProfiles/ROT")
-	if _, _, err := st.Create(audit.Call{Principal: "tester", Method: "Test"}, store.Record{Profile: general("ROT"), Secret: ct}); err != nil {
+	ct, _ := sealed.Seal([]byte(apiKey), store.CredentialAAD("integrationProfiles/ROT", ""))
+	if _, _, err := st.Create(audit.Call{Principal: "tester", Method: "Test"}, store.Record{Profile: general("ROT"), Secret: &store.Sealed{Ciphertext: ct}}); err != nil {
 		t.Fatal(err)
 	}
 	svc := New(st, wrong, func() time.Time { return fixedNow })

@@ -17,6 +17,10 @@ const (
 	maxDescription = 2000
 	maxAPIKey      = 1024
 	maxInterval    = 7 * 24 * 60
+	// minReceiptPassword is the shortest receipt password accepted, in characters. The
+	// receipt listener is reachable from outside without a token, so the password is
+	// all that stands between a guesser and the profile's inbox.
+	minReceiptPassword = 16
 )
 
 // validateProfile checks a complete (merged) profile; f prefixes field paths, e.g.
@@ -51,6 +55,18 @@ func validateAPIKey(key, field string) error {
 		return apierr.Invalid(field, "must not start or end with whitespace (a copy-paste slip?)")
 	case !utf8.ValidString(key) || strings.IndexFunc(key, unicode.IsControl) >= 0:
 		return apierr.Invalid(field, "must be printable text")
+	}
+	return nil
+}
+
+// validateReceiptPassword checks a receipt password given on input: a credential that
+// is also long enough not to be guessed.
+func validateReceiptPassword(pw, field string) error {
+	if err := validateAPIKey(pw, field); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(pw) < minReceiptPassword {
+		return apierr.Invalid(field, "must be at least %d characters: Netpunkt's receipts reach the harvester without a token, so a short password can be guessed; generate a random one, e.g. openssl rand -base64 18", minReceiptPassword)
 	}
 	return nil
 }
@@ -132,7 +148,10 @@ func calendarDate(d *typev1.Date) (time.Time, bool) {
 }
 
 // readiness names what a run still needs; a profile is runnable when nothing is missing.
-func readiness(p *profilesv1.IntegrationProfile) *profilesv1.Readiness {
+// keyUsable says whether its credential is stored and sealed to the origin of its
+// current base URL: a credential entered for another origin is missing (api_key), even
+// though api_key_set stays true.
+func readiness(p *profilesv1.IntegrationProfile, keyUsable bool) *profilesv1.Readiness {
 	var missing []string
 	if sys, ok := external.Of(p); !ok {
 		missing = append(missing, "system")
@@ -142,7 +161,7 @@ func readiness(p *profilesv1.IntegrationProfile) *profilesv1.Readiness {
 	if p.ResourceSharingLibrary == "" {
 		missing = append(missing, "resource_sharing_library")
 	}
-	if !p.ApiKeySet {
+	if !keyUsable {
 		missing = append(missing, "api_key")
 	}
 	if p.HarvestStart == nil {

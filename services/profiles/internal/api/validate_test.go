@@ -22,7 +22,7 @@ func FuzzValidateProfile(f *testing.F) {
 		}
 		normalize(p)
 		_ = validateProfile(p, "integration_profile.", time.Now())
-		_ = readiness(p)
+		_ = readiness(p, p.ApiKeySet)
 		_ = validateAPIKey(p.ApiKey, "api_key")
 	})
 }

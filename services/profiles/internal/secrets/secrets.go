@@ -1,8 +1,9 @@
 // Package secrets encrypts profile credentials at rest with AES-256-GCM. Each ciphertext
 // records the id of the key that sealed it, so keys can be rotated: a keyring holds one
-// primary key for sealing and any number of previous keys for opening. The profile's
-// resource name is bound as additional data, so a ciphertext copied onto another profile
-// does not decrypt.
+// primary key for sealing and any number of previous keys for opening. The caller binds
+// what a secret belongs to as additional data (the profile's resource name and, for a
+// credential, the origin it was entered for), so a ciphertext copied onto another profile
+// or origin does not decrypt.
 package secrets
 
 import (
@@ -26,7 +27,7 @@ const KeySize = 32
 var ErrUnknownKey = errors.New("secret was sealed with a key this server does not have")
 
 // ErrCorrupt is returned when a ciphertext fails authentication or cannot be parsed.
-var ErrCorrupt = errors.New("secret is corrupt or bound to another profile")
+var ErrCorrupt = errors.New("secret is corrupt or bound to another profile or origin")
 
 // Keyring seals with its primary key and opens with any key it holds.
 type Keyring struct {

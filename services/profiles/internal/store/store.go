@@ -5,6 +5,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,7 +22,7 @@ import (
 
 var (
 	bucketProfiles = []byte("profiles") // code → IntegrationProfile (api_key always empty)
-	bucketSecrets  = []byte("secrets")  // code → sealed credential
+	bucketSecrets  = []byte("secrets")  // code → sealed credential with its origin (storedSecret, JSON)
 	// code → sealed Netpunkt receipt password. A bucket of its own so that code reading
 	// the credential can never hand out the receipt password, or the reverse.
 	bucketReceiptSecrets = []byte("receipt_secrets")
@@ -40,15 +41,53 @@ var (
 		Events:      bucketAuditEvents,
 		ByResource:  bucketAuditByResource,
 	}
-	// The request and audit buckets came after version 1 but before any release shipped,
-	// so the version stays 1: boltdb.Open creates missing buckets in existing files, and
-	// empty ones are right for profiles written before them. Once a release has shipped,
-	// a new bucket needs a version bump and a Schema.Migrate instead.
-	schema = boltdb.Schema{Service: "profiles", Version: 1, Buckets: [][]byte{
+	// Version 2 stores each credential with the origin it is sealed to (storedSecret);
+	// version 1 stored the bare ciphertext, sealed with the profile's name alone, which
+	// migrate1 wraps as unbound. A binary of version 1 refuses a version-2 file rather
+	// than fail to open every credential in it. (The request and audit buckets came
+	// before any release shipped, so version 1 files may lack them: boltdb.Open creates
+	// them empty, which is right for profiles written before them.)
+	schema = boltdb.Schema{Service: "profiles", Version: 2, Buckets: [][]byte{
 		bucketProfiles, bucketSecrets, bucketCreateRequests, bucketRequestsByRecord,
 		bucketAuditEvents, bucketAuditByResource, bucketReceiptSecrets,
-	}}
+	}, Migrate: migrate}
 )
+
+// migrate upgrades a file of an older schema version in boltdb.Open's transaction.
+func migrate(tx *bolt.Tx, from uint32) error {
+	if from == 1 {
+		return migrate1(tx)
+	}
+	return fmt.Errorf("no migration from schema version %d", from)
+}
+
+// migrate1 wraps each credential of a version-1 file, a bare ciphertext sealed with the
+// profile's name, as an unbound storedSecret. Binding it to an origin needs the
+// encryption keys, which the store does not hold: the service does it when it starts
+// (BindUnbound), and until then the credential is not used.
+func migrate1(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketSecrets)
+	var codes, values [][]byte
+	// Writes wait until the walk is done: bbolt does not allow changing a bucket while a
+	// cursor walks it.
+	err := b.ForEach(func(k, v []byte) error {
+		codes, values = append(codes, boltdb.Copy(k)), append(values, boltdb.Copy(v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, code := range codes {
+		v, err := encodeSecret(&Sealed{Ciphertext: values[i], Unbound: true})
+		if err != nil {
+			return err
+		}
+		if err := b.Put(code, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // notAudited are profile fields an event never lists: api_key_set and readiness follow
 // from other fields, and the stored profile never holds api_key (the sealed credential
@@ -86,20 +125,83 @@ func (s *Store) Close() error { return s.db.Close() }
 // (each nil when none is stored).
 type Record struct {
 	Profile       *profilesv1.IntegrationProfile
-	Secret        []byte
+	Secret        *Sealed
 	ReceiptSecret []byte
+}
+
+// Sealed is a profile's credential as stored: the ciphertext, and in the clear beside it
+// the origin it was entered for and is sealed to. An origin is not secret; keeping it
+// readable lets readiness and a refusal name the address the credential belongs to
+// without opening it, and the sealing makes a changed origin fail to open anyway.
+type Sealed struct {
+	Ciphertext []byte
+	// Origin is external.Origin of the profile's base URL when the credential was
+	// entered; "" when the profile had no base URL then.
+	Origin string
+	// Unbound marks a credential from a version-1 file, sealed with the profile's name
+	// alone (AAD says so) and bound to no origin until the service binds it.
+	Unbound bool
+}
+
+// AAD is the associated data the credential of the profile named name is sealed with.
+func (s *Sealed) AAD(name string) string {
+	if s.Unbound {
+		return name
+	}
+	return CredentialAAD(name, s.Origin)
+}
+
+// storedSecret is Sealed as the secrets bucket holds it.
+type storedSecret struct {
+	Origin  string `json:"origin"`
+	Unbound bool   `json:"unbound,omitempty"`
+	Sealed  []byte `json:"sealed"`
+}
+
+func encodeSecret(s *Sealed) ([]byte, error) {
+	if s == nil {
+		return nil, nil
+	}
+	return json.Marshal(storedSecret{Origin: s.Origin, Unbound: s.Unbound, Sealed: s.Ciphertext})
+}
+
+// decodeSecret reads a stored credential. A value that is not a storedSecret (damaged)
+// is taken as an unbound ciphertext: its credential is then unusable, as a damaged
+// ciphertext is, but the profile stays readable.
+func decodeSecret(v []byte) *Sealed {
+	if v == nil {
+		return nil
+	}
+	var st storedSecret
+	if err := json.Unmarshal(v, &st); err != nil || len(st.Sealed) == 0 {
+		return &Sealed{Ciphertext: boltdb.Copy(v), Unbound: true}
+	}
+	return &Sealed{Ciphertext: st.Sealed, Origin: st.Origin, Unbound: st.Unbound}
+}
+
+func sameSecret(a, b *Sealed) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return bytes.Equal(a.Ciphertext, b.Ciphertext) && a.Origin == b.Origin && a.Unbound == b.Unbound
 }
 
 // Credential is one sealed secret of a profile, as RewriteSecrets offers it.
 type Credential struct {
 	Field  string // the profile field it is set through: api_key or receipt_password
-	Sealed []byte
-	AAD    string // what it was sealed with: the profile's name, bound to the field
+	Sealed []byte // the ciphertext
+	AAD    string // what it was sealed with (CredentialAAD, ReceiptAAD, or the name when unbound)
 }
 
+// CredentialAAD is the associated data the credential of the profile named name, entered
+// for origin, is sealed with: the same ciphertext under another origin, or on another
+// profile, does not open.
+func CredentialAAD(name, origin string) string { return name + "#api_key@" + origin }
+
 // ReceiptAAD is the associated data the receipt password of the profile named name is
-// sealed with; distinct from the credential's (the name itself), so one sealed value can
-// never be moved into the other's place.
+// sealed with; distinct from the credential's, so one sealed value can never be moved
+// into the other's place. Netpunkt sends the receipt password to us, so it is bound to
+// no origin.
 func ReceiptAAD(name string) string { return name + "#receipt_password" }
 
 // Create stores a new profile and records call's audit event. With a call.RequestID seen
@@ -215,7 +317,7 @@ func name(code []byte) string { return resource.Name(scope, string(code)) }
 // caller did. Its value, sealed or not, never reaches the event.
 func changedFields(cur, next Record) []string {
 	var force []string
-	if !bytes.Equal(cur.Secret, next.Secret) {
+	if !sameSecret(cur.Secret, next.Secret) {
 		force = append(force, "api_key")
 	}
 	if !bytes.Equal(cur.ReceiptSecret, next.ReceiptSecret) {
@@ -225,11 +327,13 @@ func changedFields(cur, next Record) []string {
 	return audit.ChangedFields(cur.Profile, next.Profile, notAudited, force...)
 }
 
-// List returns up to limit profiles in code order after the code `after` (nil: from the
-// start) that match keep, and the code to resume after (nil when nothing follows).
-func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationProfile) bool) (out []*profilesv1.IntegrationProfile, next []byte, err error) {
+// List returns up to limit records in code order after the code `after` (nil: from the
+// start) whose profile matches keep, and the code to resume after (nil when nothing
+// follows). Records carry their sealed secrets because readiness depends on the origin
+// the credential is sealed to.
+func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationProfile) bool) (out []Record, next []byte, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		last, more, err := boltdb.Page(tx.Bucket(bucketProfiles).Cursor(), nil, after, limit, func(_, v []byte) (bool, error) {
+		last, more, err := boltdb.Page(tx.Bucket(bucketProfiles).Cursor(), nil, after, limit, func(k, v []byte) (bool, error) {
 			p := &profilesv1.IntegrationProfile{}
 			if err := proto.Unmarshal(v, p); err != nil {
 				return false, err
@@ -237,7 +341,7 @@ func (s *Store) List(after []byte, limit int, keep func(*profilesv1.IntegrationP
 			if !keep(p) {
 				return false, nil
 			}
-			out = append(out, p)
+			out = append(out, withSecrets(tx, k, p))
 			return true, nil
 		})
 		if more {
@@ -277,14 +381,22 @@ func (s *Store) RewriteSecrets(call audit.Call, fn func(rec Record, c Credential
 					errs = append(errs, fmt.Errorf("profile %s: %w", code, err))
 					continue
 				}
-				cred := Credential{Field: b.field, Sealed: boltdb.Copy(v), AAD: rec.Profile.GetName()}
-				if b.field == "receipt_password" {
-					cred.AAD = ReceiptAAD(rec.Profile.GetName())
+				cred := Credential{Field: b.field, Sealed: boltdb.Copy(v), AAD: ReceiptAAD(rec.Profile.GetName())}
+				if b.field == "api_key" {
+					cred.Sealed, cred.AAD = rec.Secret.Ciphertext, rec.Secret.AAD(rec.Profile.GetName())
 				}
 				next, err := fn(rec, cred)
 				if err != nil {
 					errs = append(errs, err)
 					continue
+				}
+				if next != nil && b.field == "api_key" {
+					// The origin and binding stay as they were: only the key changed.
+					sealed := *rec.Secret
+					sealed.Ciphertext = next
+					if next, err = encodeSecret(&sealed); err != nil {
+						return err
+					}
 				}
 				if next != nil {
 					changes = append(changes, change{b.bucket, code, next})
@@ -307,6 +419,56 @@ func (s *Store) RewriteSecrets(call audit.Call, fn func(rec Record, c Credential
 	})
 }
 
+// BindUnbound offers each profile whose credential is unbound (Sealed.Unbound, from a
+// version-1 file) to bind, in code order inside one write transaction, and stores the
+// credential bind returns in its place (nil: leave it unbound). An error from bind
+// rolls back every change. Each credential bound records call's audit event (action
+// REENCRYPT: sealed again, its value unchanged) and is counted in bound.
+func (s *Store) BindUnbound(call audit.Call, bind func(rec Record) (*Sealed, error)) (bound int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		bound = 0
+		var codes [][]byte
+		var next []*Sealed
+		// Writes wait until the walk is done, as in RewriteSecrets.
+		c := tx.Bucket(bucketSecrets).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if !decodeSecret(v).Unbound {
+				continue
+			}
+			rec, err := read(tx, k)
+			if errors.Is(err, ErrNotFound) {
+				continue // a credential without its profile is never used
+			}
+			if err != nil {
+				return fmt.Errorf("profile %s: %w", k, err)
+			}
+			sealed, err := bind(rec)
+			if err != nil {
+				return err
+			}
+			if sealed != nil {
+				codes, next = append(codes, boltdb.Copy(k)), append(next, sealed)
+			}
+		}
+		now := s.now()
+		for i, code := range codes {
+			v, err := encodeSecret(next[i])
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketSecrets).Put(code, v); err != nil {
+				return err
+			}
+			if err := trail.Append(tx, call, now, audit.Reencrypt, name(code), nil); err != nil {
+				return err
+			}
+		}
+		bound = len(codes)
+		return nil
+	})
+	return bound, err
+}
+
 func read(tx *bolt.Tx, code []byte) (Record, error) {
 	v := tx.Bucket(bucketProfiles).Get(code)
 	if v == nil {
@@ -316,8 +478,13 @@ func read(tx *bolt.Tx, code []byte) (Record, error) {
 	if err := proto.Unmarshal(v, p); err != nil {
 		return Record{}, err
 	}
-	return Record{Profile: p, Secret: boltdb.Copy(tx.Bucket(bucketSecrets).Get(code)),
-		ReceiptSecret: boltdb.Copy(tx.Bucket(bucketReceiptSecrets).Get(code))}, nil
+	return withSecrets(tx, code, p), nil
+}
+
+// withSecrets is the record of profile p, stored under code, with its sealed secrets.
+func withSecrets(tx *bolt.Tx, code []byte, p *profilesv1.IntegrationProfile) Record {
+	return Record{Profile: p, Secret: decodeSecret(tx.Bucket(bucketSecrets).Get(code)),
+		ReceiptSecret: boltdb.Copy(tx.Bucket(bucketReceiptSecrets).Get(code))}
 }
 
 func write(tx *bolt.Tx, code []byte, rec Record) error {
@@ -334,7 +501,11 @@ func write(tx *bolt.Tx, code []byte, rec Record) error {
 	if err := putOrDelete(tx.Bucket(bucketReceiptSecrets), code, rec.ReceiptSecret); err != nil {
 		return err
 	}
-	return putOrDelete(tx.Bucket(bucketSecrets), code, rec.Secret)
+	secret, err := encodeSecret(rec.Secret)
+	if err != nil {
+		return err
+	}
+	return putOrDelete(tx.Bucket(bucketSecrets), code, secret)
 }
 
 func putOrDelete(b *bolt.Bucket, key, v []byte) error {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
@@ -22,9 +24,17 @@ func by(requestID string) audit.Call {
 func rec(code, secret string) Record {
 	r := Record{Profile: &profilesv1.IntegrationProfile{Code: code, DisplayName: code, ApiKey: "must-not-be-stored"}}
 	if secret != "" {
-		r.Secret = []byte(secret)
+		r.Secret = &Sealed{Ciphertext: []byte(secret), Origin: "https://libris.example:443"}
 	}
 	return r
+}
+
+// ct is the stored ciphertext of r's credential, "" when it has none.
+func ct(r Record) string {
+	if r.Secret == nil {
+		return ""
+	}
+	return string(r.Secret.Ciphertext)
 }
 
 func TestCreateGetReopen(t *testing.T) {
@@ -37,7 +47,7 @@ func TestCreateGetReopen(t *testing.T) {
 		t.Fatalf("create: %v %v", created, err)
 	}
 	// Same request id: the first result, not a duplicate or an error.
-	if got, created, err := s.Create(by("req-1"), rec("A", "other")); err != nil || created || string(got.Secret) != "sealed-a" {
+	if got, created, err := s.Create(by("req-1"), rec("A", "other")); err != nil || created || ct(got) != "sealed-a" {
 		t.Fatalf("retry: %v %v %v", got, created, err)
 	}
 	if _, _, err := s.Create(by(""), rec("A", "")); !errors.Is(err, ErrExists) {
@@ -51,7 +61,7 @@ func TestCreateGetReopen(t *testing.T) {
 	}
 	defer s.Close()
 	got, err := s.Get("A")
-	if err != nil || got.Profile.Code != "A" || string(got.Secret) != "sealed-a" {
+	if err != nil || got.Profile.Code != "A" || ct(got) != "sealed-a" {
 		t.Fatalf("after reopen: %v %v", got, err)
 	}
 	if got.Profile.ApiKey != "" {
@@ -82,7 +92,7 @@ func TestUpdateAndDeleteAreAllOrNothing(t *testing.T) {
 		t.Fatalf("delete error: %v", err)
 	}
 	got, _ := s.Get("A")
-	if got.Profile.DisplayName != "A" || string(got.Secret) != "sealed" {
+	if got.Profile.DisplayName != "A" || ct(got) != "sealed" {
 		t.Fatalf("a failed update or delete changed the record: %v", got)
 	}
 	// Clearing the secret removes it; Delete removes both buckets' entries.
@@ -146,13 +156,13 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 		if r.Profile.Code == "A" || r.Profile.Code == "C" {
 			return nil, errBad
 		}
-		return []byte("new-" + string(r.Secret)), nil
+		return []byte("new-" + ct(r)), nil
 	})
 	if !errors.Is(err, errBad) || len(seen) != 3 {
 		t.Fatalf("err = %v, seen %v; want errBad after offering A, B and C (not NONE)", err, seen)
 	}
-	if got, _ := s.Get("B"); string(got.Secret) != "b" {
-		t.Fatalf("B = %q after a failed rewrite", got.Secret)
+	if got, _ := s.Get("B"); ct(got) != "b" {
+		t.Fatalf("B = %q after a failed rewrite", ct(got))
 	}
 	if got := trailOf(t, s); len(got) != 4 {
 		t.Fatalf("trail after a failed rewrite = %v, want the 4 creates only", got)
@@ -161,18 +171,18 @@ func TestRewriteSecretsAllOrNothing(t *testing.T) {
 		if r.Profile.Code == "B" {
 			return nil, nil // left as it is
 		}
-		return []byte("new-" + string(r.Secret)), nil
+		return []byte("new-" + ct(r)), nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for code, want := range map[string]string{"A": "new-a", "B": "b", "C": "new-c"} {
-		if got, _ := s.Get(code); string(got.Secret) != want {
-			t.Errorf("%s = %q, want %q", code, got.Secret, want)
+		if got, _ := s.Get(code); ct(got) != want {
+			t.Errorf("%s = %q, want %q", code, ct(got), want)
 		}
 	}
 	if got, _ := s.Get("NONE"); got.Secret != nil {
-		t.Errorf("NONE got a secret: %q", got.Secret)
+		t.Errorf("NONE got a secret: %q", ct(got))
 	}
 	// One event per re-encrypted secret, none for B, left as it was.
 	want := []string{"tester AUDIT_ACTION_REENCRYPT integrationProfiles/C []", "tester AUDIT_ACTION_REENCRYPT integrationProfiles/A []"}
@@ -213,7 +223,7 @@ func TestChangeWithoutAuditCallIsRefused(t *testing.T) {
 		t.Errorf("the refused create stored B: %v", err)
 	}
 	if _, err := s.Update(anonymous, "A", func(cur Record) (Record, bool, error) {
-		cur.Secret = []byte("sealed-new")
+		cur.Secret = &Sealed{Ciphertext: []byte("sealed-new")}
 		return cur, true, nil
 	}); !errors.Is(err, audit.ErrIncomplete) {
 		t.Errorf("update: %v, want audit.ErrIncomplete", err)
@@ -221,7 +231,84 @@ func TestChangeWithoutAuditCallIsRefused(t *testing.T) {
 	if err := s.Delete(anonymous, "A", func(Record) error { return nil }); !errors.Is(err, audit.ErrIncomplete) {
 		t.Errorf("delete: %v, want audit.ErrIncomplete", err)
 	}
-	if got, err := s.Get("A"); err != nil || string(got.Secret) != "sealed-a" {
+	if got, err := s.Get("A"); err != nil || ct(got) != "sealed-a" {
 		t.Errorf("after refused changes: %v %v, want A unchanged", got, err)
+	}
+}
+
+// TestOpenVersion1WrapsCredentialsUnbound: a version-1 file's bare ciphertexts become
+// unbound credentials whose associated data is still the profile's name, the version
+// moves to 2, and a damaged value reads as an unbound credential rather than failing
+// its profile.
+func TestOpenVersion1WrapsCredentialsUnbound(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "profiles.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{"meta", "profiles", "secrets"} {
+			if _, err := tx.CreateBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 1}); err != nil {
+			return err
+		}
+		for _, code := range []string{"A", "B"} {
+			p, _ := proto.Marshal(&profilesv1.IntegrationProfile{Name: "integrationProfiles/" + code, Code: code})
+			if err := tx.Bucket([]byte("profiles")).Put([]byte(code), p); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte("secrets")).Put([]byte("A"), []byte(`{"key_id":"k","nonce":"bm9uY2U=","ciphertext":"Y3Q="}`)); err != nil {
+			return err
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Get("A")
+	if err != nil || got.Secret == nil || !got.Secret.Unbound || got.Secret.Origin != "" ||
+		string(got.Secret.Ciphertext) != `{"key_id":"k","nonce":"bm9uY2U=","ciphertext":"Y3Q="}` || got.Secret.AAD("integrationProfiles/A") != "integrationProfiles/A" {
+		t.Fatalf("migrated A = %+v, %v", got.Secret, err)
+	}
+	if got, _ := s.Get("B"); got.Secret != nil {
+		t.Fatalf("B without a credential got %+v", got.Secret)
+	}
+	if _, err := s.Update(by(""), "B", func(cur Record) (Record, bool, error) {
+		cur.Secret = &Sealed{Ciphertext: []byte("c"), Origin: "https://x.example:443"}
+		return cur, true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get("B"); got.Secret.Unbound || got.Secret.AAD("integrationProfiles/B") != "integrationProfiles/B#api_key@https://x.example:443" {
+		t.Fatalf("B = %+v", got.Secret)
+	}
+	// Only unbound credentials are offered for binding.
+	var offered []string
+	n, err := s.BindUnbound(by(""), func(r Record) (*Sealed, error) {
+		offered = append(offered, r.Profile.Code)
+		return &Sealed{Ciphertext: []byte("bound"), Origin: "https://a.example:443"}, nil
+	})
+	if err != nil || n != 1 || !slices.Equal(offered, []string{"A"}) {
+		t.Fatalf("BindUnbound = %d, %v, offered %v", n, err, offered)
+	}
+	if got, _ := s.Get("A"); got.Secret.Unbound || got.Secret.Origin != "https://a.example:443" {
+		t.Fatalf("A after binding = %+v", got.Secret)
+	}
+	// A damaged value.
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSecrets).Put([]byte("B"), []byte("garbage")) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get("B"); err != nil || !got.Secret.Unbound {
+		t.Fatalf("damaged B = %+v, %v", got.Secret, err)
 	}
 }
