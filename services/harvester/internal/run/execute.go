@@ -52,14 +52,20 @@ type execution struct {
 	warned   bool
 	acked    bool                 // the whole window was fetched and acknowledged
 	alerts   []*harvesterv1.Alert // non-fatal alerts (a phase after the window failed)
+	handled  int                  // distinct requests added in this run (Deps.MaxRunItems)
 }
 
 var errBatchTimeout = errors.New("ledger batch timeout")
+
+// errRunTimeout is the cause of a run's context ending at Deps.RunTimeout.
+var errRunTimeout = errors.New("run timeout")
 
 // execute runs the pre-checks, the window, the retry set and the refresh, and records
 // the final state. Every exit path ends the run; a hung upstream is cut off by the call
 // and batch timeouts, so nothing stays RUNNING while the process lives.
 func (r *Runner) execute(ctx context.Context, id uint64, code string) {
+	ctx, stop := context.WithTimeoutCause(ctx, r.d.RunTimeout, errRunTimeout)
+	defer stop()
 	x := &execution{r: r, ctx: ctx, id: id, name: store.RunName(id), code: code, seen: map[string]bool{}, refreshes: map[string]bool{}}
 	log := r.d.Log.With("run", x.name, "profile", code)
 	now := r.d.Now()
@@ -81,6 +87,9 @@ func (r *Runner) execute(ctx context.Context, id uint64, code string) {
 	}
 	if x.ingestCancel != nil {
 		x.ingestCancel(nil)
+	}
+	if x.overBound(err) {
+		x.acked = false // a run stopped at a bound leaves the cursor: the next run tries it all again
 	}
 	fp := ""
 	if x.profile != nil {
@@ -113,6 +122,7 @@ func (x *execution) update(change func(*harvesterv1.Run)) (*harvesterv1.Run, err
 func (x *execution) finish(run *harvesterv1.Run, err error) {
 	now := x.r.d.Now()
 	run.EndTime = timestamppb.New(now)
+	phase := run.GetProgress().GetPhase()
 	run.Progress.Phase = "done"
 	if x.acked {
 		run.Progress.Percent = 100
@@ -127,6 +137,11 @@ func (x *execution) finish(run *harvesterv1.Run, err error) {
 		run.State = harvesterv1.RunState_RUN_STATE_ABORTED
 		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_CANCELLED,
 			"%s; the %d requests acknowledged before stay imported, the cursor is unchanged", by.Error(), c.GetCreated()+c.GetUpdated()+c.GetUnchanged()))
+		return
+	case errors.Is(context.Cause(x.ctx), errRunTimeout):
+		run.State = harvesterv1.RunState_RUN_STATE_FAILED
+		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_RUN_LIMIT_EXCEEDED,
+			"the run took longer than %s, the bound on one run (--run-timeout), and was stopped while %s%s", x.r.d.RunTimeout, phase, boundKept))
 		return
 	case x.ctx.Err() != nil:
 		run.State = harvesterv1.RunState_RUN_STATE_ABORTED
@@ -190,7 +205,7 @@ func (x *execution) run() (connector.Window, error) {
 		if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "fetching " + c.String() }); err != nil {
 			return w, err
 		}
-		if err := x.conn.Fetch(x.ctx, c, x.add); err != nil {
+		if err := x.conn.Fetch(x.ctx, c, x.chunkVisit(c)); err != nil {
 			return w, x.connectorFailure(err, "fetching "+c.String())
 		}
 		if err := x.flush(); err != nil {
@@ -330,12 +345,34 @@ func (x *execution) window() (connector.Window, error) {
 	return connector.Window{From: from, To: today}, nil
 }
 
-// add collects one fetched request into the current batch, flushing full batches.
-func (x *execution) add(req *connector.Request) error {
-	if req.ExternalID != "" {
-		if x.seen[req.ExternalID] {
-			return nil // the same request twice in one run: handled once
+// chunkVisit is the visit of chunk c's fetch: add, after at most MaxChunkItems requests
+// (repeats included), so an answer that never ends ends the run.
+func (x *execution) chunkVisit(c connector.Window) func(*connector.Request) error {
+	visits := 0
+	return func(req *connector.Request) error {
+		if visits++; visits > x.r.d.MaxChunkItems {
+			return fail(harvesterv1.AlertCode_ALERT_CODE_RUN_LIMIT_EXCEEDED,
+				"%s sent more than %d requests for %s, the bound on one window chunk (--run-max-chunk-items)%s",
+				external.Name(x.profile.GetSystem()), x.r.d.MaxChunkItems, c, boundKept)
 		}
+		return x.add(req)
+	}
+}
+
+// add collects one fetched request into the current batch, flushing full batches. A
+// request past MaxRunItems ends the run instead: it is neither ingested nor recorded, so
+// no run writes more events than the bound.
+func (x *execution) add(req *connector.Request) error {
+	if req.ExternalID != "" && x.seen[req.ExternalID] {
+		return nil // the same request twice in one run: handled once
+	}
+	if x.handled >= x.r.d.MaxRunItems {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_RUN_LIMIT_EXCEEDED,
+			"%s sent more than %d requests in this run, the bound on one run (--run-max-items)%s",
+			external.Name(x.profile.GetSystem()), x.r.d.MaxRunItems, boundKept)
+	}
+	x.handled++
+	if req.ExternalID != "" {
 		x.seen[req.ExternalID] = true
 	}
 	x.batch = append(x.batch, req)
@@ -363,7 +400,7 @@ func (x *execution) fetchOne(id, phase string) (stop bool, err error) {
 			"the external system no longer knows this request", "")}, nil, []string{id}, id)
 	case x.ctx.Err() != nil:
 		return true, x.ctx.Err()
-	case kind == connector.KindAuth:
+	case kind == connector.KindAuth, isLimit(err):
 		return true, x.connectorFailure(err, phase)
 	case kind == connector.KindUnreachable:
 		x.alerts = append(x.alerts, alert(x.r.d.Now(), harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE,
@@ -482,6 +519,10 @@ func (x *execution) connectorFailure(err error, what string) error {
 	if errors.As(err, &f) {
 		return f // from visit: our own failure, already classified
 	}
+	var le *connector.LimitError
+	if errors.As(err, &le) {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_RUN_LIMIT_EXCEEDED, "%s (%s; while %s)%s", le, limitFlags[le.Bound], what, boundKept)
+	}
 	var ce *connector.Error
 	if !errors.As(err, &ce) {
 		return err // from visit: the store
@@ -494,6 +535,28 @@ func (x *execution) connectorFailure(err error, what string) error {
 		code = harvesterv1.AlertCode_ALERT_CODE_EXTERNAL_UNREACHABLE
 	}
 	return fail(code, "%s (while %s)", ce.Error(), what)
+}
+
+// boundKept ends the message of a run stopped at a bound: what it keeps and leaves.
+const boundKept = "; the requests acknowledged before stay imported, the cursor is unchanged, and the next run tries again"
+
+// limitFlags names the harvester flags that set each connector bound.
+var limitFlags = map[connector.Bound]string{
+	connector.BoundCallTimeout: "--external-call-timeout",
+	connector.BoundMinRate:     "--external-min-rate, --external-slow-grace",
+	connector.BoundMaxBytes:    "--run-max-read-mib",
+}
+
+func isLimit(err error) bool {
+	var le *connector.LimitError
+	return errors.As(err, &le)
+}
+
+// overBound reports whether the run ended at one of its bounds (RUN_LIMIT_EXCEEDED).
+func (x *execution) overBound(err error) bool {
+	var f *failure
+	return errors.Is(context.Cause(x.ctx), errRunTimeout) ||
+		errors.As(err, &f) && f.code == harvesterv1.AlertCode_ALERT_CODE_RUN_LIMIT_EXCEEDED
 }
 
 // serviceFailure reports another Interloan service failing the run.

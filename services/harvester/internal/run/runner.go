@@ -36,7 +36,8 @@ const resolveMax = 1000 // mapping's limit per resolve call
 // SubmittedBySystem is who the job history names for scheduled runs (as Alma does).
 const SubmittedBySystem = "System"
 
-// Connect builds the connector for a profile with its decrypted credential.
+// Connect builds the connector for a profile with its decrypted credential. The runner
+// builds one per run, so a connector's bound on the bytes it reads is a bound per run.
 type Connect func(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error)
 
 // Deps are the runner's collaborators and knobs; every client is a real gRPC client in
@@ -62,7 +63,23 @@ type Deps struct {
 	RefreshDelay    time.Duration // pause between single fetches (retry set and refresh); default 200ms, <0 none
 	CallTimeout     time.Duration // per unary call to profiles, mapping, requests; default 30s
 	BatchTimeout    time.Duration // per ingest batch round trip; default 2m
+
+	// The run's own bounds (docs/robustness.md#bounds-of-a-run); Connect holds each
+	// connector to the rest (connector.Limits). Reaching one ends the run FAILED with
+	// RUN_LIMIT_EXCEEDED and leaves the cursor; zero or negative takes the default.
+	MaxChunkItems int           // requests a connector may hand over for one window chunk, repeats included; default 100 000
+	MaxRunItems   int           // distinct requests one run may handle (each an event); default 200 000
+	RunTimeout    time.Duration // how long one run may take from its start; default 1h
 }
+
+// Defaults of the run's bounds: far above a real library's runs (the busiest order
+// hundreds of requests a week), far below what a hostile server makes of a run that has
+// none (docs/robustness.md#bounds-of-a-run).
+const (
+	DefaultMaxChunkItems = 100_000
+	DefaultMaxRunItems   = 200_000
+	DefaultRunTimeout    = time.Hour
+)
 
 func (d *Deps) defaults() {
 	if d.Now == nil {
@@ -102,6 +119,15 @@ func (d *Deps) defaults() {
 	}
 	if d.BatchTimeout <= 0 {
 		d.BatchTimeout = 2 * time.Minute
+	}
+	if d.MaxChunkItems <= 0 {
+		d.MaxChunkItems = DefaultMaxChunkItems
+	}
+	if d.MaxRunItems <= 0 {
+		d.MaxRunItems = DefaultMaxRunItems
+	}
+	if d.RunTimeout <= 0 {
+		d.RunTimeout = DefaultRunTimeout
 	}
 }
 
