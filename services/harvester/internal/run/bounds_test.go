@@ -121,7 +121,7 @@ func TestRunBoundInTheRetryPhase(t *testing.T) {
 	h.conn.reqs = []*connector.Request{req("Abc-261126-0001", 26, "Nope", 100)} // skipped: into the retry set
 	h.runOnce(t)
 	h.now = h.now.AddDate(0, 0, 10)
-	h.runOnce(t) // still read again through the overlap
+	h.runOnce(t)                    // still read again through the overlap
 	h.now = h.now.AddDate(0, 0, 10) // out of the window now: fetched by id
 	h.conn.getErr = map[string]error{"Abc-261126-0001": &connector.LimitError{Bound: connector.BoundCallTimeout, Limits: connector.Limits{CallTimeout: time.Minute}, Peer: "Libris", What: "request Abc-261126-0001"}}
 	cur, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile))
