@@ -435,6 +435,9 @@ func FuzzText(f *testing.F) {
 // allocates nothing (the ledger is on the import's hot path); only an item with
 // something to warn about pays for its copy and its warnings.
 func TestCleanItemCostsNoAllocation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	it := item("1", t0, func(it *requestsv1.IngestItem) {
 		it.Rota = append(it.Rota, &requestsv1.RotaEntry{PartnerCode: "B", Response: "Nej\ntack"})
 		it.Warnings = []*typev1.DataWarning{{Field: "bibliographic.year", Code: "UNPARSABLE_DATE", Message: "not a year"}}
