@@ -7,6 +7,8 @@ import (
 	"math"
 	"syscall"
 	"unsafe"
+
+	"github.com/interloan/interloan/platform/boltdb"
 )
 
 // The ledger's disk fills up. Without root there is no small tmpfs to fill, so the
@@ -21,7 +23,7 @@ func diskFull(_ context.Context, f *faultEnv, _ []string) error {
 	if err != nil {
 		return err
 	}
-	end, err := boltHighWater(file)
+	end, err := boltdb.HighWater(file)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package campaign
+package boltdb
 
 import (
 	"encoding/binary"
@@ -6,12 +6,14 @@ import (
 	"os"
 )
 
-// boltHighWater reads a bbolt file's two meta pages and returns the byte offset past the
-// last page in use (the newer meta's high-water page id times the page size). Layout
+// HighWater reads a bbolt file's two meta pages and returns the byte offset past the last
+// page in use (the newer meta's high-water page id times the page size): how much of the
+// file holds data, where the file's own size only shows what bbolt set aside. It reads
+// the file without opening it as a database, so a service may hold it open. Layout
 // (bbolt's page and meta structs, little-endian on amd64/arm64): a 16-byte page header,
 // then magic, version, page size, flags (4 bytes each), the root bucket (16), the
 // freelist page id (8), the high-water page id (8), the transaction id (8).
-func boltHighWater(path string) (uint64, error) {
+func HighWater(path string) (uint64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
