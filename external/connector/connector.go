@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 )
 
 // Day is a zone-less calendar date, as external systems use for windows.
@@ -91,16 +93,48 @@ type Request struct {
 	Format        requestsv1.Format
 	Media         requestsv1.Media
 
-	PatronID       string
-	PatronName     string
-	PatronApproved bool
-	Note           string
+	PatronID   string
+	PatronName string
+	// PatronInitiated is set when a patron placed the request (a patron web request in
+	// Libris, an end-user order in Netpunkt), not staff on the library's own account;
+	// PatronApproved when the external system reports that patron as approved. A profile
+	// that requires authentication waits for the approval of patron-initiated requests
+	// only.
+	PatronInitiated bool
+	PatronApproved  bool
+	Note            string
 
 	// Problem is set when the item was decoded but is unusable (a required field missing,
 	// a value out of range). The run reports it as FAILED with this reason and keeps going.
 	Problem string
-	// Warnings are non-fatal oddities (e.g. an unknown status string) worth an event note.
-	Warnings []string
+	// Warnings are field-level oddities the request is imported despite (an unknown status
+	// string, a value of the wrong type); they travel to the ledger with the request.
+	// Field is the external system's own field name.
+	Warnings []*typev1.DataWarning
+}
+
+// Codes of the data warnings connectors give (typev1.DataWarning.code).
+const (
+	WarnUnknownStatus  = "UNKNOWN_STATUS"   // a status value the mapping does not know
+	WarnUnknownCode    = "UNKNOWN_CODE"     // another coded value the mapping does not know
+	WarnUnparsableDate = "UNPARSABLE_DATE"  // a date that could not be read
+	WarnUnparsable     = "UNPARSABLE_VALUE" // another value not in its expected form
+	WarnMissing        = "MISSING_VALUE"    // an expected optional value is absent
+	WarnIgnored        = "IGNORED_VALUE"    // a value of the wrong type, left out
+)
+
+// Warn adds a data warning about field.
+func (r *Request) Warn(field, code, format string, args ...any) {
+	r.Warnings = append(r.Warnings, &typev1.DataWarning{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// WarningText is the warnings' messages in one line, for an event's reason.
+func WarningText(ws []*typev1.DataWarning) string {
+	msgs := make([]string, len(ws))
+	for i, w := range ws {
+		msgs[i] = w.GetMessage()
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // Connector is one external system bound to one profile's configuration and credentials.

@@ -45,6 +45,10 @@ type wireItem struct {
 	User    flexString `json:"user"`
 	UserID  flexString `json:"user_id"`
 	Message flexString `json:"message"`
+
+	// "0" (or absent) unless a patron placed the request as a web request.
+	EnduserRequestID flexString `json:"libris_enduser_request_id"`
+	EnduserID        flexString `json:"enduser_id"`
 }
 
 // wireLibrary is receiving_library; only its code is used.
@@ -220,7 +224,7 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 	}
 	optional := func(name string, f flexString) string {
 		if f.odd {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("ignored %s: not a string", name))
+			r.Warn(name, connector.WarnIgnored, "ignored %s: not a string", name)
 		}
 		return strings.TrimSpace(f.s)
 	}
@@ -239,7 +243,7 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 		if d, ok := orderDay(r.ExternalID); ok {
 			r.OrderDay = d
 		} else {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("lf_number %q carries no order date (YYMMDD)", r.ExternalID))
+			r.Warn("lf_number", connector.WarnUnparsableDate, "lf_number %q carries no order date (YYMMDD)", r.ExternalID)
 		}
 	}
 
@@ -252,12 +256,12 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 		}
 	}
 	if it.ReceivingLibrary.odd {
-		r.Warnings = append(r.Warnings, "ignored receiving_library: not an object")
+		r.Warn("receiving_library", connector.WarnIgnored, "ignored receiving_library: not an object")
 	}
 	r.PickupLibrary = optional("receiving_library.library_code", it.ReceivingLibrary.LibraryCode)
 	r.Lender = optional("active_library", it.ActiveLibrary)
 	if it.Recipients.odd {
-		r.Warnings = append(r.Warnings, "ignored recipients: not an array")
+		r.Warn("recipients", connector.WarnIgnored, "ignored recipients: not an array")
 	}
 	dropped := it.Recipients.dropped
 	for _, e := range it.Recipients.list {
@@ -269,7 +273,7 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 		r.Rota = append(r.Rota, connector.RotaEntry{Code: code, Active: bool(e.IsActiveLibrary), Response: strings.TrimSpace(e.Response.s)})
 	}
 	if dropped > 0 {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("ignored %d recipients without a library code", dropped))
+		r.Warn("recipients", connector.WarnIgnored, "ignored %d recipients without a library code", dropped)
 	}
 
 	// Media, then status (a delivered copy and a delivered loan differ).
@@ -280,9 +284,9 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 	case mediaCopy:
 		r.Media, r.Format = requestsv1.Media_MEDIA_COPY, requestsv1.Format_FORMAT_DIGITAL
 	case "":
-		r.Warnings = append(r.Warnings, "media_type is missing")
+		r.Warn("media_type", connector.WarnMissing, "media_type is missing")
 	default:
-		r.Warnings = append(r.Warnings, fmt.Sprintf("unknown Libris media type %q", media))
+		r.Warn("media_type", connector.WarnUnknownCode, "unknown Libris media type %q", media)
 	}
 	if it.Status.odd {
 		problems = append(problems, "status is not a string")
@@ -293,9 +297,9 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 	switch {
 	case it.Status.odd:
 	case r.StatusRaw == "":
-		r.Warnings = append(r.Warnings, "status is missing")
+		r.Warn("status", connector.WarnMissing, "status is missing")
 	case !known:
-		r.Warnings = append(r.Warnings, fmt.Sprintf("unknown Libris status %q", r.StatusRaw))
+		r.Warn("status", connector.WarnUnknownStatus, "unknown Libris status %q", r.StatusRaw)
 	}
 
 	// Bibliographic data.
@@ -306,7 +310,7 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 		isbn, issn := splitIsbnIssn(id)
 		b.Isbn, b.Issn = isbn, issn
 		if isbn == "" && issn == "" {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("isbn_issn %q is neither an ISBN nor an ISSN", id))
+			r.Warn("isbn_issn", connector.WarnUnparsable, "isbn_issn %q is neither an ISBN nor an ISSN", id)
 		}
 	}
 	b.Publisher = optional("publisher", it.Publisher)
@@ -328,8 +332,11 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 	}, optional("user_id", it.UserID))
 	r.PatronName = optional("user", it.User)
 	if it.EndUser.odd {
-		r.Warnings = append(r.Warnings, "ignored end_user: not an object")
+		r.Warn("end_user", connector.WarnIgnored, "ignored end_user: not an object")
 	}
+	// A request staff entered themselves carries "0" for both end-user ids; only one a
+	// patron placed as a web request names the patron's web request and account there.
+	r.PatronInitiated = enduserSet(it.EnduserRequestID) || enduserSet(it.EnduserID)
 	r.PatronApproved = bool(it.EndUser.Approved)
 	r.Note = optional("message", it.Message)
 
@@ -337,6 +344,12 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 		r.Problem = strings.Join(problems, "; ")
 	}
 	return r
+}
+
+// enduserSet reports whether an end-user id names a patron: neither empty nor "0".
+func enduserSet(f flexString) bool {
+	v := strings.TrimSpace(f.s)
+	return !f.odd && v != "" && v != "0"
 }
 
 func jsonKind(raw []byte) string {

@@ -71,17 +71,18 @@ func TestMapStatusInRequest(t *testing.T) {
 			r := mapOf(t, item("Abc-250301-0001", map[string]any{"status": raw, "media_type": media}))
 			want, _ := MapStatus(raw, r.Media)
 			if r.Status != want || r.StatusRaw != raw || len(r.Warnings) != 0 || r.Problem != "" {
-				t.Errorf("%s/%s: status %s raw %q warnings %q problem %q", raw, media, r.Status, r.StatusRaw, r.Warnings, r.Problem)
+				t.Errorf("%s/%s: status %s raw %q warnings %v problem %q", raw, media, r.Status, r.StatusRaw, r.Warnings, r.Problem)
 			}
 		}
 	}
 	r := mapOf(t, item("Abc-250301-0001", map[string]any{"status": "Ankommen"}))
-	if r.Status != requestsv1.Status_STATUS_REQUEST_SENT || r.Problem != "" || len(r.Warnings) != 1 || r.Warnings[0] != `unknown Libris status "Ankommen"` {
-		t.Errorf("unknown status: %s, problem %q, warnings %q", r.Status, r.Problem, r.Warnings)
+	if r.Status != requestsv1.Status_STATUS_REQUEST_SENT || r.Problem != "" || len(r.Warnings) != 1 || r.Warnings[0].GetMessage() != `unknown Libris status "Ankommen"` ||
+		r.Warnings[0].GetCode() != connector.WarnUnknownStatus || r.Warnings[0].GetField() != "status" {
+		t.Errorf("unknown status: %s, problem %q, warnings %v", r.Status, r.Problem, r.Warnings)
 	}
 	r = mapOf(t, item("Abc-250301-0001", map[string]any{"status": nil}))
-	if r.Problem != "" || len(r.Warnings) != 1 || r.Warnings[0] != "status is missing" {
-		t.Errorf("missing status: problem %q, warnings %q", r.Problem, r.Warnings)
+	if r.Problem != "" || len(r.Warnings) != 1 || r.Warnings[0].GetMessage() != "status is missing" || r.Warnings[0].GetCode() != connector.WarnMissing {
+		t.Errorf("missing status: problem %q, warnings %v", r.Problem, r.Warnings)
 	}
 }
 
@@ -102,7 +103,7 @@ func TestMediaMapping(t *testing.T) {
 		if r.Media != tc.m || r.Format != tc.f || r.Problem != "" {
 			t.Errorf("%v: media %s format %s problem %q", tc.media, r.Media, r.Format, r.Problem)
 		}
-		if got := strings.Join(r.Warnings, "|"); got != tc.warning {
+		if got := connector.WarningText(r.Warnings); got != tc.warning {
 			t.Errorf("%v: warnings %q, want %q", tc.media, got, tc.warning)
 		}
 	}
@@ -180,15 +181,15 @@ func TestTolerantFields(t *testing.T) {
 	if len(r.Rota) != 2 || r.Rota[0] != want[0] || r.Rota[1] != want[1] {
 		t.Errorf("rota %+v", r.Rota)
 	}
-	w := strings.Join(r.Warnings, "|")
+	w := connector.WarningText(r.Warnings)
 	if !strings.Contains(w, "ignored title: not a string") || !strings.Contains(w, "ignored 2 recipients") {
-		t.Errorf("warnings %q", r.Warnings)
+		t.Errorf("warnings %v", r.Warnings)
 	}
 
 	// Wrongly shaped nested objects are ignored with a warning, never fatal.
 	r = mapOf(t, item("Abc-250301-0001", map[string]any{"receiving_library": "Abc", "end_user": []any{}, "recipients": map[string]any{}}))
 	if r.Problem != "" || len(r.Warnings) != 3 || r.PickupLibrary != "" || r.PatronApproved || len(r.Rota) != 0 {
-		t.Errorf("problem %q warnings %q", r.Problem, r.Warnings)
+		t.Errorf("problem %q warnings %v", r.Problem, r.Warnings)
 	}
 }
 
@@ -214,8 +215,8 @@ func TestSplitIsbnIssn(t *testing.T) {
 		}
 	}
 	r := mapOf(t, item("Abc-250301-0001", map[string]any{"isbn_issn": "okänt"}))
-	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "neither an ISBN nor an ISSN") {
-		t.Errorf("warnings %q", r.Warnings)
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0].GetMessage(), "neither an ISBN nor an ISSN") {
+		t.Errorf("warnings %v", r.Warnings)
 	}
 	r = mapOf(t, item("Abc-250301-0001", map[string]any{"isbn_issn": "0346-2250", "media_type": "Kopia",
 		"title_of_article": "Artikel", "author_of_article": "Skribent, S", "volume_designation": "2024:3", "bib_id": "BIB123"}))
@@ -247,8 +248,9 @@ func TestOrderDay(t *testing.T) {
 		}
 	}
 	r := mapOf(t, item("8123456", nil))
-	if r.Problem != "" || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "no order date") {
-		t.Errorf("problem %q warnings %q", r.Problem, r.Warnings)
+	if r.Problem != "" || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0].GetMessage(), "no order date") ||
+		r.Warnings[0].GetCode() != connector.WarnUnparsableDate {
+		t.Errorf("problem %q warnings %v", r.Problem, r.Warnings)
 	}
 }
 
@@ -262,6 +264,31 @@ func TestParseEpoch(t *testing.T) {
 	} {
 		if _, ok := parseEpoch(tc.in); ok != tc.ok {
 			t.Errorf("parseEpoch(%q) ok = %v", tc.in, ok)
+		}
+	}
+}
+
+// A request staff entered carries "0" (or nothing) as its end-user ids; only a patron's
+// web request names them. Approval is read apart from who placed it.
+func TestPatronInitiated(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		set                 map[string]any
+		initiated, approved bool
+	}{
+		{"staff-entered", map[string]any{"libris_enduser_request_id": "0", "enduser_id": "0"}, false, false},
+		{"ids absent", nil, false, false},
+		{"ids empty", map[string]any{"libris_enduser_request_id": "", "enduser_id": " "}, false, false},
+		{"ids numbers 0", map[string]any{"libris_enduser_request_id": 0, "enduser_id": 0}, false, false},
+		{"web request", map[string]any{"libris_enduser_request_id": "512345", "enduser_id": "77001"}, true, false},
+		{"web request approved", map[string]any{"libris_enduser_request_id": "512345", "enduser_id": "77001",
+			"end_user": map[string]any{"approved": true}}, true, true},
+		{"end user id only", map[string]any{"libris_enduser_request_id": "0", "enduser_id": 77001}, true, false},
+		{"ids not strings", map[string]any{"libris_enduser_request_id": []any{}, "enduser_id": map[string]any{}}, false, false},
+	} {
+		r := mapOf(t, item("Abc-250301-0001", tc.set))
+		if r.PatronInitiated != tc.initiated || r.PatronApproved != tc.approved || r.Problem != "" {
+			t.Errorf("%s: initiated %v approved %v problem %q; want %v %v", tc.name, r.PatronInitiated, r.PatronApproved, r.Problem, tc.initiated, tc.approved)
 		}
 	}
 }

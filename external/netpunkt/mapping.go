@@ -127,6 +127,17 @@ func parseTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// patronInitiated reports whether a patron placed the order (an end-user order, e.g.
+// from bibliotek.dk, or one still in a patron's states) rather than the library's staff
+// as an inter-library request (assumption A6).
+func patronInitiated(o *order) bool {
+	switch strings.TrimSpace(o.RequesterOrderState) {
+	case "user_request", "unknown_user":
+		return true
+	}
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(o.OrderType)), "enduser")
+}
+
 func truthy(s string) bool {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "true", "1", "yes", "ja":
@@ -161,7 +172,7 @@ func mapOrder(o *order, agency string) *connector.Request {
 		if t, ok := parseTime(cd); ok {
 			r.OrderDay = connector.DayOf(t.In(copenhagen))
 		} else {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("creationDate %q is not a date", cd))
+			r.Warn("creationDate", connector.WarnUnparsableDate, "creationDate %q is not a date", cd)
 		}
 	}
 
@@ -190,10 +201,10 @@ func mapOrder(o *order, agency string) *connector.Request {
 	status, known := MapStatus(trim(o.RequesterOrderState), trim(o.ProviderOrderState), trim(o.ProviderAnswer), r.Media)
 	r.Status = status
 	if !known {
-		r.Warnings = append(r.Warnings, "unknown Netpunkt state "+r.StatusRaw)
+		r.Warn("requesterOrderState", connector.WarnUnknownStatus, "unknown Netpunkt state %s", r.StatusRaw)
 	}
 	if trim(o.RequesterOrderState) == "" {
-		r.Warnings = append(r.Warnings, "requesterOrderState is missing")
+		r.Warn("requesterOrderState", connector.WarnMissing, "requesterOrderState is missing")
 	}
 
 	b := r.Bibliographic
@@ -213,6 +224,7 @@ func mapOrder(o *order, agency string) *connector.Request {
 	r.PatronName = trim(o.UserName)
 	// Netpunkt marks an order whose patron the library could not identify as
 	// unknown_user; every other order has an identified patron (assumption A6).
+	r.PatronInitiated = patronInitiated(o)
 	r.PatronApproved = trim(o.RequesterOrderState) != "unknown_user"
 	r.Note = trim(o.RequesterNote)
 	if len(problems) > 0 {

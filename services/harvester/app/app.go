@@ -46,6 +46,7 @@ type Config struct {
 	OverlapDays    int
 	RefreshLimit   int
 	RefreshDelay   time.Duration
+	ParkAfter      int
 	EventRetention time.Duration
 	SchedulePoll   time.Duration
 	// ServiceTokenFile holds the harvester's own bearer token (role harvester), sent on
@@ -70,6 +71,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.String(&c.RequestsAddr, "requests-addr", "INTERLOAN_REQUESTS_ADDR", "localhost:9104", "requests (ledger) gRPC address")
 	s.Int(&c.OverlapDays, "overlap-days", "INTERLOAN_OVERLAP_DAYS", 2, "days each run re-reads before the profile's cursor (Libris lists by order date)")
 	s.Int(&c.RefreshLimit, "refresh-limit", "INTERLOAN_REFRESH_LIMIT", 200, "open ledger requests outside the window re-read per run (-1 disables)")
+	s.Int(&c.ParkAfter, "park-after", "INTERLOAN_PARK_AFTER", 5, "runs in a row a request may fail to import before it is parked: no longer retried until staff retry it (ListParkedItems, RetryParkedItem); -1 never parks")
 	s.Duration(&c.RefreshDelay, "refresh-delay", "INTERLOAN_REFRESH_DELAY", 200*time.Millisecond, "pause between single-request fetches (retry set, refresh), to spare the external system")
 	s.Duration(&c.EventRetention, "event-retention", "INTERLOAN_EVENT_RETENTION", 90*24*time.Hour, "run events older than this are pruned (run summaries stay)")
 	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required unless --tls-cert has OU=harvester)")
@@ -144,6 +146,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		OverlapDays:  cfg.OverlapDays,
 		RefreshLimit: cfg.RefreshLimit,
 		RefreshDelay: cfg.RefreshDelay,
+		ParkAfter:    cfg.ParkAfter,
 	})
 	if err := runner.Recover(); err != nil {
 		return fmt.Errorf("harvester: recover runs left by a crash: %w", err)

@@ -19,6 +19,7 @@ const (
 	reasonRunInProgress       = "RUN_IN_PROGRESS"
 	reasonRunNotActive        = "RUN_NOT_ACTIVE"
 	reasonRunNotFound         = "RUN_NOT_FOUND"
+	reasonParkedItemNotFound  = "PARKED_ITEM_NOT_FOUND"
 	reasonUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
 )
 
@@ -49,6 +50,14 @@ func apiError(err error) error {
 func runError(err error, name string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.NotFound(reasonRunNotFound, name)
+	}
+	return apiError(err)
+}
+
+// parkedError is apiError for a call on parked item `name`, which may not be parked.
+func parkedError(err error, name string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.NotFound(reasonParkedItemNotFound, name)
 	}
 	return apiError(err)
 }

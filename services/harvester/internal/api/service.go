@@ -132,6 +132,49 @@ func (s *Service) ListRunEvents(_ context.Context, req *harvesterv1.ListRunEvent
 	return &harvesterv1.ListRunEventsResponse{RunEvents: events, NextPageToken: next}, nil
 }
 
+// ListParkedItems lists a profile's parked requests, longest parked first.
+func (s *Service) ListParkedItems(_ context.Context, req *harvesterv1.ListParkedItemsRequest) (*harvesterv1.ListParkedItemsResponse, error) {
+	code, err := resource.ParseName("parent", req.GetParent(), run.ProfilesCollection)
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), []string{store.ParkedCollection, code},
+		func(after []byte, limit int) ([]*harvesterv1.ParkedItem, []byte, error) {
+			return s.store.ListParked(code, after, limit)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &harvesterv1.ListParkedItemsResponse{ParkedItems: items, NextPageToken: next}, nil
+}
+
+// RetryParkedItem puts a parked request back in its profile's retry set with its
+// attempts reset; the next run of the profile fetches it first.
+func (s *Service) RetryParkedItem(_ context.Context, req *harvesterv1.RetryParkedItemRequest) (*harvesterv1.ParkedItem, error) {
+	code, id, err := parseParkedName(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.RetryParked(code, id)
+	return p, parkedError(err, req.GetName())
+}
+
+// parseParkedName returns the profile code and external id in
+// `integrationProfiles/{code}/parkedItems/{external_id}`.
+func parseParkedName(name string) (code, externalID string, err error) {
+	parent, id, ok := strings.Cut(name, "/"+store.ParkedCollection+"/")
+	if name == "" {
+		return "", "", apierr.Invalid("name", "is required")
+	}
+	if code, err = resource.ParseName("name", parent, run.ProfilesCollection); !ok || err != nil || id == "" || len(id) > maxExternalID {
+		return "", "", apierr.Invalid("name", "must have the form %s/{code}/%s/{external_id}", run.ProfilesCollection, store.ParkedCollection)
+	}
+	return code, id, nil
+}
+
+// maxExternalID bounds the external id in a parked item's name: far above any real one.
+const maxExternalID = 256
+
 // ListScheduledJobs lists every active, runnable profile's import job with its schedule
 // in words and next run time, ordered by profile name.
 func (s *Service) ListScheduledJobs(_ context.Context, req *harvesterv1.ListScheduledJobsRequest) (*harvesterv1.ListScheduledJobsResponse, error) {

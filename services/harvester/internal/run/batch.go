@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/status"
@@ -83,7 +82,7 @@ func (x *execution) ingestBatch(batch []*pending) error {
 		return err
 	}
 
-	b := store.Batch{RunID: x.id, Now: x.r.d.Now(), Profile: x.code}
+	b := x.batchOf(nil)
 	for _, p := range batch {
 		e := p.event
 		b.Events = append(b.Events, e)
@@ -92,8 +91,8 @@ func (x *execution) ingestBatch(batch []*pending) error {
 		case imported(e.GetOutcome()):
 			b.Done = append(b.Done, id)
 		case id != "":
-			// Not imported and fetchable by id: later runs try again.
-			b.Retry = append(b.Retry, store.RetryEntry{ExternalID: id, Reason: e.GetReasonCode()})
+			// Not imported and fetchable by id: later runs try again, or it is parked.
+			b.Retry = append(b.Retry, x.retryEntry(e))
 		}
 		if x.refreshes[id] {
 			b.Refreshed = append(b.Refreshed, id)
@@ -102,11 +101,39 @@ func (x *execution) ingestBatch(batch []*pending) error {
 	return x.commit(b)
 }
 
+// batchOf is the store batch of this run recording events.
+func (x *execution) batchOf(events []*harvesterv1.RunEvent) store.Batch {
+	return store.Batch{RunID: x.id, Now: x.r.d.Now(), Profile: x.code, Events: events, ParkAfter: max(x.r.d.ParkAfter, 0)}
+}
+
+// retryEntry is the retry-set change for event e of a request not imported. A request
+// parked before stays parked: its event says so and counts as skipped, not as a fresh
+// failure, since staff already have it in the parked list.
+func (x *execution) retryEntry(e *harvesterv1.RunEvent) store.RetryEntry {
+	id, code := e.GetExternalId(), e.GetReasonCode()
+	entry := store.RetryEntry{ExternalID: id, Reason: code, Message: e.GetReason(), Parkable: parkable(code)}
+	if x.parked[id] {
+		e.Outcome = harvesterv1.Outcome_OUTCOME_SKIPPED
+		e.Reason += "; the request is parked, so runs do not retry it until staff retry it (RetryParkedItem)"
+	}
+	return entry
+}
+
+// parkable reports whether a failure with this reason code parks a request once it has
+// happened ParkAfter runs in a row. Waiting for a patron's approval is no failure: the
+// request is checked on every run until the approval comes.
+func parkable(code string) bool {
+	return code != reasonNotApproved && code != reasonExternalGone
+}
+
 // commit records b with the run's counters for its events, and wakes the run's watchers.
 func (x *execution) commit(b store.Batch) error {
 	b.Update = func(run *harvesterv1.Run) {
 		for _, e := range b.Events {
 			count(run.Counters, e.GetOutcome())
+			if e.GetParked() {
+				run.Counters.Parked++
+			}
 		}
 		run.Progress.Handled = run.Counters.Fetched
 	}
@@ -144,10 +171,31 @@ func (x *execution) validate(p *pending) {
 		p.event = x.event(r.ExternalID, harvesterv1.Outcome_OUTCOME_FAILED, reasonInvalid, r.Problem, "")
 	case r.ExternalID == "":
 		p.event = x.event("", harvesterv1.Outcome_OUTCOME_FAILED, reasonInvalid, "the request has no external id", "")
-	case x.profile.GetRequireAuthentication() && !r.PatronApproved:
+	case awaitsAuthentication(x.profile.GetRequireAuthentication(), r):
 		p.event = x.event(r.ExternalID, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonNotApproved,
-			"the profile requires authentication and the external system does not report the patron as approved yet; later runs check again", "")
+			"the profile requires authentication and the external system does not report the patron who placed this request as approved yet; later runs check again", "")
 	}
+}
+
+// awaitsAuthentication reports whether a request waits for its patron's approval on a
+// profile that requires authentication. Approval is asked of the patron who placed the
+// request: a request staff entered themselves has no such patron, and one that has
+// already gone past the point where approval decides anything (the lender shipped it, or
+// it was received, returned, completed, cancelled, rejected or expired) is imported, so
+// staff can follow what is under way.
+func awaitsAuthentication(required bool, r *connector.Request) bool {
+	return required && r.PatronInitiated && !r.PatronApproved && !pastApproval(r.Status)
+}
+
+// pastApproval reports whether a request in status s has gone past its patron's
+// approval: the lender has shipped it, or it has ended.
+func pastApproval(s requestsv1.Status) bool {
+	switch s {
+	case requestsv1.Status_STATUS_UNSPECIFIED, requestsv1.Status_STATUS_CREATED, requestsv1.Status_STATUS_READY_TO_SEND,
+		requestsv1.Status_STATUS_REQUEST_SENT, requestsv1.Status_STATUS_WILL_SUPPLY:
+		return false
+	}
+	return true
 }
 
 // resolve maps the batch's lender, rota and pickup codes in one call each, and builds the
@@ -254,6 +302,7 @@ func (x *execution) resolve(batch []*pending) error {
 			Requester:      &requestsv1.Requester{PatronId: r.PatronID, Name: r.PatronName, Approved: r.PatronApproved},
 			PickupLocation: pickup,
 			Note:           r.Note,
+			Warnings:       r.Warnings,
 		}
 	}
 	return nil
@@ -302,9 +351,16 @@ func (x *execution) send(batch []*pending) error {
 		default:
 			e = x.event(id, harvesterv1.Outcome_OUTCOME_FAILED, reasonLedgerRejected, "the ledger refused the request: "+res.GetReason(), "")
 		}
-		if len(p.req.Warnings) > 0 && imported(e.GetOutcome()) {
-			e.ReasonCode, e.Reason = reasonExternalWarning, strings.Join(p.req.Warnings, "; ")
-			x.warned = true
+		if imported(e.GetOutcome()) {
+			// The ledger answers with the warnings it stored: the connector's and its own.
+			e.Warnings = res.GetWarnings()
+			if len(e.Warnings) == 0 {
+				e.Warnings = p.item.GetWarnings()
+			}
+			if len(e.Warnings) > 0 {
+				e.ReasonCode, e.Reason = reasonExternalWarning, connector.WarningText(e.Warnings)
+				x.warned = true
+			}
 		}
 		p.event = e
 	}

@@ -40,8 +40,11 @@ type execution struct {
 	ingestCtx    context.Context
 	ingestCancel context.CancelCauseFunc
 
-	seen      map[string]bool // external ids handled in this run
-	refreshes map[string]bool // external ids fetched by the open-request refresh
+	seen      map[string]bool   // external ids handled in this run
+	refreshes map[string]bool   // external ids fetched by the open-request refresh
+	parked    map[string]bool   // the profile's parked external ids when the window fetch began
+	parkedEnd int               // how many the profile has when the run ends: its standing warning
+	ledger    map[string]string // external id → ledger request, of the requests the refresh reads
 	batch     []*connector.Request
 	batchNo   int
 	// inflight is the batch being ingested in the background (dispatch), nil when none;
@@ -66,7 +69,8 @@ var errRunTimeout = errors.New("run timeout")
 func (r *Runner) execute(ctx context.Context, id uint64, code string) {
 	ctx, stop := context.WithTimeoutCause(ctx, r.d.RunTimeout, errRunTimeout)
 	defer stop()
-	x := &execution{r: r, ctx: ctx, id: id, name: store.RunName(id), code: code, seen: map[string]bool{}, refreshes: map[string]bool{}}
+	x := &execution{r: r, ctx: ctx, id: id, name: store.RunName(id), code: code, seen: map[string]bool{}, refreshes: map[string]bool{},
+		ledger: map[string]string{}}
 	log := r.d.Log.With("run", x.name, "profile", code)
 	now := r.d.Now()
 	if _, err := x.update(func(run *harvesterv1.Run) {
@@ -94,6 +98,13 @@ func (r *Runner) execute(ctx context.Context, id uint64, code string) {
 	fp := ""
 	if x.profile != nil {
 		fp = fingerprint(x.profile)
+	}
+	// finish runs inside the store's write transaction, so the parked list is counted
+	// before it.
+	if n, perr := r.d.Store.ParkedCount(code); perr == nil {
+		x.parkedEnd = n
+	} else {
+		log.Error("parked requests not counted", "error", perr)
 	}
 	final, ferr := r.d.Store.FinishRun(id, code, x.acked, window.To.Time(), fp, func(run *harvesterv1.Run) {
 		x.finish(run, err)
@@ -162,12 +173,19 @@ func (x *execution) finish(run *harvesterv1.Run, err error) {
 			"%d of %d requests handled were not imported (%d skipped, %d failed); the run's events give each reason, and later runs retry those whose reason can change",
 			n, c.GetFetched(), c.GetSkipped(), c.GetFailed()))
 	}
+	// Parked requests are a standing warning on every run of the profile, not an error
+	// of each: the run that parked them reported their failures.
+	if x.parkedEnd > 0 {
+		run.Alerts = append(run.Alerts, alert(now, harvesterv1.AlertCode_ALERT_CODE_ITEMS_PARKED,
+			"%d requests of this profile are parked after failing to import run after run; runs no longer retry them until staff retry them (ListParkedItems, RetryParkedItem)",
+			x.parkedEnd))
+	}
 	switch {
 	case len(x.alerts) > 0 || c.GetFailed() > 0:
 		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_ERRORS
-	case c.GetFetched() == 0:
+	case c.GetFetched() == 0 && x.parkedEnd == 0:
 		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_NO_RECORDS
-	case c.GetSkipped() > 0 || x.warned:
+	case c.GetSkipped() > 0 || x.warned || x.parkedEnd > 0:
 		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS
 	default:
 		run.State = harvesterv1.RunState_RUN_STATE_COMPLETED_SUCCESS
@@ -181,6 +199,11 @@ func (x *execution) run() (connector.Window, error) {
 	if err := x.precheck(); err != nil {
 		return connector.Window{}, err
 	}
+	parked, err := d.Store.ParkedIDs(x.code)
+	if err != nil {
+		return connector.Window{}, err
+	}
+	x.parked = parked
 	w, err := x.window()
 	if err != nil {
 		return w, err
@@ -396,8 +419,7 @@ func (x *execution) fetchOne(id, phase string) (stop bool, err error) {
 		return false, x.add(req)
 	case err == nil:
 		x.seen[id] = true
-		return false, x.record([]*harvesterv1.RunEvent{x.event(id, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonExternalGone,
-			"the external system no longer knows this request", "")}, nil, []string{id}, id)
+		return x.gone(id, phase)
 	case x.ctx.Err() != nil:
 		return true, x.ctx.Err()
 	case kind == connector.KindAuth, isLimit(err):
@@ -408,16 +430,72 @@ func (x *execution) fetchOne(id, phase string) (stop bool, err error) {
 		return true, nil
 	default:
 		x.seen[id] = true
-		return false, x.record([]*harvesterv1.RunEvent{x.event(id, harvesterv1.Outcome_OUTCOME_FAILED, reasonFetchFailed, err.Error(), "")},
-			[]store.RetryEntry{{ExternalID: id, Reason: reasonFetchFailed}}, nil, "")
+		e := x.event(id, harvesterv1.Outcome_OUTCOME_FAILED, reasonFetchFailed, err.Error(), "")
+		b := x.batchOf([]*harvesterv1.RunEvent{e})
+		b.Retry = []store.RetryEntry{x.retryEntry(e)}
+		return false, x.record(b, id)
 	}
 }
 
-// record stores events that did not go through a batch (one-by-one fetch outcomes).
-// refreshed names a request whose refresh this was.
-func (x *execution) record(events []*harvesterv1.RunEvent, retry []store.RetryEntry, done []string, refreshed string) error {
-	b := store.Batch{RunID: x.id, Now: x.r.d.Now(), Events: events, Profile: x.code, Retry: retry, Done: done}
-	if refreshed != "" && x.refreshes[refreshed] {
+// gone handles a request the external system answers not-found for. Its ledger request,
+// if the ledger holds one, is flagged for attention with the reason and linked from the
+// event; the request leaves the retry set and joins the profile's gone set, which the
+// refresh skips: it is read once, not on every run (importing it again, should it come
+// back, takes it out). When the ledger cannot flag it, the phase stops with an alert
+// and the request stays as it was, so the next run tries again.
+func (x *execution) gone(id, phase string) (stop bool, err error) {
+	br, err := x.ledgerRequest(id)
+	if err == nil && br != "" {
+		err = x.call(func(ctx context.Context) error {
+			_, err := x.r.d.Ingest.FlagBorrowingRequest(ctx, &requestsv1.FlagBorrowingRequestRequest{
+				Name: br, ReasonCode: reasonExternalGone, Reason: external.Name(x.profile.GetSystem()) + " no longer knows this request (" + id +
+					"): it may have been deleted there; check it and close or resolve it here"})
+			return err
+		})
+		if status.Code(err) == codes.NotFound {
+			br, err = "", nil // deleted from the ledger meanwhile: nothing to flag
+		}
+	}
+	if err != nil {
+		if x.ctx.Err() != nil {
+			return true, x.ctx.Err()
+		}
+		x.alerts = append(x.alerts, alert(x.r.d.Now(), harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE,
+			"%s stopped: %s no longer knows %s, and the ledger could not flag it (%s): %s; the next run tries again",
+			phase, external.Name(x.profile.GetSystem()), id, status.Code(err), status.Convert(err).Message()))
+		return true, nil
+	}
+	reason := "the external system no longer knows this request; nothing in the ledger to flag, and later runs no longer fetch it"
+	if br != "" {
+		reason = "the external system no longer knows this request; its ledger request is flagged for attention, and later runs no longer re-read it"
+	}
+	b := x.batchOf([]*harvesterv1.RunEvent{x.event(id, harvesterv1.Outcome_OUTCOME_SKIPPED, reasonExternalGone, reason, br)})
+	b.Gone = []store.Gone{{ExternalID: id, BorrowingRequest: br}}
+	return false, x.record(b, id)
+}
+
+// ledgerRequest is the ledger request of external id, "" when the ledger holds none.
+// The refresh knows it from its listing; a retry-set entry is looked up.
+func (x *execution) ledgerRequest(id string) (string, error) {
+	if br, ok := x.ledger[id]; ok {
+		return br, nil
+	}
+	var resp *requestsv1.ListBorrowingRequestsResponse
+	err := x.call(func(ctx context.Context) (err error) {
+		resp, err = x.r.d.Requests.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{
+			Profile: x.profile.GetName(), ExternalId: id, PageSize: 1})
+		return err
+	})
+	if err != nil || len(resp.GetBorrowingRequests()) == 0 {
+		return "", err
+	}
+	return resp.GetBorrowingRequests()[0].GetName(), nil
+}
+
+// record stores events that did not go through an ingest batch (one-by-one fetch
+// outcomes). refreshed names a request whose refresh this was.
+func (x *execution) record(b store.Batch, refreshed string) error {
+	if x.refreshes[refreshed] {
 		b.Refreshed = []string{refreshed}
 	}
 	return x.commit(b)
@@ -473,6 +551,12 @@ func (x *execution) refresh() error {
 	if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "refreshing open requests" }); err != nil {
 		return err
 	}
+	// Requests the external system no longer knows were flagged once; re-reading them
+	// would only say so again.
+	gone, err := d.Store.GoneIDs(x.code)
+	if err != nil {
+		return err
+	}
 	var open []string
 	token := ""
 	for {
@@ -486,8 +570,9 @@ func (x *execution) refresh() error {
 			return x.serviceFailure("requests", err)
 		}
 		for _, br := range resp.GetBorrowingRequests() {
-			if id := br.GetExternalReference().GetExternalId(); !x.seen[id] {
+			if id := br.GetExternalReference().GetExternalId(); !x.seen[id] && !gone[id] {
 				open = append(open, id)
+				x.ledger[id] = br.GetName()
 			}
 		}
 		if token = resp.GetNextPageToken(); token == "" {

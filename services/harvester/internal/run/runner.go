@@ -61,6 +61,7 @@ type Deps struct {
 	MaxRetryFetches int           // retry-set entries fetched one by one per run; default 1000
 	RefreshLimit    int           // open ledger requests outside the window re-read per run; default 200, <0 disables
 	RefreshDelay    time.Duration // pause between single fetches (retry set and refresh); default 200ms, <0 none
+	ParkAfter       int           // runs in a row a request may fail before it is parked; default 5, <0 never
 	CallTimeout     time.Duration // per unary call to profiles, mapping, requests; default 30s
 	BatchTimeout    time.Duration // per ingest batch round trip; default 2m
 
@@ -113,6 +114,9 @@ func (d *Deps) defaults() {
 	}
 	if d.RefreshDelay == 0 {
 		d.RefreshDelay = 200 * time.Millisecond
+	}
+	if d.ParkAfter == 0 {
+		d.ParkAfter = 5
 	}
 	if d.CallTimeout <= 0 {
 		d.CallTimeout = 30 * time.Second
@@ -228,7 +232,7 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if running, ok := r.active[code]; ok {
+	if running, ok := r.active[code]; ok && !r.recorded(running) {
 		return nil, &InProgressError{Profile: profileName, Run: running.name}
 	}
 	run, created, err := r.d.Store.CreateRun(code, requestID, func(id uint64) *harvesterv1.Run {
@@ -250,12 +254,25 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 		defer cancelRun(nil)
 		defer func() {
 			r.mu.Lock()
-			delete(r.active, code)
+			if r.active[code] == a { // a next run may have taken its place (recorded)
+				delete(r.active, code)
+			}
 			r.mu.Unlock()
 		}()
 		r.execute(runCtx, id, code)
 	}()
 	return run, nil
+}
+
+// recorded reports whether an active run has already recorded its final state: its
+// goroutine is only wrapping up, and a caller who watched it end may start the next run.
+func (r *Runner) recorded(a *activeRun) bool {
+	id, err := ParseRunName(a.name)
+	if err != nil {
+		return false
+	}
+	run, err := r.d.Store.GetRun(id)
+	return err == nil && Ended(run)
 }
 
 // Cancel aborts an active run and waits (while ctx allows) until it has recorded its

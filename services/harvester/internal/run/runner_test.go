@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,7 +110,11 @@ type fakeLedger struct {
 	mu      sync.Mutex
 	seen    map[string]time.Time
 	batches int
-	failAt  int // fail the stream on this batch number (1-based); 0 never
+	failAt  int               // fail the stream on this batch number (1-based); 0 never
+	flags   map[string]string // FlagBorrowingRequest: ledger request → reason code
+	flagErr error             // FlagBorrowingRequest fails with it
+	// warn: the ledger's own data warnings per external id, answered after the item's
+	warn map[string]*typev1.DataWarning
 }
 
 func (f *fakeLedger) IngestBorrowingRequests(s grpc.BidiStreamingServer[requestsv1.IngestBorrowingRequestsRequest, requestsv1.IngestBorrowingRequestsResponse]) error {
@@ -135,7 +140,10 @@ func (f *fakeLedger) IngestBorrowingRequests(s grpc.BidiStreamingServer[requests
 		for _, it := range req.GetItems() {
 			id := it.GetExternalReference().GetExternalId()
 			lm := it.GetExternalReference().GetLastModifiedTime().AsTime()
-			res := &requestsv1.IngestResult{ExternalId: id, BorrowingRequest: "borrowingRequests/" + id}
+			res := &requestsv1.IngestResult{ExternalId: id, BorrowingRequest: "borrowingRequests/" + id, Warnings: it.GetWarnings()}
+			if w := f.warn[id]; w != nil {
+				res.Warnings = append(slices.Clone(res.Warnings), w)
+			}
 			prev, ok := f.seen[id]
 			switch {
 			case !ok:
@@ -162,7 +170,10 @@ func (f *fakeLedger) ListBorrowingRequests(_ context.Context, r *requestsv1.List
 	defer f.mu.Unlock()
 	out := &requestsv1.ListBorrowingRequestsResponse{}
 	for id := range f.seen {
-		out.BorrowingRequests = append(out.BorrowingRequests, &requestsv1.BorrowingRequest{
+		if r.GetExternalId() != "" && r.GetExternalId() != id {
+			continue
+		}
+		out.BorrowingRequests = append(out.BorrowingRequests, &requestsv1.BorrowingRequest{Name: "borrowingRequests/" + id,
 			ExternalReference: &requestsv1.ExternalReference{Profile: r.GetProfile(), ExternalId: id}})
 	}
 	return out, nil
@@ -513,7 +524,7 @@ func TestRunRequireAuthenticationSkipsUntilApproved(t *testing.T) {
 	h := newHarness(t)
 	h.profiles.profile.RequireAuthentication = true
 	pending := req("Abc-261126-0001", 26, "Xyz", 100)
-	pending.PatronApproved = false
+	pending.PatronInitiated, pending.PatronApproved = true, false
 	h.conn.reqs = []*connector.Request{pending, req("Abc-261126-0002", 26, "Xyz", 100)}
 	run := h.runOnce(t)
 	if run.GetState() != harvesterv1.RunState_RUN_STATE_COMPLETED_WITH_WARNINGS || run.GetCounters().GetSkipped() != 1 || run.GetCounters().GetCreated() != 1 {

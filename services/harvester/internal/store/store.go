@@ -19,6 +19,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/boltdb"
@@ -34,6 +35,13 @@ import (
 //	refreshed         profile code + 0x00 + external id → last refresh (8-byte Unix nanoseconds)
 //	create_requests(_by_record)  AIP-155 request_id of StartRun → run key
 //	inbox             profile code + 0x00 + seq (8 bytes) → InboxItem (JSON): pushed, not drained yet
+//	parked            profile code + 0x00 + external id → ParkedItem: failed too often, no longer retried
+//	parked_by_time    profile code + 0x00 + park time (8-byte Unix nanoseconds) + external id → empty
+//	gone              profile code + 0x00 + external id → goneValue (JSON): the external system no
+//	                  longer knows it; its ledger request was flagged and the refresh skips it
+//
+// A request not imported is in at most one of retry and parked; importing it removes it
+// from retry, parked and gone.
 //
 // The cursor carries a fingerprint of what it was harvested from (system, base URL,
 // library code, harvest start): a profile pointed elsewhere starts again from its harvest
@@ -48,12 +56,15 @@ var (
 	bucketCreateReqs    = []byte("create_requests")
 	bucketReqsByRecord  = []byte("create_requests_by_record")
 	bucketInbox         = []byte("inbox")
+	bucketParked        = []byte("parked")
+	bucketParkedByTime  = []byte("parked_by_time")
+	bucketGone          = []byte("gone")
 
 	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateReqs, ByRecord: bucketReqsByRecord}
 
-	schema = boltdb.Schema{Service: "harvester", Version: 1, Buckets: [][]byte{
+	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
 		bucketRuns, bucketRunsByProfile, bucketRunEvents, bucketCursors, bucketRetry, bucketRefreshed,
-		bucketCreateReqs, bucketReqsByRecord, bucketInbox,
+		bucketCreateReqs, bucketReqsByRecord, bucketInbox, bucketParked, bucketParkedByTime, bucketGone,
 	}}
 )
 
@@ -294,31 +305,55 @@ func (s *Store) Active() ([]*harvesterv1.Run, error) {
 // RetryEntry is an external request seen but not imported; later runs fetch it again.
 type RetryEntry struct {
 	ExternalID string
-	Reason     string
-	Attempts   int       // runs that handled it without importing it
+	Reason     string    // reason code of the last failure
+	Attempts   int       // runs in a row that handled it without importing it
 	LastTried  time.Time // when the last of them did
+	FirstTried time.Time // when the first of them did; zero when not recorded
+	// In a Batch: Message is the failure's reason in words, and Parkable says the reason
+	// is one that parks the request once its attempts reach Batch.ParkAfter.
+	Message  string
+	Parkable bool
 }
 
 type retryValue struct {
-	Reason    string `json:"reason"`
-	Attempts  int    `json:"attempts"`
-	LastTried int64  `json:"last_tried"` // Unix nanoseconds
+	Reason     string `json:"reason"`
+	Attempts   int    `json:"attempts"`
+	LastTried  int64  `json:"last_tried"`            // Unix nanoseconds
+	FirstTried int64  `json:"first_tried,omitempty"` // Unix nanoseconds
+}
+
+// Gone is an external request the external system no longer knows, and the ledger
+// request flagged for it (empty when the ledger holds none).
+type Gone struct {
+	ExternalID       string
+	BorrowingRequest string
+}
+
+type goneValue struct {
+	BorrowingRequest string `json:"borrowing_request,omitempty"`
+	Time             int64  `json:"time"` // Unix nanoseconds
 }
 
 // Batch is what one ingest batch changes in the harvester's own state.
 type Batch struct {
 	RunID     uint64
 	Now       time.Time
-	Events    []*harvesterv1.RunEvent // names and attempts are assigned here
-	Update    func(*harvesterv1.Run)  // counters and progress
+	Events    []*harvesterv1.RunEvent // names, attempts and parked are assigned here
+	Update    func(*harvesterv1.Run)  // counters and progress, from the events as assigned
 	Profile   string                  // profile code, for the retry set
 	Retry     []RetryEntry            // add (or count another attempt of) these
-	Done      []string                // external ids imported or gone: leave the retry set
+	Done      []string                // external ids imported: leave the retry set, the parked list and the gone set
+	Gone      []Gone                  // leave the retry set and the parked list, and join the gone set
 	Refreshed []string                // external ids re-read to keep them current
+	// ParkAfter is the attempts after which a Parkable retry entry is parked instead:
+	// it leaves the retry set for the parked list, and its event gets parked set. 0
+	// never parks. An entry already parked stays parked (its attempts and reason are
+	// updated) whatever the limit.
+	ParkAfter int
 }
 
-// RecordBatch stores a batch's events, the run's new counters and the retry set changes
-// in one transaction.
+// RecordBatch stores a batch's events, the run's new counters and the retry set, parked
+// list and gone set changes in one transaction.
 func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 	var run *harvesterv1.Run
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -328,14 +363,79 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 		}
 		events := tx.Bucket(bucketRunEvents)
 		retry := tx.Bucket(bucketRetry)
+		// Attempts as they were before this batch: the retry set's, or a parked item's.
+		before := func(id string) (int, *harvesterv1.ParkedItem, error) {
+			if p, err := getParked(tx, b.Profile, id); p != nil || err != nil {
+				return int(p.GetAttempts()), p, err
+			}
+			// A corrupt entry counts as none: this batch rewrites it.
+			prev, _ := decodeRetry(retry.Get(retryKey(b.Profile, id)))
+			return prev.Attempts, nil, nil
+		}
+		// An event's attempt counts the runs that handled its request so far, this one
+		// included.
+		attempt := map[string]int32{}
+		for _, e := range b.Events {
+			if id := e.GetExternalId(); id != "" && b.Profile != "" {
+				n, _, err := before(id)
+				if err != nil {
+					return err
+				}
+				attempt[id] = int32(n + 1)
+			}
+		}
+		parkedNow := map[string]bool{}
+		for _, e := range b.Retry {
+			k := retryKey(b.Profile, e.ExternalID)
+			attempts, parked, err := before(e.ExternalID)
+			if err != nil {
+				return err
+			}
+			prev, _ := decodeRetry(retry.Get(k))
+			switch {
+			case parked != nil:
+				parked.ReasonCode, parked.Reason, parked.Attempts = e.Reason, e.Message, int32(attempts+1)
+				if err := putParked(tx, b.Profile, parked); err != nil {
+					return err
+				}
+			case e.Parkable && b.ParkAfter > 0 && attempts+1 >= b.ParkAfter:
+				first := b.Now
+				if prev.FirstTried != 0 {
+					first = time.Unix(0, prev.FirstTried)
+				}
+				p := &harvesterv1.ParkedItem{
+					Name: ParkedName(b.Profile, e.ExternalID), ExternalId: e.ExternalID, ReasonCode: e.Reason, Reason: e.Message,
+					Attempts: int32(attempts + 1), FirstFailureTime: timestamppb.New(first), ParkTime: timestamppb.New(b.Now), Run: RunName(b.RunID),
+				}
+				if err := putParked(tx, b.Profile, p); err != nil {
+					return err
+				}
+				if err := retry.Delete(k); err != nil {
+					return err
+				}
+				parkedNow[e.ExternalID] = true
+			default:
+				first := prev.FirstTried
+				if first == 0 {
+					first = b.Now.UnixNano()
+				}
+				v, err := json.Marshal(retryValue{Reason: e.Reason, Attempts: attempts + 1, LastTried: b.Now.UnixNano(), FirstTried: first})
+				if err != nil {
+					return err
+				}
+				if err := retry.Put(k, v); err != nil {
+					return err
+				}
+			}
+		}
 		// The per-run sequence is the count of events already stored, kept in the run's
 		// key space so event names are stable and dense: runs/{id}/events/{n}.
 		seq := lastEventSeq(events, b.RunID)
 		for _, e := range b.Events {
 			seq++
 			if id := e.GetExternalId(); id != "" && b.Profile != "" {
-				prev, _ := decodeRetry(retry.Get(retryKey(b.Profile, id)))
-				e.Attempt = int32(prev.Attempts + 1)
+				e.Attempt = attempt[id]
+				e.Parked = parkedNow[id]
 			}
 			e.Name = fmt.Sprintf("%s/events/%d", RunName(b.RunID), seq)
 			v, err := proto.Marshal(e)
@@ -352,19 +452,30 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 		if err := putRun(tx, b.RunID, r); err != nil {
 			return err
 		}
+		gone := tx.Bucket(bucketGone)
 		for _, id := range b.Done {
 			if err := retry.Delete(retryKey(b.Profile, id)); err != nil {
 				return err
 			}
+			if err := deleteParked(tx, b.Profile, id); err != nil {
+				return err
+			}
+			if err := gone.Delete(retryKey(b.Profile, id)); err != nil {
+				return err
+			}
 		}
-		for _, e := range b.Retry {
-			k := retryKey(b.Profile, e.ExternalID)
-			prev, _ := decodeRetry(retry.Get(k))
-			v, err := json.Marshal(retryValue{Reason: e.Reason, Attempts: prev.Attempts + 1, LastTried: b.Now.UnixNano()})
+		for _, g := range b.Gone {
+			if err := retry.Delete(retryKey(b.Profile, g.ExternalID)); err != nil {
+				return err
+			}
+			if err := deleteParked(tx, b.Profile, g.ExternalID); err != nil {
+				return err
+			}
+			v, err := json.Marshal(goneValue{BorrowingRequest: g.BorrowingRequest, Time: b.Now.UnixNano()})
 			if err != nil {
 				return err
 			}
-			if err := retry.Put(k, v); err != nil {
+			if err := gone.Put(retryKey(b.Profile, g.ExternalID), v); err != nil {
 				return err
 			}
 		}
@@ -461,7 +572,11 @@ func (s *Store) Retry(profile string) ([]RetryEntry, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, RetryEntry{ExternalID: string(k[len(prefix):]), Reason: r.Reason, Attempts: r.Attempts, LastTried: time.Unix(0, r.LastTried)})
+			e := RetryEntry{ExternalID: string(k[len(prefix):]), Reason: r.Reason, Attempts: r.Attempts, LastTried: time.Unix(0, r.LastTried)}
+			if r.FirstTried != 0 {
+				e.FirstTried = time.Unix(0, r.FirstTried)
+			}
+			out = append(out, e)
 		}
 		return nil
 	})
