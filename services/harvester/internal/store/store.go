@@ -62,7 +62,7 @@ var (
 
 	createRequests = boltdb.CreateRequests{ByRequest: bucketCreateReqs, ByRecord: bucketReqsByRecord}
 
-	schema = boltdb.Schema{Version: 1, Buckets: [][]byte{
+	schema = boltdb.Schema{Service: "harvester", Version: 1, Buckets: [][]byte{
 		bucketRuns, bucketRunsByProfile, bucketRunEvents, bucketCursors, bucketRetry, bucketRefreshed,
 		bucketCreateReqs, bucketReqsByRecord, bucketInbox, bucketParked, bucketParkedByTime, bucketGone,
 	}}
