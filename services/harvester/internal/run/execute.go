@@ -284,19 +284,31 @@ func (x *execution) precheck() error {
 		return x.serviceFailure("profiles", err)
 	}
 	x.profile = p
-	if !p.GetReadiness().GetRunnable() {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, "profile %s is incomplete: missing %s", name, strings.Join(p.GetReadiness().GetMissingFields(), ", "))
+	// A profile whose one gap is its credential (none stored, or one entered for another
+	// origin) goes on to ask for it: the refusal says which it is.
+	if missing := p.GetReadiness().GetMissingFields(); !p.GetReadiness().GetRunnable() && !slices.Equal(missing, []string{"api_key"}) {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, "profile %s is incomplete: missing %s", name, strings.Join(missing, ", "))
 	}
 	var creds *profilesv1.ProfileCredentials
 	err = x.call(func(ctx context.Context) (err error) {
 		creds, err = d.Credentials.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: name})
 		return err
 	})
-	if status.Code(err) == codes.FailedPrecondition || (err == nil && creds.GetApiKey() == "") {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", name)
+	if status.Code(err) == codes.FailedPrecondition {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no usable API key: %s", name, status.Convert(err).Message())
 	}
 	if err != nil {
 		return x.serviceFailure("profiles", err)
+	}
+	if creds.GetApiKey() == "" {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", name)
+	}
+	// Profiles hands out a key only for the origin it was entered for; checking again
+	// here also covers the profile changing between the two reads above. The key goes to
+	// p's base URL, so p's origin is the one it must be sealed to.
+	if origin, err := external.Origin(external.Settings(p).BaseURL); err != nil || creds.GetOrigin() != origin {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING,
+			"profile %s: its API key was entered for %q, not for the origin of its base URL %q; enter the key again for the new address — nothing was sent", name, creds.GetOrigin(), origin)
 	}
 	x.owner = p.GetResourceSharingLibrary()
 	err = x.call(func(ctx context.Context) error {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/interloan/interloan/external"
 	"github.com/interloan/interloan/external/connector"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
@@ -36,6 +37,7 @@ type fakeProfiles struct {
 	mu      sync.Mutex
 	profile *profilesv1.IntegrationProfile
 	key     string
+	origin  string // the origin the key was entered for; "" is that of the profile's base URL
 }
 
 func (f *fakeProfiles) GetIntegrationProfile(_ context.Context, r *profilesv1.GetIntegrationProfileRequest) (*profilesv1.IntegrationProfile, error) {
@@ -53,7 +55,11 @@ func (f *fakeProfiles) GetProfileCredentials(context.Context, *profilesv1.GetPro
 	if f.key == "" {
 		return nil, status.Error(codes.FailedPrecondition, "no key")
 	}
-	return &profilesv1.ProfileCredentials{ApiKey: f.key}, nil
+	origin := f.origin
+	if origin == "" {
+		origin, _ = external.Origin(external.Settings(f.profile).BaseURL)
+	}
+	return &profilesv1.ProfileCredentials{ApiKey: f.key, Origin: origin}, nil
 }
 
 type fakeMapping struct {
@@ -410,6 +416,11 @@ func TestRunFailures(t *testing.T) {
 	}{
 		{"unmapped library", func(h *harness) { delete(h.mapping.libraries, "Abc") }, harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING, false},
 		{"no key", func(h *harness) { h.profiles.key = "" }, harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, false},
+		{"no key, as readiness says", func(h *harness) {
+			h.profiles.key = ""
+			h.profiles.profile.Readiness = &profilesv1.Readiness{MissingFields: []string{"api_key"}}
+		}, harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, false},
+		{"key for another origin", func(h *harness) { h.profiles.origin = "https://evil.example:443" }, harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, false},
 		{"incomplete", func(h *harness) {
 			h.profiles.profile.Readiness = &profilesv1.Readiness{MissingFields: []string{"libris.base_url"}}
 		}, harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, false},
@@ -443,8 +454,9 @@ func TestRunFailures(t *testing.T) {
 			if _, ok, _ := h.store.Cursor("lib", fingerprint(h.profiles.profile)); ok != tc.cursor {
 				t.Fatalf("cursor set = %v", ok)
 			}
-			if tc.alert == harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING && (len(h.conn.windows) != 0 || h.ledger.batches != 0) {
-				t.Fatal("a run without its library mapping reached the external system or the ledger")
+			if (tc.alert == harvesterv1.AlertCode_ALERT_CODE_MAPPING_MISSING || tc.alert == harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING) &&
+				(len(h.conn.windows) != 0 || h.ledger.batches != 0) {
+				t.Fatal("a run without its library mapping or a usable key reached the external system or the ledger")
 			}
 		})
 	}
