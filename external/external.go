@@ -92,15 +92,16 @@ func Settings(p *profilesv1.IntegrationProfile) connector.Settings {
 }
 
 // Connect builds the connector of profile p's system with its credential, first refusing
-// a base URL the outbound policy does not allow.
-func Connect(allowed AllowedHosts, p *profilesv1.IntegrationProfile, secret string) (connector.Connector, error) {
+// a base URL the outbound policy does not allow; the connector calls the system with a
+// client that dials through the policy.
+func Connect(o Outbound, p *profilesv1.IntegrationProfile, secret string) (connector.Connector, error) {
 	s, ok := Of(p)
 	if !ok {
 		return nil, fmt.Errorf("no connector for %s", p.GetSystem())
 	}
 	set, _ := s.Settings(p)
-	if err := allowed.check(set.BaseURL); err != nil {
+	if err := o.check(set.BaseURL); err != nil {
 		return nil, err
 	}
-	return s.Connect(p, secret)
+	return s.Connect(p, secret, o.client(s.Name))
 }

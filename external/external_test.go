@@ -56,7 +56,7 @@ func TestConnectChecksAllowedHosts(t *testing.T) {
 		return &profilesv1.IntegrationProfile{System: typev1.ExternalSystem_EXTERNAL_SYSTEM_LIBRIS,
 			SystemConfig: &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: base, LibraryCode: "Abc"}}}
 	}
-	allowed := AllowedHosts{"libris.kb.se"}
+	allowed := Outbound{Hosts: AllowedHosts{"libris.kb.se"}}
 	if _, err := Connect(allowed, profile("https://libris.kb.se/librisfjarrlan/api"), "key"); err != nil {
 		t.Fatalf("allowed host refused: %v", err)
 	}
@@ -74,7 +74,7 @@ func TestConnectNetpunkt(t *testing.T) {
 		return &profilesv1.IntegrationProfile{System: typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
 			SystemConfig: &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: &profilesv1.NetpunktConfig{BaseUrl: base, AgencyId: agency, User: "u"}}}
 	}
-	allowed := AllowedHosts{"*.addi.dk"}
+	allowed := Outbound{Hosts: AllowedHosts{"*.addi.dk"}}
 	c, err := Connect(allowed, profile("https://openfindorder.addi.dk/2.8/", "775100"), "dbc-password")
 	if err != nil {
 		t.Fatalf("allowed host refused: %v", err)

@@ -48,6 +48,14 @@ type settings struct {
 	// identity is set for a binary that calls other services as itself (the harvester):
 	// whether it has a token or a client certificate to do it with.
 	identity *bool
+	// outbound is set for the binary that calls external systems (the harvester): its
+	// --allowed-hosts and --allow-private-networks.
+	outbound *outbound
+}
+
+type outbound struct {
+	allowedHosts string
+	allowPrivate bool
 }
 
 func common(c *server.Common) settings {
@@ -87,6 +95,7 @@ var binaries = map[string]binary{
 				// OU=harvester: the harvester checks that at start).
 				id := c.ServiceTokenFile != "" || c.TLS.CertFile != ""
 				st.identity = &id
+				st.outbound = &outbound{c.AllowedHosts, c.AllowPrivateNetworks}
 				return st
 			}
 		},

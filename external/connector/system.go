@@ -2,6 +2,7 @@ package connector
 
 import (
 	"fmt"
+	"net/http"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -48,9 +49,10 @@ type System struct {
 	// profiles take a receipt password.
 	PushesReceipts bool
 
-	// Connect builds the connector for a profile of this system with its credential. The
-	// caller has checked the base URL against its outbound policy.
-	Connect func(p *profilesv1.IntegrationProfile, secret string) (Connector, error)
+	// Connect builds the connector for a profile of this system with its credential,
+	// calling the system with hc. The caller has checked the base URL against its
+	// outbound policy, and hc dials through it.
+	Connect func(p *profilesv1.IntegrationProfile, secret string, hc *http.Client) (Connector, error)
 }
 
 // block returns the descriptors of the system's profile block and of its base URL and

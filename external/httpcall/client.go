@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -34,12 +35,19 @@ func BaseURL(pkg, raw, credentialsField string) (*url.URL, error) {
 	return u, nil
 }
 
-// DefaultTransport bounds each phase that can hang before an answer starts (dial, TLS,
+// ErrOutboundRefused is wrapped by the error of a connection that the dial check given
+// to NewClient refused (the harvester's outbound policy): no retry can mend it.
+var ErrOutboundRefused = errors.New("outbound address refused")
+
+// Transport bounds each phase that can hang before an answer starts (dial, TLS,
 // response header), but not the body, which may legitimately stream for minutes.
-func DefaultTransport() *http.Transport {
+// check, when not nil, is the dialer's Control: it sees each address about to be
+// connected to, after name resolution, and refuses it by returning an error. No proxy
+// is taken from the environment: through a proxy, check would see the proxy's address
+// instead of the external system's.
+func Transport(check func(network, address string, c syscall.RawConn) error) *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second, Control: check}).DialContext,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
@@ -50,11 +58,12 @@ func DefaultTransport() *http.Transport {
 	}
 }
 
-// defaultClient is DefaultTransport with no overall timeout (the caller's ctx governs a
-// long streaming answer). Each call is a client span named "<peer> <method>" of the run's
-// trace and counted in the http.client.* metrics; otelhttp records no request headers.
-func defaultClient(peer string) *http.Client {
-	return &http.Client{Transport: otelhttp.NewTransport(DefaultTransport(),
+// NewClient is the client a connector calls peer with: Transport(check) with no overall
+// timeout (the caller's ctx governs a long streaming answer). Each call is a client span
+// named "<peer> <method>" of the run's trace and counted in the http.client.* metrics;
+// otelhttp records no request headers.
+func NewClient(peer string, check func(network, address string, c syscall.RawConn) error) *http.Client {
+	return &http.Client{Transport: otelhttp.NewTransport(Transport(check),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return peer + " " + r.Method }))}
 }
 
@@ -70,11 +79,11 @@ type Redirects struct {
 	KeepCallers bool
 }
 
-// Client returns a copy of given (defaultClient(peer) when nil) that refuses redirects to
-// another origin; the caller's client keeps its own policy.
+// Client returns a copy of given (NewClient(peer, nil) when nil) that refuses redirects
+// to another origin; the caller's client keeps its own policy.
 func Client(given *http.Client, peer string, policy Redirects) *http.Client {
 	if given == nil {
-		given = defaultClient(peer)
+		given = NewClient(peer, nil)
 	}
 	cp := *given
 	var next func(*http.Request, []*http.Request) error

@@ -163,9 +163,9 @@ func (l Loop) Run(ctx context.Context, what string, attempt Attempt) error {
 
 // Send sends req with hc and returns the answer, unless the call should end or be tried
 // again: then it returns the error that ends it (the caller's ctx ended; a bound of
-// Bounded was reached; a redirect to another origin was refused; the certificate was
-// not accepted, which no retry mends),
-// or the Retry of a network error or a transient status (isTransient), with the wait the
+// Bounded was reached; the outbound policy refused the address; a redirect to another
+// origin was refused; the certificate was not accepted, which no retry mends), or the
+// Retry of a network error or a transient status (isTransient), with the wait the
 // server asked for (Retry-After in seconds or as an HTTP date).
 func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what string) (resp *http.Response, retry *Retry, wait time.Duration, err error) {
 	resp, err = hc.Do(req)
@@ -175,6 +175,8 @@ func (l Loop) Send(ctx context.Context, hc *http.Client, req *http.Request, what
 		return nil, nil, 0, l.CtxErr(ctx, what)
 	case l.Exceeded(err, what) != nil:
 		return nil, nil, 0, l.Exceeded(err, what) // a bound of Bounded: ends the call
+	case errors.Is(err, ErrOutboundRefused):
+		return nil, nil, 0, l.Secret.Fail(connector.KindUnreachable, err, "%s was not called for %s: the harvester's outbound policy refuses the address it resolves to", l.Peer, what)
 	case errors.Is(err, ErrRedirectRefused):
 		return nil, nil, 0, l.Secret.Fail(connector.KindUnreachable, err, "%s redirected %s to another site; %s is not sent there (check the base URL)", l.Peer, what, l.Credential)
 	case certificateProblem(err):

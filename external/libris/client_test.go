@@ -78,7 +78,7 @@ func TestNewDefaults(t *testing.T) {
 	if _, ok := tr.Unwrap().(*otelhttp.Transport); !ok {
 		t.Errorf("default transport is not traced: %T", tr.Unwrap())
 	}
-	if tr := httpcall.DefaultTransport(); tr.ResponseHeaderTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
+	if tr := httpcall.Transport(nil); tr.ResponseHeaderTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
 		t.Errorf("default transport lacks phase timeouts: %#v", tr)
 	}
 }

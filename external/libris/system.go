@@ -1,6 +1,7 @@
 package libris
 
 import (
+	"net/http"
 	"strings"
 
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
@@ -33,8 +34,8 @@ var System = &connector.System{
 	LibraryCode: strings.TrimSpace,
 	// The outgoing list is asked for by day.
 	WholeDays: true,
-	Connect: func(p *profilesv1.IntegrationProfile, apiKey string) (connector.Connector, error) {
-		c, err := New(Config{BaseURL: p.GetLibris().GetBaseUrl(), Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey})
+	Connect: func(p *profilesv1.IntegrationProfile, apiKey string, hc *http.Client) (connector.Connector, error) {
+		c, err := New(Config{BaseURL: p.GetLibris().GetBaseUrl(), Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey, HTTPClient: hc})
 		if err != nil {
 			return nil, err // not c: a nil *Client in the interface would not compare to nil
 		}

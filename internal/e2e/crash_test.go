@@ -84,7 +84,7 @@ func crashChild(role string) int {
 	case "harvester":
 		err = harvester.Run(ctx, harvester.Config{Common: common,
 			ProfilesAddr: os.Getenv(crashProfilesEnv), MappingAddr: os.Getenv(crashMappingEnv), RequestsAddr: os.Getenv(crashRequestsEnv),
-			ServiceTokenFile: os.Getenv(crashServiceEnv)})
+			ServiceTokenFile: os.Getenv(crashServiceEnv), AllowPrivateNetworks: true}) // the fake Libris is on loopback
 	case "requests":
 		err = requests.Run(ctx, requests.Config{Common: common})
 	default:

@@ -59,6 +59,11 @@ type Options struct {
 	Netpunkt     *fakenetpunkt.Server
 	NetpunktPort int
 	ReceiptPort  int
+
+	// RefusePrivateNetworks runs the harvester with the default outbound policy, which
+	// refuses loopback and private addresses: the fakes, on loopback, cannot be reached.
+	// Without it the harvester allows them (--allow-private-networks).
+	RefusePrivateNetworks bool
 }
 
 // Env is a running environment. Its Clients act as the suite's administrator.
@@ -128,7 +133,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	go func() {
 		done <- suite.Run(sctx, suite.Config{
 			DataDir: e.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, TLS: o.TLS,
-			LogLevel: o.LogLevel, Logger: o.Logger, ReceiptListener: receipts,
+			LogLevel: o.LogLevel, Logger: o.Logger, ReceiptListener: receipts, AllowPrivateNetworks: !o.RefusePrivateNetworks,
 			Ready: func(a suite.Addrs) { ready <- a },
 		})
 	}()

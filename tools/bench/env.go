@@ -115,7 +115,8 @@ func startHarvester(ctx context.Context, bin string, e *env, dataDir string) (*c
 		"--grpc-addr", addr, "--http-addr", "", "--data-dir", dataDir, "--log-level", "error",
 		"--tokens-file", e.Addrs.TokensFile,
 		"--service-token-file", filepath.Join(e.DataDir, suite.HarvesterTokenName),
-		"--profiles-addr", e.Addrs.Profiles, "--mapping-addr", e.Addrs.Mapping, "--requests-addr", e.Addrs.Requests)
+		"--profiles-addr", e.Addrs.Profiles, "--mapping-addr", e.Addrs.Mapping, "--requests-addr", e.Addrs.Requests,
+		"--allow-private-networks") // the fake Libris is on loopback
 	h := &childHarvester{cmd: cmd, stderr: &tailBuffer{max: 4096}}
 	cmd.Stderr = h.stderr
 	if err := cmd.Start(); err != nil {

@@ -164,7 +164,7 @@ func (c *Cluster) args(s string) []string {
 	case Harvester:
 		return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.secrets.TokensFile,
 			"--service-token-file", c.secrets.HarvesterTokenFile, "--profiles-addr", c.addrs[Profiles], "--mapping-addr", c.addrs[Mapping],
-			"--requests-addr", c.addrs[Requests], "--log-level", "info"}
+			"--requests-addr", c.addrs[Requests], "--allow-private-networks", "--log-level", "info"} // the fake Libris is on loopback
 	case Profiles:
 		return []string{"--grpc-addr", c.addrs[s], "--http-addr", "", "--data-dir", data, "--tokens-file", c.secrets.TokensFile,
 			"--secret-key-file", c.secrets.KeyFile, "--log-level", "warn"}

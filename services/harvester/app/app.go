@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Config struct {
 	// AllowedHosts, when set, is the comma-separated list of the only hosts the harvester
 	// calls external systems on (exact names, or "*.example.org" for its subdomains).
 	AllowedHosts string
+	// AllowPrivateNetworks lets the harvester call external systems on loopback, private,
+	// link-local and other non-global addresses, which it refuses by default
+	// (external.Outbound): for development, the demo and tests, whose fakes are local.
+	AllowPrivateNetworks bool
 	// ReceiptAddr, when set, is the HTTP address Netpunkt posts OpenReceipt messages to
 	// (api.ReceiptPath). A listener of its own, apart from the health and metrics port,
 	// so that only it needs to be reachable from DBC. ReceiptListener, when set, is used
@@ -75,7 +80,8 @@ func (c *Config) Bind(s *config.Set) {
 	s.Duration(&c.RefreshDelay, "refresh-delay", "INTERLOAN_REFRESH_DELAY", 200*time.Millisecond, "pause between single-request fetches (retry set, refresh), to spare the external system")
 	s.Duration(&c.EventRetention, "event-retention", "INTERLOAN_EVENT_RETENTION", 90*24*time.Hour, "run events older than this are pruned (run summaries stay)")
 	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required unless --tls-cert has OU=harvester)")
-	s.String(&c.AllowedHosts, "allowed-hosts", "INTERLOAN_ALLOWED_HOSTS", "", "comma-separated hosts external systems may be called on (exact, or *.domain for its subdomains); empty allows the host of any profile's base URL")
+	s.String(&c.AllowedHosts, "allowed-hosts", "INTERLOAN_ALLOWED_HOSTS", "", "comma-separated hosts external systems may be called on (exact, or *.domain for its subdomains); empty allows any host, whose addresses --allow-private-networks still governs")
+	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", "INTERLOAN_ALLOW_PRIVATE_NETWORKS", false, "let external systems be called on loopback, private (RFC 1918, fc00::/7, 100.64/10), link-local and other non-global addresses, checked on each connection's resolved address (development and fakes only)")
 	s.String(&c.ReceiptAddr, "receipt-addr", "INTERLOAN_RECEIPT_ADDR", "", "HTTP address Netpunkt posts OpenReceipt messages to (POST /netpunkt/receipts/{profile}; TLS with --tls-cert; no bearer token: each message carries the profile's receipt password); empty disables")
 	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
 }
@@ -101,10 +107,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("harvester: %w", err)
 	}
-	allowed, err := external.ParseAllowedHosts(cfg.AllowedHosts)
+	hosts, err := external.ParseAllowedHosts(cfg.AllowedHosts)
 	if err != nil {
 		return fmt.Errorf("harvester: --allowed-hosts: %w", err)
 	}
+	outbound := external.Outbound{Hosts: hosts, AllowPrivate: cfg.AllowPrivateNetworks}
+	log.Info("outbound policy", "allowed_hosts", cmp.Or(cfg.AllowedHosts, "any"), "private_networks_allowed", cfg.AllowPrivateNetworks)
 	identity, err := client.Identity(auth.RoleHarvester, cfg.ServiceTokenFile, cfg.TLS, log)
 	if err != nil {
 		return fmt.Errorf("harvester: %w", err)
@@ -140,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Ingest:      requestsv1.NewIngestServiceClient(requestsConn),
 		Requests:    requestsv1.NewRequestServiceClient(requestsConn),
 		Connect: func(p *profilesv1.IntegrationProfile, secret string) (connector.Connector, error) {
-			return external.Connect(allowed, p, secret)
+			return external.Connect(outbound, p, secret)
 		},
 		Log:          log,
 		OverlapDays:  cfg.OverlapDays,
