@@ -93,8 +93,8 @@ func Settings(p *profilesv1.IntegrationProfile) connector.Settings {
 
 // Connect builds the connector of profile p's system with its credential, first refusing
 // a base URL the outbound policy does not allow; the connector calls the system with a
-// client that dials through the policy.
-func Connect(o Outbound, p *profilesv1.IntegrationProfile, secret string) (connector.Connector, error) {
+// client that dials through the policy, held to lim (the run's bounds on its calls).
+func Connect(o Outbound, p *profilesv1.IntegrationProfile, secret string, lim connector.Limits) (connector.Connector, error) {
 	s, ok := Of(p)
 	if !ok {
 		return nil, fmt.Errorf("no connector for %s", p.GetSystem())
@@ -103,5 +103,5 @@ func Connect(o Outbound, p *profilesv1.IntegrationProfile, secret string) (conne
 	if err := o.check(set.BaseURL); err != nil {
 		return nil, err
 	}
-	return s.Connect(p, secret, o.client(s.Name))
+	return s.Connect(p, secret, o.client(s.Name), lim)
 }

@@ -7,6 +7,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 
+	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/external/netpunkt"
 )
 
@@ -57,13 +58,13 @@ func TestConnectChecksAllowedHosts(t *testing.T) {
 			SystemConfig: &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: base, LibraryCode: "Abc"}}}
 	}
 	allowed := Outbound{Hosts: AllowedHosts{"libris.kb.se"}}
-	if _, err := Connect(allowed, profile("https://libris.kb.se/librisfjarrlan/api"), "key"); err != nil {
+	if _, err := Connect(allowed, profile("https://libris.kb.se/librisfjarrlan/api"), "key", connector.Limits{}); err != nil {
 		t.Fatalf("allowed host refused: %v", err)
 	}
-	if _, err := Connect(allowed, profile("https://[libris.kb.se/api"), "key"); err == nil {
+	if _, err := Connect(allowed, profile("https://[libris.kb.se/api"), "key", connector.Limits{}); err == nil {
 		t.Fatal("a base URL that does not parse got a connector")
 	}
-	_, err := Connect(allowed, profile("https://attacker.example/api"), "secret-api-key")
+	_, err := Connect(allowed, profile("https://attacker.example/api"), "secret-api-key", connector.Limits{})
 	if err == nil || !strings.Contains(err.Error(), "attacker.example") || strings.Contains(err.Error(), "secret-api-key") {
 		t.Fatalf("a host outside the list: %v", err)
 	}
@@ -75,7 +76,7 @@ func TestConnectNetpunkt(t *testing.T) {
 			SystemConfig: &profilesv1.IntegrationProfile_Netpunkt{Netpunkt: &profilesv1.NetpunktConfig{BaseUrl: base, AgencyId: agency, User: "u"}}}
 	}
 	allowed := Outbound{Hosts: AllowedHosts{"*.addi.dk"}}
-	c, err := Connect(allowed, profile("https://openfindorder.addi.dk/2.8/", "775100"), "dbc-password")
+	c, err := Connect(allowed, profile("https://openfindorder.addi.dk/2.8/", "775100"), "dbc-password", connector.Limits{})
 	if err != nil {
 		t.Fatalf("allowed host refused: %v", err)
 	}
@@ -86,7 +87,7 @@ func TestConnectNetpunkt(t *testing.T) {
 		{"https://attacker.example/", "775100", "attacker.example"},
 		{"https://openfindorder.addi.dk/", "77", "agency id"},
 	} {
-		_, err := Connect(allowed, profile(tc.base, tc.agency), "dbc-password")
+		_, err := Connect(allowed, profile(tc.base, tc.agency), "dbc-password", connector.Limits{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "dbc-password") {
 			t.Errorf("Connect(%s, %s) = %v", tc.base, tc.agency, err)
 		}

@@ -173,7 +173,7 @@ func TestConnectRefusesLoopbackAtDial(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	base := "http://localhost:" + u.Port() + "/librisfjarrlan/api"
 
-	c, err := Connect(Outbound{}, librisProfile(base), "secret-api-key")
+	c, err := Connect(Outbound{}, librisProfile(base), "secret-api-key", connector.Limits{})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -191,7 +191,7 @@ func TestConnectRefusesLoopbackAtDial(t *testing.T) {
 		t.Fatalf("the loopback server got %d calls", n)
 	}
 
-	c, err = Connect(Outbound{AllowPrivate: true}, librisProfile(base), "secret-api-key")
+	c, err = Connect(Outbound{AllowPrivate: true}, librisProfile(base), "secret-api-key", connector.Limits{})
 	if err != nil {
 		t.Fatalf("Connect with private networks allowed: %v", err)
 	}
@@ -207,7 +207,7 @@ func TestConnectRefusesLoopbackAtDial(t *testing.T) {
 // connector exists, naming the address and the policy but never the secret.
 func TestConnectRefusesLiteralAddresses(t *testing.T) {
 	for _, base := range []string{"http://169.254.169.254/", "http://127.0.0.1:8089/api", "http://[::1]/", "http://0x7f000001/", "http://127.1/", "http://10.0.0.5/", "http://[fe80::1]/"} {
-		_, err := Connect(Outbound{}, librisProfile(base), "secret-api-key")
+		_, err := Connect(Outbound{}, librisProfile(base), "secret-api-key", connector.Limits{})
 		host := strings.Trim(strings.Split(strings.TrimPrefix(base, "http://"), "/")[0], "[]")
 		host = strings.TrimSuffix(host, ":8089")
 		if err == nil || !strings.Contains(err.Error(), host) || strings.Contains(err.Error(), "secret-api-key") {
@@ -240,7 +240,7 @@ func TestRedirectCannotReachLoopback(t *testing.T) {
 		return check(network, address, c)
 	}
 	p := librisProfile(srv.URL + "/librisfjarrlan/api")
-	c, err := libris.System.Connect(p, "secret-api-key", httpcall.NewClient("Libris", firstThenPolicy))
+	c, err := libris.System.Connect(p, "secret-api-key", httpcall.NewClient("Libris", firstThenPolicy), connector.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,9 +50,9 @@ type System struct {
 	PushesReceipts bool
 
 	// Connect builds the connector for a profile of this system with its credential,
-	// calling the system with hc. The caller has checked the base URL against its
-	// outbound policy, and hc dials through it.
-	Connect func(p *profilesv1.IntegrationProfile, secret string, hc *http.Client) (Connector, error)
+	// calling the system with hc and holding it to lim. The caller has checked the base
+	// URL against its outbound policy, and hc dials through it.
+	Connect func(p *profilesv1.IntegrationProfile, secret string, hc *http.Client, lim Limits) (Connector, error)
 }
 
 // block returns the descriptors of the system's profile block and of its base URL and

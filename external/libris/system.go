@@ -34,8 +34,8 @@ var System = &connector.System{
 	LibraryCode: strings.TrimSpace,
 	// The outgoing list is asked for by day.
 	WholeDays: true,
-	Connect: func(p *profilesv1.IntegrationProfile, apiKey string, hc *http.Client) (connector.Connector, error) {
-		c, err := New(Config{BaseURL: p.GetLibris().GetBaseUrl(), Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey, HTTPClient: hc})
+	Connect: func(p *profilesv1.IntegrationProfile, apiKey string, hc *http.Client, lim connector.Limits) (connector.Connector, error) {
+		c, err := New(Config{BaseURL: p.GetLibris().GetBaseUrl(), Sigel: p.GetLibris().GetLibraryCode(), APIKey: apiKey, HTTPClient: hc, Limits: lim})
 		if err != nil {
 			return nil, err // not c: a nil *Client in the interface would not compare to nil
 		}

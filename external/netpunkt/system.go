@@ -48,10 +48,10 @@ var System = &connector.System{
 	LibraryCode:    normalizeCode,
 	OtherSpelling:  otherSpelling,
 	PushesReceipts: true,
-	Connect: func(p *profilesv1.IntegrationProfile, password string, hc *http.Client) (connector.Connector, error) {
+	Connect: func(p *profilesv1.IntegrationProfile, password string, hc *http.Client, lim connector.Limits) (connector.Connector, error) {
 		np := p.GetNetpunkt()
 		// The profile's api_key is the DBC password (passwordAut).
-		c, err := New(Config{BaseURL: np.GetBaseUrl(), AgencyID: np.GetAgencyId(), User: np.GetUser(), Group: np.GetGroup(), Password: password, HTTPClient: hc})
+		c, err := New(Config{BaseURL: np.GetBaseUrl(), AgencyID: np.GetAgencyId(), User: np.GetUser(), Group: np.GetGroup(), Password: password, HTTPClient: hc, Limits: lim})
 		if err != nil {
 			return nil, err // not c: a nil *Client in the interface would not compare to nil
 		}

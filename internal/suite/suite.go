@@ -63,6 +63,9 @@ type Config struct {
 	// ReceiptListener, if set, is where the harvester serves Netpunkt's pushed receipts
 	// (harvester --receipt-addr), with TLS when TLS is on.
 	ReceiptListener net.Listener
+	// HarvesterBounds are the harvester's bounds of a run (harvester --run-max-items, …);
+	// zero fields take the defaults.
+	HarvesterBounds harvester.Bounds
 	// AllowedHosts and AllowPrivateNetworks are the harvester's outbound policy
 	// (harvester --allowed-hosts, --allow-private-networks).
 	AllowedHosts         string
@@ -153,7 +156,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{"mapping", 2, func(ctx context.Context, c server.Common) error { return mapping.Run(ctx, mapping.Config{Common: c}) }},
 		{"harvester", 3, func(ctx context.Context, c server.Common) error {
 			return harvester.Run(ctx, harvester.Config{Common: c, ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, RequestsAddr: addrs.Requests,
-				ServiceTokenFile: cfg.ServiceTokenFile, ReceiptListener: cfg.ReceiptListener,
+				ServiceTokenFile: cfg.ServiceTokenFile, ReceiptListener: cfg.ReceiptListener, Bounds: cfg.HarvesterBounds,
 				AllowedHosts: cfg.AllowedHosts, AllowPrivateNetworks: cfg.AllowPrivateNetworks})
 		}},
 		{"requests", 4, func(ctx context.Context, c server.Common) error { return requests.Run(ctx, requests.Config{Common: c}) }},

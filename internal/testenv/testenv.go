@@ -29,6 +29,7 @@ import (
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/tlsconfig"
+	harvester "github.com/interloan/interloan/services/harvester/app"
 	profiles "github.com/interloan/interloan/services/profiles/app"
 )
 
@@ -59,6 +60,9 @@ type Options struct {
 	Netpunkt     *fakenetpunkt.Server
 	NetpunktPort int
 	ReceiptPort  int
+
+	// HarvesterBounds are the harvester's bounds of a run; zero fields take the defaults.
+	HarvesterBounds harvester.Bounds
 
 	// RefusePrivateNetworks runs the harvester with the default outbound policy, which
 	// refuses loopback and private addresses: the fakes, on loopback, cannot be reached.
@@ -133,7 +137,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	go func() {
 		done <- suite.Run(sctx, suite.Config{
 			DataDir: e.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, TLS: o.TLS,
-			LogLevel: o.LogLevel, Logger: o.Logger, ReceiptListener: receipts, AllowPrivateNetworks: !o.RefusePrivateNetworks,
+			LogLevel: o.LogLevel, Logger: o.Logger, ReceiptListener: receipts, HarvesterBounds: o.HarvesterBounds, AllowPrivateNetworks: !o.RefusePrivateNetworks,
 			Ready: func(a suite.Addrs) { ready <- a },
 		})
 	}()

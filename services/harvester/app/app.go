@@ -50,6 +50,8 @@ type Config struct {
 	ParkAfter      int
 	EventRetention time.Duration
 	SchedulePoll   time.Duration
+	// Bounds are the hard bounds of every run (bounds.go).
+	Bounds Bounds
 	// ServiceTokenFile holds the harvester's own bearer token (role harvester), sent on
 	// every call to profiles, mapping and the ledger.
 	ServiceTokenFile string
@@ -84,6 +86,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", "INTERLOAN_ALLOW_PRIVATE_NETWORKS", false, "let external systems be called on loopback, private (RFC 1918, fc00::/7, 100.64/10), link-local and other non-global addresses, checked on each connection's resolved address (development and fakes only)")
 	s.String(&c.ReceiptAddr, "receipt-addr", "INTERLOAN_RECEIPT_ADDR", "", "HTTP address Netpunkt posts OpenReceipt messages to (POST /netpunkt/receipts/{profile}; TLS with --tls-cert; no bearer token: each message carries the profile's receipt password); empty disables")
 	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
+	c.Bounds.bind(s)
 }
 
 // Run serves the harvester until ctx ends, with its data in DataDir/harvester.db. Runs in
@@ -148,13 +151,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Ingest:      requestsv1.NewIngestServiceClient(requestsConn),
 		Requests:    requestsv1.NewRequestServiceClient(requestsConn),
 		Connect: func(p *profilesv1.IntegrationProfile, secret string) (connector.Connector, error) {
-			return external.Connect(outbound, p, secret)
+			return external.Connect(outbound, p, secret, cfg.Bounds.limits())
 		},
 		Log:          log,
 		OverlapDays:  cfg.OverlapDays,
 		RefreshLimit: cfg.RefreshLimit,
 		RefreshDelay: cfg.RefreshDelay,
 		ParkAfter:    cfg.ParkAfter,
+		// The run's own bounds; Connect gives each connector the rest.
+		MaxChunkItems: cfg.Bounds.MaxChunkItems,
+		MaxRunItems:   cfg.Bounds.MaxRunItems,
+		RunTimeout:    cfg.Bounds.RunTimeout,
 	})
 	if err := runner.Recover(); err != nil {
 		return fmt.Errorf("harvester: recover runs left by a crash: %w", err)
