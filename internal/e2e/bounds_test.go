@@ -36,11 +36,11 @@ var testBounds = harvester.Bounds{
 const (
 	boundsRequests = 90
 	boundsDays     = 20
-	// boundsGrowth is the most a faulty run may grow either data file by, with
-	// testBounds: at most MaxRunItems (60) events and ledger requests, each well under
-	// 16 KiB with its index entries, plus bbolt growing its file by doubling from the
-	// small size it has after seeding (docs/robustness.md#bounds-of-a-run).
-	boundsGrowth = 4 << 20
+	// boundsGrowth is the most a faulty run may grow the data of either file by
+	// (boltdb.HighWater), with testBounds: at most MaxRunItems (120) events of about 245
+	// bytes and ledger requests of about 3 KiB, with room for bbolt's pages
+	// (docs/robustness.md#bounds-of-a-run).
+	boundsGrowth = 1 << 20
 )
 
 // boundsCase is one fault against one bound.
