@@ -22,7 +22,9 @@ func TestHighWater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("a")).Put([]byte("k"), []byte(strings.Repeat("v", 1<<20))) })
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("a")).Put([]byte("k"), []byte(strings.Repeat("v", 1<<20)))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
