@@ -300,13 +300,15 @@ func (x *execution) precheck() error {
 	if err != nil {
 		return x.serviceFailure("profiles", err)
 	}
-	if creds.GetApiKey() == "" {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", name)
-	}
 	// Profiles hands out a key only for the origin it was entered for; checking again
 	// here also covers the profile changing between the two reads above. The key goes to
-	// p's base URL, so p's origin is the one it must be sealed to.
-	if origin, err := external.Origin(external.Settings(p).BaseURL); err != nil || creds.GetOrigin() != origin {
+	// p's base URL, so p's origin is the one it must be sealed to. Without a key, a
+	// credential origin says the key was entered for another address.
+	origin, oerr := external.Origin(external.Settings(p).BaseURL)
+	if creds.GetApiKey() == "" && (creds.GetOrigin() == "" || creds.GetOrigin() == origin) {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", name)
+	}
+	if oerr != nil || creds.GetApiKey() == "" || creds.GetOrigin() != origin {
 		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING,
 			"profile %s: its API key was entered for %q, not for the origin of its base URL %q; enter the key again for the new address — nothing was sent", name, creds.GetOrigin(), origin)
 	}

@@ -421,6 +421,7 @@ func TestRunFailures(t *testing.T) {
 			h.profiles.profile.Readiness = &profilesv1.Readiness{MissingFields: []string{"api_key"}}
 		}, harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, false},
 		{"key for another origin", func(h *harness) { h.profiles.origin = "https://evil.example:443" }, harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, false},
+		{"key withheld for another origin", func(h *harness) { h.profiles.key, h.profiles.origin = "", "https://old.example:443" }, harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, false},
 		{"incomplete", func(h *harness) {
 			h.profiles.profile.Readiness = &profilesv1.Readiness{MissingFields: []string{"libris.base_url"}}
 		}, harvesterv1.AlertCode_ALERT_CODE_PROFILE_INCOMPLETE, false},

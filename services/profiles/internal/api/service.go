@@ -235,7 +235,7 @@ func (s *Service) ListAuditEvents(_ context.Context, req *profilesv1.ListAuditEv
 
 // GetProfileCredentials decrypts a profile's credential for the harvester, only for the
 // origin it was entered for: when the profile's base URL now has another origin, it
-// refuses and hands out no secret (see openKey).
+// hands out no key (see openKey) — it refuses, unless there is a receipt password to give.
 func (s *Service) GetProfileCredentials(_ context.Context, req *profilesv1.GetProfileCredentialsRequest) (*profilesv1.ProfileCredentials, error) {
 	rec, err := s.get(req.GetName())
 	if err != nil {
@@ -247,10 +247,17 @@ func (s *Service) GetProfileCredentials(_ context.Context, req *profilesv1.GetPr
 	out := &profilesv1.ProfileCredentials{Name: rec.Profile.Name, Etag: rec.Profile.Etag}
 	if rec.Secret != nil {
 		key, origin, err := s.openKey(rec)
-		if err != nil {
+		switch {
+		case err == nil:
+			out.ApiKey, out.Origin = key, origin
+		case rec.ReceiptSecret == nil:
 			return nil, err
+		default:
+			// The receipt password is inbound and bound to no address, so a key unusable
+			// for the profile's current address must not stop pushed receipts. The key
+			// stays out; its origin says which address it was entered for.
+			out.Origin = rec.Secret.Origin
 		}
-		out.ApiKey, out.Origin = key, origin
 	}
 	if rec.ReceiptSecret != nil {
 		pw, err := s.keys.Open(rec.ReceiptSecret, store.ReceiptAAD(rec.Profile.Name))
