@@ -16,6 +16,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
@@ -193,6 +195,38 @@ func TestRoleMatrix(t *testing.T) {
 	e.must(err)
 	if run.GetSubmittedBy() != "ops" {
 		t.Errorf("run submitted by %q, want the operator's principal ops", run.GetSubmittedBy())
+	}
+
+	// A stored key is unusable once the profile points at another origin: the harvester
+	// itself gets it after a change of path, not after a change of host.
+	keyFor := func(baseURL string) error {
+		_, err := callers[0].profiles.UpdateIntegrationProfile(e.ctx, &profilesv1.UpdateIntegrationProfileRequest{
+			IntegrationProfile: &profilesv1.IntegrationProfile{Name: profile, SystemConfig: &profilesv1.IntegrationProfile_Libris{Libris: &profilesv1.LibrisConfig{BaseUrl: baseURL}}},
+			UpdateMask:         &fieldmaskpb.FieldMask{Paths: []string{"libris.base_url"}}})
+		e.must(err)
+		c, err := callers[3].creds.GetProfileCredentials(e.ctx, &profilesv1.GetProfileCredentialsRequest{Name: profile})
+		if err == nil && c.GetApiKey() != "key" {
+			t.Errorf("credentials for %s: no key and no error", baseURL)
+		}
+		return err
+	}
+	if err := keyFor(strings.TrimSuffix(e.extURL, "/") + "/other/path"); err != nil {
+		t.Errorf("the key after a change of path only: %v, want it", err)
+	}
+	if err := keyFor("https://elsewhere.example/api"); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("the key after a change of origin: %v, want FAILED_PRECONDITION", err)
+	}
+
+	// A method nobody serves: UNAUTHENTICATED without a token, so method names cannot be
+	// enumerated anonymously; UNIMPLEMENTED with one.
+	for _, c := range []struct {
+		token string
+		want  codes.Code
+	}{{"", codes.Unauthenticated}, {"il_not-a-real-token", codes.Unauthenticated}, {e.adminToken, codes.Unimplemented}} {
+		err := e.dial(e.suite.Addrs.Profiles, c.token).Invoke(e.ctx, "/interloan.nothing.v1.Nothing/Get", &emptypb.Empty{}, &emptypb.Empty{})
+		if status.Code(err) != c.want {
+			t.Errorf("unknown method with token %q: %v, want %v", c.token, err, c.want)
+		}
 	}
 
 	// REST through the gateway: the same decisions, as HTTP statuses.
