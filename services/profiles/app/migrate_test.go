@@ -132,8 +132,9 @@ func TestMigrateBindsCredentialsToOrigin(t *testing.T) {
 		UpdateMask:         &fieldmaskpb.FieldMask{Paths: []string{"netpunkt.base_url"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := creds.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: "integrationProfiles/NP"}); status.Code(err) != codes.FailedPrecondition {
-		t.Fatalf("migrated credential after an origin change = %v, want refused", err)
+	// The key is withheld; the receipt password (bound to no origin) is still given.
+	if c, err := creds.GetProfileCredentials(ctx, &profilesv1.GetProfileCredentialsRequest{Name: "integrationProfiles/NP"}); err != nil || c.ApiKey != "" || c.ReceiptPassword != "receipt-password-of-np" || c.Origin != "https://openfindorder.addi.dk:443" {
+		t.Fatalf("migrated credential after an origin change = origin %q, key given %v, %v; want the key withheld", c.GetOrigin(), c.GetApiKey() != "", err)
 	}
 	stop()
 
