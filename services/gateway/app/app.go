@@ -34,8 +34,10 @@ type Config struct {
 	MappingAddr   string
 	HarvesterAddr string
 	RequestsAddr  string
-	LogLevel      string
-	ShutdownGrace time.Duration
+	// CORSAllowedOrigins is a comma-separated list of exact origins; empty: no CORS.
+	CORSAllowedOrigins string
+	LogLevel           string
+	ShutdownGrace      time.Duration
 	// TLS secures the REST listener (with its certificate) and the upstream connections
 	// (verified against its CA, presenting the certificate for mTLS).
 	TLS tlsconfig.Config
@@ -55,6 +57,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.String(&c.MappingAddr, "mapping-addr", "INTERLOAN_MAPPING_ADDR", "localhost:9102", "mapping gRPC address")
 	s.String(&c.HarvesterAddr, "harvester-addr", "INTERLOAN_HARVESTER_ADDR", "localhost:9103", "harvester gRPC address")
 	s.String(&c.RequestsAddr, "requests-addr", "INTERLOAN_REQUESTS_ADDR", "localhost:9104", "requests gRPC address")
+	s.String(&c.CORSAllowedOrigins, "cors-allowed-origins", "INTERLOAN_CORS_ALLOWED_ORIGINS", "", "comma-separated origins (scheme://host[:port]) browsers may call the REST API from; empty: no CORS")
 	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
 	c.TLS.BindHTTP(s)
@@ -147,7 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer up.Close()
-	handler, err := NewHandler(up, Options{Logger: log})
+	handler, err := NewHandler(up, Options{Logger: log, CORSAllowedOrigins: SplitOrigins(cfg.CORSAllowedOrigins)})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

@@ -18,7 +18,9 @@ import (
 // Errors are JSON google.rpc.Status bodies ({code, message, details}) with the HTTP
 // status grpc-gateway maps from the gRPC code (INVALID_ARGUMENT and FAILED_PRECONDITION
 // 400, NOT_FOUND 404, ALREADY_EXISTS and ABORTED 409, UNIMPLEMENTED 501, UNAVAILABLE
-// 503, UNAUTHENTICATED 401 with `WWW-Authenticate: Bearer`, PERMISSION_DENIED 403, ...). Upstream errors keep their ErrorInfo and BadRequest details untouched.
+// 503, UNAUTHENTICATED 401 with `WWW-Authenticate: Bearer`, PERMISSION_DENIED 403, ...),
+// except that an etag mismatch on a request whose etag came from If-Match is 412 (see
+// conditional.go). Upstream errors keep their ErrorInfo and BadRequest details untouched.
 // Errors the gateway itself makes (a body that is not valid JSON, an unknown route, an
 // unreachable upstream) get an ErrorInfo too, so a client can always switch on
 // details[].reason.
@@ -34,6 +36,13 @@ func gatewayStatus(c codes.Code, reason, msg string, md map[string]string) *stat
 }
 
 func (g *gateway) httpError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errNotModified) {
+		notModified(w)
+		return
+	}
+	if ifMatchFailed(ctx, err) {
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusPreconditionFailed, Err: err}
+	}
 	var withHTTP *runtime.HTTPStatusError
 	if errors.As(err, &withHTTP) {
 		inner, ok := status.FromError(withHTTP.Err)

@@ -53,6 +53,9 @@ type Options struct {
 	BodyReadTimeout time.Duration
 	// Logger receives upstream failures; nil discards them.
 	Logger *slog.Logger
+	// CORSAllowedOrigins are the exact origins (scheme://host[:port]) browsers may call
+	// the API from; none means no CORS headers at all.
+	CORSAllowedOrigins []string
 }
 
 type gateway struct {
@@ -61,6 +64,7 @@ type gateway struct {
 	openAPI []byte
 	etag    string
 	opts    Options
+	origins map[string]bool // CORS
 }
 
 type upstreamHealth struct {
@@ -85,6 +89,10 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 	if o.Logger == nil {
 		o.Logger = logging.Discard()
 	}
+	origins, err := parseOrigins(o.CORSAllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	doc := gen.OpenAPI()
 	if !json.Valid(doc) {
 		return nil, errors.New("gateway: the embedded OpenAPI document is not valid JSON")
@@ -94,6 +102,7 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 		openAPI: doc,
 		etag:    `"` + hex.EncodeToString(sum[:12]) + `"`,
 		opts:    o,
+		origins: origins,
 		health: []upstreamHealth{
 			{"harvester", healthpb.NewHealthClient(up.Harvester)},
 			{"mapping", healthpb.NewHealthClient(up.Mapping)},
@@ -114,22 +123,24 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 		runtime.WithStreamErrorHandler(g.streamError),
 		runtime.WithRoutingErrorHandler(g.routingError),
 		runtime.WithMetadata(nameSpan),
+		runtime.WithForwardResponseOption(setETag),
 		// A POST must stay a POST: no form-encoded fallback to GET and no
 		// X-HTTP-Method-Override, so what a proxy or policy sees is what runs.
 		runtime.WithDisablePathLengthFallback(),
 		runtime.WithDisableHTTPMethodOverride(),
 	)
 	// The generated Register functions take a context only for their signature; each
-	// request runs under its own request context.
+	// request runs under its own request context. Every upstream is reached through
+	// preconditionConn, which turns If-Match into the request's etag.
 	ctx := context.Background()
 	for _, reg := range []struct {
 		name string
 		err  error
 	}{
-		{"profiles", profilesv1.RegisterProfileServiceHandler(ctx, g.api, up.Profiles)},
-		{"mapping", mappingv1.RegisterMappingServiceHandler(ctx, g.api, up.Mapping)},
-		{"harvester", harvesterv1.RegisterHarvesterServiceHandler(ctx, g.api, up.Harvester)},
-		{"requests", requestsv1.RegisterRequestServiceHandler(ctx, g.api, up.Requests)},
+		{"profiles", profilesv1.RegisterProfileServiceHandlerClient(ctx, g.api, profilesv1.NewProfileServiceClient(preconditionConn{up.Profiles}))},
+		{"mapping", mappingv1.RegisterMappingServiceHandlerClient(ctx, g.api, mappingv1.NewMappingServiceClient(preconditionConn{up.Mapping}))},
+		{"harvester", harvesterv1.RegisterHarvesterServiceHandlerClient(ctx, g.api, harvesterv1.NewHarvesterServiceClient(preconditionConn{up.Harvester}))},
+		{"requests", requestsv1.RegisterRequestServiceHandlerClient(ctx, g.api, requestsv1.NewRequestServiceClient(preconditionConn{up.Requests}))},
 	} {
 		if reg.err != nil {
 			return nil, fmt.Errorf("gateway: register %s routes: %w", reg.name, reg.err)
@@ -144,6 +155,9 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 // keeps the route-template span name nameSpan sets instead of a catch-all pattern.
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if g.cors(w, r) {
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz":
 		getOnly(w, r, g.healthz)
@@ -255,7 +269,17 @@ func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if queryErr == nil { // grpc-gateway reports a malformed query itself
 		r = snakeMasks(r, query)
 	}
-	g.api.ServeHTTP(w, r)
+	cond, err := readConditions(r)
+	if err != nil {
+		var withHTTP *runtime.HTTPStatusError
+		if errors.As(err, &withHTTP) {
+			g.reject(w, r, withHTTP.HTTPStatus, withHTTP.Err)
+		} else {
+			g.reject(w, r, http.StatusBadRequest, err)
+		}
+		return
+	}
+	g.api.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), conditionsKey{}, cond)))
 }
 
 // invalidUTF8 reports whether the decoded path or a decoded query key or value is not
