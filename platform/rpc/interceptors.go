@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/interloan/interloan/platform/telemetry"
 )
 
 // UnaryInterceptor recovers panics, maps errors to status (ToStatus) and logs each call.
@@ -53,6 +55,9 @@ func recovered(ctx context.Context, log *slog.Logger, method string, r any) erro
 func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo
+	if code == codes.OK && telemetry.Routine(ctx) {
+		level = slog.LevelDebug // a poll: an idle suite writes nothing at info
+	}
 	if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
 		level = slog.LevelError
 	}

@@ -24,7 +24,8 @@ var metrics struct {
 }
 
 // SetupMetrics installs the global meter provider, exporting to the process's
-// Prometheus registry, with the Go runtime and process collectors beside it. It runs once
+// Prometheus registry, with the Go runtime and process collectors beside it, and the
+// process's Resource (so target_info names the service: call Setup first). It runs once
 // per process; instruments created before it (the global provider delegates) record
 // from then on.
 func SetupMetrics() error {
@@ -36,7 +37,7 @@ func SetupMetrics() error {
 			metrics.err = fmt.Errorf("telemetry: prometheus exporter: %w", err)
 			return
 		}
-		otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)))
+		otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(Resource())))
 		metrics.registry = reg
 	})
 	return metrics.err

@@ -58,6 +58,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/resource"
+	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/services/harvester/internal/run"
 	"github.com/interloan/interloan/services/harvester/internal/schedule"
 )
@@ -356,8 +357,10 @@ func listed(profiles []*profilesv1.IntegrationProfile, name string) bool {
 }
 
 // list reads every page of active profiles; any failing page fails the whole listing, so a
-// partial list never removes jobs.
+// partial list never removes jobs. The listing is routine (telemetry.Untraced): no spans,
+// and profiles logs it at debug, so an idle suite is quiet at info. Runs are traced as usual.
 func (s *Scheduler) list(ctx context.Context) ([]*profilesv1.IntegrationProfile, error) {
+	ctx = telemetry.Untraced(ctx)
 	var all []*profilesv1.IntegrationProfile
 	token := ""
 	for range maxListPages {
