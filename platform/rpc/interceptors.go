@@ -11,8 +11,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/telemetry"
 )
+
+// harvester reports whether the call was authenticated as the harvester (the tap handle
+// puts the principal in the call's context before any interceptor runs).
+func harvester(ctx context.Context) bool {
+	p, ok := auth.FromContext(ctx)
+	return ok && p.Has(auth.RoleHarvester)
+}
 
 // UnaryInterceptor recovers panics, maps errors to status (ToStatus) and logs each call.
 func UnaryInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
@@ -55,8 +63,10 @@ func recovered(ctx context.Context, log *slog.Logger, method string, r any) erro
 func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo
-	if code == codes.OK && telemetry.Routine(ctx) {
-		level = slog.LevelDebug // a poll: an idle suite writes nothing at info
+	if code == codes.OK && telemetry.Routine(ctx) && harvester(ctx) {
+		// The harvester's poll: an idle suite writes nothing at info. Only the harvester's
+		// identity may quiet its calls, so nobody else can hide theirs in the access log.
+		level = slog.LevelDebug
 	}
 	if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
 		level = slog.LevelError
