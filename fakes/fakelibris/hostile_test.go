@@ -1,8 +1,10 @@
 package fakelibris_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -85,23 +87,42 @@ func TestFaultBloat(t *testing.T) {
 	}
 }
 
-// TestFaultDripSize: with DripSize 1 the answer comes byte by byte.
+// TestFaultDripSize: with DripSize 1 the answer comes byte by byte. The writes are
+// observed at the server: what a client's reads return depends on how the network
+// batches them.
 func TestFaultDripSize(t *testing.T) {
-	s, base := fixture(t, fakelibris.Options{})
+	s, _ := fixture(t, fakelibris.Options{})
 	s.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 1, Count: 1, From: day(2024, 8, 1), To: day(2024, 8, 1)})...)
 	s.Inject(fakelibris.Fault{Times: 1, Drip: 5 * time.Millisecond, DripSize: 1})
-	rq, _ := http.NewRequest(http.MethodGet, base+"/illrequests/Abc/outgoing?start_date=2024-08-01&end_date=2024-08-01", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rq := httptest.NewRequestWithContext(ctx, http.MethodGet, "/librisfjarrlan/api/illrequests/Abc/outgoing?start_date=2024-08-01&end_date=2024-08-01", nil)
 	rq.Header.Set("api-key", key)
-	resp, err := http.DefaultClient.Do(rq)
-	if err != nil {
-		t.Fatal(err)
+	// The first 20 writes are enough; then the client goes away, which ends the drip.
+	var sizes []int
+	w := &writeSizes{ResponseRecorder: httptest.NewRecorder(), onWrite: func(n int) {
+		if sizes = append(sizes, n); len(sizes) == 20 {
+			cancel()
+		}
+	}}
+	s.ServeHTTP(w, rq)
+	if len(sizes) < 20 {
+		t.Fatalf("%d writes before the answer ended, want at least 20", len(sizes))
 	}
-	defer resp.Body.Close()
-	buf := make([]byte, 1024)
-	for i := 0; i < 20; i++ {
-		n, err := resp.Body.Read(buf)
-		if n != 1 || err != nil {
-			t.Fatalf("read %d: %d bytes, %v", i, n, err)
+	for i, n := range sizes {
+		if n != 1 {
+			t.Fatalf("write %d: %d bytes, want 1", i, n)
 		}
 	}
+}
+
+// writeSizes reports the size of every write a handler makes.
+type writeSizes struct {
+	*httptest.ResponseRecorder
+	onWrite func(int)
+}
+
+func (w *writeSizes) Write(p []byte) (int, error) {
+	w.onWrite(len(p))
+	return w.ResponseRecorder.Write(p)
 }
