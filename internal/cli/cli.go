@@ -106,6 +106,7 @@ func up(args []string, stdout, stderr io.Writer) int {
 	set.Bool(&cfg.TLS, "tls", "INTERLOAN_TLS", true, "TLS on every listener and mTLS between the services, with a throw-away CA created in <data-dir>/tls at each start")
 	set.String(&cfg.AllowedHosts, "allowed-hosts", "INTERLOAN_ALLOWED_HOSTS", "", "the harvester's --allowed-hosts: comma-separated hosts external systems may be called on (exact, or *.domain); empty allows any host")
 	set.Bool(&cfg.AllowPrivateNetworks, "allow-private-networks", "INTERLOAN_ALLOW_PRIVATE_NETWORKS", false, "the harvester's --allow-private-networks: let external systems be called on loopback, private and link-local addresses (development and fakes only)")
+	set.String(&cfg.CORSAllowedOrigins, "cors-allowed-origins", "INTERLOAN_CORS_ALLOWED_ORIGINS", "", "the gateway's --cors-allowed-origins: comma-separated origins (scheme://host[:port]) browsers may call the REST API from; empty: no CORS")
 	var receiptPort int
 	set.Int(&receiptPort, "receipt-port", "INTERLOAN_RECEIPT_PORT", 9190, "the harvester's listener for Netpunkt's pushed receipts (POST /netpunkt/receipts/{profile}); -1 disables")
 	if code, ok := parse(set, args); !ok {

@@ -70,6 +70,8 @@ type Config struct {
 	// (harvester --allowed-hosts, --allow-private-networks).
 	AllowedHosts         string
 	AllowPrivateNetworks bool
+	// CORSAllowedOrigins is the gateway's --cors-allowed-origins (empty: no CORS).
+	CORSAllowedOrigins string
 }
 
 // Addrs are the bound addresses of a running suite.
@@ -242,7 +244,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return gateway.Run(ctx, gateway.Config{
 			ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, HarvesterAddr: addrs.Harvester, RequestsAddr: addrs.Requests,
 			Logger: logFor("gateway"), HTTPListener: gwLis, TLS: tlsFor["gateway"],
-			Ready: func(net.Addr) { ready <- struct{}{} },
+			CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+			Ready:              func(net.Addr) { ready <- struct{}{} },
 		})
 	})
 
