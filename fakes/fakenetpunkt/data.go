@@ -1,14 +1,9 @@
 package fakenetpunkt
 
 import (
-	"bytes"
-	"context"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
-	"strings"
 	"time"
 )
 
@@ -163,41 +158,4 @@ func Generate(o GenerateOptions) []Order {
 		}
 	}
 	return out
-}
-
-// ReceiptXML renders o as the OpenReceipt message Netpunkt pushes, authenticated with
-// password.
-func ReceiptXML(o Order, password string) []byte {
-	var b bytes.Buffer
-	b.WriteString(xml.Header + `<receipt xmlns="http://oss.dbc.dk/ns/openreceipt"><authenticationPassword>`)
-	_ = xml.EscapeText(&b, []byte(password))
-	b.WriteString(`</authenticationPassword>`)
-	w := o.wire()
-	inner, _ := xml.Marshal(w)
-	// The receipt carries the order's elements directly below its root.
-	inner = bytes.TrimPrefix(inner, []byte("<order>"))
-	inner = bytes.TrimSuffix(inner, []byte("</order>"))
-	b.Write(inner)
-	b.WriteString(`</receipt>`)
-	return b.Bytes()
-}
-
-// Push POSTs o as an OpenReceipt message to url, as Netpunkt does when an order for the
-// library is created or changes. It returns the HTTP status and the start of the answer.
-func Push(ctx context.Context, hc *http.Client, url string, o Order, password string) (int, string, error) {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(ReceiptXML(o, password)))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, strings.TrimSpace(string(body)), nil
 }

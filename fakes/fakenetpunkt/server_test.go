@@ -1,7 +1,6 @@
 package fakenetpunkt
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -71,38 +70,5 @@ func TestServer(t *testing.T) {
 	call(t, s, "POST", DefaultBasePath, page)
 	if after, _ := s.Get("NP000000001"); !after.LastModification.After(before.LastModification) {
 		t.Fatal("churn did not bump lastModification")
-	}
-}
-
-func TestReceiptXMLEscapes(t *testing.T) {
-	o := Order{OrderID: "1", Title: "A & <B>"}
-	got := string(ReceiptXML(o, `p<w>&"`))
-	if !strings.Contains(got, "<authenticationPassword>p&lt;w&gt;&amp;&#34;</authenticationPassword>") || !strings.Contains(got, "A &amp; &lt;B&gt;") {
-		t.Fatalf("ReceiptXML = %s", got)
-	}
-	if strings.Contains(got, "<order>") {
-		t.Fatalf("the order's elements belong directly below the root: %s", got)
-	}
-}
-
-func TestPush(t *testing.T) {
-	var got string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := new(strings.Builder)
-		buf := make([]byte, 1024)
-		for {
-			n, err := r.Body.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		got = b.String()
-		w.Write([]byte("<ok/>"))
-	}))
-	defer srv.Close()
-	code, body, err := Push(t.Context(), nil, srv.URL, Order{OrderID: "9"}, "pw")
-	if err != nil || code != 200 || body != "<ok/>" || !strings.Contains(got, "<orderId>9</orderId>") {
-		t.Fatalf("Push = %d %q %v; server saw %s", code, body, err, got)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -185,24 +184,24 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 func (s *session) push(ctx context.Context, out io.Writer) (int, error) {
 	p := s.world.Profile
 	endpoint := s.env.ReceiptURL + "/netpunkt/receipts/" + p.GetCode()
-	fmt.Fprintf(out, "\nThe lenders ship %d orders; Netpunkt pushes an OpenReceipt message for each to %s:\n", len(s.pushed), endpoint)
+	fmt.Fprintf(out, "\nThe lenders ship %d orders; Netpunkt pushes an OrderReceipt message for each to %s:\n", len(s.pushed), endpoint)
 	// First a receipt with a wrong password, which must be refused and not stored.
-	status, _, err := fakenetpunkt.Push(ctx, s.env.HTTP, endpoint, s.pushed[0], "not-the-password")
+	_, status, err := fakenetpunkt.Push(ctx, s.env.HTTP, endpoint, s.pushed[0], "not-the-password")
 	if err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(out, "  %s with a wrong password → HTTP %d (refused, nothing stored)\n", s.pushed[0].OrderID, status)
+	fmt.Fprintf(out, "  %s with a wrong password → %s (refused, nothing stored)\n", s.pushed[0].OrderID, status)
 	accepted := 0
 	for _, ord := range s.pushed {
 		s.env.Netpunkt.Put(ord) // DBC's order base has the new state too
 		wire := ord
 		wire.RequesterID, wire.ResponderID = strings.TrimPrefix(ord.RequesterID, "DK-"), strings.ToLower(ord.ResponderID)
-		status, _, err := fakenetpunkt.Push(ctx, s.env.HTTP, endpoint, wire, p.GetReceiptPassword())
+		_, status, err := fakenetpunkt.Push(ctx, s.env.HTTP, endpoint, wire, p.GetReceiptPassword())
 		if err != nil {
 			return accepted, err
 		}
-		fmt.Fprintf(out, "  %s (%s → %s, now shipped) → HTTP %d\n", ord.OrderID, wire.ResponderID, wire.RequesterID, status)
-		if status == http.StatusOK {
+		fmt.Fprintf(out, "  %s (%s → %s, now shipped) → %s\n", ord.OrderID, wire.ResponderID, wire.RequesterID, status)
+		if status == "ok" {
 			accepted++
 		}
 	}

@@ -16,10 +16,12 @@ import (
 	"github.com/interloan/interloan/internal/testenv"
 )
 
-// TestNetpunktPushEndToEnd: Netpunkt pushes OpenReceipt messages to the harvester over
-// TLS. Refused ones (wrong password, malformed, unknown profile, too large) store nothing;
-// accepted ones start a run within seconds that imports them through the same path as
-// pulled orders, and each ends in the ledger or in a run event that says why not.
+// TestNetpunktPushEndToEnd: DBC pushes OrderReceipt SOAP messages to the harvester over
+// TLS and reads the receiptStatus of each answer. Refused ones (wrong password, malformed,
+// unknown profile, too large) store nothing; accepted ones start a run within seconds that
+// imports them through the same path as pulled orders, and each ends in the ledger or in
+// a run event that says why not. A receipt sent again (the same orderReceiptUuid) is
+// answered ok and changes nothing.
 func TestNetpunktPushEndToEnd(t *testing.T) {
 	sys := netpunktSystem()
 	e := startWith(t, sys)
@@ -44,41 +46,44 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 
 	// Orders Netpunkt tells us about by receipt only: one ours and importable, one lent
 	// by a library that is not a partner, one of another agency.
-	pushed := fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: 2, Agency: "DK-" + sys.ours, Count: 3, From: today, To: today,
+	// The fourth and fifth are sent later, each to show that a run has followed.
+	pushed := fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: 2, Agency: "DK-" + sys.ours, Count: 5, From: today, To: today,
 		Lenders: []string{"710100"}, Prefix: "PUSH"})
 	pushed[1].ResponderID = "DK-799999"
 	pushed[2].RequesterID = "DK-785100"
+	later := pushed[3:]
+	pushed = pushed[:3]
 	endpoint := e.suite.ReceiptURL + "/netpunkt/receipts/np"
 	hc := e.suite.HTTP
 
-	post := func(url string, body []byte) int {
-		t.Helper()
-		resp, err := hc.Post(url, "text/xml", bytes.NewReader(body))
-		e.must(err)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
 	for _, tc := range []struct {
 		name, url string
 		body      []byte
-		want      int
+		want      string
 	}{
-		{"wrong password", endpoint, fakenetpunkt.ReceiptXML(pushed[0], "guess"), http.StatusUnauthorized},
-		{"malformed XML", endpoint, []byte("<receipt><orderId>PUSH1</orderId>"), http.StatusBadRequest},
-		{"unknown profile", e.suite.ReceiptURL + "/netpunkt/receipts/nope", fakenetpunkt.ReceiptXML(pushed[0], receiptPassword), http.StatusUnauthorized},
-		{"too large", endpoint, append([]byte("<receipt><title>"), bytes.Repeat([]byte("x"), 300<<10)...), http.StatusRequestEntityTooLarge},
+		{"wrong password", endpoint, fakenetpunkt.ReceiptXML(pushed[0], "guess"), "fatal_internal_error"},
+		{"malformed XML", endpoint, fakenetpunkt.ReceiptXML(pushed[0], receiptPassword)[:200], "incomplete_request"},
+		{"unknown profile", e.suite.ReceiptURL + "/netpunkt/receipts/nope", fakenetpunkt.ReceiptXML(pushed[0], receiptPassword), "fatal_internal_error"},
+		{"too large", endpoint, append([]byte("<receipt><title>"), bytes.Repeat([]byte("x"), 300<<10)...), "incomplete_request"},
 	} {
-		if got := post(tc.url, tc.body); got != tc.want {
-			t.Fatalf("%s: HTTP %d, want %d", tc.name, got, tc.want)
+		code, status, err := fakenetpunkt.PushMessage(e.ctx, hc, tc.url, tc.body)
+		e.must(err)
+		if code != http.StatusOK || status != tc.want {
+			t.Fatalf("%s: HTTP %d %s, want 200 %s", tc.name, code, status, tc.want)
+		}
+	}
+	push := func(o fakenetpunkt.Order) {
+		t.Helper()
+		code, status, err := fakenetpunkt.Push(e.ctx, hc, endpoint, o, receiptPassword)
+		e.must(err)
+		if code != http.StatusOK || status != "ok" {
+			t.Fatalf("push %s: HTTP %d %s", o.OrderID, code, status)
 		}
 	}
 	for _, o := range pushed {
-		status, body, err := fakenetpunkt.Push(e.ctx, hc, endpoint, o, receiptPassword)
-		e.must(err)
-		if status != http.StatusOK || !strings.Contains(body, "accepted") {
-			t.Fatalf("push %s: %d %s", o.OrderID, status, body)
-		}
+		push(o)
 	}
+	push(pushed[0]) // sent again at once: stored once
 
 	// The pushes start a run by themselves; every pushed order ends in the ledger or an event.
 	runs, events := e.awaitPushed(profile, pulled.GetName(), []string{pushed[0].OrderID, pushed[1].OrderID, pushed[2].OrderID})
@@ -103,11 +108,27 @@ func TestNetpunktPushEndToEnd(t *testing.T) {
 	if len(led) != 31 {
 		t.Fatalf("ledger holds %d requests, want 31 (30 pulled, 1 pushed)", len(led))
 	}
-	// The refused receipts stored nothing: no run handled anything else pushed.
-	for id := range events {
-		if strings.HasPrefix(id, "PUSH") && id != pushed[0].OrderID && id != pushed[1].OrderID && id != pushed[2].OrderID {
-			t.Fatalf("an event for %s, which was never accepted", id)
-		}
+	if n := eventsFor(e, runs, pushed[0].OrderID); n != 1 {
+		t.Fatalf("the receipt sent twice was handled %d times, want once", n)
+	}
+
+	// Sent again after a run drained it: answered ok, and nothing changes. The pushed
+	// orders are not in the fake's order base, so a run's refresh flags pushed[0] as gone
+	// and later runs leave it alone: the first later receipt waits for that run, and an
+	// event or a change for pushed[0] after the second could only come from a receipt
+	// stored again.
+	push(later[0])
+	runs, _ = e.awaitPushed(profile, runs[len(runs)-1].GetName(), []string{later[0].OrderID})
+	before := e.ledger(profile)[pushed[0].OrderID]
+	push(pushed[0])
+	push(later[1])
+	more, _ := e.awaitPushed(profile, runs[len(runs)-1].GetName(), []string{later[1].OrderID})
+	if n := eventsFor(e, more, pushed[0].OrderID); n != 0 {
+		t.Fatalf("the receipt sent again after its run was handled %d more times", n)
+	}
+	led = e.ledger(profile)
+	if after := led[pushed[0].OrderID]; after.GetEtag() != before.GetEtag() || len(led) != 33 {
+		t.Fatalf("after the receipt sent again: etag %s → %s, %d requests (want 33)", before.GetEtag(), after.GetEtag(), len(led))
 	}
 }
 
@@ -137,4 +158,15 @@ func (e *env) awaitPushed(profile, after string, ids []string) ([]*harvesterv1.R
 		e.t.Fatalf("the pushed orders %v were not all handled by a run within a minute: %v", ids, err)
 	}
 	return runs, events
+}
+
+// eventsFor counts the runs among runs with an event for the external id.
+func eventsFor(e *env, runs []*harvesterv1.Run, id string) int {
+	n := 0
+	for _, r := range runs {
+		if e.events(r)[id] != nil {
+			n++
+		}
+	}
+	return n
 }

@@ -129,7 +129,7 @@ func TestNetpunktWorldAndReceipts(t *testing.T) {
 	o.LastModification = time.Now().Add(time.Minute)
 	env.Netpunkt.Put(o) // DBC's order base has the new state too
 	status, body, err := fakenetpunkt.Push(ctx, env.HTTP, env.ReceiptURL+"/netpunkt/receipts/"+w.Profile.GetCode(), o, w.Profile.GetReceiptPassword())
-	if err != nil || status != http.StatusOK {
+	if err != nil || status != http.StatusOK || body != "ok" {
 		t.Fatalf("push: %d %s %v", status, body, err)
 	}
 	actx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -24,23 +23,32 @@ import (
 	"github.com/interloan/interloan/services/harvester/internal/store"
 )
 
-// ReceiptPath is where Netpunkt posts OpenReceipt messages for a profile:
+// ReceiptPath is where Netpunkt posts OrderReceipt messages for a profile:
 // ReceiptPath + "{profile code}".
 const ReceiptPath = "/netpunkt/receipts/"
 
-// Receipts is the push endpoint of Netpunkt profiles. It is not behind a bearer token:
-// Netpunkt authenticates each message with authenticationPassword, compared in constant
-// time with the profile's receipt password. An accepted message is stored in the
-// profile's inbox before it is acknowledged, then a run of the profile is asked for; a
-// refused one stores nothing. Passwords are never logged.
+// Receipts is the push endpoint of Netpunkt profiles: DBC's OrderReceipt SOAP service,
+// seen from the receiving side. It is not behind a bearer token: DBC authenticates each
+// message with authenticationPassword, compared in constant time with the profile's
+// receipt password. An accepted message is stored in the profile's inbox before it is
+// acknowledged, then a run of the profile is asked for; a refused one stores nothing.
+// orderReceiptUuid keys the message in the inbox, so a receipt sent again is answered ok
+// and stored once. Passwords are never logged.
 //
-// Every authentication failure gets the same 401 answer (an unknown profile, a profile of
+// Every answer to a POST is a SOAP receiptResponse with HTTP 200, as DBC's client reads
+// the receiptStatus: ok (stored, or stored before), incomplete_request (not a receipt),
+// fatal_internal_error (authentication failed: resending cannot help) and
+// temporary_error_please_resend (anything a later attempt may get past, with Retry-After).
+//
+// Every authentication failure gets the same answer (an unknown profile, a profile of
 // another system or without a receipt password, a wrong password), so the endpoint does
 // not tell which profiles exist. Failures are counted per source address and per profile:
-// after receiptFreeFailures of either, attempts are refused with 429 and Retry-After
-// before the message is read, for a window that doubles with each further failure up to
-// receiptMaxLockout. The log shows only a short quoted prefix of what an unauthenticated
-// caller sent, in at most one line a minute per profile and kind of refusal.
+// after receiptFreeFailures of either, attempts are answered temporary_error_please_resend
+// with Retry-After before the message is read, for a window that doubles with each
+// further failure up to receiptMaxLockout; a temporary answer makes DBC resend, so a
+// lockout an attacker causes delays a real receipt but does not lose it. The log shows
+// only a short quoted prefix of what an unauthenticated caller sent, in at most one line
+// a minute per profile and kind of refusal.
 type Receipts struct {
 	Profiles    profilesv1.ProfileServiceClient
 	Credentials profilesv1.ProfileCredentialsServiceClient
@@ -72,23 +80,15 @@ const (
 // receiptRefused is the answer to every authentication failure.
 const receiptRefused = "authentication failed: authenticationPassword is wrong, or this endpoint accepts no receipts"
 
-// receiptAnswer is the acknowledgement (or refusal) sent back.
-type receiptAnswer struct {
-	XMLName xml.Name `xml:"receiptResponse"`
-	Status  string   `xml:"status"`
-	OrderID string   `xml:"orderId,omitempty"`
-	Error   string   `xml:"error,omitempty"`
-}
-
 func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	code, ok := strings.CutPrefix(r.URL.Path, ReceiptPath)
 	if !ok || !resource.ValidCode(code) {
-		h.answer(w, http.StatusNotFound, "", "no such receipt endpoint; post to "+ReceiptPath+"{profile code}")
+		h.answer(w, http.StatusNotFound, netpunkt.ReceiptIncompleteRequest, "no such receipt endpoint; post to "+ReceiptPath+"{profile code}")
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.answer(w, http.StatusMethodNotAllowed, "", "post OpenReceipt messages")
+		h.answer(w, http.StatusMethodNotAllowed, netpunkt.ReceiptIncompleteRequest, "post OrderReceipt messages")
 		return
 	}
 	h.guardOnce.Do(h.initGuard)
@@ -107,15 +107,15 @@ func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		h.answer(w, http.StatusRequestEntityTooLarge, "", "the message is larger than the limit of "+strconv.Itoa(netpunkt.MaxReceiptBytes>>10)+" KiB")
+		h.answer(w, http.StatusOK, netpunkt.ReceiptIncompleteRequest, "the message is larger than the limit of "+strconv.Itoa(netpunkt.MaxReceiptBytes>>10)+" KiB")
 		return
 	case err != nil:
-		h.answer(w, http.StatusBadRequest, "", "the message could not be read")
+		h.answer(w, http.StatusOK, netpunkt.ReceiptTemporaryError, "the message could not be read")
 		return
 	}
 	rc, err := netpunkt.ParseReceipt(body)
 	if err != nil {
-		h.answer(w, http.StatusBadRequest, "", err.Error())
+		h.answer(w, http.StatusOK, netpunkt.ReceiptIncompleteRequest, err.Error())
 		return
 	}
 	// The attempt is reserved only now, around the password check, so that a slow upload
@@ -146,32 +146,37 @@ func (h *Receipts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		settle(attemptUndecided)
 		h.logGated(r.Context(), slog.LevelError, "unavailable", "reading a profile for a Netpunkt receipt", "profile", name, "error", err)
-		h.answer(w, http.StatusServiceUnavailable, "", "the profile could not be read; retry later")
+		h.answer(w, http.StatusOK, netpunkt.ReceiptTemporaryError, "the profile could not be read; retry later")
 		return
 	case reason != "":
 		settle(attemptFailed)
 		h.logGated(r.Context(), slog.LevelWarn, "refused "+name, "Netpunkt receipt refused", "profile", name, "reason", reason,
 			"order", untrusted(rc.OrderID), "remote", r.RemoteAddr)
-		h.answer(w, http.StatusUnauthorized, "", receiptRefused)
+		h.answer(w, http.StatusOK, netpunkt.ReceiptFatalError, receiptRefused)
 		return
 	}
 	settle(attemptSucceeded)
-	_, err = h.Store.PutInbox(code, store.InboxItem{ExternalID: rc.OrderID, Received: h.now(), Message: rc.Order})
-	if errors.Is(err, store.ErrInboxFull) {
+	_, err = h.Store.PutInbox(code, store.InboxItem{ExternalID: rc.OrderID, Key: rc.UUID, Received: h.now(), Message: rc.Order})
+	switch {
+	case errors.Is(err, store.ErrInboxDuplicate):
+		// Sent again (DBC resends what it did not see acknowledged): stored once already.
+		h.log().Info("Netpunkt receipt received again", "profile", name, "order", untrusted(rc.OrderID), "receipt", untrusted(rc.UUID))
+		h.answer(w, http.StatusOK, netpunkt.ReceiptOK, "")
+		return
+	case errors.Is(err, store.ErrInboxFull):
 		w.Header().Set("Retry-After", "300")
-		h.answer(w, http.StatusServiceUnavailable, rc.OrderID, "the profile's inbox is full until a run drains it; retry later")
+		h.answer(w, http.StatusOK, netpunkt.ReceiptTemporaryError, "the profile's inbox is full until a run drains it; retry later")
 		return
-	}
-	if err != nil {
+	case err != nil:
 		h.log().Error("storing a Netpunkt receipt", "profile", name, "order", untrusted(rc.OrderID), "error", err)
-		h.answer(w, http.StatusInternalServerError, rc.OrderID, "the message could not be stored; retry later")
+		h.answer(w, http.StatusOK, netpunkt.ReceiptTemporaryError, "the message could not be stored; retry later")
 		return
 	}
-	h.log().Info("Netpunkt receipt accepted", "profile", name, "order", untrusted(rc.OrderID))
+	h.log().Info("Netpunkt receipt accepted", "profile", name, "order", untrusted(rc.OrderID), "receipt", untrusted(rc.UUID))
 	if h.Kick != nil {
 		h.Kick(name)
 	}
-	h.answer(w, http.StatusOK, rc.OrderID, "")
+	h.answer(w, http.StatusOK, netpunkt.ReceiptOK, "")
 }
 
 // authenticate checks that name is a Netpunkt profile whose receipt password is
@@ -221,7 +226,8 @@ func (h *Receipts) settle(source, name string, o outcome) {
 	}
 }
 
-// tooMany answers 429 to an attempt the limiters did not admit. Refusals during a
+// tooMany answers temporary_error_please_resend with Retry-After to an attempt the
+// limiters did not admit. Refusals during a
 // lockout are not logged (its start was); a burst refused for being too many at once is,
 // gated.
 func (h *Receipts) tooMany(w http.ResponseWriter, wait time.Duration, busy bool, key, value string) {
@@ -230,7 +236,7 @@ func (h *Receipts) tooMany(w http.ResponseWriter, wait time.Duration, busy bool,
 		h.logGated(context.Background(), slog.LevelWarn, "busy "+value, "Netpunkt receipts refused: too many attempts at once", key, value)
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	h.answer(w, http.StatusTooManyRequests, "", "too many failed attempts; retry after "+strconv.Itoa(secs)+" s")
+	h.answer(w, http.StatusOK, netpunkt.ReceiptTemporaryError, "too many failed attempts; retry after "+strconv.Itoa(secs)+" s")
 }
 
 // logGated logs a line unless one of the same key was logged less than a minute ago,
@@ -241,15 +247,12 @@ func (h *Receipts) logGated(ctx context.Context, level slog.Level, key, msg stri
 	}
 }
 
-func (h *Receipts) answer(w http.ResponseWriter, code int, orderID, msg string) {
-	a := receiptAnswer{Status: "accepted", OrderID: orderID}
-	if code != http.StatusOK {
-		a.Status, a.Error = "refused", msg
-	}
-	body, _ := xml.Marshal(a) // of plain strings: cannot fail
+// answer writes a SOAP receiptResponse with receiptStatus status and message msg; code
+// is HTTP 200 for everything posted to a receipt endpoint.
+func (h *Receipts) answer(w http.ResponseWriter, code int, status, msg string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(code)
-	w.Write(append([]byte(xml.Header), body...))
+	w.Write(netpunkt.ReceiptResponse(status, msg))
 }
 
 func (h *Receipts) log() *slog.Logger {

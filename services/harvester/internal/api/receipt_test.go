@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,21 +87,23 @@ func TestReceipts(t *testing.T) {
 		body               []byte
 		down               bool
 		code               int
+		status             string // receiptStatus
 		stored             bool
 		answer             string
 	}{
-		{"accepted", "POST", "/netpunkt/receipts/NP", good, false, 200, true, "<status>accepted</status><orderId>" + order.OrderID},
-		{"wrong password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, "guess"), false, 401, false, receiptRefused},
-		{"no password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, ""), false, 401, false, receiptRefused},
-		{"malformed XML", "POST", "/netpunkt/receipts/NP", good[:len(good)-20], false, 400, false, "malformed OpenReceipt"},
-		{"unknown profile", "POST", "/netpunkt/receipts/NOPE", good, false, 401, false, receiptRefused},
-		{"Libris profile", "POST", "/netpunkt/receipts/LIBRIS", good, false, 401, false, receiptRefused},
-		{"no receipt password", "POST", "/netpunkt/receipts/NOPW", good, false, 401, false, receiptRefused},
-		{"oversized", "POST", "/netpunkt/receipts/NP", bytes.Repeat([]byte("x"), netpunkt.MaxReceiptBytes+1), false, 413, false, "larger than"},
-		{"GET", "GET", "/netpunkt/receipts/NP", nil, false, 405, false, "refused"},
-		{"a name profiles refuses", "POST", "/netpunkt/receipts/a..", good, false, 401, false, receiptRefused},
-		{"bad code", "POST", "/netpunkt/receipts/a%2Fb", good, false, 404, false, "no such receipt endpoint"},
-		{"profiles down", "POST", "/netpunkt/receipts/NP", good, true, 503, false, "retry later"},
+		{"accepted", "POST", "/netpunkt/receipts/NP", good, false, 200, netpunkt.ReceiptOK, true, "<receiptResult><receiptStatus>ok</receiptStatus></receiptResult>"},
+		{"wrong password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, "guess"), false, 200, netpunkt.ReceiptFatalError, false, receiptRefused},
+		{"no password", "POST", "/netpunkt/receipts/NP", fakenetpunkt.ReceiptXML(order, ""), false, 200, netpunkt.ReceiptFatalError, false, receiptRefused},
+		{"malformed XML", "POST", "/netpunkt/receipts/NP", good[:len(good)-20], false, 200, netpunkt.ReceiptIncompleteRequest, false, "malformed OrderReceipt"},
+		{"no orderReceiptUuid", "POST", "/netpunkt/receipts/NP", withoutUUID(t, good), false, 200, netpunkt.ReceiptIncompleteRequest, false, "orderReceiptUuid is missing"},
+		{"unknown profile", "POST", "/netpunkt/receipts/NOPE", good, false, 200, netpunkt.ReceiptFatalError, false, receiptRefused},
+		{"Libris profile", "POST", "/netpunkt/receipts/LIBRIS", good, false, 200, netpunkt.ReceiptFatalError, false, receiptRefused},
+		{"no receipt password", "POST", "/netpunkt/receipts/NOPW", good, false, 200, netpunkt.ReceiptFatalError, false, receiptRefused},
+		{"oversized", "POST", "/netpunkt/receipts/NP", bytes.Repeat([]byte("x"), netpunkt.MaxReceiptBytes+1), false, 200, netpunkt.ReceiptIncompleteRequest, false, "larger than"},
+		{"GET", "GET", "/netpunkt/receipts/NP", nil, false, 405, netpunkt.ReceiptIncompleteRequest, false, "post OrderReceipt messages"},
+		{"a name profiles refuses", "POST", "/netpunkt/receipts/a..", good, false, 200, netpunkt.ReceiptFatalError, false, receiptRefused},
+		{"bad code", "POST", "/netpunkt/receipts/a%2Fb", good, false, 404, netpunkt.ReceiptIncompleteRequest, false, "no such receipt endpoint"},
+		{"profiles down", "POST", "/netpunkt/receipts/NP", good, true, 200, netpunkt.ReceiptTemporaryError, false, "retry later"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := store.Open(filepath.Join(t.TempDir(), "h.db"))
@@ -113,8 +117,8 @@ func TestReceipts(t *testing.T) {
 			h := &Receipts{Profiles: fp, Credentials: fp, Store: st, Kick: func(n string) { kicked = append(kicked, n) }, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, bytes.NewReader(tc.body)))
-			if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.answer) {
-				t.Fatalf("answer %d %s; want %d containing %q", w.Code, w.Body.String(), tc.code, tc.answer)
+			if w.Code != tc.code || receiptStatus(t, w.Body.Bytes()) != tc.status || !strings.Contains(w.Body.String(), tc.answer) {
+				t.Fatalf("answer %d %s; want %d %s containing %q", w.Code, w.Body.String(), tc.code, tc.status, tc.answer)
 			}
 			items, err := st.Inbox("NP", 0, 10)
 			if err != nil {
@@ -125,7 +129,7 @@ func TestReceipts(t *testing.T) {
 			}
 			if tc.stored {
 				r := netpunkt.DecodeOrder(items[0].Message, "775100")
-				if items[0].ExternalID != order.OrderID || r.ExternalID != order.OrderID || r.Problem != "" || kicked[0] != "integrationProfiles/NP" {
+				if items[0].ExternalID != order.OrderID || items[0].Key != fakenetpunkt.ReceiptUUID(order) || r.ExternalID != order.OrderID || r.Problem != "" || kicked[0] != "integrationProfiles/NP" {
 					t.Fatalf("stored %+v → %+v, kicked %v", items[0], r, kicked)
 				}
 				if bytes.Contains(items[0].Message, []byte(receiptPassword)) {
@@ -284,8 +288,9 @@ func clientFrom(t *testing.T, ip string) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
-// postReceipt posts body to the receipt endpoint of profile code and returns the answer.
-func postReceipt(t *testing.T, hc *http.Client, url, code string, body []byte) (int, http.Header, string) {
+// postReceipt posts body to the receipt endpoint of profile code and returns the
+// answer's receiptStatus, headers and body; every answer must be HTTP 200.
+func postReceipt(t *testing.T, hc *http.Client, url, code string, body []byte) (string, http.Header, string) {
 	t.Helper()
 	resp, err := hc.Post(url+ReceiptPath+code, "text/xml", bytes.NewReader(body))
 	if err != nil {
@@ -296,7 +301,38 @@ func postReceipt(t *testing.T, hc *http.Client, url, code string, body []byte) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header, string(b)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTP %d %s; every receipt is answered 200 with a receiptStatus", resp.StatusCode, b)
+	}
+	return receiptStatus(t, b), resp.Header, string(b)
+}
+
+// receiptStatus reads the receiptStatus of a SOAP receiptResponse by the contract's
+// names and namespace.
+func receiptStatus(t *testing.T, answer []byte) string {
+	t.Helper()
+	var env struct {
+		XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
+		Body    struct {
+			Response struct {
+				Status string `xml:"http://oss.dbc.dk/ns/orderReceipt receiptResult>receiptStatus"`
+			} `xml:"http://oss.dbc.dk/ns/orderReceipt receiptResponse"`
+		} `xml:"http://schemas.xmlsoap.org/soap/envelope/ Body"`
+	}
+	if err := xml.Unmarshal(answer, &env); err != nil || env.Body.Response.Status == "" {
+		t.Fatalf("not a SOAP receiptResponse (%v): %s", err, answer)
+	}
+	return env.Body.Response.Status
+}
+
+// withoutUUID is msg without its orderReceiptUuid element.
+func withoutUUID(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	out := regexp.MustCompile(`<or:orderReceiptUuid>[^<]*</or:orderReceiptUuid>`).ReplaceAll(msg, nil)
+	if bytes.Equal(out, msg) {
+		t.Fatalf("no orderReceiptUuid in %s", msg)
+	}
+	return out
 }
 
 func testOrder() fakenetpunkt.Order {
@@ -309,7 +345,7 @@ func testOrder() fakenetpunkt.Order {
 func TestReceiptRefusalsAreAlike(t *testing.T) {
 	order := testOrder()
 	type answer struct {
-		code        int
+		code        string
 		contentType string
 		body        string
 	}
@@ -329,15 +365,15 @@ func TestReceiptRefusalsAreAlike(t *testing.T) {
 			if first == nil {
 				first = &got
 			}
-			if got.code != http.StatusUnauthorized || got != *first {
-				t.Fatalf("answered %+v; want 401 and the same answer as the first case %+v", got, *first)
+			if got.code != netpunkt.ReceiptFatalError || got != *first {
+				t.Fatalf("answered %+v; want fatal_internal_error and the same answer as the first case %+v", got, *first)
 			}
 		})
 	}
 }
 
-// TestReceiptGuessingBacksOff: a source guessing one profile's password is refused with
-// 429 after a few failures, for a window that doubles with each further failure up to a
+// TestReceiptGuessingBacksOff: a source guessing one profile's password is answered
+// temporary_error_please_resend after a few failures, for a window that doubles with each further failure up to a
 // cap; during it even the right password is refused without asking profiles. Another
 // profile from another source is unaffected, and once the window has passed the right
 // password is accepted.
@@ -352,45 +388,46 @@ func TestReceiptGuessingBacksOff(t *testing.T) {
 	failures := 0
 	for ; failures < 50; failures++ {
 		code, _, body := postReceipt(t, attacker, url, "NP", guess)
-		if code == http.StatusTooManyRequests {
+		if code == netpunkt.ReceiptTemporaryError {
 			break
 		}
-		if code != http.StatusUnauthorized {
-			t.Fatalf("guess %d: %d %s", failures+1, code, body)
+		if code != netpunkt.ReceiptFatalError {
+			t.Fatalf("guess %d: %s %s", failures+1, code, body)
 		}
 	}
 	if failures != 5 {
-		t.Fatalf("%d wrong guesses were answered 401 before the first 429; want 5", failures)
+		t.Fatalf("%d wrong guesses were answered fatal_internal_error before the first temporary error; want 5", failures)
 	}
 	asked := fp.calls.Load()
+	tmp, ok, fatal := netpunkt.ReceiptTemporaryError, netpunkt.ReceiptOK, netpunkt.ReceiptFatalError
 	steps := []struct {
 		name     string
 		hc       *http.Client
 		advance  time.Duration
 		profile  string
 		body     []byte
-		code     int
-		retryFor string // Retry-After of a 429
+		code     string
+		retryFor string // Retry-After of a lockout
 	}{
-		{"the right password during the lockout", attacker, 0, "NP", right, 429, "1"},
-		{"the same profile from another source", other, 0, "NP", right, 429, "1"},
-		{"another profile from another source", other, 0, "NP2", right, 200, ""},
-		{"another profile from the locked source", attacker, 0, "NP2", right, 429, "1"},
-		{"a guess after the window", attacker, time.Second, "NP", guess, 401, ""},
-		{"the window doubled", attacker, 0, "NP", right, 429, "2"},
-		{"still locked", attacker, time.Second, "NP", right, 429, "1"},
-		{"the right password after the window", attacker, time.Second, "NP", right, 200, ""},
-		{"a success starts the count afresh", attacker, 0, "NP", guess, 401, ""},
+		{"the right password during the lockout", attacker, 0, "NP", right, tmp, "1"},
+		{"the same profile from another source", other, 0, "NP", right, tmp, "1"},
+		{"another profile from another source", other, 0, "NP2", right, ok, ""},
+		{"another profile from the locked source", attacker, 0, "NP2", right, tmp, "1"},
+		{"a guess after the window", attacker, time.Second, "NP", guess, fatal, ""},
+		{"the window doubled", attacker, 0, "NP", right, tmp, "2"},
+		{"still locked", attacker, time.Second, "NP", right, tmp, "1"},
+		{"the right password after the window", attacker, time.Second, "NP", right, ok, ""},
+		{"a success starts the count afresh", attacker, 0, "NP", guess, fatal, ""},
 	}
 	for _, s := range steps {
 		clock.Advance(s.advance)
 		before := fp.calls.Load()
 		code, hdr, body := postReceipt(t, s.hc, url, s.profile, s.body)
 		if code != s.code || hdr.Get("Retry-After") != s.retryFor {
-			t.Fatalf("%s: %d Retry-After %q %s; want %d Retry-After %q", s.name, code, hdr.Get("Retry-After"), body, s.code, s.retryFor)
+			t.Fatalf("%s: %s Retry-After %q %s; want %s Retry-After %q", s.name, code, hdr.Get("Retry-After"), body, s.code, s.retryFor)
 		}
-		if code == http.StatusTooManyRequests && fp.calls.Load() != before {
-			t.Fatalf("%s: refused with 429 after asking profiles", s.name)
+		if code == netpunkt.ReceiptTemporaryError && fp.calls.Load() != before {
+			t.Fatalf("%s: refused for the lockout after asking profiles", s.name)
 		}
 	}
 	if asked == 0 {
@@ -404,14 +441,14 @@ func TestReceiptGuessingBacksOff(t *testing.T) {
 	var windows []string
 	for range 16 {
 		code, hdr, _ := postReceipt(t, attacker, url, "NP", right)
-		if code != http.StatusTooManyRequests {
-			t.Fatalf("the right password between guesses: %d, want 429", code)
+		if code != netpunkt.ReceiptTemporaryError {
+			t.Fatalf("the right password between guesses: %s, want %s", code, netpunkt.ReceiptTemporaryError)
 		}
 		windows = append(windows, hdr.Get("Retry-After"))
 		secs, _ := strconv.Atoi(hdr.Get("Retry-After"))
 		clock.Advance(time.Duration(secs) * time.Second)
-		if code, _, _ := postReceipt(t, attacker, url, "NP", guess); code != http.StatusUnauthorized {
-			t.Fatalf("a guess after a window of %ds: %d, want 401", secs, code)
+		if code, _, _ := postReceipt(t, attacker, url, "NP", guess); code != netpunkt.ReceiptFatalError {
+			t.Fatalf("a guess after a window of %ds: %s, want %s", secs, code, netpunkt.ReceiptFatalError)
 		}
 	}
 	want := "1 2 4 8 16 32 64 128 256 512 900 900 900 900 900 900"
@@ -429,7 +466,7 @@ func TestReceiptConcurrentGuesses(t *testing.T) {
 	hc := clientFrom(t, "127.0.0.1")
 	guess := fakenetpunkt.ReceiptXML(order, "guess")
 	const n = 40
-	codes := make(chan int, n)
+	codes := make(chan string, n)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
@@ -439,13 +476,13 @@ func TestReceiptConcurrentGuesses(t *testing.T) {
 	}
 	wg.Wait()
 	close(codes)
-	count := map[int]int{}
+	count := map[string]int{}
 	for c := range codes {
 		count[c]++
 	}
 	t.Logf("%d concurrent guesses: %v; profiles asked %d times", n, count, fp.calls.Load())
-	if count[http.StatusUnauthorized] > 5 || fp.calls.Load() > 5 || count[http.StatusUnauthorized]+count[http.StatusTooManyRequests] != n {
-		t.Fatalf("%d concurrent guesses answered %v, profiles asked %d times; want at most 5 tried, the rest 429", n, count, fp.calls.Load())
+	if count[netpunkt.ReceiptFatalError] > 5 || fp.calls.Load() > 5 || count[netpunkt.ReceiptFatalError]+count[netpunkt.ReceiptTemporaryError] != n {
+		t.Fatalf("%d concurrent guesses answered %v, profiles asked %d times; want at most 5 tried, the rest temporary errors", n, count, fp.calls.Load())
 	}
 }
 
@@ -463,8 +500,8 @@ func TestReceiptLogsAreBounded(t *testing.T) {
 	fp := receiptProfiles()
 	url := receiptListener(t, &Receipts{Profiles: fp, Credentials: fp, Now: clock.Now, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	hc := clientFrom(t, "127.0.0.1")
-	if code, _, _ := postReceipt(t, hc, url, "NP", body); code != http.StatusUnauthorized {
-		t.Fatalf("answered %d, want 401", code)
+	if code, _, _ := postReceipt(t, hc, url, "NP", body); code != netpunkt.ReceiptFatalError {
+		t.Fatalf("answered %s, want %s", code, netpunkt.ReceiptFatalError)
 	}
 	first := len(logs.String())
 	t.Logf("one refused %d KiB orderId: %d bytes of log: %s", len(order.OrderID)>>10, first, logs.String())
@@ -488,7 +525,7 @@ func TestReceiptLogsAreBounded(t *testing.T) {
 	// A minute on, the next refusal is logged again with the count of those not logged.
 	clock.Advance(2 * time.Minute)
 	postReceipt(t, clientFrom(t, "127.0.0.2"), url, "NP", body)
-	// Of the 20, 5 were refused 401 (one logged, 4 held back), 15 refused 429 before
+	// Of the 20, 5 were refused fatal (one logged, 4 held back), 15 refused for the lockout before
 	// authentication (logged once, with the lockout).
 	if rest := logs.String()[len(all):]; !strings.Contains(rest, `"suppressed":4`) {
 		t.Fatalf("the refusal a minute later does not count the 4 not logged: %s", rest)
@@ -517,7 +554,52 @@ func TestReceiptSlowUploadsHoldNoAttempt(t *testing.T) {
 		}
 		io.WriteString(c, "<receipt>")
 	}
-	if code, _, body := postReceipt(t, clientFrom(t, "127.0.0.2"), url, "NP", fakenetpunkt.ReceiptXML(testOrder(), receiptPassword)); code != http.StatusOK {
-		t.Fatalf("a receipt while slow uploads are open: %d %s", code, body)
+	if code, _, body := postReceipt(t, clientFrom(t, "127.0.0.2"), url, "NP", fakenetpunkt.ReceiptXML(testOrder(), receiptPassword)); code != netpunkt.ReceiptOK {
+		t.Fatalf("a receipt while slow uploads are open: %s %s", code, body)
+	}
+}
+
+// TestReceiptSentAgain: orderReceiptUuid keys the inbox. The same receipt sent again is
+// answered ok without a second message or a second run, also after a run has drained
+// the first; a receipt of the order's next change (another uuid) is stored.
+func TestReceiptSentAgain(t *testing.T) {
+	fp := receiptProfiles()
+	var kicks atomic.Int64
+	h := &Receipts{Profiles: fp, Credentials: fp, Now: newTestClock().Now, Kick: func(string) { kicks.Add(1) }}
+	url := receiptListener(t, h)
+	hc := clientFrom(t, "127.0.0.1")
+	order := testOrder()
+	msg := fakenetpunkt.ReceiptXML(order, receiptPassword)
+	inbox := func() []store.InboxItem {
+		t.Helper()
+		items, err := h.Store.Inbox("NP", 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return items
+	}
+	for i := range 3 {
+		if status, _, body := postReceipt(t, hc, url, "NP", msg); status != netpunkt.ReceiptOK {
+			t.Fatalf("sending %d: %s %s", i+1, status, body)
+		}
+	}
+	items := inbox()
+	if len(items) != 1 || kicks.Load() != 1 {
+		t.Fatalf("the same receipt three times: %d stored, %d runs asked for; want 1, 1", len(items), kicks.Load())
+	}
+	if err := h.Store.DeleteInbox("NP", []uint64{items[0].Seq}); err != nil { // as a run does
+		t.Fatal(err)
+	}
+	if status, _, _ := postReceipt(t, hc, url, "NP", msg); status != netpunkt.ReceiptOK || len(inbox()) != 0 || kicks.Load() != 1 {
+		t.Fatalf("the receipt after a run drained it: %s, %d stored, %d runs asked for", status, len(inbox()), kicks.Load())
+	}
+	next := order
+	next.LastModification = next.LastModification.Add(time.Minute)
+	if status, _, _ := postReceipt(t, hc, url, "NP", fakenetpunkt.ReceiptXML(next, receiptPassword)); status != netpunkt.ReceiptOK || len(inbox()) != 1 || kicks.Load() != 2 {
+		t.Fatalf("a receipt of the next change: %s, %d stored, %d runs asked for", status, len(inbox()), kicks.Load())
+	}
+	// A guess with a known uuid is refused like any other, not answered ok.
+	if status, _, _ := postReceipt(t, hc, url, "NP", fakenetpunkt.ReceiptXML(order, "guess")); status != netpunkt.ReceiptFatalError {
+		t.Fatalf("a wrong password with a known uuid: %s", status)
 	}
 }

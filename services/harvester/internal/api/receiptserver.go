@@ -27,7 +27,7 @@ type RunStarter interface {
 	Start(ctx context.Context, profile string, trigger harvesterv1.Trigger, submittedBy, requestID string) (*harvesterv1.Run, error)
 }
 
-// ReceiptServer is the HTTP listener Netpunkt posts OpenReceipt messages to (Receipts at
+// ReceiptServer is the HTTP listener DBC posts OrderReceipt messages to (Receipts at
 // ReceiptPath), with a Kicker starting a run of a profile soon after each receipt it
 // accepts. It serves on a listener of its own, apart from the health and metrics port, so
 // that only it needs to be reachable from DBC.

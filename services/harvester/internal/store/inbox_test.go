@@ -68,3 +68,58 @@ func TestInboxIsBounded(t *testing.T) {
 		t.Fatalf("another profile's inbox is separate: %v", err)
 	}
 }
+
+// TestInboxKeys: a message's key is taken once per profile, also after a run drained the
+// message and across a reopen, until InboxKeyRetention has passed; a message refused
+// for a full inbox does not take its key.
+func TestInboxKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	put := func(profile, key string, at time.Time) error {
+		_, err := s.PutInbox(profile, InboxItem{ExternalID: "o", Key: key, Received: at, Message: []byte("<order/>")})
+		return err
+	}
+	if err := put("NP", "u1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("NP", "u1", now); !errors.Is(err, ErrInboxDuplicate) {
+		t.Fatalf("the same key again: %v", err)
+	}
+	if err := put("NPX", "u1", now); err != nil {
+		t.Fatalf("another profile's keys are separate: %v", err)
+	}
+	if err := put("NP", "", now); err != nil || put("NP", "", now) != nil {
+		t.Fatalf("messages without a key are all stored: %v", err)
+	}
+	items, _ := s.Inbox("NP", 0, 10)
+	if len(items) != 3 || items[0].Key != "u1" {
+		t.Fatalf("inbox of NP = %+v", items)
+	}
+	seqs := []uint64{items[0].Seq, items[1].Seq, items[2].Seq}
+	if err := s.DeleteInbox("NP", seqs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := put("NP", "u1", now.Add(InboxKeyRetention-time.Second)); !errors.Is(err, ErrInboxDuplicate) {
+		t.Fatalf("the key after the message was drained and the store reopened: %v", err)
+	}
+	if err := put("NP", "u1", now.Add(InboxKeyRetention+time.Second)); err != nil {
+		t.Fatalf("the key after its retention: %v", err)
+	}
+	s.inboxLimit = 1 // u1 is in it
+	if err := put("NP", "u2", now.Add(InboxKeyRetention+time.Second)); !errors.Is(err, ErrInboxFull) {
+		t.Fatalf("over the bound: %v", err)
+	}
+	s.inboxLimit = 10
+	if err := put("NP", "u2", now.Add(InboxKeyRetention+time.Second)); err != nil {
+		t.Fatalf("a key refused with a full inbox was taken: %v", err)
+	}
+}

@@ -35,6 +35,8 @@ import (
 //	refreshed         profile code + 0x00 + external id → last refresh (8-byte Unix nanoseconds)
 //	create_requests(_by_record)  AIP-155 request_id of StartRun → run key
 //	inbox             profile code + 0x00 + seq (8 bytes) → InboxItem (JSON): pushed, not drained yet
+//	inbox_keys        profile code + 0x00 + message key → receipt time (8-byte Unix nanoseconds):
+//	                  the pushed messages taken, so a message sent again is not stored twice
 //	parked            profile code + 0x00 + external id → ParkedItem: failed too often, no longer retried
 //	parked_by_time    profile code + 0x00 + park time (8-byte Unix nanoseconds) + external id → empty
 //	gone              profile code + 0x00 + external id → goneValue (JSON): the external system no
@@ -56,6 +58,7 @@ var (
 	bucketCreateReqs    = []byte("create_requests")
 	bucketReqsByRecord  = []byte("create_requests_by_record")
 	bucketInbox         = []byte("inbox")
+	bucketInboxKeys     = []byte("inbox_keys")
 	bucketParked        = []byte("parked")
 	bucketParkedByTime  = []byte("parked_by_time")
 	bucketGone          = []byte("gone")
@@ -64,7 +67,7 @@ var (
 
 	schema = boltdb.Schema{Service: "harvester", Version: 1, Buckets: [][]byte{
 		bucketRuns, bucketRunsByProfile, bucketRunEvents, bucketCursors, bucketRetry, bucketRefreshed,
-		bucketCreateReqs, bucketReqsByRecord, bucketInbox, bucketParked, bucketParkedByTime, bucketGone,
+		bucketCreateReqs, bucketReqsByRecord, bucketInbox, bucketInboxKeys, bucketParked, bucketParkedByTime, bucketGone,
 	}}
 )
 
