@@ -46,7 +46,11 @@ type order struct {
 	ResponderID    string `xml:"responderId"`
 	UserID         string `xml:"userId"`
 	UserName       string `xml:"userName"`
-	RequesterNote  string `xml:"requesterNote"`
+	// There is no requesterNote: each side's latest note is its own element.
+	LatestRequesterNote string `xml:"latestRequesterNote"`
+	LatestProviderNote  string `xml:"latestProviderNote"`
+	// copy says what was requested; shippedServiceType (loan | copy) what was sent.
+	ShippedServiceType string `xml:"shippedServiceType"`
 }
 
 // result is what a findOrdersResponse held besides its orders.
@@ -55,10 +59,32 @@ type result struct {
 	orders int // orders in this answer
 }
 
-// decodeError is an answer we cannot use. auth marks DBC's authentication_error.
+// decodeError is an answer we cannot use; kind says which of DBC's errorType values it
+// carried, if any.
 type decodeError struct {
 	msg  string
-	auth bool
+	kind errKind
+}
+
+type errKind int
+
+const (
+	errGarbage     errKind = iota // not a usable answer
+	errAuth                       // authentication_error
+	errAgency                     // the group may not read the agency asked for
+	errUnavailable                // the service is down for now: worth another attempt
+)
+
+// DBC's errorType values (openfindorder.xsd) and what each means to a pull.
+const errNoOrders = "no orders found" // zero orders: an empty page, not a failure
+
+var errorTypes = map[string]errKind{
+	"authentication_error":                  errAuth,
+	"cannot_find_agency":                    errAgency,
+	"requester_not_in_agency":               errAgency,
+	"responder_not_in_agency":               errAgency,
+	"open find order service not available": errUnavailable,
+	"Error decoding json string":            errGarbage,
 }
 
 func (e *decodeError) Error() string { return e.msg }
@@ -156,10 +182,23 @@ func (d *decoder) root(local string) (xml.StartElement, error) {
 				return se, nil
 			}
 			if se.Name.Local == "Fault" {
-				return xml.StartElement{}, &decodeError{msg: "a SOAP fault"}
+				return xml.StartElement{}, d.fault(&se)
 			}
 		}
 	}
+}
+
+// fault reads a SOAP Fault just started and names its faultstring (the caller's error
+// path scrubs the password from it).
+func (d *decoder) fault(se *xml.StartElement) error {
+	var f struct {
+		Code   string `xml:"faultcode"`
+		String string `xml:"faultstring"`
+	}
+	if err := d.dec.DecodeElement(&f, se); err != nil {
+		return &decodeError{msg: "a SOAP fault"}
+	}
+	return &decodeError{msg: fmt.Sprintf("a SOAP fault %s: %q", strings.TrimSpace(f.Code), strings.TrimSpace(f.String))}
 }
 
 // rest reads the document to its end so a truncated or malformed tail is noticed.
@@ -225,7 +264,22 @@ func (d *decoder) findOrders(visit func(*order) error) (result, error) {
 			if err != nil {
 				return res, err
 			}
-			return res, &decodeError{msg: "Netpunkt reported error " + strconv.Quote(msg), auth: strings.Contains(msg, "authentication")}
+			if msg == errNoOrders {
+				// The most common answer of all: an empty window or the page after the last.
+				if err := d.dec.Skip(); err != nil {
+					return res, d.syntax(err, "after the error")
+				}
+				if err := d.rest(); err != nil {
+					return res, err
+				}
+				return result{}, nil
+			}
+			kind, known := errorTypes[msg]
+			text := "Netpunkt reported error " + strconv.Quote(msg)
+			if !known {
+				text = "Netpunkt reported an error not in its schema: " + strconv.Quote(msg)
+			}
+			return res, &decodeError{msg: text, kind: kind}
 		case "result":
 			sawResult = true
 			if err := d.results(&res, &totalSet, visit); err != nil {

@@ -100,8 +100,8 @@ func rawStatus(o *order) string {
 	return fmt.Sprintf("requester=%s;provider=%s;answer=%s", strings.TrimSpace(o.RequesterOrderState), strings.TrimSpace(o.ProviderOrderState), strings.TrimSpace(o.ProviderAnswer))
 }
 
-// copenhagen is the zone of DBC's zone-less timestamps (assumption A5); UTC when the
-// system has no zone database.
+// copenhagen is the zone DBC writes its timestamps in (docs/connectors/netpunkt.md,
+// "Time"); UTC when the system has no zone database.
 var copenhagen = func() *time.Location {
 	if l, err := time.LoadLocation("Europe/Copenhagen"); err == nil {
 		return l
@@ -109,10 +109,13 @@ var copenhagen = func() *time.Location {
 	return time.UTC
 }()
 
-// parseTime reads an xs:dateTime or xs:date, with or without a zone.
+// parseTime reads an xs:dateTime or xs:date as DBC writes it: Copenhagen local time,
+// with or without a trailing Z (DBC appends a literal Z to local time, so it does not
+// mean UTC). An explicit numeric offset is taken as given.
 func parseTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02Z07:00", "2006-01-02"} {
+	s = strings.TrimSuffix(s, "Z")
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02Z07:00", "2006-01-02"} {
 		var t time.Time
 		var err error
 		if strings.Contains(layout, "Z07") {
@@ -129,7 +132,7 @@ func parseTime(s string) (time.Time, bool) {
 
 // patronInitiated reports whether a patron placed the order (an end-user order, e.g.
 // from bibliotek.dk, or one still in a patron's states) rather than the library's staff
-// as an inter-library request (assumption A6).
+// as an inter-library request (assumption P6).
 func patronInitiated(o *order) bool {
 	switch strings.TrimSpace(o.RequesterOrderState) {
 	case "user_request", "unknown_user":
@@ -146,9 +149,20 @@ func truthy(s string) bool {
 	return false
 }
 
-// mapOrder turns one decoded order into a connector.Request. It never fails: an order
-// that cannot be used carries a Problem, oddities become Warnings.
-func mapOrder(o *order, agency string) *connector.Request {
+// mapOrder turns one decoded order into a connector.Request of agency: its requesterId
+// must be agency itself. It never fails: an order that cannot be used carries a Problem,
+// oddities become Warnings.
+func mapOrder(o *order, agency string) *connector.Request { return mapOrderOf(o, agency, false) }
+
+// mapPulledOrder is mapOrder for an order OpenFindOrder returned for our agency. DBC
+// expands requesterAgencyId to the library's branches and answers only orders of the
+// agency asked for, so a requesterId that is a branch's library number is ours too; it
+// is kept as the requesting library (docs/connectors/netpunkt.md, "Branches").
+func mapPulledOrder(o *order, agency string) *connector.Request {
+	return mapOrderOf(o, agency, true)
+}
+
+func mapOrderOf(o *order, agency string, branches bool) *connector.Request {
 	r := &connector.Request{Bibliographic: &requestsv1.Bibliographic{}}
 	var problems []string
 	trim := strings.TrimSpace
@@ -182,7 +196,12 @@ func mapOrder(o *order, agency string) *connector.Request {
 		problems = append(problems, "requesterId is missing")
 	default:
 		r.RequestingLibrary = normalizeCode(req)
-		if r.RequestingLibrary != agency {
+		_, danish := agencyDigits(req)
+		switch {
+		case r.RequestingLibrary == agency:
+		case branches && danish:
+			// A branch of our library: DBC answered it for our agency.
+		default:
 			problems = append(problems, fmt.Sprintf("requesterId %q is not this profile's agency %s", req, agency))
 		}
 	}
@@ -192,13 +211,25 @@ func mapOrder(o *order, agency string) *connector.Request {
 		r.Rota = []connector.RotaEntry{{Code: r.Lender, Active: true, Response: trim(o.ProviderAnswer)}}
 	}
 
+	// copy is what was requested; once something is sent, shippedServiceType says
+	// whether it was a loan or a copy, and that decides the format and the status's
+	// physical or digital reading.
+	r.Media, r.Format = requestsv1.Media_MEDIA_LOAN, requestsv1.Format_FORMAT_PHYSICAL
 	if truthy(o.Copy) {
 		r.Media, r.Format = requestsv1.Media_MEDIA_COPY, requestsv1.Format_FORMAT_DIGITAL
-	} else {
-		r.Media, r.Format = requestsv1.Media_MEDIA_LOAN, requestsv1.Format_FORMAT_PHYSICAL
+	}
+	sent := r.Media
+	switch st := trim(o.ShippedServiceType); st {
+	case "":
+	case "loan":
+		sent, r.Format = requestsv1.Media_MEDIA_LOAN, requestsv1.Format_FORMAT_PHYSICAL
+	case "copy":
+		sent, r.Format = requestsv1.Media_MEDIA_COPY, requestsv1.Format_FORMAT_DIGITAL
+	default:
+		r.Warn("shippedServiceType", connector.WarnUnknownCode, "unknown shippedServiceType %q", st)
 	}
 	r.StatusRaw = rawStatus(o)
-	status, known := MapStatus(trim(o.RequesterOrderState), trim(o.ProviderOrderState), trim(o.ProviderAnswer), r.Media)
+	status, known := MapStatus(trim(o.RequesterOrderState), trim(o.ProviderOrderState), trim(o.ProviderAnswer), sent)
 	r.Status = status
 	if !known {
 		r.Warn("requesterOrderState", connector.WarnUnknownStatus, "unknown Netpunkt state %s", r.StatusRaw)
@@ -223,10 +254,11 @@ func mapOrder(o *order, agency string) *connector.Request {
 	}, o.UserID)
 	r.PatronName = trim(o.UserName)
 	// Netpunkt marks an order whose patron the library could not identify as
-	// unknown_user; every other order has an identified patron (assumption A6).
+	// unknown_user; every other order has an identified patron (assumption P6).
 	r.PatronInitiated = patronInitiated(o)
 	r.PatronApproved = trim(o.RequesterOrderState) != "unknown_user"
-	r.Note = trim(o.RequesterNote)
+	// Our own latest note is the request's note; the lender's is not kept.
+	r.Note = trim(o.LatestRequesterNote)
 	if len(problems) > 0 {
 		r.Problem = strings.Join(problems, "; ")
 	}

@@ -26,7 +26,7 @@ func TestLargeAnswerMemoryBounded(t *testing.T) {
 		return fmt.Sprintf("<order><orderId>NP%09d</orderId><lastModification>2026-03-01T10:00:00</lastModification>"+
 			"<creationDate>2026-03-01T09:00:00</creationDate><requesterOrderState>requested</requesterOrderState>"+
 			"<providerOrderState>shipped</providerOrderState><requesterId>DK-775100</requesterId><responderId>DK-710100</responderId>"+
-			"<title>Kongens Fald</title><author>Jensen, Johannes V.</author><requesterNote>%s</requesterNote></order>", i, note)
+			"<title>Kongens Fald</title><author>Jensen, Johannes V.</author><latestRequesterNote>%s</latestRequesterNote></order>", i, note)
 	}
 	items := int(target / int64(len(order(0))))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

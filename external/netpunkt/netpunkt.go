@@ -1,7 +1,7 @@
 // Package netpunkt is the harvester's connector for Netpunkt, DBC's Danish ILL system: it
-// pulls the orders where our library is the requester from DBC's OpenFindOrder service,
-// by a window of days and paged with start/stepValue, and it decodes the OpenReceipt
-// messages Netpunkt pushes (receipt.go). docs/connectors/netpunkt.md lists every
+// pulls the orders where our library (or one of its branches) is the requester from DBC's
+// OpenFindOrder service over SOAP 1.1, by a window of days and paged with start/stepValue,
+// and it decodes the OrderReceipt messages DBC pushes (receipt.go). docs/connectors/netpunkt.md lists every
 // assumption made about DBC's formats; they all live in this package.
 //
 // Answers are decoded token by token, one order at a time, so the size of an answer never
@@ -11,17 +11,24 @@
 package netpunkt
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/interloan/interloan/external/connector"
 	"github.com/interloan/interloan/external/httpcall"
+)
+
+// Namespace is OpenFindOrder's XML namespace; SOAPNamespace is SOAP 1.1's envelope.
+const (
+	Namespace     = "http://oss.dbc.dk/ns/openfindorder"
+	SOAPNamespace = "http://schemas.xmlsoap.org/soap/envelope/"
 )
 
 // Defaults for the zero values of Config.
@@ -40,7 +47,8 @@ type Config struct {
 	// BaseURL is the OpenFindOrder endpoint, e.g. https://openfindorder.addi.dk/2.8/
 	// (absolute http or https, no credentials, query or fragment).
 	BaseURL string
-	// AgencyID is our library: `DK-nnnnnn` or the bare six digits (normalised to DK-).
+	// AgencyID is our library: `DK-nnnnnn` or the bare six digits (kept as DK-nnnnnn,
+	// sent to DBC as the digits).
 	AgencyID string
 	// User, Group and Password are DBC's three-part authentication (userIdAut,
 	// groupIdAut, passwordAut). Password never appears in errors.
@@ -96,8 +104,8 @@ func New(cfg Config) (*Client, error) {
 		loop: httpcall.Loop{
 			Peer: "Netpunkt", Package: "netpunkt",
 			Retrying: httpcall.Retrying{MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, Sleep: cfg.Sleep}.WithDefaults(),
-			// The password also travels form-encoded; an echo of the request would show that form.
-			Secret:     httpcall.NewSecret(cfg.Password, "[password]", url.QueryEscape),
+			// The password travels XML-escaped; an echo of the request would show that form.
+			Secret:     httpcall.NewSecret(cfg.Password, "[password]", xmlEscaped),
 			Credential: "the password",
 		},
 		step: cfg.StepValue,
@@ -106,7 +114,7 @@ func New(cfg Config) (*Client, error) {
 		hc: httpcall.Bounded(httpcall.Client(cfg.HTTPClient, "Netpunkt", httpcall.Redirects{}), cfg.Limits),
 	}
 	if c.group == "" {
-		// DBC's group is the agency number in every example we know (assumption A3).
+		// DBC's group is the agency number in examples (docs/connectors/netpunkt.md, "The request we send").
 		c.group = strings.TrimPrefix(agency, "DK-")
 	}
 	if c.step <= 0 {
@@ -119,7 +127,7 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) Agency() string { return c.agency }
 
 // Fetch streams the orders created in w where we are the requester, page by page
-// (findAllIllOrders, start/stepValue), calling visit for each as soon as it is decoded.
+// (findAllIllOrders, start/stepValue; "no orders found" ends the window), calling visit for each as soon as it is decoded.
 // A page that fails before any of its orders reached visit is retried with backoff; a
 // failure after that is returned. The window counts as fetched only when Fetch returns nil:
 // a page shorter than announced is an error, never a short success.
@@ -135,18 +143,15 @@ func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*conn
 		if page >= MaxPages {
 			return c.fail(connector.KindGarbage, nil, "Netpunkt kept announcing more orders for %s after %d pages", w, MaxPages)
 		}
-		form := c.form("findAllIllOrders")
-		form.Set("requesterAgencyId", c.agency)
-		form.Set("fromDate", w.From.String())
-		form.Set("toDate", w.To.String())
-		form.Set("start", strconv.Itoa(start))
-		form.Set("stepValue", strconv.Itoa(c.step))
-		form.Set("sortKey", "creationDate_ascending")
+		body := c.envelope("findAllIllOrders", nil,
+			param{"fromDate", w.From.String()}, param{"toDate", w.To.String()},
+			param{"sortKey", "creationDateAscending"},
+			param{"start", strconv.Itoa(start)}, param{"stepValue", strconv.Itoa(c.step)})
 		what := fmt.Sprintf("orders %s from %d", w, start)
 		var res result
-		err := c.call(ctx, form, what, func(d *decoder) (int, error) {
+		err := c.call(ctx, "findAllIllOrders", body, what, func(d *decoder) (int, error) {
 			var err error
-			res, err = d.findOrders(func(o *order) error { return visit(mapOrder(o, c.agency)) })
+			res, err = d.findOrders(func(o *order) error { return visit(mapPulledOrder(o, c.agency)) })
 			return res.orders, err
 		})
 		if err != nil {
@@ -169,15 +174,13 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 	if id == "" {
 		return nil, false, errors.New("netpunkt: Get needs an external id")
 	}
-	form := c.form("findSpecificOrder")
-	form.Set("requesterAgencyId", c.agency)
-	form.Set("orderId", id)
+	body := c.envelope("findSpecificOrder", []param{{"orderId", id}})
 	var found *connector.Request
 	what := "order " + id
-	err := c.call(ctx, form, what, func(d *decoder) (int, error) {
+	err := c.call(ctx, "findSpecificOrder", body, what, func(d *decoder) (int, error) {
 		found = nil
 		res, err := d.findOrders(func(o *order) error {
-			r := mapOrder(o, c.agency)
+			r := mapPulledOrder(o, c.agency)
 			if found == nil && r.ExternalID == id {
 				found = r
 			}
@@ -197,14 +200,56 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 	return found, found != nil, nil
 }
 
-// form starts a request's parameters: DBC's REST flavour takes the operation as `action`
-// and the same names as the SOAP elements (assumption A1).
-func (c *Client) form(action string) url.Values {
-	v := url.Values{}
-	v.Set("action", action)
-	v.Set("outputType", "xml")
-	v.Set("authentication.userIdAut", c.user)
-	v.Set("authentication.groupIdAut", c.group)
-	v.Set("authentication.passwordAut", c.password)
-	return v
+// param is one element of a request, in the order written.
+type param struct{ name, value string }
+
+// envelope writes the SOAP 1.1 request of operation op as DBC's openfindorder.xsd orders
+// its elements: authentication (groupIdAut, passwordAut, userIdAut), requesterAgencyId,
+// the operation's own elements (own), then the common group: agency, the given general
+// elements (which must follow the XSD's order: fromDate, toDate, sortKey, start,
+// stepValue), outputType. Agency ids travel as bare digits, as DBC's data holds them.
+func (c *Client) envelope(op string, own []param, general ...param) []byte {
+	digits := strings.TrimPrefix(c.agency, "DK-")
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	b.WriteString(`<soapenv:Envelope xmlns:soapenv="` + SOAPNamespace + `" xmlns:ofo="` + Namespace + `"><soapenv:Body>`)
+	b.WriteString("<ofo:" + op + "Request>")
+	b.WriteString("<ofo:authentication>")
+	element(&b, "groupIdAut", c.group)
+	element(&b, "passwordAut", c.password)
+	element(&b, "userIdAut", c.user)
+	b.WriteString("</ofo:authentication>")
+	element(&b, "requesterAgencyId", digits)
+	for _, p := range own {
+		element(&b, p.name, p.value)
+	}
+	element(&b, "agency", digits)
+	// outputType sits between lastModification and sortKey in the XSD's sequence.
+	outputDone := false
+	for _, p := range general {
+		if !outputDone && (p.name == "sortKey" || p.name == "start" || p.name == "stepValue") {
+			element(&b, "outputType", "xml")
+			outputDone = true
+		}
+		element(&b, p.name, p.value)
+	}
+	if !outputDone {
+		element(&b, "outputType", "xml")
+	}
+	b.WriteString("</ofo:" + op + "Request></soapenv:Body></soapenv:Envelope>")
+	return b.Bytes()
+}
+
+// element writes <ofo:name>value</ofo:name>, value escaped.
+func element(b *bytes.Buffer, name, value string) {
+	b.WriteString("<ofo:" + name + ">")
+	_ = xml.EscapeText(b, []byte(value)) // a buffer does not fail
+	b.WriteString("</ofo:" + name + ">")
+}
+
+// xmlEscaped is s as it appears in the request body.
+func xmlEscaped(s string) string {
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }

@@ -1,9 +1,14 @@
 package netpunkt
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,13 +222,13 @@ func TestFetchTruncated(t *testing.T) {
 	noPassword(t, err)
 }
 
-// TestPasswordNeverInErrors: an error page echoing the request (form-encoded password
-// included) is quoted without it.
+// TestPasswordNeverInErrors: a SOAP Fault echoing the request (the password as the
+// request body holds it, XML-escaped) is quoted without it.
 func TestPasswordNeverInErrors(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
+		body, _ := io.ReadAll(r.Body)
 		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte("bad request: " + r.PostForm.Encode() + " raw " + r.PostForm.Get("authentication.passwordAut")))
+		w.Write([]byte("<Fault><faultstring>bad request: " + string(body) + "</faultstring></Fault>"))
 	}))
 	defer srv.Close()
 	c, err := New(Config{BaseURL: srv.URL, AgencyID: "775100", User: "u", Password: testPassword})
@@ -270,5 +275,197 @@ func TestVisitErrorStopsFetch(t *testing.T) {
 	})
 	if err != stop || n != 12 {
 		t.Fatalf("err = %v after %d visits, want the visit's own error after 12", err, n)
+	}
+}
+
+// replay serves DBC's answer recorded in testdata/name under status, and keeps the last
+// request the connector sent.
+type replay struct {
+	name   string
+	status int
+	got    *http.Request
+	body   []byte
+	calls  int
+}
+
+func (rp *replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rp.calls++
+	rp.got, rp.body = r, mustRead(r.Body)
+	data, err := os.ReadFile(filepath.Join("testdata", rp.name))
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(rp.status)
+	w.Write(data)
+}
+
+func mustRead(r io.Reader) []byte { b, _ := io.ReadAll(r); return b }
+
+func replayClient(t *testing.T, rp *replay) (*Client, *connectortest.Sleeps) {
+	t.Helper()
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	sl := &connectortest.Sleeps{}
+	c, err := New(Config{BaseURL: srv.URL, AgencyID: "DK-775100", User: "netpunkt-user", Password: testPassword, StepValue: 10, Sleep: sl.Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, sl
+}
+
+// TestRequestAsDBCPublishesIt: the connector's request is SOAP 1.1 with the WSDL's
+// soapAction, and its elements are those of DBC's request template in the template's
+// order (a subsequence of testdata/findAllIllOrders-request.xml), which the fake, built
+// from the schema, accepts too.
+func TestRequestAsDBCPublishesIt(t *testing.T) {
+	rp := &replay{name: "error-no-orders-found.xml", status: 200}
+	c, _ := replayClient(t, rp)
+	if err := c.Fetch(context.Background(), win, func(*connector.Request) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ct, sa := rp.got.Header.Get("Content-Type"), rp.got.Header.Get("SOAPAction"); ct != "text/xml; charset=utf-8" || sa != `"findAllIllOrders"` {
+		t.Fatalf("Content-Type %q, SOAPAction %q", ct, sa)
+	}
+	ours, err := fakenetpunkt.ParseRequest(rp.body)
+	if err != nil {
+		t.Fatalf("the fake refuses the connector's request: %v\n%s", err, rp.body)
+	}
+	template, err := fakenetpunkt.ParseRequest(mustReadFile(t, "findAllIllOrders-request.xml"))
+	if err != nil {
+		t.Fatalf("the fake refuses DBC's template: %v", err)
+	}
+	if ours.Operation != template.Operation {
+		t.Fatalf("operation %s, want %s", ours.Operation, template.Operation)
+	}
+	i := 0
+	for _, e := range ours.Elements {
+		for i < len(template.Elements) && template.Elements[i].Name != e.Name {
+			i++
+		}
+		if i == len(template.Elements) {
+			t.Fatalf("element %s is not in the template's order: %+v", e.Name, ours.Elements)
+		}
+	}
+	want := map[string]string{"groupIdAut": "775100", "userIdAut": "netpunkt-user", "passwordAut": testPassword, "requesterAgencyId": "775100", "agency": "775100",
+		"fromDate": "2026-03-01", "toDate": "2026-03-10", "outputType": "xml", "sortKey": "creationDateAscending", "start": "1", "stepValue": "10"}
+	for name, v := range want {
+		if got := ours.Get(name); got != v {
+			t.Errorf("%s = %q, want %q", name, got, v)
+		}
+	}
+	if bytes.Contains(rp.body, []byte("DK-")) {
+		t.Errorf("an agency id travels as DK-nnnnnn: %s", rp.body)
+	}
+}
+
+func mustReadFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReplayDBCAnswers: each answer shape DBC publishes, through the connector.
+func TestReplayDBCAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		status int
+		kind   connector.Kind // 0: success
+		orders int
+		calls  int
+		want   string // in the error
+	}{
+		{"window-orders.xml", 200, 0, 2, 1, ""},
+		{"error-no-orders-found.xml", 200, 0, 0, 1, ""},
+		{"error-authentication_error.xml", 200, connector.KindAuth, 0, 1, "authentication_error"},
+		{"error-cannot_find_agency.xml", 200, connector.KindAuth, 0, 1, "agency DK-775100"},
+		{"error-requester_not_in_agency.xml", 200, connector.KindAuth, 0, 1, "agency DK-775100"},
+		{"error-responder_not_in_agency.xml", 200, connector.KindAuth, 0, 1, "agency DK-775100"},
+		{"error-service-not-available.xml", 200, connector.KindUnreachable, 0, DefaultMaxAttempts, "open find order service not available"},
+		{"error-json.xml", 200, connector.KindGarbage, 0, 1, "Error decoding json string"},
+		{"soap-fault.xml", 200, connector.KindGarbage, 0, 1, "Error in request"},
+		{"soap-fault.xml", 400, connector.KindGarbage, 0, 1, "Error in request"},
+	} {
+		t.Run(tc.file+"/"+strconv.Itoa(tc.status), func(t *testing.T) {
+			rp := &replay{name: tc.file, status: tc.status}
+			c, _ := replayClient(t, rp)
+			var got []*connector.Request
+			err := c.Fetch(context.Background(), win, func(r *connector.Request) error { got = append(got, r); return nil })
+			noPassword(t, err)
+			if k := connector.KindOf(err); k != tc.kind || (tc.kind == 0 && err != nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("err = %v (kind %v), want kind %v containing %q", err, k, tc.kind, tc.want)
+			}
+			if len(got) != tc.orders || rp.calls != tc.calls {
+				t.Fatalf("%d orders in %d calls, want %d in %d", len(got), rp.calls, tc.orders, tc.calls)
+			}
+		})
+	}
+}
+
+// TestDBCFields: times, notes, the sent service type and a branch's order, as DBC
+// writes them.
+func TestDBCFields(t *testing.T) {
+	rp := &replay{name: "window-orders.xml", status: 200}
+	c, _ := replayClient(t, rp)
+	var got []*connector.Request
+	if err := c.Fetch(context.Background(), win, func(r *connector.Request) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, b := got[0], got[1]
+	// 00:30 Copenhagen summer time, written with a Z, is 22:30 UTC the day before.
+	if want := time.Date(2026, 7, 1, 22, 30, 0, 0, time.UTC); !a.LastModified.Equal(want) || a.OrderDay != connector.DayOf(time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("lastModification %v, order day %v; want %v, 2026-07-02", a.LastModified, a.OrderDay, want)
+	}
+	if a.Note != "Needed for a course" {
+		t.Errorf("note %q", a.Note)
+	}
+	// A loan was asked for, a copy was sent.
+	if a.Media != requestsv1.Media_MEDIA_LOAN || a.Format != requestsv1.Format_FORMAT_DIGITAL || a.Status != requestsv1.Status_STATUS_SHIPPED_DIGITALLY {
+		t.Errorf("media %v, format %v, status %v", a.Media, a.Format, a.Status)
+	}
+	if b.Problem != "" || b.RequestingLibrary != "DK-775120" || b.PickupLibrary != "DK-775120" {
+		t.Errorf("branch order: problem %q, requesting %q, pickup %q", b.Problem, b.RequestingLibrary, b.PickupLibrary)
+	}
+	// A pushed receipt keeps the strict rule: only the agency itself.
+	if r := mapOrder(&order{OrderID: "1", LastModification: "2026-07-03T09:15:00Z", RequesterID: "775120"}, "DK-775100"); r.Problem == "" {
+		t.Error("mapOrder accepted a branch's order")
+	}
+	if r := mapPulledOrder(&order{OrderID: "1", LastModification: "2026-07-03T09:15:00Z", RequesterID: "SE-ABC"}, "DK-775100"); r.Problem == "" {
+		t.Error("a pulled order of a non-Danish requester was accepted")
+	}
+}
+
+// TestFetchBranchOrders: through the fake, a branch's orders arrive with the library's.
+func TestFetchBranchOrders(t *testing.T) {
+	h := newHarness(t, nil)
+	h.fake.AddBranch("775100", "775120")
+	h.fake.Put(fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: 1, Agency: "775100", Count: 3, From: from, To: to})...)
+	h.fake.Put(fakenetpunkt.Generate(fakenetpunkt.GenerateOptions{Seed: 2, Agency: "775120", Count: 2, From: from, To: to, Prefix: "BR"})...)
+	got, err := h.fetch(t)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("%d orders, %v", len(got), err)
+	}
+	for _, r := range got {
+		if r.Problem != "" {
+			t.Fatalf("problem: %s", r.Problem)
+		}
+	}
+}
+
+// TestEmptyWindowAndUnavailable: the fake's "no orders found" is a success; its
+// "service not available" is retried.
+func TestEmptyWindowAndUnavailable(t *testing.T) {
+	h := newHarness(t, nil)
+	if got, err := h.fetch(t); err != nil || len(got) != 0 {
+		t.Fatalf("empty window: %d, %v", len(got), err)
+	}
+	h.fake.SetUnavailable(true)
+	_, err := h.fetch(t)
+	if connector.KindOf(err) != connector.KindUnreachable || len(h.sleeps.All()) != DefaultMaxAttempts-1 {
+		t.Fatalf("err = %v after %d sleeps", err, len(h.sleeps.All()))
 	}
 }

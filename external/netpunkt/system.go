@@ -39,7 +39,7 @@ var System = &connector.System{
 		if d, ok := agencyDigits(c.GetAgencyId()); !ok || d != c.GetAgencyId() {
 			v.Add(f+"agency_id", "must be a six-digit DBC agency id (or its ISIL form DK-nnnnnn)")
 		}
-		// DBC's user and group travel as form values; control characters are refused.
+		// DBC's user and group travel as XML text; control characters are refused.
 		validate.Text(v, f+"user", c.GetUser(), maxDBCName, false)
 		validate.Text(v, f+"group", c.GetGroup(), maxDBCName, false)
 	},

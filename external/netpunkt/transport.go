@@ -1,10 +1,10 @@
 package netpunkt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -18,22 +18,24 @@ const userAgent = "interloan-harvester (netpunkt connector)"
 // caller, so call knows whether a retry could show the caller anything twice.
 type readFunc func(d *decoder) (visited int, err error)
 
-// call POSTs form until an answer is read, retrying what may be transient: HTTP
+// call POSTs the SOAP request body of operation op until an answer is read, retrying what may be transient: HTTP
 // 5xx/429/408, network errors, and a body that broke before any order was visited. A
 // bound of Config.Limits ends it with its *connector.LimitError.
-func (c *Client) call(ctx context.Context, form url.Values, what string, read readFunc) error {
+func (c *Client) call(ctx context.Context, op string, body []byte, what string, read readFunc) error {
 	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
-		return c.attempt(ctx, form, what, read)
+		return c.attempt(ctx, op, body, what, read)
 	})
 }
 
-func (c *Client) attempt(ctx context.Context, form url.Values, what string, read readFunc) (*httpcall.Retry, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base, strings.NewReader(form.Encode()))
+func (c *Client) attempt(ctx context.Context, op string, body []byte, what string, read readFunc) (*httpcall.Retry, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base, bytes.NewReader(body))
 	if err != nil {
 		return nil, 0, c.fail(connector.KindUnreachable, err, "cannot build the Netpunkt request for %s", what)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/xml, text/xml")
+	// SOAP 1.1 as DBC's WSDL binds it: the operation's name is its soapAction.
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", `"`+op+`"`)
+	req.Header.Set("Accept", "text/xml, application/xml")
 	req.Header.Set("User-Agent", userAgent)
 	resp, retry, retryAfter, err := c.loop.Send(ctx, c.hc, req, what)
 	if resp == nil {
@@ -58,8 +60,12 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 		switch {
 		case ctx.Err() != nil:
 			return nil, 0, c.ctxErr(ctx, what)
-		case errors.As(err, &de) && de.auth:
+		case errors.As(err, &de) && de.kind == errAuth:
 			return nil, 0, c.fail(connector.KindAuth, nil, "Netpunkt refused the DBC credentials for agency %s (%s)", c.agency, de.msg)
+		case errors.As(err, &de) && de.kind == errAgency:
+			return nil, 0, c.fail(connector.KindAuth, nil, "Netpunkt does not let the DBC group %s read the orders of agency %s (%s): check the profile's agency and group", c.group, c.agency, de.msg)
+		case errors.As(err, &de) && de.kind == errUnavailable && n == 0:
+			return &httpcall.Retry{Last: de.msg}, 0, nil
 		case errors.As(err, &de) && d.netErr != nil:
 			if n == 0 {
 				return &httpcall.Retry{Last: "answer broke off", Err: d.netErr}, 0, nil
@@ -80,7 +86,7 @@ func (c *Client) attempt(ctx context.Context, form url.Values, what string, read
 func (c *Client) ctxErr(ctx context.Context, what string) error { return c.loop.CtxErr(ctx, what) }
 
 // fail builds a connector error whose text cannot contain the password, plain or
-// form-encoded.
+// XML-escaped.
 func (c *Client) fail(kind connector.Kind, err error, format string, args ...any) *connector.Error {
 	return c.loop.Secret.Fail(kind, err, format, args...)
 }

@@ -15,7 +15,7 @@ type Order struct {
 	RequesterOrderState string
 	ProviderOrderState  string
 	ProviderAnswer      string
-	CreationDate        time.Time
+	CreationDate        time.Time // its UTC date is the order's creationDate
 	LastModification    time.Time
 	Copy                bool
 
@@ -23,6 +23,9 @@ type Order struct {
 
 	PickUpAgencyID, RequesterID, ResponderID string
 	UserID, UserName                         string
+
+	LatestRequesterNote, LatestProviderNote string
+	ShippedServiceType                      string // loan or copy, once shipped
 }
 
 // wireOrder is Order in OpenFindOrder's element names.
@@ -50,10 +53,18 @@ type wireOrder struct {
 	ResponderID         string   `xml:"responderId,omitempty"`
 	UserID              string   `xml:"userId,omitempty"`
 	UserName            string   `xml:"userName,omitempty"`
+	LatestRequesterNote string   `xml:"latestRequesterNote,omitempty"`
+	LatestProviderNote  string   `xml:"latestProviderNote,omitempty"`
+	ShippedServiceType  string   `xml:"shippedServiceType,omitempty"`
 }
 
-// DBC writes zone-less local timestamps (docs/connectors/netpunkt.md, A5).
-const stamp = "2006-01-02T15:04:05"
+// DBC writes lastModification in Copenhagen local time followed by a literal Z, and
+// creationDate as an xs:date (docs/connectors/netpunkt.md, "Time"). The fake's
+// creationDate is the UTC date of Order.CreationDate, so that tests can reckon days in UTC.
+const (
+	stamp = "2006-01-02T15:04:05Z"
+	day   = "2006-01-02"
+)
 
 var copenhagen = func() *time.Location {
 	if l, err := time.LoadLocation("Europe/Copenhagen"); err == nil {
@@ -67,11 +78,14 @@ func (o Order) wire() wireOrder {
 		OrderID: o.OrderID, OrderSystem: o.OrderSystem, OrderType: o.OrderType,
 		RequesterOrderState: o.RequesterOrderState, ProviderOrderState: o.ProviderOrderState, ProviderAnswer: o.ProviderAnswer,
 		Title: o.Title, Author: o.Author, ISBN: o.ISBN, ISSN: o.ISSN, Publisher: o.Publisher, PublicationDate: o.PublicationDate,
-		Pagination: o.Pagination, PID: o.PID, PickUpAgencyID: o.PickUpAgencyID, RequesterID: o.RequesterID, ResponderID: o.ResponderID,
+		Pagination: o.Pagination, PID: o.PID,
+		// DBC's data holds library numbers as bare digits.
+		PickUpAgencyID: digits(o.PickUpAgencyID), RequesterID: digits(o.RequesterID), ResponderID: digits(o.ResponderID),
 		UserID: o.UserID, UserName: o.UserName,
+		LatestRequesterNote: o.LatestRequesterNote, LatestProviderNote: o.LatestProviderNote, ShippedServiceType: o.ShippedServiceType,
 	}
 	if !o.CreationDate.IsZero() {
-		w.CreationDate = o.CreationDate.In(copenhagen).Format(stamp)
+		w.CreationDate = o.CreationDate.UTC().Format(day)
 	}
 	if !o.LastModification.IsZero() {
 		w.LastModification = o.LastModification.In(copenhagen).Format(stamp)
@@ -155,6 +169,9 @@ func Generate(o GenerateOptions) []Order {
 			ResponderID:     lenders[i%len(lenders)],
 			UserID:          fmt.Sprintf("%010d", rng.IntN(1e9)),
 			UserName:        "Låner " + fmt.Sprint(i+1),
+		}
+		if st[1] == "shipped" || st[1] == "returned" || st[1] == "finished" && st[2] != "unfilled" {
+			out[i].ShippedServiceType = map[bool]string{false: "loan", true: "copy"}[out[i].Copy]
 		}
 	}
 	return out

@@ -1,38 +1,42 @@
 package fakenetpunkt
 
 import (
+	"bytes"
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 )
 
-func hostileFixture(t *testing.T) (*Server, *httptest.Server, url.Values) {
+func hostileFixture(t *testing.T) (*Server, *httptest.Server, []byte) {
 	t.Helper()
 	s := New(Options{})
-	c := Credential{"u", "775100", "pw"}
-	s.AddCredential(c, "DK-775100")
+	s.AddCredential(testCred, "DK-775100")
 	from := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	s.Put(Generate(GenerateOptions{Seed: 1, Agency: "DK-775100", Count: 3, From: from, To: from.AddDate(0, 0, 2)})...)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	form := url.Values{"action": {"findAllIllOrders"}, "requesterAgencyId": {"775100"}, "fromDate": {"2026-03-01"}, "toDate": {"2026-03-03"},
-		"start": {"1"}, "stepValue": {"50"}, "authentication.userIdAut": {c.User}, "authentication.groupIdAut": {c.Group}, "authentication.passwordAut": {c.Password}}
-	return s, srv, form
+	return s, srv, window(Element{"fromDate", "2026-03-01"}, Element{"toDate", "2026-03-03"}, Element{"sortKey", "creationDateAscending"},
+		Element{"start", "1"}, Element{"stepValue", "50"})
+}
+
+func postSOAP(t *testing.T, url string, body []byte) *http.Response {
+	t.Helper()
+	resp, err := http.Post(url, "text/xml; charset=utf-8", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 // TestFaultFlood: the orders never end — the same ones, or with Distinct new ones.
 func TestFaultFlood(t *testing.T) {
-	s, srv, form := hostileFixture(t)
+	s, srv, req := hostileFixture(t)
 	for _, distinct := range []bool{false, true} {
 		s.Inject(Fault{Times: 1, Flood: &Flood{Distinct: distinct}})
-		resp, err := http.PostForm(srv.URL+DefaultBasePath, form)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := postSOAP(t, srv.URL+DefaultBasePath, req)
 		dec := xml.NewDecoder(resp.Body)
 		ids := map[string]bool{}
 		const n = 2000
@@ -57,13 +61,8 @@ func TestFaultFlood(t *testing.T) {
 	}
 	// Without orders to copy, the answer is the normal one.
 	s.Inject(Fault{Times: 1, Flood: &Flood{}})
-	form.Set("fromDate", "2020-01-01")
-	form.Set("toDate", "2020-01-01")
-	resp, err := http.PostForm(srv.URL+DefaultBasePath, form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body := readAll(resp); !strings.Contains(body, "<numberOfOrders>0</numberOfOrders></result>") {
+	resp := postSOAP(t, srv.URL+DefaultBasePath, window(Element{"fromDate", "2020-01-01"}, Element{"toDate", "2020-01-01"}))
+	if body := readAll(resp); !strings.Contains(body, "<error>no orders found</error>") {
 		t.Errorf("empty window under a flood: %s", body)
 	}
 }
@@ -71,15 +70,11 @@ func TestFaultFlood(t *testing.T) {
 // TestFaultDrip: the normal answer, DripSize bytes at a time. The writes are observed at
 // the server: what a client's reads return depends on how the network batches them.
 func TestFaultDrip(t *testing.T) {
-	s, srv, form := hostileFixture(t)
-	normal, err := http.PostForm(srv.URL+DefaultBasePath, form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole := readAll(normal)
+	s, srv, body := hostileFixture(t)
+	whole := readAll(postSOAP(t, srv.URL+DefaultBasePath, body))
 	s.Inject(Fault{Times: 1, Drip: time.Millisecond, DripSize: 7})
-	req := httptest.NewRequest(http.MethodPost, DefaultBasePath, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := httptest.NewRequest(http.MethodPost, DefaultBasePath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	w := &writeSizes{ResponseRecorder: httptest.NewRecorder()}
 	s.ServeHTTP(w, req)
 	for _, n := range w.sizes {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -188,8 +187,8 @@ func netpunktSystem() *system {
 		isChunkStart: func(r *http.Request) bool {
 			body, err := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			v, perr := url.ParseQuery(string(body))
-			return err == nil && perr == nil && v.Get("action") == "findAllIllOrders" && v.Get("start") == "1"
+			req, perr := fakenetpunkt.ParseRequest(body)
+			return err == nil && perr == nil && req.Operation == "findAllIllOrders" && req.Get("start") == "1"
 		},
 	}
 }

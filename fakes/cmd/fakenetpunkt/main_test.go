@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +15,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	fake := fakecmdtest.Start(t, run, "--addr", "127.0.0.1:0", "--count", "7", "--days", "3", "--password", "s3cret")
 	base, logs := fake.URL, fake.Logs
 	today := time.Now().Format(time.DateOnly)
-	form := url.Values{"action": {"findAllIllOrders"}, "authentication.userIdAut": {"netpunkt"}, "authentication.groupIdAut": {"775100"},
-		"authentication.passwordAut": {"s3cret"}, "requesterAgencyId": {"775100"}, "fromDate": {"2000-01-01"}, "toDate": {today}, "stepValue": {"100"}}
-	resp, err := http.PostForm(base, form)
+	// A findAllIllOrders SOAP request as DBC's schema lays it out.
+	req := `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ofo="http://oss.dbc.dk/ns/openfindorder"><SOAP-ENV:Body>` +
+		`<ofo:findAllIllOrdersRequest><ofo:authentication><ofo:groupIdAut>775100</ofo:groupIdAut><ofo:passwordAut>s3cret</ofo:passwordAut>` +
+		`<ofo:userIdAut>netpunkt</ofo:userIdAut></ofo:authentication><ofo:requesterAgencyId>775100</ofo:requesterAgencyId><ofo:agency>775100</ofo:agency>` +
+		`<ofo:fromDate>2000-01-01</ofo:fromDate><ofo:toDate>` + today + `</ofo:toDate><ofo:stepValue>100</ofo:stepValue>` +
+		`</ofo:findAllIllOrdersRequest></SOAP-ENV:Body></SOAP-ENV:Envelope>`
+	resp, err := http.Post(base, "text/xml; charset=utf-8", strings.NewReader(req))
 	if err != nil {
 		t.Fatal(err)
 	}
