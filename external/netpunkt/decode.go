@@ -13,7 +13,7 @@ import (
 // hostile answer cannot make us buffer it whole.
 const maxElementBytes = 1 << 20
 
-// order is one OpenFindOrder order, or the order part of an OpenReceipt, by the element
+// order is one OpenFindOrder order, or the order part of an OrderReceipt, by the element
 // names of DBC's openfindorder.xsd (docs/connectors/netpunkt.md, "Order fields"). Names
 // are matched in any namespace; unknown elements are ignored.
 type order struct {

@@ -15,7 +15,7 @@ import (
 // maxDBCName bounds DBC's user and group names.
 const maxDBCName = 64
 
-// System is Netpunkt (DBC's OpenFindOrder and OpenReceipt) as the suite knows it.
+// System is Netpunkt (DBC's OpenFindOrder and OrderReceipt) as the suite knows it.
 var System = &connector.System{
 	Enum:      typev1.ExternalSystem_EXTERNAL_SYSTEM_NETPUNKT,
 	Name:      "Netpunkt",

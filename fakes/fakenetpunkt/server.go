@@ -15,7 +15,7 @@
 // docs/connectors/netpunkt.md. Other operations answer 501, other paths 404, other
 // methods 405.
 //
-// Push (Push) plays Netpunkt sending an OpenReceipt message to a library's receipt URL.
+// Push (Push) plays Netpunkt sending an OrderReceipt message to a library's receipt URL.
 //
 // Faults (Inject) simulate an unreliable service as fakelibris does: error statuses,
 // slowness, an HTML body, a truncated body, an answer that drips in, one that never ends

@@ -62,7 +62,7 @@ type Config struct {
 	// link-local and other non-global addresses, which it refuses by default
 	// (external.Outbound): for development, the demo and tests, whose fakes are local.
 	AllowPrivateNetworks bool
-	// ReceiptAddr, when set, is the HTTP address Netpunkt posts OpenReceipt messages to
+	// ReceiptAddr, when set, is the HTTP address Netpunkt posts OrderReceipt messages to
 	// (api.ReceiptPath). A listener of its own, apart from the health and metrics port,
 	// so that only it needs to be reachable from DBC. ReceiptListener, when set, is used
 	// instead (tests and the all-in-one).
@@ -84,7 +84,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.String(&c.ServiceTokenFile, "service-token-file", "INTERLOAN_SERVICE_TOKEN_FILE", "", "file holding the harvester's bearer token (role harvester; mode 0600), sent to profiles, mapping and requests (required unless --tls-cert has OU=harvester)")
 	s.String(&c.AllowedHosts, "allowed-hosts", "INTERLOAN_ALLOWED_HOSTS", "", "comma-separated hosts external systems may be called on (exact, or *.domain for its subdomains); empty allows any host, whose addresses --allow-private-networks still governs")
 	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", "INTERLOAN_ALLOW_PRIVATE_NETWORKS", false, "let external systems be called on loopback, private (RFC 1918, fc00::/7, 100.64/10), link-local and other non-global addresses, checked on each connection's resolved address (development and fakes only)")
-	s.String(&c.ReceiptAddr, "receipt-addr", "INTERLOAN_RECEIPT_ADDR", "", "HTTP address Netpunkt posts OpenReceipt messages to (POST /netpunkt/receipts/{profile}; TLS with --tls-cert; no bearer token: each message carries the profile's receipt password); empty disables")
+	s.String(&c.ReceiptAddr, "receipt-addr", "INTERLOAN_RECEIPT_ADDR", "", "HTTP address Netpunkt posts OrderReceipt messages to (POST /netpunkt/receipts/{profile}; TLS with --tls-cert; no bearer token: each message carries the profile's receipt password); empty disables")
 	s.Duration(&c.SchedulePoll, "schedule-poll", "INTERLOAN_SCHEDULE_POLL", 5*time.Second, "how often the scheduler re-reads profiles; a saved profile takes effect within this")
 	c.Bounds.bind(s)
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // InboxDecoder is implemented by the connectors of systems that push messages (Netpunkt's
-// OpenReceipt): it turns a message stored in the profile's inbox back into a request.
+// OrderReceipt): it turns a message stored in the profile's inbox back into a request.
 type InboxDecoder interface {
 	DecodeInbox(message []byte) *connector.Request
 }
