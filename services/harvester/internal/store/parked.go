@@ -109,15 +109,20 @@ func (s *Store) GoneIDs(profile string) (map[string]bool, error) {
 
 func (s *Store) ids(bucket []byte, profile string) (map[string]bool, error) {
 	out := map[string]bool{}
+	err := s.eachID(bucket, profile, func(id []byte) { out[string(id)] = true })
+	return out, err
+}
+
+// eachID calls visit with each external id the profile has in bucket.
+func (s *Store) eachID(bucket []byte, profile string, visit func(id []byte)) error {
 	prefix := profilePrefix(profile)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			out[string(k[len(prefix):])] = true
+			visit(k[len(prefix):])
 		}
 		return nil
 	})
-	return out, err
 }
 
 // RetryParked moves a parked item back into the profile's retry set with its attempts
@@ -146,8 +151,10 @@ func (s *Store) RetryParked(profile, externalID string) (*harvesterv1.ParkedItem
 	return out, err
 }
 
-// ParkedCount returns how many requests the profile has parked.
+// ParkedCount returns how many requests the profile has parked. Every run ends with it,
+// so it counts keys rather than building ParkedIDs' set.
 func (s *Store) ParkedCount(profile string) (int, error) {
-	ids, err := s.ParkedIDs(profile)
-	return len(ids), err
+	n := 0
+	err := s.eachID(bucketParked, profile, func([]byte) { n++ })
+	return n, err
 }
