@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/interloan/interloan/platform/resource"
 	"math"
 	"slices"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/platform/boltdb"
+	"github.com/interloan/interloan/platform/resource"
 )
 
 // The buckets and schema version, declared once. Keys and values:
