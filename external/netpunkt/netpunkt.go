@@ -144,9 +144,8 @@ func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*conn
 			return c.fail(connector.KindGarbage, nil, "Netpunkt kept announcing more orders for %s after %d pages", w, MaxPages)
 		}
 		body := c.envelope("findAllIllOrders", nil,
-			param{"fromDate", w.From.String()}, param{"toDate", w.To.String()},
-			param{"sortKey", "creationDateAscending"},
-			param{"start", strconv.Itoa(start)}, param{"stepValue", strconv.Itoa(c.step)})
+			[]param{{"fromDate", w.From.String()}, {"toDate", w.To.String()}},
+			[]param{{"sortKey", "creationDateAscending"}, {"start", strconv.Itoa(start)}, {"stepValue", strconv.Itoa(c.step)}})
 		what := fmt.Sprintf("orders %s from %d", w, start)
 		var res result
 		err := c.call(ctx, "findAllIllOrders", body, what, func(d *decoder) (int, error) {
@@ -174,7 +173,7 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 	if id == "" {
 		return nil, false, errors.New("netpunkt: Get needs an external id")
 	}
-	body := c.envelope("findSpecificOrder", []param{{"orderId", id}})
+	body := c.envelope("findSpecificOrder", []param{{"orderId", id}}, nil, nil)
 	var found *connector.Request
 	what := "order " + id
 	err := c.call(ctx, "findSpecificOrder", body, what, func(d *decoder) (int, error) {
@@ -205,10 +204,11 @@ type param struct{ name, value string }
 
 // envelope writes the SOAP 1.1 request of operation op as DBC's openfindorder.xsd orders
 // its elements: authentication (groupIdAut, passwordAut, userIdAut), requesterAgencyId,
-// the operation's own elements (own), then the common group: agency, the given general
-// elements (which must follow the XSD's order: fromDate, toDate, sortKey, start,
-// stepValue), outputType. Agency ids travel as bare digits, as DBC's data holds them.
-func (c *Client) envelope(op string, own []param, general ...param) []byte {
+// the operation's own elements (own), then the common group: agency, the window
+// elements (fromDate, toDate), outputType, the paging elements (sortKey, start,
+// stepValue), each list in the XSD's order. Agency ids travel as bare digits, as DBC's
+// data holds them.
+func (c *Client) envelope(op string, own, window, paging []param) []byte {
 	digits := strings.TrimPrefix(c.agency, "DK-")
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
@@ -220,24 +220,20 @@ func (c *Client) envelope(op string, own []param, general ...param) []byte {
 	element(&b, "userIdAut", c.user)
 	b.WriteString("</ofo:authentication>")
 	element(&b, "requesterAgencyId", digits)
-	for _, p := range own {
-		element(&b, p.name, p.value)
-	}
+	elements(&b, own)
 	element(&b, "agency", digits)
-	// outputType sits between lastModification and sortKey in the XSD's sequence.
-	outputDone := false
-	for _, p := range general {
-		if !outputDone && (p.name == "sortKey" || p.name == "start" || p.name == "stepValue") {
-			element(&b, "outputType", "xml")
-			outputDone = true
-		}
-		element(&b, p.name, p.value)
-	}
-	if !outputDone {
-		element(&b, "outputType", "xml")
-	}
+	elements(&b, window)
+	element(&b, "outputType", "xml")
+	elements(&b, paging)
 	b.WriteString("</ofo:" + op + "Request></soapenv:Body></soapenv:Envelope>")
 	return b.Bytes()
+}
+
+// elements writes each of ps with element, in order.
+func elements(b *bytes.Buffer, ps []param) {
+	for _, p := range ps {
+		element(b, p.name, p.value)
+	}
 }
 
 // element writes <ofo:name>value</ofo:name>, value escaped.
