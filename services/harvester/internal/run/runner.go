@@ -137,6 +137,7 @@ func (d *Deps) defaults() {
 
 // activeRun is a run executing in this process.
 type activeRun struct {
+	id     uint64
 	name   string
 	cancel context.CancelCauseFunc
 	done   chan struct{}
@@ -244,7 +245,7 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 	id, _ := ParseRunName(run.GetName())
 	runCtx, cancelRun := context.WithCancelCause(r.ctx)
 	runCtx, span := startRunSpan(runCtx, ctx, run.GetName(), code)
-	a := &activeRun{name: run.GetName(), cancel: cancelRun, done: make(chan struct{})}
+	a := &activeRun{id: id, name: run.GetName(), cancel: cancelRun, done: make(chan struct{})}
 	r.active[code] = a
 	r.wg.Add(1)
 	go func() {
@@ -267,11 +268,7 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 // recorded reports whether an active run has already recorded its final state: its
 // goroutine is only wrapping up, and a caller who watched it end may start the next run.
 func (r *Runner) recorded(a *activeRun) bool {
-	id, err := ParseRunName(a.name)
-	if err != nil {
-		return false
-	}
-	run, err := r.d.Store.GetRun(id)
+	run, err := r.d.Store.GetRun(a.id)
 	return err == nil && Ended(run)
 }
 
