@@ -304,11 +304,12 @@ func (x *execution) precheck() error {
 	// here also covers the profile changing between the two reads above. The key goes to
 	// p's base URL, so p's origin is the one it must be sealed to. Without a key, a
 	// credential origin says the key was entered for another address.
-	origin, oerr := external.Origin(external.Settings(p).BaseURL)
+	set := external.Settings(p)
+	origin, oerr := external.Origin(set.BaseURL)
 	if creds.GetApiKey() == "" && (creds.GetOrigin() == "" || creds.GetOrigin() == origin) {
 		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", name)
 	}
-	if oerr != nil || creds.GetApiKey() == "" || creds.GetOrigin() != origin {
+	if oerr != nil || creds.GetOrigin() != origin {
 		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING,
 			"profile %s: its API key was entered for %q, not for the origin of its base URL %q; enter the key again for the new address — nothing was sent", name, creds.GetOrigin(), origin)
 	}
@@ -324,7 +325,6 @@ func (x *execution) precheck() error {
 	if err != nil {
 		return x.serviceFailure("mapping", err)
 	}
-	set := external.Settings(p)
 	code := set.LibraryCode
 	var res *mappingv1.ResolveLibraryCodesResponse
 	err = x.call(func(ctx context.Context) (err error) {
