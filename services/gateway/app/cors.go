@@ -28,10 +28,10 @@ func parseOrigins(origins []string) (map[string]bool, error) {
 		if o == "" {
 			continue
 		}
+		// Rebuilt from scheme and host alone, any user, path, query or fragment (even an
+		// empty `?` or `#`) makes it differ from what was given.
 		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") ||
-			o != u.Scheme+"://"+u.Host {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || o != u.Scheme+"://"+u.Host {
 			return nil, fmt.Errorf("CORS allowed origin %q: want scheme://host[:port], e.g. https://app.example.org", o)
 		}
 		allowed[o] = true

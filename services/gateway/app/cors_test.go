@@ -76,7 +76,7 @@ func TestCORS(t *testing.T) {
 
 // TestCORSOriginsValidated refuses origins a browser never sends, and the wildcard.
 func TestCORSOriginsValidated(t *testing.T) {
-	for _, o := range []string{"*", "app.example.org", "https://app.example.org/", "https://app.example.org/x", "ftp://a", "https://u@a", "https://a?x"} {
+	for _, o := range []string{"*", "app.example.org", "https://app.example.org/", "https://app.example.org/x", "ftp://a", "https://u@a", "https://a?x", "https://a?", "https://a#x", "https://a#", "https://"} {
 		if _, err := parseOrigins([]string{o}); err == nil {
 			t.Errorf("origin %q accepted", o)
 		}
