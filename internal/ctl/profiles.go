@@ -2,9 +2,6 @@ package ctl
 
 import (
 	"fmt"
-	"github.com/interloan/interloan/external"
-	"github.com/interloan/interloan/external/connector"
-	"github.com/interloan/interloan/external/libris"
 	"io"
 	"os"
 	"strings"
@@ -13,6 +10,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/interloan/interloan/external"
+	"github.com/interloan/interloan/external/connector"
+	"github.com/interloan/interloan/external/libris"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/config"
