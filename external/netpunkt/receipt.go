@@ -127,7 +127,7 @@ func ReceiptResponse(status, message string) []byte {
 	}
 	body, _ := xml.Marshal(response{NS: ReceiptNamespace, Result: result{status, message}}) // plain strings: cannot fail
 	var b bytes.Buffer
-	b.WriteString(xml.Header + `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>`)
+	b.WriteString(xml.Header + `<SOAP-ENV:Envelope xmlns:SOAP-ENV="` + SOAPNamespace + `"><SOAP-ENV:Body>`)
 	b.Write(body)
 	b.WriteString(`</SOAP-ENV:Body></SOAP-ENV:Envelope>`)
 	return b.Bytes()

@@ -75,7 +75,7 @@ func ReceiptUUID(o Order) string {
 func ReceiptXML(o Order, password string) []byte {
 	w := o.wire() // the dates as the fake's OpenFindOrder writes them
 	var env receiptEnvelope
-	env.SOAP, env.NS = "http://schemas.xmlsoap.org/soap/envelope/", receiptNS
+	env.SOAP, env.NS = SOAPNamespace, receiptNS
 	if password != "" {
 		env.Request.Password = &password
 	}
