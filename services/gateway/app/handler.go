@@ -271,12 +271,10 @@ func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	cond, err := readConditions(r)
 	if err != nil {
-		var withHTTP *runtime.HTTPStatusError
-		if errors.As(err, &withHTTP) {
-			g.reject(w, r, withHTTP.HTTPStatus, withHTTP.Err)
-		} else {
-			g.reject(w, r, http.StatusBadRequest, err)
-		}
+		// The error handler answers it as made: 412 for a weak If-Match, 400 (from
+		// INVALID_ARGUMENT) for a malformed one.
+		_, out := runtime.MarshalerForRequest(g.api, r)
+		runtime.HTTPError(r.Context(), g.api, out, w, r, err)
 		return
 	}
 	g.api.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), conditionsKey{}, cond)))
