@@ -107,10 +107,9 @@ func (l *live) cli(args ...string) result {
 // cliAs runs the CLI with the token in tokenFile.
 func (l *live) cliAs(tokenFile string, args ...string) result {
 	l.t.Helper()
+	args = append(args, "--server", l.GatewayURL())
 	if l.Addrs.CAFile != "" {
-		args = append(args, "--server", "https://"+l.Addrs.Gateway, "--ca-file", l.Addrs.CAFile)
-	} else {
-		args = append(args, "--server", "http://"+l.Addrs.Gateway)
+		args = append(args, "--ca-file", l.Addrs.CAFile)
 	}
 	return invoke(l.ctx, append(args, "--token-file", tokenFile)...)
 }
