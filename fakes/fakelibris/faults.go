@@ -133,18 +133,25 @@ func (s *Server) churn(sigel string, n int) {
 // declaring the full Content-Length (fault.WriteTruncated): the client sees a valid JSON
 // start and then an unexpected EOF.
 func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, segs []string) {
-	rec := &recorder{header: http.Header{}}
-	s.route(rec, r, segs)
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
+	rec := s.render(w, r, segs)
 	fault.WriteTruncated(w, rec.status, rec.body.Bytes())
 }
 
-// recorder is a minimal in-memory http.ResponseWriter for serveTruncated.
+// render routes the call into memory for a fault that alters the normal answer, and
+// copies that answer's headers to w; its status is 200 when the route set none.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, segs []string) *recorder {
+	rec := &recorder{header: http.Header{}}
+	s.route(rec, r, segs)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	return rec
+}
+
+// recorder is a minimal in-memory http.ResponseWriter for render.
 type recorder struct {
 	header http.Header
 	status int
@@ -166,14 +173,11 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.body.Write(b)
 }
 
-// serveAltered renders the normal answer into memory, applies f.Mangle to it and sends it,
-// in DripBytes pieces f.Drip apart when set. A client that goes away ends the drip.
+// serveAltered renders the normal answer into memory, applies f.Mangle and f.Bloat to it
+// and sends it, in f.DripSize pieces (DripBytes when 0) f.Drip apart when set. A client
+// that goes away ends the drip.
 func (s *Server) serveAltered(w http.ResponseWriter, r *http.Request, segs []string, f Fault) {
-	rec := &recorder{header: http.Header{}}
-	s.route(rec, r, segs)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
+	rec := s.render(w, r, segs)
 	body := rec.body.Bytes()
 	if f.Mangle != nil && rec.status == http.StatusOK {
 		if changed, ok := f.Mangle.apply(body); ok {
@@ -191,9 +195,6 @@ func (s *Server) serveAltered(w http.ResponseWriter, r *http.Request, segs []str
 			}
 		}
 	}
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(rec.status)
 	if f.Drip <= 0 {
@@ -206,14 +207,7 @@ func (s *Server) serveAltered(w http.ResponseWriter, r *http.Request, segs []str
 // serveFlood sends the normal answer with f.Flood: its items, then copies of them without
 // end (fault.Endless).
 func (s *Server) serveFlood(w http.ResponseWriter, r *http.Request, segs []string, f Fault) {
-	rec := &recorder{header: http.Header{}}
-	s.route(rec, r, segs)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
+	rec := s.render(w, r, segs)
 	env, items, ok := envelopeItems(rec.body.Bytes())
 	if rec.status != http.StatusOK || !ok || len(items) == 0 {
 		w.WriteHeader(rec.status)
