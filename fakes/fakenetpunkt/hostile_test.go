@@ -3,6 +3,7 @@ package fakenetpunkt
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,15 +99,9 @@ func (w *writeSizes) Write(p []byte) (int, error) {
 	return w.ResponseRecorder.Write(p)
 }
 
+// readAll returns the body, as much of it as arrived when reading it failed.
 func readAll(resp *http.Response) string {
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
