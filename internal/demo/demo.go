@@ -19,7 +19,6 @@ import (
 	"github.com/interloan/interloan/fakes/fakelibris"
 	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
-	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/internal/testenv"
 )
 
@@ -173,7 +172,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		return nil
 	}
 	// The token is printed here, once, for the person exploring; the services never log it.
-	fmt.Fprint(out, explore(cmp.Or(o.Self, "go run ./cmd/interloan"), s.env.DataDir, s.env.Addrs, s.env.AdminToken, run.GetName(), s.world.Profile.GetCode()))
+	fmt.Fprint(out, explore(cmp.Or(o.Self, "go run ./cmd/interloan"), s.env, run.GetName(), s.world.ProfileName()))
 	<-ctx.Done()
 	return nil
 }
@@ -230,20 +229,21 @@ func awaitPushRuns(ctx context.Context, h harvesterv1.HarvesterServiceClient, pr
 
 // explore is the text that tells the person running the demo how to look around: the
 // admin token, and curl and grpcurl lines that work with the suite's transport security.
-func explore(self, dataDir string, a suite.Addrs, token, run, profileCode string) string {
-	scheme, curl, grpcurl, tlsNote := "http", "curl -s", "grpcurl -plaintext", ""
+func explore(self string, env *testenv.Env, run, profile string) string {
+	a := env.Addrs
+	curl, grpcurl, tlsNote := "curl -s", "grpcurl -plaintext", ""
 	if a.CAFile != "" {
-		scheme, curl, grpcurl = "https", "curl -s --cacert "+a.CAFile, "grpcurl -cacert "+a.CAFile
+		curl, grpcurl = "curl -s --cacert "+a.CAFile, "grpcurl -cacert "+a.CAFile
 		tlsNote = "Every listener serves TLS (certificates from a throw-away CA in " + a.CAFile + "),\nthe services call each other with client certificates (mTLS).\n"
 	}
-	cliEnv := "INTERLOAN_SERVER=" + scheme + "://" + a.Gateway + " INTERLOAN_TOKEN_FILE=" + a.AdminTokenFile
+	cliEnv := "INTERLOAN_SERVER=" + env.GatewayURL() + " INTERLOAN_TOKEN_FILE=" + a.AdminTokenFile
 	if a.CAFile != "" {
 		cliEnv += " INTERLOAN_CA_FILE=" + a.CAFile
 	}
 	return strings.NewReplacer(
-		"{data}", dataDir, "{tlsnote}", tlsNote, "{tokenfile}", a.AdminTokenFile, "{tokens}", a.TokensFile, "{token}", token,
-		"{curl}", curl, "{grpcurl}", grpcurl, "{gateway}", scheme+"://"+a.Gateway,
-		"{harvester}", a.Harvester, "{requests}", a.Requests, "{run}", run, "{profile}", profileCode, "{clienv}", cliEnv, "{self}", self,
+		"{data}", env.DataDir, "{tlsnote}", tlsNote, "{tokenfile}", a.AdminTokenFile, "{tokens}", a.TokensFile, "{token}", env.AdminToken,
+		"{curl}", curl, "{grpcurl}", grpcurl, "{gateway}", env.GatewayURL(),
+		"{harvester}", a.Harvester, "{requests}", a.Requests, "{run}", run, "{profile}", profile, "{clienv}", cliEnv, "{self}", self,
 	).Replace(`
 The suite keeps running (data in {data}).
 {tlsnote}Every call needs a token; this demo's admin token (also in {tokenfile}):
@@ -252,7 +252,7 @@ Explore it, then press Ctrl-C:
   {curl} -H "Authorization: Bearer $TOKEN" {gateway}/v1/{run}
   {curl} -H "Authorization: Bearer $TOKEN" '{gateway}/v1/{run}/events?pageSize=5'
   {curl} -H "Authorization: Bearer $TOKEN" '{gateway}/v1/borrowingRequests?pageSize=3'
-  {curl} -H "Authorization: Bearer $TOKEN" -X POST {gateway}/v1/runs:start -d '{"profile":"integrationProfiles/{profile}"}'
+  {curl} -H "Authorization: Bearer $TOKEN" -X POST {gateway}/v1/runs:start -d '{"profile":"{profile}"}'
   {grpcurl} -H "authorization: Bearer $TOKEN" {harvester} list
   {grpcurl} -H "authorization: Bearer $TOKEN" -d '{"page_size":3,"status":"STATUS_REQUEST_SENT"}' {requests} interloan.requests.v1.RequestService/ListBorrowingRequests
   {grpcurl} -H "authorization: Bearer $TOKEN" -d '{"name":"{run}"}' {harvester} interloan.harvester.v1.HarvesterService/GetRun
