@@ -102,6 +102,7 @@ const (
 	requestSvc     = "/interloan.requests.v1.RequestService/"
 	ingestSvc      = "/interloan.requests.v1.IngestService/"
 	backupSvc      = "/interloan.admin.v1.BackupService/"
+	identitySvc    = "/interloan.admin.v1.IdentityService/"
 	healthSvc      = "/grpc.health.v1.Health/"
 	reflectionSvc  = "/grpc.reflection.v1.ServerReflection/"
 	reflectionV1a  = "/grpc.reflection.v1alpha.ServerReflection/"
@@ -190,6 +191,7 @@ func defaultRules() []rule {
 		{ingestSvc, harvesterOnly, []string{"IngestBorrowingRequests", "FlagBorrowingRequest"}},
 
 		{backupSvc, backup, []string{"Backup"}},
+		{identitySvc, anyToken, []string{"GetCaller"}},
 
 		{healthSvc, anyone, []string{"Check", "List", "Watch"}},
 		{reflectionSvc, anyToken, []string{"ServerReflectionInfo"}},

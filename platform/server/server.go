@@ -110,6 +110,7 @@ func newServer(log *slog.Logger, authn auth.Authenticator, policy auth.Policy, r
 		hs.SetServingStatus(s, healthpb.HealthCheckResponse_SERVING)
 	}
 	healthpb.RegisterHealthServer(srv, hs)
+	adminv1.RegisterIdentityServiceServer(srv, auth.IdentityService{})
 	reflection.Register(srv)
 	return srv, hs
 }

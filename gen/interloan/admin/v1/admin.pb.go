@@ -122,6 +122,99 @@ func (x *BackupResponse) GetSha256() string {
 	return ""
 }
 
+// The request of GetCaller. It has no fields: the caller is the credential sent.
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_interloan_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+// Who the suite takes a caller to be.
+type Caller struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The principal's name as audit records show it (a token's label, or a service's
+	// certificate identity).
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The roles the principal holds: admin, operator, viewer or harvester.
+	Roles         []string `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Caller) Reset() {
+	*x = Caller{}
+	mi := &file_interloan_admin_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Caller) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Caller) ProtoMessage() {}
+
+func (x *Caller) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_admin_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Caller.ProtoReflect.Descriptor instead.
+func (*Caller) Descriptor() ([]byte, []int) {
+	return file_interloan_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Caller) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *Caller) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
 var File_interloan_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_interloan_admin_v1_admin_proto_rawDesc = "" +
@@ -132,9 +225,15 @@ const file_interloan_admin_v1_admin_proto_rawDesc = "" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1f\n" +
 	"\vtotal_bytes\x18\x02 \x01(\x03R\n" +
 	"totalBytes\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\tR\x06sha2562b\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\"\x12\n" +
+	"\x10GetCallerRequest\"<\n" +
+	"\x06Caller\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles2b\n" +
 	"\rBackupService\x12Q\n" +
-	"\x06Backup\x12!.interloan.admin.v1.BackupRequest\x1a\".interloan.admin.v1.BackupResponse0\x01B?Z=github.com/interloan/interloan/gen/interloan/admin/v1;adminv1b\x06proto3"
+	"\x06Backup\x12!.interloan.admin.v1.BackupRequest\x1a\".interloan.admin.v1.BackupResponse0\x012`\n" +
+	"\x0fIdentityService\x12M\n" +
+	"\tGetCaller\x12$.interloan.admin.v1.GetCallerRequest\x1a\x1a.interloan.admin.v1.CallerB?Z=github.com/interloan/interloan/gen/interloan/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_interloan_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -148,16 +247,20 @@ func file_interloan_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_interloan_admin_v1_admin_proto_rawDescData
 }
 
-var file_interloan_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_interloan_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_interloan_admin_v1_admin_proto_goTypes = []any{
-	(*BackupRequest)(nil),  // 0: interloan.admin.v1.BackupRequest
-	(*BackupResponse)(nil), // 1: interloan.admin.v1.BackupResponse
+	(*BackupRequest)(nil),    // 0: interloan.admin.v1.BackupRequest
+	(*BackupResponse)(nil),   // 1: interloan.admin.v1.BackupResponse
+	(*GetCallerRequest)(nil), // 2: interloan.admin.v1.GetCallerRequest
+	(*Caller)(nil),           // 3: interloan.admin.v1.Caller
 }
 var file_interloan_admin_v1_admin_proto_depIdxs = []int32{
 	0, // 0: interloan.admin.v1.BackupService.Backup:input_type -> interloan.admin.v1.BackupRequest
-	1, // 1: interloan.admin.v1.BackupService.Backup:output_type -> interloan.admin.v1.BackupResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 1: interloan.admin.v1.IdentityService.GetCaller:input_type -> interloan.admin.v1.GetCallerRequest
+	1, // 2: interloan.admin.v1.BackupService.Backup:output_type -> interloan.admin.v1.BackupResponse
+	3, // 3: interloan.admin.v1.IdentityService.GetCaller:output_type -> interloan.admin.v1.Caller
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -174,9 +277,9 @@ func file_interloan_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_admin_v1_admin_proto_rawDesc), len(file_interloan_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_interloan_admin_v1_admin_proto_goTypes,
 		DependencyIndexes: file_interloan_admin_v1_admin_proto_depIdxs,
