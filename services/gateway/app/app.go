@@ -16,8 +16,6 @@ import (
 	"net/http"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/httpserve"
@@ -86,48 +84,17 @@ func metricsServer(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger) (*http.S
 
 // Upstreams are the gRPC connections to the four services the gateway exposes. One set
 // serves both the REST routes and the readiness checks.
-type Upstreams struct {
-	Profiles, Mapping, Harvester, Requests *grpc.ClientConn
-}
-
-// maxUpstreamMsg matches the services' own receive limit (platform/server), so a large
-// page the upstream may send is not refused by the gateway.
-const maxUpstreamMsg = 16 << 20
+type Upstreams = client.Upstreams
 
 // Dial creates the client connections to the upstream addresses in cfg, with the
-// transport security of tlsSet. grpc.NewClient connects lazily, so Dial succeeds while an
-// upstream is still down; /readyz reports it.
+// transport security of tlsSet; /readyz reports an upstream that is down.
 func Dial(cfg Config, tlsSet *tlsconfig.Set) (Upstreams, error) {
-	var up Upstreams
-	for _, u := range []struct {
-		name, addr string
-		conn       **grpc.ClientConn
-	}{
-		{"profiles", cfg.ProfilesAddr, &up.Profiles},
-		{"mapping", cfg.MappingAddr, &up.Mapping},
-		{"harvester", cfg.HarvesterAddr, &up.Harvester},
-		{"requests", cfg.RequestsAddr, &up.Requests},
-	} {
-		// No credentials of its own: the gateway forwards each caller's token.
-		conn, err := client.Peer(u.addr, tlsSet, nil, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxUpstreamMsg)))
-		if err != nil {
-			_ = up.Close()
-			return Upstreams{}, fmt.Errorf("gateway: %s upstream %q: %w", u.name, u.addr, err)
-		}
-		*u.conn = conn
+	up, err := client.DialUpstreams(client.Addresses{Profiles: cfg.ProfilesAddr, Mapping: cfg.MappingAddr,
+		Harvester: cfg.HarvesterAddr, Requests: cfg.RequestsAddr}, tlsSet)
+	if err != nil {
+		return Upstreams{}, fmt.Errorf("gateway: %w", err)
 	}
 	return up, nil
-}
-
-// Close closes every connection that is set.
-func (u Upstreams) Close() error {
-	var errs []error
-	for _, c := range []*grpc.ClientConn{u.Profiles, u.Mapping, u.Harvester, u.Requests} {
-		if c != nil {
-			errs = append(errs, c.Close())
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Run serves until ctx ends, then shuts down gracefully: in-flight requests get
