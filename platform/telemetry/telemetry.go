@@ -17,7 +17,6 @@ package telemetry
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"sync"
 
 	"go.opentelemetry.io/contrib/exporters/autoexport"
@@ -26,6 +25,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/interloan/interloan/platform/version"
 )
 
 // process is the resource Setup built, for the meter provider SetupMetrics builds after.
@@ -88,7 +89,11 @@ func newResource(ctx context.Context, service string) (*resource.Resource, error
 	} else {
 		opts = append(opts, resource.WithAttributes(semconv.ServiceName(service)))
 	}
-	opts = append(opts, resource.WithAttributes(semconv.ServiceVersion(Version())), resource.WithFromEnv())
+	opts = append(opts, resource.WithAttributes(semconv.ServiceVersion(Version())))
+	if rev := version.Get().Revision; rev != "" {
+		opts = append(opts, resource.WithAttributes(semconv.VCSRefHeadRevision(rev)))
+	}
+	opts = append(opts, resource.WithFromEnv())
 	res, err := resource.New(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES): %w", err)
@@ -106,9 +111,4 @@ func (defaultServiceName) Detect(context.Context) (*resource.Resource, error) {
 
 // Version is the main module's version from the build info, "devel" for a build from a
 // work tree (no module version).
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
+func Version() string { return version.Get().Version }
