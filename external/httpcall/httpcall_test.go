@@ -136,7 +136,7 @@ func TestLoop(t *testing.T) {
 	t.Run("gives up naming the last failure", func(t *testing.T) {
 		slept = nil
 		calls := 0
-		err := loop.Run(context.Background(), "page 1", func() (*Retry, time.Duration, error) {
+		err := loop.Run(context.Background(), "list", "page 1", func() (*Retry, time.Duration, error) {
 			calls++
 			return &Retry{Last: "HTTP 503", Err: errors.New("said k3y")}, 1500 * time.Millisecond, nil
 		})
@@ -155,7 +155,7 @@ func TestLoop(t *testing.T) {
 	t.Run("an attempt's end is returned as is", func(t *testing.T) {
 		mine := errors.New("visit failed")
 		calls := 0
-		err := loop.Run(context.Background(), "x", func() (*Retry, time.Duration, error) {
+		err := loop.Run(context.Background(), "get", "x", func() (*Retry, time.Duration, error) {
 			calls++
 			if calls == 1 {
 				return &Retry{Last: "timeout"}, 0, nil
@@ -168,7 +168,7 @@ func TestLoop(t *testing.T) {
 	})
 	t.Run("a cancelled context is not a connector error", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
-		err := loop.Run(ctx, "x", func() (*Retry, time.Duration, error) {
+		err := loop.Run(ctx, "get", "x", func() (*Retry, time.Duration, error) {
 			cancel()
 			return &Retry{Last: "timeout"}, 0, nil
 		})

@@ -139,13 +139,19 @@ func (l Loop) Backoff(failures int, retryAfter time.Duration) time.Duration {
 type Attempt func() (retry *Retry, retryAfter time.Duration, err error)
 
 // Run tries attempt until it ends the call, the attempts run out (KindUnreachable, naming
-// the last failure) or ctx ends (an error wrapping ctx.Err(), see CtxErr).
-func (l Loop) Run(ctx context.Context, what string, attempt Attempt) error {
+// the last failure) or ctx ends (an error wrapping ctx.Err(), see CtxErr). op names the
+// kind of call for the metrics (interloan.external.requests, labelled with Package as the
+// system): a fixed word per kind ("outgoing", "findSpecificOrder"), never an id or URL,
+// which belong in what. Every attempt is counted and timed here, the one place all of
+// them pass.
+func (l Loop) Run(ctx context.Context, op, what string, attempt Attempt) error {
 	for n := 1; ; n++ {
 		if ctx.Err() != nil {
 			return l.CtxErr(ctx, what)
 		}
+		start := time.Now()
 		retry, retryAfter, err := attempt()
+		recordAttempt(ctx, l.Package, op, time.Since(start), outcomeOf(ctx, retry, err))
 		if retry == nil {
 			return err
 		}

@@ -155,7 +155,7 @@ func (c *Client) Fetch(ctx context.Context, w connector.Window, visit func(*conn
 		read := func(resp *http.Response, br *bodyReader) (int, error) {
 			return c.readEnvelope(br, what, resp.Header.Get("Content-Type"), visit)
 		}
-		if err := c.call(ctx, u, what, isOK, read); err != nil {
+		if err := c.call(ctx, "outgoing", u, what, isOK, read); err != nil {
 			return err
 		}
 	}
@@ -225,7 +225,7 @@ func (c *Client) Get(ctx context.Context, externalID string) (*connector.Request
 	accept := func(code int) bool {
 		return code == http.StatusOK || code == http.StatusBadRequest || code == http.StatusNotFound
 	}
-	if err := c.call(ctx, u, what, accept, read); err != nil {
+	if err := c.call(ctx, "request", u, what, accept, read); err != nil {
 		return nil, false, err
 	}
 	return found, found != nil, nil

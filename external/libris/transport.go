@@ -24,9 +24,9 @@ type readFunc func(resp *http.Response, br *bodyReader) (visited int, err error)
 // call GETs u until an answer is read, retrying (with backoff) what may be transient:
 // HTTP 5xx/429/408, network errors and timeouts, and a body that broke before any request
 // of it was visited. 401/403 end at once with KindAuth, a bound of Config.Limits with its
-// *connector.LimitError.
-func (c *Client) call(ctx context.Context, u, what string, accept func(int) bool, read readFunc) error {
-	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
+// *connector.LimitError. op names the kind of call for the metrics (httpcall.Loop.Run).
+func (c *Client) call(ctx context.Context, op, u, what string, accept func(int) bool, read readFunc) error {
+	return c.loop.Run(ctx, op, what, func() (*httpcall.Retry, time.Duration, error) {
 		return c.attempt(ctx, u, what, accept, read)
 	})
 }

@@ -22,7 +22,7 @@ type readFunc func(d *decoder) (visited int, err error)
 // 5xx/429/408, network errors, and a body that broke before any order was visited. A
 // bound of Config.Limits ends it with its *connector.LimitError.
 func (c *Client) call(ctx context.Context, op string, body []byte, what string, read readFunc) error {
-	return c.loop.Run(ctx, what, func() (*httpcall.Retry, time.Duration, error) {
+	return c.loop.Run(ctx, op, what, func() (*httpcall.Retry, time.Duration, error) {
 		return c.attempt(ctx, op, body, what, read)
 	})
 }
