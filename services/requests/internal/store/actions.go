@@ -256,7 +256,7 @@ func (s *Store) AnonymizeOld(cutoff time.Time, owner string, limit int, actor st
 		}
 		var ids []uint64
 		var err error
-		_, more, err = walk(tx.Bucket(ix.name).Cursor(), prefix, r.lo, nil, nil, true, limit, 0,
+		_, more, err = walk(newPostingCursor(tx, ix), prefix, r.lo, nil, nil, true, limit, 0,
 			func(k []byte) (bool, error) {
 				id, err := idOf(k)
 				if err != nil {

@@ -275,15 +275,15 @@ func TestMigrateFromSchema1(t *testing.T) {
 	_, err = s.Act(2, "", Command{Action: lifecycle.AddNote, Note: "x", Actor: "a"}, t0.Add(time.Second))
 	noErr(t, err)
 	noErr(t, s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{idxCreated.name, idxIdentifiable.name, idxAttention.name, idxWord.name, bucketEvents, bucketChanges,
-			idxIdentifiableOwner.name, bucketIndexValues} {
+		for _, b := range [][]byte{idxCreated.bucket, idxIdentifiable.bucket, idxAttention.bucket, idxWord.bucket, bucketEvents, bucketChanges,
+			idxIdentifiableOwner.bucket, bucketIndexValues} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
 		}
 		var doomed [][]byte
 		err := tx.Bucket(bucketCounts).ForEach(func(k, _ []byte) error {
-			for _, ix := range addedInSchema2 {
+			for _, ix := range []*index{idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention} {
 				if strings.HasPrefix(string(k), string(ix.name)+"\x00") {
 					doomed = append(doomed, append([]byte(nil), k...))
 				}
@@ -361,7 +361,7 @@ func TestMigrateFromSchema2(t *testing.T) {
 	apply(t, s, t0, item("1", t0, func(it *requestsv1.IngestItem) { it.ExternalStatus = stCompleted }),
 		item("2", t0, func(it *requestsv1.IngestItem) { it.ExternalStatus = stSent }))
 	noErr(t, s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{idxIdentifiableOwner.name, bucketIndexValues} {
+		for _, b := range [][]byte{idxIdentifiableOwner.bucket, bucketIndexValues} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}

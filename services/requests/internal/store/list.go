@@ -133,7 +133,11 @@ func list(tx *bolt.Tx, f Filter, after []byte, limit, maxScan int) ([]*requestsv
 	if r.empty {
 		return nil, nil, nil
 	}
-	last, more, err := walk(tx.Bucket(c.ix.name).Cursor(), prefix, r.lo, r.hi, start, f.Order.reverse(), limit, maxScan,
+	cur, err := c.cursor(tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	last, more, err := walk(cur, prefix, r.lo, r.hi, start, f.Order.reverse(), limit, maxScan,
 		func(k []byte) (bool, error) {
 			id, err := idOf(k)
 			if err != nil {
@@ -181,6 +185,36 @@ func lookupKey(tx *bolt.Tx, byExternal *bolt.Bucket, key []byte) (uint64, *reque
 type candidate struct {
 	ix    *index
 	value string
+}
+
+// cursor walks c's entries: its postings, or for the external id the entries built from
+// by_external.
+func (c candidate) cursor(tx *bolt.Tx) (entryCursor, error) {
+	if c.ix == idxExternalID {
+		return externalIDEntries(tx, c.value)
+	}
+	return newPostingCursor(tx, c.ix), nil
+}
+
+// externalIDEntries are the entries an index of external ids would hold for value: one
+// per profile that has a request with that external id (found in by_external under each
+// profile idx_profile counts), keyed value + 0x00 + inverted update time + id.
+func externalIDEntries(tx *bolt.Tx, value string) (entryCursor, error) {
+	byExternal := tx.Bucket(bucketByExternal)
+	prefix := idxProfile.countKey("")
+	var keys [][]byte
+	c := tx.Bucket(bucketCounts).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id, r, err := lookupKey(tx, byExternal, externalKey(string(k[len(prefix):]), value))
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			keys = append(keys, idxExternalID.key(value, r, id))
+		}
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	return &sliceCursor{keys: keys}, nil
 }
 
 // candidates lists the indexes List may walk for f, most useful first.
@@ -293,7 +327,7 @@ func nanos(t time.Time) int64 {
 // maxScan keys. It returns the key to resume after (the last accepted one; when stopped by
 // maxScan, the last examined) and whether keys of the range follow it — what a
 // next_page_token needs, like boltdb.PageBounded, which only walks forward.
-func walk(c *bolt.Cursor, prefix, lo, hi, after []byte, reverse bool, limit, maxScan int,
+func walk(c entryCursor, prefix, lo, hi, after []byte, reverse bool, limit, maxScan int,
 	visit func(k []byte) (bool, error)) (last []byte, more bool, err error) {
 	if lo == nil {
 		lo = prefix
@@ -302,7 +336,7 @@ func walk(c *bolt.Cursor, prefix, lo, hi, after []byte, reverse bool, limit, max
 		hi = append(append([]byte(nil), prefix...), bytes.Repeat([]byte{0xff}, 16)...)
 	}
 	var k []byte
-	var step func() ([]byte, []byte)
+	var step func() []byte
 	if reverse {
 		step = c.Prev
 		bound, inclusive := hi, true
@@ -314,11 +348,11 @@ func walk(c *bolt.Cursor, prefix, lo, hi, after []byte, reverse bool, limit, max
 		step = c.Next
 		switch {
 		case after == nil || bytes.Compare(after, lo) < 0:
-			k, _ = c.Seek(lo)
+			k = c.Seek(lo)
 		default:
-			k, _ = c.Seek(after)
+			k = c.Seek(after)
 			if bytes.Equal(k, after) {
-				k, _ = c.Next()
+				k = c.Next()
 			}
 		}
 	}
@@ -327,12 +361,12 @@ func walk(c *bolt.Cursor, prefix, lo, hi, after []byte, reverse bool, limit, max
 	}
 	n, scanned := 0, 0
 	var examined []byte
-	for ; inside(k); k, _ = step() {
+	for ; inside(k); k = step() {
 		if n == limit {
-			return last, true, nil
+			return last, true, c.Err()
 		}
 		if maxScan > 0 && scanned == maxScan {
-			return examined, true, nil
+			return examined, true, c.Err()
 		}
 		ok, err := visit(k)
 		if err != nil {
@@ -345,18 +379,21 @@ func walk(c *bolt.Cursor, prefix, lo, hi, after []byte, reverse bool, limit, max
 			last = examined
 		}
 	}
+	if err := c.Err(); err != nil {
+		return nil, false, err
+	}
 	return last, false, nil
 }
 
 // seekLast positions c at the last key <= bound (< bound unless inclusive) and returns it.
-func seekLast(c *bolt.Cursor, bound []byte, inclusive bool) []byte {
-	k, _ := c.Seek(bound)
+func seekLast(c entryCursor, bound []byte, inclusive bool) []byte {
+	k := c.Seek(bound)
 	switch {
 	case k == nil:
-		k, _ = c.Last()
+		k = c.Last()
 	case inclusive && bytes.Equal(k, bound):
 	default:
-		k, _ = c.Prev()
+		k = c.Prev()
 	}
 	return k
 }

@@ -62,23 +62,43 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 //
 //	requests      id (8-byte big-endian, from NextSequence) → BorrowingRequest
 //	by_external   profile name + 0x00 + external id → id: the unique identity
-//	idx_*         see `indexes`: [value + 0x00 +] inverted time (8 bytes) + id → empty
+//	post_*        an index's postings (postings.go): [value + 0x00 +] inverted time (8 bytes)
+//	              → the ids indexed under that value at that time
 //	index_values  id → the values the request is indexed and counted under (values.go)
 //	index_counts  index name + 0x00 + value → entries (8-byte big-endian)
 //	events        id + position (8 bytes each) → RequestEvent: a request's audit trail
 //	changes       position (8 bytes; the bucket's sequence is the latest) → change entry
 //	meta          (platform/boltdb's) "database_id" → 8 random bytes, set once
 //
-// The inverted time (MaxUint64 − Unix nanoseconds) makes a forward walk newest first, and
-// the id after it breaks ties, so every index key is unique. Indexed values never contain
-// 0x00 (codes, names, external ids and search words are validated or built so), so one
-// value's prefix never matches another's. index_counts lets List pick the index with the
-// fewest entries and answers CountBorrowingRequests.
+// An index entry is a posting's key followed by one of its ids: the inverted time (MaxUint64
+// − Unix nanoseconds) makes a forward walk newest first, and the id after it breaks ties,
+// so every entry is unique. Indexed values never contain 0x00 (codes, names, external ids
+// and search words are validated or built so), so one value's prefix never matches
+// another's. index_counts lets List pick the index with the fewest entries and answers
+// CountBorrowingRequests.
 //
-// Schema 2 added events, changes, idx_created, idx_identifiable, idx_attention, idx_word
-// and the count-only owner counts; schema 3 added index_values and
-// idx_identifiable_owner, and external_partner on the records. migrate fills what is new
-// from the records.
+// The queries each index serves:
+//
+//	post_all                 List without a filter that has an index; Count (total)
+//	post_open                List open_only; Count (open, via the statuses)
+//	post_status              List by status; Count by status
+//	post_owner               List by owner; Count of one owner (total)
+//	post_partner             List by partner
+//	post_profile             List by profile; the profiles an external id is looked up in
+//	post_created             List ordered by create time
+//	post_identifiable(_owner)  AnonymizeOld (all owners, one owner)
+//	post_attention           List needs_attention: the exception queue; Count
+//	post_word                List by search words
+//	cnt_owner_status, cnt_owner_attention  (counts only) Count of one owner
+//
+// List by external id looks the id up in by_external under each profile, so it needs no
+// index of its own.
+//
+// Schema 2 added events, changes and the indexes created, identifiable, attention and word,
+// and the count-only owner counts; schema 3 added index_values, the owner-keyed
+// identifiable index and external_partner on the records; schema 4 stores each index as
+// postings (schema 3 and before: one key per entry, in idx_* buckets) and drops the
+// external-id index. migrate converts older files.
 var (
 	bucketRequests    = []byte("requests")
 	bucketByExternal  = []byte("by_external")
@@ -91,31 +111,32 @@ var (
 	bucketMeta    = []byte("meta")
 	keyDatabaseID = []byte("database_id")
 
-	idxAll = &index{id: 1, name: []byte("idx_all"), entries: true, counted: true,
+	idxAll = &index{id: 1, name: []byte("idx_all"), bucket: []byte("post_all"), entries: true, counted: true,
 		values: func(*requestsv1.BorrowingRequest) []string { return all }}
-	idxOpen = &index{id: 2, name: []byte("idx_open"), entries: true, counted: true,
+	idxOpen = &index{id: 2, name: []byte("idx_open"), bucket: []byte("post_open"), entries: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return when(!lifecycle.Final(r.GetStatus())) }}
-	idxStatus = &index{id: 3, name: []byte("idx_status"), entries: true, keyed: true, counted: true,
+	idxStatus = &index{id: 3, name: []byte("idx_status"), bucket: []byte("post_status"), entries: true, keyed: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return one(statusValue(r.GetStatus())) }}
-	idxOwner = &index{id: 4, name: []byte("idx_owner"), entries: true, keyed: true, counted: true,
+	idxOwner = &index{id: 4, name: []byte("idx_owner"), bucket: []byte("post_owner"), entries: true, keyed: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetOwner()) }}
-	idxPartner = &index{id: 5, name: []byte("idx_partner"), entries: true, keyed: true, counted: true,
+	idxPartner = &index{id: 5, name: []byte("idx_partner"), bucket: []byte("post_partner"), entries: true, keyed: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetPartner()) }}
-	idxProfile = &index{id: 6, name: []byte("idx_profile"), entries: true, keyed: true, counted: true,
+	idxProfile = &index{id: 6, name: []byte("idx_profile"), bucket: []byte("post_profile"), entries: true, keyed: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetExternalReference().GetProfile()) }}
-	// External ids are nearly unique, so counting them would only duplicate the index.
-	idxExternalID = &index{id: 7, name: []byte("idx_external_id"), entries: true, keyed: true,
-		values: func(r *requestsv1.BorrowingRequest) []string { return one(r.GetExternalReference().GetExternalId()) }}
+	// The external id's entries are built when listed, from by_external (list.go); id 7
+	// names them in List cursors. index_values written before schema 4 may still hold
+	// its values: they are skipped (values.go).
+	idxExternalID = &index{id: 7, name: []byte("idx_external_id"), keyed: true}
 	// Every request by create time, for order_by create_time.
-	idxCreated = &index{id: 8, name: []byte("idx_created"), entries: true, byCreate: true,
+	idxCreated = &index{id: 8, name: []byte("idx_created"), bucket: []byte("post_created"), entries: true, byCreate: true,
 		values: func(*requestsv1.BorrowingRequest) []string { return all }}
 	// Closed requests that may still hold personal data: never anonymized, or changed
 	// (e.g. a note added) since. The bulk anonymization walks it from its age cutoff, so
 	// requests already anonymized cost it nothing; for one owner it walks
 	// idx_identifiable_owner, so other owners' candidates cost it nothing either.
-	idxIdentifiable = &index{id: 9, name: []byte("idx_identifiable"), entries: true,
+	idxIdentifiable = &index{id: 9, name: []byte("idx_identifiable"), bucket: []byte("post_identifiable"), entries: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return when(identifiable(r)) }}
-	idxIdentifiableOwner = &index{id: 12, name: []byte("idx_identifiable_owner"), entries: true, keyed: true,
+	idxIdentifiableOwner = &index{id: 12, name: []byte("idx_identifiable_owner"), bucket: []byte("post_identifiable_owner"), entries: true, keyed: true,
 		values: func(r *requestsv1.BorrowingRequest) []string {
 			if !identifiable(r) {
 				return nil
@@ -123,10 +144,10 @@ var (
 			return one(r.GetOwner())
 		}}
 	// The requests flagged for attention: the exception queue.
-	idxAttention = &index{id: 10, name: []byte("idx_attention"), entries: true, counted: true,
+	idxAttention = &index{id: 10, name: []byte("idx_attention"), bucket: []byte("post_attention"), entries: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return when(r.GetNeedsAttention()) }}
 	// Search words of title, author, external id, ISBN/ISSN (search.go).
-	idxWord = &index{id: 11, name: []byte("idx_word"), entries: true, keyed: true, counted: true,
+	idxWord = &index{id: 11, name: []byte("idx_word"), bucket: []byte("post_word"), entries: true, keyed: true, counted: true,
 		values: indexWords}
 	// Counts only, for CountBorrowingRequests with an owner. (Their ids name them in
 	// index_values.)
@@ -142,13 +163,12 @@ var (
 			return one(r.GetOwner())
 		}}
 
-	indexes = []*index{idxAll, idxOpen, idxStatus, idxOwner, idxPartner, idxProfile, idxExternalID,
+	indexes = []*index{idxAll, idxOpen, idxStatus, idxOwner, idxPartner, idxProfile,
 		idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention, idxIdentifiableOwner}
-	// addedInSchema2 and addedInSchema3 are the indexes older files lack.
-	addedInSchema2 = []*index{idxCreated, idxIdentifiable, idxAttention, idxWord, cntOwnerStatus, cntOwnerAttention}
-	addedInSchema3 = []*index{idxIdentifiableOwner}
+	// retiredIndexes are index ids older files may still name in index_values.
+	retiredIndexes = []*index{idxExternalID}
 
-	schema = boltdb.Schema{Service: "requests", Version: 3, Buckets: buckets(), Migrate: migrate}
+	schema = boltdb.Schema{Service: "requests", Version: 4, Buckets: buckets(), Migrate: migrate}
 
 	all = []string{""}
 )
@@ -157,72 +177,10 @@ func buckets() [][]byte {
 	b := [][]byte{bucketRequests, bucketByExternal, bucketIndexValues, bucketCounts, bucketEvents, bucketChanges}
 	for _, ix := range indexes {
 		if ix.entries {
-			b = append(b, ix.name)
+			b = append(b, ix.bucket)
 		}
 	}
 	return b
-}
-
-// migrate upgrades a schema-1 or schema-2 file from its records: the indexes added since
-// are filled, and index_values records what every request is indexed under (computed
-// now, with the code that wrote the older indexes: word splitting has not changed since
-// schema 1). Requests imported before schema 2 have no audit trail before the upgrade.
-//
-// external_partner is new in schema 3: it starts as the request's partner, i.e. as if
-// the external system named it (a send here to another partner before the upgrade is
-// not known as such). Filling it leaves update_time and etag alone: no one changed the
-// request. external_status stays unset; ingest then compares only the raw status.
-func migrate(tx *bolt.Tx, from uint32) error {
-	if from < 1 || from > 2 {
-		return fmt.Errorf("no migration from schema %d", from)
-	}
-	var added []*index
-	if from < 2 {
-		added = append(added, addedInSchema2...)
-	}
-	added = append(added, addedInSchema3...)
-	requests := tx.Bucket(bucketRequests)
-	counts := newCountCache(tx)
-	// The walk writes only other buckets; the records get external_partner after it
-	// (writing a bucket under its own walk is undefined), read again by id so that only
-	// the ids are held, however large the ledger.
-	var ids []uint64
-	err := requests.ForEach(func(k, v []byte) error {
-		id, err := idOf(k)
-		if err != nil {
-			return err
-		}
-		r := &requestsv1.BorrowingRequest{}
-		if err := proto.Unmarshal(v, r); err != nil {
-			return fmt.Errorf("decode borrowing request %d: %w", id, err)
-		}
-		vals := valuesOf(r)
-		for _, ix := range added {
-			if err := ix.move(tx, counts, id, nil, r, nil, vals[ix.id]); err != nil {
-				return err
-			}
-		}
-		ids = append(ids, id)
-		return putValues(tx, id, vals)
-	})
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		r, err := load(tx, id)
-		if err != nil {
-			return err
-		}
-		r.ExternalPartner = r.GetPartner()
-		v, err := proto.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode borrowing request %d: %w", id, err)
-		}
-		if err := requests.Put(boltdb.Uint64Key(id), v); err != nil {
-			return err
-		}
-	}
-	return counts.flush()
 }
 
 // Options tune a store; the zero value is the default.
@@ -237,7 +195,8 @@ type Store struct {
 	// counts gathers the count changes of the write transaction in progress (set by
 	// update; bbolt runs one write transaction at a time).
 	counts    *countCache
-	dbID      uint64 // this database's id (meta database_id): it names its change positions
+	postings  *postingCache // the index changes of that transaction, likewise
+	dbID      uint64        // this database's id (meta database_id): it names its change positions
 	retention time.Duration
 	feed      feed
 	// afterItem, when set (tests only), runs inside the batch transaction after each
@@ -391,13 +350,16 @@ func setStatus(r *requestsv1.BorrowingRequest, from, to requestsv1.Status) {
 func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
 	changed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		s.counts = newCountCache(tx)
-		defer func() { s.counts = nil }()
+		s.counts, s.postings = newCountCache(tx), newPostingCache(tx)
+		defer func() { s.counts, s.postings = nil, nil }()
 		for _, name := range appendedBuckets {
 			tx.Bucket(name).FillPercent = appendedFill
 		}
 		before := tx.Bucket(bucketChanges).Sequence()
 		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := s.postings.flush(); err != nil {
 			return err
 		}
 		if err := s.counts.flush(); err != nil {
@@ -452,7 +414,7 @@ func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRe
 	}
 	after := valuesOf(next)
 	for _, ix := range indexes {
-		if err := ix.move(tx, s.counts, id, old, next, before[ix.id], after[ix.id]); err != nil {
+		if err := ix.move(s.postings, s.counts, id, old, next, before[ix.id], after[ix.id]); err != nil {
 			return 0, err
 		}
 	}
@@ -501,13 +463,14 @@ func putEvent(tx *bolt.Tx, id, pos uint64, ev *requestsv1.RequestEvent) error {
 	return tx.Bucket(bucketEvents).Put(eventKey(id, pos), v)
 }
 
-// index is one secondary index: an entry per request and value, keyed (for keyed
-// indexes) by value + 0x00, then the inverted update (or create) time and the id, so a
-// prefix walk lists one value's requests newest first. A count-only index keeps no
+// index is one secondary index: an entry per request and value, in postings (postings.go)
+// keyed, for keyed indexes, by value + 0x00, then the inverted update (or create) time,
+// so a prefix walk lists one value's requests newest first. A count-only index keeps no
 // entries, only counts per value.
 type index struct {
 	id       byte   // names the index in List cursors and index_values; never reuse a retired id
-	name     []byte // the entries' bucket, and the index's name in index_counts
+	name     []byte // the index's name in index_counts
+	bucket   []byte // its postings' bucket (entries only)
 	entries  bool   // false: counts only
 	keyed    bool   // entries start with value + 0x00
 	counted  bool   // index_counts holds its entries per value
@@ -534,39 +497,38 @@ func (ix *index) prefix(value string) []byte {
 	return append([]byte(value), 0)
 }
 
-// key is value's entry for request r (id): the prefix, then the reversed update (or
-// create) time and the id, built in one allocation (a request writes some 25).
-func (ix *index) key(value string, r *requestsv1.BorrowingRequest, id uint64) []byte {
+// postingKey is the key of the posting that holds value's entry for request r: the
+// prefix, then the inverted update (or create) time.
+func (ix *index) postingKey(value string, r *requestsv1.BorrowingRequest) []byte {
 	t := r.GetUpdateTime()
 	if ix.byCreate {
 		t = r.GetCreateTime()
 	}
-	k := make([]byte, 0, len(value)+1+16)
+	k := make([]byte, 0, len(value)+1+8)
 	if ix.keyed {
 		k = append(append(k, value...), 0)
 	}
-	k = boltdb.AppendReverseTime(k, t.AsTime())
-	return binary.BigEndian.AppendUint64(k, id)
+	return boltdb.AppendReverseTime(k, t.AsTime())
+}
+
+// key is value's entry for request r (id): its posting's key, then the id.
+func (ix *index) key(value string, r *requestsv1.BorrowingRequest, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(ix.postingKey(value, r), id)
 }
 
 // move replaces old's entries (if any), written under the values before, by next's under
 // the values after, and counts values that appear or disappear. The old entries are
-// deleted first, so an unchanged key survives.
-func (ix *index) move(tx *bolt.Tx, counts *countCache, id uint64, old, next *requestsv1.BorrowingRequest, before, after []string) error {
+// removed first, so an unchanged entry survives.
+func (ix *index) move(postings *postingCache, counts *countCache, id uint64, old, next *requestsv1.BorrowingRequest, before, after []string) error {
 	if old == nil && len(before) > 0 {
 		return fmt.Errorf("index %s: values without a record to key them (id %d)", ix.name, id)
 	}
 	if ix.entries {
-		b := tx.Bucket(ix.name)
 		for _, v := range before {
-			if err := b.Delete(ix.key(v, old, id)); err != nil {
-				return err
-			}
+			postings.change(ix, ix.postingKey(v, old), id, false)
 		}
 		for _, v := range after {
-			if err := b.Put(ix.key(v, next, id), []byte{}); err != nil {
-				return err
-			}
+			postings.change(ix, ix.postingKey(v, next), id, true)
 		}
 	}
 	if !ix.counted {

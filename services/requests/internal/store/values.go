@@ -55,23 +55,27 @@ func (v *indexValues) encode() []byte {
 	return b
 }
 
-// knownIndex marks the ids of today's indexes.
-var knownIndex = func() (known [maxIndexID + 1]bool) {
+// knownIndex marks the ids of today's indexes, retiredIndex those of indexes whose
+// entries a migration removed.
+var knownIndex, retiredIndex = func() (known, retired [maxIndexID + 1]bool) {
 	for _, ix := range indexes {
 		known[ix.id] = true
 	}
-	return known
+	for _, ix := range retiredIndexes {
+		retired[ix.id] = true
+	}
+	return known, retired
 }()
 
-// decodeValues reads what encode wrote. Anything malformed, or an index id today's code
-// does not know (a retired index needs a migration that removes its entries), is an
-// error: guessing would leave entries behind.
+// decodeValues reads what encode wrote. The values of a retired index are skipped (the
+// migration that retired it removed its entries). Anything malformed, or an index id
+// today's code does not know, is an error: guessing would leave entries behind.
 func decodeValues(b []byte) (indexValues, error) {
 	var out indexValues
 	for len(b) > 0 {
 		id := b[0]
 		b = b[1:]
-		if int(id) > maxIndexID || !knownIndex[id] || out[id] != nil {
+		if int(id) > maxIndexID || !(knownIndex[id] || retiredIndex[id]) || out[id] != nil {
 			return out, fmt.Errorf("corrupt index values: index id %d unknown or repeated", id)
 		}
 		count, n := binary.Uvarint(b)
@@ -88,7 +92,9 @@ func decodeValues(b []byte) (indexValues, error) {
 			vals = append(vals, string(b[n:n+int(l)]))
 			b = b[n+int(l):]
 		}
-		out[id] = vals
+		if knownIndex[id] {
+			out[id] = vals
+		}
 	}
 	return out, nil
 }

@@ -1,0 +1,269 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// An index stores its entries as postings: one key per value and time, [value + 0x00 +]
+// inverted time (8 bytes), whose value lists the ids of every request indexed under that
+// value at that time, ascending. An ingest batch stamps all its requests with one time,
+// so it writes one posting per index value (one per search word, not one per word and
+// request), each a single key next to the batch's others. Reading, a posting stands for
+// its entries: its key followed by each id (8 bytes, big-endian), in that order, which is
+// exactly the key of an entry of its own per request, so List's ranges and cursors are
+// the same whatever the storage.
+//
+// Posting keys never contain one another (values hold no 0x00 and the time is fixed-size),
+// so the entries' order is the postings' order, then the ids'.
+
+// appendPosting encodes ids (ascending, distinct, non-zero) as uvarint deltas.
+func appendPosting(b []byte, ids []uint64) []byte {
+	var prev uint64
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, id-prev)
+		prev = id
+	}
+	return b
+}
+
+// decodePosting reads what appendPosting wrote; anything else is a damaged file.
+func decodePosting(key, v []byte) ([]uint64, error) {
+	ids := make([]uint64, 0, len(v))
+	var prev uint64
+	for len(v) > 0 {
+		d, n := binary.Uvarint(v)
+		if n <= 0 || d == 0 || prev+d < prev {
+			return nil, fmt.Errorf("corrupt index posting %x", key)
+		}
+		prev += d
+		ids = append(ids, prev)
+		v = v[n:]
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("empty index posting %x", key)
+	}
+	return ids, nil
+}
+
+// postingRef names one posting of one index.
+type postingRef struct {
+	ix  *index
+	key string
+}
+
+// postingCache gathers the entries one write transaction adds and removes, posting by
+// posting, until flush reads each touched posting once and writes it once. Like the
+// count cache, the stored postings lag behind until flush: read indexes before writing
+// in a transaction, as every write path here does.
+type postingCache struct {
+	tx *bolt.Tx
+	m  map[postingRef][]uint64 // changes in order: id<<1, | 1 to add
+}
+
+func newPostingCache(tx *bolt.Tx) *postingCache {
+	return &postingCache{tx: tx, m: make(map[postingRef][]uint64)}
+}
+
+// change adds (or removes) request id to (from) the posting key of ix.
+func (c *postingCache) change(ix *index, key []byte, id uint64, add bool) {
+	op := id << 1
+	if add {
+		op |= 1
+	}
+	ref := postingRef{ix, string(key)}
+	c.m[ref] = append(c.m[ref], op)
+}
+
+// flush applies the changes, in key order per index so bbolt walks each tree once,
+// deleting postings left empty.
+func (c *postingCache) flush() error {
+	refs := make([]postingRef, 0, len(c.m))
+	for ref := range c.m {
+		refs = append(refs, ref)
+	}
+	slices.SortFunc(refs, func(a, b postingRef) int {
+		if a.ix != b.ix {
+			return cmp.Compare(a.ix.id, b.ix.id)
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	var buf []byte
+	for _, ref := range refs {
+		b := c.tx.Bucket(ref.ix.bucket)
+		key := []byte(ref.key)
+		var ids []uint64
+		if v := b.Get(key); v != nil {
+			var err error
+			if ids, err = decodePosting(key, v); err != nil {
+				return fmt.Errorf("index %s: %w", ref.ix.name, err)
+			}
+		}
+		for _, op := range c.m[ref] {
+			id := op >> 1
+			i, found := slices.BinarySearch(ids, id)
+			switch {
+			case op&1 == 1 && !found:
+				ids = slices.Insert(ids, i, id)
+			case op&1 == 0 && found:
+				ids = slices.Delete(ids, i, i+1)
+			}
+		}
+		var err error
+		if len(ids) == 0 {
+			err = b.Delete(key)
+		} else {
+			buf = appendPosting(buf[:0], ids)
+			err = b.Put(key, bytes.Clone(buf))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	clear(c.m)
+	return nil
+}
+
+// entryCursor walks index entries (posting key + id) as bolt.Cursor walks keys.
+type entryCursor interface {
+	Seek(k []byte) []byte // the first entry >= k
+	Next() []byte
+	Prev() []byte
+	Last() []byte
+	Err() error // a damaged posting met on the way (the walk then ends)
+}
+
+// postingCursor is an entryCursor over an index's postings.
+type postingCursor struct {
+	c   *bolt.Cursor
+	key []byte // the current posting's key; nil when off the end
+	ids []uint64
+	i   int
+	err error
+}
+
+func newPostingCursor(tx *bolt.Tx, ix *index) *postingCursor {
+	return &postingCursor{c: tx.Bucket(ix.bucket).Cursor()}
+}
+
+func (p *postingCursor) Err() error { return p.err }
+
+// at positions p on posting k (value v), at its first entry or, with last, its last one.
+func (p *postingCursor) at(k, v []byte, last bool) []byte {
+	p.key = nil
+	if k == nil || p.err != nil {
+		return nil
+	}
+	ids, err := decodePosting(k, v)
+	if err != nil {
+		p.err = err
+		return nil
+	}
+	p.key, p.ids, p.i = k, ids, 0
+	if last {
+		p.i = len(ids) - 1
+	}
+	return p.entry()
+}
+
+func (p *postingCursor) entry() []byte {
+	e := make([]byte, 0, len(p.key)+8)
+	return binary.BigEndian.AppendUint64(append(e, p.key...), p.ids[p.i])
+}
+
+func (p *postingCursor) Next() []byte {
+	if p.key == nil {
+		return nil
+	}
+	if p.i+1 < len(p.ids) {
+		p.i++
+		return p.entry()
+	}
+	k, v := p.c.Next()
+	return p.at(k, v, false)
+}
+
+func (p *postingCursor) Prev() []byte {
+	if p.key == nil {
+		return nil
+	}
+	if p.i > 0 {
+		p.i--
+		return p.entry()
+	}
+	k, v := p.c.Prev()
+	return p.at(k, v, true)
+}
+
+func (p *postingCursor) Last() []byte {
+	k, v := p.c.Last()
+	return p.at(k, v, true)
+}
+
+func (p *postingCursor) Seek(t []byte) []byte {
+	// Postings at or after t hold only entries >= t; the one before them may hold some
+	// too, when its key starts t.
+	k, _ := p.c.Seek(t)
+	var pk, pv []byte
+	if k == nil {
+		pk, pv = p.c.Last()
+	} else {
+		pk, pv = p.c.Prev()
+	}
+	if pk != nil && len(t) > len(pk) && bytes.HasPrefix(t, pk) {
+		if p.at(pk, pv, false) == nil {
+			return nil
+		}
+		for ; p.i < len(p.ids); p.i++ {
+			if e := p.entry(); bytes.Compare(e, t) >= 0 {
+				return e
+			}
+		}
+		k, v := p.c.Next()
+		return p.at(k, v, false)
+	}
+	k, v := p.c.Seek(t)
+	return p.at(k, v, false)
+}
+
+// sliceCursor is an entryCursor over entries built in memory, sorted.
+type sliceCursor struct {
+	keys [][]byte
+	i    int // len(keys) or -1: off the end
+}
+
+func (s *sliceCursor) cur() []byte {
+	if s.i < 0 || s.i >= len(s.keys) {
+		return nil
+	}
+	return s.keys[s.i]
+}
+
+func (s *sliceCursor) Seek(k []byte) []byte {
+	s.i, _ = slices.BinarySearchFunc(s.keys, k, bytes.Compare)
+	return s.cur()
+}
+
+func (s *sliceCursor) Next() []byte {
+	if s.i >= 0 && s.i < len(s.keys) {
+		s.i++
+	}
+	return s.cur()
+}
+
+func (s *sliceCursor) Prev() []byte {
+	if s.i >= 0 && s.i < len(s.keys) {
+		s.i--
+	} else {
+		s.i = -1
+	}
+	return s.cur()
+}
+
+func (s *sliceCursor) Last() []byte { s.i = len(s.keys) - 1; return s.cur() }
+func (s *sliceCursor) Err() error   { return nil }
