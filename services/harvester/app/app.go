@@ -143,6 +143,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer requestsConn.Close()
 
+	health := &importHealth{backlog: st.Backlogs}
 	runner := run.New(ctx, run.Deps{
 		Store:       st,
 		Profiles:    profilesv1.NewProfileServiceClient(profilesConn),
@@ -162,9 +163,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		MaxChunkItems: cfg.Bounds.MaxChunkItems,
 		MaxRunItems:   cfg.Bounds.MaxRunItems,
 		RunTimeout:    cfg.Bounds.RunTimeout,
+		Ended:         health.ended,
 	})
 	if err := runner.Recover(); err != nil {
 		return fmt.Errorf("harvester: recover runs left by a crash: %w", err)
+	}
+	if err := health.restore(st); err != nil {
+		return fmt.Errorf("harvester: read the last runs for the metrics: %w", err)
 	}
 	defer runner.Wait()
 
@@ -197,6 +202,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	go func() { defer close(pruneDone); retention.Run(ctx, st, cfg.EventRetention, time.Hour, log) }()
 	defer func() { <-pruneDone }()
 	sched := scheduler.New(scheduler.Config{Profiles: profilesv1.NewProfileServiceClient(profilesConn), Starter: api.Starter{Runner: runner}, Log: log, Poll: cfg.SchedulePoll})
+	health.jobs, health.active = sched.Jobs, runner.ActiveProfiles
+	unregister, err := health.register()
+	if err != nil {
+		return fmt.Errorf("harvester: metrics: %w", err)
+	}
+	defer unregister()
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(ctx) }()
 	defer func() { err = errors.Join(err, <-schedDone) }()

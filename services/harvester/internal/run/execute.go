@@ -115,6 +115,9 @@ func (r *Runner) execute(ctx context.Context, id uint64, code string) {
 		return
 	}
 	runMetrics.record(ctx, code, final)
+	if r.d.Ended != nil {
+		r.d.Ended(code, final)
+	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("interloan.run.state", final.GetState().String()))
 	c := final.GetCounters()
 	log.Info("run ended", "state", final.GetState().String(), "fetched", c.GetFetched(), "created", c.GetCreated(),

@@ -54,6 +54,9 @@ type Deps struct {
 	Now         func() time.Time
 	// Sleep waits between refresh fetches; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Ended, when set, is told of each run this runner executed once its final state is
+	// stored (the import health metrics).
+	Ended func(profileCode string, run *harvesterv1.Run)
 
 	BatchSize       int           // items per ingest batch (and per resolve call); default 1000, the most either takes
 	ChunkDays       int           // days per fetch of the window, the unit of progress; default 7
@@ -263,6 +266,17 @@ func (r *Runner) Start(ctx context.Context, profileName string, trigger harveste
 		r.execute(runCtx, id, code)
 	}()
 	return run, nil
+}
+
+// ActiveProfiles returns the codes of the profiles with a run executing in this process.
+func (r *Runner) ActiveProfiles() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.active))
+	for code := range r.active {
+		out = append(out, code)
+	}
+	return out
 }
 
 // recorded reports whether an active run has already recorded its final state: its

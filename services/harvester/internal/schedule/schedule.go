@@ -250,3 +250,18 @@ func (s Spec) Describe() string {
 
 // String is Describe, for logs.
 func (s Spec) String() string { return s.Describe() }
+
+// Period is the nominal time between two due instants: 24 hours for daily, 7 days for
+// weekly (an hour more or less across a daylight-saving change), N minutes for an
+// interval; 0 when not scheduled. Alerts measure staleness in periods.
+func (s Spec) Period() time.Duration {
+	switch s.kind {
+	case Daily:
+		return 24 * time.Hour
+	case Weekly:
+		return 7 * 24 * time.Hour
+	case Interval:
+		return time.Duration(s.interval) * time.Minute
+	}
+	return 0
+}

@@ -168,6 +168,23 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
+func TestPeriod(t *testing.T) {
+	for _, tc := range []struct {
+		in   *profilesv1.Schedule
+		want time.Duration
+	}{
+		{nil, 0},
+		{daily(2, 30, "Europe/Stockholm"), 24 * time.Hour},
+		{weekly(typev1.DayOfWeek_DAY_OF_WEEK_MONDAY, 6, 0, ""), 7 * 24 * time.Hour},
+		{interval(5, ""), 5 * time.Minute},
+		{interval(10080, ""), 7 * 24 * time.Hour},
+	} {
+		if got := mustParse(t, tc.in).Period(); got != tc.want {
+			t.Errorf("Period(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestNextNotScheduled(t *testing.T) {
 	now := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
 	for _, sp := range []Spec{{}, mustParse(t, nil), mustParse(t, &profilesv1.Schedule{TimeZone: "Europe/Stockholm", Kind: &profilesv1.Schedule_None{}})} {
