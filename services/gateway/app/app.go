@@ -3,8 +3,8 @@
 // through grpc-gateway, forwarded over real gRPC client connections to the upstream
 // services (the internal ProfileCredentialsService and IngestService have no binding and
 // are never reachable here). Beside the API it serves the generated OpenAPI document at
-// /openapi.json, /healthz (the process is up) and /readyz (every upstream answers SERVING
-// on grpc.health.v1).
+// /openapi.json, its rendered reference at /docs, /healthz (the process is up) and
+// /readyz (every upstream answers SERVING on grpc.health.v1).
 package app
 
 import (

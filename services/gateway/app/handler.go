@@ -3,8 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,9 +71,9 @@ type upstreamHealth struct {
 }
 
 // NewHandler builds the gateway's whole HTTP surface over the upstream connections: the
-// REST routes of the four public services, /openapi.json, /healthz and /readyz, wrapped
-// in OpenTelemetry instrumentation. It needs no listener, so tests can serve it with
-// httptest.
+// REST routes of the four public services, /openapi.json, its rendered reference at /docs
+// (reference.go), /healthz and /readyz, wrapped in OpenTelemetry instrumentation. It
+// needs no listener, so tests can serve it with httptest.
 func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 	if up.Profiles == nil || up.Mapping == nil || up.Harvester == nil || up.Requests == nil {
 		return nil, errors.New("gateway: every upstream connection is required")
@@ -97,10 +95,9 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 	if !json.Valid(doc) {
 		return nil, errors.New("gateway: the embedded OpenAPI document is not valid JSON")
 	}
-	sum := sha256.Sum256(doc)
 	g := &gateway{
 		openAPI: doc,
-		etag:    `"` + hex.EncodeToString(sum[:12]) + `"`,
+		etag:    etagOf(doc),
 		opts:    o,
 		origins: origins,
 		health: []upstreamHealth{
@@ -165,6 +162,12 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		getOnly(w, r, g.readyz)
 	case "/openapi.json":
 		getOnly(w, r, g.serveOpenAPI)
+	case referencePath:
+		getOnly(w, r, serveReference)
+	case redocPath:
+		getOnly(w, r, redocAsset().serve)
+	case redocLicensePath:
+		getOnly(w, r, redocLicenseAsset().serve)
 	default:
 		g.serveAPI(w, r)
 	}
