@@ -54,6 +54,15 @@ func run(ctx context.Context, o Options) (err error) {
 	f.add("store_rps", float64(st.Items)/st.Seconds)
 	f.add("import_vs_store", f.get("import_rps")/f.get("store_rps"))
 
+	// The floor: the same records by a plain bbolt loop, one Put each, same batches.
+	progress("the same %d records by a plain bbolt loop", o.N)
+	raw, err := storebench(ctx, bins.storebench, "-mode", "raw", "-items", items, "-db", filepath.Join(work, "raw.db"), "-batch", strconv.Itoa(o.Batch))
+	if err != nil {
+		return err
+	}
+	f.add("raw_rps", float64(raw.Items)/raw.Seconds)
+	f.add("import_vs_raw", f.get("import_rps")/f.get("raw_rps"))
+
 	// A large ledger: the import again, then reads.
 	progress("filling a ledger of %d requests", o.Ledger)
 	if err := largeLedger(ctx, o, bins, work, started, items, statuses, &f, progress); err != nil {
@@ -170,6 +179,17 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, now
 			"-batch", "1000", "-count", strconv.Itoa(o.Ledger), "-profile", fillProfile); err != nil {
 			return fmt.Errorf("fill: %w", err)
 		}
+		// The filled ledger rewritten in the previous schema, then migrated by opening it:
+		// the rest runs on a migrated ledger.
+		progress("rewriting the ledger of %d in schema 3 and migrating it", o.Ledger)
+		m, err := storebench(ctx, bins.storebench, "-mode", "migrate", "-db", filepath.Join(dir, "requests.db"))
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if m.Items != o.Ledger {
+			return fmt.Errorf("migrate: the migrated ledger counts %d requests, want %d", m.Items, o.Ledger)
+		}
+		f.add("migrate_s", m.Seconds)
 	}
 	e, err := startSuite(ctx, dir, o.N, now, o.Verbose)
 	if err != nil {

@@ -127,7 +127,7 @@ func TestFiguresAndTargets(t *testing.T) {
 	for _, tg := range r.Targets {
 		verdicts[tg.Figure] = tg.verdict()
 	}
-	for fig, want := range map[string]string{"import_rps": "met", "list_p99_ms": "MISSED", "import_vs_store": "not measured"} {
+	for fig, want := range map[string]string{"import_rps": "met", "list_p99_ms": "MISSED", "import_vs_raw": "not measured"} {
 		if verdicts[fig] != want {
 			t.Errorf("target %s: %s, want %s", fig, verdicts[fig], want)
 		}

@@ -1,8 +1,9 @@
 // Command bench measures Interloan's speed on this machine (docs/performance.md): a full
 // import of generated Libris requests through the real path (fake Libris HTTP → harvester
 // → mapping → requests over loopback gRPC, durable bbolt commits), the same records
-// straight into the ledger store, a re-import, listing and REST latency on a large ledger, the
-// harvester's memory, and the import again on that large ledger.
+// straight into the ledger store and by a plain bbolt loop (the floor), a re-import, the
+// migration of a large ledger from the previous schema, listing and REST latency on it,
+// the harvester's memory, and the import again on that large ledger.
 //
 // It prints one `name=value` line per figure and writes them, with the machine and the
 // sizes, to a JSON file (-json; with -save also bench/results/<date>.json). Figures are

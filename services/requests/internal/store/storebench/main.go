@@ -9,13 +9,21 @@
 //     of an hour of imports: the same items again and again under another profile, each
 //     round with its own external ids, so every one is a distinct request.
 //
+// With -mode raw it writes the same items with a plain bbolt loop instead (each item's
+// bytes under a sequence key, one Put each, one durable transaction per batch): the floor
+// any ledger on bbolt stands on, as raw_rps. With -mode migrate it rewrites the ledger
+// file -db in the previous schema's layout (store.WriteSchema3) and times opening it,
+// which migrates it.
+//
 // It reads length-delimited IngestItems (protodelim) and prints one JSON object: the
-// items applied, their outcomes and the seconds ApplyBatch took.
+// items applied, their outcomes and the seconds ApplyBatch (or the raw writes, or the
+// migration) took.
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,6 +34,7 @@ import (
 	"strconv"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 
@@ -50,6 +59,7 @@ func main() {
 	count := flag.Int("count", 0, "items to apply: the file's items, repeated with fresh external ids as often as needed (0: each once)")
 	profile := flag.String("profile", "", "profile name to give every item instead of its own (keeps a fill apart from imports)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	mode := flag.String("mode", "apply", "apply: through ApplyBatch; raw: a plain bbolt loop; migrate: rewrite -db in schema 3 and time its migration")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -63,7 +73,18 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*itemsFile, *dbPath, *batch, *count, *profile); err != nil {
+	var err error
+	switch *mode {
+	case "apply":
+		err = run(*itemsFile, *dbPath, *batch, *count, *profile)
+	case "raw":
+		err = raw(*itemsFile, *dbPath, *batch)
+	case "migrate":
+		err = migrate(*dbPath)
+	default:
+		err = fmt.Errorf("unknown -mode %q", *mode)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "storebench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -145,6 +166,75 @@ func variant(items []*requestsv1.IngestItem, i int, profile string) *requestsv1.
 		ref.Profile = profile
 	}
 	return it
+}
+
+// raw writes every item once with a plain bbolt loop, batch items per durable
+// transaction, and reports them all as created.
+func raw(itemsFile, dbPath string, batch int) error {
+	if itemsFile == "" || dbPath == "" {
+		return errors.New("-items and -db are required")
+	}
+	items, err := readItems(itemsFile)
+	if err != nil {
+		return err
+	}
+	values := make([][]byte, len(items))
+	for i, it := range items {
+		if values[i], err = proto.Marshal(it); err != nil {
+			return err
+		}
+	}
+	db, err := bolt.Open(dbPath, 0o600, nil)
+	if err != nil {
+		return err
+	}
+	name := []byte("records")
+	var elapsed time.Duration
+	for done := 0; done < len(values); done += batch {
+		start := time.Now()
+		err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(name)
+			if err != nil {
+				return err
+			}
+			for i := done; i < min(done+batch, len(values)); i++ {
+				if err := b.Put(binary.BigEndian.AppendUint64(nil, uint64(i+1)), values[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		elapsed += time.Since(start)
+		if err != nil {
+			db.Close()
+			return err
+		}
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(Result{Items: len(values), Created: len(values), Seconds: elapsed.Seconds()})
+}
+
+// migrate rewrites the ledger at dbPath in schema 3 and times opening it (the migration).
+func migrate(dbPath string) error {
+	if dbPath == "" {
+		return errors.New("-db is required")
+	}
+	if err := store.WriteSchema3(dbPath); err != nil {
+		return err
+	}
+	start := time.Now()
+	s, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	c, err := s.Count("")
+	if err := errors.Join(err, s.Close()); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(Result{Items: int(c.Total), Created: int(c.Total), Seconds: elapsed.Seconds()})
 }
 
 func readItems(path string) ([]*requestsv1.IngestItem, error) {
