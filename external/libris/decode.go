@@ -324,24 +324,7 @@ type flexString struct {
 }
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
-	*f = flexString{}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case 'n':
-	case '"':
-		if err := json.Unmarshal(b, &f.s); err != nil {
-			f.odd = true
-			return nil
-		}
-		f.set = true
-	case '{', '[':
-		f.odd = true
-	default:
-		f.s, f.set = string(b), true
-	}
+	*f = flexOf(bytes.TrimSpace(b))
 	return nil
 }
 
@@ -350,13 +333,6 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 type flexBool bool
 
 func (f *flexBool) UnmarshalJSON(b []byte) error {
-	var v flexString
-	_ = v.UnmarshalJSON(b)
-	switch strings.ToLower(strings.TrimSpace(v.s)) {
-	case "true", "1", "yes", "y", "t":
-		*f = true
-	default:
-		*f = false
-	}
+	*f = boolOf(bytes.TrimSpace(b))
 	return nil
 }

@@ -16,64 +16,46 @@ import (
 )
 
 // wireItem is one ill_requests item with its nested objects, limited to what the ledger
-// uses. Every field is tolerant: ids and codes may come as strings or numbers, nulls are
-// unset, and unknown fields are ignored.
+// uses, as decodeItem (wire.go, which names each field's JSON key) reads it. Every field
+// is tolerant: ids and codes may come as strings or numbers, nulls are unset, and unknown
+// fields are ignored.
 type wireItem struct {
-	RequestID         flexString     `json:"request_id"`
-	LFNumber          flexString     `json:"lf_number"`
-	Status            flexString     `json:"status"`
-	LastModified      flexString     `json:"last_modified"`
-	MediaType         flexString     `json:"media_type"`
-	RequestingLibrary flexString     `json:"requesting_library"`
-	ActiveLibrary     flexString     `json:"active_library"`
-	ReceivingLibrary  wireLibrary    `json:"receiving_library"`
-	Recipients        wireRecipients `json:"recipients"`
-	EndUser           wireEndUser    `json:"end_user"`
+	RequestID         flexString
+	LFNumber          flexString
+	Status            flexString
+	LastModified      flexString
+	MediaType         flexString
+	RequestingLibrary flexString
+	ActiveLibrary     flexString
+	ReceivingLibrary  wireLibrary
+	Recipients        wireRecipients
+	EndUser           wireEndUser
 
-	BibID              flexString `json:"bib_id"`
-	IsbnIssn           flexString `json:"isbn_issn"`
-	Title              flexString `json:"title"`
-	Author             flexString `json:"author"`
-	Publisher          flexString `json:"publisher"`
-	PlaceOfPublication flexString `json:"place_of_publication"`
-	Year               flexString `json:"year"`
-	VolumeDesignation  flexString `json:"volume_designation"`
-	Pages              flexString `json:"pages"`
-	TitleOfArticle     flexString `json:"title_of_article"`
-	AuthorOfArticle    flexString `json:"author_of_article"`
+	BibID              flexString
+	IsbnIssn           flexString
+	Title              flexString
+	Author             flexString
+	Publisher          flexString
+	PlaceOfPublication flexString
+	Year               flexString
+	VolumeDesignation  flexString
+	Pages              flexString
+	TitleOfArticle     flexString
+	AuthorOfArticle    flexString
 
-	User    flexString `json:"user"`
-	UserID  flexString `json:"user_id"`
-	Message flexString `json:"message"`
+	User    flexString
+	UserID  flexString
+	Message flexString
 
 	// "0" (or absent) unless a patron placed the request as a web request.
-	EnduserRequestID flexString `json:"libris_enduser_request_id"`
-	EnduserID        flexString `json:"enduser_id"`
+	EnduserRequestID flexString
+	EnduserID        flexString
 }
 
 // wireLibrary is receiving_library; only its code is used.
 type wireLibrary struct {
 	LibraryCode flexString
 	odd         bool
-}
-
-func (l *wireLibrary) UnmarshalJSON(b []byte) error {
-	*l = wireLibrary{}
-	switch firstByte(b) {
-	case '{':
-		var v struct {
-			LibraryCode flexString `json:"library_code"`
-		}
-		if json.Unmarshal(b, &v) != nil {
-			l.odd = true
-			return nil
-		}
-		l.LibraryCode = v.LibraryCode
-	case 'n':
-	default:
-		l.odd = true
-	}
-	return nil
 }
 
 // wireEndUser is end_user; only the approval flag is used (the rest is personal data we
@@ -83,29 +65,10 @@ type wireEndUser struct {
 	odd      bool
 }
 
-func (u *wireEndUser) UnmarshalJSON(b []byte) error {
-	*u = wireEndUser{}
-	switch firstByte(b) {
-	case '{':
-		var v struct {
-			Approved flexBool `json:"approved"`
-		}
-		if json.Unmarshal(b, &v) != nil {
-			u.odd = true
-			return nil
-		}
-		u.Approved = v.Approved
-	case 'n':
-	default:
-		u.odd = true
-	}
-	return nil
-}
-
 type wireRecipient struct {
-	LibraryCode     flexString `json:"library_code"`
-	IsActiveLibrary flexBool   `json:"is_active_library"`
-	Response        flexString `json:"response"`
+	LibraryCode     flexString
+	IsActiveLibrary flexBool
+	Response        flexString
 }
 
 // wireRecipients is the lending chain, in order. Entries that are not objects are counted
@@ -114,30 +77,6 @@ type wireRecipients struct {
 	list    []wireRecipient
 	dropped int
 	odd     bool
-}
-
-func (r *wireRecipients) UnmarshalJSON(b []byte) error {
-	*r = wireRecipients{}
-	switch firstByte(b) {
-	case '[':
-		var raws []json.RawMessage
-		if json.Unmarshal(b, &raws) != nil {
-			r.odd = true
-			return nil
-		}
-		for _, raw := range raws {
-			var e wireRecipient
-			if firstByte(raw) != '{' || json.Unmarshal(raw, &e) != nil {
-				r.dropped++
-				continue
-			}
-			r.list = append(r.list, e)
-		}
-	case 'n':
-	default:
-		r.odd = true
-	}
-	return nil
 }
 
 func firstByte(b []byte) byte {
@@ -204,12 +143,7 @@ func mapItem(raw json.RawMessage, sigel string) *connector.Request {
 		r.Problem = "an item of ill_requests is " + jsonKind(raw) + ", not an object"
 		return r
 	}
-	var it wireItem
-	if err := json.Unmarshal(raw, &it); err != nil {
-		// Unreachable with the tolerant field types; kept so no input can panic or vanish.
-		r.Problem = "an item of ill_requests could not be decoded: " + err.Error()
-		return r
-	}
+	it := decodeItem(bytes.TrimSpace(raw))
 
 	var problems []string
 	required := func(name string, f flexString) string {
