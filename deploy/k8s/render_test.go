@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -44,6 +45,9 @@ type objects struct {
 	deployments  map[string]*appsv1.Deployment
 	pdbs         []*policyv1.PodDisruptionBudget
 	policies     []*networkingv1.NetworkPolicy
+	// The Prometheus Operator's kinds, from components/monitoring.
+	serviceMonitors []*monitoringv1.ServiceMonitor
+	rules           []*monitoringv1.PrometheusRule
 	// placed is kind/name → namespace of every namespaced object.
 	placed map[string]string
 }
@@ -54,6 +58,13 @@ type objects struct {
 // credentials are never read by the test.
 func render(t *testing.T, overlay string) *objects {
 	t.Helper()
+	return renderWith(t, overlay)
+}
+
+// renderWith renders overlay with the given components (directories under deploy/k8s)
+// added, as a deployer's kustomization that names the overlay and the components would.
+func renderWith(t *testing.T, overlay string, components ...string) *objects {
+	t.Helper()
 	root := t.TempDir()
 	if err := copyTree(".", root); err != nil {
 		t.Fatal(err)
@@ -61,6 +72,19 @@ func render(t *testing.T, overlay string) *objects {
 	dir := filepath.Join(root, overlay)
 	if err := writeGeneratorPlaceholders(dir); err != nil {
 		t.Fatal(err)
+	}
+	if len(components) > 0 {
+		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../" + overlay + "\ncomponents:\n"
+		for _, c := range components {
+			k += "  - ../" + c + "\n"
+		}
+		dir = filepath.Join(root, "with-components")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
@@ -113,6 +137,10 @@ func (o *objects) add(doc []byte) error {
 		return decodeInto(doc, &o.pdbs)
 	case "networking.k8s.io/v1 NetworkPolicy":
 		return decodeInto(doc, &o.policies)
+	case "monitoring.coreos.com/v1 ServiceMonitor":
+		return decodeInto(doc, &o.serviceMonitors)
+	case "monitoring.coreos.com/v1 PrometheusRule":
+		return decodeInto(doc, &o.rules)
 	default:
 		return fmt.Errorf("unexpected kind %q", gvk)
 	}

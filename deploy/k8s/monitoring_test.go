@@ -1,0 +1,154 @@
+package k8s
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/promql/parser"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// monitoring is the optional Prometheus Operator component.
+const monitoring = "components/monitoring"
+
+// TestMonitoringComponent renders every overlay with components/monitoring and checks
+// that each workload has one Service with a `metrics` port leading to the container port
+// that serves /metrics, that the ServiceMonitor scrapes those ports and no other, that
+// every alert and dashboard query is valid PromQL, that each alert names its runbook
+// section in docs/operations.md, and that the dashboard ConfigMap carries the file and
+// the label Grafana's sidecar looks for. internal/e2e checks that the metrics named in
+// the queries exist.
+func TestMonitoringComponent(t *testing.T) {
+	dashboard, err := os.ReadFile(monitoring + "/dashboards/import-health.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runbook, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, overlay := range overlays(t) {
+		t.Run(overlay, func(t *testing.T) {
+			o := renderWith(t, overlay, monitoring)
+			ws := o.workloads()
+			if len(o.serviceMonitors) != 1 || len(o.rules) != 1 {
+				t.Fatalf("%d ServiceMonitors and %d PrometheusRules, want one each", len(o.serviceMonitors), len(o.rules))
+			}
+			sm := o.serviceMonitors[0]
+			if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" || sm.Spec.Endpoints[0].Path != "/metrics" {
+				t.Fatalf("ServiceMonitor endpoints %+v, want the metrics port's /metrics", sm.Spec.Endpoints)
+			}
+			sel := labels.SelectorFromSet(sm.Spec.Selector.MatchLabels)
+			scraped := map[string]int{}
+			for name, svc := range o.services {
+				for _, sp := range svc.Spec.Ports {
+					if sp.Name != "metrics" {
+						continue
+					}
+					if !sel.Matches(labels.Set(svc.Labels)) {
+						t.Errorf("Service %s has a metrics port the ServiceMonitor does not select", name)
+					}
+					w := selected(svc.Spec.Selector, ws)
+					if len(w) != 1 {
+						continue // checkServices reports it
+					}
+					c := ws[w[0]].pod.Spec.Containers[0]
+					// The services serve /metrics on their health port, the gateway on a port of its own.
+					want := "http"
+					if binaries[w[0]].grpcPort == 0 {
+						want = "metrics"
+					}
+					got, err := containerPort(c, sp.TargetPort)
+					wantPort, _ := containerPort(c, intstr.FromString(want))
+					if err != nil || got != wantPort {
+						t.Errorf("Service %s: metrics port leads to %d (%v), want the %s port %d", name, got, err, want, wantPort)
+					}
+					scraped[w[0]]++
+				}
+			}
+			for name := range ws {
+				if scraped[name] != 1 {
+					t.Errorf("%s: %d Services with a metrics port, want one", name, scraped[name])
+				}
+			}
+
+			var alerts []string
+			for _, g := range o.rules[0].Spec.Groups {
+				for _, r := range g.Rules {
+					if _, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr.String()); err != nil {
+						t.Errorf("%s: %v", r.Alert, err)
+					}
+					alerts = append(alerts, r.Alert)
+					if r.Labels["severity"] == "" || r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+						t.Errorf("%s: wants a severity, a summary and a description", r.Alert)
+					}
+					anchor := "docs/operations.md#" + strings.ToLower(r.Alert)
+					if r.Annotations["runbook"] != anchor || !bytes.Contains(runbook, []byte("\n### "+r.Alert+"\n")) {
+						t.Errorf("%s: runbook %q, want %s and that section in docs/operations.md", r.Alert, r.Annotations["runbook"], anchor)
+					}
+				}
+			}
+			slices.Sort(alerts)
+			if want := []string{"InterloanImportBacklogGrowing", "InterloanImportFailing", "InterloanImportStale", "InterloanServiceDown"}; !slices.Equal(alerts, want) {
+				t.Errorf("alerts %v, want %v", alerts, want)
+			}
+
+			cm, ok := o.configMaps["interloan-dashboard-import-health"]
+			if !ok {
+				t.Fatal("no dashboard ConfigMap")
+			}
+			if cm.Labels["grafana_dashboard"] != "1" || cm.Data["import-health.json"] != string(dashboard) {
+				t.Errorf("dashboard ConfigMap: labels %v, the file's content: %v", cm.Labels, cm.Data["import-health.json"] == string(dashboard))
+			}
+		})
+	}
+	queries, err := dashboardQueries(dashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queries) < 8 {
+		t.Errorf("%d dashboard queries", len(queries))
+	}
+	for _, q := range queries {
+		if _, err := parser.NewParser(parser.Options{}).ParseExpr(q); err != nil {
+			t.Errorf("dashboard query %s: %v", q, err)
+		}
+	}
+}
+
+// grafanaVar is a dashboard variable in a query: $name, ${name} or ${name:format}.
+var grafanaVar = regexp.MustCompile(`\$\{?(__rate_interval|__interval|__range|[A-Za-z_]\w*)(:\w+)?\}?`)
+
+// dashboardQueries returns the PromQL of every panel target of a Grafana dashboard, with
+// Grafana's variables replaced as Grafana would before sending it: interval variables by
+// a duration, every other (a label value) by a regular expression matching all.
+func dashboardQueries(dashboard []byte) ([]string, error) {
+	var d struct {
+		Panels []struct {
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(dashboard, &d); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			out = append(out, grafanaVar.ReplaceAllStringFunc(tg.Expr, func(v string) string {
+				if strings.Contains(v, "__") {
+					return "5m"
+				}
+				return ".*"
+			}))
+		}
+	}
+	return out, nil
+}
