@@ -14,6 +14,8 @@ for f in annotations http httpbody field_behavior; do
   install -m 0644 "$dir/third_party/googleapis/google/api/$f.proto" "$dst/google/api/"
 done
 install -m 0644 "$dir/third_party/googleapis/google/rpc/status.proto" "$dst/google/rpc/"
-# The resource annotations (AIP-123) are printed from the descriptor genproto compiles in.
+# The resource annotations (AIP-123) and the visibility rules are printed from the
+# descriptors genproto compiles in.
 go run ./scripts/resourceproto > "$dst/google/api/resource.proto"
+go run ./scripts/resourceproto visibility > "$dst/google/api/visibility.proto"
 install -m 0644 "$dir/third_party/googleapis/LICENSE" "$dst/google/LICENSE"

@@ -7,6 +7,7 @@
 package adminv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/visibility"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -219,7 +220,7 @@ var File_interloan_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_interloan_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1einterloan/admin/v1/admin.proto\x12\x12interloan.admin.v1\"\x0f\n" +
+	"\x1einterloan/admin/v1/admin.proto\x12\x12interloan.admin.v1\x1a\x1bgoogle/api/visibility.proto\"\x0f\n" +
 	"\rBackupRequest\"]\n" +
 	"\x0eBackupResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1f\n" +
@@ -229,11 +230,11 @@ const file_interloan_admin_v1_admin_proto_rawDesc = "" +
 	"\x10GetCallerRequest\"<\n" +
 	"\x06Caller\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x14\n" +
-	"\x05roles\x18\x02 \x03(\tR\x05roles2b\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles2u\n" +
 	"\rBackupService\x12Q\n" +
-	"\x06Backup\x12!.interloan.admin.v1.BackupRequest\x1a\".interloan.admin.v1.BackupResponse0\x012`\n" +
+	"\x06Backup\x12!.interloan.admin.v1.BackupRequest\x1a\".interloan.admin.v1.BackupResponse0\x01\x1a\x11\xfa\xd2\xe4\x93\x02\v\x12\tGRPC_ONLY2s\n" +
 	"\x0fIdentityService\x12M\n" +
-	"\tGetCaller\x12$.interloan.admin.v1.GetCallerRequest\x1a\x1a.interloan.admin.v1.CallerB?Z=github.com/interloan/interloan/gen/interloan/admin/v1;adminv1b\x06proto3"
+	"\tGetCaller\x12$.interloan.admin.v1.GetCallerRequest\x1a\x1a.interloan.admin.v1.Caller\x1a\x11\xfa\xd2\xe4\x93\x02\v\x12\tGRPC_ONLYB?Z=github.com/interloan/interloan/gen/interloan/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_interloan_admin_v1_admin_proto_rawDescOnce sync.Once

@@ -9,6 +9,7 @@ package profilesv1
 import (
 	v1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	_ "google.golang.org/genproto/googleapis/api/visibility"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
@@ -1590,7 +1591,7 @@ var File_interloan_profiles_v1_profiles_proto protoreflect.FileDescriptor
 
 const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/profiles/v1/profiles.proto\x12\x15interloan.profiles.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xe6\t\n" +
+	"$interloan/profiles/v1/profiles.proto\x12\x15interloan.profiles.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\xe6\t\n" +
 	"\x12IntegrationProfile\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12\x19\n" +
 	"\x04code\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\x04code\x12'\n" +
@@ -1704,9 +1705,9 @@ const file_interloan_profiles_v1_profiles_proto_rawDesc = "" +
 	"\x17ListIntegrationProfiles\x125.interloan.profiles.v1.ListIntegrationProfilesRequest\x1a6.interloan.profiles.v1.ListIntegrationProfilesResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/integrationProfiles\x12\xd0\x01\n" +
 	"\x18UpdateIntegrationProfile\x126.interloan.profiles.v1.UpdateIntegrationProfileRequest\x1a).interloan.profiles.v1.IntegrationProfile\"Q\x82\xd3\xe4\x93\x02K:\x13integration_profile24/v1/{integration_profile.name=integrationProfiles/*}\x12\x94\x01\n" +
 	"\x18DeleteIntegrationProfile\x126.interloan.profiles.v1.DeleteIntegrationProfileRequest\x1a\x16.google.protobuf.Empty\"(\x82\xd3\xe4\x93\x02\"* /v1/{name=integrationProfiles/*}\x12\xa4\x01\n" +
-	"\x0fListAuditEvents\x12-.interloan.profiles.v1.ListAuditEventsRequest\x1a..interloan.profiles.v1.ListAuditEventsResponse\"2\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=services/profiles}/auditEvents2\x94\x01\n" +
+	"\x0fListAuditEvents\x12-.interloan.profiles.v1.ListAuditEventsRequest\x1a..interloan.profiles.v1.ListAuditEventsResponse\"2\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=services/profiles}/auditEvents2\xa7\x01\n" +
 	"\x19ProfileCredentialsService\x12w\n" +
-	"\x15GetProfileCredentials\x123.interloan.profiles.v1.GetProfileCredentialsRequest\x1a).interloan.profiles.v1.ProfileCredentialsBEZCgithub.com/interloan/interloan/gen/interloan/profiles/v1;profilesv1b\x06proto3"
+	"\x15GetProfileCredentials\x123.interloan.profiles.v1.GetProfileCredentialsRequest\x1a).interloan.profiles.v1.ProfileCredentials\x1a\x11\xfa\xd2\xe4\x93\x02\v\x12\tGRPC_ONLYBEZCgithub.com/interloan/interloan/gen/interloan/profiles/v1;profilesv1b\x06proto3"
 
 var (
 	file_interloan_profiles_v1_profiles_proto_rawDescOnce sync.Once

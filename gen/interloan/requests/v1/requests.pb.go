@@ -9,6 +9,7 @@ package requestsv1
 import (
 	v1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	_ "google.golang.org/genproto/googleapis/api/visibility"
 	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -4117,7 +4118,7 @@ var File_interloan_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"|\n" +
+	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"|\n" +
 	"\x1bFlagBorrowingRequestRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12%\n" +
 	"\vreason_code\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
@@ -4476,10 +4477,10 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x1aAnonymizeBorrowingRequests\x128.interloan.requests.v1.AnonymizeBorrowingRequestsRequest\x1a9.interloan.requests.v1.AnonymizeBorrowingRequestsResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/borrowingRequests:anonymize\x12\xb9\x01\n" +
 	"\x19BatchActBorrowingRequests\x127.interloan.requests.v1.BatchActBorrowingRequestsRequest\x1a8.interloan.requests.v1.BatchActBorrowingRequestsResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/borrowingRequests:batchAct\x12\xa7\x01\n" +
 	"\x11ListRequestEvents\x12/.interloan.requests.v1.ListRequestEventsRequest\x1a0.interloan.requests.v1.ListRequestEventsResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{parent=borrowingRequests/*}/events\x12\xac\x01\n" +
-	"\x16WatchBorrowingRequests\x124.interloan.requests.v1.WatchBorrowingRequestsRequest\x1a5.interloan.requests.v1.WatchBorrowingRequestsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/borrowingRequests:watch0\x012\x93\x02\n" +
+	"\x16WatchBorrowingRequests\x124.interloan.requests.v1.WatchBorrowingRequestsRequest\x1a5.interloan.requests.v1.WatchBorrowingRequestsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/borrowingRequests:watch0\x012\xa6\x02\n" +
 	"\rIngestService\x12\x8c\x01\n" +
 	"\x17IngestBorrowingRequests\x125.interloan.requests.v1.IngestBorrowingRequestsRequest\x1a6.interloan.requests.v1.IngestBorrowingRequestsResponse(\x010\x01\x12s\n" +
-	"\x14FlagBorrowingRequest\x122.interloan.requests.v1.FlagBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequestBEZCgithub.com/interloan/interloan/gen/interloan/requests/v1;requestsv1b\x06proto3"
+	"\x14FlagBorrowingRequest\x122.interloan.requests.v1.FlagBorrowingRequestRequest\x1a'.interloan.requests.v1.BorrowingRequest\x1a\x11\xfa\xd2\xe4\x93\x02\v\x12\tGRPC_ONLYBEZCgithub.com/interloan/interloan/gen/interloan/requests/v1;requestsv1b\x06proto3"
 
 var (
 	file_interloan_requests_v1_requests_proto_rawDescOnce sync.Once
