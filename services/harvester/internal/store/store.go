@@ -29,7 +29,8 @@ import (
 //
 //	runs              ^id (8 bytes, inverted so forward order is newest first) → Run
 //	runs_by_profile   profile code + 0x00 + ^id → empty: the job history of one profile
-//	run_events        id (8 bytes) + seq (8 bytes) → RunEvent, in the order handled
+//	run_events        id (8 bytes) + seq (8 bytes) → RunEvent without its name (the key says
+//	                  it; older files hold it too), in the order handled
 //	cursors           profile code → last acknowledged day "YYYY-MM-DD" + " " + source fingerprint
 //	retry             profile code + 0x00 + external id → retryValue (JSON): seen, not imported yet
 //	refreshed         profile code + 0x00 + external id → last refresh (8-byte Unix nanoseconds)
@@ -365,6 +366,8 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 			return err
 		}
 		events := tx.Bucket(bucketRunEvents)
+		// Events are appended (run id, then sequence): pages filled densely, not halved.
+		events.FillPercent = appendedFill
 		retry := tx.Bucket(bucketRetry)
 		// Attempts as they were before this batch: the retry set's, or a parked item's.
 		before := func(id string) (int, *harvesterv1.ParkedItem, error) {
@@ -440,8 +443,10 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 				e.Attempt = attempt[id]
 				e.Parked = parkedNow[id]
 			}
-			e.Name = fmt.Sprintf("%s/events/%d", RunName(b.RunID), seq)
+			// Stored without its name, which the key already says (eventName).
+			e.Name = ""
 			v, err := proto.Marshal(e)
+			e.Name = eventName(b.RunID, seq)
 			if err != nil {
 				return err
 			}
@@ -494,6 +499,12 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 	return run, err
 }
 
+// appendedFill is how full pages of an appended bucket are left when they split.
+const appendedFill = 0.95
+
+// eventName is the resource name of event seq of run runID.
+func eventName(runID, seq uint64) string { return fmt.Sprintf("%s/events/%d", RunName(runID), seq) }
+
 func eventKey(runID, seq uint64) []byte {
 	return append(boltdb.Uint64Key(runID), boltdb.Uint64Key(seq)...)
 }
@@ -540,10 +551,13 @@ func (s *Store) ListRunEvents(runID uint64, f EventFilter, after []byte, limit i
 		if tx.Bucket(bucketRuns).Get(runKey(runID)) == nil {
 			return ErrNotFound
 		}
-		last, more, err := boltdb.PageBounded(tx.Bucket(bucketRunEvents).Cursor(), boltdb.Uint64Key(runID), after, limit, MaxScan(limit), func(_, v []byte) (bool, error) {
+		last, more, err := boltdb.PageBounded(tx.Bucket(bucketRunEvents).Cursor(), boltdb.Uint64Key(runID), after, limit, MaxScan(limit), func(k, v []byte) (bool, error) {
 			e := &harvesterv1.RunEvent{}
 			if err := proto.Unmarshal(v, e); err != nil {
 				return false, err
+			}
+			if e.Name == "" && len(k) == 16 {
+				e.Name = eventName(runID, decodeUint64(k[8:]))
 			}
 			if f.Outcome != harvesterv1.Outcome_OUTCOME_UNSPECIFIED && e.GetOutcome() != f.Outcome {
 				return false, nil
