@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
 	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
@@ -40,14 +38,22 @@ var dataServices = map[string]dataService{
 
 func serviceNames() string { return "profiles, mapping, harvester or requests" }
 
-// backupCmd is `interloan backup`: a consistent snapshot of one service's data file,
-// streamed over gRPC from the running service (admin token), verified against its
+// backupCommand is `interloan backup`: a consistent snapshot of one service's data
+// file, streamed over gRPC from the running service (admin token), verified against its
 // checksum, to --out or stdout.
-func backupCmd(args []string, stdout, stderr io.Writer) int {
+func backupCommand() *cobra.Command {
 	var service, addr, out, token, tokenFile string
 	var tlsCfg tlsconfig.Config
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Stream a consistent snapshot of a running service's data file (admin)",
+		Long: "Stream a consistent snapshot of a running service's data file over gRPC (admin token), verified\n" +
+			"against the checksum the service sends, to --out or stdout.",
+		Example: "  interloan backup --service requests --token-file data/admin.token --ca-file data/tls/ca.crt --out requests.backup",
+		Args:    ctl.NoArgs,
+	}
+	ctl.Annotate(cmd, adminv1.BackupService_Backup_FullMethodName)
 	set := config.New("interloan backup")
-	set.SetOutput(stderr)
 	set.StringVar(&service, "service", "", "the service to back up: "+serviceNames())
 	set.String(&addr, "addr", "INTERLOAN_BACKUP_ADDR", "", "the service's gRPC address (default localhost:<its port>)")
 	set.StringVar(&out, "out", "", "file to write (default stdout; on failure the file is removed)")
@@ -56,33 +62,29 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	set.String(&tlsCfg.CAFile, "ca-file", "INTERLOAN_CA_FILE", "", "CA verifying the service's TLS certificate (interloan up: data/tls/ca.crt); TLS is off without it or --tls-cert")
 	set.String(&tlsCfg.CertFile, "tls-cert", "INTERLOAN_TLS_CERT", "", "client certificate, for a service that requires one (mTLS)")
 	set.String(&tlsCfg.KeyFile, "tls-key", "INTERLOAN_TLS_KEY", "", "key of --tls-cert")
-	if code, ok := parse(set, args); !ok {
-		return code
+	ctl.BindEnv(cmd.Flags(), set, nil)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		given := func(name string) bool { return cmd.Flags().Changed(name) }
+		token, err := ctl.ChooseToken(given, token, tokenFile)
+		svc, known := dataServices[service]
+		if !known || token == "" || err != nil {
+			return ctl.Usagef("--service (%s) and an admin token (--token-file or --token) are required (%v)", serviceNames(), err)
+		}
+		if addr == "" {
+			addr = fmt.Sprintf("localhost:%d", svc.port)
+		}
+		stdout := cmd.OutOrStdout()
+		if out == "" && ctl.IsTerminal(stdout) {
+			return ctl.Usagef("refusing to write a binary snapshot to a terminal; use --out FILE or redirect stdout")
+		}
+		n, err := fetchBackup(cmd.Context(), addr, token, tlsCfg, out, stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "backed up %s: %d bytes, checksum verified\n", service, n)
+		return nil
 	}
-	given := map[string]bool{}
-	set.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	token, err := ctl.ChooseToken(given, token, tokenFile)
-	svc, known := dataServices[service]
-	if !known || set.NArg() > 0 || token == "" || err != nil {
-		fmt.Fprintf(stderr, "interloan backup: --service (%s) and an admin token (--token-file or --token) are required, and nothing else (%v)\n", serviceNames(), err)
-		return 2
-	}
-	if addr == "" {
-		addr = fmt.Sprintf("localhost:%d", svc.port)
-	}
-	if out == "" && ctl.IsTerminal(stdout) {
-		fmt.Fprintln(stderr, "interloan backup: refusing to write a binary snapshot to a terminal; use --out FILE or redirect stdout")
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	n, err := fetchBackup(ctx, addr, token, tlsCfg, out, stdout)
-	if err != nil {
-		fmt.Fprintln(stderr, "interloan backup:", err)
-		return 1
-	}
-	fmt.Fprintf(stderr, "backed up %s: %d bytes, checksum verified\n", service, n)
-	return 0
+	return cmd
 }
 
 func fetchBackup(ctx context.Context, addr, token string, tlsCfg tlsconfig.Config, out string, stdout io.Writer) (n int64, err error) {

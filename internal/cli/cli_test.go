@@ -19,9 +19,10 @@ func TestMainExitCodes(t *testing.T) {
 		code int
 		out  string // expected in stdout or stderr
 	}{
-		{nil, 2, "Usage:"},
-		{[]string{"help"}, 0, "interloan up"},
-		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{nil, 2, "interloan needs a subcommand: audit, backup, certs"},
+		{[]string{"help"}, 0, "Available Commands:"},
+		{[]string{"--help"}, 0, "Available Commands:"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate" for "interloan"`},
 		{[]string{"up", "-h"}, 0, "-base-port"},
 		{[]string{"up", "--no-such-flag"}, 2, "no-such-flag"},
 	} {

@@ -29,10 +29,10 @@ func TestKeysArgumentErrors(t *testing.T) {
 		code int
 		out  string
 	}{
-		{[]string{"keys"}, 2, "interloan keys new"},
-		{[]string{"keys", "frobnicate"}, 2, `unknown keys command "frobnicate"`},
+		{[]string{"keys"}, 2, "interloan keys needs a subcommand: new, rotate"},
+		{[]string{"keys", "frobnicate"}, 2, `unknown command "frobnicate" for "interloan keys"`},
 		{[]string{"keys", "new"}, 2, "--out FILE is required"},
-		{[]string{"keys", "new", "--out", existing, "extra"}, 2, "--out FILE is required"},
+		{[]string{"keys", "new", "--out", existing, "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"keys", "new", "--bogus"}, 2, "bogus"},
 		{[]string{"keys", "new", "-h"}, 0, "-out"},
 		{[]string{"keys", "new", "--out", existing}, 1, "already exists"},

@@ -9,58 +9,63 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/interloan/interloan/internal/ctl"
 	"github.com/interloan/interloan/platform/boltdb"
 	"github.com/interloan/interloan/platform/config"
 )
 
-// restoreCmd is `interloan restore`: a backup from --in or stdin replaces a stopped
+// restoreCommand is `interloan restore`: a backup from --in or stdin replaces a stopped
 // service's data file, once a child process has proven a copy of it sound and that
 // service's.
-func restoreCmd(args []string, stdout, stderr io.Writer) int {
+func restoreCommand() *cobra.Command {
 	var service, dataDir, in string
 	var force bool
 	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "restore",
+		Short: "Replace a stopped service's data file with a backup (checked first)",
+		Long: "Replace a stopped service's data file with a backup from --in or stdin, once a child process has\n" +
+			"proven a copy of it sound and that service's. A running service's file is never replaced.",
+		Example: "  interloan restore --service requests --data-dir data --in requests.backup",
+		Args:    ctl.NoArgs,
+	}
 	set := config.New("interloan restore")
-	set.SetOutput(stderr)
 	set.StringVar(&service, "service", "", "the service whose data file to replace: "+serviceNames())
 	set.String(&dataDir, "data-dir", "INTERLOAN_DATA_DIR", "data", "the service's data directory (the service must be stopped)")
 	set.StringVar(&in, "in", "", "the backup file (default stdin)")
 	set.BoolVar(&force, "force", false, "replace an existing data file (it is kept as <file>.before-restore-<time>)")
 	set.DurationVar(&timeout, "check-timeout", 15*time.Minute, "how long the backup's consistency check may take before the backup is refused")
-	if code, ok := parse(set, args); !ok {
-		return code
-	}
-	svc, known := dataServices[service]
-	if !known || set.NArg() > 0 || timeout <= 0 {
-		fmt.Fprintf(stderr, "interloan restore: --service (%s) is required, --check-timeout is positive, and no arguments\n", serviceNames())
-		return 2
-	}
-	var src io.Reader = os.Stdin
-	if in != "" {
-		f, err := os.Open(in)
-		if err != nil {
-			fmt.Fprintln(stderr, "interloan restore:", err)
-			return 1
+	ctl.BindEnv(cmd.Flags(), set, nil)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, known := dataServices[service]
+		if !known || timeout <= 0 {
+			return ctl.Usagef("--service (%s) is required and --check-timeout is positive", serviceNames())
 		}
-		defer f.Close()
-		src = f
+		src := cmd.InOrStdin()
+		if in != "" {
+			f, err := os.Open(in)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			src = f
+		}
+		ctx := cmd.Context()
+		verify := func(candidate string) error { return verifyInChild(ctx, service, candidate, timeout) }
+		n, err := svc.restore(dataDir, src, verify, force)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "restored %s: %d bytes into %s\n", service, n, filepath.Clean(dataDir))
+		return nil
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	verify := func(candidate string) error { return verifyInChild(ctx, service, candidate, timeout) }
-	n, err := svc.restore(dataDir, src, verify, force)
-	if err != nil {
-		fmt.Fprintln(stderr, "interloan restore:", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "restored %s: %d bytes into %s\n", service, n, filepath.Clean(dataDir))
-	return 0
+	return cmd
 }
 
 // restoreChildEnv marks restore's child process and names the service it checks for. The

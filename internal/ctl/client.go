@@ -209,7 +209,9 @@ func (c *client) send(ctx context.Context, rpc string, req proto.Message) (*http
 	case "*":
 		rest := proto.Clone(req).ProtoReflect()
 		for f := range used {
-			rest.Clear(rest.Descriptor().Fields().ByName(protoreflect.Name(f)))
+			if fd := rest.Descriptor().Fields().ByName(protoreflect.Name(f)); fd != nil {
+				rest.Clear(fd)
+			}
 		}
 		b, err := protojson.Marshal(rest.Interface())
 		if err != nil {
@@ -284,13 +286,15 @@ func (e *transportError) Error() string {
 func (e *transportError) Unwrap() error { return e.err }
 
 // apiError is the gateway's answer to a failed call: a google.rpc.Status with the
-// canonical code, a message, and the ErrorInfo and BadRequest details.
+// canonical code, a message, and its details (ErrorInfo's reason and BadRequest's field
+// violations read from them).
 type apiError struct {
 	httpStatus int    // 0 for an error in a stream
 	code       string // canonical name, e.g. NOT_FOUND
 	message    string
 	reason     string
-	violations []string // "field: description"
+	violations []string          // "field: description"
+	details    []json.RawMessage // as the server sent them, for -o json
 }
 
 func (e *apiError) Error() string {
@@ -313,16 +317,9 @@ func (e *apiError) Error() string {
 // give a useful message.
 func decodeError(httpStatus int, body []byte) error {
 	var st struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Details []struct {
-			Type            string `json:"@type"`
-			Reason          string `json:"reason"`
-			FieldViolations []struct {
-				Field       string `json:"field"`
-				Description string `json:"description"`
-			} `json:"fieldViolations"`
-		} `json:"details"`
+		Code    int               `json:"code"`
+		Message string            `json:"message"`
+		Details []json.RawMessage `json:"details"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil || st.Code == 0 {
 		what := fmt.Sprintf("HTTP %d %s", httpStatus, http.StatusText(httpStatus))
@@ -331,20 +328,38 @@ func decodeError(httpStatus int, body []byte) error {
 		}
 		return &apiError{httpStatus: httpStatus, code: what, message: firstLine(body)}
 	}
-	// Messages can quote caller input and external data; exitCode sanitizes them on the
+	// Messages can quote caller input and external data; report sanitizes them on the
 	// way to the terminal.
-	e := &apiError{httpStatus: httpStatus, code: code.Code(st.Code).String(), message: st.Message}
-	for _, d := range st.Details {
+	e := &apiError{httpStatus: httpStatus, code: code.Code(st.Code).String(), message: st.Message, details: st.Details}
+	e.reason, e.violations = readDetails(st.Details)
+	return e
+}
+
+// readDetails finds ErrorInfo's reason and BadRequest's field violations among a
+// status's details.
+func readDetails(details []json.RawMessage) (reason string, violations []string) {
+	for _, raw := range details {
+		var d struct {
+			Type            string `json:"@type"`
+			Reason          string `json:"reason"`
+			FieldViolations []struct {
+				Field       string `json:"field"`
+				Description string `json:"description"`
+			} `json:"fieldViolations"`
+		}
+		if json.Unmarshal(raw, &d) != nil {
+			continue
+		}
 		switch {
 		case strings.HasSuffix(d.Type, "/google.rpc.ErrorInfo"):
-			e.reason = d.Reason
+			reason = d.Reason
 		case strings.HasSuffix(d.Type, "/google.rpc.BadRequest"):
 			for _, v := range d.FieldViolations {
-				e.violations = append(e.violations, v.Field+": "+v.Description)
+				violations = append(violations, v.Field+": "+v.Description)
 			}
 		}
 	}
-	return e
+	return reason, violations
 }
 
 // firstLine is the start of a body that is not a status, e.g. a proxy's error page.

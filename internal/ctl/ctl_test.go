@@ -24,7 +24,6 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
-	"github.com/interloan/interloan/platform/config"
 )
 
 // Usage errors are refused before anything is sent (the server here does not exist),
@@ -37,17 +36,18 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "no command"},
-		{[]string{"nope"}, `unknown command "nope"`},
-		{[]string{"runs"}, "runs needs a subcommand: list, report, events, watch, cancel"},
-		{[]string{"runs", "explode"}, `unknown command "runs" "explode"`},
+		{nil, "interloan needs a subcommand: audit, completion, import"},
+		{[]string{"nope"}, `unknown command "nope" for "interloan"`},
+		{[]string{"runs"}, "interloan runs needs a subcommand: cancel, events, get, list, start, watch"},
+		{[]string{"runs", "explode"}, `unknown command "explode" for "interloan runs"`},
+		{[]string{"runs", "lst"}, `unknown command "lst" for "interloan runs"; did you mean list`},
 		{[]string{"runs", "report"}, "want RUN, got 0 argument(s)"},
 		{[]string{"runs", "list", "extra"}, `unexpected argument "extra"`},
 		{[]string{"runs", "report", "profiles/x"}, `name "profiles/x" is not a name of the form runs/*`},
 		{[]string{"runs", "list", "--state", "finished"}, `--state "finished": want one of pending, running, completed-success`},
 		{[]string{"runs", "list", "--page-size", "-1"}, "--page-size must not be negative"},
 		{[]string{"runs", "list", "--output", "xml"}, `--output "xml": want table, json or yaml`},
-		{[]string{"runs", "list", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"runs", "list", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"runs", "list", "--timeout", "0s"}, "--timeout must be positive"},
 		{[]string{"runs", "list", "--server", "ftp://x"}, `--server "ftp://x": want http(s)://host:port`},
 		{[]string{"runs", "list", "--server", "http://user:pw@x"}, "--server: give scheme, host, port"},
@@ -82,8 +82,13 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatalf("INTERLOAN_OUTPUT=csv: %+v", r)
 	}
 	t.Setenv("INTERLOAN_OUTPUT", "")
-	if r := invoke(context.Background(), "runs", "list", "-h"); r.code != exitOK || !strings.Contains(r.stderr, "-page-size") {
+	if r := invoke(context.Background(), "runs", "list", "-h"); r.code != exitOK || !strings.Contains(r.stdout, "--page-size") {
 		t.Fatalf("-h: %+v", r)
+	}
+	t.Setenv("INTERLOAN_OUTPUT", "")
+	t.Setenv("INTERLOAN_TIMEOUT", "soon")
+	if r := invoke(context.Background(), "runs", "list", "--server", dead); r.code != exitUsage || !strings.Contains(r.stderr, `INTERLOAN_TIMEOUT="soon"`) {
+		t.Fatalf("INTERLOAN_TIMEOUT=soon: %+v", r)
 	}
 }
 
@@ -280,7 +285,7 @@ func TestRunOutcome(t *testing.T) {
 		harvesterv1.RunState_RUN_STATE_FAILED:                  exitRunFailed,
 		harvesterv1.RunState_RUN_STATE_ABORTED:                 exitRunFailed,
 	} {
-		if got := exitCode("x", runOutcome(&harvesterv1.Run{Name: "runs/1", State: state}), &bytes.Buffer{}); got != want {
+		if got := report("x", "", runOutcome(&harvesterv1.Run{Name: "runs/1", State: state}), &bytes.Buffer{}); got != want {
 			t.Errorf("%v: exit %d, want %d", state, got, want)
 		}
 	}
@@ -310,7 +315,7 @@ func TestDecodeError(t *testing.T) {
 			}
 			// What reaches the terminal has its control characters replaced.
 			var printed bytes.Buffer
-			if exitCode("x", err, &printed) != exitServer || printed.String() != "x: "+strings.ReplaceAll(tc.want, "\x1b", " ")+"\n" {
+			if report("x", "", err, &printed) != exitServer || printed.String() != "x: "+strings.ReplaceAll(tc.want, "\x1b", " ")+"\n" {
 				t.Fatalf("printed %q", printed.String())
 			}
 		})
@@ -456,27 +461,6 @@ func TestInterruptedWatch(t *testing.T) {
 	r := invoke(ctx, "runs", "watch", "5", "--server", g.URL)
 	if r.code != exitInterrupted || !strings.Contains(r.stderr, "interrupted; runs/5 goes on (interloan runs watch 5") {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
-	}
-}
-
-func TestParseInterspersed(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		pos  string
-		note string
-	}{
-		{[]string{"a", "--note", "n", "b"}, "a b", "n"},
-		{[]string{"--note", "n", "a"}, "a", "n"},
-		{[]string{"a", "--", "--note", "-b"}, "a --note -b", ""},
-		{[]string{"--note=-x", "a"}, "a", "-x"},
-	} {
-		set := config.New("t")
-		var note string
-		set.StringVar(&note, "note", "", "")
-		pos, err := parseInterspersed(set, tc.args)
-		if err != nil || strings.Join(pos, " ") != tc.pos || note != tc.note {
-			t.Errorf("%q: positional %q, note %q, %v", tc.args, pos, note, err)
-		}
 	}
 }
 

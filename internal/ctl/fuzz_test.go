@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode"
@@ -13,7 +14,8 @@ import (
 
 // FuzzServerAnswers feeds arbitrary bytes where the CLI reads a server's answer: an error
 // body and a watch stream. Neither may panic, and an error message, which reaches the
-// operator's terminal, holds no control character but the line breaks it adds itself.
+// operator's terminal, holds no control character but the line breaks it adds itself;
+// under -o json it is one valid JSON object.
 func FuzzServerAnswers(f *testing.F) {
 	for _, seed := range []string{
 		`{"code":9,"message":"not allowed","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACTION_NOT_ALLOWED","metadata":{"status":"X"}}]}`,
@@ -27,8 +29,11 @@ func FuzzServerAnswers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte, status int) {
 		check := func(err error) {
-			var out bytes.Buffer
-			exitCode("interloan x", err, &out)
+			var out, js bytes.Buffer
+			report("interloan x", "", err, &out)
+			if report("interloan x", formatJSON, err, &js); err != nil && !json.Valid(js.Bytes()) {
+				t.Fatalf("-o json printed an error that is not JSON: %q", js.String())
+			}
 			for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
 				if i := strings.IndexFunc(line, unicode.IsControl); i >= 0 {
 					t.Fatalf("control character %q in the printed line %q", line[i], line)

@@ -5,16 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	"github.com/interloan/interloan/platform/config"
 )
-
-// bindPaging adds the flags every list command has.
-func bindPaging(set *config.Set, o *opts) {
-	set.IntVar(&o.pageSize, "page-size", 0, "results per page (0: the server's default, 50)")
-	set.StringVar(&o.pageToken, "page-token", "", "continue from a previous page's next_page_token")
-	set.BoolVar(&o.all, "all", false, "follow next_page_token to the end and print every page as one")
-}
 
 // list calls a List RPC. Every List request has page_size and page_token and every
 // response next_page_token and one repeated field of results (AIP-158), which is all

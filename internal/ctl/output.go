@@ -104,6 +104,22 @@ func (p printer) print(m proto.Message, asView func() view) error {
 	}
 }
 
+// line writes m as one line: compact JSON (for json and yaml alike, so a stream stays
+// one document per line), for watch streams.
+func (p printer) line(m proto.Message) error {
+	raw, err := protojson.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	_, err = p.w.Write(b.Bytes())
+	return err
+}
+
 // canonicalJSON is m's proto JSON, indented and ending in a newline. protojson
 // deliberately varies its whitespace between builds; re-indenting makes the output
 // stable, which scripts that diff it rely on.

@@ -1,33 +1,78 @@
 package ctl
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/spf13/pflag"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 )
+
+// bindFilter adds the flags that select requests (list and batch).
+func bindFilter(s *pflag.FlagSet, o *opts) {
+	s.StringVar(&o.status, "status", "", "only this status, e.g. created, request-sent")
+	s.StringVar(&o.owner, "owner", "", "only this owning library code")
+	s.StringVar(&o.partner, "partner", "", "only this partner code")
+	s.StringVar(&o.profile, "profile", "", "only requests imported by this profile")
+	s.BoolVar(&o.openOnly, "open", false, "only open requests")
+	s.BoolVar(&o.needsAttention, "needs-attention", false, "only requests flagged for attention")
+	s.StringVar(&o.query, "query", "", "words that must occur in the title, author, ids, ISBN or ISSN")
+	s.StringVar(&o.updatedAfter, "updated-after", "", "only requests changed at or after this time (YYYY-MM-DD or RFC 3339)")
+	s.StringVar(&o.updatedBefore, "updated-before", "", "only requests changed before this time (YYYY-MM-DD or RFC 3339)")
+}
+
+// filter is the request filter the flags of bindFilter give.
+func (e *env) filter() (*requestsv1.BorrowingRequestFilter, error) {
+	f := &requestsv1.BorrowingRequestFilter{Owner: e.o.owner, OpenOnly: e.o.openOnly, Query: e.o.query, NeedsAttention: e.o.needsAttention}
+	if e.o.partner != "" {
+		f.Partner = resourceName("partners", e.o.partner)
+	}
+	if e.o.profile != "" {
+		f.Profile = resourceName("integrationProfiles", e.o.profile)
+	}
+	var err error
+	if f.Status, err = optionalEnum[requestsv1.Status](e.o.status, "--status"); err != nil {
+		return nil, err
+	}
+	if f.UpdatedAfter, err = parseTime(e.o.updatedAfter, "--updated-after"); err != nil {
+		return nil, err
+	}
+	if f.UpdatedBefore, err = parseTime(e.o.updatedBefore, "--updated-before"); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// parseTime reads a date (midnight UTC) or an RFC 3339 time; "" is unset.
+func parseTime(s, flagName string) (*timestamppb.Timestamp, error) {
+	if s == "" {
+		return nil, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return timestamppb.New(t), nil
+		}
+	}
+	return nil, usagef("%s %q: want YYYY-MM-DD or an RFC 3339 time", flagName, s)
+}
 
 func requestsList(e *env, pos []string) error {
 	if err := wantArgs(pos); err != nil {
 		return err
 	}
-	req := &requestsv1.ListBorrowingRequestsRequest{Owner: e.o.owner, ExternalId: e.o.externalID,
-		OpenOnly: e.o.openOnly, Query: e.o.query, NeedsAttention: e.o.needsAttention, OrderBy: e.o.orderBy}
-	if e.o.partner != "" {
-		req.Partner = resourceName("partners", e.o.partner)
+	f, err := e.filter()
+	if err != nil {
+		return err
 	}
-	if e.o.profile != "" {
-		req.Profile = resourceName("integrationProfiles", e.o.profile)
-	}
-	if e.o.status != "" {
-		s, err := parseEnum[requestsv1.Status](e.o.status, "--status")
-		if err != nil {
-			return err
-		}
-		req.Status = s
-	}
+	req := &requestsv1.ListBorrowingRequestsRequest{Status: f.Status, Owner: f.Owner, Partner: f.Partner, Profile: f.Profile,
+		ExternalId: e.o.externalID, OpenOnly: f.OpenOnly, Query: f.Query, NeedsAttention: f.NeedsAttention,
+		UpdatedAfter: f.UpdatedAfter, UpdatedBefore: f.UpdatedBefore, OrderBy: e.o.orderBy}
 	resp := &requestsv1.ListBorrowingRequestsResponse{}
 	if err := e.list(requestsv1.RequestService_ListBorrowingRequests_FullMethodName, req, resp); err != nil {
 		return err
@@ -44,6 +89,174 @@ func requestsList(e *env, pos []string) error {
 		}
 		return t
 	})
+}
+
+func requestsCount(e *env, pos []string) error {
+	if err := wantArgs(pos); err != nil {
+		return err
+	}
+	resp := &requestsv1.CountBorrowingRequestsResponse{}
+	if err := e.get(requestsv1.RequestService_CountBorrowingRequests_FullMethodName, &requestsv1.CountBorrowingRequestsRequest{Owner: e.o.owner}, resp); err != nil {
+		return err
+	}
+	return e.out.print(resp, func() view {
+		t := table{header: []string{"STATUS", "COUNT"}}
+		for _, c := range resp.GetStatusCounts() {
+			t.rows = append(t.rows, []string{enumName(c.GetStatus()), itoa(c.GetCount())})
+		}
+		return views{detail{{"Total", itoa(resp.GetTotal())}, {"Open", itoa(resp.GetOpen())}, {"Needs attention", itoa(resp.GetNeedsAttention())}}, t}
+	})
+}
+
+func requestsEvents(e *env, pos []string) error {
+	if err := wantArgs(pos, "ID"); err != nil {
+		return err
+	}
+	resp := &requestsv1.ListRequestEventsResponse{}
+	req := &requestsv1.ListRequestEventsRequest{Parent: resourceName("borrowingRequests", pos[0])}
+	if err := e.list(requestsv1.RequestService_ListRequestEvents_FullMethodName, req, resp); err != nil {
+		return err
+	}
+	return e.out.print(resp, func() view {
+		t := table{header: []string{"TIME", "ACTOR", "ACTION", "FROM", "TO", "NOTE"}}
+		for _, ev := range resp.GetRequestEvents() {
+			t.rows = append(t.rows, []string{when(ev.GetTime()), ev.GetActor(), ev.GetAction(), enumName(ev.GetFromStatus()),
+				enumName(ev.GetToStatus()), cmpOr(ev.GetNote(), ev.GetAttentionReason())})
+		}
+		return t
+	})
+}
+
+// requestsWatch prints each change of the ledger as it arrives: a line per change for
+// people, one compact JSON object per line (bookmarks included) for scripts.
+func requestsWatch(e *env, pos []string) error {
+	if err := wantArgs(pos); err != nil {
+		return err
+	}
+	status, err := optionalEnum[requestsv1.Status](e.o.status, "--status")
+	if err != nil {
+		return err
+	}
+	req := &requestsv1.WatchBorrowingRequestsRequest{StartAfter: e.o.startAfter, Owner: e.o.owner, Status: status}
+	return e.client.stream(e.ctx, requestsv1.RequestService_WatchBorrowingRequests_FullMethodName, req,
+		func() proto.Message { return &requestsv1.WatchBorrowingRequestsResponse{} },
+		func(m proto.Message) error {
+			c := m.(*requestsv1.WatchBorrowingRequestsResponse)
+			if e.out.format != formatTable {
+				return e.out.line(c)
+			}
+			if c.GetBookmark() {
+				return nil
+			}
+			ev, br := c.GetEvent(), c.GetBorrowingRequest()
+			_, err := fmt.Fprintf(e.out.w, "%s  %s  %s  %s → %s  %s\n", when(ev.GetTime()), lastSegment(br.GetName()), sanitize(ev.GetAction()),
+				enumName(ev.GetFromStatus()), enumName(ev.GetToStatus()), sanitize(ev.GetActor()))
+			return err
+		})
+}
+
+// requestsAnonymize anonymizes closed requests older than --older-than-days, a call's
+// worth (1000) at a time until none is left.
+func requestsAnonymize(e *env, pos []string) error {
+	if err := wantArgs(pos); err != nil {
+		return err
+	}
+	if e.o.olderThanDays <= 0 {
+		return usagef("--older-than-days N (at least 1) is required")
+	}
+	all := &requestsv1.AnonymizeBorrowingRequestsResponse{}
+	for {
+		resp := &requestsv1.AnonymizeBorrowingRequestsResponse{}
+		req := &requestsv1.AnonymizeBorrowingRequestsRequest{OlderThanDays: int32(min(e.o.olderThanDays, 1<<20)), Owner: e.o.owner, ValidateOnly: e.o.validateOnly}
+		if err := e.get(requestsv1.RequestService_AnonymizeBorrowingRequests_FullMethodName, req, resp); err != nil {
+			return err
+		}
+		all.BorrowingRequests = append(all.BorrowingRequests, resp.GetBorrowingRequests()...)
+		all.More = resp.GetMore()
+		// validate_only reports the same first page every time.
+		if !resp.GetMore() || e.o.validateOnly || e.ctx.Err() != nil {
+			break
+		}
+	}
+	e.validOnly()
+	return e.out.print(all, func() view {
+		t := table{header: []string{"ANONYMIZED"}}
+		if e.o.validateOnly {
+			t.header[0] = "WOULD ANONYMIZE"
+		}
+		for _, n := range all.GetBorrowingRequests() {
+			t.rows = append(t.rows, []string{n})
+		}
+		return t
+	})
+}
+
+// requestsBatch performs one action on the requests named, or on those the filter
+// selects. Requests that refused it make the exit code 1, after the table says which.
+func requestsBatch(e *env, pos []string) error {
+	if e.o.action == "" {
+		return usagef("--action is required: one of %s", actionArgs())
+	}
+	action, err := parseEnum[requestsv1.Action](e.o.action, "--action")
+	if err != nil {
+		return err
+	}
+	req := &requestsv1.BatchActBorrowingRequestsRequest{Action: action, Note: e.o.note, ValidateOnly: e.o.validateOnly}
+	filtered := len(pos) == 0
+	if filtered {
+		if req.Filter, err = e.filter(); err != nil {
+			return err
+		}
+		if proto.Size(req.Filter) == 0 {
+			return usagef("give the requests as IDs, or filter flags (--status, --owner, …) to select them")
+		}
+		req.PageSize, req.PageToken = int32(min(max(e.o.pageSize, 0), 1<<20)), e.o.pageToken
+	} else {
+		for _, p := range pos {
+			id, etag, _ := strings.Cut(p, "=")
+			req.Targets = append(req.Targets, &requestsv1.BatchActTarget{Name: resourceName("borrowingRequests", id), Etag: etag})
+		}
+	}
+	all := &requestsv1.BatchActBorrowingRequestsResponse{}
+	for {
+		resp := &requestsv1.BatchActBorrowingRequestsResponse{}
+		if err := e.get(requestsv1.RequestService_BatchActBorrowingRequests_FullMethodName, req, resp); err != nil {
+			return err
+		}
+		all.Results = append(all.Results, resp.GetResults()...)
+		all.NextPageToken = resp.GetNextPageToken()
+		if !filtered || !e.o.all || all.NextPageToken == "" || e.ctx.Err() != nil {
+			break
+		}
+		req.PageToken = all.NextPageToken
+	}
+	if all.NextPageToken != "" && e.out.format == formatTable {
+		fmt.Fprintf(e.stderr, "more requests match: --page-token %s (or --all)\n", sanitize(all.NextPageToken))
+	}
+	e.validOnly()
+	if err := e.out.print(all, func() view {
+		t := table{header: []string{"REQUEST", "OK", "STATUS", "ERROR"}}
+		for _, r := range all.GetResults() {
+			t.rows = append(t.rows, []string{lastSegment(r.GetName()), yesNo(r.GetSucceeded()), enumName(r.GetStatus()),
+				strings.TrimSpace(code.Code(r.GetError().GetCode()).String() + ": " + r.GetError().GetMessage())})
+			if r.GetSucceeded() {
+				t.rows[len(t.rows)-1][3] = ""
+			}
+		}
+		return t
+	}); err != nil {
+		return err
+	}
+	failed := 0
+	for _, r := range all.GetResults() {
+		if !r.GetSucceeded() {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d requests refused %s", failed, len(all.GetResults()), actionArg(action))
+	}
+	return nil
 }
 
 func title(r *requestsv1.BorrowingRequest) string {
@@ -225,6 +438,62 @@ func actionArgs() string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// bindAct adds the flags of a lifecycle action; send alone takes --partner.
+func bindAct(s *pflag.FlagSet, o *opts, partner bool) {
+	s.StringVar(&o.etag, "etag", "", "fail with ABORTED if the request changed since you read this etag")
+	s.StringVar(&o.note, "note", "", "note for the audit trail (required by add-note and declare-lost)")
+	if partner {
+		s.StringVar(&o.partner, "partner", "", "send: send to this partner code instead of the current one")
+	}
+}
+
+// actionCommands is one `requests act <action> ID` command per lifecycle action.
+func actionCommands() []command {
+	var cs []command
+	for a, call := range actions {
+		name := actionArg(a)
+		cs = append(cs, command{path: "requests act " + name, args: "ID", brief: actionBriefs[a], rpcs: []string{call.rpc},
+			run: func(e *env, pos []string) error {
+				e.o.action = name
+				return requestsAct(e, pos)
+			},
+			flags: func(s *pflag.FlagSet, o *opts) { bindAct(s, o, a == requestsv1.Action_ACTION_SEND) }})
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].path < cs[j].path })
+	return cs
+}
+
+// actionBriefs says what each action does, for its command's help.
+var actionBriefs = map[requestsv1.Action]string{
+	requestsv1.Action_ACTION_MARK_READY_TO_SEND: "Mark a created request ready to send",
+	requestsv1.Action_ACTION_SEND:               "Send a request to its partner (or --partner)",
+	requestsv1.Action_ACTION_RECEIVE_PHYSICALLY: "Record that the item arrived physically",
+	requestsv1.Action_ACTION_RECEIVE_DIGITALLY:  "Record that the item arrived digitally",
+	requestsv1.Action_ACTION_LOAN_TO_PATRON:     "Lend the received item to the patron",
+	requestsv1.Action_ACTION_RETURN_BY_PATRON:   "Record that the patron returned the item",
+	requestsv1.Action_ACTION_RETURN_TO_PARTNER:  "Record that the item went back to the partner",
+	requestsv1.Action_ACTION_COMPLETE:           "Complete a request",
+	requestsv1.Action_ACTION_CANCEL_BY_STAFF:    "Cancel a request on staff's behalf",
+	requestsv1.Action_ACTION_CANCEL_BY_PATRON:   "Cancel a request on the patron's behalf",
+	requestsv1.Action_ACTION_REJECT:             "Record that the partner rejected the request",
+	requestsv1.Action_ACTION_EXPIRE:             "Expire a request nobody answered",
+	requestsv1.Action_ACTION_REACTIVATE:         "Reopen a rejected or expired request",
+	requestsv1.Action_ACTION_ADD_NOTE:           "Add a note (--note) to a request's audit trail",
+	requestsv1.Action_ACTION_RESOLVE_ATTENTION:  "Clear a request's needs-attention flag",
+	requestsv1.Action_ACTION_ANONYMIZE:          "Remove a closed request's patron data",
+	requestsv1.Action_ACTION_DECLARE_LOST:       "Declare the item lost (--note says how)",
+}
+
+// allActionRPCs is every RPC `requests act` may call.
+func allActionRPCs() []string {
+	var rpcs []string
+	for _, call := range actions {
+		rpcs = append(rpcs, call.rpc)
+	}
+	sort.Strings(rpcs)
+	return rpcs
 }
 
 // requestsAct performs one lifecycle action and prints the request as it is after it.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -93,12 +94,12 @@ func (r route) expand(req protoreflect.Message) (path string, used map[string]bo
 		if !ok {
 			pattern = "*"
 		}
-		fd := req.Descriptor().Fields().ByName(protoreflect.Name(field))
-		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() {
-			// Every binding this CLI uses names a top-level string field.
+		value, ok := stringAt(req, field)
+		if !ok {
+			// Every binding names a string field, top-level or in the body's resource
+			// (`integration_profile.name`).
 			return "", nil, fmt.Errorf("route %q: unsupported variable %q", r.template, variable)
 		}
-		value := req.Get(fd).String()
 		escaped, ok := matchName(value, pattern)
 		if !ok {
 			return "", nil, &nameError{field: field, value: value, pattern: pattern}
@@ -106,6 +107,24 @@ func (r route) expand(req protoreflect.Message) (path string, used map[string]bo
 		b.WriteString(escaped)
 		used[field] = true
 	}
+}
+
+// stringAt reads the string field at a dotted path of m, e.g. `library.name`.
+func stringAt(m protoreflect.Message, path string) (string, bool) {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		fd := m.Descriptor().Fields().ByName(protoreflect.Name(p))
+		switch {
+		case fd == nil || fd.IsList() || fd.IsMap():
+			return "", false
+		case i == len(parts)-1:
+			return m.Get(fd).String(), fd.Kind() == protoreflect.StringKind
+		case fd.Message() == nil:
+			return "", false
+		}
+		m = m.Get(fd).Message()
+	}
+	return "", false
 }
 
 // matchName checks value against a path pattern such as `runs/*` and returns it with
@@ -150,6 +169,9 @@ func addQuery(q url.Values, prefix string, m protoreflect.Message, skip map[stri
 			for i := 0; i < v.List().Len(); i++ {
 				q.Add(key, scalar(fd, v.List().Get(i)))
 			}
+		case fd.Message() != nil && fd.Message().FullName() == "google.protobuf.FieldMask":
+			// grpc-gateway reads a mask as its paths, comma-separated.
+			q.Set(key, strings.Join(v.Message().Interface().(*fieldmaskpb.FieldMask).GetPaths(), ","))
 		case fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Timestamp":
 			ts := v.Message().Interface().(*timestamppb.Timestamp)
 			q.Set(key, ts.AsTime().Format(time.RFC3339Nano))

@@ -115,8 +115,15 @@ func (l *live) cliAs(tokenFile string, args ...string) result {
 }
 
 func invoke(ctx context.Context, args ...string) result {
+	return invokeIn(ctx, "", args...)
+}
+
+// invokeIn runs the operator commands under a root of their own, with stdin.
+func invokeIn(ctx context.Context, stdin string, args ...string) result {
 	var out, errb bytes.Buffer
-	code := run(ctx, args, &out, &errb)
+	root := NewRoot("interloan", "")
+	Register(root)
+	code := Execute(ctx, root, args, strings.NewReader(stdin), &out, &errb)
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
