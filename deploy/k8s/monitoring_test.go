@@ -3,15 +3,20 @@ package k8s
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 )
 
 // monitoring is the optional Prometheus Operator component.
@@ -108,6 +113,10 @@ func TestMonitoringComponent(t *testing.T) {
 			}
 		})
 	}
+	var rules monitoringv1.PrometheusRule
+	if err := yamlStrict(monitoring+"/prometheusrule.yaml", &rules); err != nil {
+		t.Fatal(err)
+	}
 	queries, err := dashboardQueries(dashboard)
 	if err != nil {
 		t.Fatal(err)
@@ -115,12 +124,55 @@ func TestMonitoringComponent(t *testing.T) {
 	if len(queries) < 8 {
 		t.Errorf("%d dashboard queries", len(queries))
 	}
-	for _, q := range queries {
-		if _, err := parser.NewParser(parser.Options{}).ParseExpr(q); err != nil {
-			t.Errorf("dashboard query %s: %v", q, err)
+	selectors := map[string]map[string]bool{}
+	for _, g := range rules.Spec.Groups {
+		for _, r := range g.Rules {
+			queries = append(queries, r.Expr.String())
 		}
 	}
+	for _, q := range queries {
+		e, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+		if err != nil {
+			t.Errorf("query %s: %v", q, err)
+			continue
+		}
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				if selectors[vs.Name] == nil {
+					selectors[vs.Name] = map[string]bool{}
+				}
+				for _, m := range vs.LabelMatchers {
+					if m.Name != model.MetricNameLabel {
+						selectors[vs.Name][m.Name] = true
+					}
+				}
+			}
+			return nil
+		})
+	}
+	var list strings.Builder
+	list.WriteString(metricsListHeader)
+	for _, name := range slices.Sorted(maps.Keys(selectors)) {
+		list.WriteString(strings.Join(append([]string{name}, slices.Sorted(maps.Keys(selectors[name]))...), " ") + "\n")
+	}
+	const path = monitoring + "/metrics.txt"
+	if *update {
+		if err := os.WriteFile(path, []byte(list.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != list.String() {
+		t.Errorf("%s is not what the alerts and dashboard read (%v); run go test -run TestMonitoringComponent -update in deploy/k8s. Want:\n%s", path, err, list.String())
+	}
 }
+
+var update = flag.Bool("update", false, "rewrite components/monitoring/metrics.txt")
+
+const metricsListHeader = `# Every series the alerts (prometheusrule.yaml) and the dashboard (dashboards/) read,
+# each followed by the labels their matchers test, as Prometheus's PromQL parser finds
+# them. Written by deploy/k8s's TestMonitoringComponent -update, which fails when it is
+# stale; internal/e2e checks each against a running suite's /metrics.
+`
 
 // grafanaVar is a dashboard variable in a query: $name, ${name} or ${name:format}.
 var grafanaVar = regexp.MustCompile(`\$\{?(__rate_interval|__interval|__range|[A-Za-z_]\w*)(:\w+)?\}?`)
@@ -151,4 +203,13 @@ func dashboardQueries(dashboard []byte) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// yamlStrict decodes the YAML file at path into v, refusing unknown fields.
+func yamlStrict(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return yaml.UnmarshalStrict(b, v)
 }
