@@ -20,6 +20,7 @@ import (
 	"github.com/interloan/interloan/fakes/fakenetpunkt"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	"github.com/interloan/interloan/internal/testenv"
+	"github.com/interloan/interloan/platform/telemetry"
 )
 
 // Options configure the demo.
@@ -133,6 +134,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 	default:
 		return fmt.Errorf("--system %q: want %s or %s", o.System, SystemLibris, SystemNetpunkt)
 	}
+	// The same telemetry as the services (OTEL_* variables); its shutdown, deferred first,
+	// flushes the spans after the suite has stopped.
+	shutdown, err := telemetry.Setup(ctx, "interloan")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, shutdown(context.Background())) }()
 	s, err := start(ctx, o, out)
 	if err != nil {
 		return err
