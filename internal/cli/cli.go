@@ -44,6 +44,7 @@ func NewCommand() *cobra.Command {
 	root.AddCommand(upCommand(), demoCommand(), tokenCommand(), keysCommand(), certsCommand(),
 		backupCommand(), restoreCommand(), versionCommand())
 	ctl.Register(root)
+	ctl.Finish(root)
 	return root
 }
 

@@ -3,6 +3,7 @@ package ctl
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -15,9 +16,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/yaml"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	mappingv1 "github.com/interloan/interloan/gen/interloan/mapping/v1"
@@ -483,5 +486,97 @@ func TestPlainTextWarning(t *testing.T) {
 	c, _ := newClient(clientConfig{server: "http://gateway.example:8080"})
 	if c.plainTextToRemote() {
 		t.Error("no token, nothing to warn about")
+	}
+}
+
+// Under -o json (or yaml) an error is one object on stderr: the status's code name, its
+// message and its details as the server sent them; the exit code is as without.
+func TestJSONErrors(t *testing.T) {
+	g := newFakeGateway(t, false, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"code":5,"message":"runs/9 not found","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RUN_NOT_FOUND","domain":"interloan.dev"},`+
+			`{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"name","description":"no such run"}]}]}`)
+	})
+	type errorJSON struct {
+		Error struct {
+			Code    string           `json:"code"`
+			Message string           `json:"message"`
+			Details []map[string]any `json:"details"`
+		} `json:"error"`
+	}
+	for _, tc := range []struct {
+		args         []string
+		code         int
+		errCode, msg string
+		reason       string
+	}{
+		{[]string{"runs", "get", "9", "--server", g.URL, "-o", "json"}, exitServer, "NOT_FOUND", "runs/9 not found", "RUN_NOT_FOUND"},
+		{[]string{"runs", "get", "9", "--server", g.URL, "--output=yaml"}, exitServer, "NOT_FOUND", "runs/9 not found", "RUN_NOT_FOUND"},
+		{[]string{"runs", "get", "--server", g.URL, "-o", "json"}, exitUsage, "INVALID_ARGUMENT", "want RUN, got 0 argument(s)", "USAGE"},
+		{[]string{"runs", "get", "9", "-o", "json", "--bogus"}, exitUsage, "INVALID_ARGUMENT", "unknown flag: --bogus", "USAGE"},
+		{[]string{"runs", "get", "9", "--server", "http://127.0.0.1:1", "-o", "json"}, exitServer, "UNAVAILABLE", "cannot reach http://127.0.0.1:1", "UNREACHABLE"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := invoke(context.Background(), tc.args...)
+			var got errorJSON
+			doc, err := yaml.YAMLToJSON([]byte(r.stderr))
+			if err == nil {
+				err = json.Unmarshal(doc, &got)
+			}
+			if r.code != tc.code || err != nil || r.stdout != "" {
+				t.Fatalf("exit %d (want %d), %v, stderr:\n%s", r.code, tc.code, err, r.stderr)
+			}
+			e := got.Error
+			if e.Code != tc.errCode || !strings.Contains(e.Message, tc.msg) || len(e.Details) == 0 || e.Details[0]["reason"] != tc.reason {
+				t.Fatalf("error object %+v", e)
+			}
+		})
+	}
+	// The details travel as the server sent them, BadRequest's violations included.
+	r := invoke(context.Background(), "runs", "get", "9", "--server", g.URL, "-o", "json")
+	if !strings.Contains(r.stderr, `"fieldViolations"`) || !strings.Contains(r.stderr, `"no such run"`) {
+		t.Fatalf("details:\n%s", r.stderr)
+	}
+}
+
+// After the window (retry set, refresh), the bar says the window is done and counts what
+// the phase handled, instead of sitting at 99%; a log gets a line per phase, and within
+// one phase at most one per plainEvery.
+func TestProgressPhases(t *testing.T) {
+	running := func(pct int32, phase string, fetched int64) *harvesterv1.Run {
+		return &harvesterv1.Run{State: harvesterv1.RunState_RUN_STATE_RUNNING,
+			Progress: &harvesterv1.Progress{Percent: pct, Phase: phase, Handled: fetched}, Counters: &harvesterv1.RunCounters{Fetched: fetched}}
+	}
+	if got, want := progressLine(running(99, "refreshing open requests", 230)),
+		"[########################] window done · RUNNING refreshing open requests (handled 230) · fetched 230 created 0 updated 0 unchanged 0 skipped 0 failed 0"; got != want {
+		t.Errorf("refresh:\n got %q\nwant %q", got, want)
+	}
+	withTotal := running(99, "refreshing open requests", 12)
+	withTotal.Progress.Total = 200
+	if got := progressLine(withTotal); !strings.Contains(got, "refreshing open requests (12 of 200)") {
+		t.Errorf("refresh with a total: %q", got)
+	}
+
+	var b bytes.Buffer
+	now := time.Unix(0, 0)
+	p := &progress{w: &b, now: func() time.Time { return now }}
+	for i := int64(1); i <= 100; i++ { // a refresh of 100 requests, one a second
+		now = now.Add(time.Second)
+		p.show(running(99, "refreshing open requests", i))
+	}
+	p.done()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	// The first line, one per 5 s after it, and the last one held back.
+	if len(lines) != 21 || !strings.Contains(lines[len(lines)-1], "(handled 100)") {
+		t.Fatalf("%d lines:\n%s", len(lines), b.String())
+	}
+	b.Reset()
+	p = &progress{w: &b, now: func() time.Time { return now }}
+	for _, phase := range []string{"pre-checks", "fetching 2026-11-01..2026-11-07", "fetching 2026-11-08..2026-11-14", "retrying requests not imported before", "refreshing open requests"} {
+		p.show(running(50, phase, 1))
+	}
+	if n := strings.Count(b.String(), "\n"); n != 5 {
+		t.Fatalf("one line per phase: %d\n%s", n, b.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -53,7 +54,28 @@ func NewRoot(short, long string) *cobra.Command {
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
+	// cobra's completion commands keep the writer they see when they are added;
+	// Execute points this one at its stdout.
+	root.SetOut(&laterWriter{w: os.Stdout})
 	return root
+}
+
+// laterWriter writes to a writer chosen after the command tree is built.
+type laterWriter struct{ w io.Writer }
+
+func (l *laterWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
+
+// Finish adds cobra's help and completion commands to the finished tree now rather
+// than when it runs, so that they are part of it for walks (tests, the README), and
+// makes `completion` with an unknown shell a usage error like any other group.
+func Finish(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args, c.RunE = groupArgs, groupRun
+		}
+	}
 }
 
 // Group is a command that only holds subcommands: alone, or with an unknown
@@ -115,7 +137,11 @@ func BindEnv(fs *pflag.FlagSet, set *config.Set, shorthands map[string]string) {
 func Execute(ctx context.Context, root *cobra.Command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
+	if l, ok := root.OutOrStdout().(*laterWriter); ok {
+		l.w = stdout
+	} else {
+		root.SetOut(stdout)
+	}
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

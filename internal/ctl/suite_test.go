@@ -301,6 +301,43 @@ func TestOperatorCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("requests count, events, an action's own command, batch, anonymize", func(t *testing.T) {
+		var count requestsv1.CountBorrowingRequestsResponse
+		decode(t, l.cli("requests", "count", "-o", "json").must(t, exitOK).stdout, &count)
+		if count.GetTotal() != n {
+			t.Fatalf("count: %v", &count)
+		}
+		var list requestsv1.ListBorrowingRequestsResponse
+		decode(t, l.cli("requests", "list", "--status", "request-sent", "--page-size", "3", "-o", "json").must(t, exitOK).stdout, &list)
+		ids := []string{lastSegment(list.GetBorrowingRequests()[0].GetName()), lastSegment(list.GetBorrowingRequests()[1].GetName())}
+		r := l.cli("requests", "act", "add-note", ids[0], "--note", "called the lender").must(t, exitOK)
+		if !strings.Contains(r.stdout, "REQUEST_SENT") {
+			t.Fatalf("act add-note:\n%s", r.stdout)
+		}
+		if out := l.cli("requests", "events", ids[0]).must(t, exitOK).stdout; !strings.Contains(out, "called the lender") {
+			t.Fatalf("events:\n%s", out)
+		}
+		// A batch acts on each request on its own: a stale etag fails its request only.
+		var batch requestsv1.BatchActBorrowingRequestsResponse
+		r = l.cli("requests", "batch", "--action", "add-note", "--note", "batch note", ids[0], ids[1]+"=stale", "-o", "json").must(t, exitServer)
+		decode(t, r.stdout, &batch)
+		if res := batch.GetResults(); len(res) != 2 || !res[0].GetSucceeded() || res[1].GetSucceeded() || !strings.Contains(r.stderr, "1 of 2 requests refused add-note") {
+			t.Fatalf("batch: %v\n%s", &batch, r.stderr)
+		}
+		// By filter, validate only: every request sent, nothing changed.
+		decode(t, l.cli("requests", "batch", "--action", "expire", "--status", "request-sent", "--all", "--validate-only", "-o", "json").must(t, exitOK).stdout, &batch)
+		if len(batch.GetResults()) != n-1 {
+			t.Fatalf("batch by filter: %d results, want %d", len(batch.GetResults()), n-1)
+		}
+		l.cli("requests", "batch", "--action", "expire").must(t, exitUsage)
+		var anon requestsv1.AnonymizeBorrowingRequestsResponse
+		decode(t, l.cli("requests", "anonymize", "--older-than-days", "1", "--validate-only", "-o", "json").must(t, exitOK).stdout, &anon)
+		if len(anon.GetBorrowingRequests()) != 0 {
+			t.Fatalf("nothing is closed and old, yet: %v", &anon)
+		}
+		l.cli("requests", "anonymize").must(t, exitUsage)
+	})
+
 	t.Run("mappings and partners", func(t *testing.T) {
 		out := l.cli("mappings").must(t, exitOK).stdout
 		if got := row(t, out, "Abc", 4); got != "1 LIBRIS Abc MAIN" {
@@ -407,4 +444,144 @@ func TestOverTLS(t *testing.T) {
 	if !strings.Contains(r.stderr, "HTTP 400") || !strings.Contains(r.stderr, "HTTPS server") {
 		t.Fatalf("plain http to the TLS gateway: %q", r.stderr)
 	}
+}
+
+// TestConfigurationCLI configures the suite through the CLI alone: libraries, partners,
+// mappings and a profile, created, read, changed with update masks and etags, its key
+// set from stdin, activated, listed as a scheduled job, audited and deleted.
+func TestConfigurationCLI(t *testing.T) {
+	l := startLive(t, false)
+
+	t.Run("libraries", func(t *testing.T) {
+		r := l.cli("libraries", "create", "MAIN", "--display-name", "Main", "--resource-sharing").must(t, exitOK)
+		if !strings.Contains(r.stdout, "libraries/MAIN") || !strings.Contains(r.stdout, "Resource sharing:  yes") {
+			t.Fatalf("create:\n%s", r.stdout)
+		}
+		l.cli("libraries", "create", "BRANCH", "--display-name", "Branch").must(t, exitOK)
+		var lib mappingv1.Library
+		decode(t, l.cli("libraries", "get", "MAIN", "-o", "json").must(t, exitOK).stdout, &lib)
+		r = l.cli("libraries", "update", "MAIN", "--display-name", "Main library", "--etag", lib.GetEtag()).must(t, exitOK)
+		if !strings.Contains(r.stdout, "Main library") || !strings.Contains(r.stdout, "Resource sharing:  yes") {
+			t.Fatalf("update kept the other fields? %s", r.stdout)
+		}
+		// The etag read before the update is stale now.
+		r = l.cli("libraries", "update", "MAIN", "--display-name", "x", "--etag", lib.GetEtag()).must(t, exitServer)
+		if !strings.Contains(r.stderr, "ABORTED") {
+			t.Fatalf("stale etag: %q", r.stderr)
+		}
+		l.cli("libraries", "update", "MAIN").must(t, exitUsage)
+		if out := l.cli("libraries", "list").must(t, exitOK).stdout; row(t, out, "BRANCH", 3) != "BRANCH Branch no" {
+			t.Fatalf("list:\n%s", out)
+		}
+	})
+
+	t.Run("partners", func(t *testing.T) {
+		l.cli("partners", "create", "Xyz", "--display-name", "Xyz library", "--system", "libris", "--contact-email", "xyz@example.org").must(t, exitOK)
+		r := l.cli("partners", "update", "Xyz", "--status", "inactive").must(t, exitOK)
+		if !strings.Contains(r.stdout, "INACTIVE") || !strings.Contains(r.stdout, "xyz@example.org") {
+			t.Fatalf("update:\n%s", r.stdout)
+		}
+		out := l.cli("partners", "resolve", "Xyz", "Nope").must(t, exitOK).stdout
+		if row(t, out, "Nope", 2) != "Nope no" || row(t, out, "partners/Xyz", 3) != "Xyz yes partners/Xyz" {
+			t.Fatalf("resolve:\n%s", out)
+		}
+	})
+
+	var mappingID string
+	t.Run("mappings", func(t *testing.T) {
+		var m mappingv1.LibraryMapping
+		decode(t, l.cli("mappings", "create", "--system", "libris", "--external-code", "Abc", "--local-library", "MAIN", "-o", "json").must(t, exitOK).stdout, &m)
+		mappingID = lastSegment(m.GetName())
+		r := l.cli("mappings", "update", mappingID, "--local-library", "BRANCH").must(t, exitOK)
+		if !strings.Contains(r.stdout, "BRANCH") || !strings.Contains(r.stdout, "Abc") {
+			t.Fatalf("update:\n%s", r.stdout)
+		}
+		if out := l.cli("mappings", "resolve", "--system", "libris", "Abc").must(t, exitOK).stdout; row(t, out, "Abc", 3) != "Abc yes BRANCH" {
+			t.Fatalf("resolve:\n%s", out)
+		}
+		l.cli("mappings", "resolve", "Abc").must(t, exitUsage)
+	})
+
+	t.Run("profiles", func(t *testing.T) {
+		l.cli("profiles", "create", "--code", "abc", "--display-name", "Libris Abc", "--base-url", l.Libris.URL, "--library-code", "Abc",
+			"--resource-sharing-library", "MAIN", "--harvest-start", time.Now().AddDate(0, 0, -1).Format(time.DateOnly), "--daily", "06:30").must(t, exitOK)
+		// The key from stdin: set, never shown.
+		r := invokeIn(l.ctx, "the-secret-key\n", "profiles", "set-key", "abc", "--server", l.GatewayURL(), "--token-file", l.tokenFile).must(t, exitOK)
+		if !strings.Contains(r.stdout, "API key set:               yes") || strings.Contains(r.stdout+r.stderr, "the-secret-key") {
+			t.Fatalf("set-key:\n%s\n%s", r.stdout, r.stderr)
+		}
+		l.cli("profiles", "set-key", "abc", "--from-file", l.file("empty", "\n")).must(t, exitUsage)
+		l.cli("profiles", "set-key", "abc", "--from-file", l.file("k", "key-2\n")).must(t, exitOK)
+		// An update changes the fields given and keeps the rest of the block.
+		r = l.cli("profiles", "update", "abc", "--description", "Borrowing from Libris", "--base-url", l.Libris.URL+"/v2").must(t, exitOK)
+		if !strings.Contains(r.stdout, "Borrowing from Libris") || !strings.Contains(r.stdout, l.Libris.URL+"/v2 sigel Abc") ||
+			!strings.Contains(r.stdout, "daily 06:30") || !strings.Contains(r.stdout, "API key set:               yes") {
+			t.Fatalf("update:\n%s", r.stdout)
+		}
+		f := l.file("upd.yaml", "displayName: Libris Abc (file)\n")
+		if r = l.cli("profiles", "update", "abc", "-f", f).must(t, exitOK); !strings.Contains(r.stdout, "Libris Abc (file)") || !strings.Contains(r.stdout, "Borrowing from Libris") {
+			t.Fatalf("update -f:\n%s", r.stdout)
+		}
+		l.cli("profiles", "update", "abc").must(t, exitUsage)
+		if r = l.cli("profiles", "activate", "abc").must(t, exitOK); !strings.Contains(r.stdout, "Active:                    yes") {
+			t.Fatalf("activate:\n%s", r.stdout)
+		}
+		var jobs harvesterv1.ListScheduledJobsResponse
+		deadline := time.Now().Add(30 * time.Second)
+		for len(jobs.GetScheduledJobs()) == 0 && time.Now().Before(deadline) {
+			decode(t, l.cli("jobs", "list", "-o", "json").must(t, exitOK).stdout, &jobs)
+			if len(jobs.GetScheduledJobs()) == 0 {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		if j := jobs.GetScheduledJobs(); len(j) != 1 || j[0].GetProfile() != "integrationProfiles/abc" {
+			t.Fatalf("jobs: %v", &jobs)
+		}
+		if r = l.cli("profiles", "deactivate", "abc").must(t, exitOK); !strings.Contains(r.stdout, "Active:                    no") {
+			t.Fatalf("deactivate:\n%s", r.stdout)
+		}
+		if out := l.cli("parked", "list", "--profile", "abc").must(t, exitOK).stdout; strings.TrimSpace(out) != "EXTERNAL ID  REASON CODE  ATTEMPTS  PARKED  RUN  REASON" {
+			t.Fatalf("parked:\n%s", out)
+		}
+		if r = l.cli("parked", "retry", "--profile", "abc", "L-1").must(t, exitServer); !strings.Contains(r.stderr, "NOT_FOUND") {
+			t.Fatalf("retry of nothing parked: %q", r.stderr)
+		}
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		out := l.cli("audit", "list", "--service", "profiles").must(t, exitOK).stdout
+		if !strings.Contains(out, "CREATE") || !strings.Contains(out, "UPDATE") || !strings.Contains(out, "integrationProfiles/abc") {
+			t.Fatalf("profiles trail:\n%s", out)
+		}
+		var events mappingv1.ListAuditEventsResponse
+		decode(t, l.cli("audit", "list", "--service", "mapping", "--resource", "partners/Xyz", "-o", "json").must(t, exitOK).stdout, &events)
+		if len(events.GetAuditEvents()) != 2 {
+			t.Fatalf("partner's trail: %v", &events)
+		}
+		l.cli("audit", "list").must(t, exitUsage)
+	})
+
+	t.Run("whoami", func(t *testing.T) {
+		r := invoke(l.ctx, "whoami", "--addr", l.Addrs.Profiles, "--token-file", l.tokenFile).must(t, exitOK)
+		if !strings.Contains(r.stdout, "Principal:  admin") || !strings.Contains(r.stdout, "Roles:      admin") {
+			t.Fatalf("whoami:\n%s", r.stdout)
+		}
+		r = invoke(l.ctx, "whoami", "--addr", l.Addrs.Profiles, "-o", "json").must(t, exitServer)
+		if !strings.Contains(r.stderr, `"code": "UNAUTHENTICATED"`) {
+			t.Fatalf("whoami without a token:\n%s", r.stderr)
+		}
+	})
+
+	t.Run("deletes", func(t *testing.T) {
+		if r := l.cli("profiles", "delete", "abc", "--etag", "stale").must(t, exitServer); !strings.Contains(r.stderr, "ABORTED") {
+			t.Fatalf("stale etag: %q", r.stderr)
+		}
+		if r := l.cli("profiles", "delete", "abc").must(t, exitOK); r.stdout != "deleted integrationProfiles/abc\n" {
+			t.Fatalf("delete: %q", r.stdout)
+		}
+		l.cli("profiles", "get", "abc").must(t, exitServer)
+		l.cli("mappings", "delete", mappingID).must(t, exitOK)
+		l.cli("partners", "delete", "Xyz", "-o", "json").must(t, exitOK)
+		l.cli("libraries", "delete", "BRANCH").must(t, exitOK)
+	})
 }
