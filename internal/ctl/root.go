@@ -74,6 +74,7 @@ func Finish(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
 			c.Args, c.RunE = groupArgs, groupRun
+			c.Annotations = map[string]string{AnnotationGroup: "true"}
 		}
 	}
 }
@@ -81,8 +82,13 @@ func Finish(root *cobra.Command) {
 // Group is a command that only holds subcommands: alone, or with an unknown
 // subcommand, it is a usage error.
 func Group(use, short string) *cobra.Command {
-	return &cobra.Command{Use: use, Short: short, Args: groupArgs, RunE: groupRun}
+	return &cobra.Command{Use: use, Short: short, Args: groupArgs, RunE: groupRun,
+		Annotations: map[string]string{AnnotationGroup: "true"}}
 }
+
+// AnnotationGroup marks a command that holds subcommands (it runs only to say so, or,
+// for mappings and partners, to list).
+const AnnotationGroup = "interloan.group"
 
 func groupArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
