@@ -4,12 +4,13 @@ BUF   := go run github.com/bufbuild/buf/cmd/buf@v1.75.0
 # Every module of the workspace (go.work), as directories.
 MODULES := $(shell go list -m -f '{{.Dir}}')
 BINARIES := cmd/interloan services/profiles/cmd/profiles services/mapping/cmd/mapping \
-            services/harvester/cmd/harvester services/requests/cmd/requests services/gateway/cmd/gateway
+            services/harvester/cmd/harvester services/requests/cmd/requests services/gateway/cmd/gateway \
+            services/console/cmd/console
 
-.PHONY: docs test fmt-check vet buf-lint check-gen go-test fuzz-smoke gen build up tidy
+.PHONY: docs test fmt-check vet buf-lint check-gen openapi-lint go-test fuzz-smoke gen build up tidy
 .PHONY: build-static images
 
-test: fmt-check vet buf-lint check-gen go-test fuzz-smoke
+test: fmt-check vet buf-lint check-gen openapi-lint go-test fuzz-smoke
 
 fmt-check:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -29,6 +30,12 @@ gen:
 # Fail when gen/ is not what proto/ generates.
 check-gen:
 	scripts/check-gen.sh
+
+# Lint the OpenAPI document the gateway serves with Redocly's recommended rules
+# (tools/openapi/redocly.yaml) and check the gateway's Redoc bundle is the pinned one.
+# Needs node and npm; the pinned tools are installed into tools/openapi/node_modules once.
+openapi-lint:
+	scripts/openapi-lint.sh
 
 go-test:
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 ./...) || exit 1; done

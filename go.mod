@@ -3,16 +3,20 @@ module github.com/interloan/interloan
 go 1.26.0
 
 require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/interloan/interloan/external v0.0.0
 	github.com/interloan/interloan/fakes v0.0.0
 	github.com/interloan/interloan/gen v0.0.0
 	github.com/interloan/interloan/platform v0.0.0
+	github.com/interloan/interloan/services/console v0.0.0
 	github.com/interloan/interloan/services/gateway v0.0.0
 	github.com/interloan/interloan/services/harvester v0.0.0
 	github.com/interloan/interloan/services/mapping v0.0.0
 	github.com/interloan/interloan/services/profiles v0.0.0
 	github.com/interloan/interloan/services/requests v0.0.0
 	github.com/jhump/protoreflect v1.19.0
+	github.com/prometheus/common v0.72.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	go.etcd.io/bbolt v1.4.3
@@ -32,6 +36,7 @@ require (
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
@@ -42,7 +47,6 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_golang v1.24.1 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
@@ -79,6 +83,7 @@ replace (
 	github.com/interloan/interloan/fakes => ./fakes
 	github.com/interloan/interloan/gen => ./gen
 	github.com/interloan/interloan/platform => ./platform
+	github.com/interloan/interloan/services/console => ./services/console
 	github.com/interloan/interloan/services/gateway => ./services/gateway
 	github.com/interloan/interloan/services/harvester => ./services/harvester
 	github.com/interloan/interloan/services/mapping => ./services/mapping

@@ -18,6 +18,7 @@ import (
 	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
+	console "github.com/interloan/interloan/services/console/app"
 	gateway "github.com/interloan/interloan/services/gateway/app"
 	harvester "github.com/interloan/interloan/services/harvester/app"
 	mapping "github.com/interloan/interloan/services/mapping/app"
@@ -37,6 +38,8 @@ type Config struct {
 	BasePort int
 	// GatewayPort is the REST port (0 picks a free one).
 	GatewayPort int
+	// ConsolePort is the staff console's port (0 picks a free one).
+	ConsolePort int
 	// SecretKeyFile or SecretKey is the credential encryption key; with neither, a
 	// development key is created in DataDir.
 	SecretKeyFile string
@@ -78,6 +81,8 @@ type Config struct {
 type Addrs struct {
 	Profiles, Mapping, Harvester, Requests string // gRPC
 	Gateway                                string // HTTP
+	// Console is the staff console's address (HTTP, or HTTPS when TLS is on).
+	Console string
 	// TokensFile is the tokens file the services use; AdminTokenFile holds the admin
 	// token created with it ("" if the data directory has none).
 	TokensFile, AdminTokenFile string
@@ -109,7 +114,7 @@ func certificates(cfg Config) (map[string]tlsconfig.Config, string, error) {
 	out := map[string]tlsconfig.Config{}
 	for name := range files.Cert {
 		c := tlsconfig.Config{CertFile: files.Cert[name], KeyFile: files.Key[name], CAFile: files.CA}
-		if name != "gateway" {
+		if name != "gateway" && name != "console" {
 			c.ClientCAFile = files.CA
 		}
 		out[name] = c
@@ -190,6 +195,12 @@ func Run(ctx context.Context, cfg Config) error {
 		closeAll()
 		return err
 	}
+	consoleLis, err := listen(cfg.Host, cfg.ConsolePort, 0)
+	if err != nil {
+		closeAll()
+		gwLis.Close()
+		return err
+	}
 	// Certificates only once every port is ours: a second start on a running suite's
 	// data directory fails above instead of replacing the certificates it serves (its CA
 	// pools are read once, so a new CA would break its calls until a restart).
@@ -199,13 +210,14 @@ func Run(ctx context.Context, cfg Config) error {
 		if tlsFor, caFile, err = certificates(cfg); err != nil {
 			closeAll()
 			gwLis.Close()
+			consoleLis.Close()
 			return fmt.Errorf("certificates: %w", err)
 		}
 	}
 	addrs = Addrs{
 		Profiles: dialAddr(grpcLis[0]), Mapping: dialAddr(grpcLis[1]),
 		Harvester: dialAddr(grpcLis[2]), Requests: dialAddr(grpcLis[3]),
-		Gateway:    dialAddr(gwLis),
+		Gateway: dialAddr(gwLis), Console: dialAddr(consoleLis),
 		TokensFile: cfg.TokensFile, AdminTokenFile: adminFile, CAFile: caFile,
 		HTTP: map[string]string{},
 	}
@@ -218,7 +230,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	ready := make(chan struct{}, len(services)+1)
+	ready := make(chan struct{}, len(services)+2)
 	start := func(name string, run func() error) {
 		wg.Add(1)
 		go func() {
@@ -248,16 +260,23 @@ func Run(ctx context.Context, cfg Config) error {
 			Ready:              func(net.Addr) { ready <- struct{}{} },
 		})
 	})
+	start("console", func() error {
+		return console.Run(ctx, console.Config{
+			ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, HarvesterAddr: addrs.Harvester, RequestsAddr: addrs.Requests,
+			Logger: logFor("console"), HTTPListener: consoleLis, TLS: tlsFor["console"],
+			Ready: func(net.Addr) { ready <- struct{}{} },
+		})
+	})
 
 	go func() {
-		for range len(services) + 1 {
+		for range len(services) + 2 {
 			select {
 			case <-ready:
 			case <-ctx.Done():
 				return
 			}
 		}
-		log.Info("suite ready", "profiles", addrs.Profiles, "mapping", addrs.Mapping, "harvester", addrs.Harvester, "requests", addrs.Requests, "gateway", addrs.Gateway)
+		log.Info("suite ready", "profiles", addrs.Profiles, "mapping", addrs.Mapping, "harvester", addrs.Harvester, "requests", addrs.Requests, "gateway", addrs.Gateway, "console", addrs.Console)
 		if cfg.Ready != nil {
 			cfg.Ready(addrs)
 		}
@@ -265,6 +284,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Wait()
 	closeAll() // a service that failed before serving never took ownership of its listeners
 	gwLis.Close()
+	consoleLis.Close()
 	return errors.Join(errs...)
 }
 

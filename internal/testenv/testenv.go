@@ -22,9 +22,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/interloan/interloan/fakes/fakelibris"
 	"github.com/interloan/interloan/fakes/fakenetpunkt"
+	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/client"
@@ -184,6 +187,9 @@ func (e *Env) Dial(addr, token string, opts ...grpc.DialOption) (*grpc.ClientCon
 // GatewayURL is the REST gateway's base URL: https when the suite serves TLS.
 func (e *Env) GatewayURL() string { return e.scheme() + "://" + e.Addrs.Gateway }
 
+// ConsoleURL is the staff console's base URL: https when the suite serves TLS.
+func (e *Env) ConsoleURL() string { return e.scheme() + "://" + e.Addrs.Console }
+
 func (e *Env) scheme() string {
 	if e.Addrs.CAFile != "" {
 		return "https"
@@ -260,4 +266,33 @@ func NewSecrets(dir string) (Secrets, error) {
 		return Secrets{}, err
 	}
 	return s, nil
+}
+
+// NewToken creates a bearer token for principal with roles in the suite's tokens file
+// and waits until every service accepts it (they re-read the file every few seconds).
+func (e *Env) NewToken(ctx context.Context, principal string, roles ...auth.Role) (string, error) {
+	tok, err := suite.CreateToken(e.Addrs.TokensFile, "", principal, roles...)
+	if err != nil {
+		return "", err
+	}
+	addrs := []string{e.Addrs.Profiles, e.Addrs.Mapping, e.Addrs.Harvester, e.Addrs.Requests}
+	for _, addr := range addrs {
+		conn, err := e.Dial(addr, tok)
+		if err != nil {
+			return "", err
+		}
+		id := adminv1.NewIdentityServiceClient(conn)
+		for {
+			_, err = id.GetCaller(ctx, &adminv1.GetCallerRequest{})
+			if status.Code(err) != codes.Unauthenticated || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		conn.Close()
+		if err != nil {
+			return "", fmt.Errorf("new token for %s at %s: %w", principal, addr, err)
+		}
+	}
+	return tok, nil
 }

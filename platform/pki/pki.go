@@ -128,7 +128,7 @@ type Identity struct {
 func SuiteIdentities() []Identity {
 	return []Identity{
 		{Name: "profiles"}, {Name: "mapping"}, {Name: "harvester", Roles: []string{"harvester"}},
-		{Name: "requests"}, {Name: "gateway"},
+		{Name: "requests"}, {Name: "gateway"}, {Name: "console"},
 	}
 }
 

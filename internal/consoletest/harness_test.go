@@ -1,0 +1,206 @@
+package consoletest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/interloan/interloan/fakes/fakelibris"
+	"github.com/interloan/interloan/internal/testenv"
+	"github.com/interloan/interloan/platform/auth"
+)
+
+// suiteEnv is a running suite with a fake Libris for one test.
+type suiteEnv struct {
+	*testenv.Env
+	t   *testing.T
+	ctx context.Context
+}
+
+// startSuite starts every service (the console among them) and a fake Libris.
+func startSuite(t *testing.T) *suiteEnv {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	env, err := testenv.Start(ctx, testenv.Options{Libris: fakelibris.New(fakelibris.Options{}), LogLevel: os.Getenv("CONSOLE_LOG_LEVEL")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &suiteEnv{Env: env, t: t, ctx: ctx}
+}
+
+// token creates a person's token with roles, accepted by every service on return.
+func (s *suiteEnv) token(principal string, roles ...auth.Role) string {
+	s.t.Helper()
+	tok, err := s.NewToken(s.ctx, principal, roles...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
+}
+
+// chromiumPath finds the browser; the tests fail (not skip) without one, because
+// `.ci/run` installs it and a missing browser must not pass for a passing console.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium found: install Debian's chromium package (apt-get install chromium); .ci/run does")
+	return ""
+}
+
+// browser is one browser profile (its own cookie jar), like one person's browser.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+// newBrowser starts a headless Chromium with a fresh profile at 1280×800.
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.WindowSize(1280, 800),
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx, base: strings.Replace(base, "://127.0.0.1:", "://localhost:", 1)}
+}
+
+// do performs steps with a time bound, failing the test with a screenshot on error.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.saveFailure(what)
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// get runs one action that returns a value, with the same bound and failure handling.
+func get[T any](b *browser, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.saveFailure(what)
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// open navigates to path on the console and waits for the page's main element.
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do("open "+path, chromedp.Navigate(b.base+path), chromedp.WaitReady(chromedp.CSS("main")))
+}
+
+// text returns the visible text of the first element matching the CSS selector sel.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return get(b, "read "+sel, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+// mainText is the whole visible text of the page's main element.
+func (b *browser) mainText() string { return b.text("main") }
+
+// count is the number of elements matching the CSS selector sel (0 without waiting).
+func (b *browser) count(sel string) int {
+	b.t.Helper()
+	return get(b, "count "+sel, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
+}
+
+// click clicks the element matching sel and waits for the page it leads to.
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("main")))
+}
+
+// fill types v into the field matching sel, replacing what it held.
+func (b *browser) fill(sel, v string) {
+	b.t.Helper()
+	b.do("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf("document.querySelector(%q).value = ''", sel)),
+		chromedp.SendKeys(chromedp.CSS(sel), v))
+}
+
+// signIn signs in with token through the sign-in page.
+func (b *browser) signIn(token string) {
+	b.t.Helper()
+	b.open("/signin")
+	b.do("sign in",
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/signout"]`)),
+	)
+}
+
+// cookies returns the browser's cookies for the console.
+func (b *browser) cookies() []*network.Cookie {
+	b.t.Helper()
+	res := get(b, "cookies", func(ctx context.Context, t *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base}})
+	})
+	return res.Cookies
+}
+
+// shot saves a screenshot of the page as name.png into CONSOLE_SCREENSHOTS (the
+// README's pictures) and always into the test's output directory for a look.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	png := get(b, "screenshot", chromedp.FullScreenshot(90))
+	dirs := []string{b.t.TempDir()}
+	if d := os.Getenv("CONSOLE_SCREENSHOTS"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, name+".png"), png, 0o644); err != nil {
+			b.t.Error(err)
+		}
+	}
+}
+
+// saveFailure keeps a screenshot of a failed step in the test's temp directory and
+// names it in the log, so a CI failure can be looked at.
+func (b *browser) saveFailure(what string) {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return
+	}
+	dir := os.Getenv("CONSOLE_FAILURES")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	p := filepath.Join(dir, "console-failure-"+strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()+"-"+what)+".png")
+	if os.WriteFile(p, png, 0o644) == nil {
+		b.t.Logf("screenshot of the failed step: %s", p)
+	}
+}

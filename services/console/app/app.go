@@ -1,0 +1,120 @@
+// Package app runs the staff console: the library staff's web pages for profiles,
+// mapping, import jobs, reports and the request queue. It calls the four services over
+// gRPC with each signed-in person's own credential (see internal/web), so the console
+// holds no power of its own: what a person may do is what their token may do.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/interloan/interloan/platform/client"
+	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/httpserve"
+	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/tlsconfig"
+	"github.com/interloan/interloan/services/console/internal/session"
+	"github.com/interloan/interloan/services/console/internal/web"
+)
+
+// Config configures the console.
+type Config struct {
+	HTTPAddr      string
+	ProfilesAddr  string
+	MappingAddr   string
+	HarvesterAddr string
+	RequestsAddr  string
+	LogLevel      string
+	ShutdownGrace time.Duration
+	// SessionIdle and SessionMax end a session unused for SessionIdle, or SessionMax
+	// after sign-in.
+	SessionIdle, SessionMax time.Duration
+	// TLS secures the console's listener (with its certificate) and the upstream
+	// connections (verified against its CA, presenting the certificate for mTLS).
+	TLS tlsconfig.Config
+
+	// Set by embedding programs, not flags.
+	Logger       *slog.Logger
+	HTTPListener net.Listener
+	Ready        func(httpAddr net.Addr)
+}
+
+// Bind registers the flags.
+func (c *Config) Bind(s *config.Set) {
+	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", "127.0.0.1:8090", "console listen address (HTTPS with --tls-cert-file; browsers keep its cookie only over HTTPS or on localhost)")
+	s.String(&c.ProfilesAddr, "profiles-addr", "INTERLOAN_PROFILES_ADDR", "localhost:9101", "profiles gRPC address")
+	s.String(&c.MappingAddr, "mapping-addr", "INTERLOAN_MAPPING_ADDR", "localhost:9102", "mapping gRPC address")
+	s.String(&c.HarvesterAddr, "harvester-addr", "INTERLOAN_HARVESTER_ADDR", "localhost:9103", "harvester gRPC address")
+	s.String(&c.RequestsAddr, "requests-addr", "INTERLOAN_REQUESTS_ADDR", "localhost:9104", "requests gRPC address")
+	s.String(&c.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
+	s.Duration(&c.SessionIdle, "session-idle", "INTERLOAN_SESSION_IDLE", session.DefaultLimits.Idle, "sign a person out after this long without a request")
+	s.Duration(&c.SessionMax, "session-max", "INTERLOAN_SESSION_MAX", session.DefaultLimits.Absolute, "sign a person out this long after sign-in, however busy")
+	c.TLS.BindHTTP(s)
+}
+
+// Run serves until ctx ends, then shuts down gracefully within ShutdownGrace (live
+// progress streams, which never end by themselves, are closed after it).
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = logging.New(nil, "console", cfg.LogLevel)
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	tlsSet, err := tlsconfig.Load(cfg.TLS)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	up, err := client.DialUpstreams(client.Addresses{Profiles: cfg.ProfilesAddr, Mapping: cfg.MappingAddr,
+		Harvester: cfg.HarvesterAddr, Requests: cfg.RequestsAddr}, tlsSet)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	defer up.Close()
+	sessions := session.NewStore(session.Limits{Idle: cfg.SessionIdle, Absolute: cfg.SessionMax, Max: session.DefaultLimits.Max}, nil)
+	handler, err := web.NewHandler(web.Options{Upstreams: up, Sessions: sessions, Logger: log})
+	if err != nil {
+		return err
+	}
+	lis := cfg.HTTPListener
+	if lis == nil {
+		l, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("console: listen %s: %w", cfg.HTTPAddr, err)
+		}
+		lis = l
+	}
+	srv := &http.Server{
+		// Spans are named by route pattern, never by the raw path (which holds codes).
+		Handler:           otelhttp.NewHandler(handler, "console", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "console " + r.Pattern })),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsSet.ServerHTTP(),
+	}
+	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
+	if cfg.Ready != nil {
+		cfg.Ready(lis.Addr())
+	}
+	err = httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("graceful shutdown timed out; closed the remaining connections")
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,6 @@
+package web
+
+// routes registers the pages of every section; each section's file holds its handlers.
+func (h *Handler) routes() {
+	h.profileRoutes()
+}
