@@ -2,7 +2,7 @@ package web
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -19,16 +19,35 @@ import (
 	"github.com/interloan/interloan/services/console/internal/session"
 )
 
-//go:embed messages/en.json
-var englishJSON []byte
+//go:embed messages
+var messagesFS embed.FS
 
-// catalog holds every string a person sees, by key, so a translation is one more file.
+// catalog holds every string a person sees, by key, so a translation is one more
+// directory (messages/<language>/, one file per section of the console).
 type catalog map[string]string
 
-func loadCatalog(data []byte) (catalog, error) {
-	var c catalog
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("console: message catalog: %w", err)
+// loadCatalog merges the files of messages/<lang>/; a key defined twice is an error.
+func loadCatalog(lang string) (catalog, error) {
+	files, err := fs.Glob(messagesFS, "messages/"+lang+"/*.json")
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("console: no message catalog for %q", lang)
+	}
+	c := catalog{}
+	for _, f := range files {
+		data, err := messagesFS.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var part map[string]string
+		if err := json.Unmarshal(data, &part); err != nil {
+			return nil, fmt.Errorf("console: message catalog %s: %w", f, err)
+		}
+		for k, v := range part {
+			if _, dup := c[k]; dup {
+				return nil, fmt.Errorf("console: message catalog: %q is defined twice (again in %s)", k, f)
+			}
+			c[k] = v
+		}
 	}
 	return c, nil
 }
@@ -53,7 +72,7 @@ type pages struct {
 }
 
 func loadPages() (*pages, error) {
-	msgs, err := loadCatalog(englishJSON)
+	msgs, err := loadCatalog("en")
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +120,7 @@ func (v view) Can(method string) bool {
 	if v.Me == nil {
 		return false
 	}
-	svc, name, _ := strings.Cut(method, "/")
-	full, ok := servicePackages[svc]
+	full, ok := fullMethod(method)
 	if !ok {
 		return false
 	}
@@ -110,7 +128,25 @@ func (v view) Can(method string) bool {
 	for _, r := range v.Me.Roles {
 		p.Roles = append(p.Roles, auth.Role(r))
 	}
-	return policy.Allows("/"+full+"/"+name, &p)
+	return policy.Allows(full, &p)
+}
+
+// fullMethod turns "Service/Method" into the gRPC method name the policy lists.
+func fullMethod(method string) (string, bool) {
+	svc, name, _ := strings.Cut(method, "/")
+	pkg, ok := servicePackages[svc]
+	if !ok {
+		return "", false
+	}
+	full := "/" + pkg + "/" + name
+	_, listed := policy[full]
+	return full, listed
+}
+
+// knownMethod reports whether method names an RPC of the policy (templates are checked).
+func (view) knownMethod(method string) bool {
+	_, ok := fullMethod(method)
+	return ok
 }
 
 var policy = auth.DefaultPolicy()
