@@ -26,6 +26,7 @@ func demoCommand() *cobra.Command {
 	set.String(&o.Host, "host", "INTERLOAN_HOST", "127.0.0.1", "interface to listen on")
 	set.IntVar(&o.BasePort, "base-port", 9100, "gRPC ports are base+1..base+4, as for `interloan up` (0: free ports)")
 	set.IntVar(&o.GatewayPort, "gateway-port", 8080, "REST gateway port (0: a free port)")
+	set.IntVar(&o.ConsolePort, "console-port", 8081, "staff console port (0: a free port)")
 	set.IntVar(&o.LibrisPort, "libris-port", 8089, "fake Libris HTTP port (0: a free port)")
 	set.StringVar(&o.System, "system", demo.SystemLibris, "external system to import from: libris, or netpunkt (pull, then pushed receipts)")
 	set.IntVar(&o.NetpunktPort, "netpunkt-port", 8090, "fake Netpunkt HTTP port, with --system netpunkt (0: a free port)")

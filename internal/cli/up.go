@@ -23,7 +23,7 @@ func upCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run every service in one process (data in ./data)",
-		Long: "Run the whole suite in one process: profiles, mapping, harvester, requests and the REST gateway, each\n" +
+		Long: "Run the whole suite in one process: profiles, mapping, harvester, requests, the REST gateway and the staff console, each\n" +
 			"on its own port, talking to each other over loopback gRPC as a cluster would. TLS and mTLS are on by\n" +
 			"default with a throw-away CA in <data-dir>/tls; an admin token is left in <data-dir>/admin.token.",
 		Args: ctl.NoArgs,
@@ -33,6 +33,7 @@ func upCommand() *cobra.Command {
 	set.String(&cfg.Host, "host", "INTERLOAN_HOST", "127.0.0.1", "interface to listen on (0.0.0.0 for all)")
 	set.Int(&cfg.BasePort, "base-port", "INTERLOAN_BASE_PORT", 9100, "gRPC ports are base+1..base+4 (profiles, mapping, harvester, requests), their HTTP ports +100")
 	set.Int(&cfg.GatewayPort, "gateway-port", "INTERLOAN_GATEWAY_PORT", 8080, "REST gateway port")
+	set.Int(&cfg.ConsolePort, "console-port", "INTERLOAN_CONSOLE_PORT", 8081, "staff console port")
 	set.String(&cfg.SecretKeyFile, "secret-key-file", "INTERLOAN_SECRET_KEY_FILE", "", "credential encryption key file; with neither this nor --secret-key, <data-dir>/profiles-secret.key is created")
 	set.Secret(&cfg.SecretKey, "secret-key", "INTERLOAN_SECRET_KEY", "credential encryption key itself (prefer the file)")
 	set.String(&cfg.LogLevel, "log-level", "INTERLOAN_LOG_LEVEL", "info", "log level: debug, info, warn, error")
@@ -76,9 +77,11 @@ func up(ctx context.Context, cfg suite.Config, receiptPort int, stdout io.Writer
   requests  gRPC %s
   gateway   %s://%s/healthz
   receipts  %s
+Staff console: %s/ (sign in with a token). %s
 Every call needs a bearer token (tokens file %s); %s.
 Try: %s -H "authorization: Bearer $(cat %s)" %s list
-`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, scheme, a.Gateway, receiptsLine(cfg.ReceiptListener, scheme), a.TokensFile, admin, grpcurl, orPlaceholder(a.AdminTokenFile), a.Profiles)
+`, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, scheme, a.Gateway, receiptsLine(cfg.ReceiptListener, scheme), a.ConsoleURL(), a.BrowserNote(),
+			a.TokensFile, admin, grpcurl, orPlaceholder(a.AdminTokenFile), a.Profiles)
 	}
 	logging.CaptureLibraries(logging.New(nil, "interloan", cfg.LogLevel))
 	shutdown, err := telemetry.Setup(ctx, "interloan")

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/interloan/interloan/platform/config"
+	console "github.com/interloan/interloan/services/console/app"
 	gateway "github.com/interloan/interloan/services/gateway/app"
 	harvester "github.com/interloan/interloan/services/harvester/app"
 	mapping "github.com/interloan/interloan/services/mapping/app"
@@ -29,6 +30,7 @@ func binaries() []binary {
 		{"harvester", new(harvester.Config).Bind},
 		{"requests", new(requests.Config).Bind},
 		{"gateway", new(gateway.Config).Bind},
+		{"console", new(console.Config).Bind},
 	}
 }
 

@@ -88,7 +88,7 @@ func newBrowser(t *testing.T, base string) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return &browser{t: t, ctx: ctx, base: strings.Replace(base, "://127.0.0.1:", "://localhost:", 1)}
+	return &browser{t: t, ctx: ctx, base: base}
 }
 
 // do performs steps with a time bound, failing the test with a screenshot on error.

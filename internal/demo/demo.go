@@ -29,6 +29,7 @@ type Options struct {
 	Host        string
 	BasePort    int // as `interloan up`; 0 picks free ports
 	GatewayPort int
+	ConsolePort int // the staff console; 0 picks a free one
 	LibrisPort  int // fake Libris HTTP port; 0 picks a free one
 	// System is "libris" (default) or "netpunkt".
 	System       string
@@ -70,7 +71,7 @@ type session struct {
 // start starts the environment over the fake of o.System, seeds it and writes what it
 // set up to out.
 func start(ctx context.Context, o Options, out io.Writer) (_ *session, err error) {
-	eo := testenv.Options{DataDir: o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, TLS: o.TLS, LogLevel: o.LogLevel}
+	eo := testenv.Options{DataDir: o.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, ConsolePort: o.ConsolePort, TLS: o.TLS, LogLevel: o.LogLevel}
 	if o.System == SystemNetpunkt {
 		eo.Netpunkt, eo.NetpunktPort, eo.ReceiptPort = fakenetpunkt.New(fakenetpunkt.Options{}), o.NetpunktPort, o.ReceiptPort
 	} else {
@@ -250,12 +251,13 @@ func explore(self string, env *testenv.Env, run, profile string) string {
 	}
 	return strings.NewReplacer(
 		"{data}", env.DataDir, "{tlsnote}", tlsNote, "{tokenfile}", a.AdminTokenFile, "{tokens}", a.TokensFile, "{token}", env.AdminToken,
-		"{curl}", curl, "{grpcurl}", grpcurl, "{gateway}", env.GatewayURL(),
+		"{curl}", curl, "{grpcurl}", grpcurl, "{gateway}", env.GatewayURL(), "{console}", env.ConsoleURL(), "{cabrowser}", a.BrowserNote(),
 		"{harvester}", a.Harvester, "{requests}", a.Requests, "{run}", run, "{profile}", profile, "{clienv}", cliEnv, "{self}", self,
 	).Replace(`
 The suite keeps running (data in {data}).
 {tlsnote}Every call needs a token; this demo's admin token (also in {tokenfile}):
   export TOKEN={token}
+Staff console: {console}/ — sign in with that token. {cabrowser}
 Explore it, then press Ctrl-C:
   {curl} -H "Authorization: Bearer $TOKEN" {gateway}/v1/{run}
   {curl} -H "Authorization: Bearer $TOKEN" '{gateway}/v1/{run}/events?pageSize=5'

@@ -92,6 +92,33 @@ type Addrs struct {
 	HTTP map[string]string
 }
 
+// ConsoleURL is the staff console's address for a browser: https when the suite serves
+// TLS, and "localhost" for a loopback listener, which browsers treat as a secure origin,
+// so the console's Secure cookies also work there without TLS.
+func (a Addrs) ConsoleURL() string {
+	scheme := "http"
+	if a.CAFile != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(a.Console)
+	if err != nil {
+		return scheme + "://" + a.Console
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// BrowserNote says what a browser needs to know about the console's certificate: with
+// TLS it comes from the suite's throw-away CA, which no browser trusts by itself.
+func (a Addrs) BrowserNote() string {
+	if a.CAFile == "" {
+		return ""
+	}
+	return "Its certificate is from the throw-away CA " + a.CAFile + ", which your browser does not know: accept it once, or start with --tls=false."
+}
+
 // TLSDirName is the directory of DataDir holding the throw-away CA and certificates.
 const TLSDirName = "tls"
 

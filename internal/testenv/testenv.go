@@ -44,8 +44,8 @@ type Options struct {
 	DataDir string
 	// Host is the interface every listener binds to; "" is 127.0.0.1.
 	Host string
-	// BasePort and GatewayPort are suite.Config's; 0 picks free ports.
-	BasePort, GatewayPort int
+	// BasePort, GatewayPort and ConsolePort are suite.Config's; 0 picks free ports.
+	BasePort, GatewayPort, ConsolePort int
 	// TLS serves every listener with TLS from a throw-away CA (suite.Config.TLS); the
 	// Env's clients trust it.
 	TLS bool
@@ -139,7 +139,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	done := make(chan error, 1)
 	go func() {
 		done <- suite.Run(sctx, suite.Config{
-			DataDir: e.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, TLS: o.TLS,
+			DataDir: e.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, ConsolePort: o.ConsolePort, TLS: o.TLS,
 			LogLevel: o.LogLevel, Logger: o.Logger, ReceiptListener: receipts, HarvesterBounds: o.HarvesterBounds, AllowPrivateNetworks: !o.RefusePrivateNetworks,
 			Ready: func(a suite.Addrs) { ready <- a },
 		})
@@ -187,8 +187,8 @@ func (e *Env) Dial(addr, token string, opts ...grpc.DialOption) (*grpc.ClientCon
 // GatewayURL is the REST gateway's base URL: https when the suite serves TLS.
 func (e *Env) GatewayURL() string { return e.scheme() + "://" + e.Addrs.Gateway }
 
-// ConsoleURL is the staff console's base URL: https when the suite serves TLS.
-func (e *Env) ConsoleURL() string { return e.scheme() + "://" + e.Addrs.Console }
+// ConsoleURL is the staff console's base URL for a browser (suite.Addrs.ConsoleURL).
+func (e *Env) ConsoleURL() string { return e.Addrs.ConsoleURL() }
 
 func (e *Env) scheme() string {
 	if e.Addrs.CAFile != "" {

@@ -48,7 +48,7 @@ type Config struct {
 
 // Bind registers the flags.
 func (c *Config) Bind(s *config.Set) {
-	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", "127.0.0.1:8090", "console listen address (HTTPS with --tls-cert-file; browsers keep its cookie only over HTTPS or on localhost)")
+	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", "127.0.0.1:8081", "console listen address (HTTPS with --tls-cert-file; browsers keep its cookie only over HTTPS or on localhost)")
 	s.String(&c.ProfilesAddr, "profiles-addr", "INTERLOAN_PROFILES_ADDR", "localhost:9101", "profiles gRPC address")
 	s.String(&c.MappingAddr, "mapping-addr", "INTERLOAN_MAPPING_ADDR", "localhost:9102", "mapping gRPC address")
 	s.String(&c.HarvesterAddr, "harvester-addr", "INTERLOAN_HARVESTER_ADDR", "localhost:9103", "harvester gRPC address")
