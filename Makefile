@@ -47,6 +47,13 @@ FUZZTIME ?= 3s
 fuzz-smoke:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz-smoke.sh
 
+# The staff console's pictures in the README (docs/img/console/*.png), taken by its browser
+# tests in a real Chromium (docs/console.md).
+.PHONY: console-screenshots
+console-screenshots:
+	@mkdir -p docs/img/console
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/img/console go test ./internal/consoletest -count=1
+
 # Regenerate docs/config.md from the binaries' flags (a test fails when it is stale).
 docs:
 	go test ./internal/configdoc -run TestConfigReference -update
