@@ -118,3 +118,11 @@ load:
 	GOBIN=$(LOAD_TOOLS) go install github.com/bojand/ghz/cmd/ghz@v0.121.0
 	GOBIN=$(LOAD_TOOLS) go install github.com/tsenart/vegeta/v12@v12.13.0
 	go run ./tools/load -ghz $(LOAD_TOOLS)/ghz -vegeta $(LOAD_TOOLS)/vegeta $(LOAD_FLAGS)
+
+# The dashboard picture of docs/operations.md: the import health dashboard's panels drawn
+# from a live suite's metrics through a real Prometheus and screenshot by headless
+# Chromium; not Grafana, which cannot be installed here. Needs Debian's prometheus and
+# chromium (apt-get install -y prometheus chromium).
+.PHONY: dashboard-screenshot
+dashboard-screenshot:
+	go run ./tools/dashshot -out docs/img/dashboard-import-health.png
