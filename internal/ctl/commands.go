@@ -16,6 +16,7 @@ import (
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/config"
+	profilesapp "github.com/interloan/interloan/services/profiles/app"
 )
 
 // command is one operator command, e.g. `runs list`.
@@ -75,7 +76,7 @@ type globals struct {
 func (g *globals) bind(fs *pflag.FlagSet, grpc bool) {
 	set := config.New("interloan")
 	if grpc {
-		set.String(&g.addr, "addr", "INTERLOAN_GRPC_ADDR", "localhost:9101", "a service's gRPC address (any of them answers; interloan up: profiles on 9101)")
+		set.String(&g.addr, "addr", "INTERLOAN_GRPC_ADDR", fmt.Sprintf("localhost:%d", profilesapp.DefaultGRPCPort), "a service's gRPC address (any service answers; the default is where interloan up serves profiles)")
 		set.String(&g.tlsCert, "tls-cert", "INTERLOAN_TLS_CERT", "", "client certificate, for a service that requires one (mTLS)")
 		set.String(&g.tlsKey, "tls-key", "INTERLOAN_TLS_KEY", "", "key of --tls-cert")
 	} else {
