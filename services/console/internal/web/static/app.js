@@ -35,7 +35,13 @@ function liveProgress() {
         }
       }
     });
-    src.addEventListener("done", () => { src.close(); window.location.reload(); });
+    src.addEventListener("done", () => {
+      src.close();
+      // Reload into the final report, without the notice that led here.
+      const u = new URL(window.location.href);
+      u.searchParams.delete("msg");
+      window.location.replace(u);
+    });
     src.onerror = () => { /* EventSource reconnects by itself */ };
   }
 }
