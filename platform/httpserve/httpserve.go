@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -52,4 +53,22 @@ func serve(srv *http.Server, lis net.Listener) error {
 		return srv.ServeTLS(lis, "", "")
 	}
 	return srv.Serve(lis)
+}
+
+// RunAll runs each serve function with a context that ends when ctx ends or when any of
+// them returns, so one server stopping (failing, or closed by its owner) stops the
+// others. It waits for all of them and returns their errors joined.
+func RunAll(ctx context.Context, serve ...func(context.Context) error) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	errs := make([]error, len(serve))
+	var wg sync.WaitGroup
+	for i, run := range serve {
+		wg.Go(func() {
+			errs[i] = run(ctx)
+			stop()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

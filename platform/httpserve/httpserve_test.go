@@ -176,3 +176,52 @@ func testTLS(t *testing.T) (*tls.Config, *http.Client) {
 	client.Transport.(*http.Transport).DisableKeepAlives = true
 	return &tls.Config{Certificates: ts.TLS.Certificates, MinVersion: tls.VersionTLS12}, client
 }
+
+// TestRunAll: the first function to return stops the others, whatever it returned, and
+// Run reports every function's error; with none returning early, ctx ending stops all.
+func TestRunAll(t *testing.T) {
+	errA, errB := errors.New("a failed"), errors.New("b failed")
+	untilDone := func(err error) func(context.Context) error {
+		return func(ctx context.Context) error { <-ctx.Done(); return err }
+	}
+	returns := func(err error) func(context.Context) error {
+		return func(context.Context) error { return err }
+	}
+	tests := []struct {
+		name    string
+		serve   []func(context.Context) error
+		cancel  bool // end the parent context
+		wantErr []error
+	}{
+		{name: "one fails", serve: []func(context.Context) error{untilDone(nil), returns(errA)}, wantErr: []error{errA}},
+		{name: "one stops cleanly", serve: []func(context.Context) error{untilDone(errB), returns(nil)}, wantErr: []error{errB}},
+		{name: "both report", serve: []func(context.Context) error{returns(errA), untilDone(errB)}, wantErr: []error{errA, errB}},
+		{name: "ctx ends", serve: []func(context.Context) error{untilDone(nil), untilDone(nil)}, cancel: true},
+		{name: "nothing to run", cancel: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				cancel()
+			}
+			done := make(chan error, 1)
+			go func() { done <- RunAll(ctx, tt.serve...) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("RunAll did not return")
+			}
+			if len(tt.wantErr) == 0 && err != nil {
+				t.Fatalf("RunAll = %v, want nil", err)
+			}
+			for _, want := range tt.wantErr {
+				if !errors.Is(err, want) {
+					t.Errorf("RunAll = %v, want it to hold %v", err, want)
+				}
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/httpserve"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/telemetry"
 	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/console/internal/session"
 	"github.com/interloan/interloan/services/console/internal/web"
@@ -27,6 +28,7 @@ import (
 // Config configures the console.
 type Config struct {
 	HTTPAddr      string
+	MetricsAddr   string // /metrics, apart from the console's port; empty disables
 	ProfilesAddr  string
 	MappingAddr   string
 	HarvesterAddr string
@@ -41,14 +43,16 @@ type Config struct {
 	TLS tlsconfig.Config
 
 	// Set by embedding programs, not flags.
-	Logger       *slog.Logger
-	HTTPListener net.Listener
-	Ready        func(httpAddr net.Addr)
+	Logger          *slog.Logger
+	HTTPListener    net.Listener
+	MetricsListener net.Listener // used instead of MetricsAddr when set
+	Ready           func(httpAddr net.Addr)
 }
 
 // Bind registers the flags.
 func (c *Config) Bind(s *config.Set) {
-	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", "127.0.0.1:8081", "console listen address (HTTPS with --tls-cert-file; browsers keep its cookie only over HTTPS or on localhost)")
+	s.String(&c.HTTPAddr, "http-addr", "INTERLOAN_HTTP_ADDR", "127.0.0.1:8081", "console listen address (HTTPS with --tls-cert; browsers keep its cookie only over HTTPS or on localhost)")
+	s.String(&c.MetricsAddr, "metrics-addr", "INTERLOAN_METRICS_ADDR", "127.0.0.1:8181", "Prometheus /metrics listen address, kept off the console's port (empty disables)")
 	s.String(&c.ProfilesAddr, "profiles-addr", "INTERLOAN_PROFILES_ADDR", "localhost:9101", "profiles gRPC address")
 	s.String(&c.MappingAddr, "mapping-addr", "INTERLOAN_MAPPING_ADDR", "localhost:9102", "mapping gRPC address")
 	s.String(&c.HarvesterAddr, "harvester-addr", "INTERLOAN_HARVESTER_ADDR", "localhost:9103", "harvester gRPC address")
@@ -103,15 +107,27 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsSet.ServerHTTP(),
 	}
+	metrics, err := telemetry.ListenMetrics(cfg.MetricsAddr, cfg.MetricsListener, tlsSet.ServerHTTP(), log)
+	if err != nil {
+		lis.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	if metrics != nil {
+		log.Info("serving metrics", "metrics_addr", metrics.Addr().String())
+	}
 	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())
 	}
-	err = httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
-	if errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("graceful shutdown timed out; closed the remaining connections")
-		err = nil
-	}
+	// Either server stopping stops the other.
+	err = httpserve.RunAll(ctx, func(ctx context.Context) error {
+		err := httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("graceful shutdown timed out; closed the remaining connections")
+			return nil
+		}
+		return err
+	}, func(ctx context.Context) error { return metrics.Run(ctx, cfg.ShutdownGrace) })
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}

@@ -61,27 +61,6 @@ func (c *Config) Bind(s *config.Set) {
 	c.TLS.BindHTTP(s)
 }
 
-// metricsServer is the /metrics server on its own listener, so the public REST port does
-// not show the process's internals. Nil when disabled.
-func metricsServer(cfg Config, tlsSet *tlsconfig.Set, log *slog.Logger) (*http.Server, net.Listener, error) {
-	lis := cfg.MetricsListener
-	if lis == nil {
-		if cfg.MetricsAddr == "" {
-			return nil, nil, nil
-		}
-		l, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gateway: listen metrics %s: %w", cfg.MetricsAddr, err)
-		}
-		lis = l
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", telemetry.MetricsHandler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsSet.ServerHTTP(),
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	return srv, lis, nil
-}
-
 // Upstreams are the gRPC connections to the four services the gateway exposes. One set
 // serves both the REST routes and the readiness checks.
 type Upstreams = client.Upstreams
@@ -140,47 +119,28 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:      tlsSet.ServerHTTP(),
 	}
-	metrics, metricsLis, err := metricsServer(cfg, tlsSet, log)
+	metrics, err := telemetry.ListenMetrics(cfg.MetricsAddr, cfg.MetricsListener, tlsSet.ServerHTTP(), log)
 	if err != nil {
 		lis.Close()
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
-	// Either server failing stops the other.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	serve := func(srv *http.Server, lis net.Listener) <-chan error {
-		done := make(chan error, 1)
-		if srv == nil {
-			done <- nil
-			return done
-		}
-		go func() {
-			err := httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
-			stop()
-			done <- err
-		}()
-		return done
-	}
-	restDone, metricsDone := serve(srv, lis), serve(metrics, metricsLis)
-	if metricsLis != nil {
-		log.Info("serving metrics", "metrics_addr", metricsLis.Addr().String())
+	if metrics != nil {
+		log.Info("serving metrics", "metrics_addr", metrics.Addr().String())
 	}
 	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())
 	}
-	restErr, metricsErr := <-restDone, <-metricsDone
-	if errors.Is(restErr, context.DeadlineExceeded) {
-		log.Warn("graceful shutdown timed out; closed the remaining connections")
-		restErr = nil
-	}
-	if errors.Is(metricsErr, context.DeadlineExceeded) {
-		metricsErr = nil // a scrape outlasted the grace; its connection was closed
-	}
-	if metricsErr != nil {
-		metricsErr = fmt.Errorf("metrics: %w", metricsErr)
-	}
-	if err := errors.Join(restErr, metricsErr); err != nil {
+	// Either server stopping stops the other.
+	err = httpserve.RunAll(ctx, func(ctx context.Context) error {
+		err := httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("graceful shutdown timed out; closed the remaining connections")
+			return nil
+		}
+		return err
+	}, func(ctx context.Context) error { return metrics.Run(ctx, cfg.ShutdownGrace) })
+	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	log.Info("stopped")
