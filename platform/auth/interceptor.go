@@ -34,9 +34,13 @@ const ReasonPermissionDenied = "PERMISSION_DENIED"
 // request ever being read, so an anonymous caller spends no server memory and cannot
 // enumerate method names. The caller's Principal goes in the stream's context, where the
 // interceptors find it and authorise it (guard.check). It runs in the connection's reader
-// goroutine, which is fine: authentication is a hash and a lookup.
+// goroutine, which is fine: authentication is a hash and a lookup, or a signature check
+// against an OpenID provider's cached keys; a token that needs the provider contacted
+// first is left, without a Principal, to the interceptors, which run on the call's own
+// goroutine.
 func TapHandle(a Authenticator, p Policy, log *slog.Logger) tap.ServerInHandle {
 	g := newGuard(a, p, log)
+	g.tap = true
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		return g.admit(ctx, info.FullMethodName)
 	}
@@ -79,6 +83,9 @@ type guard struct {
 	auth  Authenticator
 	rules map[string]mask
 	log   *slog.Logger
+	// tap is set for TapHandle's guard: it must not wait on the network, and leaves a
+	// token that needs it (offlineAuthenticator) to the interceptors.
+	tap bool
 }
 
 func newGuard(a Authenticator, p Policy, log *slog.Logger) *guard {
@@ -124,7 +131,10 @@ func (g *guard) admit(ctx context.Context, method string) (context.Context, erro
 	if _, ok := FromContext(ctx); ok {
 		return ctx, nil
 	}
-	p, ok := g.authenticate(ctx)
+	p, ok, decided := g.authenticate(ctx)
+	if !decided {
+		return ctx, nil // no Principal: the interceptor authenticates it again, off the reader goroutine
+	}
 	if !ok {
 		g.log.InfoContext(ctx, "call rejected: no valid token", "method", loggedMethod(method), "peer", peerAddr(ctx))
 		return nil, status.Error(codes.Unauthenticated, MsgUnauthenticated)
@@ -134,20 +144,26 @@ func (g *guard) admit(ctx context.Context, method string) (context.Context, erro
 
 // authenticate finds the caller: by bearer token when the call carries an authorization
 // header (a wrong token is never rescued by a certificate), else by the verified client
-// certificate of an mTLS connection, if it names roles.
-func (g *guard) authenticate(ctx context.Context) (Principal, bool) {
+// certificate of an mTLS connection, if it names roles. decided is false only on the tap,
+// for a token its authenticator cannot judge without the network.
+func (g *guard) authenticate(ctx context.Context) (p Principal, ok, decided bool) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if len(md.Get("authorization")) == 0 {
-		return CertificatePrincipal(ctx)
+		p, ok = CertificatePrincipal(ctx)
+		return p, ok, true
 	}
 	if g.auth == nil {
-		return Principal{}, false
+		return Principal{}, false, true
 	}
 	token, ok := bearer(md)
 	if !ok {
-		return Principal{}, false
+		return Principal{}, false, true
 	}
-	return g.auth.Authenticate(token)
+	if off, can := g.auth.(offlineAuthenticator); can && g.tap {
+		return off.authenticateOffline(token)
+	}
+	p, ok = g.auth.Authenticate(token)
+	return p, ok, true
 }
 
 // CertificatePrincipal is the caller named by the client certificate the TLS handshake

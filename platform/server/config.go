@@ -21,6 +21,8 @@ type Common struct {
 	ShutdownGrace time.Duration // GracefulStop bound before a hard stop
 	TokensFile    string        // bearer-token file (auth.Load); required, watched for changes
 	TLS           tlsconfig.Config
+	// OIDC, with an issuer, also accepts that OpenID provider's JWT access tokens.
+	OIDC auth.OIDCConfig
 
 	// Set by embedding programs (the all-in-one, tests), not by flags.
 	Logger       *slog.Logger
@@ -42,6 +44,8 @@ func (c *Common) Bind(s *config.Set, grpcPort int, dataDir string) {
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", "INTERLOAN_SHUTDOWN_GRACE", 10*time.Second, "graceful shutdown bound")
 	c.TLS.Bind(s)
 	s.String(&c.TokensFile, "tokens-file", "INTERLOAN_TOKENS_FILE", "", "bearer-token file, one `<sha256-hex> <principal> <roles>` line per token (required; reloaded on change; see `interloan token create`)")
+	c.OIDC.Bind(s)
+	c.OIDC.BindAudience(s)
 }
 
 // Options turns the common configuration into server Options for service name. Calls
@@ -56,6 +60,6 @@ func (c *Common) Options(name string, services []string) Options {
 		Name: name, GRPCAddr: c.GRPCAddr, HTTPAddr: c.HTTPAddr,
 		GRPCListener: c.GRPCListener, HTTPListener: c.HTTPListener,
 		Services: services, ShutdownGrace: c.ShutdownGrace, Logger: log, Ready: c.Ready,
-		TokensFile: c.TokensFile, Policy: auth.DefaultPolicy(), TLS: c.TLS, SpoolDir: c.DataDir,
+		TokensFile: c.TokensFile, OIDC: c.OIDC, Policy: auth.DefaultPolicy(), TLS: c.TLS, SpoolDir: c.DataDir,
 	}
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// Authenticator, if set, is used instead of TokensFile (tests and embedding programs
 	// that hold their tokens in memory). There is no way to serve without one.
 	Authenticator auth.Authenticator
+	// OIDC, with an issuer, also accepts that OpenID provider's access tokens, after the
+	// tokens (auth.Chain). The provider is contacted on the first such token, not at start.
+	OIDC auth.OIDCConfig
 	// Policy says which roles may call which method (nil: auth.DefaultPolicy()).
 	Policy auth.Policy
 	// Snapshot, when set, serves BackupService over the service's data file
@@ -146,6 +149,13 @@ func Run(ctx context.Context, o Options) error {
 		defer stopWatch()
 		go tokens.Watch(wctx, TokensReload)
 		authn = tokens
+	}
+	if o.OIDC.Enabled() {
+		oa, err := auth.NewOIDCAuthenticator(o.OIDC, o.Logger)
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.Name, err)
+		}
+		authn = auth.Chain(authn, oa)
 	}
 	glis := o.GRPCListener
 	if glis == nil {
