@@ -3,14 +3,12 @@ package web
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
 	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 )
 
 // operationsRoutes registers the pages staff watch imports and work requests on: import
@@ -85,7 +83,7 @@ func (h *Handler) listJobs(w http.ResponseWriter, r *http.Request) {
 		row := jobRow{Job: j, Code: profileCode(j.GetProfile()), Name: profileCode(j.GetProfile()), SystemKey: systemKey(j.GetSystem())}
 		if p := byName[j.GetProfile()]; p != nil {
 			row.Name = cmp.Or(p.GetDisplayName(), row.Name)
-			row.Schedule = jobScheduleWords(h.pages.msgs, p.GetSchedule())
+			row.Schedule = scheduleWords(h.pages.msgs, p.GetSchedule())
 		}
 		if t := j.GetNextRunTime(); t.IsValid() && t.GetSeconds() != 0 {
 			row.NextUTC = t.AsTime().UTC().Format("2006-01-02 15:04 MST")
@@ -134,28 +132,4 @@ func (h *Handler) runNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/"+run.GetName(), "flash.run_started")
-}
-
-// jobScheduleWords says a profile's schedule in the catalog's words, e.g. "Weekly on
-// Monday at 06:00 (Europe/Stockholm)".
-func jobScheduleWords(c catalog, s *profilesv1.Schedule) string {
-	zone := cmp.Or(s.GetTimeZone(), "UTC")
-	at := func(t *typev1.TimeOfDay) string {
-		return fmt.Sprintf("%02d:%02d", t.GetHours(), t.GetMinutes())
-	}
-	switch k := s.GetKind().(type) {
-	case *profilesv1.Schedule_Daily:
-		return c.T("jobs.schedule.daily", at(k.Daily.GetTime()), zone)
-	case *profilesv1.Schedule_Weekly:
-		day := c.T(enumKey("jobs.day.", k.Weekly.GetDay().String(), "DAY_OF_WEEK_"))
-		return c.T("jobs.schedule.weekly", day, at(k.Weekly.GetTime()), zone)
-	case *profilesv1.Schedule_Interval:
-		if m := k.Interval.GetMinutes(); m == 60 {
-			return c.T("jobs.schedule.hourly")
-		} else if m%60 == 0 {
-			return c.T("jobs.schedule.hours", m/60)
-		}
-		return c.T("jobs.schedule.minutes", k.Interval.GetMinutes())
-	}
-	return c.T("jobs.schedule.none")
 }

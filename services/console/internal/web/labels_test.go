@@ -5,7 +5,6 @@ import (
 	"time"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
-	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 )
@@ -30,9 +29,6 @@ func TestEveryCodeHasWords(t *testing.T) {
 	}
 	for v := range typev1.ExternalSystem_name {
 		keys = append(keys, systemKey(typev1.ExternalSystem(v)))
-	}
-	for v := range typev1.DayOfWeek_name {
-		keys = append(keys, enumKey("jobs.day.", typev1.DayOfWeek(v).String(), "DAY_OF_WEEK_"))
 	}
 	for v := range requestsv1.Status_name {
 		keys = append(keys, statusKey(requestsv1.Status(v)))
@@ -95,30 +91,6 @@ func TestCodesInWords(t *testing.T) {
 	} {
 		if got := eventActionKey(tc.in); got != tc.want {
 			t.Errorf("eventActionKey(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestJobScheduleWords(t *testing.T) {
-	msgs, err := loadCatalog("en")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tod := func(h, m int32) *typev1.TimeOfDay { return &typev1.TimeOfDay{Hours: h, Minutes: m} }
-	for _, tc := range []struct {
-		s    *profilesv1.Schedule
-		want string
-	}{
-		{nil, "Not scheduled: runs only when started by hand"},
-		{&profilesv1.Schedule{Kind: &profilesv1.Schedule_None{None: &profilesv1.NoSchedule{}}}, "Not scheduled: runs only when started by hand"},
-		{&profilesv1.Schedule{Kind: &profilesv1.Schedule_Daily{Daily: &profilesv1.DailySchedule{Time: tod(6, 5)}}, TimeZone: "Europe/Stockholm"}, "Daily at 06:05 (Europe/Stockholm)"},
-		{&profilesv1.Schedule{Kind: &profilesv1.Schedule_Weekly{Weekly: &profilesv1.WeeklySchedule{Day: typev1.DayOfWeek_DAY_OF_WEEK_MONDAY, Time: tod(23, 0)}}}, "Weekly on Monday at 23:00 (UTC)"},
-		{&profilesv1.Schedule{Kind: &profilesv1.Schedule_Interval{Interval: &profilesv1.IntervalSchedule{Minutes: 15}}}, "Every 15 minutes"},
-		{&profilesv1.Schedule{Kind: &profilesv1.Schedule_Interval{Interval: &profilesv1.IntervalSchedule{Minutes: 60}}}, "Every hour"},
-		{&profilesv1.Schedule{Kind: &profilesv1.Schedule_Interval{Interval: &profilesv1.IntervalSchedule{Minutes: 180}}}, "Every 3 hours"},
-	} {
-		if got := jobScheduleWords(msgs, tc.s); got != tc.want {
-			t.Errorf("jobScheduleWords(%v) = %q, want %q", tc.s, got, tc.want)
 		}
 	}
 }
