@@ -262,3 +262,46 @@ func TestRunProgressStream(t *testing.T) {
 		t.Errorf("stream of an unknown run answered %s, want 404", body)
 	}
 }
+
+// TestParkedRetry: a request whose lender is no partner fails in every run until it is
+// parked; the run report says so in words, the event report filters by its reason, and
+// an operator retries it from the parked list.
+func TestParkedRetry(t *testing.T) {
+	s := startSuite(t)
+	orphan := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 2, Sigel: testenv.LibrisSigel, Count: 1,
+		From: time.Now().AddDate(0, 0, -1), To: time.Now(), Lenders: []string{"Zzz"}, Statuses: []string{fakelibris.StatusUteliggande}})
+	w := seedLibris(t, s, testenv.WorldOptions{Count: 3, Days: 3, Seed: 2}, orphan...)
+	var run *harvesterv1.Run
+	for i := 0; i < 5; i++ { // the harvester's default --park-after
+		run = importNow(t, s, w)
+	}
+	if run.GetCounters().GetParked() != 1 {
+		t.Fatalf("after 5 runs: %v, want the orphan parked", run.GetCounters())
+	}
+	b := newBrowser(t, s.ConsoleURL())
+	b.signIn(s.token("ada", auth.RoleOperator))
+	b.open("/" + run.GetName())
+	alerts := b.text("ul.alerts")
+	for _, want := range []string{"Some fetched requests were not imported", "The profile has parked requests"} {
+		if !strings.Contains(alerts, want) {
+			t.Errorf("alerts %q lack %q", alerts, want)
+		}
+	}
+	b.open("/" + run.GetName() + "/events?reason=partner_unknown")
+	if got := b.text("tbody"); b.count("tbody tr") != 1 || !strings.Contains(got, "The lender is not a known partner.") || !strings.Contains(got, "parked") {
+		t.Errorf("events for PARTNER_UNKNOWN: %q", got)
+	}
+	b.open("/" + run.GetName())
+	b.click(`#run-counters a[href^="/parked"]`)
+	if got := b.text("tbody"); !strings.Contains(got, orphan[0].LFNumber) || !strings.Contains(got, "The lender is not a known partner.") {
+		t.Fatalf("parked list %q", got)
+	}
+	b.follow(`form[action="/parked/retry"] button`)
+	if got := b.mainText(); !strings.Contains(got, "back in the retry set") || !strings.Contains(got, "No parked requests") {
+		t.Errorf("after Retry: %q", got)
+	}
+	resp, err := s.Clients.Harvester.ListParkedItems(s.ctx, &harvesterv1.ListParkedItemsRequest{Parent: w.ProfileName()})
+	if err != nil || len(resp.GetParkedItems()) != 0 {
+		t.Errorf("parked after Retry: %v, %v", resp.GetParkedItems(), err)
+	}
+}
