@@ -4,10 +4,11 @@
 #
 #   docker build --build-arg BINARY=profiles -t interloan/profiles:dev .
 #
-# BINARY is one of interloan (the CLI), profiles, mapping, harvester, requests, gateway;
-# `make images` builds all six. The binary is built by `make build-static`, the target
-# that builds these same binaries outside Docker: the same packages with the same go.work
-# build list as `make build` and the tests, static (CGO_ENABLED=0), with -trimpath.
+# BINARY is one of interloan (the CLI), profiles, mapping, harvester, requests, gateway,
+# console; `make images` builds all seven. The binary is built by `make build-static`,
+# the target that builds these same binaries outside Docker: the same packages with the
+# same go.work build list as `make build` and the tests, static (CGO_ENABLED=0), with
+# -trimpath.
 
 ARG GO_VERSION=1.26
 
@@ -15,14 +16,14 @@ FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
 COPY . .
 ARG BINARY
-# The module and build caches survive between builds (BuildKit), so the six images
+# The module and build caches survive between builds (BuildKit), so the seven images
 # share one download and most of one compilation.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     case "${BINARY}" in \
       interloan) pkg=cmd/interloan ;; \
-      profiles|mapping|harvester|requests|gateway) pkg=services/${BINARY}/cmd/${BINARY} ;; \
-      *) echo "BINARY must be one of: interloan profiles mapping harvester requests gateway (got '${BINARY}')" >&2; exit 1 ;; \
+      profiles|mapping|harvester|requests|gateway|console) pkg=services/${BINARY}/cmd/${BINARY} ;; \
+      *) echo "BINARY must be one of: interloan profiles mapping harvester requests gateway console (got '${BINARY}')" >&2; exit 1 ;; \
     esac && \
     make build-static BINARIES="${pkg}" STATIC_DIR=/out
 

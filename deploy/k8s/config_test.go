@@ -14,6 +14,7 @@ import (
 
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/server"
+	consoleapp "github.com/interloan/interloan/services/console/app"
 	gatewayapp "github.com/interloan/interloan/services/gateway/app"
 	harvesterapp "github.com/interloan/interloan/services/harvester/app"
 	mappingapp "github.com/interloan/interloan/services/mapping/app"
@@ -27,15 +28,20 @@ import (
 // binary is one program the manifests run, described by its own code: its flags (and
 // their INTERLOAN_* env twins) and the ports the design gives it.
 type binary struct {
-	// grpcPort is the service's default gRPC port, from its app package; 0 for the gateway,
-	// which serves only HTTP.
+	// grpcPort is the service's default gRPC port, from its app package; 0 for the edge
+	// (the gateway and the console), which serves only HTTP.
 	grpcPort int
 	// healthServices are the grpc.health.v1 names the service reports SERVING.
 	healthServices []string
 	// shutdownPhases is how many times --shutdown-grace can elapse during a shutdown:
 	// the services stop their HTTP port and then gRPC (platform/server.Run), each bounded
-	// by the grace; the gateway has only its HTTP server.
+	// by the grace; the edge stops its HTTP and metrics servers at once.
 	shutdownPhases int
+	// single says why the workload runs exactly one replica in every overlay, and so
+	// has no PodDisruptionBudget (with one replica any budget would either block node
+	// drains forever or allow everything). Empty for a workload that scales, which has a
+	// budget.
+	single string
 	// bind registers the binary's flags on s and returns what the test reads of them.
 	bind func(s *config.Set) func() settings
 }
@@ -43,8 +49,11 @@ type binary struct {
 // settings are the configured values the manifests must agree with.
 type settings struct {
 	grpcAddr, httpAddr, dataDir string
-	grace                       time.Duration
-	upstreams                   map[string]string // workload name → address dialled
+	// metricsAddr is the edge's /metrics listener, apart from its public port (the
+	// services serve /metrics on httpAddr).
+	metricsAddr string
+	grace       time.Duration
+	upstreams   map[string]string // workload name → address dialled
 	// identity is set for a binary that calls other services as itself (the harvester):
 	// whether it has a token or a client certificate to do it with.
 	identity *bool
@@ -62,11 +71,17 @@ func common(c *server.Common) settings {
 	return settings{grpcAddr: c.GRPCAddr, httpAddr: c.HTTPAddr, dataDir: c.DataDir, grace: c.ShutdownGrace}
 }
 
+// The reasons for one replica.
+const (
+	oneWriter = "one bbolt file has one writer"
+	inMemory  = "sessions live in the process's memory: another replica would not know them"
+)
+
 // binaries are the workloads of the suite by name: the name is the workload's, its
 // container's and its image's (interloan/<name>).
 var binaries = map[string]binary{
 	"profiles": {
-		grpcPort: profilesapp.DefaultGRPCPort, healthServices: profilesapp.Services, shutdownPhases: 2,
+		grpcPort: profilesapp.DefaultGRPCPort, healthServices: profilesapp.Services, shutdownPhases: 2, single: oneWriter,
 		bind: func(s *config.Set) func() settings {
 			var c profilesapp.Config
 			c.Bind(s)
@@ -74,7 +89,7 @@ var binaries = map[string]binary{
 		},
 	},
 	"mapping": {
-		grpcPort: mappingapp.DefaultGRPCPort, shutdownPhases: 2,
+		grpcPort: mappingapp.DefaultGRPCPort, shutdownPhases: 2, single: oneWriter,
 		healthServices: []string{mappingv1.MappingService_ServiceDesc.ServiceName},
 		bind: func(s *config.Set) func() settings {
 			var c mappingapp.Config
@@ -84,6 +99,7 @@ var binaries = map[string]binary{
 	},
 	"harvester": {
 		grpcPort: harvesterapp.DefaultGRPCPort, shutdownPhases: 2,
+		single:         oneWriter + ", and a second harvester would run every scheduled job twice",
 		healthServices: []string{harvesterv1.HarvesterService_ServiceDesc.ServiceName},
 		bind: func(s *config.Set) func() settings {
 			var c harvesterapp.Config
@@ -101,7 +117,7 @@ var binaries = map[string]binary{
 		},
 	},
 	"requests": {
-		grpcPort: requestsapp.DefaultGRPCPort, healthServices: requestsapp.Services, shutdownPhases: 2,
+		grpcPort: requestsapp.DefaultGRPCPort, healthServices: requestsapp.Services, shutdownPhases: 2, single: oneWriter,
 		bind: func(s *config.Set) func() settings {
 			var c requestsapp.Config
 			c.Bind(s)
@@ -114,13 +130,29 @@ var binaries = map[string]binary{
 			var c gatewayapp.Config
 			c.Bind(s)
 			return func() settings {
-				return settings{httpAddr: c.HTTPAddr, grace: c.ShutdownGrace, upstreams: map[string]string{
+				return settings{httpAddr: c.HTTPAddr, metricsAddr: c.MetricsAddr, grace: c.ShutdownGrace, upstreams: map[string]string{
+					"profiles": c.ProfilesAddr, "mapping": c.MappingAddr, "harvester": c.HarvesterAddr, "requests": c.RequestsAddr,
+				}}
+			}
+		},
+	},
+	"console": {
+		shutdownPhases: 1, single: inMemory,
+		bind: func(s *config.Set) func() settings {
+			var c consoleapp.Config
+			c.Bind(s)
+			return func() settings {
+				return settings{httpAddr: c.HTTPAddr, metricsAddr: c.MetricsAddr, grace: c.ShutdownGrace, upstreams: map[string]string{
 					"profiles": c.ProfilesAddr, "mapping": c.MappingAddr, "harvester": c.HarvesterAddr, "requests": c.RequestsAddr,
 				}}
 			}
 		},
 	},
 }
+
+// edge reports whether the binary serves only HTTP, to clients outside the suite: its
+// HTTP port is public, and it serves /metrics on a port of its own.
+func (b binary) edge() bool { return b.grpcPort == 0 }
 
 // envUsage finds the env twin a flag's usage names (platform/config appends "(env X)").
 var envUsage = regexp.MustCompile(`\(env (INTERLOAN_[A-Z0-9_]+)`)

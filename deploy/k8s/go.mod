@@ -9,6 +9,7 @@ replace (
 	github.com/interloan/interloan/fakes => ../../fakes
 	github.com/interloan/interloan/gen => ../../gen
 	github.com/interloan/interloan/platform => ../../platform
+	github.com/interloan/interloan/services/console => ../../services/console
 	github.com/interloan/interloan/services/gateway => ../../services/gateway
 	github.com/interloan/interloan/services/harvester => ../../services/harvester
 	github.com/interloan/interloan/services/mapping => ../../services/mapping
@@ -20,6 +21,7 @@ require (
 	github.com/interloan/interloan/external v0.0.0
 	github.com/interloan/interloan/gen v0.0.0
 	github.com/interloan/interloan/platform v0.0.0
+	github.com/interloan/interloan/services/console v0.0.0
 	github.com/interloan/interloan/services/gateway v0.0.0
 	github.com/interloan/interloan/services/harvester v0.0.0
 	github.com/interloan/interloan/services/mapping v0.0.0

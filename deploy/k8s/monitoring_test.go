@@ -13,7 +13,9 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
+	promlabels "github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
@@ -27,8 +29,9 @@ const monitoring = "components/monitoring"
 // that serves /metrics, that the ServiceMonitor scrapes those ports and no other, that
 // every alert and dashboard query is valid PromQL, that each alert names its runbook
 // section in docs/operations.md, and that the dashboard ConfigMap carries the file and
-// the label Grafana's sidecar looks for. internal/e2e checks that the metrics named in
-// the queries exist.
+// the label Grafana's sidecar looks for, that the monitoring namespace may reach each
+// workload's metrics port and no other port, and that the "service down" queries name
+// every workload. internal/e2e checks that the metrics named in the queries exist.
 func TestMonitoringComponent(t *testing.T) {
 	dashboard, err := os.ReadFile(monitoring + "/dashboards/import-health.json")
 	if err != nil {
@@ -51,6 +54,7 @@ func TestMonitoringComponent(t *testing.T) {
 			}
 			sel := labels.SelectorFromSet(sm.Spec.Selector.MatchLabels)
 			scraped := map[string]int{}
+			metricsPort := map[string]int32{}
 			for name, svc := range o.services {
 				for _, sp := range svc.Spec.Ports {
 					if sp.Name != "metrics" {
@@ -75,6 +79,7 @@ func TestMonitoringComponent(t *testing.T) {
 						t.Errorf("Service %s: metrics port leads to %d (%v), want the %s port %d", name, got, err, want, wantPort)
 					}
 					scraped[w[0]]++
+					metricsPort[w[0]] = got
 				}
 			}
 			for name := range ws {
@@ -82,6 +87,7 @@ func TestMonitoringComponent(t *testing.T) {
 					t.Errorf("%s: %d Services with a metrics port, want one", name, scraped[name])
 				}
 			}
+			checkPrometheusPolicy(t, o, ws, metricsPort)
 
 			var alerts []string
 			for _, g := range o.rules[0].Spec.Groups {
@@ -137,6 +143,9 @@ func TestMonitoringComponent(t *testing.T) {
 			continue
 		}
 		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok && vs.Name == "up" {
+				checkUpJobs(t, q, vs)
+			}
 			if vs, ok := n.(*parser.VectorSelector); ok {
 				if selectors[vs.Name] == nil {
 					selectors[vs.Name] = map[string]bool{}
@@ -163,6 +172,64 @@ func TestMonitoringComponent(t *testing.T) {
 	}
 	if got, err := os.ReadFile(path); err != nil || string(got) != list.String() {
 		t.Errorf("%s is not what the alerts and dashboard read (%v); run go test -run TestMonitoringComponent -update in deploy/k8s. Want:\n%s", path, err, list.String())
+	}
+}
+
+// checkPrometheusPolicy: the allow-prometheus policy selects every workload and admits
+// the monitoring namespace to its metrics port (the one its Service's metrics port leads
+// to), and to no other port.
+func checkPrometheusPolicy(t *testing.T, o *objects, ws map[string]workload, metricsPort map[string]int32) {
+	t.Helper()
+	var allow *networkingv1.NetworkPolicy
+	for _, p := range o.policies {
+		if p.Name == "allow-prometheus" {
+			allow = p
+		}
+	}
+	if allow == nil {
+		t.Fatal("no NetworkPolicy allow-prometheus")
+	}
+	monitoringNS := labels.Set{"kubernetes.io/metadata.name": "monitoring"}
+	for _, r := range allow.Spec.Ingress {
+		for _, peer := range r.From {
+			if peer.IPBlock != nil || peer.NamespaceSelector == nil || !matches(peer.NamespaceSelector, monitoringNS) || matches(peer.NamespaceSelector, nsLabels) {
+				t.Errorf("allow-prometheus admits %+v, want the monitoring namespace alone", peer)
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(ws)) {
+		w := ws[name]
+		if !matches(&allow.Spec.PodSelector, labels.Set(w.pod.Labels)) {
+			t.Errorf("allow-prometheus does not select %s", name)
+			continue
+		}
+		var admitted []int32
+		for _, cp := range w.pod.Spec.Containers[0].Ports {
+			if slices.ContainsFunc(allow.Spec.Ingress, func(r networkingv1.NetworkPolicyIngressRule) bool { return portMatches(r.Ports, cp) }) {
+				admitted = append(admitted, cp.ContainerPort)
+			}
+		}
+		if want := []int32{metricsPort[name]}; !slices.Equal(admitted, want) {
+			t.Errorf("allow-prometheus admits %s's ports %v, want its metrics port %v", name, admitted, want)
+		}
+	}
+}
+
+// checkUpJobs: a query on up by job names every workload (ServiceMonitor's jobLabel is
+// the workload's name), so no workload can be down unnoticed.
+func checkUpJobs(t *testing.T, query string, vs *parser.VectorSelector) {
+	t.Helper()
+	for _, m := range vs.LabelMatchers {
+		if m.Name != "job" {
+			continue
+		}
+		if m.Type != promlabels.MatchRegexp {
+			t.Errorf("query %s: want job=~ naming every workload", strings.TrimSpace(query))
+			return
+		}
+		if got, want := slices.Sorted(slices.Values(strings.Split(m.Value, "|"))), slices.Sorted(maps.Keys(binaries)); !slices.Equal(got, want) {
+			t.Errorf("query %s: up of jobs %v, want every workload %v", strings.TrimSpace(query), got, want)
+		}
 	}
 }
 

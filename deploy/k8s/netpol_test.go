@@ -229,9 +229,10 @@ func selectorString(sel *metav1.LabelSelector) string {
 const dnsPeer = "namespaces(kubernetes.io/metadata.name=kube-system) pods(k8s-app=kube-dns)"
 
 // TestNetworkPolicyIsTheCallGraph: between the suite's pods exactly the call graph is
-// open, on the callees' gRPC ports from their code; beyond them, the gateway's REST port
-// is reachable from anywhere, the harvester reaches HTTPS anywhere, and the two pods that
-// dial by name reach the cluster DNS. Nothing else, in either direction.
+// open, on the callees' gRPC ports from their code; beyond them, the edge's public ports
+// (the gateway's REST port, the console's) are reachable from anywhere, the harvester
+// reaches HTTPS anywhere, and the pods that dial by name (the callers) reach the cluster
+// DNS. Nothing else, in either direction.
 func TestNetworkPolicyIsTheCallGraph(t *testing.T) {
 	var want []flow
 	for caller, callees := range callGraph {
@@ -246,17 +247,26 @@ func TestNetworkPolicyIsTheCallGraph(t *testing.T) {
 		t.Run(overlay, func(t *testing.T) {
 			o := render(t, overlay)
 			n := netpol{policies: o.policies, ws: o.workloads()}
-			gwPort := binaries["gateway"].defaults(t).httpAddr
-			_, restPort, err := port(gwPort)
-			if err != nil {
-				t.Fatal(err)
+			// The edge's public port is its binary's default HTTP port.
+			public := map[string]int{}
+			for name, b := range binaries {
+				if !b.edge() {
+					continue
+				}
+				_, p, err := port(b.defaults(t).httpAddr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				public[name] = p
 			}
 			// Each side on its own is exact too, so that no caller outside the graph is
-			// one lost policy away from a callee. The gateway's REST port is public, so
-			// its ingress admits every pod.
+			// one lost policy away from a callee. The edge's public ports admit every
+			// pod.
 			wantIngress := slices.Clone(want)
 			for name := range n.ws {
-				wantIngress = append(wantIngress, flow{name, "gateway", int32(restPort)})
+				for edge, p := range public {
+					wantIngress = append(wantIngress, flow{name, edge, int32(p)})
+				}
 			}
 			for _, side := range []struct {
 				name    string
@@ -274,11 +284,13 @@ func TestNetworkPolicyIsTheCallGraph(t *testing.T) {
 				}
 			}
 			wantOut := map[string]map[networkingv1.PolicyType][]string{
-				"gateway": {
-					networkingv1.PolicyTypeIngress: {fmt.Sprintf("anywhere TCP/%d", restPort)},
-					networkingv1.PolicyTypeEgress:  dns,
-				},
 				"harvester": {networkingv1.PolicyTypeEgress: append([]string{"internet TCP/443"}, dns...)},
+			}
+			for edge, p := range public {
+				wantOut[edge] = map[networkingv1.PolicyType][]string{
+					networkingv1.PolicyTypeIngress: {fmt.Sprintf("anywhere TCP/%d", p)},
+					networkingv1.PolicyTypeEgress:  dns,
+				}
 			}
 			for _, name := range slices.Sorted(maps.Keys(n.ws)) {
 				for _, typ := range []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress} {

@@ -22,6 +22,7 @@ const namespace = "interloan"
 // NetworkPolicy may allow. Everything else is checked against the binaries' own code.
 var callGraph = map[string][]string{
 	"gateway":   {"harvester", "mapping", "profiles", "requests"},
+	"console":   {"harvester", "mapping", "profiles", "requests"},
 	"harvester": {"mapping", "profiles", "requests"},
 }
 
@@ -138,7 +139,11 @@ func checkWorkload(t *testing.T, o *objects, ws map[string]workload, w workload,
 		}
 		checkServiceProbes(t, c, b, grpcPort, httpPort, tls)
 	} else {
-		checkGatewayProbes(t, c, httpPort, tls)
+		checkEdgeProbes(t, c, httpPort, tls)
+	}
+	if b.edge() {
+		// /metrics is kept off the public port, on a listener of its own.
+		listenPort(t, "metrics", st.metricsAddr, def.metricsAddr, ports["metrics"])
 	}
 
 	if st.identity != nil && !*st.identity {
@@ -269,9 +274,9 @@ func checkServiceProbes(t *testing.T, c corev1.Container, b binary, grpcPort, ht
 	}
 }
 
-// checkGatewayProbes: /healthz for both (see gateway.yaml for why not /readyz), HTTPS
-// exactly when the gateway serves TLS.
-func checkGatewayProbes(t *testing.T, c corev1.Container, httpPort int, tls bool) {
+// checkEdgeProbes: /healthz for both (see gateway.yaml for why not /readyz), HTTPS
+// exactly when the gateway or the console serves TLS.
+func checkEdgeProbes(t *testing.T, c corev1.Container, httpPort int, tls bool) {
 	t.Helper()
 	scheme := corev1.URISchemeHTTP
 	if tls {
@@ -493,38 +498,52 @@ func checkServices(t *testing.T, o *objects, ws map[string]workload) {
 	}
 }
 
-// checkDisruptionBudgets: one budget, for the gateway, that never blocks a drain by
-// itself (the bbolt services have none: with one replica any budget would).
+// checkDisruptionBudgets: a workload that runs one replica by design (binary.single)
+// runs one in every overlay and has no budget, since with one replica any budget would
+// either block node drains forever or allow everything; every other workload has exactly
+// one budget, and it never blocks a drain by itself.
 func checkDisruptionBudgets(t *testing.T, o *objects, ws map[string]workload) {
 	t.Helper()
-	if len(o.pdbs) != 1 {
-		t.Fatalf("%d PodDisruptionBudgets, want one (the gateway's)", len(o.pdbs))
-	}
-	pdb := o.pdbs[0]
-	sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var covered []string
-	for name, w := range ws {
-		if sel.Matches(labels.Set(w.pod.Labels)) {
-			covered = append(covered, name)
+	covered := map[string]int{}
+	for _, pdb := range o.pdbs {
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for name, w := range ws {
+			if sel.Matches(labels.Set(w.pod.Labels)) {
+				names = append(names, name)
+			}
+		}
+		if len(names) != 1 {
+			t.Errorf("the budget %s covers %v, want one workload", pdb.Name, names)
+			continue
+		}
+		name, w := names[0], ws[names[0]]
+		covered[name]++
+		allowed := 0
+		switch {
+		case pdb.Spec.MaxUnavailable != nil:
+			allowed, err = intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MaxUnavailable, int(w.replicas), false)
+		case pdb.Spec.MinAvailable != nil:
+			var min int
+			min, err = intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, int(w.replicas), true)
+			allowed = int(w.replicas) - min
+		}
+		if err != nil || allowed < 1 {
+			t.Errorf("the %s budget allows %d of %d pods to be evicted (%v): it would block node drains", name, allowed, w.replicas, err)
 		}
 	}
-	if !slices.Equal(covered, []string{"gateway"}) {
-		t.Errorf("the budget covers %v, want [gateway]", covered)
-	}
-	gw := ws["gateway"]
-	allowed := 0
-	switch {
-	case pdb.Spec.MaxUnavailable != nil:
-		allowed, err = intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MaxUnavailable, int(gw.replicas), false)
-	case pdb.Spec.MinAvailable != nil:
-		var min int
-		min, err = intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, int(gw.replicas), true)
-		allowed = int(gw.replicas) - min
-	}
-	if err != nil || allowed < 1 {
-		t.Errorf("the gateway budget allows %d of %d pods to be evicted (%v): it would block node drains", allowed, gw.replicas, err)
+	for name, w := range ws {
+		single := binaries[name].single
+		switch {
+		case single != "" && w.replicas != 1:
+			t.Errorf("%s runs %d replicas, want one: %s", name, w.replicas, single)
+		case single != "" && covered[name] > 0:
+			t.Errorf("%s runs one replica (%s) yet has a PodDisruptionBudget", name, single)
+		case single == "" && covered[name] != 1:
+			t.Errorf("%s has %d PodDisruptionBudgets, want one", name, covered[name])
+		}
 	}
 }
