@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/logging"
 	"github.com/interloan/interloan/platform/pki"
 	"github.com/interloan/interloan/platform/server"
@@ -75,6 +76,12 @@ type Config struct {
 	AllowPrivateNetworks bool
 	// CORSAllowedOrigins is the gateway's --cors-allowed-origins (empty: no CORS).
 	CORSAllowedOrigins string
+	// OIDC is every service's OpenID provider (--oidc-issuer, --oidc-audience, …; empty:
+	// tokens only). ConsoleOIDC, with a client id, signs staff in to the console through
+	// it (its issuer and role mapping are OIDC's; RedirectURL defaults to the console's
+	// own callback).
+	OIDC        auth.OIDCConfig
+	ConsoleOIDC console.OIDC
 }
 
 // Addrs are the bound addresses of a running suite.
@@ -273,7 +280,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	for i, s := range services {
 		c := server.Common{
-			DataDir: cfg.DataDir, LogLevel: cfg.LogLevel, Logger: logFor(s.name), TokensFile: cfg.TokensFile, TLS: tlsFor[s.name],
+			DataDir: cfg.DataDir, LogLevel: cfg.LogLevel, Logger: logFor(s.name), TokensFile: cfg.TokensFile, TLS: tlsFor[s.name], OIDC: cfg.OIDC,
 			GRPCListener: grpcLis[i], HTTPListener: httpLis[i],
 			Ready: func(net.Addr, net.Addr) { ready <- struct{}{} },
 		}
@@ -287,10 +294,17 @@ func Run(ctx context.Context, cfg Config) error {
 			Ready:              func(net.Addr) { ready <- struct{}{} },
 		})
 	})
+	consoleOIDC := cfg.ConsoleOIDC
+	if consoleOIDC.ClientID != "" {
+		consoleOIDC.OIDCConfig = cfg.OIDC
+		if consoleOIDC.RedirectURL == "" {
+			consoleOIDC.RedirectURL = addrs.ConsoleURL() + "/signin/oidc/callback"
+		}
+	}
 	start("console", func() error {
 		return console.Run(ctx, console.Config{
 			ProfilesAddr: addrs.Profiles, MappingAddr: addrs.Mapping, HarvesterAddr: addrs.Harvester, RequestsAddr: addrs.Requests,
-			Logger: logFor("console"), HTTPListener: consoleLis, TLS: tlsFor["console"],
+			Logger: logFor("console"), HTTPListener: consoleLis, TLS: tlsFor["console"], OIDC: consoleOIDC,
 			Ready: func(net.Addr) { ready <- struct{}{} },
 		})
 	})

@@ -32,6 +32,7 @@ import (
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/tlsconfig"
+	console "github.com/interloan/interloan/services/console/app"
 	harvester "github.com/interloan/interloan/services/harvester/app"
 	profiles "github.com/interloan/interloan/services/profiles/app"
 )
@@ -71,6 +72,11 @@ type Options struct {
 	// refuses loopback and private addresses: the fakes, on loopback, cannot be reached.
 	// Without it the harvester allows them (--allow-private-networks).
 	RefusePrivateNetworks bool
+
+	// OIDC and ConsoleOIDC are suite.Config's: an OpenID provider the services and the
+	// console accept (see oidcprovider for one to run).
+	OIDC        auth.OIDCConfig
+	ConsoleOIDC console.OIDC
 }
 
 // Env is a running environment. Its Clients act as the suite's administrator.
@@ -141,6 +147,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		done <- suite.Run(sctx, suite.Config{
 			DataDir: e.DataDir, Host: o.Host, BasePort: o.BasePort, GatewayPort: o.GatewayPort, ConsolePort: o.ConsolePort, TLS: o.TLS,
 			LogLevel: o.LogLevel, Logger: o.Logger, ReceiptListener: receipts, HarvesterBounds: o.HarvesterBounds, AllowPrivateNetworks: !o.RefusePrivateNetworks,
+			OIDC: o.OIDC, ConsoleOIDC: o.ConsoleOIDC,
 			Ready: func(a suite.Addrs) { ready <- a },
 		})
 	}()

@@ -41,6 +41,8 @@ type Config struct {
 	// TLS secures the console's listener (with its certificate) and the upstream
 	// connections (verified against its CA, presenting the certificate for mTLS).
 	TLS tlsconfig.Config
+	// OIDC adds "Sign in with <provider>" beside the token form (off without an issuer).
+	OIDC OIDC
 
 	// Set by embedding programs, not flags.
 	Logger          *slog.Logger
@@ -48,6 +50,10 @@ type Config struct {
 	MetricsListener net.Listener // used instead of MetricsAddr when set
 	Ready           func(httpAddr net.Addr)
 }
+
+// OIDC configures sign-in through an OpenID provider: its issuer, the console's client
+// registration and the services' claim-to-role mapping.
+type OIDC = web.OIDC
 
 // Bind registers the flags.
 func (c *Config) Bind(s *config.Set) {
@@ -62,6 +68,7 @@ func (c *Config) Bind(s *config.Set) {
 	s.Duration(&c.SessionIdle, "session-idle", "INTERLOAN_SESSION_IDLE", session.DefaultLimits.Idle, "sign a person out after this long without a request")
 	s.Duration(&c.SessionMax, "session-max", "INTERLOAN_SESSION_MAX", session.DefaultLimits.Absolute, "sign a person out this long after sign-in, however busy")
 	c.TLS.BindHTTP(s)
+	c.OIDC.Bind(s)
 }
 
 // Run serves until ctx ends, then shuts down gracefully within ShutdownGrace (live
@@ -85,7 +92,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer up.Close()
 	sessions := session.NewStore(session.Limits{Idle: cfg.SessionIdle, Absolute: cfg.SessionMax, Max: session.DefaultLimits.Max}, nil)
-	handler, err := web.NewHandler(web.Options{Upstreams: up, Sessions: sessions, Logger: log})
+	handler, err := web.NewHandler(web.Options{Upstreams: up, Sessions: sessions, Logger: log, OIDC: cfg.OIDC})
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 type Identity struct {
 	Principal string
 	Roles     []string
-	// Method is how the person signed in ("token"; an OIDC login adds its own).
+	// Method is how the person signed in: "token" or "oidc".
 	Method string
 }
 
@@ -36,8 +36,21 @@ type Session struct {
 	Created  time.Time
 	// credential is what the console calls the services with on the person's behalf.
 	credential string
+	provider   Provider
 	seen       time.Time
 }
+
+// Provider is what a sign-in through an OpenID provider keeps beside the credential.
+type Provider struct {
+	// IDToken is sent back to the provider as the hint of RP-initiated logout.
+	IDToken string
+	// Expires is when the credential (the provider's access token) stops being accepted;
+	// the session ends then, since every call would be refused after it.
+	Expires time.Time
+}
+
+// Provider returns what the session's OpenID sign-in kept (zero for a token sign-in).
+func (s *Session) Provider() Provider { return s.provider }
 
 // Credential is the bearer credential for calls made on the session's behalf.
 func (s *Session) Credential() string { return s.credential }
@@ -95,6 +108,11 @@ func (s *Store) Limits() Limits { return s.limits }
 
 // Create starts a session for identity with its credential.
 func (s *Store) Create(id Identity, credential string) (*Session, error) {
+	return s.CreateWithProvider(id, credential, Provider{})
+}
+
+// CreateWithProvider is Create for a sign-in through an OpenID provider.
+func (s *Store) CreateWithProvider(id Identity, credential string, p Provider) (*Session, error) {
 	sid, err := Random()
 	if err != nil {
 		return nil, err
@@ -104,7 +122,7 @@ func (s *Store) Create(id Identity, credential string) (*Session, error) {
 		return nil, err
 	}
 	now := s.now()
-	sess := &Session{ID: sid, CSRF: csrf, Identity: id, Created: now, credential: credential, seen: now}
+	sess := &Session{ID: sid, CSRF: csrf, Identity: id, Created: now, credential: credential, provider: p, seen: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now)
@@ -153,7 +171,8 @@ func (s *Store) Len() int {
 }
 
 func (s *Store) expired(sess *Session, now time.Time) bool {
-	return now.Sub(sess.seen) > s.limits.Idle || now.Sub(sess.Created) > s.limits.Absolute
+	return now.Sub(sess.seen) > s.limits.Idle || now.Sub(sess.Created) > s.limits.Absolute ||
+		!sess.provider.Expires.IsZero() && !now.Before(sess.provider.Expires)
 }
 
 // sweep drops expired sessions; called on every sign-in, so the store never holds more

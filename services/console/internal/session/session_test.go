@@ -91,3 +91,24 @@ func TestSessionStoreIsBounded(t *testing.T) {
 		t.Error("the least recently used session should have been ended")
 	}
 }
+
+// TestSessionEndsWithItsAccessToken: a session signed in through an OpenID provider ends
+// when its access token expires, however recently it was used.
+func TestSessionEndsWithItsAccessToken(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)}
+	s := NewStore(Limits{Idle: 30 * time.Minute, Absolute: 2 * time.Hour}, c.now)
+	sess, err := s.CreateWithProvider(Identity{Principal: "Ann <https://idp.example#a1>", Roles: []string{"viewer"}, Method: "oidc"},
+		"eyJ.access.token", Provider{IDToken: "eyJ.id.token", Expires: c.t.Add(5 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(4 * time.Minute)
+	got, err := s.Get(sess.ID)
+	if err != nil || got.Provider().IDToken != "eyJ.id.token" {
+		t.Fatalf("before expiry: %v, %+v", err, got)
+	}
+	c.t = c.t.Add(time.Minute)
+	if _, err := s.Get(sess.ID); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("after the access token expired: %v, want ErrNoSession", err)
+	}
+}

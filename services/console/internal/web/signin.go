@@ -31,6 +31,8 @@ type signinData struct {
 	Nonce  string
 	Error  string // catalog key
 	Method string
+	// Provider names the OpenID provider of the "Sign in with" button ("" without one).
+	Provider string
 }
 
 func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +52,7 @@ func (h *Handler) showSignin(w http.ResponseWriter, r *http.Request, code int, e
 	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: nonce, Path: "/", MaxAge: int((15 * time.Minute).Seconds()),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	w.Header().Set("Cache-Control", "no-store")
-	h.render(w, r, code, "signin", signinData{Next: localPath(r.FormValue("next")), Nonce: nonce, Error: errKey})
+	h.render(w, r, code, "signin", signinData{Next: localPath(r.FormValue("next")), Nonce: nonce, Error: errKey, Provider: h.oidcProviderName()})
 }
 
 // signin checks a pasted API token by asking the identity service who it belongs to,
@@ -119,6 +121,11 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 	h.sessions.Delete(sess.ID)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	h.log.Info("console sign-out", "principal", sess.Identity.Principal)
+	// Signed in through the provider: sign out there too (RP-initiated logout).
+	if u := h.oidcLogoutURL(r.Context(), sess); u != "" {
+		http.Redirect(w, r, u, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/signin?msg=flash.signed_out", http.StatusSeeOther)
 }
 

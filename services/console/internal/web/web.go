@@ -40,6 +40,8 @@ type Options struct {
 	Logger    *slog.Logger
 	// CallTimeout bounds each call to a service made for a page (0: 15 s).
 	CallTimeout time.Duration
+	// OIDC, with an issuer, adds sign-in through that OpenID provider (oidc.go).
+	OIDC OIDC
 }
 
 // Handler serves the console.
@@ -54,6 +56,7 @@ type Handler struct {
 	mapping   mappingv1.MappingServiceClient
 	harvester harvesterv1.HarvesterServiceClient
 	requests  requestsv1.RequestServiceClient
+	oidc      *oidcSignin // nil: token sign-in only
 }
 
 // maxFormBytes bounds a posted form; the largest legitimate one (a profile) is a few KB.
@@ -79,6 +82,9 @@ func NewHandler(o Options) (*Handler, error) {
 		harvester: harvesterv1.NewHarvesterServiceClient(o.Upstreams.Harvester),
 		requests:  requestsv1.NewRequestServiceClient(o.Upstreams.Requests),
 	}
+	if h.oidc, err = newOIDCSignin(o.OIDC, o.Logger); err != nil {
+		return nil, err
+	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, err
@@ -91,6 +97,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /signin", h.signinForm)
 	h.mux.HandleFunc("POST /signin", h.signin)
 	h.mux.Handle("POST /signout", h.authed(h.signout))
+	h.oidcRoutes()
 	h.mux.Handle("GET /{$}", h.authed(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/requests", http.StatusSeeOther)
 	}))
@@ -104,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	// No inline script or style anywhere: everything comes from /static.
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "+
-		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		"connect-src 'self'; form-action "+h.cspFormAction()+"; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
