@@ -187,7 +187,8 @@ func TestProfileEditConflict(t *testing.T) {
 		t.Errorf("Bo's minutes were lost: %q", got)
 	}
 	p := getProfile(t, s, code)
-	if p.GetDisplayName() != "Named by Ann" || p.GetSchedule().GetInterval() != nil {
+	// Ann changed only the name: the zone stays UTC (empty) and Bo's schedule is not saved.
+	if p.GetDisplayName() != "Named by Ann" || p.GetSchedule().GetInterval() != nil || p.GetSchedule().GetTimeZone() != "" {
 		t.Errorf("stored after the conflict: name %q, schedule %v", p.GetDisplayName(), p.GetSchedule())
 	}
 	bo.submit("#reload")

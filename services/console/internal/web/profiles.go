@@ -345,7 +345,9 @@ func (h *Handler) renderProfileForm(w http.ResponseWriter, r *http.Request, code
 		// Keep the profile's library selectable even when it is missing from mapping.
 		d.Libraries = append(d.Libraries, &mappingv1.Library{Code: d.F.Library, DisplayName: d.F.Library})
 	}
-	if d.F.TimeZone == "" {
+	if d.Creating && d.F.TimeZone == "" {
+		// Only a new profile starts in its system's zone: an empty zone is UTC, and an
+		// edit must not change it unasked.
 		d.F.TimeZone = defaultZones[d.F.System]
 	}
 	if d.E == nil {
@@ -443,6 +445,10 @@ func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) editProfile(w http.ResponseWriter, r *http.Request) {
+	if !h.can(r, "ProfileService/UpdateIntegrationProfile") {
+		h.fail(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
 	ctx, cancel := h.call(r)
 	defer cancel()
 	p, err := h.profiles.GetIntegrationProfile(ctx, &profilesv1.GetIntegrationProfileRequest{Name: profilesCollection + r.PathValue("code")})
