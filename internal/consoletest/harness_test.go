@@ -174,7 +174,7 @@ func (b *browser) cookies() []*network.Cookie {
 // README's pictures) and always into the test's output directory for a look.
 func (b *browser) shot(name string) {
 	b.t.Helper()
-	png := get(b, "screenshot", chromedp.FullScreenshot(90))
+	png := get(b, "screenshot", chromedp.FullScreenshot(100)) // 100: PNG; below, JPEG
 	dirs := []string{b.t.TempDir()}
 	if d := os.Getenv("CONSOLE_SCREENSHOTS"); d != "" {
 		dirs = append(dirs, d)
