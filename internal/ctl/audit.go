@@ -58,4 +58,3 @@ func auditList(e *env, pos []string) error {
 		return t
 	})
 }
-
