@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
@@ -72,7 +73,12 @@ type Provider struct {
 	srv     *http.Server
 	done    chan error
 	storage *storage
+	// endSessions counts requests to the end_session_endpoint (RP-initiated logout).
+	endSessions atomic.Int64
 }
+
+// EndSessions is how many times a browser was sent to the end_session_endpoint.
+func (p *Provider) EndSessions() int { return int(p.endSessions.Load()) }
 
 // Start serves a provider until Close.
 func Start(o Options) (*Provider, error) {
@@ -87,8 +93,13 @@ func Start(o Options) (*Provider, error) {
 	issuer := "http://" + lis.Addr().String()
 	st := newStorage(o)
 	router := exampleop.SetupServer(issuer, st, nil, false)
-	p := &Provider{Issuer: issuer, storage: st, done: make(chan error, 1),
-		srv: &http.Server{Handler: router, ReadHeaderTimeout: 5 * time.Second}}
+	p := &Provider{Issuer: issuer, storage: st, done: make(chan error, 1)}
+	p.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/end_session" {
+			p.endSessions.Add(1)
+		}
+		router.ServeHTTP(w, r)
+	})}
 	go func() { p.done <- p.srv.Serve(lis) }()
 	return p, nil
 }

@@ -39,6 +39,9 @@ type OIDC struct {
 	RedirectURL string
 	// ProviderName is shown on the sign-in button ("" is the issuer's host).
 	ProviderName string
+	// Scopes are requested beside openid, profile and email (comma- or space-separated),
+	// e.g. the API's scope with Entra ID, so the access token is for the services.
+	Scopes string
 }
 
 // Bind registers the console's OIDC flags.
@@ -47,6 +50,7 @@ func (o *OIDC) Bind(s *config.Set) {
 	s.String(&o.ClientID, "oidc-client-id", "INTERLOAN_OIDC_CLIENT_ID", "", "the console's client id at the OpenID provider (required with --oidc-issuer)")
 	s.String(&o.ClientSecretFile, "oidc-client-secret-file", "INTERLOAN_OIDC_CLIENT_SECRET_FILE", "", "file holding the console's client secret (empty: a public client, PKCE only)")
 	s.String(&o.RedirectURL, "oidc-redirect-url", "INTERLOAN_OIDC_REDIRECT_URL", "", "the console's callback as registered with the provider, https://<console host>"+oidcCallbackPath)
+	s.String(&o.Scopes, "oidc-scopes", "INTERLOAN_OIDC_SCOPES", "", "scopes to request beside openid, profile and email (e.g. api://interloan/access with Entra ID, so the access token is for the services)")
 	s.String(&o.ProviderName, "oidc-provider-name", "INTERLOAN_OIDC_PROVIDER_NAME", "", "name on the \"Sign in with …\" button (empty: the issuer's host)")
 }
 
@@ -79,6 +83,7 @@ type oidcSignin struct {
 	secret   string
 	redirect *url.URL
 	name     string
+	scopes   []string
 	// formAction is the provider's origin, which the CSP's form-action must allow: the
 	// sign-out form's answer redirects there.
 	formAction string
@@ -114,7 +119,8 @@ func newOIDCSignin(o OIDC, log *slog.Logger) (*oidcSignin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	s := &oidcSignin{provider: p, roles: roles, clientID: o.ClientID, redirect: redirect, name: o.ProviderName, pending: map[string]pendingSignin{}}
+	s := &oidcSignin{provider: p, roles: roles, clientID: o.ClientID, redirect: redirect, name: o.ProviderName, pending: map[string]pendingSignin{},
+		scopes: append([]string{oidc.ScopeOpenID, "profile", "email"}, strings.FieldsFunc(o.Scopes, func(r rune) bool { return r == ',' || r == ' ' })...)}
 	if o.ClientSecretFile != "" {
 		data, err := os.ReadFile(o.ClientSecretFile)
 		if err != nil {
@@ -165,7 +171,7 @@ func (h *Handler) cspFormAction() string {
 // oauth2Config is the client's view of the discovered provider.
 func (o *oidcSignin) oauth2Config(d *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: o.clientID, ClientSecret: o.secret, Endpoint: d.Endpoint(),
-		RedirectURL: o.redirect.String(), Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+		RedirectURL: o.redirect.String(), Scopes: o.scopes}
 }
 
 // oidcStart sends the browser to the provider, remembering the sign-in's state, nonce and
