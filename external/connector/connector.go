@@ -145,6 +145,22 @@ type Connector interface {
 	// Get fetches one request by external id; found is false when the system does not
 	// know it.
 	Get(ctx context.Context, externalID string) (req *Request, found bool, err error)
+	// Probe asks the system, with as few calls as it takes and nothing kept, whether it
+	// accepts the credential and knows the profile's library code, reading the requests
+	// of today (the profile's day). It returns what the system answered in staff's words,
+	// or a *Error: KindAuth for a refused credential (with Library set when the
+	// credential is known but the library code is not, or is not its), KindUnreachable
+	// or KindGarbage as for Fetch; or a *LimitError.
+	Probe(ctx context.Context, today Day) (ProbeResult, error)
+}
+
+// ProbeResult is how the system answered a Probe, in words for staff.
+type ProbeResult struct {
+	// Credential says the system accepted the credential, e.g. "Libris accepted the API key".
+	Credential string
+	// Library says how the system showed it knows the library code, e.g. "Libris lists
+	// the outgoing requests of sigel Abc for 2026-03-02 (4 requests)".
+	Library string
 }
 
 // Kind classifies a connector failure for the run's alert.
@@ -176,6 +192,10 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Err     error
+	// Library is set on a KindAuth refusal that concerns the profile's library code
+	// rather than the credential itself: the system knows the credential but will not let
+	// it read that library (unknown to it, or another library's).
+	Library bool
 }
 
 func (e *Error) Error() string {

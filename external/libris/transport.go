@@ -59,7 +59,11 @@ func (c *Client) attempt(ctx context.Context, u, what string, accept func(int) b
 		if c.apiKey == "" {
 			return nil, 0, c.fail(connector.KindAuth, nil, "Libris refused the request for library %s (%s): no API key is configured", c.sigel, statusText(code))
 		}
-		return nil, 0, c.fail(connector.KindAuth, nil, "Libris refused the API key for library %s (%s); check the key and the library code, which is case-sensitive", c.sigel, statusText(code))
+		e := c.fail(connector.KindAuth, nil, "Libris refused the API key for library %s (%s); check the key and the library code, which is case-sensitive", c.sigel, statusText(code))
+		// Libris answers 401 for a key it does not know and 403 for a key of another
+		// sigel: the key is good, the sigel is not its.
+		e.Library = code == http.StatusForbidden
+		return nil, 0, e
 	case accept(code):
 		br := &bodyReader{r: resp.Body}
 		if c.idle > 0 {

@@ -63,7 +63,9 @@ func (c *Client) attempt(ctx context.Context, op string, body []byte, what strin
 		case errors.As(err, &de) && de.kind == errAuth:
 			return nil, 0, c.fail(connector.KindAuth, nil, "Netpunkt refused the DBC credentials for agency %s (%s)", c.agency, de.msg)
 		case errors.As(err, &de) && de.kind == errAgency:
-			return nil, 0, c.fail(connector.KindAuth, nil, "Netpunkt does not let the DBC group %s read the orders of agency %s (%s): check the profile's agency and group", c.group, c.agency, de.msg)
+			e := c.fail(connector.KindAuth, nil, "Netpunkt does not let the DBC group %s read the orders of agency %s (%s): check the profile's agency and group", c.group, c.agency, de.msg)
+			e.Library = true // the credentials passed; the agency is unknown or not theirs
+			return nil, 0, e
 		case errors.As(err, &de) && de.kind == errUnavailable && n == 0:
 			return &httpcall.Retry{Last: de.msg}, 0, nil
 		case errors.As(err, &de) && d.netErr != nil:

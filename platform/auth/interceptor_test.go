@@ -264,8 +264,11 @@ func expect(t *testing.T, method string, roles []Role) codes.Code {
 		read = has("Get", "List") && name != "ListAuditEvents" || svc == mapping && has("Resolve")
 		configure = has("Create", "Update", "Delete") || name == "ListAuditEvents"
 	case harvester, requests:
+		// Testing a connection sends a credential to an address the caller chooses, so
+		// it is configuration; previewing an import is an action, like starting one.
 		read = has("Get", "List", "Watch", "Count")
-		act = !read
+		configure = svc == harvester && name == "TestConnection"
+		act = !read && !configure
 	}
 	if !secret && !internal && !read && !act && !configure {
 		t.Fatalf("%s: the test cannot classify this method; extend expect()", method)

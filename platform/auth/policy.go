@@ -172,7 +172,10 @@ func defaultRules() []rule {
 		{mappingSvc, read, []string{"ListLibraries", "GetLibraryMapping", "ListLibraryMappings", "GetPartner", "ListPartners"}},
 		{mappingSvc, auditTrail, []string{"ListAuditEvents"}},
 
-		{harvesterSvc, act, []string{"StartRun", "CancelRun", "RetryParkedItem"}},
+		{harvesterSvc, act, []string{"StartRun", "CancelRun", "RetryParkedItem", "PreviewImport"}},
+		// Testing a connection sends a credential to an address of the caller's choosing:
+		// the administrator's, who configures both.
+		{harvesterSvc, configure, []string{"TestConnection"}},
 		{harvesterSvc, read, []string{"GetRun", "ListRuns", "ListRunEvents", "WatchRun", "ListScheduledJobs", "ListParkedItems"}},
 
 		{requestSvc, readHarvest, []string{"ListBorrowingRequests"}},

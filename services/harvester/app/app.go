@@ -154,6 +154,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Connect: func(p *profilesv1.IntegrationProfile, secret string) (connector.Connector, error) {
 			return external.Connect(outbound, p, secret, cfg.Bounds.limits())
 		},
+		Probe: func(ctx context.Context, p *profilesv1.IntegrationProfile, secret string, today connector.Day) []external.Check {
+			return external.Probe(ctx, outbound, p, secret, cfg.Bounds.limits(), today)
+		},
 		Log:          log,
 		OverlapDays:  cfg.OverlapDays,
 		RefreshLimit: cfg.RefreshLimit,

@@ -7,10 +7,12 @@
 package harvesterv1
 
 import (
+	v11 "github.com/interloan/interloan/gen/interloan/profiles/v1"
 	v1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -336,6 +338,72 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{3}
+}
+
+// A step of TestConnection, in the order they run.
+type ConnectionStep int32
+
+const (
+	// Not set.
+	ConnectionStep_CONNECTION_STEP_UNSPECIFIED ConnectionStep = 0
+	// The base URL parses, its host resolves, and the outbound policy allows the host and
+	// an address it resolves to.
+	ConnectionStep_CONNECTION_STEP_ADDRESS ConnectionStep = 1
+	// The TLS handshake succeeds with a certificate the harvester trusts (https only).
+	ConnectionStep_CONNECTION_STEP_TLS ConnectionStep = 2
+	// The address answers HTTP.
+	ConnectionStep_CONNECTION_STEP_HTTP ConnectionStep = 3
+	// The external system accepts the credential.
+	ConnectionStep_CONNECTION_STEP_CREDENTIAL ConnectionStep = 4
+	// The external system knows the profile's library code and lets the credential read it.
+	ConnectionStep_CONNECTION_STEP_LIBRARY ConnectionStep = 5
+)
+
+// Enum value maps for ConnectionStep.
+var (
+	ConnectionStep_name = map[int32]string{
+		0: "CONNECTION_STEP_UNSPECIFIED",
+		1: "CONNECTION_STEP_ADDRESS",
+		2: "CONNECTION_STEP_TLS",
+		3: "CONNECTION_STEP_HTTP",
+		4: "CONNECTION_STEP_CREDENTIAL",
+		5: "CONNECTION_STEP_LIBRARY",
+	}
+	ConnectionStep_value = map[string]int32{
+		"CONNECTION_STEP_UNSPECIFIED": 0,
+		"CONNECTION_STEP_ADDRESS":     1,
+		"CONNECTION_STEP_TLS":         2,
+		"CONNECTION_STEP_HTTP":        3,
+		"CONNECTION_STEP_CREDENTIAL":  4,
+		"CONNECTION_STEP_LIBRARY":     5,
+	}
+)
+
+func (x ConnectionStep) Enum() *ConnectionStep {
+	p := new(ConnectionStep)
+	*p = x
+	return p
+}
+
+func (x ConnectionStep) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConnectionStep) Descriptor() protoreflect.EnumDescriptor {
+	return file_interloan_harvester_v1_harvester_proto_enumTypes[4].Descriptor()
+}
+
+func (ConnectionStep) Type() protoreflect.EnumType {
+	return &file_interloan_harvester_v1_harvester_proto_enumTypes[4]
+}
+
+func (x ConnectionStep) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConnectionStep.Descriptor instead.
+func (ConnectionStep) EnumDescriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{4}
 }
 
 // A run-level alert.
@@ -1887,11 +1955,478 @@ func (x *ListScheduledJobsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for TestConnection. Set name or integration_profile.
+type TestConnectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A saved profile, `integrationProfiles/{code}`, tested with its stored credential.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// An unsaved profile, tested as given: its system, system block and api_key (used for
+	// this call only; never stored, logged or returned). Its other fields are ignored.
+	IntegrationProfile *v11.IntegrationProfile `protobuf:"bytes,2,opt,name=integration_profile,json=integrationProfile,proto3" json:"integration_profile,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TestConnectionRequest) Reset() {
+	*x = TestConnectionRequest{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestConnectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestConnectionRequest) ProtoMessage() {}
+
+func (x *TestConnectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestConnectionRequest.ProtoReflect.Descriptor instead.
+func (*TestConnectionRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TestConnectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TestConnectionRequest) GetIntegrationProfile() *v11.IntegrationProfile {
+	if x != nil {
+		return x.IntegrationProfile
+	}
+	return nil
+}
+
+// The result of one step of TestConnection.
+type ConnectionCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which step.
+	Step ConnectionStep `protobuf:"varint,1,opt,name=step,proto3,enum=interloan.harvester.v1.ConnectionStep" json:"step,omitempty"`
+	// Whether the step passed.
+	Passed bool `protobuf:"varint,2,opt,name=passed,proto3" json:"passed,omitempty"`
+	// Machine-readable result: `OK`; `NOT_APPLICABLE` (TLS of an http URL, counted as
+	// passed); `NOT_RUN` (an earlier step failed); or the failure: `SYSTEM_UNKNOWN`,
+	// `BASE_URL_INVALID`, `OUTBOUND_REFUSED`, `NAME_NOT_RESOLVED`, `UNREACHABLE`,
+	// `TLS_FAILED`, `TIMEOUT`, `CREDENTIAL_MISSING`, `CREDENTIAL_INVALID`,
+	// `CREDENTIAL_REFUSED`, `LIBRARY_UNKNOWN`, `UNEXPECTED_ANSWER`.
+	Code string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	// What was found, in plain words; for a failure, what to fix. Never holds the
+	// credential.
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// How long the step took.
+	Duration      *durationpb.Duration `protobuf:"bytes,5,opt,name=duration,proto3" json:"duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionCheck) Reset() {
+	*x = ConnectionCheck{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionCheck) ProtoMessage() {}
+
+func (x *ConnectionCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionCheck.ProtoReflect.Descriptor instead.
+func (*ConnectionCheck) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ConnectionCheck) GetStep() ConnectionStep {
+	if x != nil {
+		return x.Step
+	}
+	return ConnectionStep_CONNECTION_STEP_UNSPECIFIED
+}
+
+func (x *ConnectionCheck) GetPassed() bool {
+	if x != nil {
+		return x.Passed
+	}
+	return false
+}
+
+func (x *ConnectionCheck) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ConnectionCheck) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ConnectionCheck) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+// Response of TestConnection.
+type TestConnectionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether every step passed: an import can reach the system.
+	Passed bool `protobuf:"varint,1,opt,name=passed,proto3" json:"passed,omitempty"`
+	// Every step, in order.
+	Checks        []*ConnectionCheck `protobuf:"bytes,2,rep,name=checks,proto3" json:"checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestConnectionResponse) Reset() {
+	*x = TestConnectionResponse{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestConnectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestConnectionResponse) ProtoMessage() {}
+
+func (x *TestConnectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestConnectionResponse.ProtoReflect.Descriptor instead.
+func (*TestConnectionResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TestConnectionResponse) GetPassed() bool {
+	if x != nil {
+		return x.Passed
+	}
+	return false
+}
+
+func (x *TestConnectionResponse) GetChecks() []*ConnectionCheck {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+// Request for PreviewImport.
+type PreviewImportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, `integrationProfiles/{code}`.
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// First day of the window to preview, in the profile's time zone; unset: the window
+	// the next run would fetch. Set with end_date.
+	StartDate *v1.Date `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the window to preview (inclusive), at most today in the profile's zone.
+	EndDate *v1.Date `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// The most requests to fetch and predict; 0 means 50, at most 1000.
+	MaxRequests   int32 `protobuf:"varint,4,opt,name=max_requests,json=maxRequests,proto3" json:"max_requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewImportRequest) Reset() {
+	*x = PreviewImportRequest{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewImportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewImportRequest) ProtoMessage() {}
+
+func (x *PreviewImportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewImportRequest.ProtoReflect.Descriptor instead.
+func (*PreviewImportRequest) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PreviewImportRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *PreviewImportRequest) GetStartDate() *v1.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *PreviewImportRequest) GetEndDate() *v1.Date {
+	if x != nil {
+		return x.EndDate
+	}
+	return nil
+}
+
+func (x *PreviewImportRequest) GetMaxRequests() int32 {
+	if x != nil {
+		return x.MaxRequests
+	}
+	return 0
+}
+
+// What a run would do with one external request.
+type PreviewItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The external system's id of the request.
+	ExternalId string `protobuf:"bytes,1,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// What the run would do.
+	Outcome Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=interloan.harvester.v1.Outcome" json:"outcome,omitempty"`
+	// Machine-readable reason, as a run's event gives it (e.g. `PARTNER_UNKNOWN`,
+	// `LIBRARY_UNMAPPED`, `AWAITING_AUTHENTICATION`, `INVALID_EXTERNAL_DATA`, `EXTERNAL_DATA_WARNING`).
+	ReasonCode string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// Human-readable reason.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The ledger request it would update or leave unchanged, `borrowingRequests/{id}`.
+	BorrowingRequest string `protobuf:"bytes,5,opt,name=borrowing_request,json=borrowingRequest,proto3" json:"borrowing_request,omitempty"`
+	// Data warnings the request would be imported with (a text cut at the ledger's bound,
+	// an unknown status, ...).
+	Warnings []*v1.DataWarning `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// The external code the reason is about, to fix it: the unknown lender
+	// (`PARTNER_UNKNOWN`) or the unmapped pickup library (`LIBRARY_UNMAPPED`).
+	UnresolvedCode string `protobuf:"bytes,7,opt,name=unresolved_code,json=unresolvedCode,proto3" json:"unresolved_code,omitempty"`
+	// The requested title, to recognise the request.
+	Title         string `protobuf:"bytes,8,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewItem) Reset() {
+	*x = PreviewItem{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewItem) ProtoMessage() {}
+
+func (x *PreviewItem) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewItem.ProtoReflect.Descriptor instead.
+func (*PreviewItem) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PreviewItem) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *PreviewItem) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *PreviewItem) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *PreviewItem) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PreviewItem) GetBorrowingRequest() string {
+	if x != nil {
+		return x.BorrowingRequest
+	}
+	return ""
+}
+
+func (x *PreviewItem) GetWarnings() []*v1.DataWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *PreviewItem) GetUnresolvedCode() string {
+	if x != nil {
+		return x.UnresolvedCode
+	}
+	return ""
+}
+
+func (x *PreviewItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+// Response of PreviewImport.
+type PreviewImportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The window previewed.
+	Window *Window `protobuf:"bytes,1,opt,name=window,proto3" json:"window,omitempty"`
+	// The predictions, in the order the system listed the requests.
+	Items []*PreviewItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	// The counters the run would have for these requests.
+	Counters *RunCounters `protobuf:"bytes,3,opt,name=counters,proto3" json:"counters,omitempty"`
+	// Whether the window holds more requests than max_requests.
+	Truncated bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// What would end the run FAILED before or while fetching (a pre-check, the external
+	// system refusing or failing); items fetched before a failure are still predicted.
+	Alerts        []*Alert `protobuf:"bytes,5,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewImportResponse) Reset() {
+	*x = PreviewImportResponse{}
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewImportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewImportResponse) ProtoMessage() {}
+
+func (x *PreviewImportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_interloan_harvester_v1_harvester_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewImportResponse.ProtoReflect.Descriptor instead.
+func (*PreviewImportResponse) Descriptor() ([]byte, []int) {
+	return file_interloan_harvester_v1_harvester_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *PreviewImportResponse) GetWindow() *Window {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *PreviewImportResponse) GetItems() []*PreviewItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *PreviewImportResponse) GetCounters() *RunCounters {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+func (x *PreviewImportResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *PreviewImportResponse) GetAlerts() []*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
 var File_interloan_harvester_v1_harvester_proto protoreflect.FileDescriptor
 
 const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\n" +
-	"&interloan/harvester/v1/harvester.proto\x12\x16interloan.harvester.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinterloan/type/v1/types.proto\"\x88\x01\n" +
+	"&interloan/harvester/v1/harvester.proto\x12\x16interloan.harvester.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$interloan/profiles/v1/profiles.proto\x1a\x1dinterloan/type/v1/types.proto\"\x88\x01\n" +
 	"\x05Alert\x125\n" +
 	"\x04code\x18\x01 \x01(\x0e2!.interloan.harvester.v1.AlertCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
@@ -2019,7 +2554,42 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"\x90\x01\n" +
 	"\x19ListScheduledJobsResponse\x12K\n" +
 	"\x0escheduled_jobs\x18\x01 \x03(\v2$.interloan.harvester.v1.ScheduledJobR\rscheduledJobs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*^\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x87\x01\n" +
+	"\x15TestConnectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12Z\n" +
+	"\x13integration_profile\x18\x02 \x01(\v2).interloan.profiles.v1.IntegrationProfileR\x12integrationProfile\"\xca\x01\n" +
+	"\x0fConnectionCheck\x12:\n" +
+	"\x04step\x18\x01 \x01(\x0e2&.interloan.harvester.v1.ConnectionStepR\x04step\x12\x16\n" +
+	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x125\n" +
+	"\bduration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bduration\"q\n" +
+	"\x16TestConnectionResponse\x12\x16\n" +
+	"\x06passed\x18\x01 \x01(\bR\x06passed\x12?\n" +
+	"\x06checks\x18\x02 \x03(\v2'.interloan.harvester.v1.ConnectionCheckR\x06checks\"\xc5\x01\n" +
+	"\x14PreviewImportRequest\x12\x1e\n" +
+	"\aprofile\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\aprofile\x126\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\v2\x17.interloan.type.v1.DateR\tstartDate\x122\n" +
+	"\bend_date\x18\x03 \x01(\v2\x17.interloan.type.v1.DateR\aendDate\x12!\n" +
+	"\fmax_requests\x18\x04 \x01(\x05R\vmaxRequests\"\xca\x02\n" +
+	"\vPreviewItem\x12\x1f\n" +
+	"\vexternal_id\x18\x01 \x01(\tR\n" +
+	"externalId\x129\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1f.interloan.harvester.v1.OutcomeR\aoutcome\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12+\n" +
+	"\x11borrowing_request\x18\x05 \x01(\tR\x10borrowingRequest\x12:\n" +
+	"\bwarnings\x18\x06 \x03(\v2\x1e.interloan.type.v1.DataWarningR\bwarnings\x12'\n" +
+	"\x0funresolved_code\x18\a \x01(\tR\x0eunresolvedCode\x12\x14\n" +
+	"\x05title\x18\b \x01(\tR\x05title\"\xa0\x02\n" +
+	"\x15PreviewImportResponse\x126\n" +
+	"\x06window\x18\x01 \x01(\v2\x1e.interloan.harvester.v1.WindowR\x06window\x129\n" +
+	"\x05items\x18\x02 \x03(\v2#.interloan.harvester.v1.PreviewItemR\x05items\x12?\n" +
+	"\bcounters\x18\x03 \x01(\v2#.interloan.harvester.v1.RunCountersR\bcounters\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x125\n" +
+	"\x06alerts\x18\x05 \x03(\v2\x1d.interloan.harvester.v1.AlertR\x06alerts*^\n" +
 	"\aTrigger\x12\x17\n" +
 	"\x13TRIGGER_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11TRIGGER_SCHEDULED\x10\x01\x12\x12\n" +
@@ -2060,7 +2630,14 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\x0fOUTCOME_UPDATED\x10\x02\x12\x15\n" +
 	"\x11OUTCOME_UNCHANGED\x10\x03\x12\x13\n" +
 	"\x0fOUTCOME_SKIPPED\x10\x04\x12\x12\n" +
-	"\x0eOUTCOME_FAILED\x10\x052\xc6\t\n" +
+	"\x0eOUTCOME_FAILED\x10\x05*\xbe\x01\n" +
+	"\x0eConnectionStep\x12\x1f\n" +
+	"\x1bCONNECTION_STEP_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CONNECTION_STEP_ADDRESS\x10\x01\x12\x17\n" +
+	"\x13CONNECTION_STEP_TLS\x10\x02\x12\x18\n" +
+	"\x14CONNECTION_STEP_HTTP\x10\x03\x12\x1e\n" +
+	"\x1aCONNECTION_STEP_CREDENTIAL\x10\x04\x12\x1b\n" +
+	"\x17CONNECTION_STEP_LIBRARY\x10\x052\xce\f\n" +
 	"\x10HarvesterService\x12k\n" +
 	"\bStartRun\x12'.interloan.harvester.v1.StartRunRequest\x1a\x1b.interloan.harvester.v1.Run\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/runs:start\x12g\n" +
 	"\x06GetRun\x12%.interloan.harvester.v1.GetRunRequest\x1a\x1b.interloan.harvester.v1.Run\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/{name=runs/*}\x12o\n" +
@@ -2071,7 +2648,9 @@ const file_interloan_harvester_v1_harvester_proto_rawDesc = "" +
 	"\tCancelRun\x12(.interloan.harvester.v1.CancelRunRequest\x1a\x1b.interloan.harvester.v1.Run\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/{name=runs/*}:cancel\x12\xaa\x01\n" +
 	"\x0fListParkedItems\x12..interloan.harvester.v1.ListParkedItemsRequest\x1a/.interloan.harvester.v1.ListParkedItemsResponse\"6\x82\xd3\xe4\x93\x020\x12./v1/{parent=integrationProfiles/*}/parkedItems\x12\xa6\x01\n" +
 	"\x0fRetryParkedItem\x12..interloan.harvester.v1.RetryParkedItemRequest\x1a\".interloan.harvester.v1.ParkedItem\"?\x82\xd3\xe4\x93\x029:\x01*\"4/v1/{name=integrationProfiles/*/parkedItems/*}:retry\x12\x93\x01\n" +
-	"\x11ListScheduledJobs\x120.interloan.harvester.v1.ListScheduledJobsRequest\x1a1.interloan.harvester.v1.ListScheduledJobsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/scheduledJobsBGZEgithub.com/interloan/interloan/gen/interloan/harvester/v1;harvesterv1b\x06proto3"
+	"\x11ListScheduledJobs\x120.interloan.harvester.v1.ListScheduledJobsRequest\x1a1.interloan.harvester.v1.ListScheduledJobsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/scheduledJobs\x12\xd8\x01\n" +
+	"\x0eTestConnection\x12-.interloan.harvester.v1.TestConnectionRequest\x1a..interloan.harvester.v1.TestConnectionResponse\"g\x82\xd3\xe4\x93\x02a:\x01*Z+:\x01*\"&/v1/integrationProfiles:testConnection\"//v1/{name=integrationProfiles/*}:testConnection\x12\xaa\x01\n" +
+	"\rPreviewImport\x12,.interloan.harvester.v1.PreviewImportRequest\x1a-.interloan.harvester.v1.PreviewImportResponse\"<\x82\xd3\xe4\x93\x026:\x01*\"1/v1/{profile=integrationProfiles/*}:previewImportBGZEgithub.com/interloan/interloan/gen/interloan/harvester/v1;harvesterv1b\x06proto3"
 
 var (
 	file_interloan_harvester_v1_harvester_proto_rawDescOnce sync.Once
@@ -2085,90 +2664,116 @@ func file_interloan_harvester_v1_harvester_proto_rawDescGZIP() []byte {
 	return file_interloan_harvester_v1_harvester_proto_rawDescData
 }
 
-var file_interloan_harvester_v1_harvester_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_interloan_harvester_v1_harvester_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_interloan_harvester_v1_harvester_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_interloan_harvester_v1_harvester_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_interloan_harvester_v1_harvester_proto_goTypes = []any{
 	(Trigger)(0),                      // 0: interloan.harvester.v1.Trigger
 	(RunState)(0),                     // 1: interloan.harvester.v1.RunState
 	(AlertCode)(0),                    // 2: interloan.harvester.v1.AlertCode
 	(Outcome)(0),                      // 3: interloan.harvester.v1.Outcome
-	(*Alert)(nil),                     // 4: interloan.harvester.v1.Alert
-	(*Window)(nil),                    // 5: interloan.harvester.v1.Window
-	(*RunCounters)(nil),               // 6: interloan.harvester.v1.RunCounters
-	(*Progress)(nil),                  // 7: interloan.harvester.v1.Progress
-	(*Run)(nil),                       // 8: interloan.harvester.v1.Run
-	(*RunEvent)(nil),                  // 9: interloan.harvester.v1.RunEvent
-	(*StartRunRequest)(nil),           // 10: interloan.harvester.v1.StartRunRequest
-	(*GetRunRequest)(nil),             // 11: interloan.harvester.v1.GetRunRequest
-	(*ListRunsRequest)(nil),           // 12: interloan.harvester.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),          // 13: interloan.harvester.v1.ListRunsResponse
-	(*ListRunEventsRequest)(nil),      // 14: interloan.harvester.v1.ListRunEventsRequest
-	(*ListRunEventsResponse)(nil),     // 15: interloan.harvester.v1.ListRunEventsResponse
-	(*WatchRunRequest)(nil),           // 16: interloan.harvester.v1.WatchRunRequest
-	(*ParkedItem)(nil),                // 17: interloan.harvester.v1.ParkedItem
-	(*ListParkedItemsRequest)(nil),    // 18: interloan.harvester.v1.ListParkedItemsRequest
-	(*ListParkedItemsResponse)(nil),   // 19: interloan.harvester.v1.ListParkedItemsResponse
-	(*RetryParkedItemRequest)(nil),    // 20: interloan.harvester.v1.RetryParkedItemRequest
-	(*CancelRunRequest)(nil),          // 21: interloan.harvester.v1.CancelRunRequest
-	(*ScheduledJob)(nil),              // 22: interloan.harvester.v1.ScheduledJob
-	(*ListScheduledJobsRequest)(nil),  // 23: interloan.harvester.v1.ListScheduledJobsRequest
-	(*ListScheduledJobsResponse)(nil), // 24: interloan.harvester.v1.ListScheduledJobsResponse
-	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
-	(*v1.DataWarning)(nil),            // 26: interloan.type.v1.DataWarning
-	(v1.ExternalSystem)(0),            // 27: interloan.type.v1.ExternalSystem
+	(ConnectionStep)(0),               // 4: interloan.harvester.v1.ConnectionStep
+	(*Alert)(nil),                     // 5: interloan.harvester.v1.Alert
+	(*Window)(nil),                    // 6: interloan.harvester.v1.Window
+	(*RunCounters)(nil),               // 7: interloan.harvester.v1.RunCounters
+	(*Progress)(nil),                  // 8: interloan.harvester.v1.Progress
+	(*Run)(nil),                       // 9: interloan.harvester.v1.Run
+	(*RunEvent)(nil),                  // 10: interloan.harvester.v1.RunEvent
+	(*StartRunRequest)(nil),           // 11: interloan.harvester.v1.StartRunRequest
+	(*GetRunRequest)(nil),             // 12: interloan.harvester.v1.GetRunRequest
+	(*ListRunsRequest)(nil),           // 13: interloan.harvester.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),          // 14: interloan.harvester.v1.ListRunsResponse
+	(*ListRunEventsRequest)(nil),      // 15: interloan.harvester.v1.ListRunEventsRequest
+	(*ListRunEventsResponse)(nil),     // 16: interloan.harvester.v1.ListRunEventsResponse
+	(*WatchRunRequest)(nil),           // 17: interloan.harvester.v1.WatchRunRequest
+	(*ParkedItem)(nil),                // 18: interloan.harvester.v1.ParkedItem
+	(*ListParkedItemsRequest)(nil),    // 19: interloan.harvester.v1.ListParkedItemsRequest
+	(*ListParkedItemsResponse)(nil),   // 20: interloan.harvester.v1.ListParkedItemsResponse
+	(*RetryParkedItemRequest)(nil),    // 21: interloan.harvester.v1.RetryParkedItemRequest
+	(*CancelRunRequest)(nil),          // 22: interloan.harvester.v1.CancelRunRequest
+	(*ScheduledJob)(nil),              // 23: interloan.harvester.v1.ScheduledJob
+	(*ListScheduledJobsRequest)(nil),  // 24: interloan.harvester.v1.ListScheduledJobsRequest
+	(*ListScheduledJobsResponse)(nil), // 25: interloan.harvester.v1.ListScheduledJobsResponse
+	(*TestConnectionRequest)(nil),     // 26: interloan.harvester.v1.TestConnectionRequest
+	(*ConnectionCheck)(nil),           // 27: interloan.harvester.v1.ConnectionCheck
+	(*TestConnectionResponse)(nil),    // 28: interloan.harvester.v1.TestConnectionResponse
+	(*PreviewImportRequest)(nil),      // 29: interloan.harvester.v1.PreviewImportRequest
+	(*PreviewItem)(nil),               // 30: interloan.harvester.v1.PreviewItem
+	(*PreviewImportResponse)(nil),     // 31: interloan.harvester.v1.PreviewImportResponse
+	(*timestamppb.Timestamp)(nil),     // 32: google.protobuf.Timestamp
+	(*v1.DataWarning)(nil),            // 33: interloan.type.v1.DataWarning
+	(v1.ExternalSystem)(0),            // 34: interloan.type.v1.ExternalSystem
+	(*v11.IntegrationProfile)(nil),    // 35: interloan.profiles.v1.IntegrationProfile
+	(*durationpb.Duration)(nil),       // 36: google.protobuf.Duration
+	(*v1.Date)(nil),                   // 37: interloan.type.v1.Date
 }
 var file_interloan_harvester_v1_harvester_proto_depIdxs = []int32{
 	2,  // 0: interloan.harvester.v1.Alert.code:type_name -> interloan.harvester.v1.AlertCode
-	25, // 1: interloan.harvester.v1.Alert.time:type_name -> google.protobuf.Timestamp
-	25, // 2: interloan.harvester.v1.Window.start_time:type_name -> google.protobuf.Timestamp
-	25, // 3: interloan.harvester.v1.Window.end_time:type_name -> google.protobuf.Timestamp
+	32, // 1: interloan.harvester.v1.Alert.time:type_name -> google.protobuf.Timestamp
+	32, // 2: interloan.harvester.v1.Window.start_time:type_name -> google.protobuf.Timestamp
+	32, // 3: interloan.harvester.v1.Window.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 4: interloan.harvester.v1.Run.trigger:type_name -> interloan.harvester.v1.Trigger
 	1,  // 5: interloan.harvester.v1.Run.state:type_name -> interloan.harvester.v1.RunState
-	5,  // 6: interloan.harvester.v1.Run.window:type_name -> interloan.harvester.v1.Window
-	7,  // 7: interloan.harvester.v1.Run.progress:type_name -> interloan.harvester.v1.Progress
-	6,  // 8: interloan.harvester.v1.Run.counters:type_name -> interloan.harvester.v1.RunCounters
-	4,  // 9: interloan.harvester.v1.Run.alerts:type_name -> interloan.harvester.v1.Alert
-	25, // 10: interloan.harvester.v1.Run.submit_time:type_name -> google.protobuf.Timestamp
-	25, // 11: interloan.harvester.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	25, // 12: interloan.harvester.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	6,  // 6: interloan.harvester.v1.Run.window:type_name -> interloan.harvester.v1.Window
+	8,  // 7: interloan.harvester.v1.Run.progress:type_name -> interloan.harvester.v1.Progress
+	7,  // 8: interloan.harvester.v1.Run.counters:type_name -> interloan.harvester.v1.RunCounters
+	5,  // 9: interloan.harvester.v1.Run.alerts:type_name -> interloan.harvester.v1.Alert
+	32, // 10: interloan.harvester.v1.Run.submit_time:type_name -> google.protobuf.Timestamp
+	32, // 11: interloan.harvester.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	32, // 12: interloan.harvester.v1.Run.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 13: interloan.harvester.v1.RunEvent.outcome:type_name -> interloan.harvester.v1.Outcome
-	25, // 14: interloan.harvester.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
-	26, // 15: interloan.harvester.v1.RunEvent.warnings:type_name -> interloan.type.v1.DataWarning
+	32, // 14: interloan.harvester.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	33, // 15: interloan.harvester.v1.RunEvent.warnings:type_name -> interloan.type.v1.DataWarning
 	1,  // 16: interloan.harvester.v1.ListRunsRequest.state:type_name -> interloan.harvester.v1.RunState
-	25, // 17: interloan.harvester.v1.ListRunsRequest.submitted_after:type_name -> google.protobuf.Timestamp
-	25, // 18: interloan.harvester.v1.ListRunsRequest.submitted_before:type_name -> google.protobuf.Timestamp
-	8,  // 19: interloan.harvester.v1.ListRunsResponse.runs:type_name -> interloan.harvester.v1.Run
+	32, // 17: interloan.harvester.v1.ListRunsRequest.submitted_after:type_name -> google.protobuf.Timestamp
+	32, // 18: interloan.harvester.v1.ListRunsRequest.submitted_before:type_name -> google.protobuf.Timestamp
+	9,  // 19: interloan.harvester.v1.ListRunsResponse.runs:type_name -> interloan.harvester.v1.Run
 	3,  // 20: interloan.harvester.v1.ListRunEventsRequest.outcome:type_name -> interloan.harvester.v1.Outcome
-	9,  // 21: interloan.harvester.v1.ListRunEventsResponse.run_events:type_name -> interloan.harvester.v1.RunEvent
-	25, // 22: interloan.harvester.v1.ParkedItem.first_failure_time:type_name -> google.protobuf.Timestamp
-	25, // 23: interloan.harvester.v1.ParkedItem.park_time:type_name -> google.protobuf.Timestamp
-	17, // 24: interloan.harvester.v1.ListParkedItemsResponse.parked_items:type_name -> interloan.harvester.v1.ParkedItem
-	25, // 25: interloan.harvester.v1.ScheduledJob.next_run_time:type_name -> google.protobuf.Timestamp
-	27, // 26: interloan.harvester.v1.ScheduledJob.system:type_name -> interloan.type.v1.ExternalSystem
-	22, // 27: interloan.harvester.v1.ListScheduledJobsResponse.scheduled_jobs:type_name -> interloan.harvester.v1.ScheduledJob
-	10, // 28: interloan.harvester.v1.HarvesterService.StartRun:input_type -> interloan.harvester.v1.StartRunRequest
-	11, // 29: interloan.harvester.v1.HarvesterService.GetRun:input_type -> interloan.harvester.v1.GetRunRequest
-	12, // 30: interloan.harvester.v1.HarvesterService.ListRuns:input_type -> interloan.harvester.v1.ListRunsRequest
-	14, // 31: interloan.harvester.v1.HarvesterService.ListRunEvents:input_type -> interloan.harvester.v1.ListRunEventsRequest
-	16, // 32: interloan.harvester.v1.HarvesterService.WatchRun:input_type -> interloan.harvester.v1.WatchRunRequest
-	21, // 33: interloan.harvester.v1.HarvesterService.CancelRun:input_type -> interloan.harvester.v1.CancelRunRequest
-	18, // 34: interloan.harvester.v1.HarvesterService.ListParkedItems:input_type -> interloan.harvester.v1.ListParkedItemsRequest
-	20, // 35: interloan.harvester.v1.HarvesterService.RetryParkedItem:input_type -> interloan.harvester.v1.RetryParkedItemRequest
-	23, // 36: interloan.harvester.v1.HarvesterService.ListScheduledJobs:input_type -> interloan.harvester.v1.ListScheduledJobsRequest
-	8,  // 37: interloan.harvester.v1.HarvesterService.StartRun:output_type -> interloan.harvester.v1.Run
-	8,  // 38: interloan.harvester.v1.HarvesterService.GetRun:output_type -> interloan.harvester.v1.Run
-	13, // 39: interloan.harvester.v1.HarvesterService.ListRuns:output_type -> interloan.harvester.v1.ListRunsResponse
-	15, // 40: interloan.harvester.v1.HarvesterService.ListRunEvents:output_type -> interloan.harvester.v1.ListRunEventsResponse
-	8,  // 41: interloan.harvester.v1.HarvesterService.WatchRun:output_type -> interloan.harvester.v1.Run
-	8,  // 42: interloan.harvester.v1.HarvesterService.CancelRun:output_type -> interloan.harvester.v1.Run
-	19, // 43: interloan.harvester.v1.HarvesterService.ListParkedItems:output_type -> interloan.harvester.v1.ListParkedItemsResponse
-	17, // 44: interloan.harvester.v1.HarvesterService.RetryParkedItem:output_type -> interloan.harvester.v1.ParkedItem
-	24, // 45: interloan.harvester.v1.HarvesterService.ListScheduledJobs:output_type -> interloan.harvester.v1.ListScheduledJobsResponse
-	37, // [37:46] is the sub-list for method output_type
-	28, // [28:37] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	10, // 21: interloan.harvester.v1.ListRunEventsResponse.run_events:type_name -> interloan.harvester.v1.RunEvent
+	32, // 22: interloan.harvester.v1.ParkedItem.first_failure_time:type_name -> google.protobuf.Timestamp
+	32, // 23: interloan.harvester.v1.ParkedItem.park_time:type_name -> google.protobuf.Timestamp
+	18, // 24: interloan.harvester.v1.ListParkedItemsResponse.parked_items:type_name -> interloan.harvester.v1.ParkedItem
+	32, // 25: interloan.harvester.v1.ScheduledJob.next_run_time:type_name -> google.protobuf.Timestamp
+	34, // 26: interloan.harvester.v1.ScheduledJob.system:type_name -> interloan.type.v1.ExternalSystem
+	23, // 27: interloan.harvester.v1.ListScheduledJobsResponse.scheduled_jobs:type_name -> interloan.harvester.v1.ScheduledJob
+	35, // 28: interloan.harvester.v1.TestConnectionRequest.integration_profile:type_name -> interloan.profiles.v1.IntegrationProfile
+	4,  // 29: interloan.harvester.v1.ConnectionCheck.step:type_name -> interloan.harvester.v1.ConnectionStep
+	36, // 30: interloan.harvester.v1.ConnectionCheck.duration:type_name -> google.protobuf.Duration
+	27, // 31: interloan.harvester.v1.TestConnectionResponse.checks:type_name -> interloan.harvester.v1.ConnectionCheck
+	37, // 32: interloan.harvester.v1.PreviewImportRequest.start_date:type_name -> interloan.type.v1.Date
+	37, // 33: interloan.harvester.v1.PreviewImportRequest.end_date:type_name -> interloan.type.v1.Date
+	3,  // 34: interloan.harvester.v1.PreviewItem.outcome:type_name -> interloan.harvester.v1.Outcome
+	33, // 35: interloan.harvester.v1.PreviewItem.warnings:type_name -> interloan.type.v1.DataWarning
+	6,  // 36: interloan.harvester.v1.PreviewImportResponse.window:type_name -> interloan.harvester.v1.Window
+	30, // 37: interloan.harvester.v1.PreviewImportResponse.items:type_name -> interloan.harvester.v1.PreviewItem
+	7,  // 38: interloan.harvester.v1.PreviewImportResponse.counters:type_name -> interloan.harvester.v1.RunCounters
+	5,  // 39: interloan.harvester.v1.PreviewImportResponse.alerts:type_name -> interloan.harvester.v1.Alert
+	11, // 40: interloan.harvester.v1.HarvesterService.StartRun:input_type -> interloan.harvester.v1.StartRunRequest
+	12, // 41: interloan.harvester.v1.HarvesterService.GetRun:input_type -> interloan.harvester.v1.GetRunRequest
+	13, // 42: interloan.harvester.v1.HarvesterService.ListRuns:input_type -> interloan.harvester.v1.ListRunsRequest
+	15, // 43: interloan.harvester.v1.HarvesterService.ListRunEvents:input_type -> interloan.harvester.v1.ListRunEventsRequest
+	17, // 44: interloan.harvester.v1.HarvesterService.WatchRun:input_type -> interloan.harvester.v1.WatchRunRequest
+	22, // 45: interloan.harvester.v1.HarvesterService.CancelRun:input_type -> interloan.harvester.v1.CancelRunRequest
+	19, // 46: interloan.harvester.v1.HarvesterService.ListParkedItems:input_type -> interloan.harvester.v1.ListParkedItemsRequest
+	21, // 47: interloan.harvester.v1.HarvesterService.RetryParkedItem:input_type -> interloan.harvester.v1.RetryParkedItemRequest
+	24, // 48: interloan.harvester.v1.HarvesterService.ListScheduledJobs:input_type -> interloan.harvester.v1.ListScheduledJobsRequest
+	26, // 49: interloan.harvester.v1.HarvesterService.TestConnection:input_type -> interloan.harvester.v1.TestConnectionRequest
+	29, // 50: interloan.harvester.v1.HarvesterService.PreviewImport:input_type -> interloan.harvester.v1.PreviewImportRequest
+	9,  // 51: interloan.harvester.v1.HarvesterService.StartRun:output_type -> interloan.harvester.v1.Run
+	9,  // 52: interloan.harvester.v1.HarvesterService.GetRun:output_type -> interloan.harvester.v1.Run
+	14, // 53: interloan.harvester.v1.HarvesterService.ListRuns:output_type -> interloan.harvester.v1.ListRunsResponse
+	16, // 54: interloan.harvester.v1.HarvesterService.ListRunEvents:output_type -> interloan.harvester.v1.ListRunEventsResponse
+	9,  // 55: interloan.harvester.v1.HarvesterService.WatchRun:output_type -> interloan.harvester.v1.Run
+	9,  // 56: interloan.harvester.v1.HarvesterService.CancelRun:output_type -> interloan.harvester.v1.Run
+	20, // 57: interloan.harvester.v1.HarvesterService.ListParkedItems:output_type -> interloan.harvester.v1.ListParkedItemsResponse
+	18, // 58: interloan.harvester.v1.HarvesterService.RetryParkedItem:output_type -> interloan.harvester.v1.ParkedItem
+	25, // 59: interloan.harvester.v1.HarvesterService.ListScheduledJobs:output_type -> interloan.harvester.v1.ListScheduledJobsResponse
+	28, // 60: interloan.harvester.v1.HarvesterService.TestConnection:output_type -> interloan.harvester.v1.TestConnectionResponse
+	31, // 61: interloan.harvester.v1.HarvesterService.PreviewImport:output_type -> interloan.harvester.v1.PreviewImportResponse
+	51, // [51:62] is the sub-list for method output_type
+	40, // [40:51] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_interloan_harvester_v1_harvester_proto_init() }
@@ -2181,8 +2786,8 @@ func file_interloan_harvester_v1_harvester_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_interloan_harvester_v1_harvester_proto_rawDesc), len(file_interloan_harvester_v1_harvester_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   21,
+			NumEnums:      5,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

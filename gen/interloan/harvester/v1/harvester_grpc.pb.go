@@ -28,6 +28,8 @@ const (
 	HarvesterService_ListParkedItems_FullMethodName   = "/interloan.harvester.v1.HarvesterService/ListParkedItems"
 	HarvesterService_RetryParkedItem_FullMethodName   = "/interloan.harvester.v1.HarvesterService/RetryParkedItem"
 	HarvesterService_ListScheduledJobs_FullMethodName = "/interloan.harvester.v1.HarvesterService/ListScheduledJobs"
+	HarvesterService_TestConnection_FullMethodName    = "/interloan.harvester.v1.HarvesterService/TestConnection"
+	HarvesterService_PreviewImport_FullMethodName     = "/interloan.harvester.v1.HarvesterService/PreviewImport"
 )
 
 // HarvesterServiceClient is the client API for HarvesterService service.
@@ -64,6 +66,25 @@ type HarvesterServiceClient interface {
 	RetryParkedItem(ctx context.Context, in *RetryParkedItemRequest, opts ...grpc.CallOption) (*ParkedItem, error)
 	// Lists the scheduled import jobs of active profiles with their next run times.
 	ListScheduledJobs(ctx context.Context, in *ListScheduledJobsRequest, opts ...grpc.CallOption) (*ListScheduledJobsResponse, error)
+	// Tests whether a profile can reach its external system, step by step, and imports
+	// nothing: the base URL's address resolves and the harvester's outbound policy allows
+	// it (the check a run makes), the TLS handshake succeeds (https only), the address
+	// answers HTTP, the system accepts the credential, and it knows the profile's library
+	// code (Libris lists the sigel's outgoing requests for today; Netpunkt answers for the
+	// agency). Each step reports its result, a code, its words and its duration; after a
+	// failed step the rest are NOT_RUN. Test a saved profile by name with its stored
+	// credential, or an unsaved one (`POST /v1/integrationProfiles:testConnection`) as
+	// given, with the api_key it carries: that key is used for this call only and never
+	// stored, logged or returned.
+	TestConnection(ctx context.Context, in *TestConnectionRequest, opts ...grpc.CallOption) (*TestConnectionResponse, error)
+	// Predicts what the next run of a profile would do with the requests of its window
+	// (or of a given window): fetches at most max_requests of them and answers, for each,
+	// CREATED, UPDATED, UNCHANGED, SKIPPED or FAILED with the reason codes and data
+	// warnings a run gives, decided by the code a run uses. It writes nothing: no run in
+	// the job history, no ledger change, no cursor move, nothing retried or parked. The
+	// retry set and the refresh of open requests, which a run handles after its window,
+	// are not previewed.
+	PreviewImport(ctx context.Context, in *PreviewImportRequest, opts ...grpc.CallOption) (*PreviewImportResponse, error)
 }
 
 type harvesterServiceClient struct {
@@ -173,6 +194,26 @@ func (c *harvesterServiceClient) ListScheduledJobs(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *harvesterServiceClient) TestConnection(ctx context.Context, in *TestConnectionRequest, opts ...grpc.CallOption) (*TestConnectionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TestConnectionResponse)
+	err := c.cc.Invoke(ctx, HarvesterService_TestConnection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *harvesterServiceClient) PreviewImport(ctx context.Context, in *PreviewImportRequest, opts ...grpc.CallOption) (*PreviewImportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewImportResponse)
+	err := c.cc.Invoke(ctx, HarvesterService_PreviewImport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HarvesterServiceServer is the server API for HarvesterService service.
 // All implementations must embed UnimplementedHarvesterServiceServer
 // for forward compatibility.
@@ -207,6 +248,25 @@ type HarvesterServiceServer interface {
 	RetryParkedItem(context.Context, *RetryParkedItemRequest) (*ParkedItem, error)
 	// Lists the scheduled import jobs of active profiles with their next run times.
 	ListScheduledJobs(context.Context, *ListScheduledJobsRequest) (*ListScheduledJobsResponse, error)
+	// Tests whether a profile can reach its external system, step by step, and imports
+	// nothing: the base URL's address resolves and the harvester's outbound policy allows
+	// it (the check a run makes), the TLS handshake succeeds (https only), the address
+	// answers HTTP, the system accepts the credential, and it knows the profile's library
+	// code (Libris lists the sigel's outgoing requests for today; Netpunkt answers for the
+	// agency). Each step reports its result, a code, its words and its duration; after a
+	// failed step the rest are NOT_RUN. Test a saved profile by name with its stored
+	// credential, or an unsaved one (`POST /v1/integrationProfiles:testConnection`) as
+	// given, with the api_key it carries: that key is used for this call only and never
+	// stored, logged or returned.
+	TestConnection(context.Context, *TestConnectionRequest) (*TestConnectionResponse, error)
+	// Predicts what the next run of a profile would do with the requests of its window
+	// (or of a given window): fetches at most max_requests of them and answers, for each,
+	// CREATED, UPDATED, UNCHANGED, SKIPPED or FAILED with the reason codes and data
+	// warnings a run gives, decided by the code a run uses. It writes nothing: no run in
+	// the job history, no ledger change, no cursor move, nothing retried or parked. The
+	// retry set and the refresh of open requests, which a run handles after its window,
+	// are not previewed.
+	PreviewImport(context.Context, *PreviewImportRequest) (*PreviewImportResponse, error)
 	mustEmbedUnimplementedHarvesterServiceServer()
 }
 
@@ -243,6 +303,12 @@ func (UnimplementedHarvesterServiceServer) RetryParkedItem(context.Context, *Ret
 }
 func (UnimplementedHarvesterServiceServer) ListScheduledJobs(context.Context, *ListScheduledJobsRequest) (*ListScheduledJobsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListScheduledJobs not implemented")
+}
+func (UnimplementedHarvesterServiceServer) TestConnection(context.Context, *TestConnectionRequest) (*TestConnectionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TestConnection not implemented")
+}
+func (UnimplementedHarvesterServiceServer) PreviewImport(context.Context, *PreviewImportRequest) (*PreviewImportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewImport not implemented")
 }
 func (UnimplementedHarvesterServiceServer) mustEmbedUnimplementedHarvesterServiceServer() {}
 func (UnimplementedHarvesterServiceServer) testEmbeddedByValue()                          {}
@@ -420,6 +486,42 @@ func _HarvesterService_ListScheduledJobs_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HarvesterService_TestConnection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestConnectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HarvesterServiceServer).TestConnection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HarvesterService_TestConnection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HarvesterServiceServer).TestConnection(ctx, req.(*TestConnectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HarvesterService_PreviewImport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewImportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HarvesterServiceServer).PreviewImport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HarvesterService_PreviewImport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HarvesterServiceServer).PreviewImport(ctx, req.(*PreviewImportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HarvesterService_ServiceDesc is the grpc.ServiceDesc for HarvesterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -458,6 +560,14 @@ var HarvesterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListScheduledJobs",
 			Handler:    _HarvesterService_ListScheduledJobs_Handler,
+		},
+		{
+			MethodName: "TestConnection",
+			Handler:    _HarvesterService_TestConnection_Handler,
+		},
+		{
+			MethodName: "PreviewImport",
+			Handler:    _HarvesterService_PreviewImport_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -3920,7 +3920,10 @@ type IngestBorrowingRequestsRequest struct {
 	// The harvester run the batch belongs to, `runs/{id}` (for the audit trail).
 	Run string `protobuf:"bytes,2,opt,name=run,proto3" json:"run,omitempty"`
 	// Items, at most 1000.
-	Items         []*IngestItem `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	Items []*IngestItem `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	// Decide every item as the ingest would and write nothing (AIP-163): the results are
+	// what the batch would do now; a request that would be CREATED has no name yet.
+	ValidateOnly  bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3974,6 +3977,13 @@ func (x *IngestBorrowingRequestsRequest) GetItems() []*IngestItem {
 		return x.Items
 	}
 	return nil
+}
+
+func (x *IngestBorrowingRequestsRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // The ledger's answer for one item.
@@ -4379,11 +4389,12 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x0fpickup_location\x18\n" +
 	" \x01(\tR\x0epickupLocation\x12\x12\n" +
 	"\x04note\x18\v \x01(\tR\x04note\x12:\n" +
-	"\bwarnings\x18\f \x03(\v2\x1e.interloan.type.v1.DataWarningR\bwarnings\"\x86\x01\n" +
+	"\bwarnings\x18\f \x03(\v2\x1e.interloan.type.v1.DataWarningR\bwarnings\"\xab\x01\n" +
 	"\x1eIngestBorrowingRequestsRequest\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x10\n" +
 	"\x03run\x18\x02 \x01(\tR\x03run\x127\n" +
-	"\x05items\x18\x03 \x03(\v2!.interloan.requests.v1.IngestItemR\x05items\"\xf0\x01\n" +
+	"\x05items\x18\x03 \x03(\v2!.interloan.requests.v1.IngestItemR\x05items\x12#\n" +
+	"\rvalidate_only\x18\x04 \x01(\bR\fvalidateOnly\"\xf0\x01\n" +
 	"\fIngestResult\x12\x1f\n" +
 	"\vexternal_id\x18\x01 \x01(\tR\n" +
 	"externalId\x12>\n" +

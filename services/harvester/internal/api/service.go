@@ -7,10 +7,15 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/interloan/interloan/external/connector"
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
+	profilesv1 "github.com/interloan/interloan/gen/interloan/profiles/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/paging"
@@ -202,4 +207,61 @@ func (s *Service) ListScheduledJobs(_ context.Context, req *harvesterv1.ListSche
 		return nil, err
 	}
 	return &harvesterv1.ListScheduledJobsResponse{ScheduledJobs: page, NextPageToken: next}, nil
+}
+
+// TestConnection tests a saved or an unsaved profile's connection step by step
+// (run.Runner.TestConnection); the credential of an unsaved one is used for this call
+// only.
+func (s *Service) TestConnection(ctx context.Context, req *harvesterv1.TestConnectionRequest) (*harvesterv1.TestConnectionResponse, error) {
+	var draft *profilesv1.IntegrationProfile
+	if req.IntegrationProfile != nil {
+		draft = req.GetIntegrationProfile()
+	}
+	checks, err := s.runner.TestConnection(ctx, req.GetName(), draft)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	resp := &harvesterv1.TestConnectionResponse{Passed: true}
+	for _, c := range checks {
+		resp.Checks = append(resp.Checks, &harvesterv1.ConnectionCheck{
+			Step: harvesterv1.ConnectionStep(c.Step), Passed: c.Passed(), Code: c.Code, Message: c.Message, Duration: durationpb.New(c.Duration)})
+		resp.Passed = resp.Passed && c.Passed()
+	}
+	return resp, nil
+}
+
+// PreviewImport predicts the next run's outcomes for a window's requests, writing
+// nothing (run.Runner.Preview).
+func (s *Service) PreviewImport(ctx context.Context, req *harvesterv1.PreviewImportRequest) (*harvesterv1.PreviewImportResponse, error) {
+	var v apierr.Violations
+	var w *connector.Window
+	switch start, end := req.GetStartDate(), req.GetEndDate(); {
+	case start == nil && end == nil:
+	case start == nil || end == nil:
+		v.Add("start_date", "must be given with end_date, or neither for the next run's window")
+	default:
+		from, okFrom := day(start)
+		to, okTo := day(end)
+		if !okFrom {
+			v.Add("start_date", "must be a valid date")
+		}
+		if !okTo {
+			v.Add("end_date", "must be a valid date")
+		}
+		w = &connector.Window{From: from, To: to}
+	}
+	if n := req.GetMaxRequests(); n < 0 || n > run.MaxPreviewItems {
+		v.Add("max_requests", "must be between 0 (the default, %d) and %d", run.DefaultPreviewItems, run.MaxPreviewItems)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	resp, err := s.runner.Preview(ctx, req.GetProfile(), w, int(req.GetMaxRequests()))
+	return resp, apiError(err)
+}
+
+// day is a Date as a connector day; ok is false for an invalid date.
+func day(d *typev1.Date) (connector.Day, bool) {
+	out := connector.Day{Year: int(d.GetYear()), Month: time.Month(d.GetMonth()), Day: int(d.GetDay())}
+	return out, connector.Window{From: out, To: out}.Valid()
 }

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,6 +98,11 @@ func (x *execution) ingestBatch(batch []*pending) error {
 		if x.refreshes[id] {
 			b.Refreshed = append(b.Refreshed, id)
 		}
+	}
+	if x.preview != nil {
+		// A preview stops here, short of every write: what the run would record.
+		x.preview.add(batch)
+		return nil
 	}
 	return x.commit(b)
 }
@@ -322,10 +328,11 @@ func (x *execution) send(batch []*pending) error {
 		return nil
 	}
 	x.batchNo++
-	batchID := x.name + "/batches/" + strconv.Itoa(x.batchNo)
+	batchID := cmp.Or(x.name, "preview") + "/batches/" + strconv.Itoa(x.batchNo)
 	// A ledger that accepts a batch and never answers must not hold the run forever.
 	watchdog := time.AfterFunc(x.r.d.BatchTimeout, func() { x.ingestCancel(errBatchTimeout) })
-	err := x.ingest.Send(&requestsv1.IngestBorrowingRequestsRequest{BatchId: batchID, Run: x.name, Items: items})
+	// A preview's batches are decided by the ledger and rolled back (validate_only).
+	err := x.ingest.Send(&requestsv1.IngestBorrowingRequestsRequest{BatchId: batchID, Run: x.name, Items: items, ValidateOnly: x.preview != nil})
 	var resp *requestsv1.IngestBorrowingRequestsResponse
 	if err == nil {
 		resp, err = x.ingest.Recv()

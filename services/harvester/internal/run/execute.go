@@ -56,6 +56,7 @@ type execution struct {
 	acked    bool                 // the whole window was fetched and acknowledged
 	alerts   []*harvesterv1.Alert // non-fatal alerts (a phase after the window failed)
 	handled  int                  // distinct requests added in this run (Deps.MaxRunItems)
+	preview  *preview             // set when previewing: decide everything, write nothing
 }
 
 var errBatchTimeout = errors.New("ledger batch timeout")

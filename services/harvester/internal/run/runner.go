@@ -50,6 +50,7 @@ type Deps struct {
 	Ingest      requestsv1.IngestServiceClient
 	Requests    requestsv1.RequestServiceClient // open requests to refresh
 	Connect     Connect
+	Probe       Probe // TestConnection
 	Log         *slog.Logger
 	Now         func() time.Time
 	// Sleep waits between refresh fetches; tests replace it.

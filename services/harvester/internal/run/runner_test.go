@@ -215,6 +215,12 @@ func (f *fakeConnector) Fetch(_ context.Context, w connector.Window, visit func(
 	return err
 }
 
+// Probe answers as a system that accepts everything; the connection test is exercised
+// against the fakes of the real systems (internal/e2e).
+func (f *fakeConnector) Probe(context.Context, connector.Day) (connector.ProbeResult, error) {
+	return connector.ProbeResult{Credential: "accepted", Library: "known"}, nil
+}
+
 func (f *fakeConnector) Get(_ context.Context, id string) (*connector.Request, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

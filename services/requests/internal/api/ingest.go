@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/apierr"
@@ -24,7 +25,8 @@ const (
 // in one transaction, answered by one response with a result per item. A malformed batch
 // (no batch_id, more than store.MaxBatch items) ends the stream with INVALID_ARGUMENT: the
 // caller has a bug, and answering later batches would hide it. Batches answered before it
-// stay applied; a storage failure or an ended stream applies nothing of its batch.
+// stay applied; a storage failure or an ended stream applies nothing of its batch. A
+// validate_only batch is decided the same way and rolled back (the harvester's preview).
 // The service is the harvester's alone: the auth policy (platform/auth.DefaultPolicy)
 // admits only that role to it.
 func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_IngestBorrowingRequestsServer) error {
@@ -40,7 +42,13 @@ func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_Ingest
 		if err := checkBatch(req); err != nil {
 			return err
 		}
-		results, err := s.store.ApplyBatch(ctx, req.GetRun(), req.GetItems(), s.now())
+		apply := s.store.ApplyBatch
+		if req.GetValidateOnly() {
+			apply = func(ctx context.Context, _ string, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
+				return s.store.ValidateBatch(ctx, items, now)
+			}
+		}
+		results, err := apply(ctx, req.GetRun(), req.GetItems(), s.now())
 		if err != nil {
 			return storeError(err, "")
 		}

@@ -50,6 +50,17 @@ const (
 // identity of an earlier one in the batch, is REJECTED with a reason and writes nothing.
 // An error (storage failure, ctx ended) means nothing of the batch was written.
 func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
+	return s.applyBatch(ctx, run, items, now, false)
+}
+
+// ValidateBatch answers what ApplyBatch would do with items now, decided by the same
+// code in a transaction that is rolled back, so nothing is written and no watcher
+// woken; a request that would be created has no name yet.
+func (s *Store) ValidateBatch(ctx context.Context, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
+	return s.applyBatch(ctx, "", items, now, true)
+}
+
+func (s *Store) applyBatch(ctx context.Context, run string, items []*requestsv1.IngestItem, now time.Time, dryRun bool) ([]*requestsv1.IngestResult, error) {
 	if len(items) > MaxBatch {
 		return nil, ErrBatchTooLarge
 	}
@@ -67,7 +78,7 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 		}
 		return results, nil
 	}
-	err := s.update(false, func(tx *bolt.Tx) error {
+	err := s.update(dryRun, func(tx *bolt.Tx) error {
 		first := make(map[string]int, len(items)) // identity → index of the item applying it
 		for i, it := range items {
 			if err := ctx.Err(); err != nil {
@@ -91,6 +102,13 @@ func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.
 	})
 	if err != nil {
 		return nil, err
+	}
+	if dryRun {
+		for _, r := range results {
+			if r.Outcome == outcomeCreated {
+				r.BorrowingRequest = "" // the id was taken in a transaction rolled back
+			}
+		}
 	}
 	return results, nil
 }
