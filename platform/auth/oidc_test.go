@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,6 +22,11 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 )
 
 // testIssuer is an OpenID provider's discovery document and key set served on loopback,
@@ -431,4 +437,43 @@ func TestPrincipalName(t *testing.T) {
 func sha(issuer, sub string) string {
 	sum := sha256.Sum256([]byte(issuer + "\x00" + sub))
 	return hex.EncodeToString(sum[:])[:32]
+}
+
+// TestTapDefersOIDC: the tap, on a connection's reader goroutine, never contacts the
+// provider: a JWT it cannot decide from cached keys passes it without a Principal, and
+// the interceptor then authenticates it (fetching the keys) and authorises it; once the
+// keys are cached the tap decides by itself, and refuses a bad token there.
+func TestTapDefersOIDC(t *testing.T) {
+	f := newOIDCFixture(t)
+	authn := Chain(nil, f.authn)
+	tapHandle := TapHandle(authn, DefaultPolicy(), nil)
+	intercept := UnaryServerInterceptor(authn, DefaultPolicy(), nil)
+	const read = "/interloan.requests.v1.RequestService/ListBorrowingRequests"
+	incoming := func(tok string) context.Context {
+		return metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
+	}
+	tok := sign(t, f.key, jose.RS256, f.claims(nil))
+	ctx, err := tapHandle(incoming(tok), &tap.Info{FullMethodName: read})
+	if err != nil {
+		t.Fatalf("tap refused a token it could not decide: %v", err)
+	}
+	if _, ok := FromContext(ctx); ok || f.iss.hits() != 0 {
+		t.Fatalf("tap decided (principal %v, %d key fetches)", ok, f.iss.hits())
+	}
+	var who string
+	_, err = intercept(ctx, nil, &grpc.UnaryServerInfo{FullMethod: read}, func(ctx context.Context, _ any) (any, error) {
+		who = Caller(ctx)
+		return nil, nil
+	})
+	if err != nil || !strings.HasPrefix(who, "Ann Andersson <") {
+		t.Fatalf("interceptor: %v, caller %q", err, who)
+	}
+	ctx, err = tapHandle(incoming(tok), &tap.Info{FullMethodName: read})
+	if p, ok := FromContext(ctx); err != nil || !ok || p.Name != who {
+		t.Fatalf("tap with cached keys: %v, %+v", err, p)
+	}
+	expired := sign(t, f.key, jose.RS256, f.claims(func(c map[string]any) { c["exp"] = f.clk.Now().Add(-time.Hour).Unix() }))
+	if _, err := tapHandle(incoming(expired), &tap.Info{FullMethodName: read}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("tap with cached keys, expired token: %v", err)
+	}
 }
