@@ -192,7 +192,7 @@ func Probe(ctx context.Context, o Outbound, p *profilesv1.IntegrationProfile, se
 		if probeErr != nil {
 			var ce *connector.Error
 			errors.As(probeErr, &ce)
-			return CheckLibraryUnknown, fmt.Sprintf("%s; check the %s %q", ce.Message, s.CodeName, set.LibraryCode)
+			return CheckLibraryUnknown, fmt.Sprintf("%s; the credential itself is good, so check the %s %q", ce.Message, s.CodeName, set.LibraryCode)
 		}
 		return CheckOK, res.Library
 	})
