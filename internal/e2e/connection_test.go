@@ -183,4 +183,3 @@ func TestConnectionRefusedByOutboundPolicy(t *testing.T) {
 		t.Errorf("the fake was called %d times", n)
 	}
 }
-
