@@ -63,6 +63,7 @@ type opts struct {
 	lib                                                              libraryFlags
 	mapping                                                          mappingFlags
 	partnerF                                                         partnerFlags
+	preview                                                          previewFlags
 }
 
 // globals are the connection and output flags of every operator command.
@@ -416,7 +417,7 @@ func commands() []command {
 				"serve it.",
 			rpcs: []string{whoamiRPC}},
 	}
-	return append(cs, actionCommands()...)
+	return append(append(cs, actionCommands()...), tryCommands()...)
 }
 
 // bindPaging adds the flags every list command has.
