@@ -52,7 +52,9 @@ fuzz-smoke:
 .PHONY: console-screenshots
 console-screenshots:
 	@mkdir -p docs/img/console
-	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/img/console go test ./internal/consoletest -count=1
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/img/console go test ./internal/consoletest -count=1 \
+		-run 'TestImportJobLive|TestRequestLifecycleButtons|TestQueueTabsFiltersAndBatch|TestProfileWizard'
+
 
 # Regenerate docs/config.md from the binaries' flags (a test fails when it is stale).
 docs:

@@ -136,10 +136,30 @@ func (b *browser) count(sel string) int {
 	return get(b, "count "+sel, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
 }
 
-// click clicks the element matching sel and waits for the page it leads to.
+// click clicks the element matching sel and waits for the new page it leads to: the
+// page being left is marked first, and the wait ends only on a loaded page without the
+// mark, so the next read never sees the old page.
 func (b *browser) click(sel string) {
 	b.t.Helper()
-	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible), chromedp.WaitReady(chromedp.CSS("main")))
+	b.do("click "+sel,
+		chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.leaving = "1"`),
+		chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		// The page being left may vanish mid-question (its context is destroyed): ask again.
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+			`!document.documentElement.dataset.leaving && document.readyState === "complete" && document.querySelector("main") !== null`))
+		cancel()
+		if err == nil && loaded {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.saveFailure("the page after " + sel)
+			b.t.Fatalf("the page after %s did not load: %v", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // fill types v into the field matching sel, replacing what it held.
@@ -170,13 +190,16 @@ func (b *browser) cookies() []*network.Cookie {
 	return res.Cookies
 }
 
-// shot saves a screenshot of the page as name.png into CONSOLE_SCREENSHOTS (the
-// README's pictures) and always into the test's output directory for a look.
+// readmeShots are the screenshots the README shows (make console-screenshots).
+var readmeShots = map[string]bool{"requests": true, "request": true, "run-report": true, "profile-wizard": true}
+
+// shot saves a screenshot of the page as name.png in the test's output directory, for a
+// look, and the README's pictures also into CONSOLE_SCREENSHOTS.
 func (b *browser) shot(name string) {
 	b.t.Helper()
 	png := get(b, "screenshot", chromedp.FullScreenshot(100)) // 100: PNG; below, JPEG
 	dirs := []string{b.t.TempDir()}
-	if d := os.Getenv("CONSOLE_SCREENSHOTS"); d != "" {
+	if d := os.Getenv("CONSOLE_SCREENSHOTS"); d != "" && readmeShots[name] {
 		dirs = append(dirs, d)
 	}
 	for _, d := range dirs {
