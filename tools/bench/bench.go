@@ -221,6 +221,23 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, now
 	f.add("list_p50_ms", percentile(lat, 50))
 	f.add("list_p99_ms", percentile(lat, 99))
 
+	progress("%d console queue pages on a ledger of %d", o.ListSamples/5, o.Ledger+o.N)
+	cc, err := signInConsole(ctx, e.ConsoleURL(), e.AdminToken)
+	if err != nil {
+		return err
+	}
+	clat, err := consoleQueueLatencies(ctx, cc, statuses, max(o.ListSamples/5, 20))
+	if err != nil {
+		return err
+	}
+	f.add("console_queue_p50_ms", percentile(clat, 50))
+	f.add("console_queue_p99_ms", percentile(clat, 99))
+	kb, err := consolePayloadKB(ctx, cc)
+	if err != nil {
+		return err
+	}
+	f.add("console_payload_kb", kb)
+
 	progress("REST load: %d clients for %s", o.RESTConcurrency, o.RESTDuration)
 	rest := loadREST(ctx, e.Addrs.Gateway, e.AdminToken, o.Ledger+o.N, o.RESTConcurrency, o.RESTDuration)
 	if rest.requests == 0 {

@@ -71,6 +71,8 @@ var targets = []target{
 	{Figure: "list_p99_ms", Op: "<=", Value: 5},
 	{Figure: "rest_p99_ms", Op: "<=", Value: 10},
 	{Figure: "harvester_peak_rss_mb", Op: "<=", Value: 150},
+	{Figure: "console_queue_p99_ms", Op: "<=", Value: 200},
+	{Figure: "console_payload_kb", Op: "<=", Value: 150},
 }
 
 // report is the JSON file: when, where, with which sizes, the figures and the targets.
