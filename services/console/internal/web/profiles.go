@@ -32,6 +32,7 @@ func (h *Handler) profileRoutes() {
 	h.mux.Handle("POST /profiles/{code}/edit", h.authed(h.updateProfile))
 	h.mux.Handle("POST /profiles/{code}/active", h.authed(h.setProfileActive))
 	h.mux.Handle("POST /profiles/{code}/delete", h.authed(h.deleteProfile))
+	h.profileTryRoutes()
 }
 
 const profilesCollection = "integrationProfiles/"
@@ -272,6 +273,10 @@ type profileFormData struct {
 	Etag                       string
 	RequestID                  string
 	Back                       template.URL // step 1 with its values, when they were refused
+	// Test is the result of "Test connection"; TestedSaved that the saved profile was
+	// tested (the edit form without a typed key).
+	Test        *connTest
+	TestedSaved bool
 }
 
 var weekDays = func() []option {
@@ -380,6 +385,11 @@ func (h *Handler) profileSystem(w http.ResponseWriter, r *http.Request) {
 		h.renderProfileForm(w, r, http.StatusBadRequest, h.localProblem(d, bad))
 		return
 	}
+	if r.PostFormValue("action") == "test" {
+		h.testConnection(r, &d, p)
+		h.renderProfileForm(w, r, http.StatusOK, d)
+		return
+	}
 	ctx, cancel := h.call(r)
 	defer cancel()
 	created, err := h.profiles.CreateIntegrationProfile(ctx, &profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p, RequestId: d.RequestID})
@@ -479,6 +489,11 @@ func (h *Handler) updateProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Name, p.Etag = profilesCollection+code, d.Etag
+	if r.PostFormValue("action") == "test" {
+		h.testConnection(r, &d, p)
+		h.renderProfileForm(w, r, http.StatusOK, d)
+		return
+	}
 	ctx, cancel := h.call(r)
 	defer cancel()
 	_, err := h.profiles.UpdateIntegrationProfile(ctx, &profilesv1.UpdateIntegrationProfileRequest{
