@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,9 +16,8 @@ import (
 
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/config"
-	"github.com/interloan/interloan/platform/httpserve"
 	"github.com/interloan/interloan/platform/logging"
-	"github.com/interloan/interloan/platform/telemetry"
+	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
 	"github.com/interloan/interloan/services/console/internal/session"
 	"github.com/interloan/interloan/services/console/internal/web"
@@ -96,48 +94,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	lis := cfg.HTTPListener
-	if lis == nil {
-		l, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("console: listen %s: %w", cfg.HTTPAddr, err)
-		}
-		lis = l
-	}
-	srv := &http.Server{
+	return server.RunEdge(ctx, server.Edge{
+		Name: "console",
 		// Spans are named by route pattern, never by the raw path (which holds codes).
-		Handler:           otelhttp.NewHandler(handler, "console", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "console " + r.Pattern })),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		TLSConfig:         tlsSet.ServerHTTP(),
-	}
-	metrics, err := telemetry.ListenMetrics(cfg.MetricsAddr, cfg.MetricsListener, tlsSet.ServerHTTP(), log)
-	if err != nil {
-		lis.Close()
-		return fmt.Errorf("console: %w", err)
-	}
-	if metrics != nil {
-		log.Info("serving metrics", "metrics_addr", metrics.Addr().String())
-	}
-	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
-	if cfg.Ready != nil {
-		cfg.Ready(lis.Addr())
-	}
-	// Either server stopping stops the other.
-	err = httpserve.RunAll(ctx, func(ctx context.Context) error {
-		err := httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
-		if errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("graceful shutdown timed out; closed the remaining connections")
-			return nil
-		}
-		return err
-	}, func(ctx context.Context) error { return metrics.Run(ctx, cfg.ShutdownGrace) })
-	if err != nil {
-		return fmt.Errorf("console: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+		Handler: otelhttp.NewHandler(handler, "console", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "console " + r.Pattern })),
+		Addr:    cfg.HTTPAddr, Listener: cfg.HTTPListener, MetricsAddr: cfg.MetricsAddr, MetricsListener: cfg.MetricsListener,
+		TLS:           tlsSet,
+		ReadTimeout:   30 * time.Second,
+		ShutdownGrace: cfg.ShutdownGrace, Logger: log, Ready: cfg.Ready,
+	})
 }

@@ -9,18 +9,15 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/interloan/interloan/platform/client"
 	"github.com/interloan/interloan/platform/config"
-	"github.com/interloan/interloan/platform/httpserve"
 	"github.com/interloan/interloan/platform/logging"
-	"github.com/interloan/interloan/platform/telemetry"
+	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/tlsconfig"
 )
 
@@ -101,48 +98,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 
-	lis := cfg.HTTPListener
-	if lis == nil {
-		l, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("gateway: listen %s: %w", cfg.HTTPAddr, err)
-		}
-		lis = l
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		// No ReadTimeout/WriteTimeout: they would cut watch streams. The body has its own
-		// read deadline (Options.BodyReadTimeout).
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		TLSConfig:      tlsSet.ServerHTTP(),
-	}
-	metrics, err := telemetry.ListenMetrics(cfg.MetricsAddr, cfg.MetricsListener, tlsSet.ServerHTTP(), log)
-	if err != nil {
-		lis.Close()
-		return fmt.Errorf("gateway: %w", err)
-	}
-	if metrics != nil {
-		log.Info("serving metrics", "metrics_addr", metrics.Addr().String())
-	}
-	log.Info("serving", "http_addr", lis.Addr().String(), "tls", tlsSet.Enabled(), "upstream_tls", tlsSet.Secure())
-	if cfg.Ready != nil {
-		cfg.Ready(lis.Addr())
-	}
-	// Either server stopping stops the other.
-	err = httpserve.RunAll(ctx, func(ctx context.Context) error {
-		err := httpserve.Run(ctx, srv, lis, cfg.ShutdownGrace)
-		if errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("graceful shutdown timed out; closed the remaining connections")
-			return nil
-		}
-		return err
-	}, func(ctx context.Context) error { return metrics.Run(ctx, cfg.ShutdownGrace) })
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return server.RunEdge(ctx, server.Edge{
+		Name:    "gateway",
+		Handler: handler,
+		Addr:    cfg.HTTPAddr, Listener: cfg.HTTPListener, MetricsAddr: cfg.MetricsAddr, MetricsListener: cfg.MetricsListener,
+		TLS: tlsSet,
+		// No ReadTimeout: it would cut watch streams. The body has its own read deadline
+		// (Options.BodyReadTimeout).
+		ShutdownGrace: cfg.ShutdownGrace, Logger: log, Ready: cfg.Ready,
+	})
 }
