@@ -557,6 +557,11 @@ func TestProgressPhases(t *testing.T) {
 	if got := progressLine(withTotal); !strings.Contains(got, "refreshing open requests (12 of 200)") {
 		t.Errorf("refresh with a total: %q", got)
 	}
+	// The harvester counts a one-by-one phase in its name; no second count is added.
+	counted := running(99, "refreshing open requests: 37 of 200", 230)
+	if got := progressLine(counted); !strings.Contains(got, "refreshing open requests: 37 of 200 · fetched") {
+		t.Errorf("refresh counted by the harvester: %q", got)
+	}
 
 	var b bytes.Buffer
 	now := time.Unix(0, 0)

@@ -96,9 +96,12 @@ func progressLine(r *harvesterv1.Run) string {
 	switch kind := phaseKind(phase); {
 	case !final(state) && kind == phaseAfterWindow:
 		fmt.Fprintf(&b, "[%s] window done · %s %s", strings.Repeat("#", barWidth), enumName(state), sanitize(phase))
-		if pr.GetTotal() > 0 {
+		switch {
+		case strings.Contains(phase, " of "):
+			// The phase counts its own requests ("refreshing open requests: 3 of 200").
+		case pr.GetTotal() > 0:
 			fmt.Fprintf(&b, " (%d of %d)", pr.GetHandled(), pr.GetTotal())
-		} else {
+		default:
 			fmt.Fprintf(&b, " (handled %d)", pr.GetHandled())
 		}
 	default:

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -527,9 +528,6 @@ func (x *execution) retry() error {
 	if err != nil {
 		return err
 	}
-	if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "retrying requests not imported before" }); err != nil {
-		return err
-	}
 	var ids []string
 	for _, e := range entries {
 		if x.seen[e.ExternalID] {
@@ -540,14 +538,25 @@ func (x *execution) retry() error {
 		}
 		ids = append(ids, e.ExternalID)
 	}
-	return x.fetchEach(ids, "retrying ")
+	return x.fetchEach(ids, "retrying requests not imported before", "retrying ")
 }
 
 // fetchEach fetches ids one by one (fetchOne) and ingests what they bring; it stops
-// early when a fetch ends the phase, still flushing what was collected before.
-func (x *execution) fetchEach(ids []string, phase string) error {
-	for _, id := range ids {
-		stop, err := x.fetchOne(id, phase+id)
+// early when a fetch ends the phase, still flushing what was collected before. The
+// run's progress names the phase with "n of m" (at most once a second: each update is
+// a write), so a watcher sees a slow phase advance.
+func (x *execution) fetchEach(ids []string, phase, what string) error {
+	var last time.Time
+	for i, id := range ids {
+		if now := x.r.d.Now(); i == 0 || now.Sub(last) >= time.Second {
+			last = now
+			if _, err := x.update(func(run *harvesterv1.Run) {
+				run.Progress.Phase = fmt.Sprintf("%s: %d of %d", phase, i, len(ids))
+			}); err != nil {
+				return err
+			}
+		}
+		stop, err := x.fetchOne(id, what+id)
 		if err != nil || stop {
 			if ferr := x.flush(); err == nil {
 				err = ferr
@@ -606,7 +615,7 @@ func (x *execution) refresh() error {
 	for _, id := range open {
 		x.refreshes[id] = true
 	}
-	return x.fetchEach(open, "refreshing ")
+	return x.fetchEach(open, "refreshing open requests", "refreshing ")
 }
 
 func (x *execution) event(externalID string, o harvesterv1.Outcome, code, reason, br string) *harvesterv1.RunEvent {
