@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/server"
 	consoleapp "github.com/interloan/interloan/services/console/app"
@@ -60,6 +61,12 @@ type settings struct {
 	// outbound is set for the binary that calls external systems (the harvester): its
 	// --allowed-hosts and --allow-private-networks.
 	outbound *outbound
+	// oidc is set for a binary that takes the shared OpenID Connect flags (the services
+	// and the console): what it was given of them.
+	oidc *auth.OIDCConfig
+	// oidcClient is set for the binary that signs people in with the provider (the
+	// console): its registration.
+	oidcClient *consoleapp.OIDC
 }
 
 type outbound struct {
@@ -68,7 +75,7 @@ type outbound struct {
 }
 
 func common(c *server.Common) settings {
-	return settings{grpcAddr: c.GRPCAddr, httpAddr: c.HTTPAddr, dataDir: c.DataDir, grace: c.ShutdownGrace}
+	return settings{grpcAddr: c.GRPCAddr, httpAddr: c.HTTPAddr, dataDir: c.DataDir, grace: c.ShutdownGrace, oidc: &c.OIDC}
 }
 
 // The reasons for one replica.
@@ -144,7 +151,7 @@ var binaries = map[string]binary{
 			return func() settings {
 				return settings{httpAddr: c.HTTPAddr, metricsAddr: c.MetricsAddr, grace: c.ShutdownGrace, upstreams: map[string]string{
 					"profiles": c.ProfilesAddr, "mapping": c.MappingAddr, "harvester": c.HarvesterAddr, "requests": c.RequestsAddr,
-				}}
+				}, oidc: &c.OIDC.OIDCConfig, oidcClient: &c.OIDC}
 			}
 		},
 	},

@@ -234,6 +234,19 @@ const dnsPeer = "namespaces(kubernetes.io/metadata.name=kube-system) pods(k8s-ap
 // reaches HTTPS anywhere, and the pods that dial by name (the callers) reach the cluster
 // DNS. Nothing else, in either direction.
 func TestNetworkPolicyIsTheCallGraph(t *testing.T) {
+	for _, overlay := range overlays(t) {
+		t.Run(overlay, func(t *testing.T) {
+			checkNetworkPolicy(t, render(t, overlay), nil)
+		})
+	}
+}
+
+// checkNetworkPolicy checks the policies of one rendered deployment as
+// TestNetworkPolicyIsTheCallGraph describes; extraEgress adds, by workload, what a
+// component opens beyond the namespace ("<peer> <proto>/<port>", as netpol.outside
+// names it).
+func checkNetworkPolicy(t *testing.T, o *objects, extraEgress map[string][]string) {
+	t.Helper()
 	var want []flow
 	for caller, callees := range callGraph {
 		for _, callee := range callees {
@@ -243,65 +256,66 @@ func TestNetworkPolicyIsTheCallGraph(t *testing.T) {
 	want = sortedFlows(want)
 	dns := []string{dnsPeer + " TCP/53", dnsPeer + " UDP/53"}
 
-	for _, overlay := range overlays(t) {
-		t.Run(overlay, func(t *testing.T) {
-			o := render(t, overlay)
-			n := netpol{policies: o.policies, ws: o.workloads()}
-			// The edge's public port is its binary's default HTTP port.
-			public := map[string]int{}
-			for name, b := range binaries {
-				if !b.edge() {
-					continue
-				}
-				_, p, err := port(b.defaults(t).httpAddr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				public[name] = p
+	n := netpol{policies: o.policies, ws: o.workloads()}
+	// The edge's public port is its binary's default HTTP port.
+	public := map[string]int{}
+	for name, b := range binaries {
+		if !b.edge() {
+			continue
+		}
+		_, p, err := port(b.defaults(t).httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		public[name] = p
+	}
+	// Each side on its own is exact too, so that no caller outside the graph is one lost
+	// policy away from a callee. The edge's public ports admit every pod.
+	wantIngress := slices.Clone(want)
+	for name := range n.ws {
+		for edge, p := range public {
+			wantIngress = append(wantIngress, flow{name, edge, int32(p)})
+		}
+	}
+	for _, side := range []struct {
+		name    string
+		allowed func(src, dst workload, cp corev1.ContainerPort) bool
+		want    []flow
+	}{
+		{"allowed", func(src, dst workload, cp corev1.ContainerPort) bool {
+			return n.ingressAllowed(src, dst, cp) && n.egressAllowed(src, dst, cp)
+		}, want},
+		{"admitted by ingress rules", n.ingressAllowed, sortedFlows(wantIngress)},
+		{"let out by egress rules", n.egressAllowed, want},
+	} {
+		if got := n.flowsWhere(side.allowed); !slices.Equal(got, side.want) {
+			t.Errorf("pod-to-pod flows %s\n got %v\nwant %v", side.name, got, side.want)
+		}
+	}
+	wantOut := map[string]map[networkingv1.PolicyType][]string{
+		"harvester": {networkingv1.PolicyTypeEgress: append([]string{"internet TCP/443"}, dns...)},
+	}
+	for edge, p := range public {
+		wantOut[edge] = map[networkingv1.PolicyType][]string{
+			networkingv1.PolicyTypeIngress: {fmt.Sprintf("anywhere TCP/%d", p)},
+			networkingv1.PolicyTypeEgress:  dns,
+		}
+	}
+	for name, extra := range extraEgress {
+		if wantOut[name] == nil {
+			wantOut[name] = map[networkingv1.PolicyType][]string{}
+		}
+		wantOut[name][networkingv1.PolicyTypeEgress] = append(slices.Clone(wantOut[name][networkingv1.PolicyTypeEgress]), extra...)
+	}
+	for _, name := range slices.Sorted(maps.Keys(n.ws)) {
+		for _, typ := range []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress} {
+			got, want := n.outside(n.ws[name], typ), wantOut[name][typ]
+			slices.Sort(want)
+			want = slices.Compact(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %s beyond the namespace's pods: got %q, want %q", name, typ, got, want)
 			}
-			// Each side on its own is exact too, so that no caller outside the graph is
-			// one lost policy away from a callee. The edge's public ports admit every
-			// pod.
-			wantIngress := slices.Clone(want)
-			for name := range n.ws {
-				for edge, p := range public {
-					wantIngress = append(wantIngress, flow{name, edge, int32(p)})
-				}
-			}
-			for _, side := range []struct {
-				name    string
-				allowed func(src, dst workload, cp corev1.ContainerPort) bool
-				want    []flow
-			}{
-				{"allowed", func(src, dst workload, cp corev1.ContainerPort) bool {
-					return n.ingressAllowed(src, dst, cp) && n.egressAllowed(src, dst, cp)
-				}, want},
-				{"admitted by ingress rules", n.ingressAllowed, sortedFlows(wantIngress)},
-				{"let out by egress rules", n.egressAllowed, want},
-			} {
-				if got := n.flowsWhere(side.allowed); !slices.Equal(got, side.want) {
-					t.Errorf("pod-to-pod flows %s\n got %v\nwant %v", side.name, got, side.want)
-				}
-			}
-			wantOut := map[string]map[networkingv1.PolicyType][]string{
-				"harvester": {networkingv1.PolicyTypeEgress: append([]string{"internet TCP/443"}, dns...)},
-			}
-			for edge, p := range public {
-				wantOut[edge] = map[networkingv1.PolicyType][]string{
-					networkingv1.PolicyTypeIngress: {fmt.Sprintf("anywhere TCP/%d", p)},
-					networkingv1.PolicyTypeEgress:  dns,
-				}
-			}
-			for _, name := range slices.Sorted(maps.Keys(n.ws)) {
-				for _, typ := range []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress} {
-					got, want := n.outside(n.ws[name], typ), wantOut[name][typ]
-					slices.Sort(want)
-					if !slices.Equal(got, want) {
-						t.Errorf("%s %s beyond the namespace's pods: got %q, want %q", name, typ, got, want)
-					}
-				}
-			}
-		})
+		}
 	}
 }
 

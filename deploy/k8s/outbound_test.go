@@ -77,8 +77,9 @@ func TestOutboundPolicy(t *testing.T) {
 	}
 }
 
-// checkEgressExceptsPrivate: every internet-wide ipBlock the harvester's egress opens
-// leaves out the addresses a profile could aim at inside the cluster or the node.
+// checkEgressExceptsPrivate: every internet-wide ipBlock w's egress opens leaves out the
+// addresses inside the cluster or the node (for the harvester: those a profile could aim
+// at).
 func checkEgressExceptsPrivate(t *testing.T, n netpol, w workload) {
 	t.Helper()
 	inside := []string{"10.0.0.1", "10.96.0.1", "100.64.0.1", "127.0.0.1", "169.254.169.254", "172.16.0.1", "192.168.1.1", "::1", "fd00::1", "fe80::1"}
@@ -105,13 +106,13 @@ func checkEgressExceptsPrivate(t *testing.T, n netpol, w workload) {
 						p, err := netip.ParsePrefix(e)
 						return err == nil && p.Contains(addr)
 					}) {
-						t.Errorf("the harvester's egress to %s reaches %s (policy %s)", b.CIDR, a, p.Name)
+						t.Errorf("%s's egress to %s reaches %s (policy %s)", w.name, b.CIDR, a, p.Name)
 					}
 				}
 			}
 		}
 	}
 	if blocks == 0 {
-		t.Error("the harvester's egress opens no ipBlock: it cannot reach the external systems")
+		t.Errorf("%s's egress opens no ipBlock: it cannot reach beyond the cluster", w.name)
 	}
 }

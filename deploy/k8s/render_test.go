@@ -3,8 +3,10 @@ package k8s
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +67,23 @@ func render(t *testing.T, overlay string) *objects {
 // added, as a deployer's kustomization that names the overlay and the components would.
 func renderWith(t *testing.T, overlay string, components ...string) *objects {
 	t.Helper()
+	return renderBuild(t, overlay, build{components: components})
+}
+
+// build says how components are added to an overlay: listed in a deployer's
+// kustomization that names the overlay as a resource, or (inside) in the overlay's own
+// kustomization, where they come after the overlay's own generators and before its
+// patches.
+type build struct {
+	components []string
+	inside     bool
+	// patches are files (name → content) listed after the patches of the kustomization
+	// that lists the components, as an operator sets a component's values.
+	patches map[string]string
+}
+
+func renderBuild(t *testing.T, overlay string, b build) *objects {
+	t.Helper()
 	root := t.TempDir()
 	if err := copyTree(".", root); err != nil {
 		t.Fatal(err)
@@ -73,16 +92,42 @@ func renderWith(t *testing.T, overlay string, components ...string) *objects {
 	if err := writeGeneratorPlaceholders(dir); err != nil {
 		t.Fatal(err)
 	}
-	if len(components) > 0 {
-		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../" + overlay + "\ncomponents:\n"
-		for _, c := range components {
-			k += "  - ../" + c + "\n"
+	if len(b.components) > 0 || len(b.patches) > 0 {
+		k := types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+			Resources: []string{"../" + overlay}}
+		if b.inside {
+			data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k = types.Kustomization{}
+			if err := yaml.UnmarshalStrict(data, &k); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			dir = filepath.Join(root, "with-components")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
-		dir = filepath.Join(root, "with-components")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
+		for _, c := range b.components {
+			rel, err := filepath.Rel(dir, filepath.Join(root, c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.Components = append(k.Components, filepath.ToSlash(rel))
 		}
-		if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		for _, name := range slices.Sorted(maps.Keys(b.patches)) {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(b.patches[name]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			k.Patches = append(k.Patches, types.Patch{Path: name})
+		}
+		data, err := yaml.Marshal(k)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "kustomization.yaml"), data, 0o644)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -58,30 +58,36 @@ func deref[T any](p *T, def T) T {
 func TestManifestsMatchConfiguration(t *testing.T) {
 	for _, overlay := range overlays(t) {
 		t.Run(overlay, func(t *testing.T) {
-			o := render(t, overlay)
-			checkNamespace(t, o)
-			ws := o.workloads()
-			if got, want := slices.Sorted(maps.Keys(ws)), slices.Sorted(maps.Keys(binaries)); !slices.Equal(got, want) {
-				t.Fatalf("workloads %v, want one per binary %v", got, want)
-			}
-			dialled := map[string][]string{}
-			for name, w := range ws {
-				t.Run(name, func(t *testing.T) {
-					dialled[name] = checkWorkload(t, o, ws, w, binaries[name])
-				})
-			}
-			for name, callees := range dialled {
-				if len(callees) == 0 {
-					delete(dialled, name)
-				}
-			}
-			if !maps.EqualFunc(dialled, callGraph, slices.Equal) {
-				t.Errorf("configured upstreams %v, want the call graph %v", dialled, callGraph)
-			}
-			checkServices(t, o, ws)
-			checkDisruptionBudgets(t, o, ws)
+			checkSuite(t, render(t, overlay))
 		})
 	}
+}
+
+// checkSuite checks one rendered deployment: its namespace, each workload against its
+// binary, the upstreams against the call graph, the Services and the budgets.
+func checkSuite(t *testing.T, o *objects) {
+	t.Helper()
+	checkNamespace(t, o)
+	ws := o.workloads()
+	if got, want := slices.Sorted(maps.Keys(ws)), slices.Sorted(maps.Keys(binaries)); !slices.Equal(got, want) {
+		t.Fatalf("workloads %v, want one per binary %v", got, want)
+	}
+	dialled := map[string][]string{}
+	for name, w := range ws {
+		t.Run(name, func(t *testing.T) {
+			dialled[name] = checkWorkload(t, o, ws, w, binaries[name])
+		})
+	}
+	for name, callees := range dialled {
+		if len(callees) == 0 {
+			delete(dialled, name)
+		}
+	}
+	if !maps.EqualFunc(dialled, callGraph, slices.Equal) {
+		t.Errorf("configured upstreams %v, want the call graph %v", dialled, callGraph)
+	}
+	checkServices(t, o, ws)
+	checkDisruptionBudgets(t, o, ws)
 }
 
 func checkNamespace(t *testing.T, o *objects) {
@@ -111,19 +117,7 @@ func checkWorkload(t *testing.T, o *objects, ws map[string]workload, w workload,
 	checkSecurity(t, spec, c)
 	checkResources(t, c)
 
-	env, err := o.env(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, known, err := b.load(t, env)
-	if err != nil {
-		t.Fatalf("the binary refuses its pod's environment: %v", err)
-	}
-	for name := range env {
-		if !known[name] && !strings.HasPrefix(name, "OTEL_") {
-			t.Errorf("env %s is no flag of %s (it knows %v)", name, w.name, slices.Sorted(maps.Keys(known)))
-		}
-	}
+	env, st := podEnv(t, o, w, b)
 	def := b.defaults(t)
 	tls := env["INTERLOAN_TLS_CERT"] != ""
 
@@ -161,6 +155,26 @@ func checkWorkload(t *testing.T, o *objects, ws map[string]workload, w workload,
 	}
 	slices.Sort(callees)
 	return callees
+}
+
+// podEnv is the environment of w's container and the settings its binary parses from
+// it, as the process does at start; a name the binary does not know is an error.
+func podEnv(t *testing.T, o *objects, w workload, b binary) (map[string]string, settings) {
+	t.Helper()
+	env, err := o.env(w.pod.Spec.Containers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, known, err := b.load(t, env)
+	if err != nil {
+		t.Fatalf("the binary refuses its pod's environment: %v", err)
+	}
+	for name := range env {
+		if !known[name] && !strings.HasPrefix(name, "OTEL_") {
+			t.Errorf("env %s is no flag of %s (it knows %v)", name, w.name, slices.Sorted(maps.Keys(known)))
+		}
+	}
+	return env, st
 }
 
 func checkImage(t *testing.T, image, name string) {
@@ -336,10 +350,25 @@ func (o *objects) env(c corev1.Container) (map[string]string, error) {
 		}
 	}
 	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			return nil, fmt.Errorf("env %s: valueFrom is not expected", e.Name)
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			// One key of a ConfigMap (components/oidc gives the console three keys of
+			// the services' settings, not all of them).
+			ref := e.ValueFrom.ConfigMapKeyRef
+			cm, ok := o.configMaps[ref.Name]
+			if !ok {
+				return nil, fmt.Errorf("env %s: no ConfigMap %s", e.Name, ref.Name)
+			}
+			v, ok := cm.Data[ref.Key]
+			if !ok {
+				return nil, fmt.Errorf("env %s: ConfigMap %s has no key %s", e.Name, ref.Name, ref.Key)
+			}
+			env[e.Name] = v
+		default:
+			return nil, fmt.Errorf("env %s: valueFrom other than a ConfigMap key is not expected (secrets are files)", e.Name)
 		}
-		env[e.Name] = e.Value
 	}
 	return env, nil
 }
