@@ -44,6 +44,7 @@ func TestMonitoringComponent(t *testing.T) {
 	for _, overlay := range overlays(t) {
 		t.Run(overlay, func(t *testing.T) {
 			o := renderWith(t, overlay, monitoring)
+			checkNamespace(t, o)
 			ws := o.workloads()
 			if len(o.serviceMonitors) != 1 || len(o.rules) != 1 {
 				t.Fatalf("%d ServiceMonitors and %d PrometheusRules, want one each", len(o.serviceMonitors), len(o.rules))
