@@ -78,9 +78,6 @@ func TestOIDCComponent(t *testing.T) {
 						checkSuite(t, o)
 					}
 					shared := checkOIDCSettings(t, o)
-					if t.Failed() {
-						return
-					}
 					checkNetworkPolicy(t, o, oidcEgress(t, o, shared.Issuer))
 					if policyNamed(o, "oidc-provider") == nil {
 						t.Error("no NetworkPolicy oidc-provider")
