@@ -67,26 +67,6 @@ func (b *browser) openUntil(path, sel string, within time.Duration) {
 	}
 }
 
-// follow clicks the element sel and waits until another document has loaded: the page
-// a form's post/redirect/get leads to (click can see the old page's main still there).
-func (b *browser) follow(sel string) {
-	b.t.Helper()
-	b.do("mark the page before "+sel, chromedp.Evaluate[chromedp.Void]("window.__before = true"))
-	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var loaded bool
-		if err := b.eval(`JSON.stringify(!window.__before && document.readyState === "complete" && !!document.querySelector("main"))`, &loaded); err == nil && loaded {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.saveFailure("follow " + sel)
-			b.t.Fatalf("clicking %s led to no new page", sel)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // eval evaluates expr in the page, tolerating a page being replaced meanwhile.
 func (b *browser) eval(expr string, v any) error {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
@@ -121,7 +101,7 @@ func TestImportJobLive(t *testing.T) {
 	}
 	b.shot("jobs")
 	started := time.Now()
-	b.follow(job + ` form[action$="/run"] button`)
+	b.click(job + ` form[action$="/run"] button`)
 	if got := b.mainText(); !strings.Contains(got, "The import has started") {
 		t.Fatalf("after Run now: %q", got)
 	}
@@ -296,7 +276,7 @@ func TestParkedRetry(t *testing.T) {
 	if got := b.text("tbody"); !strings.Contains(got, orphan[0].LFNumber) || !strings.Contains(got, "The lender is not a known partner.") {
 		t.Fatalf("parked list %q", got)
 	}
-	b.follow(`form[action="/parked/retry"] button`)
+	b.click(`form[action="/parked/retry"] button`)
 	if got := b.mainText(); !strings.Contains(got, "back in the retry set") || !strings.Contains(got, "No parked requests") {
 		t.Errorf("after Retry: %q", got)
 	}

@@ -39,28 +39,28 @@ func TestMappingPagesMakeAProfileReady(t *testing.T) {
 	if got := b.text("#readiness"); !strings.Contains(got, "the import will fail") {
 		t.Fatalf("readiness without a mapping: %q", got)
 	}
-	b.submit("#fix-mapping")
+	b.click("#fix-mapping")
 	if b.value("#system") != "libris" || b.value("#external_code") != testenv.LibrisSigel || b.value("#local_library_code") != testenv.LocalLibrary {
 		t.Errorf("the mapping form is not prefilled: %s %q %q", b.value("#system"), b.value("#external_code"), b.value("#local_library_code"))
 	}
-	b.submit("#save")
+	b.click("#save")
 	if got := b.mainText(); !strings.Contains(got, "The mapping is created") {
 		t.Fatalf("after creating the mapping: %q", got)
 	}
 
 	// Each lender of the world as a partner, one through the page and the rest by API.
 	b.open("/partners")
-	b.submit("#new")
+	b.click("#new")
 	b.fill("#code", w.Partners[0])
 	b.fill("#display_name", w.Partners[0]+" bibliotek")
 	b.set("#system", "libris")
 	b.fill("#email", "not an address")
-	b.submit("#save")
+	b.click("#save")
 	if b.count(`#email[aria-invalid="true"]`) != 1 {
 		t.Fatalf("a bad e-mail address is not marked: %q", b.mainText())
 	}
 	b.fill("#email", "fjarrlan@example.se")
-	b.submit("#save")
+	b.click("#save")
 	if got := b.mainText(); !strings.Contains(got, "The partner is created") {
 		t.Fatalf("after creating the partner: %q", got)
 	}
@@ -79,19 +79,19 @@ func TestMappingPagesMakeAProfileReady(t *testing.T) {
 	b.open("/mappings")
 	b.set("#resolve_kind", "partner")
 	b.fill("#resolve_code", "  "+strings.ToLower(w.Partners[0])+" ")
-	b.submit("#resolve-submit")
+	b.click("#resolve-submit")
 	if got := b.text("#resolve-answer"); !strings.Contains(got, "is the partner "+w.Partners[0]) {
 		t.Errorf("partner code resolves to %q", got)
 	}
 	b.set("#resolve_kind", "libris")
 	b.fill("#resolve_code", " "+testenv.LibrisSigel+"  ")
-	b.submit("#resolve-submit")
+	b.click("#resolve-submit")
 	if got := b.text("#resolve-answer"); !strings.Contains(got, "maps to the local library "+testenv.LocalLibrary) {
 		t.Errorf("sigel resolves to %q", got)
 	}
 	b.set("#resolve_kind", "libris")
 	b.fill("#resolve_code", strings.ToUpper(testenv.LibrisSigel))
-	b.submit("#resolve-submit")
+	b.click("#resolve-submit")
 	if got := b.text("#resolve-answer"); !strings.Contains(got, "resolves to nothing") {
 		t.Errorf("a sigel in other case (sigels are case-sensitive) resolves to %q", got)
 	}

@@ -44,16 +44,16 @@ func TestPreviewBeforeActivating(t *testing.T) {
 	b.open("/profiles/new")
 	b.fill("#code", "libris-try")
 	b.fill("#display_name", "Libris Abc (try)")
-	b.submit(`form[action="/profiles/new"] button[type=submit]`)
+	b.click(`form[action="/profiles/new"] button[type=submit]`)
 	b.do("choose Libris", chromedp.Click(chromedp.CSS("#system-libris")))
-	b.submit("#show-system")
+	b.click("#show-system")
 	b.fill("#libris_base_url", s.Libris.URL)
 	b.fill("#libris_library_code", testenv.LibrisSigel)
 	b.set("#resource_sharing_library", testenv.LocalLibrary)
 	b.set("#harvest_date", today.AddDate(0, 0, -3).Format(time.DateOnly))
 	b.do("inactive", chromedp.Click(chromedp.CSS("#active"))) // starts ticked
 	b.fill("#api_key", "a-wrong-key")
-	b.submit("#test-connection")
+	b.click("#test-connection")
 	if b.count(`#connection-test li.bad[data-code="CREDENTIAL_REFUSED"]`) != 1 || b.count(`#connection-test li[data-code="NOT_RUN"]`) != 1 {
 		b.shot("preview-test-failed")
 		t.Fatalf("a wrong key: %q", b.text("#connection-test"))
@@ -67,38 +67,38 @@ func TestPreviewBeforeActivating(t *testing.T) {
 	}
 
 	b.fill("#api_key", key)
-	b.submit("#test-connection")
+	b.click("#test-connection")
 	if b.count(`#connection-test li.bad`) != 0 || b.count(`#connection-test li.ok`) != 5 || !strings.Contains(b.text("#connection-test"), "sigel Abc") {
 		t.Fatalf("the right key: %q", b.text("#connection-test"))
 	}
 	keepShot(b, "profile-test-connection")
 	b.fill("#api_key", key) // a key is never put back into a page
-	b.submit("#save")
+	b.click("#save")
 	if !strings.Contains(b.mainText(), "Libris Abc (try)") || getProfile(t, s, "libris-try").GetActive() {
 		t.Fatalf("after create: %q", b.mainText())
 	}
 
-	b.submit("#preview")
+	b.click("#preview")
 	row := `#preview-table tr[data-reason="PARTNER_UNKNOWN"]`
 	if b.count(row) != 1 || b.count(`#preview-table tr[data-outcome="OUTCOME_CREATED"]`) != 2 {
 		t.Fatalf("preview: %q", b.mainText())
 	}
 	keepShot(b, "profile-preview")
-	b.submit(row + " a.fix")
+	b.click(row + " a.fix")
 	if got := b.value("#code"); got != "Nyx" {
 		t.Fatalf("the partner form starts with code %q", got)
 	}
 	b.fill("#display_name", "Nyx bibliotek")
-	b.submit("#save")
+	b.click("#save")
 
 	b.open("/profiles/libris-try/preview")
-	b.submit("#preview-again")
+	b.click("#preview-again")
 	if b.count(row) != 0 || b.count(`#preview-table tr[data-outcome="OUTCOME_CREATED"]`) != 3 || b.count(`#preview-table td.ok`) != 3 {
 		t.Fatalf("preview after the partner: %q", b.mainText())
 	}
 	summary := b.text("#preview-summary")
 	said := b.dialogs()
-	b.submit("#activate")
+	b.click("#activate")
 	if !getProfile(t, s, "libris-try").GetActive() {
 		t.Fatalf("not active: %q", b.mainText())
 	}

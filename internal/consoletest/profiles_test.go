@@ -1,10 +1,8 @@
 package consoletest
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -12,31 +10,6 @@ import (
 	"github.com/interloan/interloan/internal/testenv"
 	"github.com/interloan/interloan/platform/auth"
 )
-
-// submit clicks sel (a button or link) and waits for the page it leads to: the old
-// page is marked first, so a check never reads the page being left.
-func (b *browser) submit(sel string) {
-	b.t.Helper()
-	b.do("click "+sel,
-		chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.leaving = "1"`),
-		chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
-	// The page being left may vanish mid-question (its context is destroyed): ask again.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
-			`!document.documentElement.dataset.leaving && document.readyState === "complete" && document.querySelector("main") !== null`))
-		cancel()
-		if err == nil && loaded {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.saveFailure("the page after " + sel)
-			b.t.Fatalf("the page after %s did not load: %v", sel, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // set gives the form control sel the value v (selects, dates and times, whose typing
 // depends on the browser's locale).
@@ -73,12 +46,12 @@ func TestProfileWizard(t *testing.T) {
 	b.signIn(s.token("gsa", auth.RoleAdmin))
 
 	b.open("/profiles")
-	b.submit(`a[href="/profiles/new"]`)
+	b.click(`a[href="/profiles/new"]`)
 	// Step 1, first with a code the service refuses.
 	b.fill("#code", "libris abc")
 	b.fill("#display_name", "Libris Abc")
 	b.fill("#description", "Borrowing requests of Abc stadsbibliotek")
-	b.submit(`form[action="/profiles/new"] button[type=submit]`)
+	b.click(`form[action="/profiles/new"] button[type=submit]`)
 	if b.count(`#code[aria-invalid="true"]`) != 1 || b.text("#code-error") == "" {
 		t.Fatalf("step 1 with a bad code: no message beside the code: %q", b.mainText())
 	}
@@ -86,14 +59,14 @@ func TestProfileWizard(t *testing.T) {
 		t.Errorf("step 1 came back without the name typed: %q", got)
 	}
 	b.fill("#code", "libris-abc")
-	b.submit(`form[action="/profiles/new"] button[type=submit]`)
+	b.click(`form[action="/profiles/new"] button[type=submit]`)
 
 	// Step 2: the system first, then its fields.
 	if b.count(`input[type=hidden][name=code][value="libris-abc"]`) != 1 {
 		t.Fatalf("step 2 does not carry step 1's code: %q", b.mainText())
 	}
 	b.do("choose Libris", chromedp.Click(chromedp.CSS("#system-libris")))
-	b.submit("#show-system")
+	b.click("#show-system")
 	if b.count("#libris_base_url") != 1 || b.count("#netpunkt_agency_id") != 0 {
 		t.Fatalf("Libris chosen: the form shows not (only) Libris's fields")
 	}
@@ -112,7 +85,7 @@ func TestProfileWizard(t *testing.T) {
 	}
 	fillStep2("https//iller.libris.kb.se/librisfjarrlan/api") // a colon short
 	b.shot("profile-wizard")
-	b.submit("#save")
+	b.click("#save")
 
 	if b.count(`#libris_base_url[aria-invalid="true"]`) != 1 {
 		t.Fatalf("a bad base URL: the field is not marked invalid: %q", b.mainText())
@@ -132,7 +105,7 @@ func TestProfileWizard(t *testing.T) {
 	}
 	b.fill("#libris_base_url", s.Libris.URL)
 	b.fill("#api_key", key)
-	b.submit("#save")
+	b.click("#save")
 
 	if got := b.mainText(); !strings.Contains(got, "The profile is created") || !strings.Contains(got, "Libris Abc") {
 		t.Fatalf("after create: %q", got)
@@ -168,7 +141,7 @@ func TestProfileEditConflict(t *testing.T) {
 	bo.open("/profiles/" + code + "/edit")
 
 	ann.fill("#display_name", "Named by Ann")
-	ann.submit("#save")
+	ann.click("#save")
 	if got := ann.mainText(); !strings.Contains(got, "Your changes are saved") || !strings.Contains(got, "Named by Ann") {
 		t.Fatalf("Ann's save: %q", got)
 	}
@@ -176,7 +149,7 @@ func TestProfileEditConflict(t *testing.T) {
 	bo.fill("#display_name", "Named by Bo")
 	bo.set("#schedule_kind", "interval")
 	bo.fill("#schedule_minutes", "30")
-	bo.submit("#save")
+	bo.click("#save")
 	if got := bo.mainText(); !strings.Contains(got, "Someone else changed this since you opened it") {
 		t.Fatalf("Bo's save after Ann's: %q", got)
 	}
@@ -191,7 +164,7 @@ func TestProfileEditConflict(t *testing.T) {
 	if p.GetDisplayName() != "Named by Ann" || p.GetSchedule().GetInterval() != nil || p.GetSchedule().GetTimeZone() != "" {
 		t.Errorf("stored after the conflict: name %q, schedule %v", p.GetDisplayName(), p.GetSchedule())
 	}
-	bo.submit("#reload")
+	bo.click("#reload")
 	if got := bo.value("#display_name"); got != "Named by Ann" {
 		t.Errorf("after reload the form shows %q", got)
 	}

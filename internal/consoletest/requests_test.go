@@ -104,7 +104,7 @@ func TestRequestLifecycleButtons(t *testing.T) {
 	if _, err := s.Clients.Requests.AddBorrowingRequestNote(s.ctx, &requestsv1.AddBorrowingRequestNoteRequest{Name: br.GetName(), Note: "called the lender"}); err != nil {
 		t.Fatal(err)
 	}
-	b.follow(`form[action$="/actions/receive_physically"] button`)
+	b.click(`form[action$="/actions/receive_physically"] button`)
 	if got := b.text(`#actions-h + [role=alert]`); !strings.Contains(got, "Someone else changed this") || b.count(`[role=alert] a[href="/requests/`+id+`"]`) != 1 {
 		t.Errorf("a stale action: %q", got)
 	}
@@ -122,7 +122,7 @@ func TestRequestLifecycleButtons(t *testing.T) {
 		{"complete", "Complete", "Completed"},
 	}
 	for _, st := range steps {
-		b.follow(`form[action$="/actions/` + st.action + `"] button`)
+		b.click(`form[action$="/actions/` + st.action + `"] button`)
 		if got := b.text(".flash"); !strings.Contains(got, "Done") {
 			t.Errorf("%s: notice %q", st.action, got)
 		}
@@ -151,7 +151,7 @@ func TestRequestLifecycleButtons(t *testing.T) {
 	// A note is kept as typed, markup and all, and shown as text.
 	note := "Returned in good condition <b>ok</b>"
 	b.fill("#note-text", note)
-	b.follow(`form[action$="/actions/add_note"] button`)
+	b.click(`form[action$="/actions/add_note"] button`)
 	if trail := b.trail(); !strings.Contains(trail[len(trail)-1], note) || !strings.Contains(trail[len(trail)-1], "ada") {
 		t.Errorf("the note's line %q", trail[len(trail)-1])
 	}
@@ -160,7 +160,7 @@ func TestRequestLifecycleButtons(t *testing.T) {
 	}
 
 	// Anonymizing asks first, then the patron shows as anonymized.
-	b.follow(`form[action$="/actions/anonymize"] button`)
+	b.click(`form[action$="/actions/anonymize"] button`)
 	if len(confirmed()) != 1 {
 		t.Errorf("confirmations: %q, want one before anonymizing", confirmed())
 	}
@@ -194,7 +194,7 @@ func TestQueueTabsFiltersAndBatch(t *testing.T) {
 	}
 	b.shot("requests")
 
-	b.follow(`.tabs a[href*="status=request_sent"]`)
+	b.click(`.tabs a[href*="status=request_sent"]`)
 	if n := b.count("tbody tr"); n != sent {
 		t.Errorf("the Request sent tab shows %d rows, want %d", n, sent)
 	}
@@ -214,7 +214,7 @@ func TestQueueTabsFiltersAndBatch(t *testing.T) {
 	}
 	b.do("choose add note", chromedp.SetValue(chromedp.ID("batch-action"), "add_note"))
 	b.fill("#batch-note", "checked by batch")
-	b.follow(`#batch button[type=submit]`)
+	b.click(`#batch button[type=submit]`)
 	if got := b.mainText(); !strings.Contains(got, "Add note: 2 done, 0 refused") {
 		t.Errorf("batch result: %q", got)
 	}
