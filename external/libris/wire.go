@@ -45,14 +45,35 @@ var wireFields = map[string]func(*wireItem, []byte){
 	"enduser_id":                func(it *wireItem, v []byte) { it.EnduserID = flexOf(v) },
 }
 
-// field finds the setter of key in fields: the exact name, else one equal under case
-// folding (as encoding/json matches).
-func field[T any](fields map[string]T, key string) (T, bool) {
-	if f, ok := fields[key]; ok {
+// fieldSet is a set of fields by name, matched as encoding/json matches keys: the exact
+// name, else one equal under case folding. folded holds the names in ASCII lower case, so
+// an ASCII key (every name the service sends) is matched by two map lookups instead of a
+// comparison with every name.
+type fieldSet[T any] struct {
+	exact  map[string]T
+	folded map[string]T
+}
+
+func newFieldSet[T any](fields map[string]T) fieldSet[T] {
+	fs := fieldSet[T]{exact: fields, folded: make(map[string]T, len(fields))}
+	for name, f := range fields {
+		fs.folded[strings.ToLower(name)] = f
+	}
+	return fs
+}
+
+// find finds the field of key (unquoted).
+func (fs fieldSet[T]) find(key []byte) (T, bool) {
+	if f, ok := fs.exact[string(key)]; ok {
 		return f, true
 	}
-	for name, f := range fields {
-		if strings.EqualFold(name, key) {
+	var buf [64]byte
+	if lower, ok := asciiLower(buf[:0], key); ok {
+		f, ok := fs.folded[string(lower)]
+		return f, ok
+	}
+	for name, f := range fs.exact {
+		if bytes.EqualFold([]byte(name), key) {
 			return f, true
 		}
 	}
@@ -60,11 +81,31 @@ func field[T any](fields map[string]T, key string) (T, bool) {
 	return zero, false
 }
 
+// asciiLower appends key in lower case to dst; false when key is not all ASCII (Unicode
+// folding then applies: "ſ" folds to "s", the Kelvin sign to "k").
+func asciiLower(dst, key []byte) ([]byte, bool) {
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			return nil, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
+var (
+	wireFieldSet      = newFieldSet(wireFields)
+	recipientFieldSet = newFieldSet(recipientFields)
+)
+
 // decodeItem reads an item object (raw starts with '{' and is valid JSON).
 func decodeItem(raw []byte) wireItem {
 	var it wireItem
-	eachField(raw, func(key string, v []byte) {
-		if set, ok := field(wireFields, key); ok {
+	eachField(raw, func(key, v []byte) {
+		if set, ok := wireFieldSet.find(key); ok {
 			set(&it, v)
 		}
 	})
@@ -104,8 +145,8 @@ func libraryOf(v []byte) wireLibrary {
 	switch firstByte(v) {
 	case '{':
 		var l wireLibrary
-		eachField(v, func(key string, v []byte) {
-			if strings.EqualFold(key, "library_code") {
+		eachField(v, func(key, v []byte) {
+			if bytes.EqualFold(key, []byte("library_code")) {
 				l.LibraryCode = flexOf(v)
 			}
 		})
@@ -120,8 +161,8 @@ func endUserOf(v []byte) wireEndUser {
 	switch firstByte(v) {
 	case '{':
 		var u wireEndUser
-		eachField(v, func(key string, v []byte) {
-			if strings.EqualFold(key, "approved") {
+		eachField(v, func(key, v []byte) {
+			if bytes.EqualFold(key, []byte("approved")) {
 				u.Approved = boolOf(v)
 			}
 		})
@@ -148,8 +189,8 @@ func recipientsOf(v []byte) wireRecipients {
 				return
 			}
 			var w wireRecipient
-			eachField(e, func(key string, v []byte) {
-				if set, ok := field(recipientFields, key); ok {
+			eachField(e, func(key, v []byte) {
+				if set, ok := recipientFieldSet.find(key); ok {
 					set(&w, v)
 				}
 			})
@@ -175,12 +216,17 @@ func unquote(lit []byte) (string, bool) {
 	return s, true
 }
 
-// eachField calls fn with each key and raw value of the object obj (valid JSON).
-func eachField(obj []byte, fn func(key string, v []byte)) {
+// eachField calls fn with each key (unquoted) and raw value of the object obj (valid
+// JSON). A key without escapes is handed over as the bytes of obj, not copied.
+func eachField(obj []byte, fn func(key, v []byte)) {
 	i := skipSpace(obj, 1)
 	for i < len(obj) && obj[i] == '"' {
 		end := valueEnd(obj, i)
-		key, _ := unquote(obj[i:end])
+		key := obj[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			k, _ := unquote(obj[i:end])
+			key = []byte(k)
+		}
 		i = skipSpace(obj, end)
 		i = skipSpace(obj, i+1) // the colon
 		end = valueEnd(obj, i)
