@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/status"
@@ -28,6 +30,92 @@ type pending struct {
 	item  *requestsv1.IngestItem
 }
 
+// The batches of a run go through a pipeline of two goroutines besides the fetch, so
+// that the fetch's decoding, the harvester's resolution and recording and the ledger's
+// commits overlap instead of taking turns:
+//
+//	fetch ──dispatch──► sender: validate, resolve, Send ──► recorder: Recv, record events
+//
+// The sender puts a batch on the stream while the ledger still commits the one before it
+// (at most ledgerAhead batches sent and not answered), so the ledger does not wait for the
+// harvester between two batches; the recorder writes a batch's events while the ledger
+// commits the next. Batches reach the ledger and the harvester's store one at a time and
+// in order, on the run's one stream. A failure at a batch stops the pipeline there:
+// batches before it are still answered and recorded, none after it is recorded, the
+// sender sends no more, and the fetch stops at its next dispatch.
+type pipeline struct {
+	batches chan []*pending // dispatch → sender
+	sent    chan sentBatch  // sender → recorder, in the order sent
+	slots   chan struct{}   // one per batch sent and not answered yet
+	busy    sync.WaitGroup  // batches dispatched and not yet recorded (or dropped)
+	ended   sync.WaitGroup  // the two goroutines
+	halted  chan struct{}   // closed at the first failure: send and dispatch no more
+	once    sync.Once
+	// err is the first failure in batch order, set by the recorder; others read it once
+	// busy is done.
+	err error
+}
+
+// ledgerAhead is how many batches may be on the stream without an answer: one being
+// committed by the ledger and the next one waiting behind it.
+const ledgerAhead = 2
+
+// sentBatch is a batch on its way from the sender to the recorder. id is set when some of
+// its requests were sent to the ledger (owners, in the order of the items); err is the
+// sender's failure at this batch; drop marks a batch after a failure, neither sent nor to
+// be recorded.
+type sentBatch struct {
+	batch  []*pending
+	owners []*pending
+	id     string
+	err    error
+	drop   bool
+}
+
+// startPipeline starts the sender and the recorder on the run's ingest stream.
+func (x *execution) startPipeline() {
+	p := &pipeline{batches: make(chan []*pending), sent: make(chan sentBatch, ledgerAhead), slots: make(chan struct{}, ledgerAhead),
+		halted: make(chan struct{})}
+	x.pipe = p
+	p.ended.Add(2)
+	go func() {
+		defer p.ended.Done()
+		defer close(p.sent)
+		for batch := range p.batches {
+			sb := x.sendBatch(batch)
+			if sb.err != nil {
+				p.halt()
+			}
+			p.sent <- sb
+		}
+	}()
+	go func() {
+		defer p.ended.Done()
+		for sb := range p.sent {
+			if p.err == nil && !sb.drop {
+				if err := x.recordBatch(sb); err != nil {
+					p.err = err
+					p.halt()
+				}
+			} else if sb.id != "" {
+				<-p.slots // sent after the failure: its answer is not awaited
+			}
+			p.busy.Done()
+		}
+	}()
+}
+
+func (p *pipeline) halt() { p.once.Do(func() { close(p.halted) }) }
+
+func (p *pipeline) isHalted() bool {
+	select {
+	case <-p.halted:
+		return true
+	default:
+		return false
+	}
+}
+
 // flush ingests the collected batch (dispatch) and waits until every batch dispatched
 // is ingested and recorded.
 func (x *execution) flush() error {
@@ -37,15 +125,12 @@ func (x *execution) flush() error {
 	return x.wait()
 }
 
-// dispatch hands the collected batch to a goroutine that ingests and records it (ingest),
-// once the batch before it is done. The fetch meanwhile decodes the next batch, so the
-// harvester's decoding and the ledger's commit of the previous batch overlap instead of
-// taking turns; batches still reach the ledger one at a time and in order, and at most
-// two are held in memory. After a batch failed, every later dispatch and wait returns
-// its error, so the fetch stops and nothing after the failure is ingested.
+// dispatch hands the collected batch to the pipeline; the fetch goes on decoding the next
+// one meanwhile. Once a batch failed it returns that failure, so the fetch stops.
 func (x *execution) dispatch() error {
-	if err := x.wait(); err != nil {
-		return err
+	p := x.pipe
+	if p.isHalted() {
+		return x.wait()
 	}
 	if len(x.batch) == 0 {
 		return nil
@@ -55,37 +140,103 @@ func (x *execution) dispatch() error {
 		batch[i] = &pending{req: req}
 	}
 	x.batch = x.batch[:0]
-	done := make(chan error, 1)
-	x.inflight = done
-	go func() { done <- x.ingestBatch(batch) }()
-	return nil
-}
-
-// wait waits for the batch in flight, if any, and returns the first batch failure.
-func (x *execution) wait() error {
-	if x.inflight != nil {
-		x.batchErr = <-x.inflight
-		x.inflight = nil
+	p.busy.Add(1)
+	select {
+	case p.batches <- batch:
+		return nil
+	case <-p.halted:
+		p.busy.Done()
+		return x.wait()
 	}
-	return x.batchErr
 }
 
-// ingestBatch validates, resolves and ingests a batch, then records its events, counters
-// and retry-set changes in one transaction of the harvester's store.
-func (x *execution) ingestBatch(batch []*pending) error {
-	for _, p := range batch {
-		x.validate(p)
+// wait waits until every batch dispatched is recorded or dropped, and returns the
+// pipeline's first failure.
+func (x *execution) wait() error {
+	if x.pipe == nil {
+		return nil
+	}
+	x.pipe.busy.Wait()
+	return x.pipe.err
+}
+
+// stopPipeline waits for the batches dispatched, ends the pipeline's goroutines and
+// returns its first failure. The run calls it once, at its end.
+func (x *execution) stopPipeline() error {
+	p := x.pipe
+	if p == nil {
+		return nil
+	}
+	close(p.batches)
+	p.ended.Wait()
+	return p.err
+}
+
+// sendBatch validates and resolves a batch and puts its ingest items on the stream. After
+// a failure the batch is passed on to be dropped.
+func (x *execution) sendBatch(batch []*pending) sentBatch {
+	p := x.pipe
+	if p.isHalted() {
+		return sentBatch{batch: batch, drop: true}
+	}
+	for _, pd := range batch {
+		x.validate(pd)
 	}
 	if err := x.resolve(batch); err != nil {
-		return err
+		return sentBatch{batch: batch, err: err}
 	}
-	if err := x.send(batch); err != nil {
-		return err
+	sb := sentBatch{batch: batch}
+	var items []*requestsv1.IngestItem
+	for _, pd := range batch {
+		if pd.item != nil {
+			items = append(items, pd.item)
+			sb.owners = append(sb.owners, pd)
+		}
 	}
+	if len(items) == 0 {
+		return sb
+	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-p.halted:
+		return sentBatch{batch: batch, drop: true}
+	case <-x.ingestCtx.Done():
+		return sentBatch{batch: batch, err: x.ledgerFailure(context.Cause(x.ingestCtx))}
+	}
+	x.batchNo++
+	sb.id = cmp.Or(x.name, "preview") + "/batches/" + strconv.Itoa(x.batchNo)
+	// A ledger that takes no more of the stream must not hold the run forever.
+	watchdog := time.AfterFunc(x.r.d.BatchTimeout, func() { x.ingestCancel(errBatchTimeout) })
+	// A preview's batches are decided by the ledger and rolled back (validate_only).
+	err := x.ingest.Send(&requestsv1.IngestBorrowingRequestsRequest{BatchId: sb.id, Run: x.name, Items: items, ValidateOnly: x.preview != nil})
+	watchdog.Stop()
+	// io.EOF: the ledger ended the stream, and the recorder learns why from Recv.
+	if err != nil && !errors.Is(err, io.EOF) {
+		sb.err = x.ledgerFailure(err)
+	}
+	return sb
+}
 
+// recordBatch takes the ledger's answer to a sent batch, turns it into events and records
+// them, with the counters and retry-set changes, in one transaction of the harvester's
+// store.
+func (x *execution) recordBatch(sb sentBatch) error {
+	if sb.id != "" {
+		err := sb.err
+		if err == nil {
+			err = x.receive(sb)
+		}
+		<-x.pipe.slots
+		if err != nil {
+			return err
+		}
+	}
+	if sb.err != nil {
+		return sb.err
+	}
 	b := x.batchOf(nil)
-	for _, p := range batch {
-		e := p.event
+	for _, pd := range sb.batch {
+		e := pd.event
 		b.Events = append(b.Events, e)
 		id := e.GetExternalId()
 		switch {
@@ -101,7 +252,7 @@ func (x *execution) ingestBatch(batch []*pending) error {
 	}
 	if x.preview != nil {
 		// A preview stops here, short of every write: what the run would record.
-		x.preview.add(batch)
+		x.preview.add(sb.batch)
 		return nil
 	}
 	return x.commit(b)
@@ -314,38 +465,20 @@ func (x *execution) resolve(batch []*pending) error {
 	return nil
 }
 
-// send ingests the batch's items as one ledger batch and turns the answers into events.
-func (x *execution) send(batch []*pending) error {
-	var items []*requestsv1.IngestItem
-	var owners []*pending
-	for _, p := range batch {
-		if p.item != nil {
-			items = append(items, p.item)
-			owners = append(owners, p)
-		}
-	}
-	if len(items) == 0 {
-		return nil
-	}
-	x.batchNo++
-	batchID := cmp.Or(x.name, "preview") + "/batches/" + strconv.Itoa(x.batchNo)
+// receive waits for the ledger's answer to a sent batch and turns it into events.
+func (x *execution) receive(sb sentBatch) error {
 	// A ledger that accepts a batch and never answers must not hold the run forever.
 	watchdog := time.AfterFunc(x.r.d.BatchTimeout, func() { x.ingestCancel(errBatchTimeout) })
-	// A preview's batches are decided by the ledger and rolled back (validate_only).
-	err := x.ingest.Send(&requestsv1.IngestBorrowingRequestsRequest{BatchId: batchID, Run: x.name, Items: items, ValidateOnly: x.preview != nil})
-	var resp *requestsv1.IngestBorrowingRequestsResponse
-	if err == nil {
-		resp, err = x.ingest.Recv()
-	}
+	resp, err := x.ingest.Recv()
 	watchdog.Stop()
 	if err != nil {
 		return x.ledgerFailure(err)
 	}
-	if resp.GetBatchId() != batchID || len(resp.GetResults()) != len(items) {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger answered batch %s with %d results for %d items", resp.GetBatchId(), len(resp.GetResults()), len(items))
+	if resp.GetBatchId() != sb.id || len(resp.GetResults()) != len(sb.owners) {
+		return fail(harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE, "the ledger answered batch %s with %d results for %d items", resp.GetBatchId(), len(resp.GetResults()), len(sb.owners))
 	}
 	for i, res := range resp.GetResults() {
-		p := owners[i]
+		p := sb.owners[i]
 		id := p.req.ExternalID
 		var e *harvesterv1.RunEvent
 		switch res.GetOutcome() {

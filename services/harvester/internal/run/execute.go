@@ -46,18 +46,18 @@ type execution struct {
 	parked    map[string]bool   // the profile's parked external ids when the window fetch began
 	parkedEnd int               // how many the profile has when the run ends: its standing warning
 	ledger    map[string]string // external id → ledger request, of the requests the refresh reads
+	openList  *openList         // the open ledger requests for the refresh, listed in the background
 	batch     []*connector.Request
 	batchNo   int
-	// inflight is the batch being ingested in the background (dispatch), nil when none;
-	// batchErr the first batch failure. Only the batch goroutine touches batchNo, warned
-	// and the ingest stream while a batch is in flight.
-	inflight chan error
-	batchErr error
-	warned   bool
-	acked    bool                 // the whole window was fetched and acknowledged
-	alerts   []*harvesterv1.Alert // non-fatal alerts (a phase after the window failed)
-	handled  int                  // distinct requests added in this run (Deps.MaxRunItems)
-	preview  *preview             // set when previewing: decide everything, write nothing
+	// pipe ingests and records the dispatched batches in the background (batch.go). Its
+	// sender alone touches batchNo and sends on the ingest stream, its recorder alone
+	// receives from it and sets warned, until the pipeline stops.
+	pipe    *pipeline
+	warned  bool
+	acked   bool                 // the whole window was fetched and acknowledged
+	alerts  []*harvesterv1.Alert // non-fatal alerts (a phase after the window failed)
+	handled int                  // distinct requests added in this run (Deps.MaxRunItems)
+	preview *preview             // set when previewing: decide everything, write nothing
 }
 
 var errBatchTimeout = errors.New("ledger batch timeout")
@@ -86,9 +86,9 @@ func (r *Runner) execute(ctx context.Context, id uint64, code string) {
 	log.Info("run started")
 
 	window, err := x.run()
-	// A run cut short (a fetch failure, a cancel) may leave a batch in flight: it ends
-	// before the run does, so its events are recorded and the stream is no longer used.
-	if berr := x.wait(); err == nil {
+	// A run cut short (a fetch failure, a cancel) may leave batches in flight: they end
+	// before the run does, so their events are recorded and the stream is no longer used.
+	if berr := x.stopPipeline(); err == nil {
 		err = berr
 	}
 	if x.ingestCancel != nil {
@@ -227,6 +227,8 @@ func (x *execution) run() (connector.Window, error) {
 		return w, x.ledgerFailure(err)
 	}
 	x.ingest = stream
+	x.startPipeline()
+	x.listOpen()
 
 	chunks := w.Chunks(d.ChunkDays)
 	for i, c := range chunks {
@@ -567,12 +569,58 @@ func (x *execution) fetchEach(ids []string, phase, what string) error {
 	return x.flush()
 }
 
+// openRequest is an open ledger request of the profile: its external id and its name.
+type openRequest struct{ id, name string }
+
+// openList is the listing of the profile's open ledger requests for the refresh, made in
+// the background while the window is fetched (listOpen).
+type openList struct {
+	done chan struct{}
+	open []openRequest
+	err  error
+}
+
+// listOpen starts listing the profile's open ledger requests for the refresh after the
+// window. The list is taken while the window is fetched rather than after it, so the ledger's reads overlap the fetch instead of adding to the
+// run: a request the window brings is left out by the refresh anyway (seen), and one
+// that closes meanwhile is at worst re-read once.
+func (x *execution) listOpen() {
+	d := x.r.d
+	if d.RefreshLimit < 0 || d.Requests == nil {
+		return
+	}
+	l := &openList{done: make(chan struct{})}
+	x.openList = l
+	go func() {
+		defer close(l.done)
+		token := ""
+		for {
+			var resp *requestsv1.ListBorrowingRequestsResponse
+			err := x.call(func(ctx context.Context) (err error) {
+				resp, err = d.Requests.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{
+					Profile: x.profile.GetName(), OpenOnly: true, PageSize: 1000, PageToken: token})
+				return err
+			})
+			if err != nil {
+				l.err = err
+				return
+			}
+			for _, br := range resp.GetBorrowingRequests() {
+				l.open = append(l.open, openRequest{id: br.GetExternalReference().GetExternalId(), name: br.GetName()})
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				return
+			}
+		}
+	}()
+}
+
 // refresh re-reads open ledger requests of this profile that the window did not contain
 // (Libris lists requests by order date, so a later status change of an older request
 // only arrives this way), least recently refreshed first, at most RefreshLimit per run.
 func (x *execution) refresh() error {
 	d := x.r.d
-	if d.RefreshLimit < 0 || d.Requests == nil {
+	if x.openList == nil {
 		return nil
 	}
 	if _, err := x.update(func(run *harvesterv1.Run) { run.Progress.Phase = "refreshing open requests" }); err != nil {
@@ -584,26 +632,19 @@ func (x *execution) refresh() error {
 	if err != nil {
 		return err
 	}
+	select {
+	case <-x.openList.done:
+	case <-x.ctx.Done():
+		return x.ctx.Err()
+	}
+	if err := x.openList.err; err != nil {
+		return x.serviceFailure("requests", err)
+	}
 	var open []string
-	token := ""
-	for {
-		var resp *requestsv1.ListBorrowingRequestsResponse
-		err := x.call(func(ctx context.Context) (err error) {
-			resp, err = d.Requests.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{
-				Profile: x.profile.GetName(), OpenOnly: true, PageSize: 1000, PageToken: token})
-			return err
-		})
-		if err != nil {
-			return x.serviceFailure("requests", err)
-		}
-		for _, br := range resp.GetBorrowingRequests() {
-			if id := br.GetExternalReference().GetExternalId(); !x.seen[id] && !gone[id] {
-				open = append(open, id)
-				x.ledger[id] = br.GetName()
-			}
-		}
-		if token = resp.GetNextPageToken(); token == "" {
-			break
+	for _, o := range x.openList.open {
+		if !x.seen[o.id] && !gone[o.id] {
+			open = append(open, o.id)
+			x.ledger[o.id] = o.name
 		}
 	}
 	last, err := d.Store.Refreshed(x.code)

@@ -32,7 +32,7 @@ type preview struct {
 // errPreviewFull stops the fetch once the preview holds max requests.
 var errPreviewFull = errors.New("preview full")
 
-// add records the fates a batch reached, as ingestBatch would record them.
+// add records the fates a batch reached, as recordBatch would record them.
 func (p *preview) add(batch []*pending) {
 	for _, pd := range batch {
 		e, r := pd.event, pd.req
@@ -71,7 +71,7 @@ func (r *Runner) Preview(ctx context.Context, profileName string, w *connector.W
 		preview: &preview{max: max, counters: &harvesterv1.RunCounters{}}}
 	resp := &harvesterv1.PreviewImportResponse{}
 	err = x.previewWindow(w, resp)
-	if berr := x.wait(); err == nil {
+	if berr := x.stopPipeline(); err == nil {
 		err = berr
 	}
 	if x.ingestCancel != nil {
@@ -133,6 +133,7 @@ func (x *execution) previewWindow(w *connector.Window, resp *harvesterv1.Preview
 		return x.ledgerFailure(err)
 	}
 	x.ingest = stream
+	x.startPipeline()
 	for _, c := range next.Chunks(d.ChunkDays) {
 		visit := x.chunkVisit(c)
 		err := x.conn.Fetch(x.ctx, c, func(req *connector.Request) error {

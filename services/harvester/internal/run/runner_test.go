@@ -68,6 +68,8 @@ type fakeMapping struct {
 	libraries map[string]string // external → local
 	partners  map[string]bool   // upper-cased codes
 	down      bool              // every call fails UNAVAILABLE
+	resolves  int               // ResolvePartnerCodes calls
+	failAt    int               // ResolvePartnerCodes fails UNAVAILABLE on this call (1-based); 0 never
 }
 
 func (f *fakeMapping) GetLibrary(_ context.Context, r *mappingv1.GetLibraryRequest) (*mappingv1.Library, error) {
@@ -96,6 +98,9 @@ func (f *fakeMapping) ResolveLibraryCodes(_ context.Context, r *mappingv1.Resolv
 func (f *fakeMapping) ResolvePartnerCodes(_ context.Context, r *mappingv1.ResolvePartnerCodesRequest) (*mappingv1.ResolvePartnerCodesResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.resolves++; f.resolves == f.failAt {
+		return nil, status.Error(codes.Unavailable, "mapping is down")
+	}
 	out := &mappingv1.ResolvePartnerCodesResponse{}
 	for _, c := range r.GetCodes() {
 		res := &mappingv1.PartnerCodeResolution{Code: c}
@@ -493,6 +498,45 @@ func TestBatchFailureStopsThePipeline(t *testing.T) {
 	}
 	if n := len(h.events(t, run)); n != 6 {
 		t.Errorf("%d events, want 6", n)
+	}
+}
+
+// TestResolveFailureStopsThePipeline: a batch that fails before it reaches the ledger
+// (mapping down) stops the run there too: the batches before it, sent and maybe still
+// being committed, are answered and recorded in order; none after it is sent.
+func TestResolveFailureStopsThePipeline(t *testing.T) {
+	h := newHarness(t)
+	var ids []string
+	for i := range 30 {
+		id := fmt.Sprintf("Abc-261126-%04d", i+1)
+		ids = append(ids, id)
+		h.conn.reqs = append(h.conn.reqs, req(id, 26, "Xyz", 100))
+	}
+	h.mapping.failAt = 4
+	run := h.runOnce(t)
+	if a := run.GetAlerts(); run.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || len(a) == 0 || a[0].GetCode() != harvesterv1.AlertCode_ALERT_CODE_SERVICE_UNAVAILABLE {
+		t.Fatalf("run: %v %v", run.GetState(), a)
+	}
+	h.ledger.mu.Lock()
+	batches := h.ledger.batches
+	h.ledger.mu.Unlock()
+	if batches != 3 {
+		t.Errorf("the ledger saw %d batches, want 3 (none from the failed one on)", batches)
+	}
+	if c := run.GetCounters(); c.GetCreated() != 9 || c.GetFetched() != 9 {
+		t.Errorf("counters %v, want the three batches before the failure (9 created)", c)
+	}
+	id, _ := ParseRunName(run.GetName())
+	evs, _, err := h.store.ListRunEvents(id, store.EventFilter{}, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.GetExternalId())
+	}
+	if !slices.Equal(got, ids[:9]) {
+		t.Errorf("events %v, want the first 9 requests in order", got)
 	}
 }
 
