@@ -31,8 +31,8 @@ const (
 // admits only that role to it.
 func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_IngestBorrowingRequestsServer) error {
 	ctx := stream.Context()
-	for {
-		req, err := stream.Recv()
+	for r := range receiveAhead(ctx, stream) {
+		req, err := r.req, r.err
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -56,6 +56,36 @@ func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_Ingest
 			return err
 		}
 	}
+	return ctx.Err()
+}
+
+// received is one Recv of the ingest stream.
+type received struct {
+	req *requestsv1.IngestBorrowingRequestsRequest
+	err error
+}
+
+// receiveAhead receives the stream's batches in a goroutine of its own, one ahead of the
+// handler: the next batch arrives and is unmarshalled while the store applies this one.
+// The channel ends after the first error (io.EOF included), or when ctx ends, which it
+// does once the handler returns.
+func receiveAhead(ctx context.Context, stream requestsv1.IngestService_IngestBorrowingRequestsServer) <-chan received {
+	out := make(chan received, 1)
+	go func() {
+		defer close(out)
+		for {
+			req, err := stream.Recv()
+			select {
+			case out <- received{req, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // checkBatch validates a batch as a whole; its items are judged one by one by the store.

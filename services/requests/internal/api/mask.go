@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -37,7 +38,7 @@ func seesPatronData(ctx context.Context) bool {
 // because the store's messages are not ours to change: a watch may share them, and the
 // store itself is left untouched (masking is a view, not a change to the ledger).
 func forCaller[M proto.Message](ctx context.Context, resp M) M {
-	if seesPatronData(ctx) || !resp.ProtoReflect().IsValid() {
+	if seesPatronData(ctx) || !resp.ProtoReflect().IsValid() || !mayHoldPatronData(resp.ProtoReflect().Descriptor()) {
 		return resp
 	}
 	out := proto.Clone(resp).(M)
@@ -78,6 +79,51 @@ func maskPatronData(m protoreflect.Message) {
 		}
 		return true
 	})
+}
+
+// patronTypes are the messages maskPatronData masks fields of.
+var patronTypes = map[protoreflect.FullName]bool{
+	(*requestsv1.Requester)(nil).ProtoReflect().Descriptor().FullName():        true,
+	(*requestsv1.BorrowingRequest)(nil).ProtoReflect().Descriptor().FullName(): true,
+	(*requestsv1.RequestEvent)(nil).ProtoReflect().Descriptor().FullName():     true,
+}
+
+// holdsPatronData caches mayHoldPatronData by message type.
+var holdsPatronData sync.Map // protoreflect.FullName → bool
+
+// mayHoldPatronData reports whether a message of type md can contain patron data: it is
+// one of patronTypes, has one inside it at any depth, or has a google.protobuf.Any that
+// could. A response that cannot (the ingest stream's results, counts) goes out as it is,
+// without the copy and the walk.
+func mayHoldPatronData(md protoreflect.MessageDescriptor) bool {
+	if v, ok := holdsPatronData.Load(md.FullName()); ok {
+		return v.(bool)
+	}
+	holds := reaches(md, map[protoreflect.FullName]bool{})
+	holdsPatronData.Store(md.FullName(), holds)
+	return holds
+}
+
+func reaches(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	name := md.FullName()
+	if patronTypes[name] || name == "google.protobuf.Any" {
+		return true
+	}
+	if seen[name] {
+		return false // already being looked into further up
+	}
+	seen[name] = true
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if m := fd.Message(); m != nil && reaches(m, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // mask hides a non-empty value; an empty one stays empty (see Masked).
