@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"time"
 
@@ -114,6 +115,7 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, now
 	}
 	defer func() { err = errors.Join(err, e.stop()) }()
 	h := e.Harvester
+	pids := []string{"self"}
 	var child *childHarvester
 	// profile profiles one import into the named files when asked to.
 	profile := func(name string) (func() error, error) { return func() error { return nil }, nil }
@@ -125,17 +127,19 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, now
 		}
 		defer func() { err = errors.Join(err, child.stop()) }()
 		h = child.client
+		pids = append(pids, strconv.Itoa(child.cmd.Process.Pid))
 	}
 
 	stopProfile, err := profile("import")
 	if err != nil {
 		return nil, err
 	}
-	first, err := importOnce(ctx, h, e.profile, o.N, harvesterv1.Outcome_OUTCOME_CREATED)
+	first, err := importOnce(ctx, h, e.profile, o.N, harvesterv1.Outcome_OUTCOME_CREATED, pids...)
 	if err := errors.Join(err, stopProfile()); err != nil {
 		return nil, err
 	}
 	f.add("import_rps", first.rps())
+	f.add("import_cpu_us", first.cpuMicros())
 	if child != nil {
 		rss, err := child.peakRSSMB()
 		if err != nil {
@@ -147,12 +151,13 @@ func emptyLedger(ctx context.Context, o Options, bins binaries, work string, now
 	if stopProfile, err = profile("reimport"); err != nil {
 		return nil, err
 	}
-	again, err := importOnce(ctx, h, e.profile, o.N, harvesterv1.Outcome_OUTCOME_UNCHANGED)
+	again, err := importOnce(ctx, h, e.profile, o.N, harvesterv1.Outcome_OUTCOME_UNCHANGED, pids...)
 	if err := errors.Join(err, stopProfile()); err != nil {
 		return nil, err
 	}
 	f.add("reimport_rps", again.rps())
 	f.add("reimport_vs_import", again.rps()/first.rps())
+	f.add("reimport_cpu_us", again.cpuMicros())
 
 	n, statuses, err := exportItems(ctx, e.ledger, e.profile, items)
 	if err != nil {
@@ -253,8 +258,9 @@ func largeLedger(ctx context.Context, o Options, bins binaries, work string, now
 }
 
 // startProfile starts a CPU profile of this process (the suite, its harvester included)
-// into dir/<name>.cpu.pprof; the returned function stops it and adds an allocation
-// profile (dir/<name>.allocs.pprof, allocations since the process started).
+// into dir/<name>.cpu.pprof and an execution trace into dir/<name>.trace; the returned
+// function stops both and adds an allocation profile (dir/<name>.allocs.pprof,
+// allocations since the process started).
 func startProfile(dir, name string) (func() error, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -267,9 +273,20 @@ func startProfile(dir, name string) (func() error, error) {
 		cpu.Close()
 		return nil, err
 	}
+	// The execution trace shows where the import waits (go tool trace -pprof=sync, net,
+	// syscall or sched): the CPU profile only shows where it computes.
+	tr, err := os.Create(filepath.Join(dir, name+".trace"))
+	if err == nil {
+		err = trace.Start(tr)
+	}
+	if err != nil {
+		pprof.StopCPUProfile()
+		return nil, errors.Join(err, cpu.Close())
+	}
 	return func() error {
 		pprof.StopCPUProfile()
-		err := cpu.Close()
+		trace.Stop()
+		err := errors.Join(cpu.Close(), tr.Close())
 		allocs, cerr := os.Create(filepath.Join(dir, name+".allocs.pprof"))
 		if cerr != nil {
 			return errors.Join(err, cerr)

@@ -66,6 +66,26 @@ func TestVmHWM(t *testing.T) {
 	}
 }
 
+func TestStatCPU(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     time.Duration
+		err      bool
+	}{
+		{"plain", "42 (harvester) S 1 42 42 0 -1 4194304 125 0 0 0 250 30 0 0 20 0 9 0 1225679", 2800 * time.Millisecond, false},
+		{"spaces and parentheses in the name", "42 (a (b) c) R 1 42 42 0 -1 4194304 125 0 0 0 7 3 0 0", 100 * time.Millisecond, false},
+		{"cut short", "42 (x) S 1 42", 0, true},
+		{"not a number", "42 (x) S 1 42 42 0 -1 4194304 125 0 0 0 a 3 0 0", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := statCPU(tc.in)
+			if (err != nil) != tc.err || got != tc.want {
+				t.Errorf("statCPU = %v, %v; want %v, error %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
 func TestModelName(t *testing.T) {
 	in := "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n"
 	if got := modelName(strings.NewReader(in)); got != "AMD EPYC 7B13" {

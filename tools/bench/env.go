@@ -140,6 +140,38 @@ func startHarvester(ctx context.Context, bin string, e *env, dataDir string) (*c
 	}
 }
 
+// processCPU is the CPU time (user and system, all threads) process pid has used so far,
+// from /proc/<pid>/stat ("self" for this process).
+func processCPU(pid string) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("CPU time: %w", err)
+	}
+	return statCPU(string(b))
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// statCPU reads utime + stime (fields 14 and 15) of a /proc/<pid>/stat line. The command
+// name, field 2, is in parentheses and may hold spaces, so fields count from its end.
+func statCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	f := strings.Fields(stat[i+1:]) // from field 3 on
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("CPU time: unexpected stat line %q", stat)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("CPU time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
 // peakRSSMB is the process's peak resident set so far (VmHWM), in MiB.
 func (h *childHarvester) peakRSSMB() (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", h.cmd.Process.Pid))

@@ -29,17 +29,43 @@ import (
 // importResult is one import run as the harvester recorded it.
 type importResult struct {
 	run     *harvesterv1.Run
-	seconds float64 // the run's own start to end
+	seconds float64       // the run's own start to end
+	cpu     time.Duration // CPU time of this process and the child harvester from start to end of importOnce
 }
 
 // rps is the requests the run handled per second of its own duration.
 func (r importResult) rps() float64 { return float64(r.run.GetCounters().GetFetched()) / r.seconds }
 
+// cpuMicros is the CPU time per request handled, in µs.
+func (r importResult) cpuMicros() float64 {
+	return float64(r.cpu.Microseconds()) / float64(r.run.GetCounters().GetFetched())
+}
+
 // importOnce starts a run of profile on h, waits for it to end, and checks
 // that it handled want requests, every one with outcome: a run that skipped or failed
-// any would measure something else than an import.
-func importOnce(ctx context.Context, h harvesterv1.HarvesterServiceClient, profile string, want int, outcome harvesterv1.Outcome) (importResult, error) {
+// any would measure something else than an import. pids are the processes whose CPU time
+// is counted: this one ("self") and the child harvester when there is one.
+func importOnce(ctx context.Context, h harvesterv1.HarvesterServiceClient, profile string, want int, outcome harvesterv1.Outcome, pids ...string) (importResult, error) {
+	cpu := func() (time.Duration, error) {
+		var sum time.Duration
+		for _, pid := range pids {
+			t, err := processCPU(pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += t
+		}
+		return sum, nil
+	}
+	before, err := cpu()
+	if err != nil {
+		return importResult{}, err
+	}
 	run, err := testenv.Import(ctx, h, profile)
+	if err != nil {
+		return importResult{}, err
+	}
+	after, err := cpu()
 	if err != nil {
 		return importResult{}, err
 	}
@@ -50,7 +76,7 @@ func importOnce(ctx context.Context, h harvesterv1.HarvesterServiceClient, profi
 	if d <= 0 {
 		return importResult{}, fmt.Errorf("run %s has no duration (start %v, end %v)", run.GetName(), run.GetStartTime().AsTime(), run.GetEndTime().AsTime())
 	}
-	return importResult{run: run, seconds: d.Seconds()}, nil
+	return importResult{run: run, seconds: d.Seconds(), cpu: after - before}, nil
 }
 
 // checkRun returns why run is not a clean import of want requests that all had outcome.
