@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,7 +112,7 @@ func profileRunKey(profile string, id uint64) []byte {
 }
 
 // RunName is `runs/{id}`.
-func RunName(id uint64) string { return fmt.Sprintf("runs/%d", id) }
+func RunName(id uint64) string { return "runs/" + strconv.FormatUint(id, 10) }
 
 func getRun(tx *bolt.Tx, id uint64) (*harvesterv1.Run, error) {
 	v := tx.Bucket(bucketRuns).Get(runKey(id))
@@ -369,18 +370,36 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 		// Events are appended (run id, then sequence): pages filled densely, not halved.
 		events.FillPercent = appendedFill
 		retry := tx.Bucket(bucketRetry)
+		// Whether the profile has anything in the retry set, the parked list and the gone
+		// set: most batches are of a profile with none in some of them, and then need not
+		// look each of their requests up there.
+		prefix := profilePrefix(b.Profile)
+		hasAny := func(bucket []byte) bool {
+			k, _ := tx.Bucket(bucket).Cursor().Seek(prefix)
+			return k != nil && bytes.HasPrefix(k, prefix)
+		}
+		retryAny, parkedAny, goneAny := hasAny(bucketRetry), hasAny(bucketParked), hasAny(bucketGone)
+		// inRetry says, of each request looked up, whether the retry set holds it.
+		inRetry := map[string]bool{}
 		// Attempts as they were before this batch: the retry set's, or a parked item's.
 		before := func(id string) (int, *harvesterv1.ParkedItem, error) {
-			if p, err := getParked(tx, b.Profile, id); p != nil || err != nil {
-				return int(p.GetAttempts()), p, err
+			if parkedAny {
+				if p, err := getParked(tx, b.Profile, id); p != nil || err != nil {
+					return int(p.GetAttempts()), p, err
+				}
 			}
+			if !retryAny {
+				return 0, nil, nil
+			}
+			v := retry.Get(retryKey(b.Profile, id))
+			inRetry[id] = v != nil
 			// A corrupt entry counts as none: this batch rewrites it.
-			prev, _ := decodeRetry(retry.Get(retryKey(b.Profile, id)))
+			prev, _ := decodeRetry(v)
 			return prev.Attempts, nil, nil
 		}
 		// An event's attempt counts the runs that handled its request so far, this one
 		// included.
-		attempt := map[string]int32{}
+		attempt := make(map[string]int32, len(b.Events))
 		for _, e := range b.Events {
 			if id := e.GetExternalId(); id != "" && b.Profile != "" {
 				n, _, err := before(id)
@@ -398,6 +417,9 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 				return err
 			}
 			prev, _ := decodeRetry(retry.Get(k))
+			// What this loop writes is looked up by the loops after it.
+			retryAny, parkedAny = true, true
+			delete(inRetry, e.ExternalID)
 			switch {
 			case parked != nil:
 				parked.ReasonCode, parked.Reason, parked.Attempts = e.Reason, e.Message, int32(attempts+1)
@@ -462,14 +484,20 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 		}
 		gone := tx.Bucket(bucketGone)
 		for _, id := range b.Done {
-			if err := retry.Delete(retryKey(b.Profile, id)); err != nil {
-				return err
+			if found, known := inRetry[id]; retryAny && (found || !known) {
+				if err := retry.Delete(retryKey(b.Profile, id)); err != nil {
+					return err
+				}
 			}
-			if err := deleteParked(tx, b.Profile, id); err != nil {
-				return err
+			if parkedAny {
+				if err := deleteParked(tx, b.Profile, id); err != nil {
+					return err
+				}
 			}
-			if err := gone.Delete(retryKey(b.Profile, id)); err != nil {
-				return err
+			if goneAny {
+				if err := gone.Delete(retryKey(b.Profile, id)); err != nil {
+					return err
+				}
 			}
 		}
 		for _, g := range b.Gone {
@@ -503,7 +531,9 @@ func (s *Store) RecordBatch(b Batch) (*harvesterv1.Run, error) {
 const appendedFill = 0.95
 
 // eventName is the resource name of event seq of run runID.
-func eventName(runID, seq uint64) string { return fmt.Sprintf("%s/events/%d", RunName(runID), seq) }
+func eventName(runID, seq uint64) string {
+	return RunName(runID) + "/events/" + strconv.FormatUint(seq, 10)
+}
 
 func eventKey(runID, seq uint64) []byte {
 	return append(boltdb.Uint64Key(runID), boltdb.Uint64Key(seq)...)
