@@ -56,9 +56,11 @@ console-screenshots:
 		-run 'TestImportJobLive|TestRequestLifecycleButtons|TestQueueTabsFiltersAndBatch|TestProfileWizard'
 
 
-# Regenerate docs/config.md from the binaries' flags (a test fails when it is stale).
+# Regenerate docs/config.md from the binaries' flags and the README's Operator CLI section
+# from the command tree (a test fails when either is stale).
 docs:
 	go test ./internal/configdoc -run TestConfigReference -update
+	go test ./internal/cli -run TestREADMEOperatorCLI -update
 
 build:
 	@mkdir -p bin
