@@ -33,10 +33,42 @@ type bodyReader struct {
 	// ingest a batch for minutes) never count as Libris being silent.
 	idle    *time.Timer
 	idleFor time.Duration
+	// rec keeps the bytes read from offset recFrom on (see keep), so an item can be cut out
+	// of them once the decoder has checked it; read counts every byte read.
+	rec     []byte
+	recFrom int64
+	read    int64
+}
+
+// keep drops the recorded bytes before offset from: they will not be asked for again.
+func (b *bodyReader) keep(from int64) {
+	drop := int(from - b.recFrom)
+	if drop <= 0 {
+		return
+	}
+	if drop >= len(b.rec) {
+		b.rec = b.rec[:0]
+	} else if drop > len(b.rec)/2 {
+		b.rec = append(b.rec[:0], b.rec[drop:]...) // rarely: the kept tail is the smaller part
+	} else {
+		return // dropped later, together with more
+	}
+	b.recFrom = from
+}
+
+// recorded returns the input bytes between offsets from and to (see keep).
+func (b *bodyReader) recorded(from, to int64) []byte {
+	return b.rec[from-b.recFrom : to-b.recFrom]
 }
 
 // mark starts a new value's byte budget.
 func (b *bodyReader) mark() { b.budget = maxValueBytes }
+
+// next starts the next value of dec: its byte budget, and the recording from there on.
+func (b *bodyReader) next(dec *json.Decoder) {
+	b.mark()
+	b.keep(dec.InputOffset())
+}
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.budget <= 0 {
@@ -53,6 +85,8 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.idle != nil {
 		b.idle.Stop()
 	}
+	b.rec = append(b.rec, p[:n]...)
+	b.read += int64(n)
 	b.budget -= int64(n)
 	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
 		b.err = err
@@ -88,7 +122,7 @@ func (e *visitError) Error() string { return e.err.Error() }
 func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (envelope, error) {
 	var env envelope
 	dec := json.NewDecoder(br)
-	br.mark()
+	br.next(dec)
 	tok, err := dec.Token()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -100,7 +134,7 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 		return env, &decodeError{notJSON: true, msg: "JSON that is not an object (" + tokenKind(tok) + ")"}
 	}
 	for dec.More() {
-		br.mark()
+		br.next(dec)
 		keyTok, err := dec.Token()
 		if err != nil {
 			return env, syntaxErr(err, "reading the envelope")
@@ -136,9 +170,9 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 				return env, &decodeError{msg: "ill_requests is " + tokenKind(tok) + ", not an array"}
 			}
 			for dec.More() {
-				br.mark()
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
+				br.next(dec)
+				raw, err := nextValue(dec, br)
+				if err != nil {
 					return env, syntaxErr(err, "reading a request")
 				}
 				env.items++
@@ -158,7 +192,7 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 	if _, err := dec.Token(); err != nil { // the closing }
 		return env, syntaxErr(err, "reading the envelope")
 	}
-	br.mark()
+	br.next(dec)
 	if tok, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err != nil {
 			return env, syntaxErr(err, "after the envelope")
@@ -168,11 +202,42 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 	return env, nil
 }
 
+// errNoValue reports that Decode with a nil pointer did not consume a value, which nextValue relies on.
+var errNoValue = errors.New("the JSON decoder did not read the value")
+
+// nextValue reads the next element of the array dec is in and returns a copy of its bytes.
+//
+// Decode with a nil pointer reads the whole value and checks that it is valid JSON, then
+// refuses the destination without looking at the value again; the value's bytes are cut out of
+// what br recorded. Decode into a json.RawMessage would scan every byte a second time to
+// find the value's end, which the first scan already knew.
+func nextValue(dec *json.Decoder, br *bodyReader) (json.RawMessage, error) {
+	from := dec.InputOffset()
+	br.keep(from)
+	var none *json.RawMessage
+	err := dec.Decode(none)
+	var invalid *json.InvalidUnmarshalError
+	if !errors.As(err, &invalid) {
+		if err == nil {
+			err = errNoValue
+		}
+		return nil, err
+	}
+	to := dec.InputOffset()
+	if to <= from {
+		return nil, errNoValue
+	}
+	// Before the value: the comma after the previous element, and white space.
+	v := bytes.TrimLeft(br.recorded(from, to), " \t\r\n")
+	v = bytes.TrimLeft(bytes.TrimPrefix(v, []byte(",")), " \t\r\n")
+	return bytes.Clone(v), nil
+}
+
 // skipValue consumes one value of any shape without keeping it.
 func skipValue(dec *json.Decoder, br *bodyReader) error {
 	depth := 0
 	for {
-		br.mark()
+		br.next(dec)
 		tok, err := dec.Token()
 		if err != nil {
 			return err

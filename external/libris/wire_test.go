@@ -3,7 +3,10 @@ package libris
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/interloan/interloan/external/connector"
@@ -80,5 +83,38 @@ func TestDecodeItemKeys(t *testing.T) {
 	rs := decodeItem([]byte(`{"recipients":[{"LIBRARY_CODE":"Xyz","Is_Active_Library":true}]}`)).Recipients.list
 	if len(rs) != 1 || rs[0].LibraryCode.s != "Xyz" || !bool(rs[0].IsActiveLibrary) {
 		t.Fatalf("recipients %+v", rs)
+	}
+}
+
+// TestItemsCutExactly: each item handed on is exactly the element's bytes, whatever white
+// space and commas surround it and however the answer arrives (one byte per read too).
+func TestItemsCutExactly(t *testing.T) {
+	body := "{ \"count\" : 4 ,\n \"ill_requests\" :\n[\n\t{\"title\":\"a, [b]\\\" }\"} ,{\"x\":[1,{\"y\":null}]}\r\n,\n  \"str\" , 12.5e3 ] , \"after\": {\"z\": [ ]}\n}\n"
+	var want struct {
+		Items []json.RawMessage `json:"ill_requests"`
+	}
+	if err := json.Unmarshal([]byte(body), &want); err != nil {
+		t.Fatal(err)
+	}
+	for _, oneByte := range []bool{false, true} {
+		var r io.Reader = strings.NewReader(body)
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		var got []string
+		if _, err := decodeEnvelope(&bodyReader{r: r}, func(raw json.RawMessage) error {
+			got = append(got, string(raw))
+			return nil
+		}); err != nil {
+			t.Fatalf("one byte %v: %v", oneByte, err)
+		}
+		if len(got) != len(want.Items) {
+			t.Fatalf("one byte %v: %d items, want %d", oneByte, len(got), len(want.Items))
+		}
+		for i := range got {
+			if got[i] != string(want.Items[i]) {
+				t.Errorf("one byte %v: item %d = %q, want %q", oneByte, i, got[i], want.Items[i])
+			}
+		}
 	}
 }
