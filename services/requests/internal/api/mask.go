@@ -60,21 +60,21 @@ func maskPatronData(m protoreflect.Message) {
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
-		case fd.IsList():
-			if fd.Message() != nil {
-				l := v.List()
-				for i := range l.Len() {
-					maskPatronData(l.Get(i).Message())
-				}
-			}
 		case fd.IsMap():
-			if fd.MapValue().Message() != nil {
+			if md := fd.MapValue().Message(); md != nil && mayHoldPatronData(md) {
 				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
 					maskPatronData(e.Message())
 					return true
 				})
 			}
-		case fd.Message() != nil:
+		case fd.Message() == nil || !mayHoldPatronData(fd.Message()):
+			// Nothing to mask down there (a timestamp, the bibliography, the rota).
+		case fd.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				maskPatronData(l.Get(i).Message())
+			}
+		default:
 			maskPatronData(v.Message())
 		}
 		return true
