@@ -224,6 +224,12 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.showSignin(w, r, http.StatusBadRequest, "signin.oidc.stale")
 		return
 	}
+	// RFC 9207: an answer naming another issuer is not from our provider (a mix-up).
+	if iss := q.Get("iss"); iss != "" && iss != o.provider.Issuer() {
+		h.log.Warn("console sign-in refused: the answer names another issuer", "issuer", trimmed(iss))
+		h.showSignin(w, r, http.StatusBadRequest, "signin.oidc.failed")
+		return
+	}
 	if e := q.Get("error"); e != "" {
 		h.log.Info("console sign-in: the provider refused", "error", trimmed(e), "description", trimmed(q.Get("error_description")))
 		h.showSignin(w, r, http.StatusUnauthorized, "signin.oidc.refused")
@@ -249,8 +255,8 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	claims, err := o.provider.Verify(ctx, rawID, []string{o.clientID})
-	if err == nil && subtle.ConstantTimeCompare([]byte(claims.Nonce), []byte(p.nonce)) != 1 {
-		err = errors.New("the ID token's nonce is not this sign-in's")
+	if err == nil {
+		err = checkIDToken(claims, p.nonce, o.clientID)
 	}
 	if err == nil && tok.AccessToken == "" {
 		err = errors.New("the provider returned no access token")
@@ -288,11 +294,26 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	h.startSession(w, sess)
+	h.startSession(w, r, sess)
 	h.log.Info("console sign-in", "principal", id.Principal, "roles", strings.Join(id.Roles, ","), "method", id.Method)
 	// A page, not a redirect: the browser arrived from the provider's site, and its
 	// SameSite=Strict session cookie joins only a navigation this site starts.
 	h.render(w, r, http.StatusOK, "oidc_continue", oidcContinue{Next: orDefault(p.next, "/requests"), Person: id.Principal})
+}
+
+// checkIDToken is what the console requires of a verified ID token (issuer, signature,
+// expiry, the console among its audiences) besides: this sign-in's nonce, and, as
+// OpenID Connect Core 3.1.3.7 asks, the console as the party it was issued to (azp)
+// when it names one or is for several audiences.
+func checkIDToken(c *auth.Claims, nonce, clientID string) error {
+	if subtle.ConstantTimeCompare([]byte(c.Nonce), []byte(nonce)) != 1 {
+		return errors.New("the ID token's nonce is not this sign-in's")
+	}
+	azp, _ := c.All["azp"].(string)
+	if aud, _ := c.All["aud"].([]any); azp != clientID && (azp != "" || len(aud) > 1) {
+		return fmt.Errorf("the ID token was issued to %q, not to the console", trimmed(azp))
+	}
+	return nil
 }
 
 type oidcNoAccess struct{ Person, Provider string }

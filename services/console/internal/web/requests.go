@@ -195,8 +195,8 @@ const maxBatch = 1000
 // batchRequests applies one action to the requests ticked in the queue and shows what
 // became of each.
 func (h *Handler) batchRequests(w http.ResponseWriter, r *http.Request) {
-	back := r.PostFormValue("back")
-	if !strings.HasPrefix(back, "/requests") || strings.HasPrefix(back, "//") {
+	back := localPath(r.PostFormValue("back"))
+	if !strings.HasPrefix(back, "/requests") {
 		back = "/requests"
 	}
 	ids := r.PostForm["target"]

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -214,6 +215,46 @@ const (
 	progressMaxStream = 30 * time.Minute
 )
 
+// Bounds of the progress streams open at once. Each holds a call to the harvester open,
+// and the console reaches the harvester over one connection whose concurrent calls the
+// harvester bounds (100): unbounded, one person's script could take them all and leave
+// every page's calls waiting. A person's pages need a few (one per running job shown).
+const (
+	maxProgressPerPerson = 16
+	maxProgressStreams   = 64
+)
+
+// streamCount counts the progress streams open, in all and by person.
+type streamCount struct {
+	mu       sync.Mutex
+	total    int
+	byPerson map[string]int
+}
+
+// acquire counts a new stream of person; false when a bound is reached.
+func (c *streamCount) acquire(person string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.total >= maxProgressStreams || c.byPerson[person] >= maxProgressPerPerson {
+		return false
+	}
+	if c.byPerson == nil {
+		c.byPerson = map[string]int{}
+	}
+	c.total++
+	c.byPerson[person]++
+	return true
+}
+
+func (c *streamCount) release(person string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.byPerson[person]--; c.byPerson[person] <= 0 {
+		delete(c.byPerson, person)
+	}
+}
+
 // progressOf is what the live progress of a run fills in: the keys are the data-field
 // names of the run's progress elements.
 func (h *Handler) progressOf(run *harvesterv1.Run) map[string]any {
@@ -229,11 +270,16 @@ func (h *Handler) progressOf(run *harvesterv1.Run) map[string]any {
 // counters (progressOf) on every change, then `done` when it has ended. It ends when the
 // run does, when the browser goes away, or after progressMaxStream.
 func (h *Handler) runProgress(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if !h.streams.acquire(s.Identity.Principal) {
+		// The page still works without live figures; EventSource gives up on a 429.
+		http.Error(w, h.pages.msgs.T("error.busy"), http.StatusTooManyRequests)
+		return
+	}
+	defer h.streams.release(s.Identity.Principal)
 	ctx, cancel := context.WithTimeout(r.Context(), progressMaxStream)
 	defer cancel()
-	if s := sessionOf(r); s != nil {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.Credential())
-	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.Credential())
 	stream, err := h.harvester.WatchRun(ctx, &harvesterv1.WatchRunRequest{Name: "runs/" + r.PathValue("id")})
 	var first *harvesterv1.Run
 	if err == nil {

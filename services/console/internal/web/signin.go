@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -104,13 +105,18 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	h.startSession(w, sess)
+	h.startSession(w, r, sess)
 	h.log.Info("console sign-in", "principal", id.Principal, "roles", strings.Join(id.Roles, ","), "method", id.Method)
 	http.Redirect(w, r, orDefault(localPath(r.PostFormValue("next")), "/requests"), http.StatusSeeOther)
 }
 
-// startSession sets the session cookie; any sign-in method ends with it.
-func (h *Handler) startSession(w http.ResponseWriter, sess *session.Session) {
+// startSession sets the session cookie; any sign-in method ends with it. A session the
+// browser already had ends: a sign-in always gets a new id, and the one it replaces
+// must not stay usable by whoever else holds it.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, sess *session.Session) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		h.sessions.Delete(c.Value)
+	}
 	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: sess.ID, Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(h.sessions.Limits().Absolute.Seconds())})
@@ -130,9 +136,12 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath keeps a redirect target only if it is a path of this site, so a link
-// cannot send a person elsewhere after signing in.
+// cannot send a person elsewhere after signing in. Browsers read a backslash as a slash
+// and drop tabs and newlines anywhere in a URL ("/\t/evil" is "//evil" to them), so
+// neither may appear, nor any other control character.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
 		return ""
 	}
 	return p

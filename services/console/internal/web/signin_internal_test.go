@@ -24,6 +24,11 @@ func TestLocalPath(t *testing.T) {
 		"/\\evil.example":      "",
 		"":                     "",
 		"/a\r\nSet-Cookie: x":  "",
+		"/\t/evil.example":     "",
+		"/\n/evil.example":     "",
+		"/\x00/evil.example":   "",
+		"/\u0085/evil.example": "",
+		"/a b?q=\u00e5":        "/a b?q=\u00e5",
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)

@@ -57,6 +57,7 @@ type Handler struct {
 	harvester harvesterv1.HarvesterServiceClient
 	requests  requestsv1.RequestServiceClient
 	oidc      *oidcSignin // nil: token sign-in only
+	streams   streamCount // live progress streams open (runs.go)
 }
 
 // maxFormBytes bounds a posted form; the largest legitimate one (a profile) is a few KB.
@@ -151,6 +152,7 @@ func (h *Handler) authed(next http.HandlerFunc) http.Handler {
 			h.fail(w, r, http.StatusUnauthorized, "error.signed_out")
 			return
 		}
+		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if !sameOrigin(r) || !sess.CheckCSRF(r.PostFormValue("csrf")) {
 				h.log.Warn("refused a state-changing request without the session's CSRF token or from another origin",
@@ -159,8 +161,6 @@ func (h *Handler) authed(next http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		hd := w.Header()
-		hd.Set("Cache-Control", "no-store")
 		next(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 	})
 }
