@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -30,7 +32,9 @@ import (
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/internal/testenv"
+	"github.com/interloan/interloan/internal/testenv/oidcprovider"
 	"github.com/interloan/interloan/platform/auth"
+	console "github.com/interloan/interloan/services/console/app"
 )
 
 // hostile is what an external system (or an administrator's typing) may put in a title,
@@ -714,4 +718,163 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// TestOIDCSignInUnderAttack drives the provider sign-in over plain HTTP against a real
+// OpenID provider and attacks the callback: another browser presenting it, a replay, an
+// answer naming another issuer, a way back off the site; it checks PKCE is sent, and
+// that no token, code or state reaches a log line, at debug level.
+func TestOIDCSignInUnderAttack(t *testing.T) {
+	logs := &logBuffer{}
+	op, err := oidcprovider.Start(oidcprovider.Options{
+		Users: []oidcprovider.User{{ID: "u-ann", Username: "ann", Password: "ann-pw", FirstName: "Ann", LastName: "Andersson", Groups: []string{"ill-admins"}}},
+		Clients: []oidcprovider.Client{{ID: "interloan-console", Secret: "console-secret",
+			RedirectURIs:   []string{"http://localhost:*/signin/oidc/callback"},
+			PostLogoutURIs: []string{"http://localhost:*/signin/oidc/signed-out"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Close() })
+	secretFile := filepath.Join(t.TempDir(), "client-secret")
+	if err := os.WriteFile(secretFile, []byte("console-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	env, err := testenv.Start(ctx, testenv.Options{
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OIDC: auth.OIDCConfig{Issuer: op.Issuer, Audience: "interloan-console", RolesClaim: "groups",
+			RoleMap: "ill-admins=admin"},
+		ConsoleOIDC: console.OIDC{ClientID: "interloan-console", ClientSecretFile: secretFile},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	base := env.ConsoleURL()
+	var seen []string // codes and states, which must not be logged either
+
+	// toCallback starts a sign-in in v (asking to go to next afterwards), signs in on the
+	// provider's login page and returns the callback URL the provider sends v back to.
+	toCallback := func(v *visitor, next string) string {
+		t.Helper()
+		start := v.send("GET", "/signin/oidc?next="+url.QueryEscape(next), nil, nil)
+		authz, err := url.Parse(start.header.Get("Location"))
+		if start.code != http.StatusSeeOther || err != nil {
+			t.Fatalf("start: HTTP %d to %q", start.code, start.header.Get("Location"))
+		}
+		q := authz.Query()
+		if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) < 43 || q.Get("code_verifier") != "" || q.Get("nonce") == "" || q.Get("state") == "" {
+			t.Errorf("the authorization request lacks PKCE S256, a nonce or a state, or shows the verifier: %v", q)
+		}
+		if v.cookies["__Host-interloan-oidc"] != q.Get("state") {
+			t.Error("the state is not the one the browser's cookie carries")
+		}
+		jar, _ := cookiejar.New(nil)
+		consoleHost := strings.TrimPrefix(base, "http://")
+		idp := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+			if r.URL.Host == consoleHost {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}
+		resp, err := idp.Get(authz.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("no login form at the provider (HTTP %d)", resp.StatusCode)
+		}
+		resp, err = idp.PostForm(op.Issuer+"/login/username", url.Values{"id": {string(m[1])}, "username": {"ann"}, "password": {"ann-pw"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cb, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || cb.Path != "/signin/oidc/callback" || cb.Query().Get("code") == "" {
+			t.Fatalf("the provider's answer: HTTP %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		seen = append(seen, cb.Query().Get("code"), cb.Query().Get("state"))
+		return cb.RequestURI()
+	}
+	stale := func(a answer) bool {
+		return a.code == http.StatusBadRequest && strings.Contains(a.body, "started in another browser")
+	}
+
+	// The victim's callback presented by another browser (no state cookie, or another
+	// sign-in's) signs nobody in, and leaves the victim's sign-in usable.
+	victim := newVisitor(t, base)
+	cb := toCallback(victim, "/\t/evil.example")
+	attacker := newVisitor(t, base)
+	if a := attacker.send("GET", cb, nil, nil); !stale(a) || attacker.cookies[sessionCookie] != "" {
+		t.Errorf("the callback in a browser without the state cookie: HTTP %d, session %v", a.code, attacker.cookies[sessionCookie] != "")
+	}
+	attacker.send("GET", "/signin/oidc", nil, nil) // a sign-in of the attacker's own
+	if a := attacker.send("GET", cb, nil, nil); !stale(a) || attacker.cookies[sessionCookie] != "" {
+		t.Errorf("the callback in a browser with another sign-in's state: HTTP %d", a.code)
+	}
+	state := victim.cookies["__Host-interloan-oidc"]
+	a := victim.send("GET", cb, nil, nil)
+	if a.code != http.StatusOK || victim.cookies[sessionCookie] == "" {
+		t.Fatalf("the victim's own callback: HTTP %d", a.code)
+	}
+	if !strings.Contains(a.body, `href="/requests"`) || strings.Contains(a.body, "evil.example") {
+		t.Errorf("a way back off the site survived the sign-in: %s", regexp.MustCompile(`(?s)<main.*</main>`).FindString(a.body))
+	}
+	if strings.Count(a.body, "eyJ") != 0 {
+		t.Error("the continue page holds something shaped like a JWT")
+	}
+	// Replayed: by the same browser, with or without its state cookie put back.
+	again := newVisitor(t, base)
+	if a := again.send("GET", cb, nil, nil); !stale(a) {
+		t.Errorf("a replayed callback: HTTP %d", a.code)
+	}
+	again.cookies["__Host-interloan-oidc"] = state
+	if a := again.send("GET", cb, nil, nil); !stale(a) || again.cookies[sessionCookie] != "" {
+		t.Errorf("a replayed callback with its state cookie: HTTP %d", a.code)
+	}
+
+	// Mix-up: the answer names an issuer other than the configured one (RFC 9207).
+	mixed := newVisitor(t, base)
+	cb = toCallback(mixed, "")
+	if a := mixed.send("GET", cb+"&iss="+url.QueryEscape("https://evil.example"), nil, nil); a.code != http.StatusBadRequest || mixed.cookies[sessionCookie] != "" {
+		t.Errorf("an answer naming another issuer: HTTP %d, session %v", a.code, mixed.cookies[sessionCookie] != "")
+	}
+
+	// Sign-out goes to the provider with the ID token as hint (RP-Initiated Logout puts
+	// it in the URL), and comes back only to the console's own page.
+	out := victim.send("POST", "/signout", url.Values{"csrf": {victim.csrf()}}, nil)
+	logout, err := url.Parse(out.header.Get("Location"))
+	if out.code != http.StatusSeeOther || err != nil || !strings.HasPrefix(out.header.Get("Location"), op.Issuer) {
+		t.Fatalf("sign-out: HTTP %d to %q", out.code, out.header.Get("Location"))
+	}
+	idToken := logout.Query().Get("id_token_hint")
+	if back := logout.Query().Get("post_logout_redirect_uri"); back != base+"/signin/oidc/signed-out" || idToken == "" {
+		t.Errorf("sign-out: hint %v, back to %q", idToken != "", back)
+	}
+	if a := victim.send("GET", "/signin/oidc/signed-out?next=//evil.example&post_logout_redirect_uri=//evil.example", nil, nil); a.header.Get("Location") != "/signin?msg=flash.signed_out" {
+		t.Errorf("the signed-out page sends the browser to %q", a.header.Get("Location"))
+	}
+
+	all := logs.String()
+	t.Logf("the suite logged %d bytes at debug level", len(all))
+	if !strings.Contains(all, `"method":"oidc"`) {
+		t.Error("the console's sign-in is not in the captured logs: the search below would prove nothing")
+	}
+	if jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}`).FindString(all); jwt != "" {
+		t.Errorf("a JWT is in the logs: %.24s…", jwt)
+	}
+	for _, sec := range append(seen, idToken, "console-secret") {
+		if sec != "" && strings.Contains(all, sec) {
+			t.Errorf("a secret (%d characters, starting %q) is in the logs", len(sec), sec[:min(4, len(sec))])
+		}
+	}
 }
