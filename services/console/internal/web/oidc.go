@@ -193,10 +193,7 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	verifier := oauth2.GenerateVerifier()
-	if !o.remember(state, pendingSignin{nonce: nonce, verifier: verifier, next: localPath(r.FormValue("next")), expires: time.Now().Add(pendingLife)}) {
-		h.fail(w, r, http.StatusServiceUnavailable, "error.busy")
-		return
-	}
+	o.remember(state, pendingSignin{nonce: nonce, verifier: verifier, next: localPath(r.FormValue("next")), expires: time.Now().Add(pendingLife)})
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: state, Path: "/", MaxAge: int(pendingLife.Seconds()),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Cache-Control", "no-store")
@@ -345,23 +342,26 @@ func (h *Handler) oidcLogoutURL(ctx context.Context, sess *session.Session) stri
 	return u.String()
 }
 
-// remember keeps a sign-in under way; false when too many are.
-func (o *oidcSignin) remember(state string, p pendingSignin) bool {
+// remember keeps a sign-in under way. Anyone can start one, so at the bound the oldest
+// is dropped rather than the new one refused: a flood of starts cannot lock people out.
+func (o *oidcSignin) remember(state string, p pendingSignin) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.pending) >= maxPending {
 		now := time.Now()
+		oldest := ""
 		for k, v := range o.pending {
 			if now.After(v.expires) {
 				delete(o.pending, k)
+			} else if oldest == "" || v.expires.Before(o.pending[oldest].expires) {
+				oldest = k
 			}
 		}
 		if len(o.pending) >= maxPending {
-			return false
+			delete(o.pending, oldest)
 		}
 	}
 	o.pending[state] = p
-	return true
 }
 
 // take returns and forgets the sign-in of state: each state is used once.

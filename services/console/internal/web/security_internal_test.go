@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/interloan/interloan/platform/auth"
 )
@@ -67,5 +69,25 @@ func TestStreamCountBounds(t *testing.T) {
 	}
 	if _, ok := c.byPerson["ann"]; ok || c.total != maxProgressStreams-maxProgressPerPerson+1 {
 		t.Errorf("after releasing: total %d, ann %d", c.total, c.byPerson["ann"])
+	}
+}
+
+// TestPendingSigninsFlood: anyone can start provider sign-ins (GET /signin/oidc); a flood
+// of them must not refuse the next person's, it pushes out the oldest instead.
+func TestPendingSigninsFlood(t *testing.T) {
+	o := &oidcSignin{pending: map[string]pendingSignin{}}
+	start := time.Now().Add(pendingLife)
+	for i := range maxPending {
+		o.remember(fmt.Sprint("flood-", i), pendingSignin{expires: start.Add(time.Duration(i) * time.Millisecond)})
+	}
+	o.remember("person", pendingSignin{nonce: "n", expires: start.Add(time.Hour)})
+	if len(o.pending) != maxPending {
+		t.Errorf("%d sign-ins held, want at most %d", len(o.pending), maxPending)
+	}
+	if _, ok := o.pending["flood-0"]; ok {
+		t.Error("the oldest sign-in was kept")
+	}
+	if p, ok := o.take("person"); !ok || p.nonce != "n" {
+		t.Error("the person's sign-in is gone")
 	}
 }
