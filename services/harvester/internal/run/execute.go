@@ -582,8 +582,9 @@ type openList struct {
 
 // listOpen starts listing the profile's open ledger requests for the refresh after the
 // window. The list is taken while the window is fetched rather than after it, so the ledger's reads overlap the fetch instead of adding to the
-// run: a request the window brings is left out by the refresh anyway (seen), and one
-// that closes meanwhile is at worst re-read once.
+// run: a request the window brings is left out by the refresh anyway (seen), one that
+// closes meanwhile is at worst re-read once, and one that staff change while the pages
+// are read may move past them and wait for the next run's refresh.
 func (x *execution) listOpen() {
 	d := x.r.d
 	if d.RefreshLimit < 0 || d.Requests == nil {
