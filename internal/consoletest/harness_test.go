@@ -3,6 +3,9 @@ package consoletest
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,4 +229,87 @@ func (b *browser) saveFailure(what string) {
 	if os.WriteFile(p, png, 0o644) == nil {
 		b.t.Logf("screenshot of the failed step: %s", p)
 	}
+}
+
+const sessionCookie = "__Host-interloan-session"
+
+// visitor is a browser without a browser: plain HTTP to the console, its cookies kept
+// by hand (Go's cookie jar keeps Secure cookies for https only, and the suite serves the
+// console on http://localhost, which browsers treat as secure), and no redirect is
+// followed or even parsed, so a Location is seen exactly as a browser would get it.
+type visitor struct {
+	t       *testing.T
+	base    string
+	cookies map[string]string
+	hc      *http.Client
+}
+
+func newVisitor(t *testing.T, base string) *visitor {
+	return &visitor{t: t, base: base, cookies: map[string]string{}, hc: &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 60 * time.Second}}}
+}
+
+type answer struct {
+	code   int
+	header http.Header
+	body   string
+}
+
+// send makes one request with the visitor's cookies; form, when not nil, is the body.
+func (v *visitor) send(method, path string, form url.Values, hdr map[string]string) answer {
+	v.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, v.base+path, body)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, val := range v.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: val})
+	}
+	for k, val := range hdr {
+		if k != "X-Query" {
+			req.Header.Set(k, val)
+		}
+	}
+	resp, err := v.hc.Transport.RoundTrip(req)
+	if err != nil {
+		v.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(v.cookies, c.Name)
+		} else {
+			v.cookies[c.Name] = c.Value
+		}
+	}
+	return answer{code: resp.StatusCode, header: resp.Header, body: string(data)}
+}
+
+// visitor is a plain-HTTP twin of b's person: their session cookie, for requests a page
+// would never make (a forged form, a flood).
+func (b *browser) visitor() *visitor {
+	b.t.Helper()
+	v := newVisitor(b.t, b.base)
+	for _, c := range b.cookies() {
+		if c.Name == sessionCookie {
+			v.cookies[c.Name] = c.Value
+		}
+	}
+	if len(v.cookies) == 0 {
+		b.t.Fatal("the browser has no session to carry")
+	}
+	return v
+}
+
+// csrf is the CSRF token of b's session, as its pages carry it.
+func (b *browser) csrf() string {
+	b.t.Helper()
+	return get(b, "csrf token", chromedp.Value(chromedp.CSS(`form[action="/signout"] input[name=csrf]`)))
 }

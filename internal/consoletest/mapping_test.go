@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -161,33 +160,11 @@ func TestViewerCannotConfigure(t *testing.T) {
 	}
 
 	// A forged post with everything a page of the console would send.
-	csrf := get(b, "csrf token", chromedp.Value(chromedp.CSS(`form[action="/signout"] input[name=csrf]`)))
-	var sid string
-	for _, c := range b.cookies() {
-		if c.Name == "__Host-interloan-session" {
-			sid = c.Value
-		}
-	}
+	csrf, forger := b.csrf(), b.visitor()
 	post := func(path string, form url.Values) (int, string) {
 		form.Set("csrf", csrf)
-		req, _ := http.NewRequest(http.MethodPost, s.ConsoleURL()+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: "__Host-interloan-session", Value: sid})
-		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body strings.Builder
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			body.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		return resp.StatusCode, body.String()
+		a := forger.send(http.MethodPost, path, form, nil)
+		return a.code, a.body
 	}
 	for _, tc := range []struct {
 		path string

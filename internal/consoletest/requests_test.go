@@ -264,32 +264,10 @@ func TestViewerCannotAct(t *testing.T) {
 		t.Errorf("the viewer's jobs page has %d action forms", n)
 	}
 
-	csrf := get(b, "csrf", chromedp.Value(chromedp.CSS(`form[action="/signout"] input[name=csrf]`)))
-	var sid string
-	for _, c := range b.cookies() {
-		if c.Name == "__Host-interloan-session" {
-			sid = c.Value
-		}
-	}
+	csrf, forger := b.csrf(), b.visitor()
 	post := func(path string, form url.Values) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, s.ConsoleURL()+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: "__Host-interloan-session", Value: sid})
-		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var sb strings.Builder
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			sb.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		return resp.StatusCode, sb.String()
+		a := forger.send(http.MethodPost, path, form, nil)
+		return a.code, a.body
 	}
 	for _, tc := range []struct {
 		path string

@@ -411,67 +411,6 @@ func TestConsoleUnderAttack(t *testing.T) {
 	}
 }
 
-const sessionCookie = "__Host-interloan-session"
-
-// visitor is a browser without a browser: plain HTTP to the console, its cookies kept
-// by hand (Go's cookie jar keeps Secure cookies for https only, and the suite serves the
-// console on http://localhost, which browsers treat as secure), and no redirect is
-// followed or even parsed, so a Location is seen exactly as a browser would get it.
-type visitor struct {
-	t       *testing.T
-	base    string
-	cookies map[string]string
-	hc      *http.Client
-}
-
-func newVisitor(t *testing.T, base string) *visitor {
-	return &visitor{t: t, base: base, cookies: map[string]string{}, hc: &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 60 * time.Second}}}
-}
-
-type answer struct {
-	code   int
-	header http.Header
-	body   string
-}
-
-// send makes one request with the visitor's cookies; form, when not nil, is the body.
-func (v *visitor) send(method, path string, form url.Values, hdr map[string]string) answer {
-	v.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, v.base+path, body)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for k, val := range v.cookies {
-		req.AddCookie(&http.Cookie{Name: k, Value: val})
-	}
-	for k, val := range hdr {
-		if k != "X-Query" {
-			req.Header.Set(k, val)
-		}
-	}
-	resp, err := v.hc.Transport.RoundTrip(req)
-	if err != nil {
-		v.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	for _, c := range resp.Cookies() {
-		if c.MaxAge < 0 || c.Value == "" {
-			delete(v.cookies, c.Name)
-		} else {
-			v.cookies[c.Name] = c.Value
-		}
-	}
-	return answer{code: resp.StatusCode, header: resp.Header, body: string(data)}
-}
-
 // openStream opens the server-sent events at path, and closes them once they answer:
 // it returns the status code.
 func (v *visitor) openStream(path string) int {

@@ -38,7 +38,7 @@ func TestSignInAndOut(t *testing.T) {
 		if strings.Contains(c.Value, tok) {
 			t.Errorf("cookie %s holds the token", c.Name)
 		}
-		if c.Name == "__Host-interloan-session" {
+		if c.Name == sessionCookie {
 			session = true
 			if !c.HTTPOnly || !c.Secure || c.SameSite.String() != "Strict" {
 				t.Errorf("session cookie: HttpOnly=%v Secure=%v SameSite=%v", c.HTTPOnly, c.Secure, c.SameSite)
@@ -71,25 +71,9 @@ func TestCSRF(t *testing.T) {
 	tok := s.token("alma", auth.RoleOperator)
 	b := newBrowser(t, s.ConsoleURL())
 	b.signIn(tok)
-	var sid string
-	for _, c := range b.cookies() {
-		if c.Name == "__Host-interloan-session" {
-			sid = c.Value
-		}
-	}
+	forger := b.visitor()
 	post := func(form url.Values, hdr map[string]string) int {
-		req, _ := http.NewRequest(http.MethodPost, s.ConsoleURL()+"/signout", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: "__Host-interloan-session", Value: sid})
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return forger.send(http.MethodPost, "/signout", form, hdr).code
 	}
 	if code := post(url.Values{}, nil); code != http.StatusForbidden {
 		t.Errorf("POST without CSRF token: %d, want 403", code)
