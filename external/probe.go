@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func Probe(ctx context.Context, o Outbound, p *profilesv1.IntegrationProfile, se
 		}
 		host, port, tlsWanted = u.Hostname(), u.Port(), u.Scheme == "https"
 		if port == "" {
-			port = map[bool]string{true: "443", false: "80"}[tlsWanted]
+			port = strconv.Itoa(defaultPorts[u.Scheme])
 		}
 		addrs, err := resolve(ctx, host)
 		if err != nil {
