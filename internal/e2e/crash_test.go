@@ -239,7 +239,7 @@ func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim s
 		// Recover marked the run the crash left RUNNING as ABORTED.
 		r, err := e.Harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: first.GetName()})
 		e.must(err)
-		if r.GetState() != harvesterv1.RunState_RUN_STATE_ABORTED || !crashHasAlert(r, harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED) {
+		if r.GetState() != harvesterv1.RunState_RUN_STATE_ABORTED || !hasAlert(r, harvesterv1.AlertCode_ALERT_CODE_INTERRUPTED) {
 			t.Fatalf("killed run after restart: %v %v", r.GetState(), r.GetAlerts())
 		}
 	} else {
@@ -252,7 +252,7 @@ func crashAndRecover(t *testing.T, c *crashCluster, gate *outgoingGate, victim s
 			t.Fatalf("run still not ended 30s after the ledger died: %v", err)
 		}
 		t.Logf("the run ended %s after the ledger died", time.Since(died).Round(time.Millisecond))
-		if r.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || !crashHasAlert(r, harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE) {
+		if r.GetState() != harvesterv1.RunState_RUN_STATE_FAILED || !hasAlert(r, harvesterv1.AlertCode_ALERT_CODE_LEDGER_UNAVAILABLE) {
 			t.Fatalf("run whose ledger died: %v %s %v", r.GetState(), counters(r), r.GetAlerts())
 		}
 		c.ledger = c.ledger.restart()
@@ -318,15 +318,6 @@ func crashGetRun(e *env, name string) *harvesterv1.Run {
 	r, err := e.Harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: name})
 	e.must(err)
 	return r
-}
-
-func crashHasAlert(r *harvesterv1.Run, code harvesterv1.AlertCode) bool {
-	for _, a := range r.GetAlerts() {
-		if a.GetCode() == code {
-			return true
-		}
-	}
-	return false
 }
 
 // crashCluster is one harvester and one ledger process with their own data, for one scenario.
