@@ -9,7 +9,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 )
@@ -23,9 +22,6 @@ type Identity struct {
 	// Method is how the person signed in: "token" or "oidc".
 	Method string
 }
-
-// Has reports whether the identity holds role.
-func (i Identity) Has(role string) bool { return slices.Contains(i.Roles, role) }
 
 // Session is one signed-in browser.
 type Session struct {
