@@ -67,7 +67,7 @@ func (a *OIDCAuthenticator) authenticate(ctx context.Context, token string) (Pri
 	c, err := a.provider.Verify(ctx, token, a.audiences)
 	if err != nil {
 		if !errors.Is(err, errNeedsFetch) {
-			a.log.Info("OIDC token refused", "issuer", a.provider.Issuer(), "reason", bounded(err.Error()))
+			a.log.Info("OIDC token refused", "issuer", a.provider.Issuer(), "reason", bounded(err.Error(), 200))
 		}
 		return Principal{}, false, err
 	}
@@ -83,15 +83,6 @@ func (a *OIDCAuthenticator) authenticate(ctx context.Context, token string) (Pri
 // looksLikeJWT: three base64url parts, bounded; anything else is not worth parsing.
 func looksLikeJWT(token string) bool {
 	return len(token) <= MaxJWTLen && strings.Count(token, ".") == 2 && !strings.HasPrefix(token, TokenPrefix)
-}
-
-// bounded cuts a log value made from a caller's input.
-func bounded(s string) string {
-	const max = 200
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 // Chain is a service's Authenticator with OpenID Connect: the tokens file decides every
