@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -71,7 +70,6 @@ type keySet struct {
 	fetched  time.Time     // the last successful fetch
 	tried    time.Time     // the last attempt, successful or not
 	inflight chan struct{} // closed when the running fetch ends
-	fetches  int           // fetches attempted (tests)
 }
 
 // VerifySignature returns the payload of raw if one of the issuer's keys signed it with
@@ -146,7 +144,6 @@ func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
 			return keys, errors.New("issuer's keys were fetched moments ago; not fetching again yet")
 		}
 		k.tried = k.now()
-		k.fetches++
 		done := make(chan struct{})
 		k.inflight = done
 		go func() {
@@ -176,8 +173,8 @@ func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
 	return k.keys, nil
 }
 
-// fetch reads the key set, bounded in size (the client bounds it in time), keeping the
-// signing keys of allowed algorithms.
+// fetch reads the key set through the Provider's client, which bounds it in time and
+// size (boundedTransport), keeping the signing keys of allowed algorithms.
 func (k *keySet) fetch() ([]jose.JSONWebKey, error) {
 	req, err := http.NewRequest(http.MethodGet, k.url, nil)
 	if err != nil {
@@ -195,7 +192,7 @@ func (k *keySet) fetch() ([]jose.JSONWebKey, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxIssuerResponse)).Decode(&set); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		return nil, fmt.Errorf("oidc: decode keys: %w", err)
 	}
 	var keys []jose.JSONWebKey
