@@ -46,13 +46,7 @@ func (r *Runner) TestConnection(ctx context.Context, name string, draft *profile
 		case err != nil:
 			return nil, &ProfileError{Profile: name, Err: err}
 		default:
-			// A key entered for another origin is never sent elsewhere, as in a run.
-			origin, oerr := external.Origin(external.Settings(p).BaseURL)
-			if creds.GetApiKey() != "" && (oerr != nil || creds.GetOrigin() != origin) {
-				why = "the stored credential was entered for " + creds.GetOrigin() + ", not for the base URL's origin; enter it again for the new address — nothing was sent"
-			} else {
-				secret = creds.GetApiKey()
-			}
+			secret, why = sealedKey(p, creds)
 		}
 	case draft != nil:
 		p = proto.CloneOf(draft)

@@ -276,6 +276,22 @@ func (x *execution) call(f func(ctx context.Context) error) error {
 // precheck loads the profile and its credential, checks it is complete, that its
 // resource-sharing library exists and that its own library code is mapped, and builds
 // the connector. A run that fails any of these checks ends FAILED having fetched nothing.
+// sealedKey returns the API key creds carry for p, or why it may not be sent: it was
+// entered for another origin than p's base URL's. Profiles hands out a key only for the
+// origin it was entered for; checking again here also covers the profile changing
+// between reading it and its credential. Without a key, a credential origin other than
+// p's says the key was entered for another address.
+func sealedKey(p *profilesv1.IntegrationProfile, creds *profilesv1.ProfileCredentials) (key, why string) {
+	origin, oerr := external.Origin(external.Settings(p).BaseURL)
+	switch {
+	case creds.GetApiKey() == "" && (creds.GetOrigin() == "" || creds.GetOrigin() == origin):
+		return "", ""
+	case oerr != nil || creds.GetOrigin() != origin:
+		return "", fmt.Sprintf("its API key was entered for %q, not for the origin of its base URL %q; enter the key again for the new address — nothing was sent", creds.GetOrigin(), origin)
+	}
+	return creds.GetApiKey(), ""
+}
+
 func (x *execution) precheck() error {
 	d := x.r.d
 	name := ProfilesCollection + "/" + x.code
@@ -307,19 +323,14 @@ func (x *execution) precheck() error {
 	if err != nil {
 		return x.serviceFailure("profiles", err)
 	}
-	// Profiles hands out a key only for the origin it was entered for; checking again
-	// here also covers the profile changing between the two reads above. The key goes to
-	// p's base URL, so p's origin is the one it must be sealed to. Without a key, a
-	// credential origin says the key was entered for another address.
-	set := external.Settings(p)
-	origin, oerr := external.Origin(set.BaseURL)
-	if creds.GetApiKey() == "" && (creds.GetOrigin() == "" || creds.GetOrigin() == origin) {
+	key, why := sealedKey(p, creds)
+	switch {
+	case why != "":
+		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s: %s", name, why)
+	case key == "":
 		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING, "profile %s has no API key; set api_key on the profile", name)
 	}
-	if oerr != nil || creds.GetOrigin() != origin {
-		return fail(harvesterv1.AlertCode_ALERT_CODE_API_KEY_MISSING,
-			"profile %s: its API key was entered for %q, not for the origin of its base URL %q; enter the key again for the new address — nothing was sent", name, creds.GetOrigin(), origin)
-	}
+	set := external.Settings(p)
 	x.owner = p.GetResourceSharingLibrary()
 	err = x.call(func(ctx context.Context) error {
 		_, err := d.Mapping.GetLibrary(ctx, &mappingv1.GetLibraryRequest{Name: "libraries/" + x.owner})
