@@ -10,8 +10,8 @@ import (
 // DefaultRolesClaim is the claim RoleMap reads when none is configured.
 const DefaultRolesClaim = "groups"
 
-// maxClaimValues bounds how many values of the roles claim are looked at; a person in
-// more groups than this is refused rather than scanned.
+// maxClaimValues bounds how many values of the roles claim are looked at: only the
+// first maxClaimValues of a longer array are mapped.
 const maxClaimValues = 1000
 
 // RoleMap turns an OpenID Connect token's claims into roles: the values of one claim
