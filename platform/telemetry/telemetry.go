@@ -89,8 +89,9 @@ func newResource(ctx context.Context, service string) (*resource.Resource, error
 	} else {
 		opts = append(opts, resource.WithAttributes(semconv.ServiceName(service)))
 	}
-	opts = append(opts, resource.WithAttributes(semconv.ServiceVersion(Version())))
-	if rev := version.Get().Revision; rev != "" {
+	build := version.Get()
+	opts = append(opts, resource.WithAttributes(semconv.ServiceVersion(build.Version)))
+	if rev := build.Revision; rev != "" {
 		opts = append(opts, resource.WithAttributes(semconv.VCSRefHeadRevision(rev)))
 	}
 	opts = append(opts, resource.WithFromEnv())
@@ -108,7 +109,3 @@ func (defaultServiceName) Detect(context.Context) (*resource.Resource, error) {
 	name, _ := resource.Default().Set().Value(semconv.ServiceNameKey)
 	return resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name.AsString())), nil
 }
-
-// Version is the main module's version from the build info, "devel" for a build from a
-// work tree (no module version).
-func Version() string { return version.Get().Version }
