@@ -71,7 +71,7 @@ func TestMonitoringComponent(t *testing.T) {
 					c := ws[w[0]].pod.Spec.Containers[0]
 					// The services serve /metrics on their health port, the gateway on a port of its own.
 					want := "http"
-					if binaries[w[0]].grpcPort == 0 {
+					if binaries[w[0]].edge() {
 						want = "metrics"
 					}
 					got, err := containerPort(c, sp.TargetPort)

@@ -32,14 +32,7 @@ func TestOutboundPolicy(t *testing.T) {
 			if !ok {
 				t.Fatal("no harvester workload")
 			}
-			env, err := o.env(w.pod.Spec.Containers[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, _, err := binaries["harvester"].load(t, env)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, st := podEnv(t, o, w, binaries["harvester"])
 			if st.outbound.allowPrivate {
 				t.Error("the harvester may call private networks (INTERLOAN_ALLOW_PRIVATE_NETWORKS)")
 			}

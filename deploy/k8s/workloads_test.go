@@ -126,18 +126,16 @@ func checkWorkload(t *testing.T, o *objects, ws map[string]workload, w workload,
 		ports[p.Name] = p.ContainerPort
 	}
 	httpPort := listenPort(t, "HTTP", st.httpAddr, def.httpAddr, ports["http"])
-	if b.grpcPort != 0 {
+	if b.edge() {
+		checkEdgeProbes(t, c, httpPort, tls)
+		// /metrics is kept off the public port, on a listener of its own.
+		listenPort(t, "metrics", st.metricsAddr, def.metricsAddr, ports["metrics"])
+	} else {
 		grpcPort := listenPort(t, "gRPC", st.grpcAddr, def.grpcAddr, ports["grpc"])
 		if grpcPort != b.grpcPort {
 			t.Errorf("gRPC port %d, want the design's %d", grpcPort, b.grpcPort)
 		}
 		checkServiceProbes(t, c, b, grpcPort, httpPort, tls)
-	} else {
-		checkEdgeProbes(t, c, httpPort, tls)
-	}
-	if b.edge() {
-		// /metrics is kept off the public port, on a listener of its own.
-		listenPort(t, "metrics", st.metricsAddr, def.metricsAddr, ports["metrics"])
 	}
 
 	if st.identity != nil && !*st.identity {
