@@ -113,13 +113,23 @@ func TestOIDCComponentTakesTheOverlaysValues(t *testing.T) {
 				standInOIDCSecret(o)
 				checkSuite(t, o)
 				checkOIDCSettings(t, o)
+				seen := map[string]bool{}
 				for name, w := range o.workloads() {
 					env, _ := podEnv(t, o, w, binaries[name])
 					for _, cm := range want {
 						for k, v := range cm.Data {
-							if got, ok := env[k]; ok && got != v {
+							got, ok := env[k]
+							if ok && got != v {
 								t.Errorf("%s: %s=%q, want the overlay's %q", name, k, got, v)
 							}
+							seen[k] = seen[k] || ok
+						}
+					}
+				}
+				for _, cm := range want {
+					for k := range cm.Data {
+						if !seen[k] {
+							t.Errorf("the overlay's %s reaches no workload", k)
 						}
 					}
 				}
