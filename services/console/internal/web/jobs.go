@@ -22,10 +22,8 @@ func (h *Handler) operationsRoutes() {
 	h.requestRoutes()
 }
 
-const profilePrefix = "integrationProfiles/"
-
 // profileCode is the code of `integrationProfiles/{code}`.
-func profileCode(name string) string { return strings.TrimPrefix(name, profilePrefix) }
+func profileCode(name string) string { return strings.TrimPrefix(name, profilesCollection) }
 
 // profileList is every profile, for filters and for naming profiles in lists. It reads
 // at most a few pages: an installation has a handful of profiles.
@@ -119,7 +117,7 @@ func localTime(rfc3339, zone string) string {
 func (h *Handler) runNow(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.call(r)
 	defer cancel()
-	profile := profilePrefix + r.PathValue("code")
+	profile := profilesCollection + r.PathValue("code")
 	run, err := h.harvester.StartRun(ctx, &harvesterv1.StartRunRequest{Profile: profile})
 	if err != nil {
 		if problemOf(err).Reason == "RUN_IN_PROGRESS" {

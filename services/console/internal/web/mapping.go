@@ -38,12 +38,7 @@ func (h *Handler) mappingRoutes() {
 	h.mux.Handle("POST /partners/{code}/delete", h.authed(h.deletePartner))
 }
 
-const (
-	librariesCollection = "libraries/"
-	mappingsCollection  = "libraryMappings/"
-	partnersCollection  = "partners/"
-	listPageSize        = 50
-)
+const listPageSize = 50
 
 // systemOptions are the systems a mapping or partner form offers.
 var systemOptions = []option{{Value: "libris", Key: "profiles.system.libris"}, {Value: "netpunkt", Key: "profiles.system.netpunkt"}}

@@ -36,7 +36,7 @@ func (h *Handler) listParked(w http.ResponseWriter, r *http.Request) {
 	d := parkedData{Profile: q.Get("profile"), Profiles: profileOptions(profiles, q.Get("profile"))}
 	show := profiles
 	if d.Profile != "" {
-		show = []*profilesv1.IntegrationProfile{{Name: profilePrefix + d.Profile}}
+		show = []*profilesv1.IntegrationProfile{{Name: profilesCollection + d.Profile}}
 	}
 	for _, p := range show {
 		resp, err := h.harvester.ListParkedItems(ctx, &harvesterv1.ListParkedItemsRequest{Parent: p.GetName(), PageSize: 100, PageToken: q.Get("page_token")})
@@ -46,7 +46,7 @@ func (h *Handler) listParked(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, it := range resp.GetParkedItems() {
 			d.Items = append(d.Items, parkedRow{ParkedItem: it, Code: profileCode(p.GetName()),
-				Reason: reasonText(it.GetReasonCode(), it.GetReason()), RunID: strings.TrimPrefix(it.GetRun(), "runs/")})
+				Reason: reasonText(it.GetReasonCode(), it.GetReason()), RunID: strings.TrimPrefix(it.GetRun(), runsCollection)})
 		}
 		if t := resp.GetNextPageToken(); t != "" && d.Profile != "" {
 			d.Next = string(link("/parked", "profile", d.Profile, "page_token", t))
@@ -66,6 +66,6 @@ func (h *Handler) retryParked(w http.ResponseWriter, r *http.Request) {
 		h.apiFail(w, r, err)
 		return
 	}
-	code, _, _ := strings.Cut(strings.TrimPrefix(name, profilePrefix), "/")
+	code, _, _ := strings.Cut(strings.TrimPrefix(name, profilesCollection), "/")
 	redirect(w, r, string(link("/parked", "profile", code)), "flash.parked_retried")
 }

@@ -35,8 +35,6 @@ func (h *Handler) profileRoutes() {
 	h.profileTryRoutes()
 }
 
-const profilesCollection = "integrationProfiles/"
-
 // can reports whether the signed-in person may call method (see view.Can).
 func (h *Handler) can(r *http.Request, method string) bool {
 	s := sessionOf(r)
@@ -216,7 +214,7 @@ func (h *Handler) readiness(ctx context.Context, list []*profilesv1.IntegrationP
 		if failed != nil {
 			break
 		}
-		_, err := h.mapping.GetLibrary(ctx, &mappingv1.GetLibraryRequest{Name: "libraries/" + l})
+		_, err := h.mapping.GetLibrary(ctx, &mappingv1.GetLibraryRequest{Name: librariesCollection + l})
 		switch status.Code(err) {
 		case codes.OK:
 			libs[l] = true

@@ -18,11 +18,6 @@ func (h *Handler) requestRoutes() {
 	h.mux.Handle("POST /requests/{id}/actions/{action}", h.authed(h.actOnRequest))
 }
 
-const (
-	requestPrefix = "borrowingRequests/"
-	partnerPrefix = "partners/"
-)
-
 // requestRow is a request in the queue.
 type requestRow struct {
 	*requestsv1.BorrowingRequest
@@ -33,8 +28,8 @@ type requestRow struct {
 }
 
 func newRequestRow(b *requestsv1.BorrowingRequest) requestRow {
-	return requestRow{BorrowingRequest: b, ID: strings.TrimPrefix(b.GetName(), requestPrefix), StatusKey: statusKey(b.GetStatus()),
-		Partner: strings.TrimPrefix(b.GetPartner(), partnerPrefix), Profile: profileCode(b.GetExternalReference().GetProfile())}
+	return requestRow{BorrowingRequest: b, ID: strings.TrimPrefix(b.GetName(), requestsCollection), StatusKey: statusKey(b.GetStatus()),
+		Partner: strings.TrimPrefix(b.GetPartner(), partnersCollection), Profile: profileCode(b.GetExternalReference().GetProfile())}
 }
 
 // queueFilter is the queue's filter as the URL carries it.
@@ -95,10 +90,10 @@ func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request) {
 		f.Status = ""
 	}
 	if f.Partner != "" {
-		req.Partner = partnerPrefix + f.Partner
+		req.Partner = partnersCollection + f.Partner
 	}
 	if f.Profile != "" {
-		req.Profile = profilePrefix + f.Profile
+		req.Profile = profilesCollection + f.Profile
 	}
 	d := requestsData{Filter: f, Back: string(f.link(f.Status, f.Open, f.Attention))}
 
@@ -169,7 +164,7 @@ func (h *Handler) partnerOptions(ctx context.Context, selected string) ([]option
 	}
 	var out []option
 	for _, p := range resp.GetPartners() {
-		code := strings.TrimPrefix(p.GetName(), partnerPrefix)
+		code := strings.TrimPrefix(p.GetName(), partnersCollection)
 		out = append(out, option{Value: code, Text: p.GetDisplayName() + " (" + code + ")", Selected: code == selected})
 	}
 	return out, nil
@@ -211,7 +206,7 @@ func (h *Handler) batchRequests(w http.ResponseWriter, r *http.Request) {
 	}
 	req := &requestsv1.BatchActBorrowingRequestsRequest{Action: action, Note: r.PostFormValue("note")}
 	for _, id := range ids {
-		req.Targets = append(req.Targets, &requestsv1.BatchActTarget{Name: requestPrefix + id, Etag: r.PostFormValue("etag_" + id)})
+		req.Targets = append(req.Targets, &requestsv1.BatchActTarget{Name: requestsCollection + id, Etag: r.PostFormValue("etag_" + id)})
 	}
 	ctx, cancel := h.call(r)
 	defer cancel()
@@ -227,7 +222,7 @@ func (h *Handler) batchRequests(w http.ResponseWriter, r *http.Request) {
 		} else {
 			d.Failed++
 		}
-		d.Rows = append(d.Rows, batchRow{BatchActResult: res, ID: strings.TrimPrefix(res.GetName(), requestPrefix), StatusKey: statusKey(res.GetStatus())})
+		d.Rows = append(d.Rows, batchRow{BatchActResult: res, ID: strings.TrimPrefix(res.GetName(), requestsCollection), StatusKey: statusKey(res.GetStatus())})
 	}
 	h.render(w, r, http.StatusOK, "batch", d)
 }
@@ -280,7 +275,7 @@ func (h *Handler) showRequest(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) requestPage(w http.ResponseWriter, r *http.Request, code int, p *problem, failed, note string) {
 	ctx, cancel := h.call(r)
 	defer cancel()
-	name := requestPrefix + r.PathValue("id")
+	name := requestsCollection + r.PathValue("id")
 	b, err := h.requests.GetBorrowingRequest(ctx, &requestsv1.GetBorrowingRequestRequest{Name: name})
 	if err != nil {
 		h.apiFail(w, r, err)
@@ -317,7 +312,7 @@ func (h *Handler) requestPage(w http.ResponseWriter, r *http.Request, code int, 
 	}
 	for _, e := range events.GetRequestEvents() {
 		v := requestEventView{RequestEvent: e, ActionKey: eventActionKey(e.GetAction()), ToKey: statusKey(e.GetToStatus()),
-			RunID: strings.TrimPrefix(e.GetRun(), "runs/")}
+			RunID: strings.TrimPrefix(e.GetRun(), runsCollection)}
 		if e.GetFromStatus() != requestsv1.Status_STATUS_UNSPECIFIED {
 			v.FromKey = statusKey(e.GetFromStatus())
 		}
@@ -428,7 +423,7 @@ func (h *Handler) actOnRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	id, note := r.PathValue("id"), r.PostFormValue("note")
 	ctx, cancel := h.call(r)
-	err := perform(ctx, h.requests, requestPrefix+id, r.PostFormValue("etag"), note)
+	err := perform(ctx, h.requests, requestsCollection+id, r.PostFormValue("etag"), note)
 	cancel()
 	if err != nil {
 		p := problemOf(err)

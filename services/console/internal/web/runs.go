@@ -41,7 +41,7 @@ type runView struct {
 
 func (h *Handler) runView(r *harvesterv1.Run) runView {
 	v := runView{
-		Run: r, ID: strings.TrimPrefix(r.GetName(), "runs/"), Code: profileCode(r.GetProfile()),
+		Run: r, ID: strings.TrimPrefix(r.GetName(), runsCollection), Code: profileCode(r.GetProfile()),
 		StateKey: runStateKey(r.GetState()), Trigger: triggerKey(r.GetTrigger()), Running: running(r),
 		Tone: stateTone(r.GetState()),
 	}
@@ -110,7 +110,7 @@ func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
 	d := runsData{After: q.Get("after"), Before: q.Get("before"), Problem: &problem{Fields: map[string]string{}}}
 	req := &harvesterv1.ListRunsRequest{PageSize: 50, PageToken: q.Get("page_token")}
 	if code := q.Get("profile"); code != "" {
-		req.Profile = profilePrefix + code
+		req.Profile = profilesCollection + code
 	}
 	state := q.Get("state")
 	if v, ok := harvesterv1.RunState_value["RUN_STATE_"+strings.ToUpper(state)]; ok && v != 0 {
@@ -189,7 +189,7 @@ type runData struct {
 func (h *Handler) showRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.call(r)
 	defer cancel()
-	run, err := h.harvester.GetRun(ctx, &harvesterv1.GetRunRequest{Name: "runs/" + r.PathValue("id")})
+	run, err := h.harvester.GetRun(ctx, &harvesterv1.GetRunRequest{Name: runsCollection + r.PathValue("id")})
 	if err != nil {
 		h.apiFail(w, r, err)
 		return
@@ -200,7 +200,7 @@ func (h *Handler) showRun(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) cancelRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.call(r)
 	defer cancel()
-	run, err := h.harvester.CancelRun(ctx, &harvesterv1.CancelRunRequest{Name: "runs/" + r.PathValue("id")})
+	run, err := h.harvester.CancelRun(ctx, &harvesterv1.CancelRunRequest{Name: runsCollection + r.PathValue("id")})
 	if err != nil {
 		h.apiFail(w, r, err)
 		return
@@ -280,7 +280,7 @@ func (h *Handler) runProgress(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), progressMaxStream)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.Credential())
-	stream, err := h.harvester.WatchRun(ctx, &harvesterv1.WatchRunRequest{Name: "runs/" + r.PathValue("id")})
+	stream, err := h.harvester.WatchRun(ctx, &harvesterv1.WatchRunRequest{Name: runsCollection + r.PathValue("id")})
 	var first *harvesterv1.Run
 	if err == nil {
 		first, err = stream.Recv()
@@ -369,7 +369,7 @@ type eventsData struct {
 func (h *Handler) runEvents(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.call(r)
 	defer cancel()
-	name := "runs/" + r.PathValue("id")
+	name := runsCollection + r.PathValue("id")
 	run, err := h.harvester.GetRun(ctx, &harvesterv1.GetRunRequest{Name: name})
 	if err != nil {
 		h.apiFail(w, r, err)
@@ -398,7 +398,7 @@ func (h *Handler) runEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, e := range resp.GetRunEvents() {
 		d.Events = append(d.Events, eventRow{RunEvent: e, OutcomeKey: outcomeKey(e.GetOutcome()),
-			Reason: reasonText(e.GetReasonCode(), e.GetReason()), Request: strings.TrimPrefix(e.GetBorrowingRequest(), "borrowingRequests/")})
+			Reason: reasonText(e.GetReasonCode(), e.GetReason()), Request: strings.TrimPrefix(e.GetBorrowingRequest(), requestsCollection)})
 	}
 	if t := resp.GetNextPageToken(); t != "" {
 		d.Next = string(link("/"+name+"/events", "page_token", t, "outcome", outcome, "reason", d.Reason))

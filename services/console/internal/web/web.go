@@ -60,6 +60,17 @@ type Handler struct {
 	streams   streamCount // live progress streams open (runs.go)
 }
 
+// The collections of the resource names the services use; a page's URL carries the
+// name's last segment.
+const (
+	profilesCollection  = "integrationProfiles/"
+	librariesCollection = "libraries/"
+	mappingsCollection  = "libraryMappings/"
+	partnersCollection  = "partners/"
+	requestsCollection  = "borrowingRequests/"
+	runsCollection      = "runs/"
+)
+
 // maxFormBytes bounds a posted form; the largest legitimate one (a profile) is a few KB.
 const maxFormBytes = 64 << 10
 
