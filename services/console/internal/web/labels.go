@@ -25,6 +25,9 @@ func triggerKey(t harvesterv1.Trigger) string {
 func outcomeKey(o harvesterv1.Outcome) string {
 	return enumKey("runs.outcome.", o.String(), "OUTCOME_")
 }
+func stepKey(s harvesterv1.ConnectionStep) string {
+	return enumKey("profiles.test.step.", s.String(), "CONNECTION_STEP_")
+}
 func systemKey(s typev1.ExternalSystem) string {
 	return enumKey("runs.system.", s.String(), "EXTERNAL_SYSTEM_")
 }

@@ -27,6 +27,9 @@ func TestEveryCodeHasWords(t *testing.T) {
 	for v := range harvesterv1.Outcome_name {
 		keys = append(keys, outcomeKey(harvesterv1.Outcome(v)))
 	}
+	for v := range harvesterv1.ConnectionStep_name {
+		keys = append(keys, stepKey(harvesterv1.ConnectionStep(v)))
+	}
 	for v := range typev1.ExternalSystem_name {
 		keys = append(keys, systemKey(typev1.ExternalSystem(v)))
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"html/template"
 	"net/http"
-	"strings"
 	"time"
 
 	harvesterv1 "github.com/interloan/interloan/gen/interloan/harvester/v1"
@@ -51,8 +50,7 @@ func (h *Handler) testConnection(r *http.Request, d *profileFormData, p *profile
 	}
 	t := &connTest{Passed: resp.GetPassed()}
 	for _, c := range resp.GetChecks() {
-		step := strings.ToLower(strings.TrimPrefix(c.GetStep().String(), "CONNECTION_STEP_"))
-		t.Checks = append(t.Checks, connCheck{Step: "profiles.test.step." + step, Passed: c.GetPassed(), NotRun: c.GetCode() == "NOT_RUN",
+		t.Checks = append(t.Checks, connCheck{Step: stepKey(c.GetStep()), Passed: c.GetPassed(), NotRun: c.GetCode() == "NOT_RUN",
 			Code: c.GetCode(), Message: c.GetMessage(), Duration: c.GetDuration().AsDuration().Round(time.Millisecond).String()})
 	}
 	d.Test = t
@@ -118,7 +116,7 @@ func outcomeWords(o harvesterv1.Outcome) (key, class string) {
 	default:
 		class = "bad"
 	}
-	return "profiles.preview.outcome." + strings.ToLower(strings.TrimPrefix(o.String(), "OUTCOME_")), class
+	return outcomeKey(o), class
 }
 
 // previewSummary is a preview's counters in one line, carried on the activate form.
