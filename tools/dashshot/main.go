@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -49,7 +50,7 @@ func main() {
 
 func run(ctx context.Context, root, out, keepHTML string, duration time.Duration) error {
 	for _, bin := range []string{"prometheus", "chromium"} {
-		if _, err := lookPath(bin); err != nil {
+		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s is not installed (Debian: apt-get install -y prometheus chromium): %w", bin, err)
 		}
 	}

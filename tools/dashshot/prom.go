@@ -25,8 +25,6 @@ const (
 	rateInterval   = "8s"
 )
 
-var lookPath = exec.LookPath
-
 // prometheus is a Prometheus server this tool runs.
 type prometheus struct {
 	url  string
