@@ -394,10 +394,5 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 }
 
 // flexBool accepts JSON booleans and the usual stand-ins ("1", "true", 1); anything else
-// is false.
+// is false (boolOf).
 type flexBool bool
-
-func (f *flexBool) UnmarshalJSON(b []byte) error {
-	*f = boolOf(bytes.TrimSpace(b))
-	return nil
-}
