@@ -82,12 +82,10 @@ func loadPages() (*pages, error) {
 		return nil, err
 	}
 	funcs := template.FuncMap{
-		"t":     msgs.T,
-		"when":  when,
-		"link":  link,
-		"join":  strings.Join,
-		"add":   func(a, b int) int { return a + b },
-		"title": func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", " ") },
+		"t":    msgs.T,
+		"when": when,
+		"link": link,
+		"join": strings.Join,
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
