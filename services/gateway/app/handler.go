@@ -59,8 +59,7 @@ type Options struct {
 type gateway struct {
 	api     *runtime.ServeMux
 	health  []upstreamHealth // sorted by name, so /readyz lists them in a stable order
-	openAPI []byte
-	etag    string
+	openAPI *staticAsset
 	opts    Options
 	origins map[string]bool // CORS
 }
@@ -96,8 +95,7 @@ func NewHandler(up Upstreams, o Options) (http.Handler, error) {
 		return nil, errors.New("gateway: the embedded OpenAPI document is not valid JSON")
 	}
 	g := &gateway{
-		openAPI: doc,
-		etag:    etagOf(doc),
+		openAPI: newStaticAsset("application/json", doc, false),
 		opts:    o,
 		origins: origins,
 		health: []upstreamHealth{
@@ -161,7 +159,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		getOnly(w, r, g.readyz)
 	case "/openapi.json":
-		getOnly(w, r, g.serveOpenAPI)
+		getOnly(w, r, g.openAPI.serve)
 	case referencePath:
 		getOnly(w, r, serveReference)
 	case redocPath:
@@ -214,14 +212,6 @@ func (g *gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, "ready\n")
-}
-
-// serveOpenAPI serves the embedded document with an ETag, so clients can revalidate
-// it cheaply (ServeContent answers If-None-Match with 304).
-func (g *gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("ETag", g.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(g.openAPI))
 }
 
 // serveAPI reads the body under the size and time limits before routing: grpc-gateway
