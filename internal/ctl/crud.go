@@ -10,8 +10,8 @@ import (
 // protoMessage is a request built by a command.
 type protoMessage = proto.Message
 
-// get calls a Get RPC.
-func (e *env) get(rpc string, req, resp proto.Message) error {
+// call makes one unary call, limited by --timeout.
+func (e *env) call(rpc string, req, resp proto.Message) error {
 	ctx, cancel := e.unary()
 	defer cancel()
 	return e.client.call(ctx, rpc, req, resp)
@@ -25,7 +25,7 @@ func deleteOf(collection, rpc string, request func(name, etag string) protoMessa
 			return err
 		}
 		name := resourceName(collection, pos[0])
-		if err := e.get(rpc, request(name, e.o.etag), &emptypb.Empty{}); err != nil {
+		if err := e.call(rpc, request(name, e.o.etag), &emptypb.Empty{}); err != nil {
 			return err
 		}
 		if e.out.format == formatTable {

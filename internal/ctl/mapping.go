@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -105,7 +106,7 @@ func librariesGet(e *env, pos []string) error {
 		return err
 	}
 	l := &mappingv1.Library{}
-	if err := e.get(mappingv1.MappingService_GetLibrary_FullMethodName, &mappingv1.GetLibraryRequest{Name: resourceName("libraries", pos[0])}, l); err != nil {
+	if err := e.call(mappingv1.MappingService_GetLibrary_FullMethodName, &mappingv1.GetLibraryRequest{Name: resourceName("libraries", pos[0])}, l); err != nil {
 		return err
 	}
 	return e.out.print(l, func() view { return libraryDetail(l) })
@@ -124,7 +125,7 @@ func librariesCreate(e *env, pos []string) error {
 		return err
 	}
 	out := &mappingv1.Library{}
-	if err := e.get(mappingv1.MappingService_CreateLibrary_FullMethodName, &mappingv1.CreateLibraryRequest{Library: l, RequestId: e.o.requestID}, out); err != nil {
+	if err := e.call(mappingv1.MappingService_CreateLibrary_FullMethodName, &mappingv1.CreateLibraryRequest{Library: l, RequestId: e.o.requestID}, out); err != nil {
 		return err
 	}
 	return e.out.print(out, func() view { return libraryDetail(out) })
@@ -140,7 +141,7 @@ func librariesUpdate(e *env, pos []string) error {
 		return err
 	}
 	cur := &mappingv1.Library{}
-	if err := e.get(mappingv1.MappingService_GetLibrary_FullMethodName, &mappingv1.GetLibraryRequest{Name: resourceName("libraries", pos[0])}, cur); err != nil {
+	if err := e.call(mappingv1.MappingService_GetLibrary_FullMethodName, &mappingv1.GetLibraryRequest{Name: resourceName("libraries", pos[0])}, cur); err != nil {
 		return err
 	}
 	m := &flagMask{e: e, mask: replaceFields(cur, in, fields)}
@@ -150,9 +151,9 @@ func librariesUpdate(e *env, pos []string) error {
 	if len(m.mask) == 0 {
 		return usagef("nothing to change: give --display-name, --resource-sharing or -f FILE")
 	}
-	cur.Etag = cmpOr(e.o.etag, cur.Etag)
+	cur.Etag = cmp.Or(e.o.etag, cur.Etag)
 	out := &mappingv1.Library{}
-	if err := e.get(mappingv1.MappingService_UpdateLibrary_FullMethodName, &mappingv1.UpdateLibraryRequest{Library: cur, UpdateMask: &fieldmaskpb.FieldMask{Paths: m.mask}}, out); err != nil {
+	if err := e.call(mappingv1.MappingService_UpdateLibrary_FullMethodName, &mappingv1.UpdateLibraryRequest{Library: cur, UpdateMask: &fieldmaskpb.FieldMask{Paths: m.mask}}, out); err != nil {
 		return err
 	}
 	return e.out.print(out, func() view { return libraryDetail(out) })
@@ -219,7 +220,7 @@ func mappingsGet(e *env, pos []string) error {
 		return err
 	}
 	m := &mappingv1.LibraryMapping{}
-	if err := e.get(mappingv1.MappingService_GetLibraryMapping_FullMethodName, &mappingv1.GetLibraryMappingRequest{Name: resourceName("libraryMappings", pos[0])}, m); err != nil {
+	if err := e.call(mappingv1.MappingService_GetLibraryMapping_FullMethodName, &mappingv1.GetLibraryMappingRequest{Name: resourceName("libraryMappings", pos[0])}, m); err != nil {
 		return err
 	}
 	return e.out.print(m, func() view { return mappingDetail(m) })
@@ -237,7 +238,7 @@ func mappingsCreate(e *env, pos []string) error {
 		return err
 	}
 	out := &mappingv1.LibraryMapping{}
-	if err := e.get(mappingv1.MappingService_CreateLibraryMapping_FullMethodName, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: lm, RequestId: e.o.requestID}, out); err != nil {
+	if err := e.call(mappingv1.MappingService_CreateLibraryMapping_FullMethodName, &mappingv1.CreateLibraryMappingRequest{LibraryMapping: lm, RequestId: e.o.requestID}, out); err != nil {
 		return err
 	}
 	return e.out.print(out, func() view { return mappingDetail(out) })
@@ -253,7 +254,7 @@ func mappingsUpdate(e *env, pos []string) error {
 		return err
 	}
 	cur := &mappingv1.LibraryMapping{}
-	if err := e.get(mappingv1.MappingService_GetLibraryMapping_FullMethodName, &mappingv1.GetLibraryMappingRequest{Name: resourceName("libraryMappings", pos[0])}, cur); err != nil {
+	if err := e.call(mappingv1.MappingService_GetLibraryMapping_FullMethodName, &mappingv1.GetLibraryMappingRequest{Name: resourceName("libraryMappings", pos[0])}, cur); err != nil {
 		return err
 	}
 	m := &flagMask{e: e, mask: replaceFields(cur, in, fields)}
@@ -263,9 +264,9 @@ func mappingsUpdate(e *env, pos []string) error {
 	if len(m.mask) == 0 {
 		return usagef("nothing to change: give --local-library or -f FILE")
 	}
-	cur.Etag = cmpOr(e.o.etag, cur.Etag)
+	cur.Etag = cmp.Or(e.o.etag, cur.Etag)
 	out := &mappingv1.LibraryMapping{}
-	if err := e.get(mappingv1.MappingService_UpdateLibraryMapping_FullMethodName, &mappingv1.UpdateLibraryMappingRequest{LibraryMapping: cur, UpdateMask: &fieldmaskpb.FieldMask{Paths: m.mask}}, out); err != nil {
+	if err := e.call(mappingv1.MappingService_UpdateLibraryMapping_FullMethodName, &mappingv1.UpdateLibraryMappingRequest{LibraryMapping: cur, UpdateMask: &fieldmaskpb.FieldMask{Paths: m.mask}}, out); err != nil {
 		return err
 	}
 	return e.out.print(out, func() view { return mappingDetail(out) })
@@ -283,7 +284,7 @@ func mappingsResolve(e *env, pos []string) error {
 		return err
 	}
 	resp := &mappingv1.ResolveLibraryCodesResponse{}
-	if err := e.get(mappingv1.MappingService_ResolveLibraryCodes_FullMethodName, &mappingv1.ResolveLibraryCodesRequest{System: system, ExternalCodes: pos}, resp); err != nil {
+	if err := e.call(mappingv1.MappingService_ResolveLibraryCodes_FullMethodName, &mappingv1.ResolveLibraryCodesRequest{System: system, ExternalCodes: pos}, resp); err != nil {
 		return err
 	}
 	return e.out.print(resp, func() view {
@@ -391,7 +392,7 @@ func partnersGet(e *env, pos []string) error {
 		return err
 	}
 	p := &mappingv1.Partner{}
-	if err := e.get(mappingv1.MappingService_GetPartner_FullMethodName, &mappingv1.GetPartnerRequest{Name: resourceName("partners", pos[0])}, p); err != nil {
+	if err := e.call(mappingv1.MappingService_GetPartner_FullMethodName, &mappingv1.GetPartnerRequest{Name: resourceName("partners", pos[0])}, p); err != nil {
 		return err
 	}
 	return e.out.print(p, func() view { return partnerDetail(p) })
@@ -410,7 +411,7 @@ func partnersCreate(e *env, pos []string) error {
 		return err
 	}
 	out := &mappingv1.Partner{}
-	if err := e.get(mappingv1.MappingService_CreatePartner_FullMethodName, &mappingv1.CreatePartnerRequest{Partner: p, RequestId: e.o.requestID}, out); err != nil {
+	if err := e.call(mappingv1.MappingService_CreatePartner_FullMethodName, &mappingv1.CreatePartnerRequest{Partner: p, RequestId: e.o.requestID}, out); err != nil {
 		return err
 	}
 	return e.out.print(out, func() view { return partnerDetail(out) })
@@ -426,7 +427,7 @@ func partnersUpdate(e *env, pos []string) error {
 		return err
 	}
 	cur := &mappingv1.Partner{}
-	if err := e.get(mappingv1.MappingService_GetPartner_FullMethodName, &mappingv1.GetPartnerRequest{Name: resourceName("partners", pos[0])}, cur); err != nil {
+	if err := e.call(mappingv1.MappingService_GetPartner_FullMethodName, &mappingv1.GetPartnerRequest{Name: resourceName("partners", pos[0])}, cur); err != nil {
 		return err
 	}
 	m := &flagMask{e: e, mask: replaceFields(cur, in, fields)}
@@ -436,9 +437,9 @@ func partnersUpdate(e *env, pos []string) error {
 	if len(m.mask) == 0 {
 		return usagef("nothing to change: give the fields to change as flags or in -f FILE")
 	}
-	cur.Etag = cmpOr(e.o.etag, cur.Etag)
+	cur.Etag = cmp.Or(e.o.etag, cur.Etag)
 	out := &mappingv1.Partner{}
-	if err := e.get(mappingv1.MappingService_UpdatePartner_FullMethodName, &mappingv1.UpdatePartnerRequest{Partner: cur, UpdateMask: &fieldmaskpb.FieldMask{Paths: m.mask}}, out); err != nil {
+	if err := e.call(mappingv1.MappingService_UpdatePartner_FullMethodName, &mappingv1.UpdatePartnerRequest{Partner: cur, UpdateMask: &fieldmaskpb.FieldMask{Paths: m.mask}}, out); err != nil {
 		return err
 	}
 	return e.out.print(out, func() view { return partnerDetail(out) })
@@ -449,7 +450,7 @@ func partnersResolve(e *env, pos []string) error {
 		return usagef("want CODE..., got no codes")
 	}
 	resp := &mappingv1.ResolvePartnerCodesResponse{}
-	if err := e.get(mappingv1.MappingService_ResolvePartnerCodes_FullMethodName, &mappingv1.ResolvePartnerCodesRequest{Codes: pos}, resp); err != nil {
+	if err := e.call(mappingv1.MappingService_ResolvePartnerCodes_FullMethodName, &mappingv1.ResolvePartnerCodesRequest{Codes: pos}, resp); err != nil {
 		return err
 	}
 	return e.out.print(resp, func() view {

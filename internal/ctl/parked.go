@@ -45,7 +45,7 @@ func parkedRetry(e *env, pos []string) error {
 			name = resourceName("integrationProfiles", e.o.profile) + "/parkedItems/" + id
 		}
 		item := &harvesterv1.ParkedItem{}
-		if err := e.get(harvesterv1.HarvesterService_RetryParkedItem_FullMethodName, &harvesterv1.RetryParkedItemRequest{Name: name}, item); err != nil {
+		if err := e.call(harvesterv1.HarvesterService_RetryParkedItem_FullMethodName, &harvesterv1.RetryParkedItemRequest{Name: name}, item); err != nil {
 			return err
 		}
 		resp.ParkedItems = append(resp.ParkedItems, item)

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -60,10 +61,8 @@ func profilesGet(e *env, pos []string) error {
 	if err := wantArgs(pos, "CODE"); err != nil {
 		return err
 	}
-	ctx, cancel := e.unary()
-	defer cancel()
 	p := &profilesv1.IntegrationProfile{}
-	err := e.client.call(ctx, profilesv1.ProfileService_GetIntegrationProfile_FullMethodName,
+	err := e.call(profilesv1.ProfileService_GetIntegrationProfile_FullMethodName,
 		&profilesv1.GetIntegrationProfileRequest{Name: resourceName("integrationProfiles", pos[0])}, p)
 	if err != nil {
 		return err
@@ -85,10 +84,8 @@ func profilesCreate(e *env, pos []string) error {
 	if p.Code == "" && p.DisplayName == "" {
 		return usagef("give the profile with -f FILE or at least --code and --display-name")
 	}
-	ctx, cancel := e.unary()
-	defer cancel()
 	created := &profilesv1.IntegrationProfile{}
-	err := e.client.call(ctx, profilesv1.ProfileService_CreateIntegrationProfile_FullMethodName,
+	err := e.call(profilesv1.ProfileService_CreateIntegrationProfile_FullMethodName,
 		&profilesv1.CreateIntegrationProfileRequest{IntegrationProfile: p, RequestId: e.o.requestID, ValidateOnly: e.o.validateOnly}, created)
 	if err != nil {
 		return err
@@ -241,7 +238,7 @@ func profilesUpdate(e *env, pos []string) error {
 	}
 	name := resourceName("integrationProfiles", pos[0])
 	cur := &profilesv1.IntegrationProfile{}
-	if err := e.get(profilesv1.ProfileService_GetIntegrationProfile_FullMethodName, &profilesv1.GetIntegrationProfileRequest{Name: name}, cur); err != nil {
+	if err := e.call(profilesv1.ProfileService_GetIntegrationProfile_FullMethodName, &profilesv1.GetIntegrationProfileRequest{Name: name}, cur); err != nil {
 		return err
 	}
 	mask := replaceFields(cur, in, fileFields)
@@ -255,7 +252,7 @@ func profilesUpdate(e *env, pos []string) error {
 	if len(mask) == 0 {
 		return usagef("nothing to change: give the fields to change as flags or in -f FILE")
 	}
-	cur.Etag = cmpOr(e.o.etag, cur.Etag)
+	cur.Etag = cmp.Or(e.o.etag, cur.Etag)
 	return e.updateProfile(cur, mask)
 }
 
@@ -270,18 +267,9 @@ func replaceFields(dst, src proto.Message, fields []string) []string {
 	return append([]string(nil), fields...)
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 func (e *env) updateProfile(p *profilesv1.IntegrationProfile, mask []string) error {
-	ctx, cancel := e.unary()
-	defer cancel()
 	updated := &profilesv1.IntegrationProfile{}
-	err := e.client.call(ctx, profilesv1.ProfileService_UpdateIntegrationProfile_FullMethodName,
+	err := e.call(profilesv1.ProfileService_UpdateIntegrationProfile_FullMethodName,
 		&profilesv1.UpdateIntegrationProfileRequest{IntegrationProfile: p, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask}, ValidateOnly: e.o.validateOnly}, updated)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -96,7 +97,7 @@ func requestsCount(e *env, pos []string) error {
 		return err
 	}
 	resp := &requestsv1.CountBorrowingRequestsResponse{}
-	if err := e.get(requestsv1.RequestService_CountBorrowingRequests_FullMethodName, &requestsv1.CountBorrowingRequestsRequest{Owner: e.o.owner}, resp); err != nil {
+	if err := e.call(requestsv1.RequestService_CountBorrowingRequests_FullMethodName, &requestsv1.CountBorrowingRequestsRequest{Owner: e.o.owner}, resp); err != nil {
 		return err
 	}
 	return e.out.print(resp, func() view {
@@ -121,7 +122,7 @@ func requestsEvents(e *env, pos []string) error {
 		t := table{header: []string{"TIME", "ACTOR", "ACTION", "FROM", "TO", "NOTE"}}
 		for _, ev := range resp.GetRequestEvents() {
 			t.rows = append(t.rows, []string{when(ev.GetTime()), ev.GetActor(), ev.GetAction(), enumName(ev.GetFromStatus()),
-				enumName(ev.GetToStatus()), cmpOr(ev.GetNote(), ev.GetAttentionReason())})
+				enumName(ev.GetToStatus()), cmp.Or(ev.GetNote(), ev.GetAttentionReason())})
 		}
 		return t
 	})
@@ -168,7 +169,7 @@ func requestsAnonymize(e *env, pos []string) error {
 	for {
 		resp := &requestsv1.AnonymizeBorrowingRequestsResponse{}
 		req := &requestsv1.AnonymizeBorrowingRequestsRequest{OlderThanDays: int32(min(e.o.olderThanDays, 1<<20)), Owner: e.o.owner, ValidateOnly: e.o.validateOnly}
-		if err := e.get(requestsv1.RequestService_AnonymizeBorrowingRequests_FullMethodName, req, resp); err != nil {
+		if err := e.call(requestsv1.RequestService_AnonymizeBorrowingRequests_FullMethodName, req, resp); err != nil {
 			return err
 		}
 		all.BorrowingRequests = append(all.BorrowingRequests, resp.GetBorrowingRequests()...)
@@ -220,7 +221,7 @@ func requestsBatch(e *env, pos []string) error {
 	all := &requestsv1.BatchActBorrowingRequestsResponse{}
 	for {
 		resp := &requestsv1.BatchActBorrowingRequestsResponse{}
-		if err := e.get(requestsv1.RequestService_BatchActBorrowingRequests_FullMethodName, req, resp); err != nil {
+		if err := e.call(requestsv1.RequestService_BatchActBorrowingRequests_FullMethodName, req, resp); err != nil {
 			return err
 		}
 		all.Results = append(all.Results, resp.GetResults()...)
@@ -270,10 +271,8 @@ func requestsGet(e *env, pos []string) error {
 	if err := wantArgs(pos, "ID"); err != nil {
 		return err
 	}
-	ctx, cancel := e.unary()
-	defer cancel()
 	br := &requestsv1.BorrowingRequest{}
-	if err := e.client.call(ctx, requestsv1.RequestService_GetBorrowingRequest_FullMethodName,
+	if err := e.call(requestsv1.RequestService_GetBorrowingRequest_FullMethodName,
 		&requestsv1.GetBorrowingRequestRequest{Name: resourceName("borrowingRequests", pos[0])}, br); err != nil {
 		return err
 	}
@@ -315,10 +314,8 @@ func requestsActions(e *env, pos []string) error {
 	if err := wantArgs(pos, "ID"); err != nil {
 		return err
 	}
-	ctx, cancel := e.unary()
-	defer cancel()
 	resp := &requestsv1.ListAllowedActionsResponse{}
-	if err := e.client.call(ctx, requestsv1.RequestService_ListAllowedActions_FullMethodName,
+	if err := e.call(requestsv1.RequestService_ListAllowedActions_FullMethodName,
 		&requestsv1.ListAllowedActionsRequest{Name: resourceName("borrowingRequests", pos[0])}, resp); err != nil {
 		return err
 	}
@@ -516,10 +513,8 @@ func requestsAct(e *env, pos []string) error {
 		return usagef("--partner applies only to --action send")
 	}
 	req := call.request(resourceName("borrowingRequests", pos[0]), e.o.etag, e.o.note, e.o)
-	ctx, cancel := e.unary()
-	defer cancel()
 	br := &requestsv1.BorrowingRequest{}
-	if err := e.client.call(ctx, call.rpc, req, br); err != nil {
+	if err := e.call(call.rpc, req, br); err != nil {
 		return err
 	}
 	return e.out.print(br, func() view { return requestDetail(br) })

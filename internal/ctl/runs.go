@@ -75,11 +75,9 @@ const reportEvents = 10
 func (e *env) notImported(run string) (view, error) {
 	t := table{header: []string{"NOT IMPORTED", "OUTCOME", "REASON CODE", "ATTEMPT", "REASON"}}
 	for _, outcome := range []harvesterv1.Outcome{harvesterv1.Outcome_OUTCOME_FAILED, harvesterv1.Outcome_OUTCOME_SKIPPED} {
-		ctx, cancel := e.unary()
 		resp := &harvesterv1.ListRunEventsResponse{}
-		err := e.client.call(ctx, harvesterv1.HarvesterService_ListRunEvents_FullMethodName,
+		err := e.call(harvesterv1.HarvesterService_ListRunEvents_FullMethodName,
 			&harvesterv1.ListRunEventsRequest{Parent: run, Outcome: outcome, PageSize: reportEvents}, resp)
-		cancel()
 		if err != nil {
 			return nil, err
 		}
@@ -95,10 +93,8 @@ func (e *env) notImported(run string) (view, error) {
 }
 
 func (e *env) getRun(name string) (*harvesterv1.Run, error) {
-	ctx, cancel := e.unary()
-	defer cancel()
 	run := &harvesterv1.Run{}
-	return run, e.client.call(ctx, harvesterv1.HarvesterService_GetRun_FullMethodName, &harvesterv1.GetRunRequest{Name: name}, run)
+	return run, e.call(harvesterv1.HarvesterService_GetRun_FullMethodName, &harvesterv1.GetRunRequest{Name: name}, run)
 }
 
 func runReport(r *harvesterv1.Run) view {
@@ -164,10 +160,8 @@ func runsCancel(e *env, pos []string) error {
 	if err := wantArgs(pos, "RUN"); err != nil {
 		return err
 	}
-	ctx, cancel := e.unary()
-	defer cancel()
 	run := &harvesterv1.Run{}
-	if err := e.client.call(ctx, harvesterv1.HarvesterService_CancelRun_FullMethodName,
+	if err := e.call(harvesterv1.HarvesterService_CancelRun_FullMethodName,
 		&harvesterv1.CancelRunRequest{Name: resourceName("runs", pos[0])}, run); err != nil {
 		return err
 	}
@@ -191,10 +185,8 @@ func importRun(e *env, pos []string) error {
 	if e.o.profile == "" {
 		return usagef("--profile CODE is required")
 	}
-	ctx, cancel := e.unary()
-	defer cancel()
 	run := &harvesterv1.Run{}
-	err := e.client.call(ctx, harvesterv1.HarvesterService_StartRun_FullMethodName,
+	err := e.call(harvesterv1.HarvesterService_StartRun_FullMethodName,
 		&harvesterv1.StartRunRequest{Profile: resourceName("integrationProfiles", e.o.profile), RequestId: e.o.requestID}, run)
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ func profilesTest(e *env, pos []string) error {
 	}
 	resp := &harvesterv1.TestConnectionResponse{}
 	req := &harvesterv1.TestConnectionRequest{Name: resourceName("integrationProfiles", pos[0])}
-	if err := e.get(harvesterv1.HarvesterService_TestConnection_FullMethodName, req, resp); err != nil {
+	if err := e.call(harvesterv1.HarvesterService_TestConnection_FullMethodName, req, resp); err != nil {
 		return err
 	}
 	err := e.out.print(resp, func() view {
@@ -95,7 +95,7 @@ func importPreview(e *env, pos []string) error {
 		}
 	}
 	resp := &harvesterv1.PreviewImportResponse{}
-	if err := e.get(harvesterv1.HarvesterService_PreviewImport_FullMethodName, req, resp); err != nil {
+	if err := e.call(harvesterv1.HarvesterService_PreviewImport_FullMethodName, req, resp); err != nil {
 		return err
 	}
 	return e.out.print(resp, func() view {
