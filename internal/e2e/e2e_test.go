@@ -65,12 +65,21 @@ func startSuite(t *testing.T, logger *slog.Logger, level string) *env {
 // startSuiteWith is startSuite over sys's fake.
 func startSuiteWith(t *testing.T, sys *system, logger *slog.Logger, level string) *env {
 	t.Helper()
+	return startEnv(t, sys, testenv.Options{Logger: logger, LogLevel: level})
+}
+
+// startEnv runs the whole suite with o, in a data directory of the test's, over sys's
+// fake (none if sys is nil).
+func startEnv(t *testing.T, sys *system, o testenv.Options) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	// TLS on: every e2e call, and every call between the services, goes over TLS, and
 	// the harvester authenticates with its client certificate (mTLS).
-	o := testenv.Options{DataDir: t.TempDir(), TLS: true, Logger: logger, LogLevel: level}
-	sys.serve(&o)
+	o.DataDir, o.TLS = t.TempDir(), true
+	if sys != nil {
+		sys.serve(&o)
+	}
 	suite, err := testenv.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("suite did not start: %v", err)
@@ -80,8 +89,11 @@ func startSuiteWith(t *testing.T, sys *system, logger *slog.Logger, level string
 			t.Error(err)
 		}
 	})
-	return &env{Clients: suite.Clients, t: t, ctx: ctx, suite: suite, sys: sys, extURL: sys.url(suite),
-		adminToken: suite.AdminToken, tokensFile: suite.Addrs.TokensFile}
+	e := &env{Clients: suite.Clients, t: t, ctx: ctx, suite: suite, sys: sys, adminToken: suite.AdminToken, tokensFile: suite.Addrs.TokensFile}
+	if sys != nil {
+		e.extURL = sys.url(suite)
+	}
+	return e
 }
 
 // dial connects to one of the suite's services with token (none if ""), over TLS when

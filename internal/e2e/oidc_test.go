@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -39,19 +38,9 @@ func TestOIDCAccessTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = op.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	suite, err := testenv.Start(ctx, testenv.Options{DataDir: t.TempDir(), TLS: true, Logger: logging.Discard(),
+	e := startEnv(t, nil, testenv.Options{Logger: logging.Discard(),
 		OIDC: auth.OIDCConfig{Issuer: op.Issuer, Audience: "interloan", RolesClaim: "groups", RoleMap: oidcRoleMap}})
-	if err != nil {
-		t.Fatalf("suite did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := suite.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	e := &env{Clients: suite.Clients, t: t, ctx: ctx, suite: suite, adminToken: suite.AdminToken, tokensFile: suite.Addrs.TokensFile}
+	ctx, suite := e.ctx, e.suite
 
 	token := func(id, secret string) string {
 		t.Helper()

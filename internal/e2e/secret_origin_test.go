@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -52,18 +51,8 @@ func (k *keyRecorder) seen() []string {
 // credential read is refused, and readiness lists api_key. Entering the key again for the
 // new address makes the profile run there.
 func TestSecretBoundToOrigin(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	suite, err := testenv.Start(ctx, testenv.Options{DataDir: t.TempDir(), TLS: true, Logger: logging.Discard()})
-	if err != nil {
-		t.Fatalf("suite did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := suite.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	e := &env{Clients: suite.Clients, t: t, ctx: ctx, suite: suite, adminToken: suite.AdminToken, tokensFile: suite.Addrs.TokensFile}
+	e := startEnv(t, nil, testenv.Options{Logger: logging.Discard()})
+	ctx := e.ctx
 
 	const key = "libris-key-entered-for-the-real-origin"
 	today := time.Now()
@@ -134,7 +123,7 @@ func TestSecretBoundToOrigin(t *testing.T) {
 	if p.GetReadiness().GetRunnable() || !slices.Contains(p.GetReadiness().GetMissingFields(), "api_key") {
 		t.Errorf("readiness after an origin change = %v, want api_key missing", p.GetReadiness())
 	}
-	_, err = credentials()
+	_, err := credentials()
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), realOrigin) || strings.Contains(err.Error(), key) {
 		t.Errorf("credentials after an origin change: %v; want FAILED_PRECONDITION naming %s, never the key", err, realOrigin)
 	}
