@@ -218,8 +218,9 @@ func (e *env) ledger(profile string) map[string]*requestsv1.BorrowingRequest {
 	}
 }
 
-func counters(r *harvesterv1.Run) string {
-	c := r.GetCounters()
+func counters(r *harvesterv1.Run) string { return countersOf(r.GetCounters()) }
+
+func countersOf(c *harvesterv1.RunCounters) string {
 	return fmt.Sprintf("fetched=%d created=%d updated=%d unchanged=%d skipped=%d failed=%d",
 		c.GetFetched(), c.GetCreated(), c.GetUpdated(), c.GetUnchanged(), c.GetSkipped(), c.GetFailed())
 }

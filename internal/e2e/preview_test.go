@@ -119,7 +119,7 @@ func TestPreviewPredictsTheRun(t *testing.T) {
 			t.Errorf("%s: predicted ledger request %q, the run's %q", id, it.GetBorrowingRequest(), ev.GetBorrowingRequest())
 		}
 	}
-	if got, want := previewCounters(preview.GetCounters()), previewCounters(run.GetCounters()); got != want {
+	if got, want := countersOf(preview.GetCounters()), countersOf(run.GetCounters()); got != want {
 		t.Errorf("predicted counters %s, the run's %s", got, want)
 	}
 	for id, code := range map[string]string{unknownPartner: "Okand", unmapped: "Zzz"} {
@@ -152,11 +152,6 @@ func warningCodes(ws []*typev1.DataWarning) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
-}
-
-func previewCounters(c *harvesterv1.RunCounters) string {
-	return fmt.Sprintf("fetched %d created %d updated %d unchanged %d skipped %d failed %d",
-		c.GetFetched(), c.GetCreated(), c.GetUpdated(), c.GetUnchanged(), c.GetSkipped(), c.GetFailed())
 }
 
 // storeDumps backs up the harvester's and the ledger's stores through their
