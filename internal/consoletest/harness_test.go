@@ -32,9 +32,15 @@ type suiteEnv struct {
 // startSuite starts every service (the console among them) and a fake Libris.
 func startSuite(t *testing.T) *suiteEnv {
 	t.Helper()
+	return startEnv(t, testenv.Options{Libris: fakelibris.New(fakelibris.Options{}), LogLevel: os.Getenv("CONSOLE_LOG_LEVEL")})
+}
+
+// startEnv starts every service with o, stopped when the test ends.
+func startEnv(t *testing.T, o testenv.Options) *suiteEnv {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	env, err := testenv.Start(ctx, testenv.Options{Libris: fakelibris.New(fakelibris.Options{}), LogLevel: os.Getenv("CONSOLE_LOG_LEVEL")})
+	env, err := testenv.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,9 +278,7 @@ func (v *visitor) send(method, path string, form url.Values, hdr map[string]stri
 		req.AddCookie(&http.Cookie{Name: k, Value: val})
 	}
 	for k, val := range hdr {
-		if k != "X-Query" {
-			req.Header.Set(k, val)
-		}
+		req.Header.Set(k, val)
 	}
 	resp, err := v.hc.Transport.RoundTrip(req)
 	if err != nil {

@@ -1,7 +1,6 @@
 package consoletest
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,12 +28,28 @@ const idpName = "Library Login"
 
 func startOIDCSuite(t *testing.T) *oidcSuite {
 	t.Helper()
+	op, secret := startProvider(t,
+		oidcprovider.User{ID: "u-ann", Username: "ann", Password: "ann-pw", FirstName: "Ann", LastName: "Andersson", Groups: []string{"ill-admins"}},
+		oidcprovider.User{ID: "u-vera", Username: "vera", Password: "vera-pw", FirstName: "Vera", LastName: "Viewer", Groups: []string{"ill-readers", "staff-canteen"}},
+		oidcprovider.User{ID: "u-olle", Username: "olle", Password: "olle-pw", FirstName: "Olle", LastName: "Outsider", Groups: []string{"staff-canteen"}},
+	)
+	s := startEnv(t, testenv.Options{LogLevel: os.Getenv("CONSOLE_LOG_LEVEL"),
+		// The code flow's access tokens are for the console's client id; the services
+		// accept that audience.
+		OIDC: auth.OIDCConfig{Issuer: op.Issuer, Audience: "interloan-console", RolesClaim: "groups",
+			RoleMap: "ill-admins=admin,ill-staff=operator,ill-readers=viewer"},
+		ConsoleOIDC: console.OIDC{ClientID: "interloan-console", ClientSecretFile: secret, ProviderName: idpName},
+	})
+	return &oidcSuite{suiteEnv: s, op: op}
+}
+
+// startProvider starts an OpenID provider with users and the console as its web client
+// ("interloan-console", on any localhost port), stopped when the test ends; secretFile
+// holds the client's secret.
+func startProvider(t *testing.T, users ...oidcprovider.User) (op *oidcprovider.Provider, secretFile string) {
+	t.Helper()
 	op, err := oidcprovider.Start(oidcprovider.Options{
-		Users: []oidcprovider.User{
-			{ID: "u-ann", Username: "ann", Password: "ann-pw", FirstName: "Ann", LastName: "Andersson", Groups: []string{"ill-admins"}},
-			{ID: "u-vera", Username: "vera", Password: "vera-pw", FirstName: "Vera", LastName: "Viewer", Groups: []string{"ill-readers", "staff-canteen"}},
-			{ID: "u-olle", Username: "olle", Password: "olle-pw", FirstName: "Olle", LastName: "Outsider", Groups: []string{"staff-canteen"}},
-		},
+		Users: users,
 		Clients: []oidcprovider.Client{{ID: "interloan-console", Secret: "console-secret",
 			RedirectURIs:   []string{"http://localhost:*/signin/oidc/callback"},
 			PostLogoutURIs: []string{"http://localhost:*/signin/oidc/signed-out"}}},
@@ -43,28 +58,11 @@ func startOIDCSuite(t *testing.T) *oidcSuite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = op.Close() })
-	secret := filepath.Join(t.TempDir(), "client-secret")
-	if err := os.WriteFile(secret, []byte("console-secret\n"), 0o600); err != nil {
+	secretFile = filepath.Join(t.TempDir(), "client-secret")
+	if err := os.WriteFile(secretFile, []byte("console-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	env, err := testenv.Start(ctx, testenv.Options{LogLevel: os.Getenv("CONSOLE_LOG_LEVEL"),
-		// The code flow's access tokens are for the console's client id; the services
-		// accept that audience.
-		OIDC: auth.OIDCConfig{Issuer: op.Issuer, Audience: "interloan-console", RolesClaim: "groups",
-			RoleMap: "ill-admins=admin,ill-staff=operator,ill-readers=viewer"},
-		ConsoleOIDC: console.OIDC{ClientID: "interloan-console", ClientSecretFile: secret, ProviderName: idpName},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &oidcSuite{suiteEnv: &suiteEnv{Env: env, t: t, ctx: ctx}, op: op}
+	return op, secretFile
 }
 
 // signInWithProvider starts at path, follows the console's "Sign in with" button to

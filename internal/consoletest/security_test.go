@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -236,23 +235,24 @@ func TestConsoleUnderAttack(t *testing.T) {
 			path := fillWildcards(rt.path, ids)
 			csrf := admin.csrf()
 			for _, c := range []struct {
-				name string
-				form url.Values
-				hdr  map[string]string
+				name  string
+				form  url.Values
+				hdr   map[string]string
+				query string
 			}{
-				{"no token", url.Values{}, nil},
-				{"a wrong token", url.Values{"csrf": {"x" + csrf[1:]}}, nil},
-				{"another session's token", url.Values{"csrf": {viewer.csrf()}}, nil},
-				{"from another origin", url.Values{"csrf": {csrf}}, map[string]string{"Origin": "https://evil.example"}},
-				{"from an opaque origin", url.Values{"csrf": {csrf}}, map[string]string{"Origin": "null"}},
-				{"cross-site", url.Values{"csrf": {csrf}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
-				{"same-site", url.Values{"csrf": {csrf}}, map[string]string{"Sec-Fetch-Site": "same-site"}},
-				{"the token in the query", url.Values{}, map[string]string{"X-Query": "csrf=" + csrf}},
-				{"a body over the bound", url.Values{"csrf": {csrf}, "note": {strings.Repeat("n", 70<<10)}}, nil},
+				{"no token", url.Values{}, nil, ""},
+				{"a wrong token", url.Values{"csrf": {wrongCSRF(csrf)}}, nil, ""},
+				{"another session's token", url.Values{"csrf": {viewer.csrf()}}, nil, ""},
+				{"from another origin", url.Values{"csrf": {csrf}}, map[string]string{"Origin": "https://evil.example"}, ""},
+				{"from an opaque origin", url.Values{"csrf": {csrf}}, map[string]string{"Origin": "null"}, ""},
+				{"cross-site", url.Values{"csrf": {csrf}}, map[string]string{"Sec-Fetch-Site": "cross-site"}, ""},
+				{"same-site", url.Values{"csrf": {csrf}}, map[string]string{"Sec-Fetch-Site": "same-site"}, ""},
+				{"the token in the query", url.Values{}, nil, "csrf=" + csrf},
+				{"a body over the bound", url.Values{"csrf": {csrf}, "note": {strings.Repeat("n", 70<<10)}}, nil, ""},
 			} {
 				p := path
-				if q := c.hdr["X-Query"]; q != "" {
-					p += "?" + q
+				if c.query != "" {
+					p += "?" + c.query
 				}
 				a := admin.send("POST", p, c.form, c.hdr)
 				if a.code != http.StatusForbidden || !strings.Contains(a.body, "was not sent from this console") {
@@ -665,35 +665,13 @@ func (l *logBuffer) String() string {
 // that no token, code or state reaches a log line, at debug level.
 func TestOIDCSignInUnderAttack(t *testing.T) {
 	logs := &logBuffer{}
-	op, err := oidcprovider.Start(oidcprovider.Options{
-		Users: []oidcprovider.User{{ID: "u-ann", Username: "ann", Password: "ann-pw", FirstName: "Ann", LastName: "Andersson", Groups: []string{"ill-admins"}}},
-		Clients: []oidcprovider.Client{{ID: "interloan-console", Secret: "console-secret",
-			RedirectURIs:   []string{"http://localhost:*/signin/oidc/callback"},
-			PostLogoutURIs: []string{"http://localhost:*/signin/oidc/signed-out"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = op.Close() })
-	secretFile := filepath.Join(t.TempDir(), "client-secret")
-	if err := os.WriteFile(secretFile, []byte("console-secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	env, err := testenv.Start(ctx, testenv.Options{
+	op, secretFile := startProvider(t,
+		oidcprovider.User{ID: "u-ann", Username: "ann", Password: "ann-pw", FirstName: "Ann", LastName: "Andersson", Groups: []string{"ill-admins"}})
+	env := startEnv(t, testenv.Options{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OIDC: auth.OIDCConfig{Issuer: op.Issuer, Audience: "interloan-console", RolesClaim: "groups",
 			RoleMap: "ill-admins=admin"},
 		ConsoleOIDC: console.OIDC{ClientID: "interloan-console", ClientSecretFile: secretFile},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Close(); err != nil {
-			t.Error(err)
-		}
 	})
 	base := env.ConsoleURL()
 	var seen []string // codes and states, which must not be logged either
@@ -816,4 +794,12 @@ func TestOIDCSignInUnderAttack(t *testing.T) {
 			t.Errorf("a secret (%d characters, starting %q) is in the logs", len(sec), sec[:min(4, len(sec))])
 		}
 	}
+}
+
+// wrongCSRF is tok with its first character changed, so never tok itself.
+func wrongCSRF(tok string) string {
+	if strings.HasPrefix(tok, "x") {
+		return "y" + tok[1:]
+	}
+	return "x" + tok[1:]
 }
