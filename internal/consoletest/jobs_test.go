@@ -203,6 +203,9 @@ func TestImportJobLive(t *testing.T) {
 	}
 	b.open(runPath + "/events")
 	title := b.text("tbody tr td:first-child")
+	if strings.TrimSpace(title) == "" {
+		t.Fatal("the event report's first row names no external id")
+	}
 	b.click(`tbody tr a[href^="/requests/"]`)
 	if got := b.text("#trail"); !strings.Contains(got, "Imported") || !strings.Contains(got, "harvester") {
 		t.Errorf("the request's trail %q: want its import by the harvester", got)
