@@ -57,12 +57,15 @@ func (e *Error) Error() string {
 
 // Truncate shortens caller input quoted in an error message, so a huge input cannot
 // make a huge error.
-func Truncate(s string) string {
-	const max = 100
+func Truncate(s string) string { return Clip(s, 100) }
+
+// Clip shortens s to at most max bytes, cut on a rune boundary and marked with "…":
+// for caller or provider input quoted in errors and log lines.
+func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	for i := max; i > 0; i-- { // cut on a rune boundary
+	for i := max; i > 0; i-- {
 		if utf8.RuneStart(s[i]) {
 			return s[:i] + "…"
 		}

@@ -38,3 +38,20 @@ func TestTruncate(t *testing.T) {
 		t.Fatalf("Truncate = %q", got)
 	}
 }
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"longer than that", 6, "longer…"},
+		{"åäö", 3, "å…"}, // never half a rune
+	} {
+		if got := Clip(tc.in, tc.max); got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}

@@ -209,15 +209,7 @@ func bearer(md metadata.MD) (string, bool) {
 
 // loggedMethod is at most the first 128 bytes of a method name an anonymous caller chose
 // (any :path, up to the header limit), so refusals cannot flood the log.
-func loggedMethod(method string) string { return bounded(method, 128) }
-
-// bounded cuts a log value made from a caller's input to at most max bytes (and "…").
-func bounded(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
-}
+func loggedMethod(method string) string { return apierr.Clip(method, 128) }
 
 func peerAddr(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {

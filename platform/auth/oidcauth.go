@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/interloan/interloan/platform/apierr"
 )
 
 // OIDCAuthenticator accepts the access tokens (JWTs) of one OpenID provider: verified by
@@ -67,7 +69,7 @@ func (a *OIDCAuthenticator) authenticate(ctx context.Context, token string) (Pri
 	c, err := a.provider.Verify(ctx, token, a.audiences)
 	if err != nil {
 		if !errors.Is(err, errNeedsFetch) {
-			a.log.Info("OIDC token refused", "issuer", a.provider.Issuer(), "reason", bounded(err.Error(), 200))
+			a.log.Info("OIDC token refused", "issuer", a.provider.Issuer(), "reason", apierr.Clip(err.Error(), 200))
 		}
 		return Principal{}, false, err
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	adminv1 "github.com/interloan/interloan/gen/interloan/admin/v1"
+	"github.com/interloan/interloan/platform/apierr"
 	"github.com/interloan/interloan/platform/auth"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/services/console/internal/session"
@@ -223,12 +224,12 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	// RFC 9207: an answer naming another issuer is not from our provider (a mix-up).
 	if iss := q.Get("iss"); iss != "" && iss != o.provider.Issuer() {
-		h.log.Warn("console sign-in refused: the answer names another issuer", "issuer", trimmed(iss))
+		h.log.Warn("console sign-in refused: the answer names another issuer", "issuer", apierr.Clip(iss, 200))
 		h.showSignin(w, r, http.StatusBadRequest, "signin.oidc.failed")
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		h.log.Info("console sign-in: the provider refused", "error", trimmed(e), "description", trimmed(q.Get("error_description")))
+		h.log.Info("console sign-in: the provider refused", "error", apierr.Clip(e, 200), "description", apierr.Clip(q.Get("error_description"), 200))
 		h.showSignin(w, r, http.StatusUnauthorized, "signin.oidc.refused")
 		return
 	}
@@ -246,7 +247,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := o.oauth2Config(d).Exchange(context.WithValue(ctx, oauth2.HTTPClient, o.provider.HTTPClient()), code, oauth2.VerifierOption(p.verifier))
 	if err != nil {
-		h.log.Warn("console sign-in: exchanging the code failed", "issuer", o.provider.Issuer(), "error", trimmed(err.Error()))
+		h.log.Warn("console sign-in: exchanging the code failed", "issuer", o.provider.Issuer(), "error", apierr.Clip(err.Error(), 200))
 		h.showSignin(w, r, http.StatusBadGateway, "signin.oidc.failed")
 		return
 	}
@@ -259,7 +260,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("the provider returned no access token")
 	}
 	if err != nil {
-		h.log.Warn("console sign-in: the provider's tokens are not acceptable", "issuer", o.provider.Issuer(), "error", trimmed(err.Error()))
+		h.log.Warn("console sign-in: the provider's tokens are not acceptable", "issuer", o.provider.Issuer(), "error", apierr.Clip(err.Error(), 200))
 		h.showSignin(w, r, http.StatusBadGateway, "signin.oidc.failed")
 		return
 	}
@@ -308,7 +309,7 @@ func checkIDToken(c *auth.Claims, nonce, clientID string) error {
 	}
 	azp, _ := c.All["azp"].(string)
 	if aud, _ := c.All["aud"].([]any); azp != clientID && (azp != "" || len(aud) > 1) {
-		return fmt.Errorf("the ID token was issued to %q, not to the console", trimmed(azp))
+		return fmt.Errorf("the ID token was issued to %q, not to the console", apierr.Clip(azp, 200))
 	}
 	return nil
 }
@@ -371,12 +372,4 @@ func (o *oidcSignin) take(state string) (pendingSignin, bool) {
 	p, ok := o.pending[state]
 	delete(o.pending, state)
 	return p, ok && time.Now().Before(p.expires)
-}
-
-// trimmed bounds a value from the provider or the browser for the log.
-func trimmed(s string) string {
-	if len(s) > 200 {
-		return strings.ToValidUTF8(s[:200], "") + "…"
-	}
-	return s
 }
