@@ -58,28 +58,17 @@ func (e *env) newToken(principal, roles string) string {
 	return tok
 }
 
-// awaitToken waits until every service accepts tok (each re-reads the file every 2 s and
-// applies a change once it has held still). Health is public, so it asks a read of each
-// service and only looks at UNAUTHENTICATED.
+// awaitToken waits until every service accepts tok (testenv's AwaitToken, at most 15 s)
+// and returns how long that took.
 func (e *env) awaitToken(tok string) time.Duration {
 	e.t.Helper()
 	began := time.Now()
-	c := e.caller("new", tok)
-	deadline := began.Add(15 * time.Second)
-	for {
-		_, err1 := c.mapping.ListLibraries(e.ctx, &mappingv1.ListLibrariesRequest{})
-		_, err2 := c.profiles.ListIntegrationProfiles(e.ctx, &profilesv1.ListIntegrationProfilesRequest{})
-		_, err3 := c.harvester.GetRun(e.ctx, &harvesterv1.GetRunRequest{Name: "runs/none"})
-		_, err4 := c.requests.CountBorrowingRequests(e.ctx, &requestsv1.CountBorrowingRequestsRequest{})
-		if status.Code(err1) != codes.Unauthenticated && status.Code(err2) != codes.Unauthenticated &&
-			status.Code(err3) != codes.Unauthenticated && status.Code(err4) != codes.Unauthenticated {
-			return time.Since(began)
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("a new token was not accepted within 15s: %v %v %v %v", err1, err2, err3, err4)
-		}
-		time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(e.ctx, 15*time.Second)
+	defer cancel()
+	if err := e.suite.AwaitToken(ctx, tok); err != nil {
+		e.t.Fatalf("a new token was not accepted within 15s: %v", err)
 	}
+	return time.Since(began)
 }
 
 // TestRoleMatrix calls a representative set of RPCs on the running suite as every role,

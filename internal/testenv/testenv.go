@@ -276,17 +276,26 @@ func NewSecrets(dir string) (Secrets, error) {
 }
 
 // NewToken creates a bearer token for principal with roles in the suite's tokens file
-// and waits until every service accepts it (they re-read the file every few seconds).
+// and waits until every service accepts it (AwaitToken).
 func (e *Env) NewToken(ctx context.Context, principal string, roles ...auth.Role) (string, error) {
 	tok, err := suite.CreateToken(e.Addrs.TokensFile, "", principal, roles...)
 	if err != nil {
 		return "", err
 	}
-	addrs := []string{e.Addrs.Profiles, e.Addrs.Mapping, e.Addrs.Harvester, e.Addrs.Requests}
-	for _, addr := range addrs {
+	if err := e.AwaitToken(ctx, tok); err != nil {
+		return "", fmt.Errorf("new token for %s: %w", principal, err)
+	}
+	return tok, nil
+}
+
+// AwaitToken waits until every service accepts tok: each re-reads the tokens file every
+// few seconds, so a token just added is refused for a moment. It asks each who the caller
+// is, the one call any valid token may make.
+func (e *Env) AwaitToken(ctx context.Context, tok string) error {
+	for _, addr := range []string{e.Addrs.Profiles, e.Addrs.Mapping, e.Addrs.Harvester, e.Addrs.Requests} {
 		conn, err := e.Dial(addr, tok)
 		if err != nil {
-			return "", err
+			return err
 		}
 		id := adminv1.NewIdentityServiceClient(conn)
 		for {
@@ -294,12 +303,12 @@ func (e *Env) NewToken(ctx context.Context, principal string, roles ...auth.Role
 			if status.Code(err) != codes.Unauthenticated || ctx.Err() != nil {
 				break
 			}
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
 		conn.Close()
 		if err != nil {
-			return "", fmt.Errorf("new token for %s at %s: %w", principal, addr, err)
+			return fmt.Errorf("the service at %s: %w", addr, err)
 		}
 	}
-	return tok, nil
+	return nil
 }
