@@ -13,6 +13,7 @@ import (
 	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1411,7 +1412,13 @@ type ListBorrowingRequestsRequest struct {
 	// first), `create_time desc` or `create_time`; `asc` may be written out. Ordered by
 	// create time, only the create-time range narrows the walk: other filters are checked
 	// per entry, so rare matches give short pages.
-	OrderBy       string `protobuf:"bytes,15,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	OrderBy string `protobuf:"bytes,15,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// The fields of each BorrowingRequest to return (AIP-157 partial response), as
+	// BorrowingRequest field paths that may go into a singular message field but not into a
+	// repeated one: `name,external_reference.external_id`. Empty or `*` returns whole
+	// requests; a path naming no field is INVALID_ARGUMENT. Patron data in a kept field is
+	// masked for the caller exactly as in a whole request.
+	ReadMask      *fieldmaskpb.FieldMask `protobuf:"bytes,16,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1549,6 +1556,13 @@ func (x *ListBorrowingRequestsRequest) GetOrderBy() string {
 		return x.OrderBy
 	}
 	return ""
+}
+
+func (x *ListBorrowingRequestsRequest) GetReadMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ReadMask
+	}
+	return nil
 }
 
 // Response of ListBorrowingRequests.
@@ -4128,7 +4142,7 @@ var File_interloan_requests_v1_requests_proto protoreflect.FileDescriptor
 
 const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\n" +
-	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"|\n" +
+	"$interloan/requests/v1/requests.proto\x12\x15interloan.requests.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/api/visibility.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1dinterloan/type/v1/types.proto\"|\n" +
 	"\x1bFlagBorrowingRequestRequest\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12%\n" +
 	"\vreason_code\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
@@ -4212,7 +4226,7 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\apartner\x18\f \x01(\tR\apartner:m\xeaAj\n" +
 	"#requests.interloan.dev/RequestEvent\x124borrowingRequests/{borrowing_request}/events/{event}*\x06events2\x05event\"6\n" +
 	"\x1aGetBorrowingRequestRequest\x12\x18\n" +
-	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xfb\x04\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\xb4\x05\n" +
 	"\x1cListBorrowingRequestsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4231,7 +4245,8 @@ const file_interloan_requests_v1_requests_proto_rawDesc = "" +
 	"\x0ecreated_before\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12?\n" +
 	"\rupdated_after\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12A\n" +
 	"\x0eupdated_before\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\rupdatedBefore\x12\x19\n" +
-	"\border_by\x18\x0f \x01(\tR\aorderBy\"\x9f\x01\n" +
+	"\border_by\x18\x0f \x01(\tR\aorderBy\x127\n" +
+	"\tread_mask\x18\x10 \x01(\v2\x1a.google.protobuf.FieldMaskR\breadMask\"\x9f\x01\n" +
 	"\x1dListBorrowingRequestsResponse\x12V\n" +
 	"\x12borrowing_requests\x18\x01 \x03(\v2'.interloan.requests.v1.BorrowingRequestR\x11borrowingRequests\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Z\n" +
@@ -4563,7 +4578,8 @@ var file_interloan_requests_v1_requests_proto_goTypes = []any{
 	(v1.ExternalSystem)(0),                          // 52: interloan.type.v1.ExternalSystem
 	(*timestamppb.Timestamp)(nil),                   // 53: google.protobuf.Timestamp
 	(*v1.DataWarning)(nil),                          // 54: interloan.type.v1.DataWarning
-	(*status.Status)(nil),                           // 55: google.rpc.Status
+	(*fieldmaskpb.FieldMask)(nil),                   // 55: google.protobuf.FieldMask
+	(*status.Status)(nil),                           // 56: google.rpc.Status
 }
 var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
 	52, // 0: interloan.requests.v1.ExternalReference.system:type_name -> interloan.type.v1.ExternalSystem
@@ -4590,95 +4606,96 @@ var file_interloan_requests_v1_requests_proto_depIdxs = []int32{
 	53, // 21: interloan.requests.v1.ListBorrowingRequestsRequest.created_before:type_name -> google.protobuf.Timestamp
 	53, // 22: interloan.requests.v1.ListBorrowingRequestsRequest.updated_after:type_name -> google.protobuf.Timestamp
 	53, // 23: interloan.requests.v1.ListBorrowingRequestsRequest.updated_before:type_name -> google.protobuf.Timestamp
-	11, // 24: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
-	2,  // 25: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
-	4,  // 26: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
-	0,  // 27: interloan.requests.v1.StatusCount.status:type_name -> interloan.requests.v1.Status
-	34, // 28: interloan.requests.v1.CountBorrowingRequestsResponse.status_counts:type_name -> interloan.requests.v1.StatusCount
-	1,  // 29: interloan.requests.v1.AllowedAction.action:type_name -> interloan.requests.v1.Action
-	0,  // 30: interloan.requests.v1.AllowedAction.to_status:type_name -> interloan.requests.v1.Status
-	0,  // 31: interloan.requests.v1.ListAllowedActionsResponse.status:type_name -> interloan.requests.v1.Status
-	37, // 32: interloan.requests.v1.ListAllowedActionsResponse.allowed_actions:type_name -> interloan.requests.v1.AllowedAction
-	0,  // 33: interloan.requests.v1.BorrowingRequestFilter.status:type_name -> interloan.requests.v1.Status
-	53, // 34: interloan.requests.v1.BorrowingRequestFilter.updated_after:type_name -> google.protobuf.Timestamp
-	53, // 35: interloan.requests.v1.BorrowingRequestFilter.updated_before:type_name -> google.protobuf.Timestamp
-	1,  // 36: interloan.requests.v1.BatchActBorrowingRequestsRequest.action:type_name -> interloan.requests.v1.Action
-	39, // 37: interloan.requests.v1.BatchActBorrowingRequestsRequest.targets:type_name -> interloan.requests.v1.BatchActTarget
-	40, // 38: interloan.requests.v1.BatchActBorrowingRequestsRequest.filter:type_name -> interloan.requests.v1.BorrowingRequestFilter
-	0,  // 39: interloan.requests.v1.BatchActResult.status:type_name -> interloan.requests.v1.Status
-	55, // 40: interloan.requests.v1.BatchActResult.error:type_name -> google.rpc.Status
-	42, // 41: interloan.requests.v1.BatchActBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.BatchActResult
-	12, // 42: interloan.requests.v1.ListRequestEventsResponse.request_events:type_name -> interloan.requests.v1.RequestEvent
-	0,  // 43: interloan.requests.v1.WatchBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
-	11, // 44: interloan.requests.v1.WatchBorrowingRequestsResponse.borrowing_request:type_name -> interloan.requests.v1.BorrowingRequest
-	12, // 45: interloan.requests.v1.WatchBorrowingRequestsResponse.event:type_name -> interloan.requests.v1.RequestEvent
-	7,  // 46: interloan.requests.v1.IngestItem.external_reference:type_name -> interloan.requests.v1.ExternalReference
-	0,  // 47: interloan.requests.v1.IngestItem.external_status:type_name -> interloan.requests.v1.Status
-	10, // 48: interloan.requests.v1.IngestItem.rota:type_name -> interloan.requests.v1.RotaEntry
-	8,  // 49: interloan.requests.v1.IngestItem.bibliographic:type_name -> interloan.requests.v1.Bibliographic
-	2,  // 50: interloan.requests.v1.IngestItem.format:type_name -> interloan.requests.v1.Format
-	3,  // 51: interloan.requests.v1.IngestItem.media:type_name -> interloan.requests.v1.Media
-	9,  // 52: interloan.requests.v1.IngestItem.requester:type_name -> interloan.requests.v1.Requester
-	54, // 53: interloan.requests.v1.IngestItem.warnings:type_name -> interloan.type.v1.DataWarning
-	48, // 54: interloan.requests.v1.IngestBorrowingRequestsRequest.items:type_name -> interloan.requests.v1.IngestItem
-	5,  // 55: interloan.requests.v1.IngestResult.outcome:type_name -> interloan.requests.v1.IngestOutcome
-	54, // 56: interloan.requests.v1.IngestResult.warnings:type_name -> interloan.type.v1.DataWarning
-	50, // 57: interloan.requests.v1.IngestBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.IngestResult
-	13, // 58: interloan.requests.v1.RequestService.GetBorrowingRequest:input_type -> interloan.requests.v1.GetBorrowingRequestRequest
-	14, // 59: interloan.requests.v1.RequestService.ListBorrowingRequests:input_type -> interloan.requests.v1.ListBorrowingRequestsRequest
-	33, // 60: interloan.requests.v1.RequestService.CountBorrowingRequests:input_type -> interloan.requests.v1.CountBorrowingRequestsRequest
-	36, // 61: interloan.requests.v1.RequestService.ListAllowedActions:input_type -> interloan.requests.v1.ListAllowedActionsRequest
-	16, // 62: interloan.requests.v1.RequestService.MarkReadyToSend:input_type -> interloan.requests.v1.MarkReadyToSendRequest
-	17, // 63: interloan.requests.v1.RequestService.SendBorrowingRequest:input_type -> interloan.requests.v1.SendBorrowingRequestRequest
-	18, // 64: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:input_type -> interloan.requests.v1.ReceiveBorrowingRequestRequest
-	19, // 65: interloan.requests.v1.RequestService.LoanToPatron:input_type -> interloan.requests.v1.LoanToPatronRequest
-	20, // 66: interloan.requests.v1.RequestService.ReturnByPatron:input_type -> interloan.requests.v1.ReturnByPatronRequest
-	21, // 67: interloan.requests.v1.RequestService.ReturnToPartner:input_type -> interloan.requests.v1.ReturnToPartnerRequest
-	22, // 68: interloan.requests.v1.RequestService.CompleteBorrowingRequest:input_type -> interloan.requests.v1.CompleteBorrowingRequestRequest
-	23, // 69: interloan.requests.v1.RequestService.DeclareItemLost:input_type -> interloan.requests.v1.DeclareItemLostRequest
-	24, // 70: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
-	25, // 71: interloan.requests.v1.RequestService.RejectBorrowingRequest:input_type -> interloan.requests.v1.RejectBorrowingRequestRequest
-	26, // 72: interloan.requests.v1.RequestService.ExpireBorrowingRequest:input_type -> interloan.requests.v1.ExpireBorrowingRequestRequest
-	27, // 73: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:input_type -> interloan.requests.v1.ReactivateBorrowingRequestRequest
-	28, // 74: interloan.requests.v1.RequestService.AddBorrowingRequestNote:input_type -> interloan.requests.v1.AddBorrowingRequestNoteRequest
-	29, // 75: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:input_type -> interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
-	30, // 76: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
-	31, // 77: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestsRequest
-	41, // 78: interloan.requests.v1.RequestService.BatchActBorrowingRequests:input_type -> interloan.requests.v1.BatchActBorrowingRequestsRequest
-	44, // 79: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
-	46, // 80: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
-	49, // 81: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
-	6,  // 82: interloan.requests.v1.IngestService.FlagBorrowingRequest:input_type -> interloan.requests.v1.FlagBorrowingRequestRequest
-	11, // 83: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	15, // 84: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
-	35, // 85: interloan.requests.v1.RequestService.CountBorrowingRequests:output_type -> interloan.requests.v1.CountBorrowingRequestsResponse
-	38, // 86: interloan.requests.v1.RequestService.ListAllowedActions:output_type -> interloan.requests.v1.ListAllowedActionsResponse
-	11, // 87: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 88: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 89: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 90: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 91: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 92: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 93: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 94: interloan.requests.v1.RequestService.DeclareItemLost:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 95: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 96: interloan.requests.v1.RequestService.RejectBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 97: interloan.requests.v1.RequestService.ExpireBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 98: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 99: interloan.requests.v1.RequestService.AddBorrowingRequestNote:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 100: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:output_type -> interloan.requests.v1.BorrowingRequest
-	11, // 101: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	32, // 102: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:output_type -> interloan.requests.v1.AnonymizeBorrowingRequestsResponse
-	43, // 103: interloan.requests.v1.RequestService.BatchActBorrowingRequests:output_type -> interloan.requests.v1.BatchActBorrowingRequestsResponse
-	45, // 104: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
-	47, // 105: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
-	51, // 106: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
-	11, // 107: interloan.requests.v1.IngestService.FlagBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
-	83, // [83:108] is the sub-list for method output_type
-	58, // [58:83] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	55, // 24: interloan.requests.v1.ListBorrowingRequestsRequest.read_mask:type_name -> google.protobuf.FieldMask
+	11, // 25: interloan.requests.v1.ListBorrowingRequestsResponse.borrowing_requests:type_name -> interloan.requests.v1.BorrowingRequest
+	2,  // 26: interloan.requests.v1.ReceiveBorrowingRequestRequest.format:type_name -> interloan.requests.v1.Format
+	4,  // 27: interloan.requests.v1.CancelBorrowingRequestRequest.cancelled_by:type_name -> interloan.requests.v1.CancelledBy
+	0,  // 28: interloan.requests.v1.StatusCount.status:type_name -> interloan.requests.v1.Status
+	34, // 29: interloan.requests.v1.CountBorrowingRequestsResponse.status_counts:type_name -> interloan.requests.v1.StatusCount
+	1,  // 30: interloan.requests.v1.AllowedAction.action:type_name -> interloan.requests.v1.Action
+	0,  // 31: interloan.requests.v1.AllowedAction.to_status:type_name -> interloan.requests.v1.Status
+	0,  // 32: interloan.requests.v1.ListAllowedActionsResponse.status:type_name -> interloan.requests.v1.Status
+	37, // 33: interloan.requests.v1.ListAllowedActionsResponse.allowed_actions:type_name -> interloan.requests.v1.AllowedAction
+	0,  // 34: interloan.requests.v1.BorrowingRequestFilter.status:type_name -> interloan.requests.v1.Status
+	53, // 35: interloan.requests.v1.BorrowingRequestFilter.updated_after:type_name -> google.protobuf.Timestamp
+	53, // 36: interloan.requests.v1.BorrowingRequestFilter.updated_before:type_name -> google.protobuf.Timestamp
+	1,  // 37: interloan.requests.v1.BatchActBorrowingRequestsRequest.action:type_name -> interloan.requests.v1.Action
+	39, // 38: interloan.requests.v1.BatchActBorrowingRequestsRequest.targets:type_name -> interloan.requests.v1.BatchActTarget
+	40, // 39: interloan.requests.v1.BatchActBorrowingRequestsRequest.filter:type_name -> interloan.requests.v1.BorrowingRequestFilter
+	0,  // 40: interloan.requests.v1.BatchActResult.status:type_name -> interloan.requests.v1.Status
+	56, // 41: interloan.requests.v1.BatchActResult.error:type_name -> google.rpc.Status
+	42, // 42: interloan.requests.v1.BatchActBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.BatchActResult
+	12, // 43: interloan.requests.v1.ListRequestEventsResponse.request_events:type_name -> interloan.requests.v1.RequestEvent
+	0,  // 44: interloan.requests.v1.WatchBorrowingRequestsRequest.status:type_name -> interloan.requests.v1.Status
+	11, // 45: interloan.requests.v1.WatchBorrowingRequestsResponse.borrowing_request:type_name -> interloan.requests.v1.BorrowingRequest
+	12, // 46: interloan.requests.v1.WatchBorrowingRequestsResponse.event:type_name -> interloan.requests.v1.RequestEvent
+	7,  // 47: interloan.requests.v1.IngestItem.external_reference:type_name -> interloan.requests.v1.ExternalReference
+	0,  // 48: interloan.requests.v1.IngestItem.external_status:type_name -> interloan.requests.v1.Status
+	10, // 49: interloan.requests.v1.IngestItem.rota:type_name -> interloan.requests.v1.RotaEntry
+	8,  // 50: interloan.requests.v1.IngestItem.bibliographic:type_name -> interloan.requests.v1.Bibliographic
+	2,  // 51: interloan.requests.v1.IngestItem.format:type_name -> interloan.requests.v1.Format
+	3,  // 52: interloan.requests.v1.IngestItem.media:type_name -> interloan.requests.v1.Media
+	9,  // 53: interloan.requests.v1.IngestItem.requester:type_name -> interloan.requests.v1.Requester
+	54, // 54: interloan.requests.v1.IngestItem.warnings:type_name -> interloan.type.v1.DataWarning
+	48, // 55: interloan.requests.v1.IngestBorrowingRequestsRequest.items:type_name -> interloan.requests.v1.IngestItem
+	5,  // 56: interloan.requests.v1.IngestResult.outcome:type_name -> interloan.requests.v1.IngestOutcome
+	54, // 57: interloan.requests.v1.IngestResult.warnings:type_name -> interloan.type.v1.DataWarning
+	50, // 58: interloan.requests.v1.IngestBorrowingRequestsResponse.results:type_name -> interloan.requests.v1.IngestResult
+	13, // 59: interloan.requests.v1.RequestService.GetBorrowingRequest:input_type -> interloan.requests.v1.GetBorrowingRequestRequest
+	14, // 60: interloan.requests.v1.RequestService.ListBorrowingRequests:input_type -> interloan.requests.v1.ListBorrowingRequestsRequest
+	33, // 61: interloan.requests.v1.RequestService.CountBorrowingRequests:input_type -> interloan.requests.v1.CountBorrowingRequestsRequest
+	36, // 62: interloan.requests.v1.RequestService.ListAllowedActions:input_type -> interloan.requests.v1.ListAllowedActionsRequest
+	16, // 63: interloan.requests.v1.RequestService.MarkReadyToSend:input_type -> interloan.requests.v1.MarkReadyToSendRequest
+	17, // 64: interloan.requests.v1.RequestService.SendBorrowingRequest:input_type -> interloan.requests.v1.SendBorrowingRequestRequest
+	18, // 65: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:input_type -> interloan.requests.v1.ReceiveBorrowingRequestRequest
+	19, // 66: interloan.requests.v1.RequestService.LoanToPatron:input_type -> interloan.requests.v1.LoanToPatronRequest
+	20, // 67: interloan.requests.v1.RequestService.ReturnByPatron:input_type -> interloan.requests.v1.ReturnByPatronRequest
+	21, // 68: interloan.requests.v1.RequestService.ReturnToPartner:input_type -> interloan.requests.v1.ReturnToPartnerRequest
+	22, // 69: interloan.requests.v1.RequestService.CompleteBorrowingRequest:input_type -> interloan.requests.v1.CompleteBorrowingRequestRequest
+	23, // 70: interloan.requests.v1.RequestService.DeclareItemLost:input_type -> interloan.requests.v1.DeclareItemLostRequest
+	24, // 71: interloan.requests.v1.RequestService.CancelBorrowingRequest:input_type -> interloan.requests.v1.CancelBorrowingRequestRequest
+	25, // 72: interloan.requests.v1.RequestService.RejectBorrowingRequest:input_type -> interloan.requests.v1.RejectBorrowingRequestRequest
+	26, // 73: interloan.requests.v1.RequestService.ExpireBorrowingRequest:input_type -> interloan.requests.v1.ExpireBorrowingRequestRequest
+	27, // 74: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:input_type -> interloan.requests.v1.ReactivateBorrowingRequestRequest
+	28, // 75: interloan.requests.v1.RequestService.AddBorrowingRequestNote:input_type -> interloan.requests.v1.AddBorrowingRequestNoteRequest
+	29, // 76: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:input_type -> interloan.requests.v1.ResolveBorrowingRequestAttentionRequest
+	30, // 77: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestRequest
+	31, // 78: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:input_type -> interloan.requests.v1.AnonymizeBorrowingRequestsRequest
+	41, // 79: interloan.requests.v1.RequestService.BatchActBorrowingRequests:input_type -> interloan.requests.v1.BatchActBorrowingRequestsRequest
+	44, // 80: interloan.requests.v1.RequestService.ListRequestEvents:input_type -> interloan.requests.v1.ListRequestEventsRequest
+	46, // 81: interloan.requests.v1.RequestService.WatchBorrowingRequests:input_type -> interloan.requests.v1.WatchBorrowingRequestsRequest
+	49, // 82: interloan.requests.v1.IngestService.IngestBorrowingRequests:input_type -> interloan.requests.v1.IngestBorrowingRequestsRequest
+	6,  // 83: interloan.requests.v1.IngestService.FlagBorrowingRequest:input_type -> interloan.requests.v1.FlagBorrowingRequestRequest
+	11, // 84: interloan.requests.v1.RequestService.GetBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	15, // 85: interloan.requests.v1.RequestService.ListBorrowingRequests:output_type -> interloan.requests.v1.ListBorrowingRequestsResponse
+	35, // 86: interloan.requests.v1.RequestService.CountBorrowingRequests:output_type -> interloan.requests.v1.CountBorrowingRequestsResponse
+	38, // 87: interloan.requests.v1.RequestService.ListAllowedActions:output_type -> interloan.requests.v1.ListAllowedActionsResponse
+	11, // 88: interloan.requests.v1.RequestService.MarkReadyToSend:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 89: interloan.requests.v1.RequestService.SendBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 90: interloan.requests.v1.RequestService.ReceiveBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 91: interloan.requests.v1.RequestService.LoanToPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 92: interloan.requests.v1.RequestService.ReturnByPatron:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 93: interloan.requests.v1.RequestService.ReturnToPartner:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 94: interloan.requests.v1.RequestService.CompleteBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 95: interloan.requests.v1.RequestService.DeclareItemLost:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 96: interloan.requests.v1.RequestService.CancelBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 97: interloan.requests.v1.RequestService.RejectBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 98: interloan.requests.v1.RequestService.ExpireBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 99: interloan.requests.v1.RequestService.ReactivateBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 100: interloan.requests.v1.RequestService.AddBorrowingRequestNote:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 101: interloan.requests.v1.RequestService.ResolveBorrowingRequestAttention:output_type -> interloan.requests.v1.BorrowingRequest
+	11, // 102: interloan.requests.v1.RequestService.AnonymizeBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	32, // 103: interloan.requests.v1.RequestService.AnonymizeBorrowingRequests:output_type -> interloan.requests.v1.AnonymizeBorrowingRequestsResponse
+	43, // 104: interloan.requests.v1.RequestService.BatchActBorrowingRequests:output_type -> interloan.requests.v1.BatchActBorrowingRequestsResponse
+	45, // 105: interloan.requests.v1.RequestService.ListRequestEvents:output_type -> interloan.requests.v1.ListRequestEventsResponse
+	47, // 106: interloan.requests.v1.RequestService.WatchBorrowingRequests:output_type -> interloan.requests.v1.WatchBorrowingRequestsResponse
+	51, // 107: interloan.requests.v1.IngestService.IngestBorrowingRequests:output_type -> interloan.requests.v1.IngestBorrowingRequestsResponse
+	11, // 108: interloan.requests.v1.IngestService.FlagBorrowingRequest:output_type -> interloan.requests.v1.BorrowingRequest
+	84, // [84:109] is the sub-list for method output_type
+	59, // [59:84] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_interloan_requests_v1_requests_proto_init() }
