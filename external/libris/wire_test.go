@@ -3,7 +3,9 @@ package libris
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -13,31 +15,58 @@ import (
 	"github.com/interloan/interloan/fakes/fakelibris"
 )
 
-// BenchmarkReadAnswer decodes a generated answer of 1000 requests (as the fake Libris
-// writes it, every field the real service sends) into connector requests: the envelope
-// scan, the item decode and the mapping, as a fetch does after the network.
-func BenchmarkReadAnswer(b *testing.B) {
-	reqs := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 8, Count: 1000,
+// benchAnswer is an answer of n generated requests as the fake Libris writes it, every
+// field the real service sends, and the items alone.
+func benchAnswer(b *testing.B, n int) (body []byte, items [][]byte) {
+	reqs := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 8, Count: n,
 		From: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)})
-	var body bytes.Buffer
-	body.WriteString(`{"data_source":"librisfjarrlan","data_type":"ill_requests","result_type":"outgoing","library_code":"Abc","count":1000,"ill_requests":[`)
-	enc := json.NewEncoder(&body)
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, `{"data_source":"librisfjarrlan","data_type":"ill_requests","result_type":"outgoing","library_code":"Abc","count":%d,"ill_requests":[`, n)
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	for i := range reqs {
 		if i > 0 {
-			body.WriteByte(',')
+			buf.WriteByte(',')
 		}
+		from := buf.Len()
 		if err := enc.Encode(&reqs[i]); err != nil {
 			b.Fatal(err)
 		}
+		items = append(items, bytes.TrimSpace(buf.Bytes()[from:]))
 	}
-	body.WriteString("]}\n")
-	c := &Client{sigel: "Abc"}
-	b.SetBytes(int64(body.Len()))
+	buf.WriteString("]}\n")
+	return buf.Bytes(), items
+}
+
+// perItem runs loop (which handles items items) b.N times and reports the CPU of the
+// whole process (every goroutine, GC included), the bytes and the allocations per item.
+func perItem(b *testing.B, items int, loop func()) {
 	b.ReportAllocs()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0 := processCPU()
 	for b.Loop() {
+		loop()
+	}
+	cpu := processCPU() - cpu0
+	runtime.ReadMemStats(&m1)
+	n := float64(b.N * items)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/item")
+	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/item")
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/n, "B/item")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/n, "allocs/item")
+}
+
+// BenchmarkReadAnswer decodes a generated answer of 1000 requests into connector
+// requests: the envelope scan, the item decode and the mapping, as a fetch does after the
+// network.
+func BenchmarkReadAnswer(b *testing.B) {
+	body, items := benchAnswer(b, 1000)
+	c := &Client{sigel: "Abc"}
+	b.SetBytes(int64(len(body)))
+	perItem(b, len(items), func() {
 		n := 0
-		if _, err := c.readEnvelope(&bodyReader{r: bytes.NewReader(body.Bytes())}, "a window", "application/json", func(r *connector.Request) error {
+		if _, err := c.readEnvelope(&bodyReader{r: bytes.NewReader(body)}, "a window", "application/json", func(r *connector.Request) error {
 			if r.Problem != "" {
 				b.Fatalf("request %s: %s", r.ExternalID, r.Problem)
 			}
@@ -46,11 +75,39 @@ func BenchmarkReadAnswer(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		if n != len(reqs) {
-			b.Fatalf("visited %d of %d", n, len(reqs))
+		if n != len(items) {
+			b.Fatalf("visited %d of %d", n, len(items))
 		}
+	})
+}
+
+// BenchmarkDecodeEnvelope is the envelope scan alone: checking the answer and cutting out
+// its items.
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	body, items := benchAnswer(b, 1000)
+	b.SetBytes(int64(len(body)))
+	perItem(b, len(items), func() {
+		if _, err := decodeEnvelope(&bodyReader{r: bytes.NewReader(body)}, func(json.RawMessage) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkMapItem is the item decode and mapping alone, on items already cut out.
+func BenchmarkMapItem(b *testing.B) {
+	_, items := benchAnswer(b, 1000)
+	size := 0
+	for _, it := range items {
+		size += len(it)
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(reqs)), "µs/request")
+	b.SetBytes(int64(size))
+	perItem(b, len(items), func() {
+		for _, it := range items {
+			if r := mapItem(it, "Abc"); r.Problem != "" {
+				b.Fatal(r.Problem)
+			}
+		}
+	})
 }
 
 // TestDecodeItemKeys: keys match a field as encoding/json matches them, exactly or else

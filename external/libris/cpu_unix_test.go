@@ -1,0 +1,18 @@
+//go:build unix
+
+package libris
+
+import (
+	"syscall"
+	"time"
+)
+
+// processCPU is the CPU time this process has used (user and system, every thread), so
+// a benchmark can report CPU per item where its work runs on more than one goroutine.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
