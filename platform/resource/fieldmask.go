@@ -57,6 +57,32 @@ func UpdatePaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []str
 	return mask.Paths, nil
 }
 
+// ReadPaths resolves an AIP-157 read mask (field `read_mask` of the request) against
+// msg's type. It returns nil for the whole resource: an absent or empty mask, or `*`
+// alone. Otherwise every path must name a field of msg or a subfield of a singular
+// message field (`external_reference.external_id`); paths are returned as given, for
+// ApplyPaths to copy into an empty message.
+func ReadPaths(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string, error) {
+	paths := mask.GetPaths()
+	if len(paths) == 0 || len(paths) == 1 && paths[0] == "*" {
+		return nil, nil
+	}
+	desc := msg.ProtoReflect().Descriptor()
+	var v apierr.Violations
+	for _, p := range paths {
+		switch {
+		case p == "*":
+			v.Add("read_mask", "`*` (the whole resource) cannot be combined with other paths")
+		case resolve(desc, p) == nil:
+			v.Add("read_mask", "%q does not name a field of %s", apierr.Truncate(p), desc.Name())
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return paths, nil
+}
+
 // CheckImmutable reports (AIP-203) every IMMUTABLE field that in sets to a value other
 // than the one stored in cur, under field paths prefixed by prefix (e.g. "partner.").
 // Setting an immutable field to its current value is allowed, so a resource read with Get
@@ -101,9 +127,9 @@ func resolve(desc protoreflect.MessageDescriptor, path string) protoreflect.Fiel
 	return nil
 }
 
-// ApplyPaths copies the fields named by paths (validated by UpdatePaths) from src into
-// dst. A field unset in src is cleared in dst; setting one member of a oneof clears the
-// others.
+// ApplyPaths copies the fields named by paths (validated by UpdatePaths or ReadPaths)
+// from src into dst. A field unset in src is cleared in dst; setting one member of a oneof
+// clears the others. Messages are copied deep, so dst shares nothing with src.
 func ApplyPaths(dst, src proto.Message, paths []string) {
 	for _, p := range paths {
 		applyPath(dst.ProtoReflect(), src.ProtoReflect(), strings.Split(p, "."))
@@ -120,9 +146,14 @@ func applyPath(dst, src protoreflect.Message, segs []string) {
 		dst.Clear(fd)
 		return
 	}
-	v := src.Get(fd)
-	if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
-		v = protoreflect.ValueOfMessage(proto.Clone(v.Message().Interface()).ProtoReflect())
+	if fd.Message() == nil && !fd.IsList() {
+		dst.Set(fd, src.Get(fd))
+		return
 	}
-	dst.Set(fd, v)
+	// A message, list or map goes through Merge, which copies deep: a message holding
+	// only that field, merged into dst with the field cleared.
+	one := src.New()
+	one.Set(fd, src.Get(fd))
+	dst.Clear(fd)
+	proto.Merge(dst.Interface(), one.Interface())
 }

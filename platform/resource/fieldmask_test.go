@@ -62,3 +62,50 @@ func TestApplyPaths(t *testing.T) {
 		t.Fatal("ApplyPaths must deep-copy messages")
 	}
 }
+
+func TestApplyPathsCopiesLists(t *testing.T) {
+	src := &apipb.Api{Methods: []*apipb.Method{{Name: "a"}}}
+	dst := &apipb.Api{Methods: []*apipb.Method{{Name: "old"}, {Name: "older"}}}
+	ApplyPaths(dst, src, []string{"methods"})
+	src.Methods[0].Name = "mutated"
+	if len(dst.Methods) != 1 || dst.Methods[0].Name != "a" {
+		t.Fatalf("methods = %v, want one method a, copied", dst.Methods)
+	}
+}
+
+func TestReadPaths(t *testing.T) {
+	msg := &apipb.Api{}
+	for _, tc := range []struct {
+		name  string
+		mask  []string
+		want  []string
+		valid bool
+	}{
+		{"absent", nil, nil, true},
+		{"star", []string{"*"}, nil, true},
+		{"fields", []string{"name", "version"}, []string{"name", "version"}, true},
+		{"subfield", []string{"source_context.file_name"}, []string{"source_context.file_name"}, true},
+		{"whole list", []string{"methods"}, []string{"methods"}, true},
+		{"into a list", []string{"methods.name"}, nil, false},
+		{"unknown", []string{"name", "nope"}, nil, false},
+		{"no such subfield", []string{"source_context.nope"}, nil, false},
+		{"into a scalar", []string{"name.x"}, nil, false},
+		{"empty path", []string{""}, nil, false},
+		{"json name", []string{"sourceContext"}, nil, false},
+		{"star with others", []string{"*", "name"}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mask *fieldmaskpb.FieldMask
+			if tc.mask != nil {
+				mask = &fieldmaskpb.FieldMask{Paths: tc.mask}
+			}
+			got, err := ReadPaths(mask, msg)
+			if tc.valid != (err == nil) || (err != nil && !apierr.IsKind(err, apierr.KindInvalidArgument)) {
+				t.Fatalf("err = %v", err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("paths = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
