@@ -124,8 +124,9 @@ func (s *Server) churn(sigel string, n int) {
 	}
 	slices.Sort(lfs)
 	n = min(n, len(lfs))
+	enc := newItemEncoder()
 	for i := 0; i < n; i++ {
-		s.touchLocked(lfs[i*len(lfs)/n], nil)
+		s.touchLocked(lfs[i*len(lfs)/n], nil, enc)
 	}
 }
 

@@ -31,6 +31,7 @@ package fakelibris
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -72,12 +73,41 @@ type Server struct {
 	calls map[string]int // URL path → number of calls
 }
 
-// entry is a stored request with its order date precomputed; never mutated once stored, so
-// a response can stream a snapshot of entries without holding the lock.
+// entry is a stored request with its order date and its JSON precomputed; never mutated
+// once stored, so a response can stream a snapshot of entries without holding the lock,
+// and every change (Put, Touch, Churn, Late) stores a new entry with its own bytes.
 type entry struct {
 	req    *Request
-	day    int64 // order date as days since 1970-01-01
+	json   []byte // the item as writeEnvelope sends it: encodeItem's output
+	day    int64  // order date as days since 1970-01-01
 	hasDay bool
+}
+
+// itemEncoder encodes requests as the ill_requests items of an answer. Each is encoded
+// once, when stored, so an answer of 100 000 requests is a copy of stored bytes rather
+// than 100 000 reflective encodings competing with the client for the CPU.
+type itemEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newItemEncoder() *itemEncoder {
+	e := &itemEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false) // Libris sends <, > and & as they are
+	return e
+}
+
+// encode returns r's item bytes: encoding/json's, with the newline its Encoder ends each
+// value with (the answers have always carried it).
+func (e *itemEncoder) encode(r *Request) []byte {
+	e.buf.Reset()
+	if err := e.enc.Encode(r); err != nil {
+		// A Request has only strings, bools, pointers to strings and slices of such
+		// structs; encoding/json cannot fail on it.
+		panic("fakelibris: encoding a request: " + err.Error())
+	}
+	return bytes.Clone(e.buf.Bytes())
 }
 
 type idKey struct{ sigel, id string }
@@ -140,29 +170,42 @@ func (s *Server) AddLibraries(libs ...Library) {
 // Put adds or replaces requests by lf_number; requests without an lf_number are ignored.
 // The order date comes from OrderDate when set, else from the lf_number's YYMMDD.
 func (s *Server) Put(reqs ...Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// Encoded before taking the lock, so answers being served are not held up by a Put
+	// of many requests.
+	enc := newItemEncoder()
+	entries := make([]*entry, 0, len(reqs))
 	for i := range reqs {
 		if reqs[i].LFNumber == "" {
 			continue
 		}
 		c := reqs[i].clone()
-		s.storeLocked(&c)
+		entries = append(entries, newEntry(&c, enc))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		s.storeLocked(e)
 	}
 }
 
-func (s *Server) storeLocked(r *Request) {
+// newEntry wraps r, which the caller hands over, for storeLocked.
+func newEntry(r *Request, enc *itemEncoder) *entry {
+	e := &entry{req: r, json: enc.encode(r)}
+	if !r.OrderDate.IsZero() {
+		e.day, e.hasDay = dayOf(r.OrderDate), true
+	} else {
+		e.day, e.hasDay = lfDay(r.LFNumber)
+	}
+	return e
+}
+
+func (s *Server) storeLocked(e *entry) {
+	r := e.req
 	if old, ok := s.reqs[r.LFNumber]; ok {
 		k := idKey{old.req.RequestingLibrary, old.req.RequestID}
 		if s.ids[k] == r.LFNumber {
 			delete(s.ids, k)
 		}
-	}
-	e := &entry{req: r}
-	if !r.OrderDate.IsZero() {
-		e.day, e.hasDay = dayOf(r.OrderDate), true
-	} else {
-		e.day, e.hasDay = lfDay(r.LFNumber)
 	}
 	s.reqs[r.LFNumber] = e
 	if r.RequestID != "" {
@@ -203,10 +246,10 @@ func (s *Server) Get(lfNumber string) (Request, bool) {
 func (s *Server) Touch(lfNumber string, change func(*Request)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.touchLocked(lfNumber, change)
+	return s.touchLocked(lfNumber, change, newItemEncoder())
 }
 
-func (s *Server) touchLocked(lfNumber string, change func(*Request)) bool {
+func (s *Server) touchLocked(lfNumber string, change func(*Request), enc *itemEncoder) bool {
 	e, ok := s.reqs[lfNumber]
 	if !ok {
 		return false
@@ -222,7 +265,7 @@ func (s *Server) touchLocked(lfNumber string, change func(*Request)) bool {
 		next = set
 	}
 	c.LastModified = strconv.FormatInt(next, 10)
-	s.storeLocked(&c)
+	s.storeLocked(newEntry(&c, enc))
 	return true
 }
 
@@ -494,8 +537,9 @@ func (s *Server) serveLibraries(w http.ResponseWriter, list string) {
 	w.Write(append(b, '\n'))
 }
 
-// writeEnvelope streams the envelope item by item so a response of 100 000+ requests never
-// exists as one buffer; count is known up front from the snapshot.
+// writeEnvelope streams the envelope item by item, each from its stored bytes, so a
+// response of 100 000+ requests never exists as one buffer; count is known up front from
+// the snapshot.
 func writeEnvelope(w http.ResponseWriter, r *http.Request, status int, resultType, sigel string, items []*entry) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -508,8 +552,6 @@ func writeEnvelope(w http.ResponseWriter, r *http.Request, status int, resultTyp
 	bw.WriteString(`,"count":`)
 	bw.WriteString(strconv.Itoa(len(items)))
 	bw.WriteString(`,"ill_requests":[`)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
 	ctx := r.Context()
 	for i, e := range items {
 		if i%512 == 0 && ctx.Err() != nil {
@@ -518,7 +560,7 @@ func writeEnvelope(w http.ResponseWriter, r *http.Request, status int, resultTyp
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(e.req); err != nil {
+		if _, err := bw.Write(e.json); err != nil {
 			return // write failed: the client will see a cut-off body
 		}
 	}
