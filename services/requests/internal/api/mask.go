@@ -38,12 +38,27 @@ func seesPatronData(ctx context.Context) bool {
 // because the store's messages are not ours to change: a watch may share them, and the
 // store itself is left untouched (masking is a view, not a change to the ledger).
 func forCaller[M proto.Message](ctx context.Context, resp M) M {
-	if seesPatronData(ctx) || !resp.ProtoReflect().IsValid() || !mayHoldPatronData(resp.ProtoReflect().Descriptor()) {
+	if !mustMask(ctx, resp) {
 		return resp
 	}
 	out := proto.Clone(resp).(M)
 	maskPatronData(out.ProtoReflect())
 	return out
+}
+
+// forCallerOwned is forCaller for a response built for this call that shares no message
+// with the store or anyone else (a read mask's reduced requests: resource.ApplyPaths
+// copies deep what it keeps). It masks resp itself, saving forCaller's copy.
+func forCallerOwned[M proto.Message](ctx context.Context, resp M) M {
+	if mustMask(ctx, resp) {
+		maskPatronData(resp.ProtoReflect())
+	}
+	return resp
+}
+
+// mustMask reports whether resp needs masking for the caller of ctx.
+func mustMask(ctx context.Context, resp proto.Message) bool {
+	return !seesPatronData(ctx) && resp.ProtoReflect().IsValid() && mayHoldPatronData(resp.ProtoReflect().Descriptor())
 }
 
 // maskPatronData masks m and every message inside it. It walks the message generically

@@ -64,6 +64,7 @@ func (s *Service) ListBorrowingRequests(ctx context.Context, req *requestsv1.Lis
 		updatedAfter: req.GetUpdatedAfter(), updatedBefore: req.GetUpdatedBefore(),
 	})
 	f.Order = orderOf(&v, req.GetOrderBy())
+	paths := readPaths(&v, req.GetReadMask())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -73,6 +74,9 @@ func (s *Service) ListBorrowingRequests(ctx context.Context, req *requestsv1.Lis
 		})
 	if err != nil {
 		return nil, storeError(err, "")
+	}
+	if paths != nil {
+		return forCallerOwned(ctx, &requestsv1.ListBorrowingRequestsResponse{BorrowingRequests: reduce(items, paths), NextPageToken: next}), nil
 	}
 	return forCaller(ctx, &requestsv1.ListBorrowingRequestsResponse{BorrowingRequests: items, NextPageToken: next}), nil
 }
