@@ -8,8 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/server/servertest"
 	"github.com/interloan/interloan/services/requests/internal/api"
 	"github.com/interloan/interloan/services/requests/internal/store"
