@@ -17,7 +17,7 @@ const legacyChunk = 200_000
 
 // WriteSchema3 rewrites the closed ledger file at path in schema 3's layout: every index
 // entry a key of its own in an idx_* bucket, the external-id index filled from the
-// records, the postings gone and the file marked schema 3. Opening it again migrates it.
+// records, search words counted, the postings gone and the file marked schema 3. Opening it again migrates it.
 // It exists to measure the migration on a large ledger (storebench) and is no part of
 // serving.
 func WriteSchema3(path string) error {
@@ -26,6 +26,8 @@ func WriteSchema3(path string) error {
 		return err
 	}
 	defer s.Close()
+	// Schema 3 counted search words, as schema 4 did; schema 5 does not.
+	wordCounts := map[string]uint64{}
 	for _, ix := range indexes {
 		if !ix.entries {
 			continue
@@ -58,6 +60,9 @@ func WriteSchema3(path string) error {
 						if err := legacy.Put(binary.BigEndian.AppendUint64(append([]byte(nil), k...), id), []byte{}); err != nil {
 							return err
 						}
+					}
+					if ix == idxWord {
+						wordCounts[string(k[:len(k)-9])] += uint64(len(ids))
 					}
 					n += len(ids)
 					after = append(after[:0], k...)
@@ -103,6 +108,12 @@ func WriteSchema3(path string) error {
 		}
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
+		counts := tx.Bucket(bucketCounts)
+		for w, n := range wordCounts {
+			if err := counts.Put(idxWord.countKey(w), boltdb.Uint64Key(n)); err != nil {
+				return err
+			}
+		}
 		for _, ix := range indexes {
 			if ix.entries {
 				if err := tx.DeleteBucket(ix.bucket); err != nil {

@@ -267,16 +267,40 @@ func plan(tx *bolt.Tx, f Filter, after []byte) (candidate, []byte, error) {
 		}
 		return candidate{}, nil, ErrBadCursor
 	}
-	best := cs[0]
-	if len(cs) > 1 {
-		fewest := best.ix.count(tx, best.value)
-		for _, c := range cs[1:] {
+	if len(cs) == 1 {
+		return cs[0], nil, nil
+	}
+	// Counted indexes first: their counts bound how far an uncounted word's postings
+	// need counting.
+	var best candidate
+	fewest := uint64(math.MaxUint64)
+	for _, c := range cs {
+		if c.ix.counted {
 			if n := c.ix.count(tx, c.value); n < fewest {
 				best, fewest = c, n
 			}
 		}
 	}
+	for _, c := range cs {
+		if !c.ix.counted {
+			if n := c.ix.entriesUpTo(tx, c.value, fewest); n < fewest {
+				best, fewest = c, n
+			}
+		}
+	}
 	return best, nil, nil
+}
+
+// entriesUpTo counts value's entries in ix's postings, stopping at limit: what List's
+// plan needs of an index it does not count.
+func (ix *index) entriesUpTo(tx *bolt.Tx, value string, limit uint64) uint64 {
+	prefix := ix.prefix(value)
+	var n uint64
+	c := tx.Bucket(ix.bucket).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < limit; k, v = c.Next() {
+		n += postingLen(v)
+	}
+	return min(n, limit)
 }
 
 // keyRange bounds a walk of index keys (prefix + inverted time + id), both ends inclusive;

@@ -11,7 +11,9 @@ import (
 	"github.com/interloan/interloan/platform/boltdb"
 )
 
-// migrate upgrades an older file (schema 1 to 3), in Open's transaction.
+// migrate upgrades an older file (schema 1 to 4), in Open's transaction.
+//
+// Schema 4 counted search words in index_counts; the counts go (dropWordCounts).
 //
 // Schema 3 kept one key per index entry (the entry itself) in an idx_* bucket: each is
 // walked in key order and its runs of keys sharing a posting key become one posting, then
@@ -27,12 +29,29 @@ import (
 // imported before schema 2 have no audit trail before the upgrade.
 func migrate(tx *bolt.Tx, from uint32) error {
 	switch {
+	case from == 4:
+		return dropWordCounts(tx)
 	case from == 3:
-		return migrateEntries(tx)
+		if err := migrateEntries(tx); err != nil {
+			return err
+		}
+		return dropWordCounts(tx)
 	case from == 1 || from == 2:
 		return rebuild(tx)
 	}
 	return fmt.Errorf("no migration from schema %d", from)
+}
+
+// dropWordCounts deletes the counts of search words, which schema 5 no longer keeps.
+func dropWordCounts(tx *bolt.Tx) error {
+	prefix := idxWord.countKey("")
+	c := tx.Bucket(bucketCounts).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // legacyBucket is the bucket of ix's entries before schema 4.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,10 +22,12 @@ import (
 
 // The fixture testdata/schema3.db.gz is a ledger written by the schema-3 store (every
 // index entry its own key) through fillFixture; testdata/schema3.golden.json holds what
-// fixtureQueries answered on it then.
+// fixtureQueries answered on it then. testdata/schema4.db.gz is the same writes by the
+// schema-4 store (postings, search words counted), which answered the same.
 const (
-	fixtureDB     = "testdata/schema3.db.gz"
-	fixtureGolden = "testdata/schema3.golden.json"
+	fixtureSchema3 = "testdata/schema3.db.gz"
+	fixtureSchema4 = "testdata/schema4.db.gz"
+	fixtureGolden  = "testdata/schema3.golden.json"
 )
 
 // fillFixture writes a varied ledger: two profiles, three owners, partners, statuses
@@ -188,13 +191,7 @@ func fixtureQueries(t *testing.T, s *Store) []byte {
 // what the records call for, and the ledger to work on. The same writes into a new
 // ledger answer the same too.
 func TestMigrateFromSchema3(t *testing.T) {
-	golden, err := os.ReadFile(fixtureGolden)
-	noErr(t, err)
-	s := open(t, openFixture(t))
-	if got := fixtureQueries(t, s); !bytes.Equal(got, golden) {
-		t.Errorf("after migration the queries answer differently:\n%s", firstDifference(got, golden))
-	}
-	checkIndexes(t, s)
+	s := checkMigrated(t, fixtureSchema3)
 	for _, name := range [][]byte{idxExternalID.name, idxWord.name, idxAll.name} {
 		noErr(t, s.db.View(func(tx *bolt.Tx) error {
 			if tx.Bucket(name) != nil {
@@ -203,6 +200,28 @@ func TestMigrateFromSchema3(t *testing.T) {
 			return nil
 		}))
 	}
+}
+
+// TestMigrateFromSchema4 does the same for the schema-4 fixture, whose search-word
+// counts the migration drops.
+func TestMigrateFromSchema4(t *testing.T) {
+	checkMigrated(t, fixtureSchema4)
+}
+
+// checkMigrated opens a copy of fixture, which migrates it, and requires every query to
+// answer as golden says, the indexes and counts to be exactly what the records call for
+// (checkIndexes: no word counts left), and the ledger to work on.
+func checkMigrated(t *testing.T, fixture string) *Store {
+	t.Helper()
+	golden, err := os.ReadFile(fixtureGolden)
+	noErr(t, err)
+	s := open(t, openFixture(t, fixture))
+	// Change positions name the database: the golden answers name the schema-3 fixture's.
+	goldenID := goldenDatabaseID(t, golden)
+	if got := bytes.ReplaceAll(fixtureQueries(t, s), []byte(s.DatabaseID()), goldenID); !bytes.Equal(got, golden) {
+		t.Errorf("after migration the queries answer differently:\n%s", firstDifference(got, golden))
+	}
+	checkIndexes(t, s)
 	// Writes after it move the migrated entries (request 42 was imported before).
 	apply(t, s, t0.Add(time.Hour), item("E-0041", t0.Add(2*time.Hour), func(it *requestsv1.IngestItem) {
 		it.Bibliographic = &requestsv1.Bibliographic{Title: "Aniara"}
@@ -216,10 +235,25 @@ func TestMigrateFromSchema3(t *testing.T) {
 
 	fresh := newStore(t)
 	fillFixture(t, fresh)
-	got := bytes.ReplaceAll(fixtureQueries(t, fresh), []byte(fresh.DatabaseID()), []byte(s.DatabaseID()))
+	got := bytes.ReplaceAll(fixtureQueries(t, fresh), []byte(fresh.DatabaseID()), goldenID)
 	if !bytes.Equal(got, golden) {
 		t.Errorf("the same writes into a new ledger answer differently:\n%s", firstDifference(got, golden))
 	}
+	return s
+}
+
+// goldenDatabaseID is the database id in the golden answers' last change position.
+func goldenDatabaseID(t *testing.T, golden []byte) []byte {
+	t.Helper()
+	var answers map[string]json.RawMessage
+	noErr(t, json.Unmarshal(golden, &answers))
+	var end string
+	noErr(t, json.Unmarshal(answers["changes end"], &end))
+	id, _, ok := strings.Cut(end, "-")
+	if !ok || len(id) != 16 {
+		t.Fatalf("golden change position %q names no database", end)
+	}
+	return []byte(id)
 }
 
 // stableJSON is m in protojson, compacted: protojson varies its spacing on purpose.
@@ -242,10 +276,10 @@ func firstDifference(got, want []byte) string {
 	return fmt.Sprintf("%d lines, want %d", len(gl), len(wl))
 }
 
-// openFixture copies the fixture into a temporary file and returns its path.
-func openFixture(t *testing.T) string {
+// openFixture copies a gzipped fixture into a temporary file and returns its path.
+func openFixture(t *testing.T, fixture string) string {
 	t.Helper()
-	f, err := os.Open(fixtureDB)
+	f, err := os.Open(fixture)
 	noErr(t, err)
 	defer f.Close()
 	r, err := gzip.NewReader(f)

@@ -32,6 +32,18 @@ func appendPosting(b []byte, ids []uint64) []byte {
 	return b
 }
 
+// postingLen is the number of ids in a posting: each uvarint ends in the one byte
+// below 0x80.
+func postingLen(v []byte) uint64 {
+	var n uint64
+	for _, b := range v {
+		if b < 0x80 {
+			n++
+		}
+	}
+	return n
+}
+
 // decodePosting reads what appendPosting wrote; anything else is a damaged file.
 func decodePosting(key, v []byte) ([]uint64, error) {
 	ids := make([]uint64, 0, len(v))

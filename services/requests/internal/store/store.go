@@ -75,7 +75,8 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 // so every entry is unique. Indexed values never contain 0x00 (codes, names, external ids
 // and search words are validated or built so), so one value's prefix never matches
 // another's. index_counts lets List pick the index with the fewest entries and answers
-// CountBorrowingRequests.
+// CountBorrowingRequests; search words are not counted (List counts a word's entries
+// in its postings when it has to choose).
 //
 // The queries each index serves:
 //
@@ -88,7 +89,7 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 //	post_created             List ordered by create time
 //	post_identifiable(_owner)  AnonymizeOld (all owners, one owner)
 //	post_attention           List needs_attention: the exception queue; Count
-//	post_word                List by search words
+//	post_word                List by search words (uncounted)
 //	cnt_owner_status, cnt_owner_attention  (counts only) Count of one owner
 //
 // List by external id looks the id up in by_external under each profile, so it needs no
@@ -98,7 +99,7 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 // and the count-only owner counts; schema 3 added index_values, the owner-keyed
 // identifiable index and external_partner on the records; schema 4 stores each index as
 // postings (schema 3 and before: one key per entry, in idx_* buckets) and drops the
-// external-id index. migrate converts older files.
+// external-id index; schema 5 stops counting search words. migrate converts older files.
 var (
 	bucketRequests    = []byte("requests")
 	bucketByExternal  = []byte("by_external")
@@ -147,7 +148,10 @@ var (
 	idxAttention = &index{id: 10, name: []byte("idx_attention"), bucket: []byte("post_attention"), entries: true, counted: true,
 		values: func(r *requestsv1.BorrowingRequest) []string { return when(r.GetNeedsAttention()) }}
 	// Search words of title, author, external id, ISBN/ISSN (search.go).
-	idxWord = &index{id: 11, name: []byte("idx_word"), bucket: []byte("post_word"), entries: true, keyed: true, counted: true,
+	// Uncounted: a batch shares few words, so their counts were a scattered read and
+	// write per word and batch; List estimates a word's entries from its postings
+	// (wordEntries) instead.
+	idxWord = &index{id: 11, name: []byte("idx_word"), bucket: []byte("post_word"), entries: true, keyed: true,
 		values: indexWords}
 	// Counts only, for CountBorrowingRequests with an owner. (Their ids name them in
 	// index_values.)
@@ -168,7 +172,7 @@ var (
 	// retiredIndexes are index ids older files may still name in index_values.
 	retiredIndexes = []*index{idxExternalID}
 
-	schema = boltdb.Schema{Service: "requests", Version: 4, Buckets: buckets(), Migrate: migrate}
+	schema = boltdb.Schema{Service: "requests", Version: 5, Buckets: buckets(), Migrate: migrate}
 
 	all = []string{""}
 )
