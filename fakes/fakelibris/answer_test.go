@@ -118,6 +118,12 @@ func TestAnswerBytesAreEncodingJSONs(t *testing.T) {
 	delete(inWindow, gen[21].LFNumber)
 	check("replaced and deleted")
 
+	moved := gen[22] // now requested by another library: gone from Abc's answers
+	moved.RequestingLibrary = "Xyz"
+	s.Put(moved)
+	delete(inWindow, moved.LFNumber)
+	check("moved to another library")
+
 	// A single request by lf_number and by request_id.
 	r, _ := s.Get(gen[3].LFNumber)
 	for _, id := range []string{r.LFNumber, r.RequestID} {

@@ -113,20 +113,14 @@ const maintenancePage = `<!DOCTYPE html>
 func (s *Server) churn(sigel string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var lfs []string
-	for lf, e := range s.reqs {
-		if e.req.RequestingLibrary == sigel {
-			lfs = append(lfs, lf)
-		}
-	}
-	if len(lfs) == 0 {
+	es := s.sortedLocked(sigel) // stays as it is while the touches below replace entries
+	if len(es) == 0 {
 		return
 	}
-	slices.Sort(lfs)
-	n = min(n, len(lfs))
+	n = min(n, len(es))
 	enc := newItemEncoder()
 	for i := 0; i < n; i++ {
-		s.touchLocked(lfs[i*len(lfs)/n], nil, enc)
+		s.touchLocked(es[i*len(es)/n].req.LFNumber, nil, enc)
 	}
 }
 

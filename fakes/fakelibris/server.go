@@ -66,6 +66,10 @@ type Server struct {
 	libs map[string]Library
 	reqs map[string]*entry // by lf_number; entries are immutable, replaced on change
 	ids  map[idKey]string  // (requesting_library, request_id) → lf_number
+	// bySigel holds each requesting library's entries by lf_number, sorted when an answer
+	// first needs them and dropped when one of them changes; a sorted slice is never
+	// changed, so an answer keeps using it after the lock is released.
+	bySigel map[string][]*entry
 
 	faults fault.Queue[Fault]
 
@@ -137,6 +141,7 @@ func New(o Options) *Server {
 		libs:     map[string]Library{},
 		reqs:     map[string]*entry{},
 		ids:      map[idKey]string{},
+		bySigel:  map[string][]*entry{},
 		calls:    map[string]int{},
 	}
 }
@@ -206,7 +211,9 @@ func (s *Server) storeLocked(e *entry) {
 		if s.ids[k] == r.LFNumber {
 			delete(s.ids, k)
 		}
+		delete(s.bySigel, old.req.RequestingLibrary)
 	}
+	delete(s.bySigel, r.RequestingLibrary)
 	s.reqs[r.LFNumber] = e
 	if r.RequestID != "" {
 		s.ids[idKey{r.RequestingLibrary, r.RequestID}] = r.LFNumber
@@ -226,7 +233,36 @@ func (s *Server) Delete(lfNumber string) bool {
 		delete(s.ids, k)
 	}
 	delete(s.reqs, lfNumber)
+	delete(s.bySigel, e.req.RequestingLibrary)
 	return true
+}
+
+// sorted returns the entries requested by sigel, by lf_number.
+func (s *Server) sorted(sigel string) []*entry {
+	s.mu.RLock()
+	es, ok := s.bySigel[sigel]
+	s.mu.RUnlock()
+	if ok {
+		return es
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sortedLocked(sigel)
+}
+
+func (s *Server) sortedLocked(sigel string) []*entry {
+	if es, ok := s.bySigel[sigel]; ok {
+		return es
+	}
+	var es []*entry
+	for _, e := range s.reqs {
+		if e.req.RequestingLibrary == sigel {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return strings.Compare(a.req.LFNumber, b.req.LFNumber) })
+	s.bySigel[sigel] = es
+	return es
 }
 
 // Get returns a copy of the stored request.
@@ -478,15 +514,20 @@ func (s *Server) serveOutgoing(w http.ResponseWriter, r *http.Request, sigel str
 		return
 	}
 
-	s.mu.RLock()
-	var found []*entry
-	for _, e := range s.reqs {
-		if e.hasDay && e.day >= start && e.day <= end && e.req.RequestingLibrary == sigel {
+	in := func(e *entry) bool { return e.hasDay && e.day >= start && e.day <= end }
+	es := s.sorted(sigel)
+	n := 0
+	for _, e := range es {
+		if in(e) {
+			n++
+		}
+	}
+	found := make([]*entry, 0, n)
+	for _, e := range es {
+		if in(e) {
 			found = append(found, e)
 		}
 	}
-	s.mu.RUnlock()
-	slices.SortFunc(found, func(a, b *entry) int { return strings.Compare(a.req.LFNumber, b.req.LFNumber) })
 	writeEnvelope(w, r, http.StatusOK, "outgoing", sigel, found)
 }
 
