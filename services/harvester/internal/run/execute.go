@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/interloan/interloan/external"
@@ -591,6 +592,11 @@ type openList struct {
 	err  error
 }
 
+// openFields are the fields of an open request the refresh uses (a read mask): whole
+// requests would carry titles, rota and patron data to be encoded, sent and decoded
+// for nothing.
+var openFields = &fieldmaskpb.FieldMask{Paths: []string{"name", "external_reference.external_id"}}
+
 // listOpen starts listing the profile's open ledger requests for the refresh after the
 // window. The list is taken while the window is fetched rather than after it, so the ledger's reads overlap the fetch instead of adding to the
 // run: a request the window brings is left out by the refresh anyway (seen), one that
@@ -610,7 +616,7 @@ func (x *execution) listOpen() {
 			var resp *requestsv1.ListBorrowingRequestsResponse
 			err := x.call(func(ctx context.Context) (err error) {
 				resp, err = d.Requests.ListBorrowingRequests(ctx, &requestsv1.ListBorrowingRequestsRequest{
-					Profile: x.profile.GetName(), OpenOnly: true, PageSize: 1000, PageToken: token})
+					Profile: x.profile.GetName(), OpenOnly: true, PageSize: 1000, PageToken: token, ReadMask: openFields})
 				return err
 			})
 			if err != nil {
