@@ -1,7 +1,6 @@
 package libris
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/interloan/interloan/external/connector"
 )
@@ -20,12 +21,19 @@ const maxValueBytes = 32 << 20
 
 var errValueTooLarge = errors.New("a single value exceeds 32 MiB")
 
+// readAhead is how much of an answer bodyReader asks the network for at a time.
+const readAhead = 64 << 10
+
 // bodyReader wraps an answer body. It remembers the first transport error, so a broken
-// connection (Unreachable) is told apart from malformed JSON (Garbage) — json.Decoder
+// connection (Unreachable) is told apart from malformed JSON (Garbage) — the decoder
 // reports both as io.ErrUnexpectedEOF — and enforces maxValueBytes per value.
+//
+// It reads the body readAhead bytes at a time and passes them on as asked, so it knows when
+// the reader has used up all that arrived and is about to wait on the network: it then
+// calls waiting, which hands the items read so far to the caller's visit.
 type bodyReader struct {
 	r        io.Reader
-	err      error // first read error other than io.EOF
+	err      error // first read error other than io.EOF, once passed on
 	tooLarge bool
 	budget   int64 // bytes left for the current value; 0 before the first mark
 	// idle, when set, is a stopped timer that cancels the answer after idleFor. Read arms
@@ -33,65 +41,56 @@ type bodyReader struct {
 	// ingest a batch for minutes) never count as Libris being silent.
 	idle    *time.Timer
 	idleFor time.Duration
-	// rec keeps the bytes read from offset recFrom on (see keep), so an item can be cut out
-	// of them once the decoder has checked it; read counts every byte read.
-	rec     []byte
-	recFrom int64
-	read    int64
-}
+	waiting func() // when set, called before each read of r
 
-// keep drops the recorded bytes before offset from: they will not be asked for again.
-func (b *bodyReader) keep(from int64) {
-	drop := int(from - b.recFrom)
-	if drop <= 0 {
-		return
-	}
-	if drop >= len(b.rec) {
-		b.rec = b.rec[:0]
-	} else if drop > len(b.rec)/2 {
-		b.rec = append(b.rec[:0], b.rec[drop:]...) // rarely: the kept tail is the smaller part
-	} else {
-		return // dropped later, together with more
-	}
-	b.recFrom = from
-}
-
-// recorded returns the input bytes between offsets from and to (see keep).
-func (b *bodyReader) recorded(from, to int64) []byte {
-	return b.rec[from-b.recFrom : to-b.recFrom]
+	ahead    []byte // read from r, not yet passed on
+	aheadErr error  // r's error, passed on once ahead is empty
+	buf      []byte
 }
 
 // mark starts a new value's byte budget.
 func (b *bodyReader) mark() { b.budget = maxValueBytes }
-
-// next starts the next value of dec: its byte budget, and the recording from there on.
-func (b *bodyReader) next(dec *json.Decoder) {
-	b.mark()
-	b.keep(dec.InputOffset())
-}
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.budget <= 0 {
 		b.tooLarge = true
 		return 0, errValueTooLarge
 	}
+	if len(b.ahead) == 0 && b.aheadErr == nil {
+		if b.waiting != nil {
+			b.waiting()
+		}
+		b.fill()
+	}
+	if len(b.ahead) == 0 {
+		err := b.aheadErr
+		if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
+			b.err = err
+		}
+		return 0, err
+	}
 	if int64(len(p)) > b.budget {
 		p = p[:b.budget]
+	}
+	n := copy(p, b.ahead)
+	b.ahead = b.ahead[n:]
+	b.budget -= int64(n)
+	return n, nil
+}
+
+// fill reads what the network has, up to readAhead bytes.
+func (b *bodyReader) fill() {
+	if b.buf == nil {
+		b.buf = make([]byte, readAhead)
 	}
 	if b.idle != nil {
 		b.idle.Reset(b.idleFor)
 	}
-	n, err := b.r.Read(p)
+	n, err := b.r.Read(b.buf)
 	if b.idle != nil {
 		b.idle.Stop()
 	}
-	b.rec = append(b.rec, p[:n]...)
-	b.read += int64(n)
-	b.budget -= int64(n)
-	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
-		b.err = err
-	}
-	return n, err
+	b.ahead, b.aheadErr = b.buf[:n], err
 }
 
 // envelope is what the walk learnt about the envelope besides its items.
@@ -116,36 +115,48 @@ type visitError struct{ err error }
 
 func (e *visitError) Error() string { return e.err.Error() }
 
-// decodeEnvelope walks the envelope token by token: envelope fields in any order, unknown
-// ones skipped token by token, and each ill_requests item decoded on its own and handed to
-// onItem before the next is read. Memory therefore holds one item, whatever the body size.
+// decodeOptions keep encoding/json's tolerance, which real answers may rely on: invalid
+// UTF-8 (and lone surrogate escapes) in strings is accepted, as are duplicate keys (the
+// item decoder lets the last one win).
+var decodeOptions = []jsontext.Options{jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true)}
+
+// decodeEnvelope walks the envelope with the jsontext streaming decoder, which checks the
+// JSON syntax of everything it reads: envelope fields in any order, unknown ones skipped
+// token by token, and each ill_requests item read whole and handed to onItem before the
+// next is read. Memory therefore holds one item, whatever the body size. raw is only
+// valid during the call to onItem.
 func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (envelope, error) {
 	var env envelope
-	dec := json.NewDecoder(br)
-	br.next(dec)
-	tok, err := dec.Token()
+	dec := jsontext.NewDecoder(br, decodeOptions...)
+	br.mark()
+	tok, err := dec.ReadToken()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return env, &decodeError{notJSON: true, msg: "an empty body"}
 		}
 		return env, &decodeError{notJSON: true, msg: "a body that is not JSON", err: err}
 	}
-	if tok != json.Delim('{') {
-		return env, &decodeError{notJSON: true, msg: "JSON that is not an object (" + tokenKind(tok) + ")"}
+	if tok.Kind() != '{' {
+		return env, &decodeError{notJSON: true, msg: "JSON that is not an object (" + kindName(tok.Kind()) + ")"}
 	}
-	for dec.More() {
-		br.next(dec)
-		keyTok, err := dec.Token()
+	for {
+		br.mark()
+		if dec.PeekKind() == '}' {
+			break
+		}
+		keyTok, err := dec.ReadToken() // a malformed or missing key fails here
 		if err != nil {
 			return env, syntaxErr(err, "reading the envelope")
 		}
-		key, _ := keyTok.(string)
+		key := keyTok.String()
+		br.mark()
 		switch key {
 		case "count":
-			var v flexString
-			if err := dec.Decode(&v); err != nil {
+			raw, err := dec.ReadValue()
+			if err != nil {
 				return env, syntaxErr(err, "reading count")
 			}
+			v := flexOf(raw)
 			if !v.set && !v.odd {
 				continue // null: as if absent
 			}
@@ -159,28 +170,31 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 			env.count, env.countSet = n, true
 		case "ill_requests":
 			env.hasItems = true
-			tok, err := dec.Token()
+			tok, err := dec.ReadToken()
 			if err != nil {
 				return env, syntaxErr(err, "reading ill_requests")
 			}
-			if tok == nil {
+			if tok.Kind() == 'n' {
 				continue // null: no requests
 			}
-			if tok != json.Delim('[') {
-				return env, &decodeError{msg: "ill_requests is " + tokenKind(tok) + ", not an array"}
+			if tok.Kind() != '[' {
+				return env, &decodeError{msg: "ill_requests is " + kindName(tok.Kind()) + ", not an array"}
 			}
-			for dec.More() {
-				br.next(dec)
-				raw, err := nextValue(dec, br)
+			for {
+				br.mark()
+				if dec.PeekKind() == ']' {
+					break
+				}
+				raw, err := dec.ReadValue()
 				if err != nil {
 					return env, syntaxErr(err, "reading a request")
 				}
 				env.items++
-				if err := onItem(raw); err != nil {
+				if err := onItem(json.RawMessage(raw)); err != nil {
 					return env, &visitError{err}
 				}
 			}
-			if _, err := dec.Token(); err != nil { // the closing ]
+			if _, err := dec.ReadToken(); err != nil { // the closing ]
 				return env, syntaxErr(err, "reading ill_requests")
 			}
 		default:
@@ -189,66 +203,29 @@ func decodeEnvelope(br *bodyReader, onItem func(raw json.RawMessage) error) (env
 			}
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing }
+	if _, err := dec.ReadToken(); err != nil { // the closing }
 		return env, syntaxErr(err, "reading the envelope")
 	}
-	br.next(dec)
-	if tok, err := dec.Token(); !errors.Is(err, io.EOF) {
+	br.mark()
+	if tok, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err != nil {
 			return env, syntaxErr(err, "after the envelope")
 		}
-		return env, &decodeError{msg: "more data after the envelope (" + tokenKind(tok) + ")"}
+		return env, &decodeError{msg: "more data after the envelope (" + kindName(tok.Kind()) + ")"}
 	}
 	return env, nil
 }
 
-// errNoValue reports that Decode with a nil pointer did not consume a value, which nextValue relies on.
-var errNoValue = errors.New("the JSON decoder did not read the value")
-
-// nextValue reads the next element of the array dec is in and returns a copy of its bytes.
-//
-// Decode with a nil pointer reads the whole value and checks that it is valid JSON, then
-// refuses the destination without looking at the value again; the value's bytes are cut out of
-// what br recorded. Decode into a json.RawMessage would scan every byte a second time to
-// find the value's end, which the first scan already knew.
-func nextValue(dec *json.Decoder, br *bodyReader) (json.RawMessage, error) {
-	from := dec.InputOffset()
-	br.keep(from)
-	var none *json.RawMessage
-	err := dec.Decode(none)
-	var invalid *json.InvalidUnmarshalError
-	if !errors.As(err, &invalid) {
-		if err == nil {
-			err = errNoValue
-		}
-		return nil, err
-	}
-	to := dec.InputOffset()
-	if to <= from {
-		return nil, errNoValue
-	}
-	// Before the value: the comma after the previous element, and white space.
-	v := bytes.TrimLeft(br.recorded(from, to), " \t\r\n")
-	v = bytes.TrimLeft(bytes.TrimPrefix(v, []byte(",")), " \t\r\n")
-	return bytes.Clone(v), nil
-}
-
-// skipValue consumes one value of any shape without keeping it.
-func skipValue(dec *json.Decoder, br *bodyReader) error {
-	depth := 0
+// skipValue consumes one value of any shape token by token, so that an unknown field of
+// any size is neither held in memory whole nor counted as one value against maxValueBytes.
+func skipValue(dec *jsontext.Decoder, br *bodyReader) error {
+	depth := dec.StackDepth()
 	for {
-		br.next(dec)
-		tok, err := dec.Token()
-		if err != nil {
+		br.mark()
+		if _, err := dec.ReadToken(); err != nil {
 			return err
 		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-		if depth <= 0 {
+		if dec.StackDepth() <= depth {
 			return nil
 		}
 	}
@@ -261,23 +238,20 @@ func syntaxErr(err error, where string) *decodeError {
 	return &decodeError{msg: "malformed JSON " + where, err: err}
 }
 
-func tokenKind(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		switch v {
-		case '[':
-			return "an array"
-		case '{':
-			return "an object"
-		}
-		return "a delimiter " + strconv.Quote(string(v))
-	case string:
+// kindName names a JSON value's kind for an error message.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '[':
+		return "an array"
+	case '{':
+		return "an object"
+	case '"':
 		return "a string"
-	case float64, json.Number:
+	case '0':
 		return "a number"
-	case bool:
+	case 't', 'f':
 		return "a boolean"
-	case nil:
+	case 'n':
 		return "null"
 	}
 	return "an unexpected token"
@@ -303,6 +277,22 @@ func parseCount(v flexString) (int64, bool) {
 // mapAhead bounds the items read from an answer and waiting to be mapped and visited.
 const mapAhead = 64
 
+// Items go from the reading goroutine to the visiting one in batches of up to batchItems
+// (or of batchBytes and more), so that the two wake each other once per batch rather than
+// once per item, and the batches' buffers are reused. A batch is also handed over whenever
+// the reader is about to wait on the network (bodyReader.waiting), so that a slow answer
+// never keeps read items from visit.
+const (
+	batchItems = 16
+	batchBytes = 64 << 10
+)
+
+// itemBatch holds read items, their bytes one after another; item i ends at ends[i].
+type itemBatch struct {
+	buf  []byte
+	ends []int
+}
+
 // errVisitStopped ends the reading of an answer once a visit has failed.
 var errVisitStopped = errors.New("visit failed")
 
@@ -313,40 +303,80 @@ var errVisitStopped = errors.New("visit failed")
 // the JSON and decoding each item into its fields are most of a large answer's CPU, and
 // they overlap instead of taking turns. visit still sees the items one at a time and in
 // order, and has seen every item read before readEnvelope returns; at most mapAhead read
-// items wait. After a failed visit no further item is visited and the reading stops.
+// items wait (a batch being filled, batches handed over, the rest of the one being
+// visited). After a failed visit no further item is visited and the reading stops.
 func (c *Client) readEnvelope(br *bodyReader, what, ctype string, visit func(*connector.Request) error) (int, error) {
-	raws := make(chan json.RawMessage, mapAhead)
+	batches := make(chan *itemBatch, mapAhead/batchItems-2)
+	free := make(chan *itemBatch, mapAhead/batchItems)
 	stopped := make(chan struct{}) // closed when a visit failed
 	done := make(chan struct{})
 	visited := 0
 	var visitErr error
 	go func() {
 		defer close(done)
-		for raw := range raws {
-			if visitErr != nil {
-				continue // drain what was read before the reader saw the failure
+		for b := range batches {
+			from := 0
+			for _, end := range b.ends {
+				raw := b.buf[from:end]
+				from = end
+				if visitErr != nil {
+					continue // drain what was read before the reader saw the failure
+				}
+				visited++
+				// mapItem keeps nothing of raw: every string it returns is a copy.
+				if err := visit(mapItem(raw, c.sigel)); err != nil {
+					visitErr = err
+					close(stopped)
+				}
 			}
-			visited++
-			if err := visit(mapItem(raw, c.sigel)); err != nil {
-				visitErr = err
-				close(stopped)
+			b.buf, b.ends = b.buf[:0], b.ends[:0]
+			select {
+			case free <- b:
+			default:
 			}
 		}
 	}()
-	env, err := decodeEnvelope(br, func(raw json.RawMessage) error {
+	var cur *itemBatch
+	handOver := func() error {
+		b := cur
+		cur = nil
 		select {
 		case <-stopped:
 			return errVisitStopped
 		default:
 		}
 		select {
-		case raws <- raw:
+		case batches <- b:
 			return nil
 		case <-stopped:
 			return errVisitStopped
 		}
+	}
+	br.waiting = func() {
+		if cur != nil {
+			_ = handOver() // a failed visit is seen at the next item
+		}
+	}
+	env, err := decodeEnvelope(br, func(raw json.RawMessage) error {
+		if cur == nil {
+			select {
+			case cur = <-free:
+			default:
+				cur = &itemBatch{buf: make([]byte, 0, 2*batchBytes), ends: make([]int, 0, batchItems)}
+			}
+		}
+		cur.buf = append(cur.buf, raw...) // raw is only valid during this call
+		cur.ends = append(cur.ends, len(cur.buf))
+		if len(cur.ends) < batchItems && len(cur.buf) < batchBytes {
+			return nil
+		}
+		return handOver()
 	})
-	close(raws)
+	br.waiting = nil
+	if cur != nil {
+		_ = handOver() // the items read before the answer ended or broke
+	}
+	close(batches)
 	<-done
 	if visitErr != nil {
 		return visited, visitErr
@@ -379,18 +409,13 @@ func (c *Client) readEnvelope(br *bodyReader, what, ctype string, visit func(*co
 	return visited, nil
 }
 
-// flexString decodes any JSON scalar tolerantly: strings as they are, numbers and booleans
-// as their literal text, null as unset. An object or array is flagged odd, never an error,
-// so one strange field cannot cost a whole request.
+// flexString is any JSON scalar read tolerantly (flexOf): strings as they are, numbers and
+// booleans as their literal text, null as unset. An object or array is flagged odd, never
+// an error, so one strange field cannot cost a whole request.
 type flexString struct {
 	s   string
 	set bool
 	odd bool
-}
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	*f = flexOf(bytes.TrimSpace(b))
-	return nil
 }
 
 // flexBool accepts JSON booleans and the usual stand-ins ("1", "true", 1); anything else
