@@ -131,15 +131,17 @@ func resolve(desc protoreflect.MessageDescriptor, path string) protoreflect.Fiel
 // from src into dst. A field unset in src is cleared in dst; setting one member of a oneof
 // clears the others. Messages are copied deep, so dst shares nothing with src.
 func ApplyPaths(dst, src proto.Message, paths []string) {
+	d, s := dst.ProtoReflect(), src.ProtoReflect()
 	for _, p := range paths {
-		applyPath(dst.ProtoReflect(), src.ProtoReflect(), strings.Split(p, "."))
+		applyPath(d, s, p)
 	}
 }
 
-func applyPath(dst, src protoreflect.Message, segs []string) {
-	fd := dst.Descriptor().Fields().ByName(protoreflect.Name(segs[0]))
-	if len(segs) > 1 {
-		applyPath(dst.Mutable(fd).Message(), src.Get(fd).Message(), segs[1:])
+func applyPath(dst, src protoreflect.Message, path string) {
+	name, rest, nested := strings.Cut(path, ".")
+	fd := dst.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if nested {
+		applyPath(dst.Mutable(fd).Message(), src.Get(fd).Message(), rest)
 		return
 	}
 	if !src.Has(fd) {

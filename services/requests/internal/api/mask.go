@@ -73,17 +73,16 @@ func maskPatronData(m protoreflect.Message) {
 	case *requestsv1.RequestEvent:
 		x.Note = mask(x.Note) // staff may write anything there, the patron's name included
 	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
+	for _, fd := range patronFields(m.Descriptor()) {
+		if !m.Has(fd) {
+			continue
+		}
+		switch v := m.Get(fd); {
 		case fd.IsMap():
-			if md := fd.MapValue().Message(); md != nil && mayHoldPatronData(md) {
-				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
-					maskPatronData(e.Message())
-					return true
-				})
-			}
-		case fd.Message() == nil || !mayHoldPatronData(fd.Message()):
-			// Nothing to mask down there (a timestamp, the bibliography, the rota).
+			v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+				maskPatronData(e.Message())
+				return true
+			})
 		case fd.IsList():
 			l := v.List()
 			for i := range l.Len() {
@@ -92,8 +91,34 @@ func maskPatronData(m protoreflect.Message) {
 		default:
 			maskPatronData(v.Message())
 		}
-		return true
-	})
+	}
+}
+
+// descend caches patronFields by message type.
+var descend sync.Map // protoreflect.MessageDescriptor → []protoreflect.FieldDescriptor
+
+// patronFields are the fields of a message of type md that maskPatronData descends
+// into: those whose message (list element, map value) may hold patron data. Only they
+// are visited, not every field set (a timestamp, the bibliography, the rota), which
+// keeps the walk cheap where reflection over every field is not.
+func patronFields(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if v, ok := descend.Load(md); ok {
+		return v.([]protoreflect.FieldDescriptor)
+	}
+	var fds []protoreflect.FieldDescriptor
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		vd := fd
+		if fd.IsMap() {
+			vd = fd.MapValue()
+		}
+		if m := vd.Message(); m != nil && mayHoldPatronData(m) {
+			fds = append(fds, fd)
+		}
+	}
+	descend.Store(md, fds)
+	return fds
 }
 
 // patronTypes are the messages maskPatronData masks fields of.
