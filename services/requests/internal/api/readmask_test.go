@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,6 +131,54 @@ func TestListReadMaskInvalid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.requests.ListBorrowingRequests(t.Context(), tc.req)
 			servertest.RequireError(t, err, codes.InvalidArgument, invalidArgument, tc.fields...)
+		})
+	}
+}
+
+// BenchmarkListOpenPage lists a page of 1000 open requests of a profile as the
+// harvester's refresh does (patron data masked for it), whole or with the refresh's read
+// mask, and encodes and decodes the answer as gRPC would: the cost per listed request.
+func BenchmarkListOpenPage(b *testing.B) {
+	f := newFixture(b)
+	items := make([]*requestsv1.IngestItem, 1000)
+	for i := range items {
+		items[i] = item("P", fmt.Sprint(i), t0, func(it *requestsv1.IngestItem) {
+			it.Bibliographic = &requestsv1.Bibliographic{Title: "Röda rummet: skildringar ur artist- och författarlivet", Author: "Strindberg, August",
+				Isbn: "9789100000000", Publisher: "Albert Bonniers förlag", PlaceOfPublication: "Stockholm", Year: "1879"}
+			it.Rota = []*requestsv1.RotaEntry{{PartnerCode: "A", Partner: "partners/A", Active: true, Response: "Utlånad"}, {PartnerCode: "B", Response: "Ej svar"}}
+			it.Requester = &requestsv1.Requester{PatronId: "1234567890", Name: "Ada Lovelace", Approved: true}
+			it.Note = "Behöver boken före terminsstart"
+		})
+	}
+	resps, err := f.send(b, batch("all", items...))
+	noErr(b, err)
+	if n := len(resps[0].Results); n != len(items) {
+		b.Fatalf("%d results", n)
+	}
+	for _, bc := range []struct {
+		name string
+		mask *fieldmaskpb.FieldMask
+	}{
+		{"whole", nil},
+		{"read_mask", &fieldmaskpb.FieldMask{Paths: []string{"name", "external_reference.external_id"}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := &requestsv1.ListBorrowingRequestsRequest{Profile: "integrationProfiles/P", OpenOnly: true, PageSize: 1000, ReadMask: bc.mask}
+			var size int
+			for b.Loop() {
+				resp, err := f.svc.ListBorrowingRequests(context.Background(), req)
+				noErr(b, err)
+				wire, err := proto.Marshal(resp)
+				noErr(b, err)
+				got := &requestsv1.ListBorrowingRequestsResponse{}
+				noErr(b, proto.Unmarshal(wire, got))
+				if len(got.BorrowingRequests) != len(items) {
+					b.Fatalf("%d requests listed", len(got.BorrowingRequests))
+				}
+				size = len(wire)
+			}
+			b.ReportMetric(float64(size)/float64(len(items)), "B/request")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/request")
 		})
 	}
 }

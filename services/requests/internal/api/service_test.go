@@ -46,7 +46,7 @@ type fixture struct {
 // newFixture serves a fresh ledger over bufconn, with the production interceptors, a real
 // bbolt file and a clock that moves one second per reading, so every batch has its own
 // update time.
-func newFixture(t *testing.T, o ...store.Options) fixture {
+func newFixture(t testing.TB, o ...store.Options) fixture {
 	t.Helper()
 	var opts store.Options
 	if len(o) > 0 {
@@ -107,7 +107,7 @@ func item(profile, ext string, lm time.Time, mods ...func(*requestsv1.IngestItem
 // send runs one stream: it sends every batch before reading any answer (as a pipelining
 // harvester would), then returns the answers and the error that ended the stream (nil
 // for a clean end).
-func (f fixture) send(t *testing.T, batches ...*requestsv1.IngestBorrowingRequestsRequest) ([]*requestsv1.IngestBorrowingRequestsResponse, error) {
+func (f fixture) send(t testing.TB, batches ...*requestsv1.IngestBorrowingRequestsRequest) ([]*requestsv1.IngestBorrowingRequestsResponse, error) {
 	t.Helper()
 	stream, err := f.ingest.IngestBorrowingRequests(t.Context())
 	noErr(t, err)
@@ -150,7 +150,7 @@ func batch(id string, items ...*requestsv1.IngestItem) *requestsv1.IngestBorrowi
 	return &requestsv1.IngestBorrowingRequestsRequest{BatchId: id, Run: "runs/7", Items: items}
 }
 
-func noErr(t *testing.T, err error) {
+func noErr(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
