@@ -7,11 +7,11 @@ import (
 )
 
 // maskParams are the query parameters of type google.protobuf.FieldMask in this API
-// (AIP-134's update_mask), in both spellings grpc-gateway accepts.
-var maskParams = []string{"updateMask", "update_mask"}
+// (AIP-134's update_mask, AIP-157's read_mask), in both spellings grpc-gateway accepts.
+var maskParams = []string{"updateMask", "update_mask", "readMask", "read_mask"}
 
-// snakeMasks applies the JSON mapping of google.protobuf.FieldMask to the update_mask
-// query parameter, which grpc-gateway applies to bodies but not to query parameters: in
+// snakeMasks applies the JSON mapping of google.protobuf.FieldMask to the mask query
+// parameters, which grpc-gateway applies to bodies but not to query parameters: in
 // JSON a mask path is lowerCamelCase (`?updateMask=displayName,libris.baseUrl`), while
 // the services compare proto names (display_name, libris.base_url). Paths already in
 // snake_case, and `*`, pass unchanged, so both spellings work. (grpc-gateway's own hook
