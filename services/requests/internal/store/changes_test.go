@@ -276,7 +276,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	noErr(t, err)
 	noErr(t, s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{idxCreated.bucket, idxIdentifiable.bucket, idxAttention.bucket, idxWord.bucket, bucketEvents, bucketChanges,
-			idxIdentifiableOwner.bucket, bucketIndexValues} {
+			idxIdentifiableOwner.bucket, bucketIndexValues, bucketRecentWords} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}

@@ -26,6 +26,10 @@ func WriteSchema3(path string) error {
 		return err
 	}
 	defer s.Close()
+	// Schema 3 kept every word posting in one place.
+	if err := s.db.Update(func(tx *bolt.Tx) error { return mergeRecentWords(tx, true) }); err != nil {
+		return err
+	}
 	// Schema 3 counted search words, as schema 4 did; schema 5 does not.
 	wordCounts := map[string]uint64{}
 	for _, ix := range indexes {
@@ -120,6 +124,9 @@ func WriteSchema3(path string) error {
 					return err
 				}
 			}
+		}
+		if err := tx.DeleteBucket(bucketRecentWords); err != nil {
+			return err
 		}
 		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 3))
 	})

@@ -190,8 +190,11 @@ type candidate struct {
 // cursor walks c's entries: its postings, or for the external id the entries built from
 // by_external.
 func (c candidate) cursor(tx *bolt.Tx) (entryCursor, error) {
-	if c.ix == idxExternalID {
+	switch c.ix {
+	case idxExternalID:
 		return externalIDEntries(tx, c.value)
+	case idxWord:
+		return wordCursor(tx, c.value), nil
 	}
 	return newPostingCursor(tx, c.ix), nil
 }
@@ -296,7 +299,10 @@ func plan(tx *bolt.Tx, f Filter, after []byte) (candidate, []byte, error) {
 func (ix *index) entriesUpTo(tx *bolt.Tx, value string, limit uint64) uint64 {
 	prefix := ix.prefix(value)
 	var n uint64
-	c := tx.Bucket(ix.bucket).Cursor()
+	var c kvCursor = tx.Bucket(ix.bucket).Cursor()
+	if ix == idxWord {
+		c = wordCursor(tx, value).c
+	}
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < limit; k, v = c.Next() {
 		n += postingLen(v)
 	}

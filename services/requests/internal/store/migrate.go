@@ -125,7 +125,7 @@ func rebuild(tx *bolt.Tx) error {
 			}
 		}
 	}
-	rebuilt := [][]byte{bucketCounts, bucketIndexValues}
+	rebuilt := [][]byte{bucketCounts, bucketIndexValues, bucketRecentWords}
 	for _, ix := range indexes {
 		if ix.entries {
 			rebuilt = append(rebuilt, ix.bucket)
@@ -178,6 +178,10 @@ func rebuild(tx *bolt.Tx) error {
 		return err
 	}
 	if err := flush(); err != nil {
+		return err
+	}
+	// The word postings went to word_recent, under as many times as the records have.
+	if err := mergeRecentWords(tx, true); err != nil {
 		return err
 	}
 	for _, id := range ids {

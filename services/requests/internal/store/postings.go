@@ -107,10 +107,9 @@ func (c *postingCache) flush() error {
 	})
 	var buf []byte
 	for _, ref := range refs {
-		b := c.tx.Bucket(ref.ix.bucket)
-		key := []byte(ref.key)
+		b, key, v := c.locate(ref)
 		var ids []uint64
-		if v := b.Get(key); v != nil {
+		if v != nil {
 			var err error
 			if ids, err = decodePosting(key, v); err != nil {
 				return fmt.Errorf("index %s: %w", ref.ix.name, err)
@@ -141,6 +140,22 @@ func (c *postingCache) flush() error {
 	return nil
 }
 
+// locate finds the stored posting ref names: its bucket, key and value (nil when it does
+// not exist yet, in the bucket a new one goes to). A word posting is in word_recent or
+// post_word, and a new one goes to word_recent (recentwords.go).
+func (c *postingCache) locate(ref postingRef) (*bolt.Bucket, []byte, []byte) {
+	b, key := c.tx.Bucket(ref.ix.bucket), []byte(ref.key)
+	if ref.ix != idxWord {
+		return b, key, b.Get(key)
+	}
+	if v := b.Get(key); v != nil {
+		return b, key, v
+	}
+	recent := c.tx.Bucket(bucketRecentWords)
+	rk := recentKey(key)
+	return recent, rk, recent.Get(rk)
+}
+
 // entryCursor walks index entries (posting key + id) as bolt.Cursor walks keys.
 type entryCursor interface {
 	Seek(k []byte) []byte // the first entry >= k
@@ -152,7 +167,7 @@ type entryCursor interface {
 
 // postingCursor is an entryCursor over an index's postings.
 type postingCursor struct {
-	c   *bolt.Cursor
+	c   kvCursor
 	key []byte // the current posting's key; nil when off the end
 	ids []uint64
 	i   int

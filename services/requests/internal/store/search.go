@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -23,48 +24,69 @@ const (
 	MaxQueryRunes  = 200
 )
 
-// compounds splits s into compounds, each a list of its hyphen-joined parts.
+// compounds splits s into compounds, each a list of its hyphen-joined parts. The words
+// are cut from the normalized, lowered text rather than built rune by rune: an ingest
+// splits every request's title and author, in the ledger's write transaction.
 func compounds(s string) [][]string {
-	s = strings.ToLower(norm.NFC.String(s))
+	s = strings.ToLower(norm.NFC.String(s)) // both return s itself when it is so already
 	var out [][]string
 	var cur []string
-	var word []rune
-	endWord := func() {
-		if len(word) > 0 {
-			cur = append(cur, string(word[:min(len(word), maxWordRunes)]))
-			word = word[:0]
+	start, end, runes := -1, 0, 0 // the current word: first byte, end of its first maxWordRunes runes, runes
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
 		}
-	}
-	endCompound := func() {
-		endWord()
+		if isWordRune(r) {
+			if start < 0 {
+				start, runes = i, 0
+			}
+			if runes < maxWordRunes {
+				runes++
+				end = i + size
+			}
+			i += size
+			continue
+		}
+		inWord := start >= 0
+		if inWord {
+			cur = append(cur, s[start:end])
+			start = -1
+		}
+		i += size
+		if isHyphen(r) && inWord {
+			// A hyphen after a word joins it to the next one; if no word follows, what
+			// does ends the compound anyway.
+			continue
+		}
 		if len(cur) > 0 {
 			out = append(out, cur)
 			cur = nil
 		}
 	}
-	rs := []rune(s)
-	for i, r := range rs {
-		switch {
-		case isWordRune(r):
-			word = append(word, r)
-		case isHyphen(r) && len(word) > 0 && i+1 < len(rs) && isWordRune(rs[i+1]):
-			endWord() // a hyphen inside a compound
-		default:
-			endCompound()
-		}
+	if start >= 0 {
+		cur = append(cur, s[start:end])
 	}
-	endCompound()
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
 	return out
 }
 
 func isHyphen(r rune) bool { return r == '-' || r == '‐' || r == '‑' }
 
 func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
 
 func joined(parts []string) string {
 	j := strings.Join(parts, "")
+	if len(j) <= maxWordRunes {
+		return j // no more runes than bytes
+	}
 	if r := []rune(j); len(r) > maxWordRunes {
 		j = string(r[:maxWordRunes])
 	}
@@ -75,27 +97,30 @@ func joined(parts []string) string {
 // external id, ISBN and ISSN; distinct and sorted.
 func indexWords(r *requestsv1.BorrowingRequest) []string {
 	b := r.GetBibliographic()
-	seen := map[string]bool{}
-	var out []string
-	add := func(w string) {
-		if !seen[w] && len(out) < maxRecordWords {
-			seen[w] = true
-			out = append(out, w)
-		}
-	}
-	for _, field := range []string{r.GetExternalReference().GetExternalId(), b.GetIsbn(), b.GetIssn(),
+	var words []string // in order of appearance, repeats included
+	for _, field := range [...]string{r.GetExternalReference().GetExternalId(), b.GetIsbn(), b.GetIssn(),
 		b.GetTitle(), b.GetAuthor(), b.GetArticleTitle(), b.GetArticleAuthor()} {
 		for _, c := range compounds(field) {
 			if len(c) > 1 {
-				add(joined(c))
+				words = append(words, joined(c))
 			}
-			for _, p := range c {
-				add(p)
-			}
+			words = append(words, c...)
 		}
 	}
-	slices.Sort(out)
-	return out
+	if len(words) > maxRecordWords {
+		// Possibly more distinct words than are indexed: the first ones are.
+		seen := make(map[string]bool, maxRecordWords)
+		distinct := words[:0]
+		for _, w := range words {
+			if !seen[w] && len(distinct) < maxRecordWords {
+				seen[w] = true
+				distinct = append(distinct, w)
+			}
+		}
+		words = distinct
+	}
+	slices.Sort(words)
+	return slices.Compact(words)
 }
 
 // QueryWords are the words a query must all match: each part of a plain word, the

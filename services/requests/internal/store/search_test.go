@@ -1,10 +1,14 @@
 package store
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 )
@@ -97,4 +101,62 @@ func FuzzSearchWords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCompounds: compounds splits text exactly as the plain rune-by-rune rule says
+// (referenceCompounds), for random text over letters, digits, combining marks, hyphens
+// and separators.
+func TestCompounds(t *testing.T) {
+	alphabet := []rune("aZ9ö\u0308Å-‐‑ ,._日\t")
+	texts := []string{"", "-", "a-", "-a", "a--b", "a-b-c", "A-B c-D-", "978-91-1-234567-8", "x- -y", "C++ & C#",
+		"Ro\u0308da", strings.Repeat("ö", 45) + "-" + strings.Repeat("b", 45), "ab-" + strings.Repeat("c", 45)}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 3000 {
+		rs := make([]rune, rng.IntN(24))
+		for i := range rs {
+			rs[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		texts = append(texts, string(rs))
+	}
+	for _, s := range texts {
+		if got, want := compounds(s), referenceCompounds(s); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("compounds(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// referenceCompounds is the word rule spelled out rune by rune: a word is a run of
+// letters, digits and combining marks of the NFC, lower-cased text, cut at maxWordRunes;
+// a hyphen between two word runes joins words into a compound; anything else ends it.
+func referenceCompounds(s string) [][]string {
+	rs := []rune(strings.ToLower(norm.NFC.String(s)))
+	word := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) }
+	var out [][]string
+	var cur []string
+	var w []rune
+	endWord := func() {
+		if len(w) > 0 {
+			cur = append(cur, string(w[:min(len(w), maxWordRunes)]))
+			w = w[:0]
+		}
+	}
+	for i, r := range rs {
+		switch {
+		case word(r):
+			w = append(w, r)
+		case isHyphen(r) && len(w) > 0 && i+1 < len(rs) && word(rs[i+1]):
+			endWord()
+		default:
+			endWord()
+			if len(cur) > 0 {
+				out = append(out, cur)
+				cur = nil
+			}
+		}
+	}
+	endWord()
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }

@@ -64,6 +64,8 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 //	by_external   profile name + 0x00 + external id → id: the unique identity
 //	post_*        an index's postings (postings.go): [value + 0x00 +] inverted time (8 bytes)
 //	              → the ids indexed under that value at that time
+//	word_recent   the newest search-word postings, inverted time + word → ids, until they
+//	              are merged into post_word (recentwords.go)
 //	index_values  id → the values the request is indexed and counted under (values.go)
 //	index_counts  index name + 0x00 + value → entries (8-byte big-endian)
 //	events        id + position (8 bytes each) → RequestEvent: a request's audit trail
@@ -99,7 +101,8 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 // and the count-only owner counts; schema 3 added index_values, the owner-keyed
 // identifiable index and external_partner on the records; schema 4 stores each index as
 // postings (schema 3 and before: one key per entry, in idx_* buckets) and drops the
-// external-id index; schema 5 stops counting search words. migrate converts older files.
+// external-id index; schema 5 stops counting search words and adds word_recent. migrate
+// converts older files.
 var (
 	bucketRequests    = []byte("requests")
 	bucketByExternal  = []byte("by_external")
@@ -178,7 +181,7 @@ var (
 )
 
 func buckets() [][]byte {
-	b := [][]byte{bucketRequests, bucketByExternal, bucketIndexValues, bucketCounts, bucketEvents, bucketChanges}
+	b := [][]byte{bucketRequests, bucketByExternal, bucketIndexValues, bucketCounts, bucketEvents, bucketChanges, bucketRecentWords}
 	for _, ix := range indexes {
 		if ix.entries {
 			b = append(b, ix.bucket)
@@ -369,6 +372,9 @@ func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
 		if err := s.counts.flush(); err != nil {
 			return err
 		}
+		if err := mergeRecentWords(tx, false); err != nil {
+			return err
+		}
 		if dryRun {
 			return errDryRun
 		}
@@ -391,7 +397,9 @@ func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
 // to write at each commit and to keep in the file. Filled to appendedFill instead, they
 // stay dense; the few writes in the middle (an older request's next event) split a page
 // once, as before.
-var appendedBuckets = [][]byte{bucketRequests, bucketIndexValues, bucketEvents, bucketChanges}
+// word_recent grows at its start instead (keys begin with an inverted time), one
+// transaction's keys at a time, and is filled densely alike.
+var appendedBuckets = [][]byte{bucketRequests, bucketIndexValues, bucketEvents, bucketChanges, bucketRecentWords}
 
 const appendedFill = 0.95
 

@@ -120,7 +120,8 @@ func dump(t *testing.T, s *Store) map[string]string {
 	return out
 }
 
-// checkIndexes rebuilds the identity bucket, every index bucket, every count and the
+// checkIndexes rebuilds the identity bucket, every index bucket (word postings in either
+// of their two buckets), every count and the
 // stored index values from the records and requires the stored ones to be exactly that:
 // each index holds one entry per request and value it covers, with the request's current
 // values and update (or create) time, and nothing else. It also checks the history: every change-log entry has its
@@ -195,7 +196,16 @@ func checkLedger(t *testing.T, s *Store, history bool) {
 				return err
 			}
 		}
-		return nil
+		// A word posting is in post_word or in word_recent (keyed time first), never both.
+		words := got[string(idxWord.bucket)]
+		return tx.Bucket(bucketRecentWords).ForEach(func(k, v []byte) error {
+			wk := string(wordKey(k))
+			if _, dup := words[wk]; dup {
+				t.Errorf("word posting %x is in both %s and %s", wk, idxWord.bucket, bucketRecentWords)
+			}
+			words[wk] = string(v)
+			return nil
+		})
 	})
 	noErr(t, err)
 	// index_values may name retired indexes, which decoding skips: compared decoded.

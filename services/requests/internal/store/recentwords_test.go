@@ -1,0 +1,149 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/services/requests/internal/lifecycle"
+)
+
+// TestMergedKVWalksTheUnion: any sequence of cursor moves over two sources answers
+// exactly as the same moves over one source holding both.
+func TestMergedKVWalksTheUnion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 300 {
+		var a, b, union [][2][]byte
+		for i := range rng.IntN(12) {
+			p := [2][]byte{fmt.Appendf(nil, "k%03d", i*3+rng.IntN(3)), fmt.Appendf(nil, "v%d", i)}
+			if len(union) > 0 && bytes.Equal(union[len(union)-1][0], p[0]) {
+				continue
+			}
+			union = append(union, p)
+			if rng.IntN(2) == 0 {
+				a = append(a, p)
+			} else {
+				b = append(b, p)
+			}
+		}
+		m := &mergedKV{a: &memKV{kv: a, i: -1}, b: &memKV{kv: b, i: -1}}
+		want := &memKV{kv: union, i: -1}
+		var ops []string
+		for range 20 {
+			var gk, wk []byte
+			switch op := rng.IntN(5); op {
+			case 0:
+				gk, _ = m.First()
+				wk, _ = want.First()
+				ops = append(ops, "First")
+			case 1:
+				gk, _ = m.Last()
+				wk, _ = want.Last()
+				ops = append(ops, "Last")
+			case 2:
+				k := fmt.Appendf(nil, "k%03d", rng.IntN(40))
+				gk, _ = m.Seek(k)
+				wk, _ = want.Seek(k)
+				ops = append(ops, "Seek "+string(k))
+			case 3, 4:
+				if _, v := want.at(); v == nil {
+					continue // moving on from off an end: postingCursor never does
+				}
+				if op == 3 {
+					gk, _ = m.Next()
+					wk, _ = want.Next()
+					ops = append(ops, "Next")
+				} else {
+					gk, _ = m.Prev()
+					wk, _ = want.Prev()
+					ops = append(ops, "Prev")
+				}
+			}
+			if !bytes.Equal(gk, wk) {
+				t.Fatalf("round %d: after %v: got %q, want %q (a %q, b %q)", round, ops, gk, wk, a, b)
+			}
+		}
+	}
+}
+
+// TestRecentWordsMerge: word postings stay exact and searchable across the merge of
+// word_recent into post_word, through updates that move words of requests in either
+// bucket, and List by word answers as a filter over every request does, page by page,
+// in both orders.
+func TestRecentWordsMerge(t *testing.T) {
+	s := newStore(t)
+	titles := []string{"Röda rummet", "Hemsöborna", "Doktor Glas", "Gösta Berlings saga"}
+	now := t0
+	for round := range maxRecentTimes + 10 {
+		now = now.Add(time.Second)
+		var items []*requestsv1.IngestItem
+		for i := range 3 {
+			ext := fmt.Sprint(round*3 + i)
+			if round%5 == 4 {
+				ext = fmt.Sprint((round - 4) * 3) // an update of a request imported earlier
+			}
+			items = append(items, item(ext, now, func(it *requestsv1.IngestItem) {
+				it.Bibliographic.Title = titles[(round+i)%len(titles)]
+			}))
+			if round%5 == 4 {
+				break
+			}
+		}
+		apply(t, s, now, items...)
+		if round%7 == 6 {
+			_, err := s.Act(uint64(round), "", Command{Action: lifecycle.AddNote, Note: "n", Actor: "staff"}, now)
+			noErr(t, err)
+		}
+		var times int
+		noErr(t, s.db.View(func(tx *bolt.Tx) error { times = len(recentTimes(tx, -1)); return nil }))
+		if times > maxRecentTimes {
+			t.Fatalf("round %d: word_recent holds %d transactions, more than %d", round, times, maxRecentTimes)
+		}
+	}
+	checkIndexes(t, s)
+	var merged, recent int
+	noErr(t, s.db.View(func(tx *bolt.Tx) error {
+		merged, recent = tx.Bucket(idxWord.bucket).Stats().KeyN, tx.Bucket(bucketRecentWords).Stats().KeyN
+		return nil
+	}))
+	if merged == 0 || recent == 0 {
+		t.Fatalf("post_word %d postings, word_recent %d: the test should leave words in both", merged, recent)
+	}
+	all, _, err := s.List(Filter{}, nil, 1000, 0)
+	noErr(t, err)
+	for _, q := range []string{"röda", "glas", "strindberg", "saga hemsöborna", "nothing"} {
+		for _, order := range []Order{UpdatedNewestFirst, UpdatedOldestFirst} {
+			f := Filter{Words: QueryWords(q), Order: order}
+			var want []string
+			for _, r := range all {
+				if f.match(r) {
+					want = append(want, r.GetName())
+				}
+			}
+			if order == UpdatedOldestFirst {
+				slices.Reverse(want)
+			}
+			var got []string
+			var after []byte
+			for {
+				page, next, err := s.List(f, after, 4, 0)
+				noErr(t, err)
+				for _, r := range page {
+					got = append(got, r.GetName())
+				}
+				if after = next; next == nil {
+					break
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%q order %d: got %v, want %v", q, order, got, want)
+			}
+		}
+	}
+}
