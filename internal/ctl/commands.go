@@ -55,7 +55,7 @@ type opts struct {
 	profile, state, outcome, reasonCode, action, etag, note, partner string
 	file, requestID, system, status, owner, externalID, query        string
 	orderBy, localLibrary, pageToken, service, resource, startAfter  string
-	fromFile, updatedAfter, updatedBefore                            string
+	fromFile, updatedAfter, updatedBefore, readMask                  string
 	pageSize, olderThanDays                                          int
 	all, wait, openOnly, activeOnly, needsAttention, validateOnly    bool
 	receiptPassword                                                  bool
@@ -355,6 +355,7 @@ func commands() []command {
 				bindFilter(s, o)
 				s.StringVar(&o.externalID, "external-id", "", "only the request with this external id")
 				s.StringVar(&o.orderBy, "order-by", "", "update_time desc (default), update_time, create_time desc or create_time")
+				s.StringVar(&o.readMask, "read-mask", "", "only these fields of each request, e.g. name,external_reference.external_id (the table leaves the others empty)")
 			}},
 		{path: "requests get", args: "ID", brief: "Show a borrowing request", run: requestsGet,
 			rpcs: []string{requestsv1.RequestService_GetBorrowingRequest_FullMethodName}},

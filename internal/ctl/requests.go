@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
@@ -74,6 +75,9 @@ func requestsList(e *env, pos []string) error {
 	req := &requestsv1.ListBorrowingRequestsRequest{Status: f.Status, Owner: f.Owner, Partner: f.Partner, Profile: f.Profile,
 		ExternalId: e.o.externalID, OpenOnly: f.OpenOnly, Query: f.Query, NeedsAttention: f.NeedsAttention,
 		UpdatedAfter: f.UpdatedAfter, UpdatedBefore: f.UpdatedBefore, OrderBy: e.o.orderBy}
+	if e.o.readMask != "" {
+		req.ReadMask = &fieldmaskpb.FieldMask{Paths: strings.Split(e.o.readMask, ",")}
+	}
 	resp := &requestsv1.ListBorrowingRequestsResponse{}
 	if err := e.list(requestsv1.RequestService_ListBorrowingRequests_FullMethodName, req, resp); err != nil {
 		return err

@@ -273,6 +273,21 @@ func TestOperatorCLI(t *testing.T) {
 		if len(list.GetBorrowingRequests()) != n {
 			t.Fatalf("%d requests in REQUEST_SENT, want all %d", len(list.GetBorrowingRequests()), n)
 		}
+		// --read-mask: only the fields named; a path naming no field is the server's error.
+		var masked requestsv1.ListBorrowingRequestsResponse
+		decode(t, l.cli("requests", "list", "--profile", "abc", "--status", "request-sent", "--all", "--read-mask", "name,external_reference.external_id", "-o", "json").must(t, exitOK).stdout, &masked)
+		if len(masked.GetBorrowingRequests()) != n {
+			t.Fatalf("%d masked requests, want %d", len(masked.GetBorrowingRequests()), n)
+		}
+		for i, r := range masked.GetBorrowingRequests() {
+			if want := list.GetBorrowingRequests()[i]; r.GetName() != want.GetName() || r.GetExternalReference().GetExternalId() != want.GetExternalReference().GetExternalId() ||
+				r.GetEtag() != "" || r.GetBibliographic() != nil || r.GetExternalReference().GetProfile() != "" {
+				t.Fatalf("masked list: %v", r)
+			}
+		}
+		if r := l.cli("requests", "list", "--read-mask", "title").must(t, exitServer); !strings.Contains(r.stderr, "read_mask") {
+			t.Fatalf("bad read mask: %q", r.stderr)
+		}
 		id := lastSegment(list.GetBorrowingRequests()[0].GetName())
 		var br requestsv1.BorrowingRequest
 		decode(t, l.cli("requests", "get", id, "-o", "json").must(t, exitOK).stdout, &br)
