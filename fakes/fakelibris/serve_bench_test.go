@@ -22,12 +22,19 @@ func (d *discard) WriteHeader(int)             {}
 func (d *discard) Write(b []byte) (int, error) { d.n += int64(len(b)); return len(b), nil }
 
 // BenchmarkServeOutgoing is one outgoing answer of 10 000 generated requests, as the
-// bench's imports ask for it; figures are per request of the answer.
+// bench's imports ask for it; figures are per request of the answer. "changed" answers
+// after one of the requests changed each time, as the first answer after a Put does.
 func BenchmarkServeOutgoing(b *testing.B) {
+	b.Run("unchanged", func(b *testing.B) { benchmarkServeOutgoing(b, false) })
+	b.Run("changed", func(b *testing.B) { benchmarkServeOutgoing(b, true) })
+}
+
+func benchmarkServeOutgoing(b *testing.B, change bool) {
 	const n = 10_000
 	s := fakelibris.New(fakelibris.Options{})
 	s.AddKey(key, "Abc")
-	s.Put(fakelibris.Generate(fakelibris.GenerateOptions{Seed: 3, Count: n, From: day(2024, 8, 1), To: day(2024, 8, 3)})...)
+	gen := fakelibris.Generate(fakelibris.GenerateOptions{Seed: 3, Count: n, From: day(2024, 8, 1), To: day(2024, 8, 3)})
+	s.Put(gen...)
 	rq := httptest.NewRequestWithContext(context.Background(), http.MethodGet,
 		"/librisfjarrlan/api/illrequests/Abc/outgoing?start_date=2024-08-01&end_date=2024-08-03", nil)
 	rq.Header.Set("api-key", key)
@@ -39,6 +46,9 @@ func BenchmarkServeOutgoing(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		if change {
+			s.Touch(gen[i%n].LFNumber, nil)
+		}
 		w.n = 0
 		s.ServeHTTP(w, rq)
 	}
