@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"time"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/apierr"
@@ -31,7 +30,7 @@ const (
 // admits only that role to it.
 func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_IngestBorrowingRequestsServer) error {
 	ctx := stream.Context()
-	for r := range receiveAhead(ctx, stream) {
+	for r := range receiveAhead(ctx, stream, s.store.Prepare) {
 		req, err := r.req, r.err
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -42,13 +41,12 @@ func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_Ingest
 		if err := checkBatch(req); err != nil {
 			return err
 		}
-		apply := s.store.ApplyBatch
+		var results []*requestsv1.IngestResult
 		if req.GetValidateOnly() {
-			apply = func(ctx context.Context, _ string, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
-				return s.store.ValidateBatch(ctx, items, now)
-			}
+			results, err = s.store.ValidateBatch(ctx, req.GetItems(), s.now())
+		} else {
+			results, err = s.store.ApplyPrepared(ctx, req.GetRun(), r.prepared, s.now())
 		}
-		results, err := apply(ctx, req.GetRun(), req.GetItems(), s.now())
 		if err != nil {
 			return storeError(err, "")
 		}
@@ -59,24 +57,31 @@ func (s *Service) IngestBorrowingRequests(stream requestsv1.IngestService_Ingest
 	return ctx.Err()
 }
 
-// received is one Recv of the ingest stream.
+// received is one Recv of the ingest stream, its items prepared for the store.
 type received struct {
-	req *requestsv1.IngestBorrowingRequestsRequest
-	err error
+	req      *requestsv1.IngestBorrowingRequestsRequest
+	prepared *store.Prepared
+	err      error
 }
 
 // receiveAhead receives the stream's batches in a goroutine of its own, one ahead of the
-// handler: the next batch arrives and is unmarshalled while the store applies this one.
-// The channel ends after the first error (io.EOF included), or when ctx ends, which it
-// does once the handler returns.
-func receiveAhead(ctx context.Context, stream requestsv1.IngestService_IngestBorrowingRequestsServer) <-chan received {
+// handler: the next batch arrives, is unmarshalled and is prepared (store.Prepare: its
+// new requests cleaned and their words split) while the store applies this one. The
+// channel ends after the first error (io.EOF included), or when ctx ends, which it does
+// once the handler returns.
+func receiveAhead(ctx context.Context, stream requestsv1.IngestService_IngestBorrowingRequestsServer,
+	prepare func([]*requestsv1.IngestItem) *store.Prepared) <-chan received {
 	out := make(chan received, 1)
 	go func() {
 		defer close(out)
 		for {
 			req, err := stream.Recv()
+			var prepared *store.Prepared
+			if err == nil && !req.GetValidateOnly() {
+				prepared = prepare(req.GetItems())
+			}
 			select {
-			case out <- received{req, err}:
+			case out <- received{req, prepared, err}:
 			case <-ctx.Done():
 				return
 			}

@@ -92,7 +92,7 @@ func (s *Store) act(tx *bolt.Tx, id uint64, etag string, c Command, now time.Tim
 		}
 	}
 	setStatus(next, old.GetStatus(), to)
-	if _, err := s.commit(tx, id, old, next, ev, now); err != nil {
+	if _, err := s.commit(tx, id, old, next, ev, now, nil); err != nil {
 		return nil, err
 	}
 	return next, nil

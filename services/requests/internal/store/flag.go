@@ -41,7 +41,7 @@ func (s *Store) Flag(id uint64, code, reason, actor string, now time.Time) (*req
 		next := proto.CloneOf(old)
 		next.NeedsAttention, next.AttentionReason = true, reason
 		ev := &requestsv1.RequestEvent{Actor: actor, Action: EventFlag, Note: code, AttentionReason: reason}
-		if _, err := s.commit(tx, id, old, next, ev, now); err != nil {
+		if _, err := s.commit(tx, id, old, next, ev, now, nil); err != nil {
 			return err
 		}
 		out = next

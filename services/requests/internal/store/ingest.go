@@ -50,17 +50,64 @@ const (
 // identity of an earlier one in the batch, is REJECTED with a reason and writes nothing.
 // An error (storage failure, ctx ended) means nothing of the batch was written.
 func (s *Store) ApplyBatch(ctx context.Context, run string, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
-	return s.applyBatch(ctx, run, items, now, false)
+	return s.ApplyPrepared(ctx, run, s.Prepare(items), now)
+}
+
+// ApplyPrepared is ApplyBatch of a batch Prepare has prepared.
+func (s *Store) ApplyPrepared(ctx context.Context, run string, b *Prepared, now time.Time) ([]*requestsv1.IngestResult, error) {
+	return s.applyBatch(ctx, run, b, now, false)
 }
 
 // ValidateBatch answers what ApplyBatch would do with items now, decided by the same
 // code in a transaction that is rolled back, so nothing is written and no watcher
 // woken; a request that would be created has no name yet.
 func (s *Store) ValidateBatch(ctx context.Context, items []*requestsv1.IngestItem, now time.Time) ([]*requestsv1.IngestResult, error) {
-	return s.applyBatch(ctx, "", items, now, true)
+	return s.applyBatch(ctx, "", &Prepared{items: items}, now, true)
 }
 
-func (s *Store) applyBatch(ctx context.Context, run string, items []*requestsv1.IngestItem, now time.Time, dryRun bool) ([]*requestsv1.IngestResult, error) {
+// Prepared is an ingest batch whose new requests have had the work that needs no
+// transaction done ahead: each item cleaned (warnings.go) and its search words split.
+// The requests service prepares the next batch of a stream while the store applies the
+// current one, so the work leaves the ledger's one writer's path.
+type Prepared struct {
+	items []*requestsv1.IngestItem
+	fresh []*preparedItem // by item; nil: left to the transaction
+}
+
+type preparedItem struct {
+	clean    *requestsv1.IngestItem
+	warnings []*typev1.DataWarning
+	words    []string
+}
+
+// Prepare prepares the items whose identity the ledger does not hold (the ones an
+// import creates); items it holds are left to the transaction, which decides whether
+// they change at all. What it computes depends on the item alone, so it stays right
+// whatever is written before the batch is applied. A batch larger than MaxBatch is
+// left unprepared (ApplyPrepared refuses it).
+func (s *Store) Prepare(items []*requestsv1.IngestItem) *Prepared {
+	b := &Prepared{items: items}
+	if len(items) > MaxBatch {
+		return b
+	}
+	b.fresh = make([]*preparedItem, len(items))
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		byExternal := tx.Bucket(bucketByExternal)
+		for i, it := range items {
+			ref := it.GetExternalReference()
+			if ref == nil || byExternal.Get(externalKey(ref.GetProfile(), ref.GetExternalId())) != nil {
+				continue
+			}
+			clean, warnings := clean(it)
+			b.fresh[i] = &preparedItem{clean: clean, warnings: warnings, words: idxWord.values(fromItem(clean, warnings))}
+		}
+		return nil
+	})
+	return b
+}
+
+func (s *Store) applyBatch(ctx context.Context, run string, b *Prepared, now time.Time, dryRun bool) ([]*requestsv1.IngestResult, error) {
+	items := b.items
 	if len(items) > MaxBatch {
 		return nil, ErrBatchTooLarge
 	}
@@ -89,7 +136,11 @@ func (s *Store) applyBatch(ctx context.Context, run string, items []*requestsv1.
 			if !ok {
 				continue
 			}
-			if err := s.applyItem(tx, it, key, run, now, res); err != nil {
+			var p *preparedItem
+			if b.fresh != nil {
+				p = b.fresh[i]
+			}
+			if err := s.applyItem(tx, it, p, key, run, now, res); err != nil {
 				return err
 			}
 			if s.afterItem != nil {
@@ -175,8 +226,8 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 }
 
 // applyItem creates or updates the request an item with a valid identity describes and
-// records the outcome.
-func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, run string, now time.Time, res *requestsv1.IngestResult) error {
+// records the outcome; p is the item prepared, or nil.
+func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, p *preparedItem, key []byte, run string, now time.Time, res *requestsv1.IngestResult) error {
 	ref := it.GetExternalReference()
 	id, old, err := lookupKey(tx, tx.Bucket(bucketByExternal), key)
 	if err != nil {
@@ -190,7 +241,11 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 			return nil
 		}
 	}
-	it, warnings := clean(it)
+	if p == nil {
+		p = &preparedItem{}
+		p.clean, p.warnings = clean(it)
+	}
+	it, warnings := p.clean, p.warnings
 	ev := &requestsv1.RequestEvent{ExternalStatusRaw: ref.GetStatusRaw(), ExternalStatus: it.GetExternalStatus(), Run: run, Partner: it.GetPartner()}
 	if old == nil {
 		id, err := tx.Bucket(bucketRequests).NextSequence()
@@ -199,7 +254,7 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 		}
 		next := fromItem(it, warnings)
 		ev.Actor, ev.Action = ActorHarvester, EventImport
-		if _, err := s.commit(tx, id, nil, next, ev, now); err != nil {
+		if _, err := s.commit(tx, id, nil, next, ev, now, p.words); err != nil {
 			return err
 		}
 		res.Outcome, res.BorrowingRequest, res.Warnings = outcomeCreated, next.GetName(), next.GetDataWarnings()
@@ -251,7 +306,9 @@ func (s *Store) applyItem(tx *bolt.Tx, it *requestsv1.IngestItem, key []byte, ru
 		reason := strings.Join(conflicts, ". Also: ")
 		next.NeedsAttention, next.AttentionReason, ev.AttentionReason = true, reason, reason
 	}
-	if _, err := s.commit(tx, id, old, next, ev, now); err != nil {
+	// The words are split again: what an update keeps of the old record (anonymizing)
+	// is not the prepared item's business.
+	if _, err := s.commit(tx, id, old, next, ev, now, nil); err != nil {
 		return err
 	}
 	res.Outcome, res.Warnings = outcomeUpdated, next.GetDataWarnings()

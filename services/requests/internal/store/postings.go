@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 )
 
 // An index stores its entries as postings: one key per value and time, [value + 0x00 +]
@@ -75,29 +77,45 @@ type postingRef struct {
 // in a transaction, as every write path here does.
 type postingCache struct {
 	tx *bolt.Tx
-	m  map[postingRef][]uint64 // changes in order: id<<1, | 1 to add
+	// The changes in order (id<<1, | 1 to add) by index and posting key: keyed by the
+	// key's string, a change to a posting already touched allocates nothing (a batch's
+	// requests share most of their postings).
+	m   map[*index]map[string][]uint64
+	key []byte // scratch for the key of the next change
 }
 
 func newPostingCache(tx *bolt.Tx) *postingCache {
-	return &postingCache{tx: tx, m: make(map[postingRef][]uint64)}
+	return &postingCache{tx: tx, m: make(map[*index]map[string][]uint64)}
 }
 
-// change adds (or removes) request id to (from) the posting key of ix.
-func (c *postingCache) change(ix *index, key []byte, id uint64, add bool) {
+// change adds (or removes) request id to (from) the posting of ix that holds value's
+// entry for r.
+func (c *postingCache) change(ix *index, value string, r *requestsv1.BorrowingRequest, id uint64, add bool) {
 	op := id << 1
 	if add {
 		op |= 1
 	}
-	ref := postingRef{ix, string(key)}
-	c.m[ref] = append(c.m[ref], op)
+	c.key = ix.appendPostingKey(c.key[:0], value, r)
+	byKey := c.m[ix]
+	if byKey == nil {
+		byKey = make(map[string][]uint64)
+		c.m[ix] = byKey
+	}
+	if ops, ok := byKey[string(c.key)]; ok {
+		byKey[string(c.key)] = append(ops, op)
+		return
+	}
+	byKey[string(c.key)] = []uint64{op}
 }
 
 // flush applies the changes, in key order per index so bbolt walks each tree once,
 // deleting postings left empty.
 func (c *postingCache) flush() error {
-	refs := make([]postingRef, 0, len(c.m))
-	for ref := range c.m {
-		refs = append(refs, ref)
+	var refs []postingRef
+	for ix, byKey := range c.m {
+		for k := range byKey {
+			refs = append(refs, postingRef{ix, k})
+		}
 	}
 	slices.SortFunc(refs, func(a, b postingRef) int {
 		if a.ix != b.ix {
@@ -115,7 +133,7 @@ func (c *postingCache) flush() error {
 				return fmt.Errorf("index %s: %w", ref.ix.name, err)
 			}
 		}
-		for _, op := range c.m[ref] {
+		for _, op := range c.m[ref.ix][ref.key] {
 			id := op >> 1
 			i, found := slices.BinarySearch(ids, id)
 			switch {

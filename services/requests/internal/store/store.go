@@ -410,12 +410,13 @@ var errDryRun = errors.New("dry run")
 // fills. It stores next under id, replacing old (nil on create): it stamps next (name,
 // times, etag), moves the identity, every index entry and every count, appends ev to the
 // request's audit trail and appends the change to the change log, whose new position
-// names the event. It returns that position.
+// names the event. It returns that position. words are next's search words when
+// already split (Prepare), else nil.
 //
 // The entries and counts removed are the ones stored in index_values when old was
 // written, not old's values computed again: a change in how values are computed (word
 // splitting, say) can then never leave an entry or a count behind.
-func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest, ev *requestsv1.RequestEvent, now time.Time) (uint64, error) {
+func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest, ev *requestsv1.RequestEvent, now time.Time, words []string) (uint64, error) {
 	resource.Stamp(next, Name(id), now, old == nil)
 	var before indexValues
 	if old != nil {
@@ -424,7 +425,7 @@ func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRe
 			return 0, err
 		}
 	}
-	after := valuesOf(next)
+	after := valuesWithWords(next, words)
 	for _, ix := range indexes {
 		if err := ix.move(s.postings, s.counts, id, old, next, before[ix.id], after[ix.id]); err != nil {
 			return 0, err
@@ -512,11 +513,15 @@ func (ix *index) prefix(value string) []byte {
 // postingKey is the key of the posting that holds value's entry for request r: the
 // prefix, then the inverted update (or create) time.
 func (ix *index) postingKey(value string, r *requestsv1.BorrowingRequest) []byte {
+	return ix.appendPostingKey(make([]byte, 0, len(value)+1+8), value, r)
+}
+
+// appendPostingKey appends postingKey(value, r) to k.
+func (ix *index) appendPostingKey(k []byte, value string, r *requestsv1.BorrowingRequest) []byte {
 	t := r.GetUpdateTime()
 	if ix.byCreate {
 		t = r.GetCreateTime()
 	}
-	k := make([]byte, 0, len(value)+1+8)
 	if ix.keyed {
 		k = append(append(k, value...), 0)
 	}
@@ -537,10 +542,10 @@ func (ix *index) move(postings *postingCache, counts *countCache, id uint64, old
 	}
 	if ix.entries {
 		for _, v := range before {
-			postings.change(ix, ix.postingKey(v, old), id, false)
+			postings.change(ix, v, old, id, false)
 		}
 		for _, v := range after {
-			postings.change(ix, ix.postingKey(v, next), id, true)
+			postings.change(ix, v, next, id, true)
 		}
 	}
 	if !ix.counted {

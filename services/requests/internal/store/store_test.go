@@ -300,7 +300,7 @@ func TestApplyBatchOutcomes(t *testing.T) {
 	noErr(t, s.update(false, func(tx *bolt.Tx) error {
 		next := proto.CloneOf(first)
 		next.NeedsAttention, next.AttentionReason = true, "check the patron"
-		_, err := s.commit(tx, 1, first, next, &requestsv1.RequestEvent{Actor: "test", Action: "flag"}, t0)
+		_, err := s.commit(tx, 1, first, next, &requestsv1.RequestEvent{Actor: "test", Action: "flag"}, t0, nil)
 		return err
 	}))
 	flagged := get(t, s, 1)

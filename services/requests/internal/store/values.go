@@ -20,9 +20,16 @@ const maxIndexID = 15
 type indexValues [maxIndexID + 1][]string
 
 // valuesOf computes r's values for every index with today's code.
-func valuesOf(r *requestsv1.BorrowingRequest) indexValues {
+func valuesOf(r *requestsv1.BorrowingRequest) indexValues { return valuesWithWords(r, nil) }
+
+// valuesWithWords is valuesOf with r's search words given, unless words is nil.
+func valuesWithWords(r *requestsv1.BorrowingRequest, words []string) indexValues {
 	var out indexValues
 	for _, ix := range indexes {
+		if ix == idxWord && words != nil {
+			out[ix.id] = words
+			continue
+		}
 		out[ix.id] = ix.values(r)
 	}
 	return out
