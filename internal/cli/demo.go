@@ -6,6 +6,7 @@ import (
 	"github.com/interloan/interloan/internal/ctl"
 	"github.com/interloan/interloan/internal/demo"
 	"github.com/interloan/interloan/platform/config"
+	"github.com/interloan/interloan/platform/server"
 )
 
 // demoCommand is `interloan demo`: a fake external system, the whole suite and one
@@ -41,6 +42,7 @@ func demoCommand() *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		o.Seed = int64(seed)
 		o.Self = selfCommand()
+		server.TuneGC()
 		return demo.Run(cmd.Context(), o, cmd.OutOrStdout())
 	}
 	return cmd

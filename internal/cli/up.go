@@ -13,6 +13,7 @@ import (
 	"github.com/interloan/interloan/internal/suite"
 	"github.com/interloan/interloan/platform/config"
 	"github.com/interloan/interloan/platform/logging"
+	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/platform/telemetry"
 )
 
@@ -83,6 +84,7 @@ Try: %s -H "authorization: Bearer $(cat %s)" %s list
 `, cfg.DataDir, a.Profiles, a.Mapping, a.Harvester, a.Requests, scheme, a.Gateway, receiptsLine(cfg.ReceiptListener, scheme), a.ConsoleURL(), a.BrowserNote(),
 			a.TokensFile, admin, grpcurl, orPlaceholder(a.AdminTokenFile), a.Profiles)
 	}
+	server.TuneGC()
 	logging.CaptureLibraries(logging.New(nil, "interloan", cfg.LogLevel))
 	shutdown, err := telemetry.Setup(ctx, "interloan")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // parse them, send the libraries' logs to the JSON log, set up tracing from the
 // environment, run until SIGINT/SIGTERM, and exit non-zero on failure.
 func Main(name string, bind func(*config.Set), run func(context.Context) error) {
+	TuneGC()
 	set := config.New(name)
 	bind(set)
 	if err := set.Parse(os.Args[1:]); errors.Is(err, flag.ErrHelp) {

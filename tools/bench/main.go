@@ -22,6 +22,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/interloan/interloan/platform/server"
 )
 
 // Options are the harness's settings, from flags.
@@ -41,6 +43,7 @@ type Options struct {
 }
 
 func main() {
+	server.TuneGC() // the suite below runs as `interloan up` runs it
 	var o Options
 	flag.IntVar(&o.N, "n", 100_000, "generated Libris requests imported (one response)")
 	flag.IntVar(&o.Ledger, "ledger", 1_000_000, "ledger size for list_* and import_rps_large_ledger")

@@ -39,6 +39,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/server"
 	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
@@ -61,6 +62,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	mode := flag.String("mode", "apply", "apply: through ApplyBatch; raw: a plain bbolt loop; migrate: rewrite -db in schema 3 and time its migration")
 	flag.Parse()
+	server.TuneGC() // the store's collector as in the requests service
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
