@@ -2,7 +2,9 @@ package libris
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -117,9 +119,9 @@ func foldKey(dst, key []byte) (folded []byte, ok bool) {
 		}
 		r, n := utf8.DecodeRune(key[i:])
 		switch r {
-		case 'ſ':
+		case '\u017F': // ſ
 			dst = append(dst, 's')
-		case 'K':
+		case '\u212A': // the Kelvin sign
 			dst = append(dst, 'k')
 		default:
 			return nil, false
@@ -130,8 +132,20 @@ func foldKey(dst, key []byte) (folded []byte, ok bool) {
 }
 
 // mayFold reports whether key holds an upper-case ASCII letter or a non-ASCII byte, that
-// is, whether folding could change it.
+// is, whether folding could change it. Most keys are neither, so it looks at eight bytes
+// at a time.
 func mayFold(key []byte) bool {
+	for ; len(key) >= 8; key = key[8:] {
+		x := binary.LittleEndian.Uint64(key)
+		if x&highBits != 0 {
+			return true
+		}
+		// With no byte at 0x80 or above, adding 0x80-c sets a byte's high bit exactly
+		// when the byte is c or above, and no sum carries into the next byte.
+		if (x+lowBits*(0x80-'A'))&^(x+lowBits*(0x80-'Z'-1))&highBits != 0 {
+			return true
+		}
+	}
 	for _, c := range key {
 		if 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf {
 			return true
@@ -357,8 +371,20 @@ func (r *objectReader) value() []byte {
 // skip moves past the next value.
 func (r *objectReader) skip() { r.i = afterValue(r.b, valueEnd(r.b, r.i)) }
 
-// flex reads the next value tolerantly (flexOf).
-func (r *objectReader) flex() flexString { return flexOf(r.value()) }
+// flex reads the next value tolerantly (flexOf). A string without escapes, the usual
+// value, is taken as it stands.
+func (r *objectReader) flex() flexString {
+	if r.peek() != '"' {
+		return flexOf(r.value())
+	}
+	from := r.i
+	end, escaped := stringEnd(r.b, from)
+	r.i = afterValue(r.b, end)
+	if body := r.b[from+1 : max(end-1, from+1)]; !escaped && end-from >= 2 && utf8.Valid(body) {
+		return flexString{s: string(body), set: true}
+	}
+	return flexOf(r.b[from:end])
+}
 
 // object returns a reader of the object or array that is the next value; resume then
 // moves this reader past it.
@@ -422,17 +448,42 @@ func valueEnd(b []byte, i int) int {
 }
 
 // stringEnd is the index just past the string literal starting at b[i], and whether it
-// holds an escape. Most strings are a few bytes long, where a plain loop is faster than
-// bytes.IndexByte.
+// holds an escape. It looks for the closing quote or a backslash eight bytes at a time.
 func stringEnd(b []byte, i int) (end int, escaped bool) {
-	for i++; i < len(b); i++ {
+	i++
+	for {
+		for i+8 <= len(b) {
+			if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return len(b), escaped
+		}
 		switch b[i] {
-		case '\\':
-			escaped = true
-			i++
 		case '"':
 			return i + 1, escaped
+		case '\\':
+			escaped = true
+			i += 2
+		default:
+			i++
 		}
 	}
-	return len(b), escaped
+}
+
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// quoteOrBackslash marks the bytes of x (eight bytes, little-endian) that are '"' or '\\'
+// with their high bit. Bytes after the first marked one may be marked wrongly; the lowest
+// mark is always right (the usual "has zero byte" test, on x with each wanted byte made 0).
+func quoteOrBackslash(x uint64) uint64 {
+	q := x ^ (lowBits * '"')
+	e := x ^ (lowBits * '\\')
+	return ((q - lowBits) &^ q | (e - lowBits) &^ e) & highBits
 }
