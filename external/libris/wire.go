@@ -485,5 +485,5 @@ const (
 func quoteOrBackslash(x uint64) uint64 {
 	q := x ^ (lowBits * '"')
 	e := x ^ (lowBits * '\\')
-	return ((q - lowBits) &^ q | (e - lowBits) &^ e) & highBits
+	return ((q-lowBits)&^q | (e-lowBits)&^e) & highBits
 }
