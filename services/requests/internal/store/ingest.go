@@ -194,10 +194,10 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 	for i, r := range results {
 		scratch[i] = &requestsv1.IngestResult{ExternalId: r.GetExternalId(), Outcome: r.GetOutcome(), Reason: r.GetReason()}
 	}
-	held := true
+	allHeld := true
 	err := s.db.View(func(tx *bolt.Tx) error {
 		first := make(map[string]int, len(items))
-		byExternal := tx.Bucket(bucketByExternal)
+		byExternal, requests := tx.Bucket(bucketByExternal), tx.Bucket(bucketRequests)
 		for i, it := range items {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -206,19 +206,29 @@ func (s *Store) heldUnchanged(ctx context.Context, items []*requestsv1.IngestIte
 			if !ok {
 				continue
 			}
-			_, old, err := lookupKey(tx, byExternal, key)
-			if err != nil {
-				return err
-			}
-			if old == nil || newer(it.GetExternalReference().GetLastModifiedTime(), old.GetExternalReference().GetLastModifiedTime()) {
-				held = false
+			idKey := byExternal.Get(key)
+			if idKey == nil {
+				allHeld = false
 				return nil
 			}
-			scratch[i].Outcome, scratch[i].BorrowingRequest, scratch[i].Warnings = outcomeUnchanged, old.GetName(), old.GetDataWarnings()
+			h, ok := readHeld(requests.Get(idKey))
+			if !ok {
+				// Not read exactly by the short way (or missing): decoded in full.
+				_, old, err := lookupKey(tx, byExternal, key)
+				if err != nil {
+					return err
+				}
+				h = held{old.GetName(), old.GetExternalReference().GetLastModifiedTime(), old.GetDataWarnings()}
+			}
+			if newer(it.GetExternalReference().GetLastModifiedTime(), h.lastModified) {
+				allHeld = false
+				return nil
+			}
+			scratch[i].Outcome, scratch[i].BorrowingRequest, scratch[i].Warnings = outcomeUnchanged, h.name, h.warnings
 		}
 		return nil
 	})
-	if err != nil || !held {
+	if err != nil || !allHeld {
 		return false, err
 	}
 	copy(results, scratch)
