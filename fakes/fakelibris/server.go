@@ -82,7 +82,7 @@ type Server struct {
 // and every change (Put, Touch, Churn, Late) stores a new entry with its own bytes.
 type entry struct {
 	req    *Request
-	json   []byte // the item as writeEnvelope sends it: encodeItem's output
+	json   []byte // the item as writeEnvelope sends it: itemEncoder.encode's output
 	day    int64  // order date as days since 1970-01-01
 	hasDay bool
 }
