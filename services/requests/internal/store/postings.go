@@ -80,12 +80,12 @@ type postingCache struct {
 	// The changes in order (id<<1, | 1 to add) by index and posting key: keyed by the
 	// key's string, a change to a posting already touched allocates nothing (a batch's
 	// requests share most of their postings).
-	m   map[*index]map[string][]uint64
+	m   map[*index]map[string]*[]uint64
 	key []byte // scratch for the key of the next change
 }
 
 func newPostingCache(tx *bolt.Tx) *postingCache {
-	return &postingCache{tx: tx, m: make(map[*index]map[string][]uint64)}
+	return &postingCache{tx: tx, m: make(map[*index]map[string]*[]uint64)}
 }
 
 // change adds (or removes) request id to (from) the posting of ix that holds value's
@@ -98,14 +98,14 @@ func (c *postingCache) change(ix *index, value string, r *requestsv1.BorrowingRe
 	c.key = ix.appendPostingKey(c.key[:0], value, r)
 	byKey := c.m[ix]
 	if byKey == nil {
-		byKey = make(map[string][]uint64)
+		byKey = make(map[string]*[]uint64)
 		c.m[ix] = byKey
 	}
-	if ops, ok := byKey[string(c.key)]; ok {
-		byKey[string(c.key)] = append(ops, op)
+	if ops := byKey[string(c.key)]; ops != nil {
+		*ops = append(*ops, op)
 		return
 	}
-	byKey[string(c.key)] = []uint64{op}
+	byKey[string(c.key)] = &[]uint64{op}
 }
 
 // flush applies the changes, in key order per index so bbolt walks each tree once,
@@ -133,7 +133,7 @@ func (c *postingCache) flush() error {
 				return fmt.Errorf("index %s: %w", ref.ix.name, err)
 			}
 		}
-		for _, op := range c.m[ref.ix][ref.key] {
+		for _, op := range *c.m[ref.ix][ref.key] {
 			id := op >> 1
 			i, found := slices.BinarySearch(ids, id)
 			switch {
