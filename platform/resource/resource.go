@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -61,6 +62,27 @@ func Etag(m proto.Message) string {
 // create), update_time and etag, found by those names (AIP-122/148/154). The etag hashes
 // the message with its etag cleared, so it changes with every write.
 func Stamp(m proto.Message, name string, now time.Time, create bool) {
+	etag := stampWithoutEtag(m, name, now, create)
+	m.ProtoReflect().Set(etag, protoreflect.ValueOfString(Etag(m)))
+}
+
+// StampEncode is Stamp, then proto.Marshal of m, encoding m once instead of twice: the
+// etag's hash is of m's encoding without its etag, and those bytes with the etag field
+// appended are m's encoding (decoding does not care where a field comes).
+func StampEncode(m proto.Message, name string, now time.Time, create bool) ([]byte, error) {
+	etag := stampWithoutEtag(m, name, now, create)
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	tag := hex.EncodeToString(sum[:10])
+	m.ProtoReflect().Set(etag, protoreflect.ValueOfString(tag))
+	return protowire.AppendString(protowire.AppendTag(b, etag.Number(), protowire.BytesType), tag), nil
+}
+
+// stampWithoutEtag sets name and times and clears the etag, whose field it returns.
+func stampWithoutEtag(m proto.Message, name string, now time.Time, create bool) protoreflect.FieldDescriptor {
 	r := m.ProtoReflect()
 	fields := r.Descriptor().Fields()
 	r.Set(fields.ByName("name"), protoreflect.ValueOfString(name))
@@ -71,7 +93,7 @@ func Stamp(m proto.Message, name string, now time.Time, create bool) {
 	r.Set(fields.ByName("update_time"), ts)
 	etag := fields.ByName("etag")
 	r.Clear(etag)
-	r.Set(etag, protoreflect.ValueOfString(Etag(m)))
+	return etag
 }
 
 // CheckEtag returns ABORTED when a caller-supplied etag differs from the current one.

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -79,4 +80,27 @@ func TestCollection(t *testing.T) {
 		}
 	}()
 	Collection(&wrapperspb.StringValue{})
+}
+
+// TestStampEncode: StampEncode stamps as Stamp does and returns bytes that decode to the
+// stamped message.
+func TestStampEncode(t *testing.T) {
+	now := time.Date(2026, 12, 7, 8, 0, 0, 5, time.UTC)
+	for _, create := range []bool{true, false} {
+		base := &requestsv1.BorrowingRequest{Owner: "GUB", Etag: "stale", Note: "x",
+			DataWarnings: []*typev1.DataWarning{{Field: "rota", Message: "m"}}}
+		stamped, encoded := proto.Clone(base).(*requestsv1.BorrowingRequest), proto.Clone(base).(*requestsv1.BorrowingRequest)
+		Stamp(stamped, "borrowingRequests/1", now, create)
+		b, err := StampEncode(encoded, "borrowingRequests/1", now, create)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(stamped, encoded) {
+			t.Errorf("create %v: StampEncode stamped %v, Stamp %v", create, encoded, stamped)
+		}
+		decoded := &requestsv1.BorrowingRequest{}
+		if err := proto.Unmarshal(b, decoded); err != nil || !proto.Equal(decoded, stamped) {
+			t.Errorf("create %v: the bytes decode to %v (%v), want %v", create, decoded, err, stamped)
+		}
+	}
 }

@@ -417,7 +417,10 @@ var errDryRun = errors.New("dry run")
 // written, not old's values computed again: a change in how values are computed (word
 // splitting, say) can then never leave an entry or a count behind.
 func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRequest, ev *requestsv1.RequestEvent, now time.Time, words []string) (uint64, error) {
-	resource.Stamp(next, Name(id), now, old == nil)
+	v, err := resource.StampEncode(next, Name(id), now, old == nil)
+	if err != nil {
+		return 0, fmt.Errorf("encode borrowing request %d: %w", id, err)
+	}
 	var before indexValues
 	if old != nil {
 		var err error
@@ -440,10 +443,6 @@ func (s *Store) commit(tx *bolt.Tx, id uint64, old, next *requestsv1.BorrowingRe
 		if err := tx.Bucket(bucketByExternal).Put(externalKey(ref.GetProfile(), ref.GetExternalId()), key); err != nil {
 			return 0, err
 		}
-	}
-	v, err := proto.Marshal(next)
-	if err != nil {
-		return 0, fmt.Errorf("encode borrowing request %d: %w", id, err)
 	}
 	if err := tx.Bucket(bucketRequests).Put(key, v); err != nil {
 		return 0, err
