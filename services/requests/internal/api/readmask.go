@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
@@ -29,6 +31,20 @@ func reduce(items []*requestsv1.BorrowingRequest, paths []string) []*requestsv1.
 	for i, r := range items {
 		out[i] = &requestsv1.BorrowingRequest{}
 		resource.ApplyPaths(out[i], r, paths)
+	}
+	return out
+}
+
+// topLevel are the top-level fields paths name (nil for nil: the whole request), for
+// the store to decode only those.
+func topLevel(paths []string) []string {
+	if paths == nil {
+		return nil
+	}
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		name, _, _ := strings.Cut(p, ".")
+		out = append(out, name)
 	}
 	return out
 }

@@ -68,6 +68,7 @@ func (s *Service) ListBorrowingRequests(ctx context.Context, req *requestsv1.Lis
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	f.Read = topLevel(paths)
 	items, next, err := paging.List(req.GetPageSize(), req.GetPageToken(), filterKey(store.CollectionID, f),
 		func(after []byte, limit int) ([]*requestsv1.BorrowingRequest, []byte, error) {
 			return s.store.List(f, after, limit, scanBudget(limit))

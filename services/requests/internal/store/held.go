@@ -18,13 +18,64 @@ type held struct {
 	warnings     []*typev1.DataWarning
 }
 
-// The field numbers readHeld looks for, from the generated descriptors.
+// The field numbers readHeld and List's partial decoding look for, from the generated
+// descriptors.
 var (
-	fieldName         = fieldNumber(&requestsv1.BorrowingRequest{}, "name")
-	fieldExternalRef  = fieldNumber(&requestsv1.BorrowingRequest{}, "external_reference")
-	fieldWarnings     = fieldNumber(&requestsv1.BorrowingRequest{}, "data_warnings")
-	fieldLastModified = fieldNumber(&requestsv1.ExternalReference{}, "last_modified_time")
+	requestFields      = (&requestsv1.BorrowingRequest{}).ProtoReflect().Descriptor().Fields()
+	fieldName          = fieldNumber(&requestsv1.BorrowingRequest{}, "name")
+	fieldExternalRef   = fieldNumber(&requestsv1.BorrowingRequest{}, "external_reference")
+	fieldWarnings      = fieldNumber(&requestsv1.BorrowingRequest{}, "data_warnings")
+	fieldBibliographic = fieldNumber(&requestsv1.BorrowingRequest{}, "bibliographic")
+	fieldLastModified  = fieldNumber(&requestsv1.ExternalReference{}, "last_modified_time")
+	// matchFields are the fields Filter.match reads, search words aside, and the name.
+	matchFields = newFieldSet(&requestsv1.BorrowingRequest{}, "name", "external_reference", "status", "owner",
+		"partner", "needs_attention", "create_time", "update_time")
 )
+
+// fieldSet is a set of top-level field numbers (BorrowingRequest's are below 64).
+type fieldSet uint64
+
+func newFieldSet(m proto.Message, names ...string) fieldSet {
+	var s fieldSet
+	for _, n := range names {
+		s.add(fieldNumber(m, n))
+	}
+	return s
+}
+
+func (s *fieldSet) add(n protowire.Number) {
+	if n < 64 {
+		*s |= 1 << n
+	}
+}
+
+// has reports n in s; a field numbered 64 or more is always read.
+func (s fieldSet) has(n protowire.Number) bool { return n >= 64 || s&(1<<n) != 0 }
+
+// decodeFields decodes the top-level fields of a stored request that keep holds (all
+// when keep is nil), skipping the others' bytes: a listing that shows a few fields of
+// many requests does not decode their titles, rota and notes.
+func decodeFields(v []byte, keep *fieldSet, r *requestsv1.BorrowingRequest) error {
+	if keep == nil {
+		return proto.Unmarshal(v, r)
+	}
+	kept := make([]byte, 0, len(v))
+	for rest := v; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, rest[n:])
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		if keep.has(num) {
+			kept = append(kept, rest[:n+m]...)
+		}
+		rest = rest[n+m:]
+	}
+	return proto.Unmarshal(kept, r)
+}
 
 func fieldNumber(m proto.Message, name string) protowire.Number {
 	return m.ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(name)).Number()

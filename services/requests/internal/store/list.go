@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/platform/boltdb"
@@ -45,6 +46,10 @@ type Filter struct {
 	CreatedAfter, CreatedBefore time.Time
 	UpdatedAfter, UpdatedBefore time.Time
 	Order                       Order
+	// Read names the top-level fields of BorrowingRequest the caller reads of each
+	// request listed (a read mask's); nil: all. List then decodes only those and the
+	// ones the filter needs, and leaves the others unset.
+	Read []string
 }
 
 func (f Filter) match(r *requestsv1.BorrowingRequest) bool {
@@ -69,6 +74,24 @@ func (f Filter) match(r *requestsv1.BorrowingRequest) bool {
 		}
 	}
 	return true
+}
+
+// fields are the top-level field numbers List decodes for f (nil: all): what f.Read
+// names, the name, and what match reads.
+func (f Filter) fields() *fieldSet {
+	if f.Read == nil {
+		return nil
+	}
+	set := matchFields
+	if len(f.Words) > 0 {
+		set.add(fieldBibliographic)
+	}
+	for _, name := range f.Read {
+		if fd := requestFields.ByName(protoreflect.Name(name)); fd != nil {
+			set.add(fd.Number())
+		}
+	}
+	return &set
 }
 
 func inRange(t, after, before time.Time) bool {
@@ -137,13 +160,14 @@ func list(tx *bolt.Tx, f Filter, after []byte, limit, maxScan int) ([]*requestsv
 	if err != nil {
 		return nil, nil, err
 	}
+	read := f.fields()
 	last, more, err := walk(cur, prefix, r.lo, r.hi, start, f.Order.reverse(), limit, maxScan,
 		func(k []byte) (bool, error) {
 			id, err := idOf(k)
 			if err != nil {
 				return false, err
 			}
-			r, err := indexed(tx, id)
+			r, err := indexedFields(tx, id, read)
 			if err != nil || !f.match(r) {
 				return false, err
 			}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
 	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
@@ -308,6 +310,11 @@ func TestListQueries(t *testing.T) {
 					}
 				}
 			}
+			// Decoding only the fields read (and the filter's) finds the same requests.
+			f.Read = []string{"note"}
+			if got, _, _ := listAll(t, s, f, 3, 0); !slices.Equal(got, want) {
+				t.Errorf("%s, order %d, reading the note only:\n got %v\nwant %v", tc.name, order, got, want)
+			}
 		}
 	}
 }
@@ -327,6 +334,30 @@ func TestListPlansSearch(t *testing.T) {
 	} {
 		if _, next, err := s.List(tc.f, nil, 1, 0); err != nil || len(next) == 0 || next[0] != tc.want.id {
 			t.Errorf("%+v: cursor %x, %v; want index %s", tc.f, next, err, tc.want.name)
+		}
+	}
+}
+
+// TestListReadsWhatItIsAsked: with Read, the requests listed hold the fields read and
+// the ones the filter needs, equal to the stored ones, and nothing else.
+func TestListReadsWhatItIsAsked(t *testing.T) {
+	s, all := queryLedger(t)
+	byName := map[string]*requestsv1.BorrowingRequest{}
+	for _, r := range all {
+		byName[r.GetName()] = r
+	}
+	got, _, err := s.List(Filter{Read: []string{"note", "rota"}}, nil, 5, 0)
+	noErr(t, err)
+	if len(got) == 0 {
+		t.Fatal("nothing listed")
+	}
+	for _, r := range got {
+		full := byName[r.GetName()]
+		want := &requestsv1.BorrowingRequest{Name: full.Name, ExternalReference: full.ExternalReference, Status: full.Status,
+			Owner: full.Owner, Partner: full.Partner, NeedsAttention: full.NeedsAttention, CreateTime: full.CreateTime,
+			UpdateTime: full.UpdateTime, Note: full.Note, Rota: full.Rota}
+		if !proto.Equal(r, want) {
+			t.Errorf("listed %v\nwant %v", r, want)
 		}
 	}
 }

@@ -291,12 +291,17 @@ func (s *Store) Get(id uint64) (*requestsv1.BorrowingRequest, error) {
 
 // load reads the request with id; proto.Unmarshal copies, so the result outlives tx.
 func load(tx *bolt.Tx, id uint64) (*requestsv1.BorrowingRequest, error) {
+	return loadFields(tx, id, nil)
+}
+
+// loadFields is load decoding only the top-level fields in keep (decodeFields).
+func loadFields(tx *bolt.Tx, id uint64, keep *fieldSet) (*requestsv1.BorrowingRequest, error) {
 	v := tx.Bucket(bucketRequests).Get(boltdb.Uint64Key(id))
 	if v == nil {
 		return nil, ErrNotFound
 	}
 	r := &requestsv1.BorrowingRequest{}
-	if err := proto.Unmarshal(v, r); err != nil {
+	if err := decodeFields(v, keep, r); err != nil {
 		return nil, fmt.Errorf("decode borrowing request %d: %w", id, err)
 	}
 	return r, nil
@@ -305,7 +310,12 @@ func load(tx *bolt.Tx, id uint64) (*requestsv1.BorrowingRequest, error) {
 // indexed reads the request an index entry (or a change) points at. A dangling entry is
 // a bug, not a missing request, so it is an internal error.
 func indexed(tx *bolt.Tx, id uint64) (*requestsv1.BorrowingRequest, error) {
-	r, err := load(tx, id)
+	return indexedFields(tx, id, nil)
+}
+
+// indexedFields is indexed decoding only the top-level fields in keep.
+func indexedFields(tx *bolt.Tx, id uint64, keep *fieldSet) (*requestsv1.BorrowingRequest, error) {
+	r, err := loadFields(tx, id, keep)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("an index entry points at no borrowing request (id %d)", id)
 	}
