@@ -82,6 +82,26 @@ type postingCache struct {
 	// requests share most of their postings).
 	m   map[*index]map[string]*[]uint64
 	key []byte // scratch for the key of the next change
+	// newest is the inverted time of the newest index entry stored when flush began (nil:
+	// none). A posting of a newer time (the transaction's own) cannot exist yet, so
+	// flush does not look for it: an ingest batch's postings cost a write each, no read.
+	newest []byte
+}
+
+// newestEntryTime is the inverted time of the newest index entry. Every index entry is
+// under its request's update or create time, and every request has one entry in
+// post_all (update time) and one in post_created (create time): the newer of their
+// first keys bounds them all, even if the clock once stepped back between a request's
+// creation and its update.
+func newestEntryTime(tx *bolt.Tx) []byte {
+	var newest []byte
+	for _, ix := range []*index{idxAll, idxCreated} {
+		k, _ := tx.Bucket(ix.bucket).Cursor().First()
+		if len(k) >= 8 && (newest == nil || bytes.Compare(k[:8], newest) < 0) {
+			newest = k[:8]
+		}
+	}
+	return bytes.Clone(newest)
 }
 
 func newPostingCache(tx *bolt.Tx) *postingCache {
@@ -123,6 +143,7 @@ func (c *postingCache) flush() error {
 		}
 		return cmp.Compare(a.key, b.key)
 	})
+	c.newest = newestEntryTime(c.tx)
 	var buf []byte
 	for _, ref := range refs {
 		b, key, v := c.locate(ref)
@@ -163,14 +184,21 @@ func (c *postingCache) flush() error {
 // post_word, and a new one goes to word_recent (recentwords.go).
 func (c *postingCache) locate(ref postingRef) (*bolt.Bucket, []byte, []byte) {
 	b, key := c.tx.Bucket(ref.ix.bucket), []byte(ref.key)
+	fresh := c.newest == nil || bytes.Compare(key[len(key)-8:], c.newest) < 0
 	if ref.ix != idxWord {
+		if fresh {
+			return b, key, nil
+		}
 		return b, key, b.Get(key)
+	}
+	recent := c.tx.Bucket(bucketRecentWords)
+	rk := recentKey(key)
+	if fresh {
+		return recent, rk, nil
 	}
 	if v := b.Get(key); v != nil {
 		return b, key, v
 	}
-	recent := c.tx.Bucket(bucketRecentWords)
-	rk := recentKey(key)
 	return recent, rk, recent.Get(rk)
 }
 
