@@ -46,6 +46,7 @@ type bodyReader struct {
 	ahead    []byte // read from r, not yet passed on
 	aheadErr error  // r's error, passed on once ahead is empty
 	buf      []byte
+	filled   bool // the last read filled buf
 }
 
 // mark starts a new value's byte budget.
@@ -78,10 +79,14 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads what the network has, up to readAhead bytes.
+// fill reads what the network has, up to readAhead bytes. The buffer starts small, for
+// the many short answers, and doubles each time a read fills it.
 func (b *bodyReader) fill() {
-	if b.buf == nil {
-		b.buf = make([]byte, readAhead)
+	switch {
+	case b.buf == nil:
+		b.buf = make([]byte, 4<<10)
+	case b.filled && len(b.buf) < readAhead:
+		b.buf = make([]byte, 2*len(b.buf))
 	}
 	if b.idle != nil {
 		b.idle.Reset(b.idleFor)
@@ -91,6 +96,7 @@ func (b *bodyReader) fill() {
 		b.idle.Stop()
 	}
 	b.ahead, b.aheadErr = b.buf[:n], err
+	b.filled = n == len(b.buf)
 }
 
 // envelope is what the walk learnt about the envelope besides its items.
@@ -362,7 +368,7 @@ func (c *Client) readEnvelope(br *bodyReader, what, ctype string, visit func(*co
 			select {
 			case cur = <-free:
 			default:
-				cur = &itemBatch{buf: make([]byte, 0, 2*batchBytes), ends: make([]int, 0, batchItems)}
+				cur = &itemBatch{ends: make([]int, 0, batchItems)}
 			}
 		}
 		cur.buf = append(cur.buf, raw...) // raw is only valid during this call
