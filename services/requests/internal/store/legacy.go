@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -88,9 +91,11 @@ func WriteSchema3(path string) error {
 				return err
 			}
 			c := tx.Bucket(bucketRequests).Cursor()
-			n := 0
+			// Put in key order: random inserts into the bucket's few nodes would move
+			// their tails on each insert until commit splits them (quadratic).
+			var keys [][]byte
 			k, v := c.Seek(boltdb.Uint64Key(next))
-			for ; k != nil && n < legacyChunk; k, v = c.Next() {
+			for ; k != nil && len(keys) < legacyChunk; k, v = c.Next() {
 				id, err := idOf(k)
 				if err != nil {
 					return err
@@ -99,12 +104,16 @@ func WriteSchema3(path string) error {
 				if err := proto.Unmarshal(v, r); err != nil {
 					return err
 				}
-				if err := legacy.Put(idxExternalID.key(r.GetExternalReference().GetExternalId(), r, id), []byte{}); err != nil {
-					return err
-				}
-				n, next = n+1, id+1
+				keys = append(keys, idxExternalID.key(r.GetExternalReference().GetExternalId(), r, id))
+				next = id + 1
 			}
 			done = k == nil
+			slices.SortFunc(keys, bytes.Compare)
+			for _, key := range keys {
+				if err := legacy.Put(key, []byte{}); err != nil {
+					return err
+				}
+			}
 			return nil
 		})
 		if err != nil {
@@ -113,8 +122,8 @@ func WriteSchema3(path string) error {
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		counts := tx.Bucket(bucketCounts)
-		for w, n := range wordCounts {
-			if err := counts.Put(idxWord.countKey(w), boltdb.Uint64Key(n)); err != nil {
+		for _, w := range slices.Sorted(maps.Keys(wordCounts)) { // in key order, as above
+			if err := counts.Put(idxWord.countKey(w), boltdb.Uint64Key(wordCounts[w])); err != nil {
 				return err
 			}
 		}

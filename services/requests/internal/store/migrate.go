@@ -45,14 +45,35 @@ func migrate(tx *bolt.Tx, from uint32) error {
 // dropWordCounts deletes the counts of search words, which schema 5 no longer keeps.
 func dropWordCounts(tx *bolt.Tx) error {
 	prefix := idxWord.countKey("")
-	c := tx.Bucket(bucketCounts).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-		if err := c.Delete(); err != nil {
-			return err
+	b := tx.Bucket(bucketCounts)
+	// The keys are gathered a slice at a time and then deleted: a cursor deleting as it
+	// goes would have to seek again after each delete, and each seek from the start
+	// walks every leaf emptied so far (bbolt rebalances only at commit).
+	var keys [][]byte
+	for after := prefix; ; {
+		keys = keys[:0]
+		c := b.Cursor()
+		k, _ := c.Seek(after)
+		if k != nil && bytes.Equal(k, after) && len(after) > len(prefix) {
+			k, _ = c.Next()
 		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(keys) < dropChunk; k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		after = keys[len(keys)-1]
 	}
-	return nil
 }
+
+// dropChunk bounds the keys dropWordCounts holds at once.
+const dropChunk = 50_000
 
 // legacyBucket is the bucket of ix's entries before schema 4.
 func legacyBucket(ix *index) []byte { return ix.name }

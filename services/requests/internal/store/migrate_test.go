@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	requestsv1 "github.com/interloan/interloan/gen/interloan/requests/v1"
+	"github.com/interloan/interloan/platform/boltdb"
 	"github.com/interloan/interloan/services/requests/internal/lifecycle"
 )
 
@@ -307,4 +308,53 @@ func TestWriteSchema3RoundTrip(t *testing.T) {
 		t.Errorf("after a round trip through schema 3 the queries answer differently:\n%s", firstDifference(got, want))
 	}
 	checkIndexes(t, s)
+}
+
+// TestDropWordCounts: every word count goes, over several of dropWordCounts' slices,
+// and nothing else does.
+func TestDropWordCounts(t *testing.T) {
+	s := newStore(t)
+	keep := map[string]bool{
+		string(idxStatus.countKey("x")): true, string(cntOwnerStatus.countKey("GUB")): true,
+		"idx_wordz": true, // right after the words' range
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCounts)
+		for k := range keep {
+			if err := b.Put([]byte(k), boltdb.Uint64Key(1)); err != nil {
+				return err
+			}
+		}
+		for i := range dropChunk*2 + dropChunk/2 {
+			if err := b.Put(idxWord.countKey(fmt.Sprintf("w%07d", i)), boltdb.Uint64Key(1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Update(dropWordCounts); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCounts).ForEach(func(k, _ []byte) error {
+			got[string(k)] = true
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range keep {
+		if !got[k] {
+			t.Errorf("%q was dropped", k)
+		}
+		delete(got, k)
+	}
+	if len(got) > 0 {
+		t.Errorf("%d keys left besides those kept", len(got))
+	}
 }
