@@ -31,3 +31,27 @@ func TestTuneGC(t *testing.T) {
 		}
 	}
 }
+
+// TestTuneGCMemoryLimit: an operator's GOMEMLIMIT (or AUTOMEMLIMIT=off) wins over the
+// cgroup's limit, and a bad AUTOMEMLIMIT changes nothing.
+func TestTuneGCMemoryLimit(t *testing.T) {
+	const before = 3 << 30
+	restore := debug.SetMemoryLimit(before)
+	t.Cleanup(func() { debug.SetMemoryLimit(restore) })
+	for _, tc := range []struct{ name, key, value string }{
+		{"GOMEMLIMIT set", "GOMEMLIMIT", "3GiB"},
+		{"AUTOMEMLIMIT off", "AUTOMEMLIMIT", "off"},
+		{"AUTOMEMLIMIT unreadable", "AUTOMEMLIMIT", "lots"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetMemoryLimit(before)
+			t.Setenv(tc.key, tc.value)
+			if got := TuneGC(); got != before {
+				t.Errorf("TuneGC returned %d, want the limit before (%d)", got, before)
+			}
+			if got := debug.SetMemoryLimit(-1); got != before {
+				t.Errorf("memory limit %d, want %d", got, before)
+			}
+		})
+	}
+}
