@@ -153,7 +153,7 @@ var (
 	// Search words of title, author, external id, ISBN/ISSN (search.go).
 	// Uncounted: a batch shares few words, so their counts were a scattered read and
 	// write per word and batch; List estimates a word's entries from its postings
-	// (wordEntries) instead.
+	// (entriesUpTo) instead.
 	idxWord = &index{id: 11, name: []byte("idx_word"), bucket: []byte("post_word"), entries: true, keyed: true,
 		values: indexWords}
 	// Counts only, for CountBorrowingRequests with an owner. (Their ids name them in
