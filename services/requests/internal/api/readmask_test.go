@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -14,7 +13,6 @@ import (
 	typev1 "github.com/interloan/interloan/gen/interloan/type/v1"
 	"github.com/interloan/interloan/platform/server/servertest"
 	"github.com/interloan/interloan/services/requests/internal/api"
-	"github.com/interloan/interloan/services/requests/internal/store"
 )
 
 // TestListReadMask lists the masking fixture's request with read masks as a role that
@@ -90,15 +88,7 @@ func TestListReadMask(t *testing.T) {
 	}
 
 	// Masking a reduced page in place changes nothing the ledger holds.
-	id, ok := store.ParseID(strings.TrimPrefix(mf.name, store.CollectionID+"/"))
-	if !ok {
-		t.Fatalf("name %q", mf.name)
-	}
-	r, err := mf.store.Get(id)
-	noErr(t, err)
-	if r.GetRequester().GetName() != secretName || r.GetRequester().GetPatronId() != secretPatronID || r.GetNote() != secretMessage {
-		t.Fatalf("the store's request changed: %v", r)
-	}
+	mf.requireStoredPatron(t)
 	checkPatronData(t, []*requestsv1.BorrowingRequest{mf.whole(t)}, nil, true)
 }
 
