@@ -32,6 +32,7 @@ func run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	started := time.Now()
+	startCPU, _ := readCPUTimes()
 
 	var f figures
 	progress := func(format string, args ...any) {
@@ -70,12 +71,15 @@ func run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 
-	r := newReport(o, f)
+	r := newReport(o, f, startCPU)
 	for _, fig := range f {
 		fmt.Printf("%s=%s\n", fig.name, formatValue(fig.value))
 	}
 	for _, t := range r.Targets {
 		fmt.Fprintf(os.Stderr, "target %s %s %s: %s (%s)\n", t.Figure, t.Op, formatValue(t.Value), t.verdict(), formatValue(f.get(t.Figure)))
+	}
+	if st := r.Machine.StealPct; st != nil {
+		fmt.Fprintf(os.Stderr, "machine: load average %s at the end, %.1f%% of CPU time stolen by the hypervisor during the run\n", r.Machine.LoadAvg, *st)
 	}
 	path := o.JSONPath
 	if path == "" && o.Save {

@@ -142,7 +142,7 @@ func TestFiguresAndTargets(t *testing.T) {
 	var f figures
 	f.add("import_rps", 25000)
 	f.add("list_p99_ms", 7.5)
-	r := newReport(Options{N: 10}, f)
+	r := newReport(Options{N: 10}, f, cpuTimes{})
 	verdicts := map[string]string{}
 	for _, tg := range r.Targets {
 		verdicts[tg.Figure] = tg.verdict()
@@ -154,5 +154,32 @@ func TestFiguresAndTargets(t *testing.T) {
 	}
 	if got := formatValue(f.get("list_p99_ms")); got != "7.5" {
 		t.Errorf("formatValue = %s", got)
+	}
+}
+
+func TestCPUTimes(t *testing.T) {
+	const stat = "cpu  100 5 50 800 10 1 2 32 7 0\ncpu0 50 2 25 400 5 0 1 16 3 0\nintr 1 2 3\n"
+	for _, tc := range []struct {
+		name string
+		in   string
+		want cpuTimes
+		ok   bool
+	}{
+		{"aggregate line", stat, cpuTimes{total: 1000, steal: 32}, true},
+		{"kernel without guest fields", "cpu 1 2 3 4 5 6 7 8\n", cpuTimes{total: 36, steal: 8}, true},
+		{"too few fields", "cpu 1 2 3 4\n", cpuTimes{}, false},
+		{"not a number", "cpu 1 2 3 x 5 6 7 8\n", cpuTimes{}, false},
+		{"no cpu line", "intr 1 2\n", cpuTimes{}, false},
+	} {
+		got, ok := parseCPUTimes(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: %+v %v, want %+v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	if pct, ok := stealPct(cpuTimes{total: 1000, steal: 32}, cpuTimes{total: 1200, steal: 62}); !ok || pct != 15 {
+		t.Errorf("stealPct = %v %v, want 15", pct, ok)
+	}
+	if _, ok := stealPct(cpuTimes{total: 1000}, cpuTimes{total: 1000}); ok {
+		t.Error("stealPct without time passing")
 	}
 }

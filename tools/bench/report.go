@@ -93,9 +93,15 @@ type machine struct {
 	// LoadAvg is /proc/loadavg when the bench ended: how busy the machine was with
 	// other work, which moves absolute figures far more than ratios.
 	LoadAvg string `json:"loadavg,omitempty"`
+	// StealPct is the share of the machine's CPU time the hypervisor gave to other
+	// guests while the bench ran (/proc/stat's steal): time this run's processes were
+	// ready but not running, which no load average shows. Absent where unknown.
+	StealPct *float64 `json:"steal_pct,omitempty"`
 }
 
-func newReport(o Options, f figures) report {
+// newReport gathers the figures, targets, settings and machine of a run that began with
+// the CPU times start (readCPUTimes).
+func newReport(o Options, f figures, start cpuTimes) report {
 	r := report{
 		Time:    time.Now().UTC(),
 		Commit:  gitCommit(),
@@ -106,6 +112,11 @@ func newReport(o Options, f figures) report {
 			"harvester": "own process", "window_days": windowDays,
 		},
 		Figures: map[string]float64{},
+	}
+	if end, ok := readCPUTimes(); ok && start.total > 0 {
+		if pct, ok := stealPct(start, end); ok {
+			r.Machine.StealPct = &pct
+		}
 	}
 	if o.ProfileDir != "" {
 		r.Settings["harvester"] = "in the suite's process (profiling)"
@@ -184,6 +195,52 @@ func loadAvg() string {
 	}
 	f := strings.Fields(string(b))
 	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+// cpuTimes are the machine's CPU times in clock ticks, all CPUs together: the total and
+// the part stolen by the hypervisor.
+type cpuTimes struct{ total, steal uint64 }
+
+// readCPUTimes reads /proc/stat's "cpu" line (ok false where there is none).
+func readCPUTimes() (cpuTimes, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, false
+	}
+	return parseCPUTimes(string(b))
+}
+
+// parseCPUTimes reads the aggregate "cpu" line of /proc/stat: user nice system idle
+// iowait irq softirq steal [guest guest_nice]. Guest time is already counted in user and
+// nice, so only the first eight fields make the total.
+func parseCPUTimes(stat string) (cpuTimes, bool) {
+	for line := range strings.Lines(stat) {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[0] != "cpu" {
+			continue
+		}
+		var t cpuTimes
+		for i, s := range f[1:9] {
+			v, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				return cpuTimes{}, false
+			}
+			t.total += v
+			if i == 7 {
+				t.steal = v
+			}
+		}
+		return t, true
+	}
+	return cpuTimes{}, false
+}
+
+// stealPct is the stolen share of the CPU time between a and b, in percent.
+func stealPct(a, b cpuTimes) (float64, bool) {
+	if b.total <= a.total || b.steal < a.steal {
+		return 0, false
+	}
+	return 100 * float64(b.steal-a.steal) / float64(b.total-a.total), true
 }
 
 // gitCommit is the checked-out commit, "" outside a git checkout.
