@@ -34,7 +34,7 @@ type Command struct {
 // appended. It returns the request as stored after the change.
 func (s *Store) Act(id uint64, etag string, c Command, now time.Time) (*requestsv1.BorrowingRequest, error) {
 	var out *requestsv1.BorrowingRequest
-	err := s.update(false, func(tx *bolt.Tx) error {
+	err := s.update(false, maxRecentTimesAny, func(tx *bolt.Tx) error {
 		var err error
 		out, err = s.act(tx, id, etag, c, now)
 		return err
@@ -169,7 +169,7 @@ func itemError(err error) bool {
 // requests carry no new etag). A storage error fails the whole batch and writes nothing.
 func (s *Store) ActBatch(targets []Target, c Command, now time.Time, dryRun bool) ([]ActResult, error) {
 	var out []ActResult
-	err := s.update(dryRun, func(tx *bolt.Tx) error {
+	err := s.update(dryRun, maxRecentTimesAny, func(tx *bolt.Tx) error {
 		out = out[:0]
 		for _, t := range targets {
 			res, err := s.actOne(tx, t.ID, t.Etag, c, now, dryRun)
@@ -205,7 +205,7 @@ func (s *Store) actOne(tx *bolt.Tx, id uint64, etag string, c Command, now time.
 func (s *Store) ActFilter(f Filter, after []byte, limit, maxScan int, c Command, now time.Time, dryRun bool) ([]ActResult, []byte, error) {
 	var out []ActResult
 	var next []byte
-	err := s.update(dryRun, func(tx *bolt.Tx) error {
+	err := s.update(dryRun, maxRecentTimesAny, func(tx *bolt.Tx) error {
 		out = out[:0]
 		// Matched first, acted on after: changing index entries under a walk can skip keys.
 		matched, cursor, err := list(tx, f, after, limit, maxScan)
@@ -247,7 +247,7 @@ func (s *Store) AnonymizeOld(cutoff time.Time, owner string, limit int, actor st
 	if owner != "" {
 		ix, prefix = idxIdentifiableOwner, idxIdentifiableOwner.prefix(owner)
 	}
-	err := s.update(dryRun, func(tx *bolt.Tx) error {
+	err := s.update(dryRun, maxRecentTimesAny, func(tx *bolt.Tx) error {
 		names, more = names[:0], false
 		// Oldest first: a reverse walk of the newest-first index, down to the cutoff.
 		r := updatedRange(prefix, time.Time{}, cutoff)

@@ -419,7 +419,7 @@ func TestActBatch(t *testing.T) {
 	// A storage failure inside the batch (the file closed under it) fails it whole.
 	boom := errors.New("disk on fire")
 	before = dump(t, s)
-	err = s.update(false, func(tx *bolt.Tx) error {
+	err = s.update(false, maxRecentTimesAny, func(tx *bolt.Tx) error {
 		if _, err := s.actOne(tx, 3, "", cmd, t0.Add(2*time.Minute), false); err != nil {
 			return err
 		}

@@ -29,7 +29,7 @@ func (s *Store) Flag(id uint64, code, reason, actor string, now time.Time) (*req
 		return r, err
 	}
 	var out *requestsv1.BorrowingRequest
-	err = s.update(false, func(tx *bolt.Tx) error {
+	err = s.update(false, maxRecentTimesAny, func(tx *bolt.Tx) error {
 		old, err := load(tx, id)
 		if err != nil {
 			return err

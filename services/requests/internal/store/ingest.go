@@ -125,7 +125,7 @@ func (s *Store) applyBatch(ctx context.Context, run string, b *Prepared, now tim
 		}
 		return results, nil
 	}
-	err := s.update(dryRun, func(tx *bolt.Tx) error {
+	err := s.update(dryRun, maxRecentTimes, func(tx *bolt.Tx) error {
 		first := make(map[string]int, len(items)) // identity → index of the item applying it
 		for i, it := range items {
 			if err := ctx.Err(); err != nil {

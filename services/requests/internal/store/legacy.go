@@ -30,7 +30,7 @@ func WriteSchema3(path string) error {
 	}
 	defer s.Close()
 	// Schema 3 kept every word posting in one place.
-	if err := s.db.Update(func(tx *bolt.Tx) error { return mergeRecentWords(tx, true) }); err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error { return mergeRecentWords(tx, mergeAll) }); err != nil {
 		return err
 	}
 	// Schema 3 counted search words, as schema 4 did; schema 5 does not.

@@ -202,7 +202,7 @@ func rebuild(tx *bolt.Tx) error {
 		return err
 	}
 	// The word postings went to word_recent, under as many times as the records have.
-	if err := mergeRecentWords(tx, true); err != nil {
+	if err := mergeRecentWords(tx, mergeAll); err != nil {
 		return err
 	}
 	for _, id := range ids {

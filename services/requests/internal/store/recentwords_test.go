@@ -96,14 +96,12 @@ func TestRecentWordsMerge(t *testing.T) {
 			}
 		}
 		apply(t, s, now, items...)
-		if round%7 == 6 {
+		if times := recentTimeCount(t, s); times > maxRecentTimes {
+			t.Fatalf("round %d: word_recent holds %d transactions after an ingest, more than %d", round, times, maxRecentTimes)
+		}
+		if round%7 == 6 { // a staff action adds a transaction and leaves the merge to ingest
 			_, err := s.Act(uint64(round), "", Command{Action: lifecycle.AddNote, Note: "n", Actor: "staff"}, now)
 			noErr(t, err)
-		}
-		var times int
-		noErr(t, s.db.View(func(tx *bolt.Tx) error { times = len(recentTimes(tx, -1)); return nil }))
-		if times > maxRecentTimes {
-			t.Fatalf("round %d: word_recent holds %d transactions, more than %d", round, times, maxRecentTimes)
 		}
 	}
 	checkIndexes(t, s)
@@ -146,4 +144,51 @@ func TestRecentWordsMerge(t *testing.T) {
 			}
 		}
 	}
+}
+
+func recentTimeCount(t *testing.T, s *Store) (n int) {
+	t.Helper()
+	noErr(t, s.db.View(func(tx *bolt.Tx) error { n = len(recentTimes(tx, -1)); return nil }))
+	return n
+}
+
+// TestStaffWritesLeaveTheMergeToIngest: writes other than ingest let word_recent grow to
+// maxRecentTimesAny transactions before they merge it, and the next ingest batch
+// merges as soon as it holds more than maxRecentTimes.
+func TestStaffWritesLeaveTheMergeToIngest(t *testing.T) {
+	s := newStore(t)
+	clk := &clock{t: t0}
+	// A word posting is under its request's update time: each action on another request
+	// adds a transaction's postings, while the ingest's keep the requests not acted on.
+	var items []*requestsv1.IngestItem
+	for i := range maxRecentTimesAny + 2*maxRecentTimes {
+		items = append(items, item(fmt.Sprint(i), t0))
+	}
+	apply(t, s, clk.now(), items...)
+	id := uint64(0)
+	act := func() {
+		id++
+		do(t, s, id, Command{Action: lifecycle.AddNote, Note: "n", Actor: "staff"}, clk.now())
+	}
+	for i := range maxRecentTimesAny {
+		act()
+		want := i + 2 // the ingest's transaction and one per action so far
+		if want > maxRecentTimesAny {
+			want = 0 // the action beyond the bound merged
+		}
+		if got := recentTimeCount(t, s); got != want {
+			t.Fatalf("after %d actions: word_recent holds %d transactions, want %d", i+1, got, want)
+		}
+	}
+	for range maxRecentTimes {
+		act()
+	}
+	if got := recentTimeCount(t, s); got != maxRecentTimes {
+		t.Fatalf("word_recent holds %d transactions, want %d", got, maxRecentTimes)
+	}
+	apply(t, s, clk.now(), item("new", t0))
+	if got := recentTimeCount(t, s); got != 0 {
+		t.Errorf("after an ingest beyond maxRecentTimes: word_recent holds %d transactions, want 0", got)
+	}
+	checkIndexes(t, s)
 }

@@ -363,8 +363,10 @@ func setStatus(r *requestsv1.BorrowingRequest, from, to requestsv1.Status) {
 
 // update runs fn in a write transaction and, once it has committed a change, wakes the
 // change-log watchers. With dryRun the transaction is rolled back after fn succeeds, so
-// a caller sees exactly what fn would do, and nothing is written.
-func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
+// a caller sees exactly what fn would do, and nothing is written. The transaction merges
+// word_recent into post_word when it holds more than mergeAbove transactions' postings
+// (maxRecentTimes for ingest, maxRecentTimesAny for the rest: recentwords.go).
+func (s *Store) update(dryRun bool, mergeAbove int, fn func(tx *bolt.Tx) error) error {
 	changed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		s.counts, s.postings = newCountCache(tx), newPostingCache(tx)
@@ -382,11 +384,11 @@ func (s *Store) update(dryRun bool, fn func(tx *bolt.Tx) error) error {
 		if err := s.counts.flush(); err != nil {
 			return err
 		}
-		if err := mergeRecentWords(tx, false); err != nil {
-			return err
-		}
 		if dryRun {
-			return errDryRun
+			return errDryRun // before the merge: it would be rolled back with the rest
+		}
+		if err := mergeRecentWords(tx, mergeAbove); err != nil {
+			return err
 		}
 		changed = tx.Bucket(bucketChanges).Sequence() != before
 		return nil

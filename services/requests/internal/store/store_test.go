@@ -297,7 +297,7 @@ func TestApplyBatchOutcomes(t *testing.T) {
 	checkIndexes(t, s)
 
 	// Staff flagged the request; external updates keep the flag.
-	noErr(t, s.update(false, func(tx *bolt.Tx) error {
+	noErr(t, s.update(false, maxRecentTimesAny, func(tx *bolt.Tx) error {
 		next := proto.CloneOf(first)
 		next.NeedsAttention, next.AttentionReason = true, "check the patron"
 		_, err := s.commit(tx, 1, first, next, &requestsv1.RequestEvent{Actor: "test", Action: "flag"}, t0, nil)
