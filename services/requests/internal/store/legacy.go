@@ -134,8 +134,10 @@ func WriteSchema3(path string) error {
 				}
 			}
 		}
-		if err := tx.DeleteBucket(bucketRecentWords); err != nil {
-			return err
+		for _, b := range [][]byte{bucketRecentWords, bucketMidWords} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 3))
 	})

@@ -11,7 +11,9 @@ import (
 	"github.com/interloan/interloan/platform/boltdb"
 )
 
-// migrate upgrades an older file (schema 1 to 4), in Open's transaction.
+// migrate upgrades an older file (schema 1 to 5), in Open's transaction.
+//
+// Schema 6 adds word_mid, which Open creates empty: a schema-5 file needs nothing more.
 //
 // Schema 4 counted search words in index_counts; the counts go (dropWordCounts).
 //
@@ -29,6 +31,8 @@ import (
 // imported before schema 2 have no audit trail before the upgrade.
 func migrate(tx *bolt.Tx, from uint32) error {
 	switch {
+	case from == 5:
+		return nil
 	case from == 4:
 		return dropWordCounts(tx)
 	case from == 3:
@@ -146,7 +150,7 @@ func rebuild(tx *bolt.Tx) error {
 			}
 		}
 	}
-	rebuilt := [][]byte{bucketCounts, bucketIndexValues, bucketRecentWords}
+	rebuilt := [][]byte{bucketCounts, bucketIndexValues, bucketRecentWords, bucketMidWords}
 	for _, ix := range indexes {
 		if ix.entries {
 			rebuilt = append(rebuilt, ix.bucket)

@@ -24,10 +24,12 @@ import (
 // The fixture testdata/schema3.db.gz is a ledger written by the schema-3 store (every
 // index entry its own key) through fillFixture; testdata/schema3.golden.json holds what
 // fixtureQueries answered on it then. testdata/schema4.db.gz is the same writes by the
-// schema-4 store (postings, search words counted), which answered the same.
+// schema-4 store (postings, search words counted), which answered the same, and
+// testdata/schema5.db.gz by the schema-5 store (word postings in word_recent).
 const (
 	fixtureSchema3 = "testdata/schema3.db.gz"
 	fixtureSchema4 = "testdata/schema4.db.gz"
+	fixtureSchema5 = "testdata/schema5.db.gz"
 	fixtureGolden  = "testdata/schema3.golden.json"
 )
 
@@ -207,6 +209,12 @@ func TestMigrateFromSchema3(t *testing.T) {
 // counts the migration drops.
 func TestMigrateFromSchema4(t *testing.T) {
 	checkMigrated(t, fixtureSchema4)
+}
+
+// TestMigrateFromSchema5 does the same for the schema-5 fixture, which only gains an
+// empty word_mid.
+func TestMigrateFromSchema5(t *testing.T) {
+	checkMigrated(t, fixtureSchema5)
 }
 
 // checkMigrated opens a copy of fixture, which migrates it, and requires every query to

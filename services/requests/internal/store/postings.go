@@ -180,8 +180,8 @@ func (c *postingCache) flush() error {
 }
 
 // locate finds the stored posting ref names: its bucket, key and value (nil when it does
-// not exist yet, in the bucket a new one goes to). A word posting is in word_recent or
-// post_word, and a new one goes to word_recent (recentwords.go).
+// not exist yet, in the bucket a new one goes to). A word posting is in post_word,
+// word_mid or word_recent, and a new one goes to word_recent (recentwords.go).
 func (c *postingCache) locate(ref postingRef) (*bolt.Bucket, []byte, []byte) {
 	b, key := c.tx.Bucket(ref.ix.bucket), []byte(ref.key)
 	fresh := c.newest == nil || bytes.Compare(key[len(key)-8:], c.newest) < 0
@@ -196,8 +196,10 @@ func (c *postingCache) locate(ref postingRef) (*bolt.Bucket, []byte, []byte) {
 	if fresh {
 		return recent, rk, nil
 	}
-	if v := b.Get(key); v != nil {
-		return b, key, v
+	for _, b := range []*bolt.Bucket{b, c.tx.Bucket(bucketMidWords)} {
+		if v := b.Get(key); v != nil {
+			return b, key, v
+		}
 	}
 	return recent, rk, recent.Get(rk)
 }

@@ -16,27 +16,40 @@ import (
 // pages for a few bytes each. So new word postings go to word_recent first, keyed time
 // first (inverted time + word), where one transaction's postings sit side by side on a
 // few pages. When word_recent holds more than maxRecentTimes transactions' postings,
-// mergeRecentWords moves them all into post_word in one pass, in key order, so each
-// page of post_word is written once per merge instead of once per batch.
+// mergeRecentWords moves them all in one pass, in key order, so each page they land on
+// is written once per merge instead of once per batch.
 //
-// Every word posting is in exactly one of the two buckets: a change to a posting is
-// made where it is (word_recent first, then post_word), and a new one is made in
-// word_recent. Reading a word merges the two (wordCursor).
+// They land in word_mid, keyed as post_word, while it stays small beside post_word, and
+// in post_word (word_mid's postings with them) once word_mid would hold more than a
+// midShare-th of post_word's postings. A merge writes most of the pages of the tree it
+// merges into, so merging into post_word costs in proportion to the ledger's size (a
+// ledger of 1 100 000: some 2 s a merge); word_mid keeps that cost in proportion to what
+// it holds, and post_word takes a merge only once per midShare-th of its size in new
+// postings: the levels of a log-structured merge tree, three of them.
+//
+// Every word posting is in exactly one of the three buckets: a change to a posting is
+// made where it is (post_word, word_mid, word_recent: locate), and a new one is made in
+// word_recent. Reading a word merges the three (wordCursor).
 
 // maxRecentTimes bounds the transactions whose word postings word_recent holds after an
 // ingest batch: a word lookup costs a seek per transaction there, and a merge rewrites
-// post_word's touched pages, which on a large ledger are most of them (a merge of 60
-// import batches into a ledger of 1 100 000 requests: about 2 s with its commit).
+// the touched pages of word_mid or post_word.
 // Ingest pays for the merges; other writes (staff actions, flags, anonymization) merge
 // only beyond maxRecentTimesAny, so a librarian's click waits for a merge only when no
 // import has written for that many transactions, and reads stay bounded meanwhile.
+// midShare: word_mid is merged into post_word when it would hold more than
+// 1/midShare of post_word's postings.
 const (
 	maxRecentTimes    = 64
 	maxRecentTimesAny = 256
-	mergeAll          = -1 // mergeRecentWords' above: whatever word_recent holds
+	mergeAll          = -1 // mergeRecentWords' above: whatever word_recent and word_mid hold, into post_word
+	midShare          = 4
 )
 
-var bucketRecentWords = []byte("word_recent")
+var (
+	bucketRecentWords = []byte("word_recent")
+	bucketMidWords    = []byte("word_mid")
+)
 
 // recentKey is the word_recent key of post_word key k (word + 0x00 + inverted time).
 func recentKey(k []byte) []byte {
@@ -67,13 +80,13 @@ func recentTimes(tx *bolt.Tx, limit int) [][]byte {
 	return times
 }
 
-// mergeRecentWords moves word_recent's postings into post_word when they span more than
-// above transactions; all of them when above is negative.
+// mergeRecentWords moves word_recent's postings into word_mid or post_word (see above)
+// when they span more than above transactions; with above negative, it moves all of
+// word_recent's and word_mid's postings into post_word.
 func mergeRecentWords(tx *bolt.Tx, above int) error {
 	if above >= 0 && len(recentTimes(tx, above)) <= above {
 		return nil
 	}
-	type posting struct{ k, v []byte }
 	var moved []posting
 	err := tx.Bucket(bucketRecentWords).ForEach(func(k, v []byte) error {
 		if len(k) < 9 {
@@ -86,16 +99,56 @@ func mergeRecentWords(tx *bolt.Tx, above int) error {
 		return err
 	}
 	slices.SortFunc(moved, func(a, b posting) int { return bytes.Compare(a.k, b.k) })
-	words := tx.Bucket(idxWord.bucket)
-	for _, p := range moved {
-		if err := words.Put(p.k, p.v); err != nil {
+	mid, words := tx.Bucket(bucketMidWords), tx.Bucket(idxWord.bucket)
+	// Stats counts the postings as committed, walking the pages' headers only: a few
+	// milliseconds on a ledger of a million requests, once per merge.
+	if above >= 0 && (mid.Stats().KeyN+len(moved))*midShare <= words.Stats().KeyN {
+		if err := putAll(mid, moved); err != nil {
+			return err
+		}
+		return recreateBucket(tx, bucketRecentWords)
+	}
+	// Into post_word with word_mid's postings, both in key order: a merge of two sorted
+	// walks, so word_mid's postings need no sorting and no copy of them all at once.
+	c := mid.Cursor()
+	k, v := c.First()
+	for i := 0; k != nil || i < len(moved); {
+		if k != nil && (i == len(moved) || bytes.Compare(k, moved[i].k) < 0) {
+			if err := words.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
+				return err
+			}
+			k, v = c.Next()
+			continue
+		}
+		if err := words.Put(moved[i].k, moved[i].v); err != nil {
+			return err
+		}
+		i++
+	}
+	if err := recreateBucket(tx, bucketMidWords); err != nil {
+		return err
+	}
+	return recreateBucket(tx, bucketRecentWords)
+}
+
+func putAll(b *bolt.Bucket, ps []posting) error {
+	for _, p := range ps {
+		if err := b.Put(p.k, p.v); err != nil {
 			return err
 		}
 	}
-	if err := tx.DeleteBucket(bucketRecentWords); err != nil {
+	return nil
+}
+
+type posting struct{ k, v []byte }
+
+// recreateBucket empties bucket name: dropping it frees its pages at once, where
+// deleting key by key would rewrite them.
+func recreateBucket(tx *bolt.Tx, name []byte) error {
+	if err := tx.DeleteBucket(name); err != nil {
 		return err
 	}
-	_, err = tx.CreateBucket(bucketRecentWords)
+	_, err := tx.CreateBucket(name)
 	return err
 }
 
@@ -113,13 +166,18 @@ func recentPostings(tx *bolt.Tx, word string) *memKV {
 	return m
 }
 
-// wordCursor walks word's postings in both buckets, in key order.
+// wordCursor walks word's postings in the three buckets, in key order.
 func wordCursor(tx *bolt.Tx, word string) *postingCursor {
-	recent := recentPostings(tx, word)
-	if len(recent.kv) == 0 {
-		return newPostingCursor(tx, idxWord)
+	var c kvCursor = tx.Bucket(idxWord.bucket).Cursor()
+	mid := tx.Bucket(bucketMidWords).Cursor()
+	prefix := idxWord.prefix(word)
+	if k, _ := mid.Seek(prefix); bytes.HasPrefix(k, prefix) {
+		c = &mergedKV{a: c, b: mid}
 	}
-	return &postingCursor{c: &mergedKV{a: tx.Bucket(idxWord.bucket).Cursor(), b: recent}}
+	if recent := recentPostings(tx, word); len(recent.kv) > 0 {
+		c = &mergedKV{a: c, b: recent}
+	}
+	return &postingCursor{c: c}
 }
 
 // kvCursor is what postingCursor needs of a cursor: bolt.Cursor's walk.

@@ -113,9 +113,16 @@ func TestRecentWordsMerge(t *testing.T) {
 	if merged == 0 || recent == 0 {
 		t.Fatalf("post_word %d postings, word_recent %d: the test should leave words in both", merged, recent)
 	}
-	all, _, err := s.List(Filter{}, nil, 1000, 0)
+	checkWordQueries(t, s, "röda", "glas", "strindberg", "saga hemsöborna", "nothing")
+}
+
+// checkWordQueries requires List by each query's words to answer as a filter over every
+// request does, page by page, in both orders.
+func checkWordQueries(t *testing.T, s *Store, queries ...string) {
+	t.Helper()
+	all, _, err := s.List(Filter{}, nil, 10_000, 0)
 	noErr(t, err)
-	for _, q := range []string{"röda", "glas", "strindberg", "saga hemsöborna", "nothing"} {
+	for _, q := range queries {
 		for _, order := range []Order{UpdatedNewestFirst, UpdatedOldestFirst} {
 			f := Filter{Words: QueryWords(q), Order: order}
 			var want []string
@@ -144,6 +151,89 @@ func TestRecentWordsMerge(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wordBucketSizes are the postings in post_word, word_mid and word_recent.
+func wordBucketSizes(t *testing.T, s *Store) (words, mid, recent int) {
+	t.Helper()
+	noErr(t, s.db.View(func(tx *bolt.Tx) error {
+		words = tx.Bucket(idxWord.bucket).Stats().KeyN
+		mid = tx.Bucket(bucketMidWords).Stats().KeyN
+		recent = tx.Bucket(bucketRecentWords).Stats().KeyN
+		return nil
+	}))
+	return words, mid, recent
+}
+
+// TestWordMidLevel: on a ledger whose post_word is large beside the new postings, a
+// merge of word_recent goes to word_mid, leaving post_word as it was; postings in all
+// three buckets are changed where they are and read as one; once word_mid would hold
+// more than 1/midShare of post_word, it goes into post_word with word_recent.
+func TestWordMidLevel(t *testing.T) {
+	s := newStore(t)
+	now := t0
+	tick := func() time.Time { now = now.Add(time.Second); return now }
+	titles := []string{"Röda rummet", "Hemsöborna", "Doktor Glas", "Gösta Berlings saga"}
+	for b := range 2 {
+		var items []*requestsv1.IngestItem
+		for i := b * MaxBatch; i < (b+1)*MaxBatch; i++ {
+			items = append(items, item(fmt.Sprint("big-", i), t0, func(it *requestsv1.IngestItem) {
+				it.Bibliographic.Title = fmt.Sprintf("%s volym%d", titles[i%len(titles)], i)
+			}))
+		}
+		apply(t, s, tick(), items...)
+	}
+	noErr(t, s.db.Update(func(tx *bolt.Tx) error { return mergeRecentWords(tx, mergeAll) }))
+	words0, _, _ := wordBucketSizes(t, s)
+
+	// Small batches, each updating one of the big batch's requests (its postings in
+	// post_word) and creating one: the merge beyond maxRecentTimes lands in word_mid.
+	small := func(round int) {
+		apply(t, s, tick(),
+			item(fmt.Sprint("big-", round), t0.Add(time.Duration(round+1)*time.Minute), func(it *requestsv1.IngestItem) {
+				it.Bibliographic.Title = titles[(round+1)%len(titles)]
+			}),
+			item(fmt.Sprint("small-", round), t0, func(it *requestsv1.IngestItem) {
+				it.Bibliographic.Title = fmt.Sprintf("Kallocain del%d", round)
+			}))
+	}
+	round := 0
+	for ; round <= maxRecentTimes; round++ {
+		small(round)
+	}
+	words, mid, recent := wordBucketSizes(t, s)
+	if mid == 0 || recent != 0 || words > words0 {
+		t.Fatalf("after %d small batches: post_word %d (was %d), word_mid %d, word_recent %d: want the merge in word_mid alone",
+			round, words, words0, mid, recent)
+	}
+	// Update requests whose postings are now in word_mid, and more small batches: the
+	// postings are in all three buckets.
+	for ; round <= maxRecentTimes+10; round++ {
+		apply(t, s, tick(), item(fmt.Sprint("small-", round-maxRecentTimes), t0.Add(time.Hour), func(it *requestsv1.IngestItem) {
+			it.Bibliographic.Title = "Aniara"
+		}))
+		small(round)
+	}
+	if words, mid, recent = wordBucketSizes(t, s); words == 0 || mid == 0 || recent == 0 {
+		t.Fatalf("post_word %d, word_mid %d, word_recent %d: the test should leave words in all three", words, mid, recent)
+	}
+	checkIndexes(t, s)
+	checkWordQueries(t, s, "röda", "glas", "kallocain", "aniara", "del3", "volym7", "saga hemsöborna", "nothing")
+
+	// Until word_mid is merged into post_word, which a few more merges bring about.
+	for mid != 0 {
+		if round > 20*maxRecentTimes {
+			t.Fatalf("round %d: word_mid still holds %d postings beside post_word's %d", round, mid, words)
+		}
+		small(round)
+		round++
+		words, mid, _ = wordBucketSizes(t, s)
+	}
+	if words <= words0 {
+		t.Fatalf("word_mid emptied, yet post_word holds %d postings, as before (%d)", words, words0)
+	}
+	checkIndexes(t, s)
+	checkWordQueries(t, s, "röda", "kallocain", "aniara", "del70", "volym7")
 }
 
 func recentTimeCount(t *testing.T, s *Store) (n int) {

@@ -65,7 +65,9 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 //	post_*        an index's postings (postings.go): [value + 0x00 +] inverted time (8 bytes)
 //	              → the ids indexed under that value at that time
 //	word_recent   the newest search-word postings, inverted time + word → ids, until they
-//	              are merged into post_word (recentwords.go)
+//	              are merged into word_mid or post_word (recentwords.go)
+//	word_mid      search-word postings merged from word_recent, keyed as post_word, until
+//	              they are merged into post_word
 //	index_values  id → the values the request is indexed and counted under (values.go)
 //	index_counts  index name + 0x00 + value → entries (8-byte big-endian)
 //	events        id + position (8 bytes each) → RequestEvent: a request's audit trail
@@ -101,8 +103,8 @@ const DefaultChangeRetention = 7 * 24 * time.Hour
 // and the count-only owner counts; schema 3 added index_values, the owner-keyed
 // identifiable index and external_partner on the records; schema 4 stores each index as
 // postings (schema 3 and before: one key per entry, in idx_* buckets) and drops the
-// external-id index; schema 5 stops counting search words and adds word_recent. migrate
-// converts older files.
+// external-id index; schema 5 stops counting search words and adds word_recent; schema
+// 6 adds word_mid. migrate converts older files.
 var (
 	bucketRequests    = []byte("requests")
 	bucketByExternal  = []byte("by_external")
@@ -175,13 +177,13 @@ var (
 	// retiredIndexes are index ids older files may still name in index_values.
 	retiredIndexes = []*index{idxExternalID}
 
-	schema = boltdb.Schema{Service: "requests", Version: 5, Buckets: buckets(), Migrate: migrate}
+	schema = boltdb.Schema{Service: "requests", Version: 6, Buckets: buckets(), Migrate: migrate}
 
 	all = []string{""}
 )
 
 func buckets() [][]byte {
-	b := [][]byte{bucketRequests, bucketByExternal, bucketIndexValues, bucketCounts, bucketEvents, bucketChanges, bucketRecentWords}
+	b := [][]byte{bucketRequests, bucketByExternal, bucketIndexValues, bucketCounts, bucketEvents, bucketChanges, bucketRecentWords, bucketMidWords}
 	for _, ix := range indexes {
 		if ix.entries {
 			b = append(b, ix.bucket)

@@ -196,16 +196,23 @@ func checkLedger(t *testing.T, s *Store, history bool) {
 				return err
 			}
 		}
-		// A word posting is in post_word or in word_recent (keyed time first), never both.
+		// A word posting is in exactly one of post_word, word_mid and word_recent (keyed
+		// time first).
 		words := got[string(idxWord.bucket)]
-		return tx.Bucket(bucketRecentWords).ForEach(func(k, v []byte) error {
-			wk := string(wordKey(k))
-			if _, dup := words[wk]; dup {
-				t.Errorf("word posting %x is in both %s and %s", wk, idxWord.bucket, bucketRecentWords)
-			}
-			words[wk] = string(v)
-			return nil
-		})
+		add := func(bucket []byte, key func([]byte) []byte) error {
+			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+				wk := string(key(k))
+				if _, dup := words[wk]; dup {
+					t.Errorf("word posting %x is in %s and in another bucket", wk, bucket)
+				}
+				words[wk] = string(v)
+				return nil
+			})
+		}
+		if err := add(bucketMidWords, bytes.Clone); err != nil {
+			return err
+		}
+		return add(bucketRecentWords, wordKey)
 	})
 	noErr(t, err)
 	// index_values may name retired indexes, which decoding skips: compared decoded.
