@@ -100,8 +100,8 @@ func mergeRecentWords(tx *bolt.Tx, above int) error {
 	}
 	slices.SortFunc(moved, func(a, b posting) int { return bytes.Compare(a.k, b.k) })
 	mid, words := tx.Bucket(bucketMidWords), tx.Bucket(idxWord.bucket)
-	// Stats counts the postings as committed, walking the pages' headers only: a few
-	// milliseconds on a ledger of a million requests, once per merge.
+	// Stats counts the postings as committed, reading every page's header: some 40 ms
+	// on a ledger of a million requests, once per merge (against seconds for the merge).
 	if above >= 0 && (mid.Stats().KeyN+len(moved))*midShare <= words.Stats().KeyN {
 		if err := putAll(mid, moved); err != nil {
 			return err
