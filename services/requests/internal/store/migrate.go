@@ -56,12 +56,9 @@ func dropWordCounts(tx *bolt.Tx) error {
 	var keys [][]byte
 	for after := prefix; ; {
 		keys = keys[:0]
+		// The keys up to after are deleted: the seek lands on the first one left.
 		c := b.Cursor()
-		k, _ := c.Seek(after)
-		if k != nil && bytes.Equal(k, after) && len(after) > len(prefix) {
-			k, _ = c.Next()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(keys) < dropChunk; k, _ = c.Next() {
+		for k, _ := c.Seek(after); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < dropChunk; k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
 		}
 		if len(keys) == 0 {

@@ -103,39 +103,39 @@ func mergeRecentWords(tx *bolt.Tx, above int) error {
 	// Stats counts the postings as committed, reading every page's header: some 40 ms
 	// on a ledger of a million requests, once per merge (against seconds for the merge).
 	if above >= 0 && (mid.Stats().KeyN+len(moved))*midShare <= words.Stats().KeyN {
-		if err := putAll(mid, moved); err != nil {
+		for _, p := range moved {
+			if err := mid.Put(p.k, p.v); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := mergeInto(words, mid.Cursor(), moved); err != nil {
 			return err
 		}
-		return recreateBucket(tx, bucketRecentWords)
+		if err := recreateBucket(tx, bucketMidWords); err != nil {
+			return err
+		}
 	}
-	// Into post_word with word_mid's postings, both in key order: a merge of two sorted
-	// walks, so word_mid's postings need no sorting and no copy of them all at once.
-	c := mid.Cursor()
+	return recreateBucket(tx, bucketRecentWords)
+}
+
+// mergeInto puts into b the postings c walks and those of moved (sorted, keys distinct
+// from c's) in one key order: a merge of two sorted walks, so c's postings need no
+// sorting and no copy of them all at once.
+func mergeInto(b *bolt.Bucket, c *bolt.Cursor, moved []posting) error {
 	k, v := c.First()
 	for i := 0; k != nil || i < len(moved); {
 		if k != nil && (i == len(moved) || bytes.Compare(k, moved[i].k) < 0) {
-			if err := words.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
+			if err := b.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
 				return err
 			}
 			k, v = c.Next()
 			continue
 		}
-		if err := words.Put(moved[i].k, moved[i].v); err != nil {
+		if err := b.Put(moved[i].k, moved[i].v); err != nil {
 			return err
 		}
 		i++
-	}
-	if err := recreateBucket(tx, bucketMidWords); err != nil {
-		return err
-	}
-	return recreateBucket(tx, bucketRecentWords)
-}
-
-func putAll(b *bolt.Bucket, ps []posting) error {
-	for _, p := range ps {
-		if err := b.Put(p.k, p.v); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -366,8 +366,9 @@ func setStatus(r *requestsv1.BorrowingRequest, from, to requestsv1.Status) {
 // update runs fn in a write transaction and, once it has committed a change, wakes the
 // change-log watchers. With dryRun the transaction is rolled back after fn succeeds, so
 // a caller sees exactly what fn would do, and nothing is written. The transaction merges
-// word_recent into post_word when it holds more than mergeAbove transactions' postings
-// (maxRecentTimes for ingest, maxRecentTimesAny for the rest: recentwords.go).
+// word_recent on (into word_mid or post_word) when it holds more than mergeAbove
+// transactions' postings (maxRecentTimes for ingest, maxRecentTimesAny for the rest:
+// recentwords.go).
 func (s *Store) update(dryRun bool, mergeAbove int, fn func(tx *bolt.Tx) error) error {
 	changed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
